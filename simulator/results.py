@@ -1,0 +1,123 @@
+"""What a run gives back: KPIs, tidy tables, and ways to save them."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .scenario.schema import Scenario
+
+TABLE_FORMATS = ("parquet", "csv")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run: `summary` maps KPI names to numbers; `tables` holds pandas DataFrames.
+
+    Tables: `requests` (one row per request that arrived after warm-up and completed or
+    failed: service, replica, arrival, start, end, status), `services` (the KPIs per
+    service), `events` (the decision log: time, component, kind, detail) and `timeseries`
+    (busy workers and queue length per service, sampled at a fixed interval).
+    """
+
+    scenario: Scenario
+    seed: int
+    summary: dict[str, float]
+    tables: dict[str, pd.DataFrame] = field(repr=False)
+
+    @property
+    def requests(self) -> pd.DataFrame:
+        return self.tables["requests"]
+
+    def to_json(self) -> str:
+        return json.dumps(json_ready(self.summary), indent=2)
+
+    def save(
+        self,
+        directory: str | Path,
+        table_format: str = "parquet",
+        charts: bool = True,
+    ) -> list[Path]:
+        """Write summary.json, the tables and (optionally) the charts; all or nothing."""
+        return write_atomically(directory, lambda tmp: self._write(tmp, table_format, charts))
+
+    def _write(self, directory: Path, table_format: str, charts: bool) -> None:
+        summary = {"scenario": self.scenario.name, "seed": self.seed, "kpis": self.summary}
+        (directory / "summary.json").write_text(json.dumps(json_ready(summary), indent=2))
+        write_tables(self.tables, directory, table_format)
+        if charts:
+            from .plots import save_run_charts
+
+            save_run_charts(self, directory)
+
+
+def write_tables(tables: dict[str, pd.DataFrame], directory: Path, table_format: str) -> None:
+    if table_format not in TABLE_FORMATS:
+        raise ValueError(f"unknown table format {table_format!r}; expected parquet or csv")
+    for name, table in tables.items():
+        if table_format == "parquet":
+            table.to_parquet(directory / f"{name}.parquet")
+        else:
+            table.to_csv(directory / f"{name}.csv", index=name == "services")
+
+
+def write_atomically(directory: str | Path, write: Callable[[Path], None]) -> list[Path]:
+    """Write into a scratch folder first, so a failure leaves nothing half-written."""
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        write(scratch)
+        target.mkdir(exist_ok=True)
+        written = []
+        for item in sorted(scratch.iterdir()):
+            os.replace(item, target / item.name)
+            written.append(target / item.name)
+        return written
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def json_ready(value):  # type: ignore[no-untyped-def]
+    """NaN is not JSON: write null instead, so every JSON reader can load the file."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Replications:
+    """Independent replications of one scenario (seeds seed, seed+1, ...).
+
+    `table`: one row per replication (replication, seed and every KPI). `summary`: one row
+    per KPI with the mean, the half-width of its 95% confidence interval and its bounds.
+    """
+
+    scenario: Scenario
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    results: list[Result] = field(repr=False, default_factory=list)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Scenarios run on the same seeds, side by side.
+
+    `table` has one row per KPI: each scenario's value (the mean over replications), then for
+    every scenario after the first its difference from the first, the relative difference,
+    and, with two or more replications, the 95% half-width of the paired difference.
+    """
+
+    names: list[str]
+    table: pd.DataFrame
+    replications: list[Replications] = field(repr=False, default_factory=list)

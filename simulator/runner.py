@@ -1,0 +1,166 @@
+"""Running scenarios: one run, independent replications, and side-by-side comparisons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .metrics import request_kpis, requests_table, services_table, timeseries_table
+from .metrics.statistics import mean_ci
+from .model.world import World
+from .results import Comparison, Replications, Result
+from .scenario.loader import load_scenario
+from .scenario.schema import Scenario
+
+ScenarioLike = Scenario | str | Path | Mapping[str, Any]
+
+
+def _scenario(source: ScenarioLike, overrides: Any = None) -> Scenario:
+    return (
+        load_scenario(source, overrides)
+        if overrides or not isinstance(source, Scenario)
+        else source
+    )
+
+
+def run(
+    scenario: ScenarioLike,
+    seed: int | None = None,
+    *,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    progress: bool = False,
+) -> Result:
+    """Simulate one scenario once. The same scenario and seed give the same numbers, bit for bit.
+
+    `seed` defaults to the scenario's own. With `progress`, a progress bar appears on the
+    terminal for runs longer than two seconds.
+    """
+    scenario = _scenario(scenario, overrides)
+    seed = scenario.seed if seed is None else seed
+    world = World(scenario, seed)
+    if progress:
+        with tqdm(
+            total=scenario.horizon,
+            desc=scenario.name,
+            unit="sim s",
+            delay=2.0,
+            leave=False,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+        ) as bar:
+            world.run(progress=lambda now: bar.update(now - bar.n))
+    else:
+        world.run()
+    return _result(world)
+
+
+def _result(world: World) -> Result:
+    scenario = world.scenario
+    columns = world.requests.columns()
+    names = [station.name for station in world.stations]
+    workers = [station.workers for station in world.stations]
+    warmup, horizon = scenario.warmup, scenario.horizon
+    summary = request_kpis(columns, sum(workers), warmup, horizon)
+    tables = {
+        "requests": requests_table(columns, names, warmup),
+        "services": services_table(columns, names, workers, warmup, horizon),
+        "events": world.events.table(),
+        "timeseries": timeseries_table(world.samples, names),
+    }
+    return Result(scenario=scenario, seed=world.seed, summary=summary, tables=tables)
+
+
+def run_replications(
+    scenario: ScenarioLike,
+    n: int,
+    seed: int | None = None,
+    *,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    keep_results: bool = False,
+    progress: bool = False,
+) -> Replications:
+    """`n` independent runs with seeds `seed, seed+1, ..., seed+n−1`, and a 95% CI per KPI."""
+    if n < 1:
+        raise ValueError("expected at least one replication")
+    scenario = _scenario(scenario, overrides)
+    first = scenario.seed if seed is None else seed
+    results = []
+    for replication in tqdm(
+        range(n), desc="replications", delay=2.0, leave=False, disable=not progress
+    ):
+        results.append(run(scenario, first + replication, progress=False))
+    table = pd.DataFrame(
+        [{"replication": i, "seed": r.seed, **r.summary} for i, r in enumerate(results)]
+    )
+    kpis = list(results[0].summary)
+    return Replications(
+        scenario=scenario,
+        table=table,
+        summary=summarise(table, kpis),
+        results=results if keep_results else [],
+    )
+
+
+def summarise(table: pd.DataFrame, kpis: Sequence[str]) -> pd.DataFrame:
+    """Mean and 95% confidence interval of each KPI column over the rows (replications)."""
+    rows = []
+    for kpi in kpis:
+        mean, half = mean_ci(table[kpi].to_numpy(dtype=float))
+        rows.append(
+            {
+                "kpi": kpi,
+                "mean": mean,
+                "ci95_half_width": half,
+                "ci95_low": mean - half,
+                "ci95_high": mean + half,
+                "n": int(table[kpi].notna().sum()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("kpi")
+
+
+def compare(
+    *scenarios: ScenarioLike,
+    seed: int | None = None,
+    replications: int = 1,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    progress: bool = False,
+) -> Comparison:
+    """Run scenarios on the same seeds and put their KPIs side by side, with differences.
+
+    Every scenario runs with the same seeds (the first scenario's seed unless `seed` is
+    given), so differences are paired: common random numbers cancel much of the noise.
+    `overrides` apply to every scenario.
+    """
+    if len(scenarios) < 1:
+        raise ValueError("expected at least one scenario to compare")
+    loaded = [_scenario(s, overrides) for s in scenarios]
+    first_seed = loaded[0].seed if seed is None else seed
+    runs = [run_replications(s, replications, first_seed, progress=progress) for s in loaded]
+    names = _unique([s.name for s in loaded])
+    kpis = list(runs[0].summary.index)
+    table = pd.DataFrame(index=pd.Index(kpis, name="kpi"))
+    for name, reps in zip(names, runs, strict=True):
+        table[name] = reps.summary["mean"]
+    base = runs[0].table[kpis].to_numpy(dtype=float)
+    for name, reps in zip(names[1:], runs[1:], strict=True):
+        differences = reps.table[kpis].to_numpy(dtype=float) - base
+        table[f"Δ {name}"] = differences.mean(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table[f"Δ% {name}"] = 100 * table[f"Δ {name}"] / table[names[0]].abs()
+        if replications > 1:
+            table[f"Δ ±95% {name}"] = [mean_ci(differences[:, k])[1] for k in range(len(kpis))]
+    return Comparison(names=names, table=table, replications=runs)
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return unique

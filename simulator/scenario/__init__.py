@@ -1,0 +1,15 @@
+"""Scenarios: the schema, human units, distributions and loading from YAML."""
+
+from .distributions import Distribution
+from .loader import deep_merge, load_scenario
+from .schema import LOAD_BALANCER_POLICIES, Scenario, Service, Traffic
+
+__all__ = [
+    "LOAD_BALANCER_POLICIES",
+    "Distribution",
+    "Scenario",
+    "Service",
+    "Traffic",
+    "deep_merge",
+    "load_scenario",
+]

@@ -1,0 +1,58 @@
+"""The base of every scenario model: frozen, strict about keys, every field documented once."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+
+def knob(default: Any = ..., description: str = "", unit: str = "-", **kwargs: Any) -> Any:
+    """A scenario field with its default, meaning and unit, as `explain` and the docs show."""
+    extra = {"unit": unit}
+    if "default_factory" in kwargs:
+        return Field(description=description, json_schema_extra=extra, **kwargs)
+    return Field(default, description=description, json_schema_extra=extra, **kwargs)
+
+
+def unit_of(field_info: Any) -> str:
+    extra = field_info.json_schema_extra or {}
+    return extra.get("unit", "-") if isinstance(extra, dict) else "-"
+
+
+def suggest(word: str, choices: list[str]) -> str:
+    """A "did you mean" hint, or a list of what is allowed when nothing is close."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    if not choices:
+        return "nothing is allowed here"
+    return "expected one of: " + ", ".join(sorted(choices))
+
+
+class ScenarioModel(BaseModel):
+    """Scenario parts are immutable values: a run never changes the scenario it was given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    key_hints: ClassVar[dict[str, str]] = {}
+    """Advice for keys people often write here by mistake, instead of "did you mean"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            known += [f.alias for f in cls.model_fields.values() if f.alias]
+            for key in data:
+                if key not in known:
+                    raise PydanticCustomError(
+                        "unknown_key",
+                        "unknown key; {hint}",
+                        {
+                            "key": str(key),
+                            "hint": cls.key_hints.get(key) or suggest(str(key), known),
+                        },
+                    )
+        return data

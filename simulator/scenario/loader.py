@@ -1,0 +1,316 @@
+"""From YAML (or a mapping) to a validated Scenario: presets, overrides and clear errors.
+
+Loading never executes code: YAML is read with the safe loader, which builds only plain
+mappings, lists and scalars.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ScenarioError
+from .base import suggest
+from .schema import Scenario
+
+MAPPING_SOURCE = "<mapping>"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing duplicate keys (plain YAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def load_scenario(
+    source: str | Path | Mapping[str, Any] | Scenario,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+) -> Scenario:
+    """A validated Scenario from a YAML file or a mapping, with `dotted.path` overrides applied.
+
+    Overrides are a mapping (`{"services.api.replicas": 8}`) or `"path=value"` strings as on
+    the command line, where the value is read as YAML (`8`, `3.6/s`, `{mean: 2s}`).
+    Raises ScenarioError, whose message is one line naming the file, the key and what was
+    expected.
+    """
+    if isinstance(source, Scenario):
+        if not overrides:
+            return source
+        label, base_dir = source.source, source.base_dir
+        data = source.model_dump(mode="json")
+    elif isinstance(source, Mapping):
+        label, base_dir = MAPPING_SOURCE, Path.cwd()
+        data = copy.deepcopy(dict(source))
+        data = _resolve_extends(data, label, base_dir, seen=())
+    else:
+        path = Path(source)
+        label, base_dir = str(path), path.parent
+        data = _read_with_presets(path, seen=())
+    for dotted, value in _parse_overrides(overrides, label):
+        _apply_override(data, dotted, value, label)
+    try:
+        scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as error:
+        raise _first_error(error, label, data, overrides) from None
+    scenario._source, scenario._base_dir = label, base_dir
+    return scenario
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    label = str(path)
+    if not path.exists():
+        raise ScenarioError(label, "", "file not found")
+    if not path.is_file():
+        raise ScenarioError(label, "", "expected a YAML file, found a directory")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ScenarioError(label, "", f"malformed YAML: {where}{problem}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(label, "", "expected a UTF-8 text file") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(label, "", f"expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _read_with_presets(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in seen:
+        chain = " -> ".join(str(p) for p in (*seen, resolved))
+        raise ScenarioError(str(path), "extends", f"presets extend each other in a cycle: {chain}")
+    data = _read_yaml(path)
+    return _resolve_extends(data, str(path), path.parent, (*seen, resolved))
+
+
+def _resolve_extends(
+    data: dict[str, Any], label: str, base_dir: Path, seen: tuple[Path, ...]
+) -> dict[str, Any]:
+    """Merge the presets named by `extends:` under this file's keys, later keys winning."""
+    parents = data.pop("extends", None)
+    if parents is None:
+        return data
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise ScenarioError(label, "extends", "expected a file path or a list of file paths")
+    merged: dict[str, Any] = {}
+    for parent in parents:
+        parent_path = base_dir / parent
+        if not parent_path.exists():
+            raise ScenarioError(label, "extends", f"preset {parent!r} not found in {base_dir}")
+        merged = deep_merge(merged, _read_with_presets(parent_path, seen))
+    return deep_merge(merged, data)
+
+
+def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else in `top` replaces what `base` had."""
+    result = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+# ---------------------------------------------------------------------------- overrides
+
+
+def _parse_overrides(
+    overrides: Mapping[str, Any] | Iterable[str] | None, label: str
+) -> list[tuple[str, Any]]:
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [(str(k), v) for k, v in overrides.items()]
+    parsed = []
+    for item in overrides:
+        if "=" not in item:
+            raise ScenarioError(label, item, "expected an override of the form dotted.path=value")
+        dotted, text = item.split("=", 1)
+        try:
+            value = yaml.load(text, Loader=_StrictLoader)
+        except yaml.YAMLError:
+            value = text
+        parsed.append((dotted.strip(), value))
+    return parsed
+
+
+def _apply_override(data: dict[str, Any], dotted: str, value: Any, label: str) -> None:
+    """Set one `dotted.path`, which must name a field of the schema or an existing entry."""
+    parts = dotted.split(".")
+    if not dotted or any(not part for part in parts):
+        raise ScenarioError(label, dotted, "expected a dotted path such as services.api.replicas")
+    where = f"--set {dotted}"
+    model: Any = Scenario
+    node: Any = data
+    for depth, part in enumerate(parts):
+        path = ".".join(parts[: depth + 1])
+        last = depth == len(parts) - 1
+        model = _unwrap(model, node)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            fields = model.model_fields
+            if part not in fields:
+                hints = getattr(model, "key_hints", {})
+                hint = hints.get(part) or suggest(part, list(fields))
+                raise ScenarioError(label, path, f"no such key ({where}); {hint}")
+            model = fields[part].annotation
+        elif _origin(model) in (dict, Mapping):
+            if not isinstance(node, dict) or part not in node:
+                have = list(node) if isinstance(node, dict) else []
+                raise ScenarioError(label, path, f"no such entry ({where}); {suggest(part, have)}")
+            model = typing.get_args(model)[1]
+        elif _origin(model) in (list, tuple):
+            if not isinstance(node, list) or not part.isdigit() or int(part) >= len(node):
+                size = len(node) if isinstance(node, list) else 0
+                raise ScenarioError(
+                    label, path, f"no such entry ({where}); expected an index below {size}"
+                )
+            model = typing.get_args(model)[0]
+            part = int(part)  # type: ignore[assignment]
+        else:
+            raise ScenarioError(
+                label, path, f"cannot go inside a single value ({where}); it has no keys"
+            )
+        if last:
+            node[part] = value
+            return
+        if isinstance(node, dict) and not isinstance(node.get(part), dict | list):
+            node[part] = {}
+        node = node[part]
+
+
+def _origin(annotation: Any) -> Any:
+    return typing.get_origin(annotation)
+
+
+def _unwrap(annotation: Any, node: Any) -> Any:
+    """The concrete type behind Annotated, Optional and tagged unions, given the data there."""
+    while True:
+        origin = _origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = _pick_member(members, node)
+        else:
+            return annotation
+
+
+def _pick_member(members: list[Any], node: Any) -> Any:
+    models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    if models and isinstance(node, dict):
+        for model in models:
+            for name, field in model.model_fields.items():
+                tag = typing.get_args(field.annotation)
+                if _origin(field.annotation) is typing.Literal and node.get(name) in tag:
+                    return model
+        return models[0]
+    containers = [m for m in members if _origin(m) in (dict, list, tuple, Mapping)]
+    if containers:
+        return containers[0]
+    return models[0] if models else members[0]
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def _first_error(
+    error: ValidationError,
+    label: str,
+    data: dict[str, Any],
+    overrides: Mapping[str, Any] | Iterable[str] | None,
+) -> ScenarioError:
+    """One line for the first problem, with the key path as the user wrote it."""
+    detail = error.errors(include_url=False)[0]
+    path = _user_path(detail["loc"], data)
+    ctx = detail.get("ctx") or {}
+    kind = detail["type"]
+    if kind == "unknown_key" or (kind == "extra_forbidden" and path):
+        if kind == "unknown_key":
+            path = [*path, ctx["key"]]
+        message = f"unknown key; {ctx.get('hint', 'not a field of the schema')}"
+    elif kind == "union_tag_invalid":
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        message = (
+            f"unknown {ctx.get('discriminator', 'kind')}; {suggest(str(ctx.get('tag')), tags)}"
+        )
+        message = message.replace("'distribution'", "distribution")
+    elif kind == "union_tag_not_found":
+        message = f"missing key {ctx.get('discriminator', '').strip(chr(39))!r}"
+    elif kind == "missing":
+        message = "required key is missing"
+    else:
+        message = _expected(detail)
+        if "key" in ctx:
+            path = [*path, *str(ctx["key"]).split(".")]
+    dotted = ".".join(str(p) for p in path)
+    override_keys = _override_keys(overrides)
+    source = next((k for k in override_keys if dotted == k or dotted.startswith(k + ".")), None)
+    if source is not None:
+        message = f"{message} (from --set {source})"
+    return ScenarioError(label, dotted, message)
+
+
+def _expected(detail: Mapping[str, Any]) -> str:
+    message = str(detail["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if message.startswith("Input should be"):
+        message = "expected " + message.removeprefix("Input should be ").strip()
+        value = detail.get("input")
+        if not isinstance(value, dict | list):
+            message += f", got {value!r}"
+    return message
+
+
+def _user_path(loc: tuple[Any, ...], data: Any) -> list[Any]:
+    """Drop the parts of pydantic's location that are not in the data (union tags)."""
+    path: list[Any] = []
+    node = data
+    for index, part in enumerate(loc):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
+            path.append(part)
+            node = node[part]
+        elif index == len(loc) - 1 and not (isinstance(node, dict) and part in node.values()):
+            path.append(part)  # a missing key
+    return path
+
+
+def _override_keys(overrides: Mapping[str, Any] | Iterable[str] | None) -> list[str]:
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [str(k) for k in overrides]
+    return [str(item).split("=", 1)[0].strip() for item in overrides]
