@@ -16,7 +16,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ScenarioError
 from .metrics import KPI_DESCRIPTIONS
-from .results import json_ready
+from .results import Comparison, json_ready
 from .scenario.explain import explain_yaml
 from .scenario.loader import load_scenario
 from .scenario.schema import Scenario
@@ -203,7 +203,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(comparison.table.to_json(orient="index"))
     else:
-        print(_format_frame(comparison.table))
+        print(_comparison_text(comparison))
     return 0
 
 
@@ -249,8 +249,23 @@ def _summary_table(
     return "\n".join(lines)
 
 
-def _format_frame(frame) -> str:  # type: ignore[no-untyped-def]
-    return frame.to_string(float_format=_number)
+def _comparison_text(comparison: Comparison) -> str:
+    """Values side by side, then each scenario's difference from the first, in percent."""
+    table = comparison.table
+    names = comparison.names
+    values = table[names].to_string(float_format=_number, na_rep="–")
+    if len(names) == 1:
+        return values
+    deltas = table[[f"Δ% {name}" for name in names[1:]]]
+    deltas.columns = names[1:]
+    text = deltas.to_string(float_format=lambda v: f"{v:+.1f}%", na_rep="–")
+    lines = [values, "", f"difference from {names[0]}:", text]
+    if f"Δ ±95% {names[1]}" in table:
+        lines.append(
+            "(paired over the same seeds; 95% half-widths of the differences are in the "
+            "JSON output and compare.csv)"
+        )
+    return "\n".join(lines)
 
 
 def _number(value: float) -> str:

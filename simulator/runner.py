@@ -50,6 +50,7 @@ def run(
             unit="sim s",
             delay=2.0,
             leave=False,
+            disable=None,  # only on a terminal
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
         ) as bar:
             world.run(progress=lambda now: bar.update(now - bar.n))
@@ -88,11 +89,17 @@ def run_replications(
         raise ValueError("expected at least one replication")
     scenario = _scenario(scenario, overrides)
     first = scenario.seed if seed is None else seed
-    results = []
-    for replication in tqdm(
-        range(n), desc="replications", delay=2.0, leave=False, disable=not progress
-    ):
-        results.append(run(scenario, first + replication, progress=False))
+    if n == 1:
+        results = [run(scenario, first, progress=progress)]
+    else:
+        bar = tqdm(
+            range(n),
+            desc=f"{scenario.name}: replications",
+            delay=2.0,
+            leave=False,
+            disable=None if progress else True,
+        )
+        results = [run(scenario, first + replication) for replication in bar]
     table = pd.DataFrame(
         [{"replication": i, "seed": r.seed, **r.summary} for i, r in enumerate(results)]
     )

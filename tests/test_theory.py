@@ -28,7 +28,7 @@ from simulator.theory import (
     mmc_wait_cdf,
 )
 
-PROPS = settings(max_examples=40, deadline=None)
+PROPS = settings(max_examples=30, deadline=None)
 
 # ----------------------------------------------------------------- independent references
 

@@ -25,6 +25,8 @@ def unit_of(field_info: Any) -> str:
 def suggest(word: str, choices: list[str]) -> str:
     """A "did you mean" hint, or a list of what is allowed when nothing is close."""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:
+        close = [choice for choice in choices if choice.startswith(word)][:1]
     if close:
         return f"did you mean {close[0]!r}?"
     if not choices:

@@ -1,0 +1,22 @@
+"""Slide-ready charts of a run, with the exact queueing theory drawn in where it exists.
+
+    from simulator.plots import latency_cdf, save_figure, slide_theme
+
+    with slide_theme():
+        save_figure(latency_cdf(result), Path("out/latency"))   # latency.png, latency.svg
+
+`save_run_charts(result, directory)` writes the standard charts of a run (what
+`Result.save` and `sresim run --out` use).
+"""
+
+from .charts import latency_cdf, save_run_charts, utilisation_over_time
+from .theme import PALETTE, save_figure, slide_theme
+
+__all__ = [
+    "PALETTE",
+    "latency_cdf",
+    "save_figure",
+    "save_run_charts",
+    "slide_theme",
+    "utilisation_over_time",
+]

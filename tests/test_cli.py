@@ -1,0 +1,100 @@
+"""The `sresim` command as a user meets it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from simulator.cli import main
+from tests.conftest import MMC, ROOT
+
+SHORT = ["--set", "horizon=3000s", "--set", "warmup=100s"]
+
+
+def test_run_prints_the_kpis_as_json(capsys):
+    assert main(["run", str(MMC), "--format", "json", *SHORT]) == 0
+    kpis = json.loads(capsys.readouterr().out)
+    for key in [
+        "requests_completed",
+        "requests_failed",
+        "throughput_rps",
+        "wait_mean_s",
+        "p_wait",
+        "latency_mean_s",
+        "latency_p50_s",
+        "latency_p95_s",
+        "latency_p99_s",
+        "utilisation",
+    ]:
+        assert isinstance(kpis[key], int | float)
+
+
+def test_run_prints_a_table_and_writes_outputs(capsys, tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", str(MMC), *SHORT, "--out", str(out), "--tables", "csv"]) == 0
+    text = capsys.readouterr().out
+    assert "wait_mean_s" in text and "M/M/4" in text
+    names = {p.name for p in out.iterdir()}
+    assert {"summary.json", "requests.csv", "services.csv", "events.csv"} <= names
+    assert {"latency-cdf.png", "latency-cdf.svg", "utilisation.png", "utilisation.svg"} <= names
+    assert json.loads((out / "summary.json").read_text())["scenario"] == "mmc"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch left
+
+
+def test_run_with_replications(capsys):
+    assert main(["run", str(MMC), *SHORT, "--replications", "3", "--format", "json"]) == 0
+    kpis = json.loads(capsys.readouterr().out)
+    assert set(kpis["wait_mean_s"]) == {"mean", "ci95_half_width"}
+
+
+def test_seed_option_changes_the_numbers(capsys):
+    main(["run", str(MMC), *SHORT, "--format", "json"])
+    first = capsys.readouterr().out
+    main(["run", str(MMC), *SHORT, "--format", "json", "--seed", "2"])
+    assert capsys.readouterr().out != first
+
+
+def test_validate_explain_and_list(capsys):
+    assert main(["validate", str(MMC)]) == 0
+    assert "valid" in capsys.readouterr().out
+    assert main(["explain", str(MMC), "--set", "services.api.replicas=6"]) == 0
+    assert "replicas: 6" in capsys.readouterr().out
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert "validation/mmc.yaml" in listing and "M/M/4" in listing
+
+
+def test_compare_puts_scenarios_side_by_side(capsys, tmp_path):
+    other = tmp_path / "five.yaml"
+    other.write_text(f"extends: {MMC}\nname: five\nservices:\n  api: {{replicas: 5}}\n")
+    assert main(["compare", str(MMC), str(other), *SHORT, "--out", str(tmp_path / "c")]) == 0
+    text = capsys.readouterr().out
+    assert "mmc" in text and "five" in text and "difference from mmc" in text
+    assert (tmp_path / "c" / "compare.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["validate", "missing.yaml"], "missing.yaml: file not found"),
+        (["run", str(MMC), "--set", "services.api.replcas=3"], "did you mean 'replicas'?"),
+        (["run", str(MMC), "--set", "traffic.api.rate=fast"], "traffic.api.rate: expected a rate"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_traceback(args, expected, tmp_path):
+    out = tmp_path / "out"
+    process = subprocess.run(
+        [sys.executable, "-m", "simulator", *args, "--out", str(out)]
+        if args[0] == "run"
+        else [sys.executable, "-m", "simulator", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert process.returncode == 2
+    assert process.stdout == ""
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0]
+    assert "Traceback" not in process.stderr
+    assert not out.exists()
