@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 
 from ..theory.reference import Reference, service_reference
@@ -54,7 +55,8 @@ def latency_cdf(result, service: str | None = None, ax: Axes | None = None) -> F
     colours = service_colours(service_names(result))
     latencies = latencies_by_service(result.tables["requests"])
     drawn = [name for name in names if name in latencies]
-    with _theme_if(ax is None):
+    own_figure = ax is None
+    with _theme_if(own_figure):
         fig, ax = _figure_and_axes(ax)
         scenario = result.scenario
         what = f"latency of {service}" if service else "latency distribution"
@@ -69,33 +71,41 @@ def latency_cdf(result, service: str | None = None, ax: Axes | None = None) -> F
         log = spread_is_large([latencies[name] for name in drawn])
         low, high = _latency_range([latencies[name] for name in drawn], log)
         single = len(drawn) == 1
+        entries: list[tuple[list[Line2D], list[str]]] = []
         for row, name in enumerate(drawn):
             values = latencies[name]
             colour = colours[name]
             x, y = ecdf_points(values)
-            label = f"simulated, {values.size:,} requests"
-            ax.plot(
+            if x[-1] < high:  # carry the curve on at 100% to the edge
+                x, y = np.append(x, high), np.append(y, 1.0)
+            count = f"{values.size:,} requests"
+            handles = ax.plot(
                 x,
                 y,
                 drawstyle="steps-post",
                 color=colour,
                 lw=4 if single else 3,
-                label=label if single else f"{name}: {label}",
+                label=f"simulated ({count})" if single else f"{name} ({count})",
                 zorder=3,
             )
             _mark_percentiles(ax, values, colour, row, len(drawn))
             reference = _reference(result, name)
             if reference is not None and reference.sojourn_cdf is not None:
-                grid = np.geomspace(low, high, THEORY_POINTS) if log else np.linspace(0, high, THEORY_POINTS)
-                ax.plot(
+                grid = (
+                    np.geomspace(low, high, THEORY_POINTS)
+                    if log
+                    else np.linspace(0, high, THEORY_POINTS)
+                )
+                handles += ax.plot(
                     grid,
                     reference.sojourn_cdf(grid),
                     ls=(0, (4, 2)),
                     lw=2.5,
                     color=OKABE_ITO["black"] if single else colour,
-                    label=f"theory: {reference.label}" if single else f"{name}: {reference.label}",
+                    label=f"theory: {reference.label}",
                     zorder=4,
                 )
+            entries.append((handles, [h.get_label() for h in handles]))
         if log:
             ax.set_xscale("log")
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -105,8 +115,37 @@ def latency_cdf(result, service: str | None = None, ax: Axes | None = None) -> F
         else:
             ax.set_xlim(0, high)
             ax.set_xlabel("latency (s)")
-        ax.legend(loc="lower right")
+        _latency_legend(fig, ax, entries, own_figure)
     return fig
+
+
+def _latency_legend(
+    fig: Figure, ax: Axes, entries: list[tuple[list[Line2D], list[str]]], own_figure: bool
+) -> None:
+    """Below the chart (a CDF fills every corner of its axes), one column per service.
+
+    Each service takes two rows, simulated and theory (blank without theory), so that
+    matplotlib's column-by-column filling keeps a service's entries together.
+    """
+    pairs = max(len(handles) for handles, _ in entries)
+    columns = min(len(entries), 3 if pairs == 2 else 4)
+    rows = -(-len(entries) // columns)
+    handles: list[Line2D] = []
+    labels: list[str] = []
+    for index in range(columns * rows):
+        line_handles, line_labels = entries[index] if index < len(entries) else ([], [])
+        for slot in range(pairs):
+            if slot < len(line_handles):
+                handles.append(line_handles[slot])
+                labels.append(line_labels[slot])
+            else:
+                handles.append(Line2D([], [], alpha=0))
+                labels.append("")
+    # Column-major filling: entries of column c are services c*rows ... (c+1)*rows - 1.
+    if own_figure:
+        fig.legend(handles, labels, loc="outside lower center", ncols=columns)
+    else:
+        ax.legend(handles, labels, loc="best", ncols=columns)
 
 
 def _latency_range(values: list[np.ndarray], log: bool) -> tuple[float, float]:
@@ -135,6 +174,7 @@ def _mark_percentiles(ax: Axes, values: np.ndarray, colour: str, row: int, rows:
             color=colour if rows > 1 else "#222222",
             fontweight="bold",
             zorder=6,
+            path_effects=[withStroke(linewidth=5, foreground="white")],
         )
 
 
@@ -195,6 +235,7 @@ def _draw_over_time(result, top: Axes, bottom: Axes | None, own_figure: bool) ->
             _empty_note(axes, "no samples after warm-up")
         return
     theory_drawn = False
+    raw = len(series) == 1  # several services' raw samples would bury each other
     for name in names:
         if name not in series:
             continue
@@ -203,7 +244,8 @@ def _draw_over_time(result, top: Axes, bottom: Axes | None, own_figure: bool) ->
         for axes, column, _ in panels:
             time, value = downsample_mean(frame_time, columns[column])
             x = time / seconds
-            axes.plot(x, value, color=colours[name], lw=1.2, alpha=0.35, drawstyle="steps-post")
+            if raw:
+                axes.plot(x, value, color=colours[name], lw=1.0, alpha=0.3, drawstyle="steps-post")
             window = max(1, round(time.size / 40))
             axes.plot(x, moving_average(value, window), color=colours[name], lw=3.5, label=name)
             if reference is not None:
@@ -215,10 +257,12 @@ def _draw_over_time(result, top: Axes, bottom: Axes | None, own_figure: bool) ->
                 axes.axhline(level, color=colours[name], ls=(0, (4, 2)), lw=2.5, zorder=4)
                 theory_drawn = True
     if bottom is not None:
-        bottom.set_ylim(bottom=0)
+        bottom.set_ylim(0, max(1.0, bottom.get_ylim()[1]))
+        _root_figure(top).align_ylabels([top, bottom])
     handles, labels = top.get_legend_handles_labels()
-    handles.append(Line2D([], [], color="#777777", lw=1.2, alpha=0.6))
-    labels.append("samples")
+    if raw:
+        handles.append(Line2D([], [], color="#777777", lw=1.0, alpha=0.5))
+        labels.append("samples")
     if theory_drawn:
         handles.append(Line2D([], [], color="#333333", ls=(0, (4, 2)), lw=2.5))
         labels.append("steady-state theory")
@@ -228,7 +272,7 @@ def _draw_over_time(result, top: Axes, bottom: Axes | None, own_figure: bool) ->
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         borderaxespad=0,
-        title="thick: moving average",
+        title="moving averages",
         title_fontsize=14,
         alignment="left",
     )

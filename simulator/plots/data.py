@@ -128,10 +128,7 @@ def moving_average(value: np.ndarray, window: int) -> np.ndarray:
     if window <= 1 or value.size == 0:
         return value.astype(float)
     return (
-        pd.Series(value, dtype=float)
-        .rolling(window, center=True, min_periods=1)
-        .mean()
-        .to_numpy()
+        pd.Series(value, dtype=float).rolling(window, center=True, min_periods=1).mean().to_numpy()
     )
 
 
