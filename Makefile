@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_OUT := out
 
-.PHONY: demo test lint format docs bench clean
+.PHONY: demo test lint format docs bench validation-figures clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sre-sandbox needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -42,6 +42,9 @@ format: $(VENV)/.installed-dev
 
 docs: $(VENV)/.installed-dev
 	$(BIN)/python -m simulator.scenario.reference > docs/scenario-reference.md
+
+validation-figures: $(VENV)/.installed
+	MPLBACKEND=Agg $(BIN)/python docs/validation_figures.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_mmc.py
