@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .metrics import request_kpis, requests_table, services_table, timeseries_table
 from .metrics.statistics import mean_ci
@@ -135,20 +135,23 @@ def compare(
     seed: int | None = None,
     replications: int = 1,
     overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    names: Sequence[str] | None = None,
     progress: bool = False,
 ) -> Comparison:
     """Run scenarios on the same seeds and put their KPIs side by side, with differences.
 
     Every scenario runs with the same seeds (the first scenario's seed unless `seed` is
     given), so differences are paired: common random numbers cancel much of the noise.
-    `overrides` apply to every scenario.
+    `overrides` apply to every scenario; `names` label the columns (default: scenario names).
     """
     if len(scenarios) < 1:
         raise ValueError("expected at least one scenario to compare")
     loaded = [_scenario(s, overrides) for s in scenarios]
     first_seed = loaded[0].seed if seed is None else seed
     runs = [run_replications(s, replications, first_seed, progress=progress) for s in loaded]
-    names = _unique([s.name for s in loaded])
+    if names is not None and len(names) != len(loaded):
+        raise ValueError(f"expected {len(loaded)} names, one per scenario, got {len(names)}")
+    names = _unique(list(names) if names is not None else [s.name for s in loaded])
     kpis = list(runs[0].summary.index)
     table = pd.DataFrame(index=pd.Index(kpis, name="kpi"))
     for name, reps in zip(names, runs, strict=True):

@@ -194,13 +194,15 @@ def test_bad_input_gets_one_clear_line(write_yaml, text, message):
     [
         (
             "services.api.replcas=3",
-            "services.api.replcas: no such key (--set services.api.replcas); did you mean 'replicas'?",
+            "services.api.replcas: no such key (--set services.api.replcas); "
+            "did you mean 'replicas'?",
         ),
         ("services.web.replicas=3", "services.web: no such entry (--set services.web.replicas)"),
         ("horizon.value=3", "horizon.value: cannot go inside a single value"),
         (
             "services.api.replicas=-2",
-            "services.api.replicas: expected greater than or equal to 1, got -2 (from --set services.api.replicas)",
+            "services.api.replicas: expected greater than or equal to 1, got -2 "
+            "(from --set services.api.replicas)",
         ),
         ("noequals", "expected an override of the form dotted.path=value"),
     ],
@@ -212,7 +214,7 @@ def test_bad_overrides_name_the_override(override, message):
 
 
 def test_a_missing_file():
-    with pytest.raises(ScenarioError, match="nope.yaml: file not found"):
+    with pytest.raises(ScenarioError, match=r"nope\.yaml: file not found"):
         load_scenario("nope.yaml")
 
 

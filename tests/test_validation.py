@@ -3,6 +3,8 @@
 Every check pools independent replications; see tests/stats.py for why the tolerances hold.
 """
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -110,6 +112,6 @@ def test_smarter_balancers_wait_less_on_the_same_traffic():
         scenario = single_queue(7.2, exponential, 8, policy, horizon="5000s")
         waits[policy] = replicate(scenario, 6).wait_mean_s.to_numpy()
     order = ["central-queue", "least-connections", "power-of-two", "random"]
-    for better, worse in zip(order, order[1:], strict=False):
+    for better, worse in itertools.pairwise(order):
         difference = waits[worse] - waits[better]
         assert difference.min() > 0, f"{better} did not beat {worse} in every replication"

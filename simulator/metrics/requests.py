@@ -60,8 +60,12 @@ def request_kpis(
         "p_wait": _mean(wait > 0),
         "latency_mean_s": _mean(latency),
     }
-    for name, q in LATENCY_PERCENTILES.items():
-        kpis[name] = float(np.percentile(latency, q)) if latency.size else float("nan")
+    percentiles = (
+        np.percentile(latency, list(LATENCY_PERCENTILES.values()))
+        if latency.size
+        else [float("nan")] * len(LATENCY_PERCENTILES)
+    )
+    kpis.update(zip(LATENCY_PERCENTILES, map(float, percentiles), strict=True))
     kpis["utilisation"] = (
         _overlap(start, end, warmup, horizon) / (workers * period) if workers else float("nan")
     )
@@ -101,8 +105,11 @@ def services_table(
     """The request KPIs per service, one row each, indexed by service name."""
     rows = []
     for index, (name, count) in enumerate(zip(services, workers, strict=True)):
-        mask = columns["service"] == index
-        subset = {key: values[mask] for key, values in columns.items()}
+        if len(services) == 1:
+            subset = columns
+        else:
+            mask = columns["service"] == index
+            subset = {key: values[mask] for key, values in columns.items()}
         rows.append(
             {"service": name, "workers": count, **request_kpis(subset, count, warmup, horizon)}
         )

@@ -6,7 +6,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 
 def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -18,5 +17,7 @@ def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> t
     mean = float(data.mean())
     if data.size < 2:
         return mean, math.nan
+    from scipy import stats  # here, not at import: scipy.stats costs a second to import
+
     sem = float(data.std(ddof=1)) / math.sqrt(data.size)
     return mean, float(stats.t.ppf(0.5 + confidence / 2, data.size - 1)) * sem

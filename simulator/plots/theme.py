@@ -93,6 +93,8 @@ def save_figure(fig: Figure, stem: Path | str) -> list[Path]:
     16:9 image.
     """
     stem = Path(stem)
+    if stem.suffix.lower() in (".png", ".svg"):  # "out/latency.png" means the stem out/latency
+        stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(f"{stem.name}.png"), stem.with_name(f"{stem.name}.svg")]
     try:
