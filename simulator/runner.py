@@ -70,7 +70,9 @@ def _result(world: World) -> Result:
         "requests": requests_table(columns, names, warmup),
         "services": services_table(columns, names, workers, warmup, horizon),
         "events": world.events.table(),
-        "timeseries": timeseries_table(world.samples, names),
+        "timeseries": timeseries_table(
+            world.samples, names, columns, scenario.sample_interval, horizon
+        ),
     }
     return Result(scenario=scenario, seed=world.seed, summary=summary, tables=tables)
 

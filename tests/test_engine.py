@@ -192,3 +192,13 @@ def test_compare_runs_on_the_same_seeds_and_reports_differences():
     # Same seeds: arrivals are identical, so the arrival counts match exactly.
     counts = [reps.table.requests_completed.sum() for reps in comparison.replications]
     assert abs(counts[0] - counts[1]) < 0.01 * counts[0]
+
+
+def test_timeseries_interval_averages_add_up_to_the_run_averages():
+    result = simulator.run(MMC, overrides=SHORT)
+    timeseries = result.tables["timeseries"]
+    assert timeseries.utilisation.mean() == pytest.approx(result.summary["utilisation"], rel=1e-9)
+    assert timeseries.queued_mean.mean() == pytest.approx(
+        result.summary["queue_length_mean"], rel=1e-9
+    )
+    assert timeseries.utilisation.between(0, 1).all()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..engine.recorder import OK, PENDING, STATUSES
+from ..engine.recorder import OK, PENDING, STATUSES, Samples
 
 LATENCY_PERCENTILES = {"latency_p50_s": 50, "latency_p95_s": 95, "latency_p99_s": 99}
 
@@ -117,21 +117,65 @@ def services_table(
     return frame.set_index("service") if rows else frame
 
 
-def timeseries_table(samples, services: list[str]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """Busy workers, queue length and utilisation per service at each sampling instant."""
+def timeseries_table(
+    samples: Samples,
+    services: list[str],
+    columns: Mapping[str, np.ndarray],
+    interval: float,
+    horizon: float,
+) -> pd.DataFrame:
+    """State per service at each sampling instant, and averages over the interval after it.
+
+    `busy` and `queued` are what the sampler saw at `time`; `utilisation` and
+    `queued_mean` are exact time averages over [time, time + interval), computed from the
+    request records, so they do not flicker between 0 and 1 on a service with few workers.
+    """
+    time = np.frombuffer(samples.time, dtype=np.float64)
+    service = np.frombuffer(samples.service, dtype=np.int32)
     busy = np.frombuffer(samples.busy, dtype=np.int32)
     workers = np.frombuffer(samples.workers, dtype=np.int32)
     queued = np.frombuffer(samples.queued, dtype=np.int32)
+    utilisation = np.zeros(len(time))
+    queued_mean = np.zeros(len(time))
+    for index in range(len(services)):
+        rows = service == index
+        mine = columns["service"] == index
+        low = time[rows]
+        high = np.minimum(low + interval, horizon)
+        width = np.where(high > low, high - low, np.nan)
+        start, end = columns["start"][mine], columns["end"][mine]
+        busy_time = _time_in(start, end, high, horizon) - _time_in(start, end, low, horizon)
+        # Differences of large cumulative sums: clip the rounding error (~1e-12) at the bounds.
+        utilisation[rows] = np.clip(busy_time / width / np.maximum(workers[rows], 1), 0, 1)
+        arrival = columns["arrival"][mine]
+        wait_time = _time_in(arrival, start, high, horizon) - _time_in(arrival, start, low, horizon)
+        queued_mean[rows] = np.clip(wait_time / width, 0, None)
     return pd.DataFrame(
         {
-            "time": np.frombuffer(samples.time, dtype=np.float64),
-            "service": pd.Categorical.from_codes(
-                np.frombuffer(samples.service, dtype=np.int32), categories=services
-            ),
+            "time": time,
+            "service": pd.Categorical.from_codes(service, categories=services),
             "busy": busy,
             "queued": queued,
             "in_system": busy + queued,
             "workers": workers,
-            "utilisation": np.divide(busy, workers, out=np.zeros(len(busy)), where=workers > 0),
+            "utilisation": utilisation,
+            "queued_mean": queued_mean,
         }
     )
+
+
+def _time_in(begin: np.ndarray, finish: np.ndarray, at: np.ndarray, horizon: float) -> np.ndarray:
+    """For each instant in `at`: the total time that intervals [begin, finish) covered before it.
+
+    Σ max(0, min(at, finish) − begin) = Σ_{begin<at} (at − begin) − Σ_{finish<at} (at − finish),
+    evaluated with sorted arrays and cumulative sums in O((n + m) log n). NaN means the
+    interval had not begun (begin) or had not finished by the horizon (finish).
+    """
+    begins = np.sort(begin[~np.isnan(begin)])
+    finishes = np.sort(np.where(np.isnan(finish), horizon, finish)[~np.isnan(begin)])
+    result = np.zeros(len(at))
+    for values, sign in ((begins, 1.0), (finishes, -1.0)):
+        count = np.searchsorted(values, at, side="left")
+        sums = np.concatenate(([0.0], np.cumsum(values)))
+        result += sign * (at * count - sums[count])
+    return result

@@ -65,7 +65,7 @@ def _draw(result, fig: Figure, top: Axes, bottom: Axes | None, own_figure: bool)
     unit, seconds = time_unit(scenario.horizon)
     panels = [(top, "utilisation", "utilisation")]
     if bottom is not None:
-        panels.append((bottom, "queued", "queue length\n(requests waiting)"))
+        panels.append((bottom, "queued_mean", "queue length\n(requests waiting)"))
     top.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     top.set_ylim(0, 1.05)
     for axes, _, label in panels:
@@ -92,7 +92,7 @@ def _draw(result, fig: Figure, top: Axes, bottom: Axes | None, own_figure: bool)
         for axes, column, _ in panels:
             time, value = downsample_mean(times, columns[column])
             x = time / seconds
-            if raw and column == "queued":  # busy/workers of a few workers is a 0/1 blur
+            if raw and column == "queued_mean":  # interval means, before smoothing
                 axes.plot(x, value, color=colours[name], lw=1.0, alpha=0.3, drawstyle="steps-post")
             window = max(1, round(time.size / SMOOTHING))
             (line,) = axes.plot(x, moving_average(value, window), color=colours[name], lw=3.5)
@@ -121,12 +121,12 @@ def _draw(result, fig: Figure, top: Axes, bottom: Axes | None, own_figure: bool)
 
 
 def _by_service(table: pd.DataFrame | None) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Time-sorted samples of each service: (time, {"utilisation": ..., "queued": ...})."""
+    """Time-sorted samples of each service: (time, {"utilisation": ..., "queued_mean": ...})."""
     if table is None or table.empty:
         return {}
     names = table["service"].astype(str).to_numpy()
     time = table["time"].to_numpy(dtype=float)
-    columns = {c: table[c].to_numpy(dtype=float) for c in ("utilisation", "queued")}
+    columns = {c: table[c].to_numpy(dtype=float) for c in ("utilisation", "queued_mean")}
     out = {}
     for name in dict.fromkeys(names):
         mask = names == name
