@@ -65,7 +65,7 @@ def _result(world: World) -> Result:
     names = [station.name for station in world.stations]
     workers = [station.workers for station in world.stations]
     warmup, horizon = scenario.warmup, scenario.horizon
-    summary = request_kpis(columns, sum(workers), warmup, horizon)
+    summary = request_kpis(columns, sum(workers), warmup, horizon) if names else {}
     tables = {
         "requests": requests_table(columns, names, warmup),
         "services": services_table(columns, names, workers, warmup, horizon),
@@ -74,6 +74,9 @@ def _result(world: World) -> Result:
             world.samples, names, columns, scenario.sample_interval, horizon
         ),
     }
+    for subsystem in world.subsystems:
+        summary.update(subsystem.summary())
+        tables.update(subsystem.tables())
     return Result(scenario=scenario, seed=world.seed, summary=summary, tables=tables)
 
 

@@ -176,7 +176,7 @@ def test_empirical_from_a_csv_file(write_yaml, tmp_path):
             "does not exist",
         ),
         ("extends: missing.yaml\n", "extends: preset 'missing.yaml' not found"),
-        ("colour: blue\n", "colour: unknown key; expected one of"),
+        ("zebra: 1\n", "zebra: unknown key; expected one of"),
     ],
 )
 def test_bad_input_gets_one_clear_line(write_yaml, text, message):

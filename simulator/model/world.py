@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
+import pandas as pd
 import simpy
 
 from ..engine import EventLog, RandomStreams, RequestLog, Samples
@@ -11,6 +13,18 @@ from ..scenario.schema import Scenario
 from ..scenario.units import format_duration, format_rate
 from .services import Station, build_station
 from .traffic import PoissonSource
+
+
+class Subsystem(Protocol):
+    """A model that adds its own KPIs and tables to a run (the cluster scheduler, say).
+
+    It is built on the run's environment, random streams and decision log, simulates
+    alongside everything else, and is asked for its results once the horizon is reached.
+    """
+
+    def summary(self) -> dict[str, float]: ...
+
+    def tables(self) -> dict[str, pd.DataFrame]: ...
 
 
 class World:
@@ -49,6 +63,11 @@ class World:
             self.events.record(
                 0.0, f"traffic/{name}", "started", f"{spec.arrivals} at {format_rate(spec.rate)}"
             )
+        self.subsystems: list[Subsystem] = []
+        if scenario.scheduler is not None:
+            from .scheduling import SchedulingModel
+
+            self.subsystems.append(SchedulingModel(self.env, scenario, self.streams, self.events))
         self.env.process(self._sample(scenario.warmup, scenario.sample_interval))
 
     def _sample(self, first: float, interval: float):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from pydantic import PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .base import ScenarioModel, knob, suggest
+from .cluster import Cluster, Scheduler, Workloads
 from .distributions import Distribution, Exponential
 from .units import Duration, Rate, format_duration
 
@@ -83,6 +84,13 @@ class Scenario(ScenarioModel):
     services: dict[str, Service] = knob(default_factory=dict, description="the services, by name")
     traffic: dict[str, Traffic] = knob(
         default_factory=dict, description="external traffic, by the name of the service it enters"
+    )
+    cluster: Cluster | None = knob(None, "the nodes that run work; empty means no cluster model")
+    workloads: Workloads | None = knob(
+        None, "batch and service jobs submitted to the cluster's schedulers"
+    )
+    scheduler: Scheduler | None = knob(
+        None, "the cluster scheduler; empty means no scheduling model"
     )
     metrics: Metrics = knob(default_factory=Metrics, description="measurement settings")
 
