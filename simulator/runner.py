@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .metrics import request_kpis, requests_table, services_table, timeseries_table
+from .metrics import (
+    entry_points_table,
+    request_kpis,
+    requests_table,
+    services_table,
+    spans_table,
+    station_kpis,
+    timeseries_table,
+)
 from .metrics.statistics import mean_ci
 from .model.world import World
 from .results import Comparison, Replications, Result
@@ -61,18 +69,23 @@ def run(
 
 def _result(world: World) -> Result:
     scenario = world.scenario
-    columns = world.requests.columns()
-    names = [station.name for station in world.stations]
-    workers = [station.workers for station in world.stations]
     warmup, horizon = scenario.warmup, scenario.horizon
-    summary = request_kpis(columns, sum(workers), warmup, horizon) if names else {}
+    requests = world.requests.columns()
+    spans = world.spans.columns()
+    services = list(scenario.services)
+    stations = world.stations
+    slo = scenario.slo.latency
+    summary: dict[str, float] = {}
+    if services:
+        summary.update(request_kpis(requests, warmup, horizon, slo))
+        summary.update(station_kpis(stations, world.warmup_areas, horizon - warmup))
     tables = {
-        "requests": requests_table(columns, names, warmup),
-        "services": services_table(columns, names, workers, warmup, horizon),
+        "requests": requests_table(requests, services, warmup),
+        "services": services_table(spans, stations, world.warmup_areas, warmup, horizon),
+        "entry_points": entry_points_table(requests, services, warmup, horizon, slo),
+        "spans": spans_table(spans, [s.name for s in stations], warmup),
         "events": world.events.table(),
-        "timeseries": timeseries_table(
-            world.samples, names, columns, scenario.sample_interval, horizon
-        ),
+        "timeseries": timeseries_table(world.samples, stations, scenario.sample_interval, horizon),
     }
     for subsystem in world.subsystems:
         summary.update(subsystem.summary())

@@ -65,7 +65,7 @@ def _run(policy: str, replicas: int = 5, rate: str = "4/s", horizon: str = "4000
     )
     world = World(scenario, seed=11)
     world.run()
-    return world.requests.columns()
+    return world.spans.columns()
 
 
 def _in_flight_at_arrivals(columns, replicas):

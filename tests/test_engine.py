@@ -97,7 +97,7 @@ def test_every_request_is_accounted_for():
     """Conservation: each arrival is completed, in service or queued at the horizon."""
     world = World(simulator.load_scenario(MMC, SHORT), seed=3)
     world.run()
-    columns = world.requests.columns()
+    columns = world.spans.columns()
     pending = columns["status"] == PENDING
     in_service = pending & ~np.isnan(columns["start"])
     queued = pending & np.isnan(columns["start"])
@@ -113,7 +113,7 @@ def test_every_request_is_accounted_for():
 def test_central_queue_never_lets_a_worker_idle_while_requests_wait():
     world = World(simulator.load_scenario(MMC, SHORT), seed=4)
     world.run()
-    columns = world.requests.columns()
+    columns = world.spans.columns()
     waited = columns["start"] > columns["arrival"]
     # While a request waits, all four workers are busy: count requests in service at each
     # arrival of a request that waits.
@@ -142,10 +142,16 @@ def test_tables_have_their_documented_columns():
         "start",
         "end",
         "status",
+        "attempts",
     ]
+    assert list(result.tables["spans"].columns) == [
+        "service", "replica", "parent", "request", "attempt", "arrival", "start", "end",
+        "responded", "status", "outcome",
+    ]  # fmt: skip
+    assert {"requests_completed", "availability"} <= set(result.tables["entry_points"])
     assert list(result.tables["events"].columns) == ["time", "component", "kind", "detail"]
     assert set(result.tables["services"].index) == {"api", "db"}
-    assert {"requests_completed", "latency_p99_s", "utilisation"} <= set(result.tables["services"])
+    assert {"visits_ok", "latency_p99_s", "utilisation"} <= set(result.tables["services"])
     timeseries = result.tables["timeseries"]
     assert {"time", "service", "busy", "queued", "utilisation"} <= set(timeseries)
     assert len(timeseries) == 2 * 1000
@@ -167,7 +173,8 @@ def test_tables_have_their_documented_columns():
 def test_recording_is_columnar_and_cheap():
     world = World(simulator.load_scenario(MMC, SHORT), seed=1)
     world.run()
-    assert world.requests.nbytes() / len(world.requests) == 33
+    assert world.requests.nbytes() / len(world.requests) == 34
+    assert world.spans.nbytes() / len(world.spans) == 51
 
 
 def test_replications_give_a_tidy_table_and_confidence_intervals():

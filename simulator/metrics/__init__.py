@@ -2,16 +2,26 @@
 
 from .requests import (
     KPI_DESCRIPTIONS,
+    entry_points_table,
     request_kpis,
     requests_table,
     services_table,
+    spans_table,
+    station_kpis,
     timeseries_table,
 )
 
+from .scheduling import SCHEDULING_KPI_DESCRIPTIONS
+
+KPI_DESCRIPTIONS.update(SCHEDULING_KPI_DESCRIPTIONS)
+
 __all__ = [
     "KPI_DESCRIPTIONS",
+    "entry_points_table",
     "request_kpis",
     "requests_table",
     "services_table",
+    "spans_table",
+    "station_kpis",
     "timeseries_table",
 ]

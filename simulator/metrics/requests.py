@@ -1,181 +1,251 @@
-"""Request KPIs and tables, computed from the columnar request log after a run.
+"""Request KPIs and tables, computed from the columnar logs after a run.
 
-Measurement rule: a request counts if it arrived after the warm-up and finished (completed
-or failed) before the horizon. Requests still queued or in service at the horizon are left
-out of latency figures (they have no end) but their busy time still counts in utilisation,
-which is worker time in use over worker time available in [warmup, horizon].
+Measurement rule: an end-to-end request counts if its client sent it after the warm-up and
+had its final answer before the horizon; requests still running at the horizon are left out
+of latency figures (they have no end). Utilisation and the time-average queue lengths come
+from the stations' time integrals over [warmup, horizon], so they include work on requests
+that arrived earlier or are still running.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..engine.recorder import OK, PENDING, STATUSES, Samples
+from ..engine.recorder import OK, PENDING, STATUS_CODE, STATUSES, Samples
 
-LATENCY_PERCENTILES = {"latency_p50_s": 50, "latency_p95_s": 95, "latency_p99_s": 99}
+LATENCY_PERCENTILES = {
+    "latency_p50_s": 50,
+    "latency_p95_s": 95,
+    "latency_p99_s": 99,
+    "latency_p999_s": 99.9,
+}
+FAILURE_CAUSES = ("timeout", "rejected", "circuit_open")
 
 KPI_DESCRIPTIONS: dict[str, str] = {
-    "requests_completed": "requests that arrived after warm-up and completed",
-    "requests_failed": "requests that arrived after warm-up and failed",
-    "throughput_rps": "completed requests per second of measured time",
-    "wait_mean_s": "mean time from arrival to start of service, completed requests",
-    "p_wait": "share of completed requests that waited at all",
-    "latency_mean_s": "mean time from arrival to end, completed requests",
+    "requests_completed": "end-to-end requests sent after warm-up that succeeded",
+    "requests_failed": "end-to-end requests sent after warm-up that failed",
+    "throughput_rps": "successful requests per second of measured time",
+    "wait_mean_s": "mean time from arrival to start of service, successful requests",
+    "p_wait": "share of successful requests that waited at all",
+    "latency_mean_s": "mean end-to-end time from sending to answer, successful requests",
     "latency_p50_s": "median latency",
     "latency_p95_s": "95th percentile of latency",
     "latency_p99_s": "99th percentile of latency",
-    "utilisation": "busy worker time over available worker time",
-    "queue_length_mean": "time-average number of requests waiting",
-    "in_system_mean": "time-average number of requests waiting or in service",
+    "latency_p999_s": "99.9th percentile of latency",
+    "availability": "share of finished requests that succeeded",
+    "error_rate_timeout": "share of finished requests that failed by timeout",
+    "error_rate_rejected": "share of finished requests rejected by a full queue",
+    "error_rate_circuit_open": "share of finished requests failed by an open circuit breaker",
+    "slo_attainment": "share of finished requests that succeeded within the SLO latency",
+    "attempts_mean": "mean attempts per request at the entry points (1 = no retries)",
+    "utilisation": "busy worker time over available worker time, all services",
+    "queue_length_mean": "time-average number of work steps waiting for a worker",
+    "in_system_mean": "time-average number of visits in progress, summed over services",
 }
-
-
-def _overlap(start: np.ndarray, end: np.ndarray, low: float, high: float) -> float:
-    """Total length of the intervals [start, end] inside [low, high]; NaN end means open."""
-    end = np.where(np.isnan(end), high, end)
-    started = ~np.isnan(start)
-    clipped = np.minimum(end[started], high) - np.maximum(start[started], low)
-    return float(np.clip(clipped, 0.0, None).sum())
-
-
-def request_kpis(
-    columns: Mapping[str, np.ndarray], workers: int, warmup: float, horizon: float
-) -> dict[str, float]:
-    """The request KPIs of one set of request rows (one service, or all of them)."""
-    arrival, start, end, status = (columns[k] for k in ("arrival", "start", "end", "status"))
-    period = horizon - warmup
-    measured = arrival >= warmup
-    completed = measured & (status == OK)
-    failed = measured & (status != OK) & (status != PENDING)
-    wait = start[completed] - arrival[completed]
-    latency = end[completed] - arrival[completed]
-    kpis: dict[str, float] = {
-        "requests_completed": int(completed.sum()),
-        "requests_failed": int(failed.sum()),
-        "throughput_rps": float(completed.sum() / period),
-        "wait_mean_s": _mean(wait),
-        "p_wait": _mean(wait > 0),
-        "latency_mean_s": _mean(latency),
-    }
-    percentiles = (
-        np.percentile(latency, list(LATENCY_PERCENTILES.values()))
-        if latency.size
-        else [float("nan")] * len(LATENCY_PERCENTILES)
-    )
-    kpis.update(zip(LATENCY_PERCENTILES, map(float, percentiles), strict=True))
-    kpis["utilisation"] = (
-        _overlap(start, end, warmup, horizon) / (workers * period) if workers else float("nan")
-    )
-    kpis["queue_length_mean"] = _overlap(arrival, start, warmup, horizon) / period
-    kpis["in_system_mean"] = _overlap(arrival, end, warmup, horizon) / period
-    return kpis
 
 
 def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else float("nan")
 
 
+def _percentiles(values: np.ndarray) -> dict[str, float]:
+    if not values.size:
+        return dict.fromkeys(LATENCY_PERCENTILES, float("nan"))
+    found = np.percentile(values, list(LATENCY_PERCENTILES.values()))
+    return dict(zip(LATENCY_PERCENTILES, map(float, found), strict=True))
+
+
+def request_kpis(
+    columns: Mapping[str, np.ndarray],
+    warmup: float,
+    horizon: float,
+    slo_latency: float | None = None,
+) -> dict[str, float]:
+    """End-to-end KPIs of a set of request rows (all entry points, or one)."""
+    arrival, start, end, status = (columns[k] for k in ("arrival", "start", "end", "status"))
+    measured = arrival >= warmup
+    finished = measured & (status != PENDING)
+    ok = measured & (status == OK)
+    wait = start[ok] - arrival[ok]
+    latency = end[ok] - arrival[ok]
+    count = int(finished.sum())
+    kpis: dict[str, float] = {
+        "requests_completed": int(ok.sum()),
+        "requests_failed": count - int(ok.sum()),
+        "throughput_rps": float(ok.sum() / (horizon - warmup)),
+        "wait_mean_s": _mean(wait),
+        "p_wait": _mean(wait > 0),
+        "latency_mean_s": _mean(latency),
+        **_percentiles(latency),
+        "availability": float(ok.sum() / count) if count else float("nan"),
+    }
+    for cause in FAILURE_CAUSES:
+        failed = int((finished & (status == STATUS_CODE[cause])).sum())
+        kpis[f"error_rate_{cause}"] = failed / count if count else float("nan")
+    if slo_latency is not None:
+        kpis["slo_attainment"] = (
+            float((latency <= slo_latency).sum() / count) if count else float("nan")
+        )
+    kpis["attempts_mean"] = _mean(columns["attempts"][finished].astype(float))
+    return kpis
+
+
+def station_kpis(
+    stations: Sequence, warmup_areas: Mapping[int, tuple[float, float, float]], period: float
+) -> dict[str, float]:
+    """Utilisation and time-average queues over [warmup, horizon] from the time integrals."""
+    busy = queued = in_flight = capacity = 0.0
+    for station in stations:
+        busy0, queued0, in_flight0 = warmup_areas.get(station.index, (0.0, 0.0, 0.0))
+        busy += station.busy_area - busy0
+        queued += station.queued_area - queued0
+        in_flight += station.in_flight_area - in_flight0
+        capacity += station.workers * period
+    return {
+        "utilisation": busy / capacity if capacity else float("nan"),
+        "queue_length_mean": queued / period,
+        "in_system_mean": in_flight / period,
+    }
+
+
+def _categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes.astype(np.int32), categories=list(names))
+
+
 def requests_table(columns: Mapping[str, np.ndarray], services: list[str], warmup: float):
-    """One row per request that arrived after warm-up and completed or failed."""
-    keep = (columns["arrival"] >= warmup) & (columns["status"] != PENDING)
+    """One row per end-to-end request sent after warm-up that finished (ok or failed)."""
+    keep = columns["arrival"] >= warmup
     return pd.DataFrame(
         {
-            "service": pd.Categorical.from_codes(columns["service"][keep], categories=services),
+            "service": _categorical(columns["service"][keep], services),
             "replica": columns["replica"][keep],
             "arrival": columns["arrival"][keep],
             "start": columns["start"][keep],
             "end": columns["end"][keep],
-            "status": pd.Categorical.from_codes(
-                columns["status"][keep].astype(np.int16), categories=list(STATUSES)
-            ),
+            "status": _categorical(columns["status"][keep], STATUSES),
+            "attempts": columns["attempts"][keep].astype(np.int16),
         }
     )
 
 
+_SPAN_COLUMNS = ("replica", "parent", "request", "attempt", "arrival", "start", "end", "responded")
+
+
+def spans_table(columns: Mapping[str, np.ndarray], stations: list[str], warmup: float):
+    """One row per visit of a request to a service (each attempt of each call)."""
+    keep = ~(columns["arrival"] < warmup)  # keeps NaN: sent but not arrived at the horizon
+    frame = {
+        "service": _categorical(columns["service"][keep], stations),
+        **{name: columns[name][keep] for name in _SPAN_COLUMNS},
+        "status": _categorical(columns["status"][keep], STATUSES),
+        "outcome": _categorical(columns["outcome"][keep], STATUSES),
+    }
+    return pd.DataFrame(frame)
+
+
 def services_table(
-    columns: Mapping[str, np.ndarray],
-    services: list[str],
-    workers: list[int],
+    spans: Mapping[str, np.ndarray],
+    stations: Sequence,
+    warmup_areas: Mapping[int, tuple[float, float, float]],
     warmup: float,
     horizon: float,
 ) -> pd.DataFrame:
-    """The request KPIs per service, one row each, indexed by service name."""
+    """Per service, the server's view: visits, outcomes, latency at the service, utilisation."""
     rows = []
-    for index, (name, count) in enumerate(zip(services, workers, strict=True)):
-        if len(services) == 1:
-            subset = columns
-        else:
-            mask = columns["service"] == index
-            subset = {key: values[mask] for key, values in columns.items()}
-        rows.append(
-            {"service": name, "workers": count, **request_kpis(subset, count, warmup, horizon)}
-        )
+    period = horizon - warmup
+    for station in stations:
+        mine = (spans["service"] == station.index) & (spans["arrival"] >= warmup)
+        status = spans["status"][mine]
+        ok = status == OK
+        arrival = spans["arrival"][mine][ok]
+        latency = spans["end"][mine][ok] - arrival
+        wait = spans["start"][mine][ok] - arrival
+        finished = int((status != PENDING).sum())
+        row = {
+            "service": station.name,
+            "replicas": station.replicas,
+            "workers": station.workers,
+            "visits": int(mine.sum()),
+            "visits_ok": int(ok.sum()),
+            **{f"visits_{c}": int((status == STATUS_CODE[c]).sum()) for c in FAILURE_CAUSES},
+            "success_rate": float(ok.sum() / finished) if finished else float("nan"),
+            "throughput_rps": float(ok.sum() / period),
+            "wait_mean_s": _mean(wait),
+            "latency_mean_s": _mean(latency),
+            **_percentiles(latency),
+            **station_kpis([station], warmup_areas, period),
+        }
+        rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.set_index("service") if rows else frame
 
 
+def entry_points_table(
+    requests: Mapping[str, np.ndarray],
+    services: list[str],
+    warmup: float,
+    horizon: float,
+    slo_latency: float | None,
+) -> pd.DataFrame:
+    """Per entry point, the end-to-end KPIs its clients saw."""
+    rows = []
+    for index, name in enumerate(services):
+        mine = requests["service"] == index
+        if not mine.any():
+            continue
+        subset = {key: values[mine] for key, values in requests.items()}
+        rows.append({"entry_point": name, **request_kpis(subset, warmup, horizon, slo_latency)})
+    frame = pd.DataFrame(rows)
+    return frame.set_index("entry_point") if rows else frame
+
+
 def timeseries_table(
     samples: Samples,
-    services: list[str],
-    columns: Mapping[str, np.ndarray],
+    stations: Sequence,
     interval: float,
     horizon: float,
 ) -> pd.DataFrame:
-    """State per service at each sampling instant, and averages over the interval after it.
+    """State per service at each sampling instant, and exact averages over the interval after it.
 
-    `busy` and `queued` are what the sampler saw at `time`; `utilisation` and
-    `queued_mean` are exact time averages over [time, time + interval), computed from the
-    request records, so they do not flicker between 0 and 1 on a service with few workers.
+    `busy`, `queued` and `in_flight` are what the sampler saw at `time`; `utilisation` and
+    `queued_mean` are time averages over [time, time + interval), from the differences of
+    the stations' time integrals, so they do not flicker on a service with few workers.
     """
-    time = np.frombuffer(samples.time, dtype=np.float64)
-    service = np.frombuffer(samples.service, dtype=np.int32)
-    busy = np.frombuffer(samples.busy, dtype=np.int32)
-    workers = np.frombuffer(samples.workers, dtype=np.int32)
-    queued = np.frombuffer(samples.queued, dtype=np.int32)
-    utilisation = np.zeros(len(time))
-    queued_mean = np.zeros(len(time))
-    for index in range(len(services)):
-        rows = service == index
-        mine = columns["service"] == index
-        low = time[rows]
-        high = np.minimum(low + interval, horizon)
-        width = np.where(high > low, high - low, np.nan)
-        start, end = columns["start"][mine], columns["end"][mine]
-        busy_time = _time_in(start, end, high, horizon) - _time_in(start, end, low, horizon)
-        # Differences of large cumulative sums: clip the rounding error (~1e-12) at the bounds.
-        utilisation[rows] = np.clip(busy_time / width / np.maximum(workers[rows], 1), 0, 1)
-        arrival = columns["arrival"][mine]
-        wait_time = _time_in(arrival, start, high, horizon) - _time_in(arrival, start, low, horizon)
-        queued_mean[rows] = np.clip(wait_time / width, 0, None)
+    columns = {name: np.frombuffer(getattr(samples, name), dtype=dtype) for name, dtype in (
+        ("time", np.float64), ("service", np.int32), ("busy", np.int32), ("queued", np.int32),
+        ("in_flight", np.int32), ("workers", np.int32), ("busy_area", np.float64),
+        ("queued_area", np.float64))}  # fmt: skip
+    utilisation = np.zeros(len(columns["time"]))
+    queued_mean = np.zeros(len(columns["time"]))
+    for station in stations:
+        rows = np.flatnonzero(columns["service"] == station.index)
+        if not rows.size:
+            continue
+        time = columns["time"][rows]
+        following = np.append(time[1:], horizon)
+        width = following - time
+        for area, final, out in (
+            ("busy_area", station.busy_area, utilisation),
+            ("queued_area", station.queued_area, queued_mean),
+        ):
+            values = columns[area][rows]
+            change = np.append(values[1:], final) - values
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[rows] = np.where(width > 0, change / width, np.nan)
+        utilisation[rows] /= max(station.workers, 1)
+    names = [station.name for station in stations]
     return pd.DataFrame(
         {
-            "time": time,
-            "service": pd.Categorical.from_codes(service, categories=services),
-            "busy": busy,
-            "queued": queued,
-            "in_system": busy + queued,
-            "workers": workers,
+            "time": columns["time"],
+            "service": _categorical(columns["service"], names),
+            "busy": columns["busy"],
+            "queued": columns["queued"],
+            "in_system": columns["in_flight"],
+            "workers": columns["workers"],
             "utilisation": utilisation,
             "queued_mean": queued_mean,
         }
     )
-
-
-def _time_in(begin: np.ndarray, finish: np.ndarray, at: np.ndarray, horizon: float) -> np.ndarray:
-    """For each instant in `at`: the total time that intervals [begin, finish) covered before it.
-
-    Σ max(0, min(at, finish) − begin) = Σ_{begin<at} (at − begin) − Σ_{finish<at} (at − finish),
-    evaluated with sorted arrays and cumulative sums in O((n + m) log n). NaN means the
-    interval had not begun (begin) or had not finished by the horizon (finish).
-    """
-    begins = np.sort(begin[~np.isnan(begin)])
-    finishes = np.sort(np.where(np.isnan(finish), horizon, finish)[~np.isnan(begin)])
-    result = np.zeros(len(at))
-    for values, sign in ((begins, 1.0), (finishes, -1.0)):
-        count = np.searchsorted(values, at, side="left")
-        sums = np.concatenate(([0.0], np.cumsum(values)))
-        result += sign * (at * count - sums[count])
-    return result

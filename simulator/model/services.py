@@ -1,137 +1,133 @@
 """Services as queueing stations: replicas with workers, behind a load balancer.
 
-These classes only keep time: they start and finish requests on SimPy's clock and write
-each request's times into the run's RequestLog. Which replica serves a request is decided
-by the pure functions in `balancing`.
-
-A request is an index into the RequestLog; completions are SimPy Timeout events whose
-callback finishes the request, so a request costs two scheduled events (arrival and
-completion) and no Python generator of its own.
+A station only keeps time: it admits visits (choosing a replica with the pure functions in
+`balancing`, or shedding load past the queue limit), runs their work steps on workers in
+FCFS order, and integrates busy workers, queued work and visits in flight over time.
+What a visit does between work steps (calls, retries) lives in `calls`.
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from simpy import Environment
 from simpy.events import Event, Timeout
 
-from ..engine.recorder import OK, PENDING, RequestLog
+from ..engine.recorder import SpanLog
 from ..scenario.distributions import block_stream
-from ..scenario.schema import Service
 from . import balancing
 
-NAN = math.nan
+if TYPE_CHECKING:
+    from .calls import Visit
 
 
 class Station:
-    """The replicas of one service. Subclasses differ only in where requests wait."""
+    """The replicas of one service (or of the monolith). Subclasses differ in where work waits."""
 
     def __init__(
         self,
         env: Environment,
         name: str,
         index: int,
-        spec: Service,
-        log: RequestLog,
-        service_time_rng: np.random.Generator,
+        replicas: int,
+        concurrency: int,
+        queue_limit: int | None,
     ) -> None:
         self.env = env
         self.name = name
         self.index = index
-        self.spec = spec
-        self.replicas = spec.replicas
-        self.concurrency = spec.concurrency
-        self.workers = spec.workers
-        self._service_time = spec.service_time.sampler(service_time_rng)
-        self._log = log
-        # Bound methods of the log's buffers, looked up once rather than per request.
-        self._append_service = log.service.append
-        self._append_replica = log.replica.append
-        self._append_arrival = log.arrival.append
-        self._append_start = log.start.append
-        self._append_end = log.end.append
-        self._append_status = log.status.append
-        self._start_times = log.start
-        self._end_times = log.end
-        self._replica_of = log.replica
-        self._status_of = log.status
+        self.replicas = replicas
+        self.concurrency = concurrency
+        self.workers = replicas * concurrency
+        self.queue_limit = queue_limit
+        self.spans: SpanLog | None = None  # set by World: the station writes when work starts
+        self.busy = 0
+        self.queued = 0
+        self.in_flight = 0
+        self.busy_area = 0.0
+        self.queued_area = 0.0
+        self.in_flight_area = 0.0
+        self._last = 0.0
 
-    def _new_request(self, now: float) -> int:
-        request = len(self._start_times)
-        self._append_service(self.index)
-        self._append_replica(-1)
-        self._append_arrival(now)
-        self._append_start(NAN)
-        self._append_end(NAN)
-        self._append_status(PENDING)
-        return request
+    def touch(self, now: float) -> None:
+        """Bring the time integrals up to `now`."""
+        elapsed = now - self._last
+        if elapsed:
+            self.busy_area += self.busy * elapsed
+            self.queued_area += self.queued * elapsed
+            self.in_flight_area += self.in_flight * elapsed
+            self._last = now
 
-    def _start(self, request: int, replica: int, now: float) -> None:
-        self._start_times[request] = now
-        self._replica_of[request] = replica
-        Timeout(self.env, self._service_time(), request).callbacks.append(self._finish)
+    def _run(self, visit: Visit, sampler: Callable[[], float], now: float) -> None:
+        if not visit.started:
+            visit.started = True
+            self.spans.start[visit.row] = now  # type: ignore[union-attr]
+            self.spans.replica[visit.row] = visit.replica  # type: ignore[union-attr]
+        Timeout(self.env, sampler(), visit).callbacks.append(self._done)
 
-    def _finish(self, event: Event) -> None:
-        request: int = event._value  # type: ignore[assignment]
-        self._end_times[request] = self.env._now
-        self._status_of[request] = OK
-        self._released(self._replica_of[request])
-
-    def arrive(self) -> None:
+    def admit(self, visit: Visit) -> bool:
         raise NotImplementedError
 
-    def _released(self, replica: int) -> None:
+    def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
         raise NotImplementedError
 
-    @property
-    def busy(self) -> int:
-        raise NotImplementedError
+    def leave(self, visit: Visit) -> None:
+        self.touch(self.env._now)
+        self.in_flight -= 1
 
-    @property
-    def queued(self) -> int:
+    def _done(self, event: Event) -> None:
         raise NotImplementedError
 
 
 class CentralQueueStation(Station):
     """One FCFS queue feeding every worker of every replica: the M/M/c queue of the textbook.
 
-    When several workers are free, the one that has been idle longest takes the request, so
-    load spreads over replicas.
+    When several workers are free, the one that has been idle longest takes the work, so load
+    spreads over replicas.
     """
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self._queue: deque[int] = deque()
+        self._queue: deque[tuple[Visit, Callable[[], float]]] = deque()
         # One entry per idle worker, naming its replica; interleaved so replicas share load.
         self._idle: deque[int] = deque(
             replica for _ in range(self.concurrency) for replica in range(self.replicas)
         )
 
-    def arrive(self) -> None:
+    def admit(self, visit: Visit) -> bool:
+        self.touch(self.env._now)
+        if self.queue_limit is not None and not self._idle and self.queued >= self.queue_limit:
+            return False
+        self.in_flight += 1
+        return True
+
+    def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
         now = self.env._now
-        request = self._new_request(now)
+        self.touch(now)
         if self._idle:
-            self._start(request, self._idle.popleft(), now)
+            visit.replica = self._idle.popleft()
+            self.busy += 1
+            self._run(visit, sampler, now)
         else:
-            self._queue.append(request)
+            self._queue.append((visit, sampler))
+            self.queued += 1
 
-    def _released(self, replica: int) -> None:
+    def _done(self, event: Event) -> None:
+        visit: Visit = event._value  # type: ignore[assignment]
+        now = self.env._now
+        self.touch(now)
         if self._queue:
-            self._start(self._queue.popleft(), replica, self.env._now)
+            following, sampler = self._queue.popleft()
+            self.queued -= 1
+            following.replica = visit.replica
+            self._run(following, sampler, now)
         else:
-            self._idle.append(replica)
-
-    @property
-    def busy(self) -> int:
-        return self.workers - len(self._idle)
-
-    @property
-    def queued(self) -> int:
-        return len(self._queue)
+            self._idle.append(visit.replica)
+            self.busy -= 1
+        visit.advance()
 
 
 class ReplicaQueueStation(Station):
@@ -145,36 +141,55 @@ class ReplicaQueueStation(Station):
     ) -> None:
         super().__init__(*args, **kwargs)
         self._choose = choose
-        self._queues: list[deque[int]] = [deque() for _ in range(self.replicas)]
-        self._in_flight = [0] * self.replicas
-        self._busy = [0] * self.replicas
+        self._queues: list[deque[tuple[Visit, Callable[[], float]]]] = [
+            deque() for _ in range(self.replicas)
+        ]
+        self._replica_in_flight = [0] * self.replicas
+        self._replica_busy = [0] * self.replicas
 
-    def arrive(self) -> None:
+    def admit(self, visit: Visit) -> bool:
+        self.touch(self.env._now)
+        replica = self._choose(self._replica_in_flight)
+        if (
+            self.queue_limit is not None
+            and self._replica_busy[replica] >= self.concurrency
+            and len(self._queues[replica]) >= self.queue_limit
+        ):
+            return False
+        visit.replica = replica
+        self._replica_in_flight[replica] += 1
+        self.in_flight += 1
+        return True
+
+    def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
         now = self.env._now
-        request = self._new_request(now)
-        replica = self._choose(self._in_flight)
-        self._in_flight[replica] += 1
-        if self._busy[replica] < self.concurrency:
-            self._busy[replica] += 1
-            self._start(request, replica, now)
+        self.touch(now)
+        replica = visit.replica
+        if self._replica_busy[replica] < self.concurrency:
+            self._replica_busy[replica] += 1
+            self.busy += 1
+            self._run(visit, sampler, now)
         else:
-            self._queues[replica].append(request)
+            self._queues[replica].append((visit, sampler))
+            self.queued += 1
 
-    def _released(self, replica: int) -> None:
-        self._in_flight[replica] -= 1
-        queue = self._queues[replica]
+    def _done(self, event: Event) -> None:
+        visit: Visit = event._value  # type: ignore[assignment]
+        now = self.env._now
+        self.touch(now)
+        queue = self._queues[visit.replica]
         if queue:
-            self._start(queue.popleft(), replica, self.env._now)
+            following, sampler = queue.popleft()
+            self.queued -= 1
+            self._run(following, sampler, now)
         else:
-            self._busy[replica] -= 1
+            self._replica_busy[visit.replica] -= 1
+            self.busy -= 1
+        visit.advance()
 
-    @property
-    def busy(self) -> int:
-        return sum(self._busy)
-
-    @property
-    def queued(self) -> int:
-        return sum(len(queue) for queue in self._queues)
+    def leave(self, visit: Visit) -> None:
+        super().leave(visit)
+        self._replica_in_flight[visit.replica] -= 1
 
 
 def chooser(policy: str, replicas: int, rng: np.random.Generator) -> Callable[[list[int]], int]:
@@ -196,12 +211,14 @@ def build_station(
     env: Environment,
     name: str,
     index: int,
-    spec: Service,
-    log: RequestLog,
-    service_time_rng: np.random.Generator,
+    *,
+    replicas: int,
+    concurrency: int,
+    load_balancer: str,
+    queue_limit: int | None,
     balancer_rng: np.random.Generator,
 ) -> Station:
-    if spec.load_balancer == "central-queue":
-        return CentralQueueStation(env, name, index, spec, log, service_time_rng)
-    choose = chooser(spec.load_balancer, spec.replicas, balancer_rng)
-    return ReplicaQueueStation(env, name, index, spec, log, service_time_rng, choose=choose)
+    if load_balancer == "central-queue":
+        return CentralQueueStation(env, name, index, replicas, concurrency, queue_limit)
+    choose = chooser(load_balancer, replicas, balancer_rng)
+    return ReplicaQueueStation(env, name, index, replicas, concurrency, queue_limit, choose=choose)

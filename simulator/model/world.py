@@ -8,9 +8,14 @@ from typing import Protocol
 import pandas as pd
 import simpy
 
-from ..engine import EventLog, RandomStreams, RequestLog, Samples
-from ..scenario.schema import Scenario
+from ..engine import EventLog, RandomStreams, RequestLog, Samples, SpanLog
+from ..engine.recorder import STATUS_CODE
+from ..scenario.calls import Call, CallPolicy, Parallel, Work
+from ..scenario.distributions import block_stream
+from ..scenario.schema import Scenario, Service
 from ..scenario.units import format_duration, format_rate
+from . import calls
+from .resilience import CircuitBreaker, RetryBudget
 from .services import Station, build_station
 from .traffic import PoissonSource
 
@@ -35,34 +40,21 @@ class World:
         self.seed = seed
         self.env = simpy.Environment()
         self.streams = RandomStreams(seed)
+        self.spans = SpanLog()
         self.requests = RequestLog()
         self.events = EventLog()
         self.samples = Samples()
+        self.runtime = calls.Runtime(self.env, self.spans, self.requests)
         self.stations: list[Station] = []
-        for index, (name, spec) in enumerate(scenario.services.items()):
-            station = build_station(
-                self.env,
-                name,
-                index,
-                spec,
-                self.requests,
-                service_time_rng=self.streams.get(f"service/{name}/service_time"),
-                balancer_rng=self.streams.get(f"service/{name}/load_balancer"),
-            )
-            self.stations.append(station)
-            self.events.record(
-                0.0,
-                f"service/{name}",
-                "replicas_started",
-                f"{spec.replicas} replicas × {spec.concurrency} workers behind "
-                f"{spec.load_balancer}",
-            )
-        by_name = {station.name: station for station in self.stations}
-        for name, spec in scenario.traffic.items():
-            PoissonSource(self.env, spec, by_name[name].arrive, self.streams.get(f"traffic/{name}"))
-            self.events.record(
-                0.0, f"traffic/{name}", "started", f"{spec.arrivals} at {format_rate(spec.rate)}"
-            )
+        self.warmup_areas: dict[int, tuple[float, float, float]] = {}
+        self._next_request = 0
+        if scenario.deployment == "monolith":
+            targets = self._build_monolith()
+        else:
+            targets = self._build_microservices()
+        for index, name in enumerate(scenario.services):
+            if name in scenario.traffic:
+                self._start_traffic(name, index, targets[name])
         self.subsystems: list[Subsystem] = []
         if scenario.scheduler is not None:
             from .scheduling import SchedulingModel
@@ -70,18 +62,189 @@ class World:
             self.subsystems.append(SchedulingModel(self.env, scenario, self.streams, self.events))
         self.env.process(self._sample(scenario.warmup, scenario.sample_interval))
 
+    # ------------------------------------------------------------------ building
+
+    def _station(self, name: str, replicas: int, concurrency: int, balancer: str,
+                 queue_limit: int | None) -> Station:  # fmt: skip
+        station = build_station(
+            self.env,
+            name,
+            len(self.stations),
+            replicas=replicas,
+            concurrency=concurrency,
+            load_balancer=balancer,
+            queue_limit=queue_limit,
+            balancer_rng=self.streams.get(f"service/{name}/load_balancer"),
+        )
+        station.spans = self.spans
+        self.stations.append(station)
+        self.events.record(
+            0.0,
+            f"service/{name}",
+            "replicas_started",
+            f"{replicas} replicas × {concurrency} workers behind {balancer}",
+        )
+        return station
+
+    def _build_microservices(self) -> dict[str, calls.Target]:
+        scenario = self.scenario
+        targets = {
+            name: calls.Target(
+                self._station(
+                    name, spec.replicas, spec.concurrency, spec.load_balancer, spec.queue_limit
+                ),
+                handler=(),
+            )
+            for name, spec in scenario.services.items()
+        }
+        for name, spec in scenario.services.items():
+            targets[name].handler = self._compile(name, spec, targets)
+        return targets
+
+    def _compile(self, name: str, spec: Service, targets: dict[str, calls.Target]) -> tuple:
+        """The handler as tuples the hot path can read fast; random streams by step."""
+        network = self.scenario.network
+        serialisation = network.serialisation
+        budget = (
+            RetryBudget(spec.retry_budget.ratio, spec.retry_budget.min_rate)
+            if spec.retry_budget.enabled
+            else None
+        )
+        breakers: dict[str, CircuitBreaker] = {}
+
+        def call_spec(call: Call, where: str) -> calls.CallSpec:
+            breaker = None
+            if spec.circuit_breaker.enabled:
+                breaker = breakers.setdefault(call.call, _breaker(spec))
+            return calls.CallSpec(
+                target=targets[call.call],
+                count=call.count,
+                probability=call.probability,
+                uniform=block_stream(self.streams.get(f"{where}/client").random),
+                network=network.latency.sampler(self.streams.get(f"{where}/network")),
+                prefix_work=(lambda: serialisation) if serialisation > 0 else None,
+                breaker=breaker,
+                budget=budget,
+                on_breaker_change=self._breaker_logger(name, call.call),
+                **_policy(call),
+            )
+
+        steps: list[tuple] = []
+        for index, step in enumerate(spec.handler or [Work()]):
+            where = f"service/{name}/handler/{index}"
+            if isinstance(step, Work):
+                steps.append((calls.WORK, self._work_sampler(name, spec, step, index)))
+            elif isinstance(step, Call):
+                steps.append((calls.CALL, call_spec(step, where)))
+            else:
+                specs = tuple(call_spec(c, f"{where}/{j}") for j, c in enumerate(step.parallel))
+                needed = None if step.wait_for == "all" else step.wait_for
+                steps.append((calls.PARALLEL, specs, needed))
+        return tuple(steps)
+
+    def _work_sampler(self, name: str, spec: Service, step: Work, index: int):  # type: ignore[no-untyped-def]
+        if spec.handler is None:  # the one implicit step keeps its historical stream name
+            return spec.service_time.sampler(self.streams.get(f"service/{name}/service_time"))
+        distribution = step.work or spec.service_time
+        return distribution.sampler(self.streams.get(f"service/{name}/handler/{index}/work"))
+
+    def _build_monolith(self) -> dict[str, calls.Target]:
+        """The same work in one process: a request holds one worker for all of it."""
+        scenario = self.scenario
+        services = scenario.services
+        sizing = scenario.monolith
+        replicas = sizing.replicas or sum(s.replicas for s in services.values())
+        workers = sum(s.workers for s in services.values())
+        concurrency = sizing.concurrency or max(1, round(workers / replicas))
+        station = self._station("monolith", replicas, concurrency, sizing.load_balancer, None)
+        work = {name: self._inline_work(name, spec) for name, spec in services.items()}
+
+        def total(name: str) -> float:
+            return sum(part(total) for part in work[name])
+
+        return {
+            name: calls.Target(station, handler=((calls.WORK, lambda n=name: total(n)),))
+            for name in services
+        }
+
+    def _inline_work(self, name: str, spec: Service) -> list[Callable]:
+        """The parts of a handler as functions of `total`: in-process calls run the callee's
+        work in turn on the same worker (fan-outs too: a plain monolith does not thread)."""
+        parts: list[Callable] = []
+        for index, step in enumerate(spec.handler or [Work()]):
+            where = f"service/{name}/handler/{index}"
+            if isinstance(step, Work):
+                sampler = self._work_sampler(name, spec, step, index)
+                parts.append(lambda total, s=sampler: s())
+                continue
+            group = step.parallel if isinstance(step, Parallel) else [step]
+            for j, call in enumerate(group):
+                stream = f"{where}/{j}/client" if isinstance(step, Parallel) else f"{where}/client"
+                uniform = block_stream(self.streams.get(stream).random)
+
+                def inline(total, call=call, uniform=uniform):  # type: ignore[no-untyped-def]
+                    made = sum(
+                        1
+                        for _ in range(call.count)
+                        if call.probability >= 1 or uniform() < call.probability
+                    )
+                    return sum(total(call.call) for _ in range(made))
+
+                parts.append(inline)
+        return parts
+
+    def _breaker_logger(self, caller: str, callee: str) -> Callable[[str], None]:
+        def log(state: str) -> None:
+            self.events.record(
+                self.env.now, f"service/{caller}", "circuit_breaker", f"calls to {callee}: {state}"
+            )
+
+        return log
+
+    def _start_traffic(self, name: str, index: int, target: calls.Target) -> None:
+        spec = self.scenario.traffic[name]
+        entry = calls.CallSpec(
+            target=target,
+            count=1,
+            probability=1.0,
+            uniform=block_stream(self.streams.get(f"traffic/{name}/client").random),
+            network=None,
+            prefix_work=None,
+            breaker=None,
+            budget=None,
+            **_policy(spec),
+        )
+        runtime = self.runtime
+
+        def arrive() -> None:
+            request = self._next_request
+            self._next_request = request + 1
+            calls.Call(runtime, entry, None, request=request, entry=index).send()
+
+        PoissonSource(self.env, spec, arrive, self.streams.get(f"traffic/{name}"))
+        self.events.record(
+            0.0, f"traffic/{name}", "started", f"{spec.arrivals} at {format_rate(spec.rate)}"
+        )
+
+    # ------------------------------------------------------------------ running
+
     def _sample(self, first: float, interval: float):  # type: ignore[no-untyped-def]
-        """Record busy workers and queue lengths from the end of warm-up on."""
+        """Record state and time integrals from the end of warm-up on."""
         env = self.env
         yield env.timeout(first)
+        for station in self.stations:
+            station.touch(env.now)
+            self.warmup_areas[station.index] = (
+                station.busy_area,
+                station.queued_area,
+                station.in_flight_area,
+            )
         self.events.record(
             env.now, "run", "warmup_ended", f"metrics start after {format_duration(first)}"
         )
         while True:
             for station in self.stations:
-                self.samples.record(
-                    env.now, station.index, station.busy, station.queued, station.workers
-                )
+                self.samples.record(env.now, station.index, station)
             yield env.timeout(interval)
 
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 200) -> None:
@@ -93,8 +256,33 @@ class World:
             for step in range(1, steps + 1):
                 self.env.run(until=horizon * step / steps)
                 progress(self.env.now)
+        for station in self.stations:
+            station.touch(horizon)
         in_service = sum(station.busy for station in self.stations)
         queued = sum(station.queued for station in self.stations)
         self.events.record(
             horizon, "run", "horizon_reached", f"{in_service} requests in service, {queued} queued"
         )
+
+
+def _policy(policy: CallPolicy) -> dict:
+    return {
+        "timeout": policy.timeout,
+        "retries": policy.retries,
+        "backoff": policy.backoff,
+        "backoff_max": policy.backoff_max,
+        "jitter": policy.jitter,
+        "retry_on": frozenset(STATUS_CODE[cause] for cause in policy.retry_on),
+        "optional": getattr(policy, "optional", False),
+    }
+
+
+def _breaker(spec: Service) -> CircuitBreaker:
+    settings = spec.circuit_breaker
+    return CircuitBreaker(
+        failure_ratio=settings.failure_ratio,
+        window=settings.window,
+        min_calls=settings.min_calls,
+        open_for=settings.open_for,
+        half_open_calls=settings.half_open_calls,
+    )

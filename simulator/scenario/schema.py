@@ -14,6 +14,7 @@ from pydantic import PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .base import ScenarioModel, knob, suggest
+from .calls import Call, CallPolicy, CircuitBreaker, Network, Parallel, RetryBudget, Slo, Step
 from .cluster import Cluster, Scheduler, Workloads
 from .distributions import Distribution, Exponential
 from .units import Duration, Rate, format_duration
@@ -45,13 +46,56 @@ class Service(ScenarioModel):
         "(fewest requests in flight) or power-of-two (the less loaded of two random replicas)",
     )
 
+    handler: list[Step] | None = knob(
+        None,
+        "what the service does with a request, step by step (work, call, parallel); "
+        "empty means one work step of service_time",
+    )
+    queue_limit: int | None = knob(
+        None,
+        "requests that may wait for a worker (per replica, or in the central queue); more are "
+        "rejected (load shedding); empty means no limit",
+        ge=0,
+    )
+    circuit_breaker: CircuitBreaker = knob(
+        default_factory=CircuitBreaker, description="breakers on this service's outgoing calls"
+    )
+    retry_budget: RetryBudget = knob(
+        default_factory=RetryBudget, description="budget for this service's outgoing retries"
+    )
+
     @property
     def workers(self) -> int:
         return self.replicas * self.concurrency
 
+    def calls(self) -> list[Call]:
+        """Every call the handler can make, in order."""
+        found: list[Call] = []
+        for step in self.handler or []:
+            if isinstance(step, Call):
+                found.append(step)
+            elif isinstance(step, Parallel):
+                found.extend(step.parallel)
+        return found
 
-class Traffic(ScenarioModel):
-    """Requests arriving at a service from outside the system."""
+
+class Monolith(ScenarioModel):
+    """How the single process is deployed when `deployment` is monolith."""
+
+    replicas: int | None = knob(
+        None, "replicas of the monolith; empty means as many as all services have together", ge=1
+    )
+    concurrency: int | None = knob(
+        None,
+        "workers per replica; empty means the services' workers spread evenly over replicas",
+        ge=1,
+    )
+    load_balancer: LoadBalancerPolicy = knob("round-robin", "load balancer in front of it")
+
+
+class Traffic(CallPolicy):
+    """Requests arriving at a service from outside the system (clients with their own
+    timeout and retries)."""
 
     arrivals: Literal["poisson"] = knob(
         "poisson", "arrival process: poisson (independent arrivals at a constant rate)"
@@ -92,6 +136,14 @@ class Scenario(ScenarioModel):
     scheduler: Scheduler | None = knob(
         None, "the cluster scheduler; empty means no scheduling model"
     )
+    deployment: Literal["microservices", "monolith"] = knob(
+        "microservices",
+        "microservices: each service its own process, calls cross the network; monolith: the "
+        "same work in one process, calls are in-process function calls",
+    )
+    monolith: Monolith = knob(default_factory=Monolith, description="sizing of the monolith")
+    network: Network = knob(default_factory=Network, description="the network between services")
+    slo: Slo = knob(default_factory=Slo, description="the SLO of the entry points")
     metrics: Metrics = knob(default_factory=Metrics, description="measurement settings")
 
     _source: str = PrivateAttr("<mapping>")
@@ -139,7 +191,40 @@ class Scenario(ScenarioModel):
                     "traffic is sent to a service that does not exist; {hint}",
                     {"key": f"traffic.{target}", "hint": suggest(target, list(self.services))},
                 )
+        for name, service in self.services.items():
+            for index, step in enumerate(service.handler or []):
+                calls = step.parallel if isinstance(step, Parallel) else [step]
+                for call in (c for c in calls if isinstance(c, Call)):
+                    if call.call not in self.services:
+                        raise PydanticCustomError(
+                            "unknown_service",
+                            "calls a service that does not exist: {target!r}; {hint}",
+                            {
+                                "key": f"services.{name}.handler.{index}",
+                                "target": call.call,
+                                "hint": suggest(call.call, list(self.services)),
+                            },
+                        )
+                if isinstance(step, Parallel) and isinstance(step.wait_for, int):
+                    most = sum(call.count for call in step.parallel)
+                    if step.wait_for > most:
+                        raise PydanticCustomError(
+                            "wait_for",
+                            "expected wait_for at most {most}, the calls made at once",
+                            {"key": f"services.{name}.handler.{index}.wait_for", "most": most},
+                        )
+        cycle = find_call_cycle(self.services)
+        if cycle:
+            raise PydanticCustomError(
+                "call_cycle",
+                "services call each other in a cycle: {cycle}; calls must form a DAG",
+                {"key": f"services.{cycle[0]}.handler", "cycle": " → ".join(cycle)},
+            )
         return self
+
+    @property
+    def entry_points(self) -> list[str]:
+        return list(self.traffic)
 
     @property
     def measured_period(self) -> float:
@@ -148,3 +233,18 @@ class Scenario(ScenarioModel):
     @property
     def sample_interval(self) -> float:
         return self.metrics.sample_interval or self.measured_period / 1000
+
+
+def find_call_cycle(services: dict[str, Service]) -> list[str]:
+    """The services of a call cycle, first one repeated at the end, or [] when there is none."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for name, service in services.items():
+        graph.add_node(name)
+        graph.add_edges_from((name, call.call) for call in service.calls())
+    try:
+        edges = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return []
+    return [edges[0][0], *(target for _, target in edges)]

@@ -1,0 +1,345 @@
+"""Requests moving through a call graph: visits to services, and calls between them.
+
+A `Visit` is one attempt at one service: it runs the service's handler step by step (work on
+a worker of the station, calls in turn, or a parallel fan-out) and ends ok or with the cause
+of its failure. A `Call` is the caller's side: it sends attempts over the network, times
+them out, retries with backoff within the budget, consults the circuit breaker, and tells
+its caller the final outcome. Everything is driven by SimPy event callbacks, so a request
+costs a handful of events and no generator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from simpy import Environment
+from simpy.events import Event, Timeout
+
+from ..engine.recorder import CIRCUIT_OPEN, OK, PENDING, REJECTED, TIMEOUT, RequestLog, SpanLog
+from .resilience import CircuitBreaker, RetryBudget, backoff_delay
+from .services import Station
+
+NAN = math.nan
+WORK, CALL, PARALLEL = 0, 1, 2
+
+
+@dataclass(eq=False)
+class Target:
+    """Where a call goes: a station and the handler its visits run."""
+
+    station: Station
+    handler: tuple  # compiled steps: (WORK, sampler) | (CALL, CallSpec) | (PARALLEL, specs, k)
+
+
+@dataclass(eq=False)
+class CallSpec:
+    """A compiled call: its target, the caller's policy, and the caller's shared state."""
+
+    target: Target
+    count: int
+    probability: float
+    uniform: Callable[[], float]
+    timeout: float | None
+    retries: int
+    backoff: float
+    backoff_max: float
+    jitter: bool
+    retry_on: frozenset[int]
+    optional: bool
+    network: Callable[[], float] | None  # one-way latency; None for in-process or edge calls
+    prefix_work: Callable[[], float] | None  # the callee's serialisation work, network calls
+    breaker: CircuitBreaker | None
+    budget: RetryBudget | None
+    on_breaker_change: Callable[[str], None] | None = None
+
+
+class Runtime:
+    """What every visit and call of a run shares: the clock and the logs."""
+
+    def __init__(self, env: Environment, spans: SpanLog, requests: RequestLog) -> None:
+        self.env = env
+        self.spans = spans
+        self.requests = requests
+        self._span_columns = (
+            spans.service.append,
+            spans.replica.append,
+            spans.parent.append,
+            spans.request.append,
+            spans.attempt.append,
+            spans.arrival.append,
+            spans.start.append,
+            spans.end.append,
+            spans.responded.append,
+            spans.status.append,
+            spans.outcome.append,
+        )
+
+    def new_span(self, station: Station, parent: int, request: int, attempt: int) -> int:
+        row = len(self.spans.arrival)
+        (service, replica, parent_, request_, attempt_, arrival, start, end, responded,
+         status, outcome) = self._span_columns  # fmt: skip
+        service(station.index)
+        replica(-1)
+        parent_(parent)
+        request_(request)
+        attempt_(min(attempt, 127))
+        arrival(NAN)
+        start(NAN)
+        end(NAN)
+        responded(NAN)
+        status(PENDING)
+        outcome(PENDING)
+        return row
+
+
+class Visit:
+    """One attempt at one service, running that service's handler."""
+
+    __slots__ = (
+        "call",
+        "group",
+        "handler",
+        "needed",
+        "pending",
+        "replica",
+        "row",
+        "runtime",
+        "started",
+        "station",
+        "status",
+        "step",
+        "successes",
+    )
+
+    def __init__(self, runtime: Runtime, call: Call, target: Target, row: int) -> None:
+        self.runtime = runtime
+        self.call = call
+        self.station = target.station
+        self.handler = target.handler
+        self.row = row
+        self.step = 0
+        self.replica = -1
+        self.started = False
+        self.status = OK
+        self.group = 0  # which parallel step is running; late answers of earlier ones are ignored
+        self.needed = 0
+        self.pending = 0
+        self.successes = 0
+
+    def begin(self, prefix_work: Callable[[], float] | None) -> None:
+        """Arrive at the station: rejected at once, or admitted and started."""
+        now = self.runtime.env._now
+        spans = self.runtime.spans
+        spans.arrival[self.row] = now
+        if not self.station.admit(self):
+            spans.end[self.row] = now
+            spans.status[self.row] = REJECTED
+            self.call.answered(self, REJECTED)
+            return
+        if prefix_work is not None:
+            self.station.work(self, prefix_work)
+        else:
+            self.advance()
+
+    def advance(self) -> None:
+        """Run the next step of the handler; called again whenever a step finishes."""
+        handler = self.handler
+        while self.step < len(handler):
+            step = handler[self.step]
+            self.step += 1
+            kind = step[0]
+            if kind == WORK:
+                self.station.work(self, step[1])
+                return
+            if kind == CALL:
+                spec = step[1]
+                calls = [spec] * _draw_count(spec)
+                if calls:
+                    self._fan_out(calls, len(calls), sequential=True)
+                    return
+            else:
+                calls = [spec for spec in step[1] for _ in range(_draw_count(spec))]
+                if calls:
+                    needed = len(calls) if step[2] is None else min(step[2], len(calls))
+                    self._fan_out(calls, needed, sequential=False)
+                    return
+        self.finish(OK)
+
+    def _fan_out(self, calls: list[CallSpec], needed: int, sequential: bool) -> None:
+        self.group += 1
+        self.needed = needed
+        self.successes = 0
+        self.pending = len(calls)
+        if sequential:
+            Call(self.runtime, calls[0], self, self.group, rest=calls[1:]).send()
+        else:
+            for spec in calls:
+                Call(self.runtime, spec, self, self.group).send()
+
+    def call_finished(self, call: Call, status: int) -> None:
+        """A call made by this visit has its final outcome."""
+        if call.group != self.group or self.status != OK:
+            return  # a straggler of a parallel step that has already moved on, or failed
+        self.pending -= 1
+        if status == OK or call.spec.optional:
+            self.successes += 1
+        elif self.successes + self.pending < self.needed:
+            self.finish(status)
+            return
+        if call.rest:
+            Call(self.runtime, call.rest[0], self, self.group, rest=call.rest[1:]).send()
+        elif self.successes >= self.needed:
+            self.group += 1  # later answers belong to a finished step
+            self.advance()
+
+    def finish(self, status: int) -> None:
+        self.status = status
+        spans = self.runtime.spans
+        spans.end[self.row] = self.runtime.env._now
+        spans.status[self.row] = status
+        self.station.leave(self)
+        self.call.answered(self, status)
+
+
+def _draw_count(spec: CallSpec) -> int:
+    if spec.probability >= 1.0:
+        return spec.count
+    uniform = spec.uniform
+    return sum(1 for _ in range(spec.count) if uniform() < spec.probability)
+
+
+class Call:
+    """The caller's side of one call (with all its attempts), or of one end-to-end request."""
+
+    __slots__ = (
+        "attempt",
+        "caller",
+        "done",
+        "entry",
+        "first_sent",
+        "group",
+        "request",
+        "rest",
+        "runtime",
+        "spec",
+        "visit",
+    )
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        spec: CallSpec,
+        caller: Visit | None,
+        group: int = 0,
+        rest: list[CallSpec] | None = None,
+        request: int = -1,
+        entry: int = -1,
+    ) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.caller = caller
+        self.group = group
+        self.rest = rest
+        self.entry = entry  # the entry-point service of an end-to-end request
+        self.request = request if caller is None else caller.call.request
+        self.attempt = 0
+        self.visit: Visit | None = None
+        self.done = False
+        self.first_sent = runtime.env._now
+
+    def send(self) -> None:
+        """Send the current attempt: through the breaker and the network to the target."""
+        spec = self.spec
+        now = self.runtime.env._now
+        if spec.breaker is not None and not spec.breaker.allows(now):
+            self._failed(CIRCUIT_OPEN)
+            return
+        if self.attempt == 0 and spec.budget is not None:
+            spec.budget.deposit(now)
+        parent = self.caller.row if self.caller is not None else -1
+        target = spec.target
+        row = self.runtime.new_span(target.station, parent, self.request, self.attempt)
+        visit = self.visit = Visit(self.runtime, self, target, row)
+        if spec.timeout is not None:
+            timer = Timeout(self.runtime.env, spec.timeout, visit)
+            timer.callbacks.append(self._timed_out)
+        if spec.network is not None:
+            Timeout(self.runtime.env, spec.network(), visit).callbacks.append(self._arrive)
+        else:
+            visit.begin(spec.prefix_work)
+
+    def _arrive(self, event: Event) -> None:
+        event._value.begin(self.spec.prefix_work)  # type: ignore[union-attr]
+
+    def answered(self, visit: Visit, status: int) -> None:
+        """The callee finished this attempt; the answer travels back over the network."""
+        if self.spec.network is not None:
+            event = Timeout(self.runtime.env, self.spec.network(), (visit, status))
+            event.callbacks.append(self._answer_arrived)
+        else:
+            self._outcome(visit, status)
+
+    def _answer_arrived(self, event: Event) -> None:
+        self._outcome(*event._value)  # type: ignore[misc]
+
+    def _timed_out(self, event: Event) -> None:
+        visit = event._value
+        if (
+            visit is self.visit
+            and not self.done
+            and self.runtime.spans.outcome[visit.row] == PENDING
+        ):
+            self._outcome(visit, TIMEOUT)
+
+    def _outcome(self, visit: Visit, status: int) -> None:
+        spans = self.runtime.spans
+        if visit is not self.visit or self.done or spans.outcome[visit.row] != PENDING:
+            return  # an answer after the caller gave up on this attempt
+        spans.responded[visit.row] = self.runtime.env._now
+        spans.outcome[visit.row] = status
+        breaker = self.spec.breaker
+        if breaker is not None:
+            change = breaker.record(self.runtime.env._now, status == OK)
+            if change is not None and self.spec.on_breaker_change is not None:
+                self.spec.on_breaker_change(change)
+        if status == OK:
+            self._complete(OK)
+        else:
+            self._failed(status)
+
+    def _failed(self, status: int) -> None:
+        spec = self.spec
+        now = self.runtime.env._now
+        if (
+            self.attempt < spec.retries
+            and status in spec.retry_on
+            and (spec.budget is None or spec.budget.try_spend(now))
+        ):
+            self.attempt += 1
+            delay = backoff_delay(
+                self.attempt, spec.backoff, spec.backoff_max, spec.jitter, spec.uniform()
+            )
+            Timeout(self.runtime.env, delay).callbacks.append(lambda _: self.send())
+            return
+        self._complete(status)
+
+    def _complete(self, status: int) -> None:
+        self.done = True
+        if self.caller is not None:
+            self.caller.call_finished(self, status)
+        else:
+            self._record_request(status)
+
+    def _record_request(self, status: int) -> None:
+        log = self.runtime.requests
+        visit = self.visit
+        spans = self.runtime.spans
+        log.service.append(self.entry)
+        log.replica.append(visit.replica if visit is not None else -1)
+        log.arrival.append(self.first_sent)
+        log.start.append(spans.start[visit.row] if visit is not None else NAN)
+        log.end.append(self.runtime.env._now)
+        log.status.append(status)
+        log.attempts.append(min(self.attempt + 1, 127))

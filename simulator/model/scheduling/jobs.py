@@ -1,0 +1,89 @@
+"""Jobs and their running claims: the records the schedulers update and the metrics read."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KINDS: tuple[str, ...] = ("batch", "service")
+ORIGINS: tuple[str, ...] = ("batch", "service", "prefill", "microservice", "rescheduled")
+
+
+class Job:
+    """One job: identical tasks sharing one duration, placed over one or more attempts."""
+
+    __slots__ = (
+        "abandoned_at",
+        "anti_affinity",
+        "attempts",
+        "cpu",
+        "duration",
+        "finished",
+        "first_attempt",
+        "id",
+        "image",
+        "killed",
+        "kind",
+        "memory",
+        "origin",
+        "parent",
+        "placed",
+        "scheduled_at",
+        "scheduler",
+        "start_delay",
+        "submit",
+        "tasks",
+        "unscheduled",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        kind: str,
+        origin: str,
+        submit: float,
+        tasks: int,
+        duration: float,
+        cpu: float,
+        memory: float,
+        image: int = -1,
+        anti_affinity: bool = False,
+        parent: int = -1,
+    ) -> None:
+        self.id = id
+        self.kind = kind
+        self.origin = origin
+        self.submit = submit
+        self.tasks = tasks
+        self.unscheduled = tasks
+        self.duration = duration
+        self.cpu = cpu
+        self.memory = memory
+        self.image = image
+        self.anti_affinity = anti_affinity
+        self.parent = parent
+        self.attempts = 0
+        self.first_attempt = math.nan
+        self.scheduled_at = math.nan
+        self.abandoned_at = math.nan
+        self.placed = 0
+        self.killed = 0
+        self.finished = 0
+        self.start_delay = 0.0
+        self.scheduler = ""
+
+
+@dataclass(eq=False)
+class Claim:
+    """Tasks of one job committed in one transaction: they start and end together."""
+
+    job: Job
+    owner: int
+    nodes: np.ndarray
+    counts: np.ndarray
+    dcpu: np.ndarray
+    dmem: np.ndarray
+    end: float
+    alive: bool = field(default=True)

@@ -1,0 +1,552 @@
+"""The scheduling subsystem of a run: cell, workloads, schedulers and failures, wired together.
+
+`World` builds a `SchedulingModel` when the scenario has a `scheduler`. It simulates on the
+run's environment and random streams and, after the run, hands back KPIs (`summary`) and
+tables (`tables`); see `simulator.metrics.scheduling` for what they mean.
+
+Cost per job, for speed at 10,000 nodes: one SimPy event per arrival, one per decision and
+one per committed claim's end (not per task); placement works on numpy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from ...engine import EventLog, RandomStreams
+from ...metrics.scheduling import scheduling_kpis, scheduling_tables
+from ...scenario.cluster import Cluster, JobClass, RuntimeSpec, Workloads, default_runtimes
+from ...scenario.schema import Scenario
+from ...scenario.units import format_duration
+from .cell import CellState
+from .jobs import Claim, Job
+from .placement import POLICIES, claims, dominant_shares, random_first_fit
+from .schedulers import Allocator, Framework, QueueScheduler, Scheduler
+
+SAMPLES = 240
+"""Cluster utilisation is sampled this many times over the measured period (heat map)."""
+
+UNPLACED_ATTEMPTS = 100
+"""A job none of whose tasks could be placed in this many attempts is abandoned early (as in
+the Omega simulator): the cell evidently has no room of its shape."""
+
+LOGGED_ABANDONMENTS = 20
+"""Abandonments logged one by one before the log only counts them (the log explains, the
+jobs table records)."""
+
+
+class SchedulingModel:
+    """Cell state, job arrivals, the scheduler architecture and failures of one run."""
+
+    def __init__(
+        self, env: simpy.Environment, scenario: Scenario, streams: RandomStreams, events: EventLog
+    ) -> None:
+        assert scenario.scheduler is not None
+        self.env = env
+        self.scenario = scenario
+        self.scheduler = scenario.scheduler
+        self.cluster = scenario.cluster or Cluster()
+        self.workloads = scenario.workloads or Workloads()
+        self.streams = streams
+        self.events = events
+        self.t_task = self.scheduler.t_task
+        self.warmup, self.horizon = scenario.warmup, scenario.horizon
+        self.cell = self._build_cell()
+        self._build_images()
+        self.policy = POLICIES[self.scheduler.placement]
+        self.jobs: list[Job] = []
+        self.running: dict[int, Claim] = {}
+        self._claim_ids = 0
+        self.abandoned = 0
+        self.failures: list[dict[str, float | str | int]] = []
+        self._build_schedulers()
+        self._prefill()
+        self._submit_microservices()
+        for kind in ("batch", "service"):
+            spec = getattr(self.workloads, kind)
+            if spec is not None:
+                env.process(self._arrivals(kind, spec))
+        if self.cluster.failures.enabled:
+            self._start_failures()
+        self._samples: dict[str, array] = {k: array("d") for k in ("time", "cpu", "mem", "up")}
+        self._sample_rack = array("i")
+        env.process(self._sample())
+        events.record(
+            0.0,
+            "scheduling",
+            "started",
+            f"{self.scheduler.architecture} over {self.cell.n} nodes "
+            f"({self.cell.total_cpu:g} cores, {self.cell.total_mem:g} GB), "
+            f"{', '.join(s.name for s in self.schedulers)}",
+        )
+
+    # -- construction --------------------------------------------------------------------
+    def _build_cell(self) -> CellState:
+        cluster = self.cluster
+        types = cluster.node_type_list()
+        runtimes = [_runtime(cluster, spec.runtime) for _, spec in types]
+
+        def per_node(values: list[float]) -> np.ndarray:
+            return np.repeat(np.asarray(values, dtype=float), [t.count for _, t in types])
+
+        self.start_time = per_node([r.start_time for r in runtimes])
+        self.price = per_node([t.price_per_hour for _, t in types])
+        self.boot = per_node([t.boot_time for _, t in types])
+        n = len(self.price)
+        return CellState(
+            per_node([t.cpu for _, t in types]),
+            per_node([t.memory_gb for _, t in types]),
+            per_node([r.overhead_cpu for r in runtimes]),
+            per_node([r.overhead_memory_gb for r in runtimes]),
+            per_node([r.density_limit for r in runtimes]).astype(np.int64),
+            np.arange(n) // cluster.nodes_per_rack,
+            self.warmup,
+        )
+
+    def _build_images(self) -> None:
+        """A layer cache per node: a boolean matrix of nodes × every layer of every image."""
+        layers: dict[str, float] = {}
+        for image in self.workloads.images.values():
+            layers.update(image.layers)
+        self.layer_names = list(layers)
+        self.layer_mb = np.asarray([layers[k] for k in self.layer_names], dtype=float)
+        self.image_names = list(self.workloads.images)
+        self.image_layers = [
+            np.asarray([self.layer_names.index(k) for k in image.layers], dtype=np.int64)
+            for image in self.workloads.images.values()
+        ]
+        self.cache = np.zeros((self.cell.n, len(self.layer_names)), dtype=bool)
+
+    def _build_schedulers(self) -> None:
+        architecture = self.scheduler.architecture
+        self.schedulers: list[Scheduler] = []
+        self.allocator: Allocator | None = None
+        if architecture.startswith("monolithic"):
+            self.schedulers.append(QueueScheduler(self, "monolithic", "all", 0, optimistic=False))
+            self.batch_schedulers = self.service_schedulers = self.schedulers
+            return
+        batch_names = (
+            ["batch"]
+            if self.scheduler.batch_schedulers == 1
+            else [f"batch-{i}" for i in range(self.scheduler.batch_schedulers)]
+        )
+        if architecture == "shared-state":
+            self.schedulers = [
+                QueueScheduler(self, name, "batch", i, optimistic=True)
+                for i, name in enumerate(batch_names)
+            ]
+            self.schedulers.append(
+                QueueScheduler(self, "service", "service", len(batch_names), optimistic=True)
+            )
+        else:
+            frameworks = [Framework(self, name, "batch", i) for i, name in enumerate(batch_names)]
+            frameworks.append(Framework(self, "service", "service", len(batch_names)))
+            self.schedulers = list(frameworks)
+            self.allocator = Allocator(self, frameworks, self.scheduler.allocator)
+        self.batch_schedulers = self.schedulers[:-1]
+        self.service_schedulers = self.schedulers[-1:]
+        self._owner_cpu = np.zeros(len(self.schedulers))
+        self._owner_mem = np.zeros(len(self.schedulers))
+        self._next_batch = 0
+
+    def _new_job(self, kind: str, origin: str, tasks: int, duration: float, spec) -> Job:  # type: ignore[no-untyped-def]
+        image = -1 if spec.image is None else self.image_names.index(spec.image)
+        job = Job(
+            len(self.jobs),
+            kind,
+            origin,
+            self.env.now,
+            tasks,
+            duration,
+            spec.cpu,
+            spec.memory_gb,
+            image,
+            spec.anti_affinity,
+        )
+        self.jobs.append(job)
+        return job
+
+    def _prefill(self) -> None:
+        """Long-running work already in the cell at time 0, placed without a scheduler."""
+        cluster = self.cluster
+        if cluster.prefill <= 0:
+            return
+        target = cluster.prefill * self.cell.total_cpu
+        per_task = cluster.prefill_cpu
+        tasks = int(target // per_task)
+        rng = self.streams.get("scheduling/prefill")
+        free_cpu, free_mem = self.cell.free()
+        slots = self.cell.slots(free_cpu, free_mem, per_task, cluster.prefill_memory_gb, False)
+        nodes = random_first_fit(slots, tasks, rng.random(tasks))
+        size = 100
+        for first in range(0, len(nodes), size):
+            chunk = nodes[first : first + size]
+            job = Job(
+                len(self.jobs),
+                "service",
+                "prefill",
+                0.0,
+                len(chunk),
+                math.inf,
+                per_task,
+                cluster.prefill_memory_gb,
+            )
+            job.scheduler = "prefill"
+            job.first_attempt = job.scheduled_at = 0.0
+            self.jobs.append(job)
+            unique, counts = claims(chunk)
+            dcpu, dmem = self.cell.deltas(unique, counts, job.cpu, job.memory)
+            self._apply(-1, job, unique, counts, dcpu, dmem)
+        self.events.record(
+            0.0,
+            "scheduling",
+            "prefilled",
+            f"{len(nodes)} long-running tasks take {len(nodes) * per_task / self.cell.total_cpu:.0%}"
+            " of the cell's CPU",
+        )
+
+    def _submit_microservices(self) -> None:
+        """Each service's replicas become one long-running service job at time 0."""
+        spec = self.workloads.microservices
+        for name, service in self.scenario.services.items():
+            job = self._new_job("service", "microservice", service.replicas, math.inf, spec)
+            self.submit(job)
+            self.events.record(
+                0.0, f"service/{name}", "submitted", f"{service.replicas} replicas as job {job.id}"
+            )
+
+    def _arrivals(self, kind: str, spec: JobClass):  # type: ignore[no-untyped-def]
+        rng = self.streams.get(f"scheduling/workload/{kind}")
+        gap = spec.interarrival.sampler(rng)
+        length = spec.duration.sampler(rng)
+        tasks = _count_sampler(spec.tasks, rng)
+        env = self.env
+        while True:
+            yield env.timeout(gap())
+            self.submit(self._new_job(kind, kind, tasks(), length(), spec))
+
+    # -- decisions -----------------------------------------------------------------------
+    def decision_time(self, job: Job) -> float:
+        return self.scheduler.decision_time(job.kind)
+
+    def submit(self, job: Job) -> None:
+        if job.kind == "service" or len(self.batch_schedulers) == 1:
+            target = (
+                self.service_schedulers[0] if job.kind == "service" else self.batch_schedulers[0]
+            )
+        else:
+            target = self.batch_schedulers[self._next_batch]
+            self._next_batch = (self._next_batch + 1) % len(self.batch_schedulers)
+        target.jobs += 1
+        target.enqueue(job)
+
+    def place(
+        self, scheduler: Scheduler, job: Job, free_cpu: np.ndarray, free_mem: np.ndarray
+    ) -> np.ndarray:
+        """Nodes for the job's unscheduled tasks, by the scenario's policy, on what it sees."""
+        slots = self.cell.slots(free_cpu, free_mem, job.cpu, job.memory, job.anti_affinity)
+        if job.anti_affinity and job.placed:
+            slots = slots.copy()
+            slots[self._nodes_of(job)] = 0
+        draws = self._rng(scheduler).random(max(job.unscheduled, 1))
+        return self.policy(slots, job.unscheduled, draws)
+
+    def _rng(self, scheduler: Scheduler) -> np.random.Generator:
+        rngs = self.__dict__.setdefault("_placement_rngs", {})
+        if scheduler.name not in rngs:
+            rngs[scheduler.name] = self.streams.get(f"scheduling/{scheduler.name}/placement")
+        return rngs[scheduler.name]
+
+    def _nodes_of(self, job: Job) -> np.ndarray:
+        held = [c.nodes for c in self.running.values() if c.job is job]
+        return np.concatenate(held) if held else np.empty(0, dtype=np.int64)
+
+    def commit(
+        self, scheduler: Scheduler, job: Job, nodes: np.ndarray, seen: np.ndarray | None
+    ) -> bool:
+        """Commit a placement; with a snapshot (`seen`), check conflicts first. True if any."""
+        unique, counts = claims(nodes)
+        dcpu, dmem = self.cell.deltas(unique, counts, job.cpu, job.memory)
+        conflicted = False
+        if seen is not None:
+            bad = self.cell.conflicts(
+                unique, dcpu, dmem, counts, seen[unique], self.scheduler.conflict_mode
+            )
+            if bad.any():
+                conflicted = True
+                if self.scheduler.commit_mode == "all-or-nothing":
+                    return True
+                keep = ~bad
+                unique, counts, dcpu, dmem = unique[keep], counts[keep], dcpu[keep], dmem[keep]
+        if len(unique):
+            self._apply(scheduler.index, job, unique, counts, dcpu, dmem)
+        return conflicted
+
+    def commit_offer(
+        self, scheduler: Scheduler, job: Job, nodes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Turn part of a locked offer into running tasks (it cannot conflict)."""
+        unique, counts = claims(nodes)
+        dcpu, dmem = self.cell.deltas(unique, counts, job.cpu, job.memory)
+        now = self.env.now
+        cell = self.cell
+        cell._shift(now, 2, -float(dcpu.sum()))
+        cell.locked_cpu[unique] -= dcpu
+        cell.locked_mem[unique] -= dmem
+        self._apply(scheduler.index, job, unique, counts, dcpu, dmem)
+        return unique, dcpu, dmem
+
+    def _apply(
+        self,
+        owner: int,
+        job: Job,
+        nodes: np.ndarray,
+        counts: np.ndarray,
+        dcpu: np.ndarray,
+        dmem: np.ndarray,
+    ) -> None:
+        now = self.env.now
+        self.cell.apply(now, nodes, counts, dcpu, dmem)
+        placed = int(counts.sum())
+        job.placed += placed
+        job.unscheduled -= placed
+        delay = float(self.start_time[nodes].max()) if len(nodes) else 0.0
+        if job.image >= 0:
+            layers = self.image_layers[job.image]
+            missing = ~self.cache[np.ix_(nodes, layers)]
+            pull = (missing @ self.layer_mb[layers]) / self.cluster.pull_bandwidth_mb_s
+            delay = float((self.start_time[nodes] + pull).max())
+            self.cache[np.ix_(nodes, layers)] = True
+        job.start_delay = max(job.start_delay, delay)
+        end = now + delay + job.duration
+        claim = Claim(job, owner, nodes, counts, dcpu, dmem, end)
+        self._claim_ids += 1
+        key = self._claim_ids
+        self.running[key] = claim
+        if owner >= 0 and self.allocator is not None:
+            self._owner_cpu[owner] += float(dcpu.sum())
+            self._owner_mem[owner] += float(dmem.sum())
+        if math.isfinite(end):
+            event = self.env.timeout(delay + job.duration)
+            event.callbacks.append(lambda _event, key=key: self._end(key))
+
+    def _end(self, key: int) -> None:
+        claim = self.running.pop(key, None)
+        if claim is None or not claim.alive:
+            return
+        claim.job.finished += int(claim.counts.sum())
+        self._release(claim, claim.nodes, claim.counts, claim.dcpu, claim.dmem)
+
+    def _release(self, claim: Claim, nodes, counts, dcpu, dmem) -> None:  # type: ignore[no-untyped-def]
+        self.cell.release(self.env.now, nodes, counts, dcpu, dmem)
+        if claim.owner >= 0 and self.allocator is not None:
+            self._owner_cpu[claim.owner] -= float(dcpu.sum())
+            self._owner_mem[claim.owner] -= float(dmem.sum())
+            self.allocator.poke()
+
+    def after_attempt(self, scheduler: Scheduler, job: Job) -> None:
+        """Done, retried at the back of the queue, or abandoned after max_attempts."""
+        now = self.env.now
+        if job.unscheduled == 0:
+            job.scheduled_at = now
+            return
+        never_placed = job.placed == 0 and job.attempts >= UNPLACED_ATTEMPTS
+        if job.attempts >= self.scheduler.max_attempts or never_placed:
+            job.abandoned_at = now
+            self.abandoned += 1
+            if self.abandoned <= LOGGED_ABANDONMENTS:
+                self.events.record(
+                    now,
+                    f"scheduler/{scheduler.name}",
+                    "job_abandoned",
+                    f"{job.kind} job {job.id}: {job.unscheduled} of {job.tasks} tasks unplaced "
+                    f"after {job.attempts} attempts",
+                )
+            return
+        scheduler.queue.append(job)  # a framework reads its queue again at its next offer
+
+    def shares(self) -> np.ndarray:
+        return dominant_shares(
+            self._owner_cpu, self._owner_mem, self.cell.total_cpu, self.cell.total_mem
+        )
+
+    def clip_period(self, start: float, end: float) -> float:
+        return max(0.0, min(end, self.horizon) - max(start, self.warmup))
+
+    # -- failures ------------------------------------------------------------------------
+    def _start_failures(self) -> None:
+        spec = self.cluster.failures
+        n = self.cell.n
+        racks = int(self.cell.rack.max()) + 1
+        domain_size = spec.nodes_per_power_domain
+        domains = math.ceil(n / domain_size)
+        scopes: list[tuple[str, float, Callable[[np.random.Generator], np.ndarray], object]] = [
+            ("node", n / spec.node_mtbf, lambda rng: np.array([rng.integers(n)]), spec.node_repair),
+            (
+                "rack",
+                racks / spec.rack_mtbf,
+                lambda rng: np.flatnonzero(self.cell.rack == rng.integers(racks)),
+                spec.rack_repair,
+            ),
+            (
+                "power",
+                domains / spec.power_mtbf,
+                lambda rng: np.arange(n)[
+                    (first := int(rng.integers(domains)) * domain_size) : first + domain_size
+                ],
+                spec.power_repair,
+            ),
+        ]
+        for scope, rate, pick, repair in scopes:
+            rng = self.streams.get(f"scheduling/failures/{scope}")
+            self.env.process(self._failures(scope, rate, pick, repair.sampler(rng), rng))  # type: ignore[attr-defined]
+
+    def _failures(self, scope, rate, pick, repair, rng):  # type: ignore[no-untyped-def]
+        while True:
+            yield self.env.timeout(rng.exponential(1.0 / rate))
+            self.fail(scope, pick(rng), repair())
+
+    def fail(self, scope: str, nodes: np.ndarray, down_for: float) -> None:
+        """Take nodes down: their tasks die and are resubmitted; they return after repair."""
+        cell, now = self.cell, self.env.now
+        nodes = nodes[cell.up[nodes]]
+        if len(nodes) == 0:
+            return
+        cell.set_up(now, nodes, False)
+        self.cache[nodes] = False  # a repaired or replaced machine starts with no layers
+        mask = np.zeros(cell.n, dtype=bool)
+        mask[nodes] = True
+        killed_tasks = jobs_hit = 0
+        for key, claim in list(self.running.items()):
+            hit = mask[claim.nodes]
+            if not hit.any():
+                continue
+            killed = int(claim.counts[hit].sum())
+            self._release(
+                claim, claim.nodes[hit], claim.counts[hit], claim.dcpu[hit], claim.dmem[hit]
+            )
+            keep = ~hit
+            claim.nodes, claim.counts = claim.nodes[keep], claim.counts[keep]
+            claim.dcpu, claim.dmem = claim.dcpu[keep], claim.dmem[keep]
+            if not len(claim.nodes):
+                claim.alive = False
+                del self.running[key]
+            job = claim.job
+            job.killed += killed
+            killed_tasks += killed
+            jobs_hit += 1
+            remaining = claim.end - now if math.isfinite(claim.end) else math.inf
+            again = Job(
+                len(self.jobs),
+                job.kind,
+                "rescheduled",
+                now,
+                killed,
+                max(remaining, 0.0),
+                job.cpu,
+                job.memory,
+                job.image,
+                job.anti_affinity,
+                parent=job.id,
+            )
+            self.jobs.append(again)
+            self.submit(again)
+        back = down_for + float(self.boot[nodes].max())
+        self.failures.append(
+            {
+                "time": now,
+                "scope": scope,
+                "first_node": int(nodes[0]),
+                "nodes": len(nodes),
+                "down_s": back,
+                "cpu_lost": float(cell.cap_cpu[nodes].sum()),
+                "tasks_killed": killed_tasks,
+                "jobs_hit": jobs_hit,
+            }
+        )
+        self.events.record(
+            now,
+            f"cluster/{scope}",
+            "failed",
+            f"{len(nodes)} nodes from {int(nodes[0])} down for {format_duration(round(back))}; "
+            f"{killed_tasks} tasks of {jobs_hit} jobs resubmitted",
+        )
+        repair = self.env.timeout(back)
+        repair.callbacks.append(lambda _e: self._repair(scope, nodes))
+
+    def _repair(self, scope: str, nodes: np.ndarray) -> None:
+        self.cell.set_up(self.env.now, nodes, True)
+        self.events.record(
+            self.env.now, f"cluster/{scope}", "repaired", f"{len(nodes)} nodes from {nodes[0]} up"
+        )
+        if self.allocator is not None:
+            self.allocator.poke()
+
+    # -- measurement ---------------------------------------------------------------------
+    def _sample(self):  # type: ignore[no-untyped-def]
+        """CPU and memory in use per rack, at SAMPLES instants over the measured period."""
+        env, cell = self.env, self.cell
+        interval = (self.horizon - self.warmup) / SAMPLES
+        starts = np.flatnonzero(np.r_[True, cell.rack[1:] != cell.rack[:-1]])
+        cap_cpu = np.add.reduceat(cell.cap_cpu, starts)
+        cap_mem = np.add.reduceat(cell.cap_mem, starts)
+        racks = cell.rack[starts]
+        yield env.timeout(self.warmup)
+        while True:
+            s = self._samples
+            s["time"].extend([env.now] * len(racks))
+            s["cpu"].extend((np.add.reduceat(cell.used_cpu, starts) / cap_cpu).tolist())
+            s["mem"].extend((np.add.reduceat(cell.used_mem, starts) / cap_mem).tolist())
+            s["up"].extend(np.add.reduceat(cell.up.astype(float), starts).tolist())
+            self._sample_rack.extend(racks.tolist())
+            yield env.timeout(interval)
+
+    def _close(self) -> None:
+        """At the horizon: decisions still under way count as busy up to the horizon."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        for scheduler in self.schedulers:
+            if not math.isnan(scheduler.thinking_since):
+                scheduler.busy_start.append(scheduler.thinking_since)
+                scheduler.busy_end.append(self.horizon)
+        self._areas = self.cell.finish(self.horizon)
+        if self.abandoned > LOGGED_ABANDONMENTS:
+            self.events.record(
+                self.horizon,
+                "scheduling",
+                "jobs_abandoned",
+                f"{self.abandoned} jobs abandoned in all (the first {LOGGED_ABANDONMENTS} "
+                "are logged)",
+            )
+
+    def summary(self) -> dict[str, float]:
+        self._close()
+        return scheduling_kpis(self)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        self._close()
+        return scheduling_tables(self)
+
+
+def _runtime(cluster: Cluster, name: str) -> RuntimeSpec:
+    """The scenario's spec of a runtime, or the default one when it does not give it."""
+    return cluster.runtimes.get(name) or default_runtimes()[name]  # type: ignore[call-overload]
+
+
+def _count_sampler(spec, rng: np.random.Generator) -> Callable[[], int]:  # type: ignore[no-untyped-def]
+    if spec.distribution == "constant":
+        value = int(spec.mean)
+        return lambda: value
+    p = 1.0 / spec.mean
+
+    def values():  # type: ignore[no-untyped-def]
+        while True:
+            yield from rng.geometric(p, 4096).tolist()
+
+    return values().__next__

@@ -1,0 +1,160 @@
+"""Handlers and calls: what a service does with a request, and how callers protect themselves.
+
+A handler is a list of steps: local `work`, a `call` to another service, or a `parallel`
+fan-out that waits for all calls or for the first k. Callers set timeouts, retries with
+backoff and jitter, retry budgets and circuit breakers, as real RPC clients do.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Tag, field_validator
+from pydantic_core import PydanticCustomError
+
+from .base import ScenarioModel, knob
+from .distributions import Distribution, Exponential
+from .units import Duration, Rate, parse_duration
+
+FailureCause = Literal["timeout", "rejected", "circuit_open"]
+
+
+class CallPolicy(ScenarioModel):
+    """The caller's side of a call: how long it waits and how it retries."""
+
+    timeout: Duration | None = knob(
+        None, "give up on an attempt after this long; empty means wait for ever", "s", gt=0
+    )
+    retries: int = knob(0, "attempts after the first one, if it failed", ge=0)
+    backoff: Duration = knob(
+        0.025, "wait before the first retry; doubles with every retry after it", "s", ge=0
+    )
+    backoff_max: Duration = knob(1.0, "longest wait between retries", "s", ge=0)
+    jitter: bool = knob(
+        True, "full jitter: wait a uniform random time up to the backoff (avoids retry waves)"
+    )
+    retry_on: tuple[FailureCause, ...] = knob(
+        ("timeout", "rejected"), "failure causes that are retried"
+    )
+
+
+def _work_shorthand(value: Any) -> Any:
+    """`work: 5ms` means an exponential with mean 5 ms; a mapping is a full distribution."""
+    if value is None or isinstance(value, dict):
+        return value
+    return {"distribution": "exponential", "mean": parse_duration(value)}
+
+
+class Work(ScenarioModel):
+    """Local work on one of the replica's workers (CPU time, say)."""
+
+    work: Distribution | None = knob(
+        None,
+        "time a worker spends; a plain duration means an exponential with that mean; "
+        "empty means the service's service_time",
+        "s",
+    )
+
+    @field_validator("work", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _work_shorthand(value)
+
+
+class Call(CallPolicy):
+    """A call to another service; the handler waits for its answer."""
+
+    call: str = knob("", "the service called")
+    count: int = knob(1, "how many times it is called (in turn, or at once inside parallel)", ge=1)
+    probability: float = knob(1.0, "chance that each of those calls is made", ge=0, le=1)
+    optional: bool = knob(
+        False, "if true, a failed call does not fail the caller (graceful degradation)"
+    )
+
+
+class Parallel(ScenarioModel):
+    """Calls made at once (fan-out); the handler goes on when enough have answered."""
+
+    parallel: list[Call] = knob(default_factory=list, description="the calls made at once")
+    wait_for: Literal["all"] | int = knob(
+        "all", "wait for all answers, or for the first k successful ones"
+    )
+
+    @field_validator("wait_for")
+    @classmethod
+    def _at_least_one(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"expected 'all' or a whole number of at least 1, got {value}")
+        return value
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for kind in ("work", "call", "parallel"):
+            if kind in value:
+                return kind
+        raise PydanticCustomError(
+            "step_kind", "expected a step with one of the keys work, call or parallel"
+        )
+    if isinstance(value, Work | Call | Parallel):
+        return {Work: "work", Call: "call", Parallel: "parallel"}[type(value)]
+    return None
+
+
+Step = Annotated[
+    Annotated[Work, Tag("work")]
+    | Annotated[Call, Tag("call")]
+    | Annotated[Parallel, Tag("parallel")],
+    Discriminator(_step_kind),
+]
+"""One step of a handler: `work`, `call` or `parallel`."""
+
+
+class CircuitBreaker(ScenarioModel):
+    """Stops calling a dependency that keeps failing, and tries again after a pause."""
+
+    enabled: bool = knob(False, "whether this service's calls go through circuit breakers")
+    failure_ratio: float = knob(
+        0.5, "share of failed calls in the window that opens the breaker", gt=0, le=1
+    )
+    window: Duration = knob(10.0, "how far back the failure share is measured", "s", gt=0)
+    min_calls: int = knob(20, "calls needed in the window before the breaker may open", ge=1)
+    open_for: Duration = knob(
+        5.0, "how long an open breaker fails calls at once before it probes", "s", gt=0
+    )
+    half_open_calls: int = knob(
+        5, "trial calls let through after the pause; all must succeed to close", ge=1
+    )
+
+
+class RetryBudget(ScenarioModel):
+    """Caps retries at a share of first attempts, as Finagle's and gRPC's budgets do."""
+
+    enabled: bool = knob(False, "whether this service's retries draw on a budget")
+    ratio: float = knob(0.2, "retries allowed per first attempt", ge=0)
+    min_rate: Rate = knob(10.0, "retries always allowed per second, however few calls", "1/s", ge=0)
+
+
+class Network(ScenarioModel):
+    """The network between services (flat: one latency for every pair of services)."""
+
+    latency: Distribution = knob(
+        default_factory=lambda: Exponential(mean=0.00025),
+        description="one-way latency of a message between two services",
+        unit="s",
+    )
+    serialisation: Duration = knob(
+        0.0,
+        "CPU time a callee spends decoding a request and encoding its answer, per call",
+        "s",
+        ge=0,
+    )
+
+
+class Slo(ScenarioModel):
+    """The service-level objective the entry points are held to."""
+
+    latency: Duration | None = knob(
+        None, "a request meets the SLO if it succeeds within this time; empty means no SLO", "s"
+    )
+    target: float = knob(0.99, "share of requests that should meet it", gt=0, le=1)

@@ -1,0 +1,339 @@
+"""The scheduling model: placement policies, the cell state's commits, the scenario shape, and
+every architecture running end to end on a small cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import simulator
+from simulator import ScenarioError, load_scenario
+from simulator.model.scheduling.cell import CellState
+from simulator.model.scheduling.placement import (
+    POLICIES,
+    claims,
+    drf_pick,
+    fit_slots,
+    random_first_fit,
+)
+from simulator.model.world import World
+from simulator.scenario.cluster import ARCHITECTURES
+from tests.conftest import SCENARIOS
+
+EXAMPLE = SCENARIOS / "omega" / "example.yaml"
+ISSUE_TEXT = """\
+name: omega-example
+description: the Omega simulator's example workload
+seed: 1
+horizon: 1d
+cluster: {nodes: 10000, cpu: 4, memory_gb: 16, prefill: 0.6}
+workloads:
+  batch: {interarrival: 10s, tasks: 100, duration: 100s, cpu: 1, memory_gb: 2}
+  service: {interarrival: 20s, tasks: 10, duration: 500s, cpu: 1, memory_gb: 2}
+scheduler:
+  architecture: monolithic-single-path   # monolithic-multi-path | two-level | shared-state
+  t_job: {batch: 0.1s, service: 0.1s}
+  t_task: 5ms
+"""
+SMALL = [
+    "cluster.nodes=300",
+    "horizon=1500s",
+    "workloads.batch.duration=20s",
+    "workloads.service.duration=100s",
+]
+"""The example's arrival rates on 3% of its nodes, with shorter tasks so that the work still
+fits: batch 0.1/s × 100 tasks × 20 s + service 0.05/s × 10 × 100 s = 250 of 480 free cores."""
+SEARCHING = ["random-first-fit", "first-fit", "best-fit", "spread"]
+
+slot_arrays = st.lists(st.integers(0, 5), min_size=1, max_size=40).map(np.array)
+
+
+# -- scenario --------------------------------------------------------------------------------
+def test_the_example_workload_is_accepted_as_written(write_yaml):
+    scenario = load_scenario(write_yaml(ISSUE_TEXT))
+    assert EXAMPLE.read_text().strip() == ISSUE_TEXT.strip()
+    batch = scenario.workloads.batch
+    assert batch.interarrival.distribution == "exponential" and batch.interarrival.mean == 10
+    assert batch.tasks.distribution == "geometric" and batch.tasks.mean == 100
+    assert scenario.scheduler.t_task == pytest.approx(0.005)
+    assert scenario.cluster.nodes == 10000 and scenario.cluster.prefill == 0.6
+
+
+def test_scheduler_parameters_are_overridden_like_any_other():
+    scenario = load_scenario(EXAMPLE, ["scheduler.t_job.service=10s"])
+    assert scenario.scheduler.t_job.service == 10 and scenario.scheduler.t_job.batch == 0.1
+    again = load_scenario(scenario, ["scheduler.architecture=two-level"])  # round trip
+    assert again.scheduler.t_job.service == 10 and again.workloads == scenario.workloads
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("scheduler.architecture=mesos", "scheduler.architecture: expected"),
+        ("workloads.batch.tasks=0", "workloads.batch.tasks.mean"),
+        ("workloads.batch.image=app", "workloads.batch.image: image 'app'"),
+        ("cluster.node_types={big: {count: 2}}", "either as node_types or as nodes"),
+        ("scheduler.conflict_mod=fine", "did you mean 'conflict_mode'"),
+    ],
+)
+def test_bad_input_gets_one_clear_line(override, message):
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(EXAMPLE, [override])
+    text = str(caught.value)
+    assert message in text and "\n" not in text
+
+
+def test_every_scheduling_field_has_a_description_a_unit_and_a_default():
+    from simulator.scenario import cluster
+    from simulator.scenario.base import unit_of
+
+    models = [
+        cluster.Cluster,
+        cluster.NodeType,
+        cluster.RuntimeSpec,
+        cluster.Failures,
+        cluster.Image,
+        cluster.JobClass,
+        cluster.Replicas,
+        cluster.Workloads,
+        cluster.JobTimes,
+        cluster.Scheduler,
+        cluster.GeometricCount,
+        cluster.ConstantCount,
+    ]
+    for model in models:
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+            assert unit_of(field), f"{model.__name__}.{name} has no unit"
+            assert not field.is_required(), f"{model.__name__}.{name} has no default"
+
+
+# -- placement: pure functions ---------------------------------------------------------------
+@settings(max_examples=150, deadline=None)
+@given(slots=slot_arrays, count=st.integers(0, 60), seed=st.integers(0, 2**32 - 1))
+def test_policies_respect_room_and_searching_ones_place_all_they_can(slots, count, seed):
+    draws = np.random.default_rng(seed).random(max(count, 1))
+    for name, policy in POLICIES.items():
+        nodes = policy(slots, count, draws)
+        assert len(nodes) <= count
+        per_node = np.bincount(nodes, minlength=len(slots))
+        assert (per_node <= slots).all(), name
+        if name in SEARCHING:
+            assert len(nodes) == min(count, int(slots.sum())), name
+
+
+def test_best_fit_packs_and_spread_spreads():
+    slots = np.array([3, 1, 2, 3])
+    assert sorted(POLICIES["best-fit"](slots, 2, np.zeros(2)).tolist()) == [1, 2]
+    assert sorted(POLICIES["spread"](slots, 3, np.zeros(3)).tolist()) == [0, 2, 3]
+    assert POLICIES["first-fit"](slots, 4, np.zeros(4)).tolist() == [0, 0, 0, 1]
+
+
+def test_random_first_fit_scans_forward_from_its_random_node():
+    slots = np.array([1, 0, 0, 1, 0])
+    # a draw landing on node 1 scans to node 3; node 4 wraps round to node 0
+    assert random_first_fit(slots, 1, np.array([0.2])).tolist() == [3]
+    assert random_first_fit(slots, 1, np.array([0.9])).tolist() == [0]
+
+
+def test_manual_placement_does_not_search():
+    slots = np.array([0, 0, 5, 5])
+    assert POLICIES["manual"](slots, 3, np.array([0.0])).tolist() == [2]
+
+
+def test_fit_slots_takes_the_scarcer_resource_the_density_limit_and_anti_affinity():
+    free_cpu, free_mem = np.array([4.0, 4.0, 0.5]), np.array([16.0, 3.0, 16.0])
+    assert fit_slots(free_cpu, free_mem, 1.0, 2.0).tolist() == [4, 1, 0]
+    assert fit_slots(free_cpu, free_mem, 1.0, 2.0, room=np.array([2, 9, 9])).tolist() == [2, 1, 0]
+    assert fit_slots(free_cpu, free_mem, 1.0, 2.0, one_per_node=True).tolist() == [1, 1, 0]
+    # float sums: three tasks of 0.1 fit in 0.3 free
+    assert fit_slots(np.array([0.1 + 0.2]), np.array([1.0]), 0.1, 0.1).tolist() == [3]
+
+
+def test_drf_offers_to_the_framework_with_the_lowest_dominant_share_that_wants():
+    shares = np.array([0.3, 0.1, 0.2])
+    assert drf_pick(shares, np.array([True, True, True])) == 1
+    assert drf_pick(shares, np.array([True, False, True])) == 2
+    assert drf_pick(shares, np.array([False, False, False])) == -1
+
+
+# -- the cell state: optimistic commits ------------------------------------------------------
+def small_cell(n: int = 3) -> CellState:
+    ones = np.ones(n)
+    return CellState(4 * ones, 16 * ones, 0 * ones, 0 * ones, np.zeros(n, int), np.zeros(n), 0.0)
+
+
+def test_fine_conflicts_only_when_room_is_gone_coarse_whenever_the_node_changed():
+    cell = small_cell()
+    seen = cell.seq.copy()
+    nodes, counts = claims(np.array([0, 0, 1]))
+    dcpu, dmem = cell.deltas(nodes, counts, 1.0, 1.0)
+    # another scheduler commits one task to node 0 and three to node 1 meanwhile
+    other_nodes, other_counts = np.array([0, 1]), np.array([1, 3])
+    cell.apply(1.0, other_nodes, other_counts, *cell.deltas(other_nodes, other_counts, 1.0, 1.0))
+    fine = cell.conflicts(nodes, dcpu, dmem, counts, seen[nodes], "fine")
+    coarse = cell.conflicts(nodes, dcpu, dmem, counts, seen[nodes], "coarse")
+    assert fine.tolist() == [False, False]  # node 0 has 3 free of 2 wanted; node 1 has 1 of 1
+    assert coarse.tolist() == [True, True]
+    cell.apply(2.0, np.array([1]), np.array([1]), np.array([1.0]), np.array([1.0]))
+    assert cell.conflicts(nodes, dcpu, dmem, counts, seen[nodes], "fine").tolist() == [False, True]
+
+
+def test_utilisation_integral_is_exact():
+    cell = small_cell(2)  # 8 cores
+    cell.apply(10.0, np.array([0]), np.array([2]), np.array([2.0]), np.array([4.0]))
+    cell.release(30.0, np.array([0]), np.array([2]), np.array([2.0]), np.array([4.0]))
+    assert cell.finish(40.0)[0] == pytest.approx(2.0 * 20)
+
+
+# -- end to end ------------------------------------------------------------------------------
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_every_architecture_runs_and_reports_the_issue_kpis(architecture):
+    result = simulator.run(EXAMPLE, overrides=[*SMALL, f"scheduler.architecture={architecture}"])
+    for kpi in (
+        "busyness_batch",
+        "busyness_service",
+        "conflict_fraction_batch",
+        "conflict_fraction_service",
+        "jobs_abandoned",
+        "wait_mean_s_batch",
+        "wait_mean_s_service",
+        "utilisation_cpu",
+    ):
+        assert np.isfinite(result.summary[kpi]), kpi
+    assert 0.6 <= result.summary["utilisation_cpu"] <= 1.0  # the prefill alone is 60%
+    for table in ("jobs", "schedulers", "cluster_utilisation", "failures"):
+        assert table in result.tables
+    schedulers = result.tables["schedulers"]
+    if architecture.startswith("monolithic"):
+        assert list(schedulers.scheduler) == ["monolithic"]
+        assert result.summary["busyness_batch"] == result.summary["busyness_service"]
+    else:
+        assert list(schedulers.scheduler) == ["batch", "service"]
+    if architecture != "shared-state":
+        assert result.summary["conflict_fraction_batch"] == 0
+    if architecture == "two-level":
+        assert result.summary["locked_share"] > 0
+
+
+def test_same_seed_same_numbers_and_warmup_excluded():
+    overrides = [*SMALL, "scheduler.architecture=shared-state"]
+    first = simulator.run(EXAMPLE, overrides=overrides).summary
+    assert simulator.run(EXAMPLE, overrides=overrides).summary == first
+    later = simulator.run(EXAMPLE, overrides=[*overrides, "warmup=500s"])
+    jobs = later.tables["jobs"]
+    measured = jobs[jobs.measured & (jobs.origin == "batch")]
+    assert later.summary["jobs_submitted_batch"] == len(measured) > 0
+    assert (measured.submit >= 500).all()
+
+
+def test_multi_path_gives_batch_its_own_fast_path():
+    slow_service = [*SMALL, "scheduler.t_job.service=5s"]
+    single = simulator.run(EXAMPLE, overrides=slow_service).summary
+    multi = simulator.run(
+        EXAMPLE, overrides=[*slow_service, "scheduler.architecture=monolithic-multi-path"]
+    ).summary
+    # single-path spends 5 s on every job (busy ≈ 0.1·5.5 + 0.05·5.05 = 0.80); multi-path
+    # only on the 1-in-3 that are services (≈ 0.1·0.6 + 0.05·5.05 = 0.31)
+    assert single["busyness_batch"] > 0.7
+    assert multi["busyness_batch"] < 0.5 * single["busyness_batch"]
+    assert multi["wait_mean_s_batch"] < single["wait_mean_s_batch"]
+
+
+def test_microservice_replicas_become_service_jobs():
+    scenario = {
+        "horizon": "600s",
+        "services": {"api": {"replicas": 6}, "db": {"replicas": 2}},
+        "traffic": {"api": {"rate": 1}},
+        "cluster": {"nodes": 4, "cpu": 4, "memory_gb": 16},
+        "workloads": {"microservices": {"cpu": 1, "memory_gb": 1, "anti_affinity": True}},
+        "scheduler": {"architecture": "monolithic-multi-path"},
+    }
+    result = simulator.run(scenario)
+    jobs = result.tables["jobs"]
+    micro = jobs[jobs.origin == "microservice"]
+    assert sorted(micro.tasks) == [2, 6]
+    api = micro[micro.tasks == 6].iloc[0]
+    # anti-affinity: only 4 nodes, so two replicas of api cannot be placed
+    assert api.placed == 4 and api.unscheduled == 2
+    assert "requests_completed" in result.summary  # the traffic model runs alongside
+
+
+def test_images_pull_only_missing_layers_and_runtimes_add_start_time():
+    scenario = {
+        "horizon": "2000s",
+        "cluster": {"nodes": 2, "cpu": 64, "memory_gb": 256, "runtime": "container"},
+        "workloads": {
+            "batch": {
+                "interarrival": {"distribution": "constant", "mean": "100s"},
+                "tasks": {"distribution": "constant", "mean": 2},
+                "duration": "10s",
+                "image": "app",
+                "anti_affinity": True,
+            },
+            "images": {"app": {"layers": {"os": 500, "runtime": 200, "app": 10}}},
+        },
+        "scheduler": {"architecture": "monolithic-multi-path", "t_task": "0s"},
+    }
+    jobs = simulator.run(scenario).tables["jobs"]
+    delays = jobs[jobs.origin == "batch"].start_delay_s.to_numpy()
+    start = 2.0  # the container runtime's default start time
+    assert delays[0] == pytest.approx(start + 710 / 100)  # cold: every layer pulled at 100 MB/s
+    assert delays[1:] == pytest.approx(np.full(len(delays) - 1, start))  # warm cache
+
+
+def _conservation(model) -> None:  # type: ignore[no-untyped-def]
+    running: dict[int, int] = {}
+    used_cpu = np.zeros(model.cell.n)
+    for claim in model.running.values():
+        running[claim.job.id] = running.get(claim.job.id, 0) + int(claim.counts.sum())
+        np.add.at(used_cpu, claim.nodes, claim.dcpu)
+    waiting = {j.id for s in model.schedulers for j in [*s.queue, *s.deciding]}
+    killed_total = resubmitted = 0
+    for job in model.jobs:
+        assert job.tasks == job.placed + job.unscheduled, job.id
+        assert job.placed == job.finished + job.killed + running.get(job.id, 0), job.id
+        abandoned = not np.isnan(job.abandoned_at)
+        if job.unscheduled:  # queued, being decided, or given up on: exactly one of these
+            assert abandoned != (job.id in waiting), job.id
+        else:
+            assert not abandoned and job.id not in waiting, job.id
+        killed_total += job.killed
+        if job.origin == "rescheduled":
+            resubmitted += job.tasks
+    assert killed_total == resubmitted
+    np.testing.assert_allclose(model.cell.used_cpu, used_cpu, atol=1e-6)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_conservation_every_task_is_placed_finished_abandoned_or_queued(architecture):
+    failing = {
+        "enabled": True,
+        "node_mtbf": "2d",
+        "node_repair": "10min",
+        "rack_mtbf": "1d",
+        "nodes_per_power_domain": 100,
+        "power_mtbf": "2d",
+    }
+    scenario = load_scenario(
+        EXAMPLE,
+        {
+            **dict(o.split("=") for o in SMALL),
+            "horizon": "3000s",
+            "cluster.prefill": 0.85,
+            "cluster.failures": failing,
+            "scheduler.architecture": architecture,
+            "scheduler.max_attempts": 20,
+        },
+    )
+    world = World(scenario, seed=3)
+    world.run()
+    model = world.subsystems[0]
+    summary = model.summary()
+    assert summary["failures"] > 0 and summary["tasks_killed"] > 0
+    assert summary["capacity_lost_share"] > 0
+    _conservation(model)
+    tables = model.tables()
+    assert len(tables["failures"]) >= summary["failures"]
