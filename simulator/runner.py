@@ -50,6 +50,10 @@ def run(
     """
     scenario = _scenario(scenario, overrides)
     seed = scenario.seed if seed is None else seed
+    if scenario.fidelity == "analytic":
+        from .analytic import run_analytic
+
+        return run_analytic(scenario, seed)
     world = World(scenario, seed)
     if progress:
         with tqdm(

@@ -136,6 +136,11 @@ class Scenario(ScenarioModel):
     scheduler: Scheduler | None = knob(
         None, "the cluster scheduler; empty means no scheduling model"
     )
+    fidelity: Literal["request", "analytic"] = knob(
+        "request",
+        "request: simulate every request exactly; analytic: queueing approximations per time "
+        "step, for long horizons and large fleets",
+    )
     deployment: Literal["microservices", "monolith"] = knob(
         "microservices",
         "microservices: each service its own process, calls cross the network; monolith: the "
