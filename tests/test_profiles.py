@@ -24,6 +24,7 @@ from scipy import stats
 from simulator.model.profiles import (
     ConstantRate,
     RateFunction,
+    arrival_stream,
     arrival_times,
     next_arrival_sampler,
     rate_function,
@@ -283,12 +284,16 @@ def sample(function: RateFunction, seed: int, horizon: float) -> np.ndarray:
     return np.array(times)
 
 
+def stream(function: RateFunction, seed: int, horizon: float) -> np.ndarray:
+    next_time = arrival_stream(function, np.random.default_rng(seed), horizon)
+    return np.array(list(iter(next_time, math.inf)))
+
+
 @pytest.mark.parametrize("name", ["spike", "diurnal"])
 def test_arrivals_follow_the_profile(name):
     function = rate(SHAPES[name], base=2.0)
     batch = arrival_times(function, 0.0, DAY, np.random.default_rng(11))
-    streamed = sample(function, 12, DAY)
-    for times in (batch, streamed):
+    for times in (batch, sample(function, 12, DAY), stream(function, 13, DAY)):
         assert np.all(np.diff(times) >= 0) and times[0] >= 0 and times[-1] <= DAY
         total = function.expected_count(0, DAY)
         assert abs(len(times) - total) / math.sqrt(total) < stats.norm.isf(LEVEL / 2)
@@ -322,7 +327,7 @@ def test_thinning_bounds_cost_little_beyond_the_arrivals_themselves():
 def test_the_same_seed_gives_the_same_arrivals():
     function = rate(SHAPES["spike"], base=0.5)
     one, two = sample(function, 5, DAY), sample(function, 5, DAY)
-    assert np.array_equal(one, two)
+    assert np.array_equal(one, two) and np.array_equal(one, stream(function, 5, DAY))
     assert not np.array_equal(one[:100], sample(function, 6, DAY)[:100])
     batch = arrival_times(function, 0, DAY, np.random.default_rng(5))
     assert np.array_equal(batch, arrival_times(function, 0, DAY, np.random.default_rng(5)))
@@ -336,14 +341,22 @@ def test_a_constant_rate_draws_the_exponential_gaps_it_always_drew():
         now = next_arrival(now)
         times.append(now)
     assert np.allclose(times, np.cumsum(gaps), rtol=1e-12)
+    streamed = arrival_stream(ConstantRate(4.0), np.random.default_rng(9), 1e9)
+    assert [streamed() for _ in range(BLOCK)] == np.cumsum(gaps).tolist()
+    ends = stream(ConstantRate(4.0), 9, 3 * BLOCK / 4.0)
+    assert ends[-1] <= 3 * BLOCK / 4.0 and abs(len(ends) - 3 * BLOCK) < 5 * math.sqrt(3 * BLOCK)
 
 
-def test_the_sampler_stops_at_the_horizon_and_skips_past_times():
+def test_the_samplers_stop_at_the_horizon_and_skip_past_times():
     for function in (ConstantRate(1.0), rate(SHAPES["spike"], base=1.0)):
         next_arrival = next_arrival_sampler(function, np.random.default_rng(1), 2 * HOUR)
-        assert next_arrival(HOUR) > HOUR
+        assert next_arrival(HOUR) >= HOUR
         assert next_arrival(2 * HOUR - 1e-9) == math.inf
         assert next_arrival(2 * HOUR) == math.inf
+        next_time = arrival_stream(function, np.random.default_rng(1), 2 * HOUR)
+        times = list(iter(next_time, math.inf))
+        assert times == sorted(times) and times[-1] <= 2 * HOUR
+        assert next_time() == math.inf and next_time() == math.inf
 
 
 def test_a_window_with_no_traffic_makes_no_arrivals(tmp_path):

@@ -98,7 +98,9 @@ class EventLog:
         self.rows.append((time, component, kind, detail))
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=["time", "component", "kind", "detail"])
+        """The log in time order (components may announce what they will do in advance)."""
+        rows = sorted(self.rows, key=lambda row: row[0])
+        return pd.DataFrame(rows, columns=["time", "component", "kind", "detail"])
 
 
 @dataclass

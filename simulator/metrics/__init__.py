@@ -10,7 +10,6 @@ from .requests import (
     station_kpis,
     timeseries_table,
 )
-
 from .scheduling import SCHEDULING_KPI_DESCRIPTIONS
 
 KPI_DESCRIPTIONS.update(SCHEDULING_KPI_DESCRIPTIONS)

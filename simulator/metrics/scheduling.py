@@ -54,9 +54,7 @@ SCHEDULING_KPI_DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def daily_busyness(
-    start: np.ndarray, end: np.ndarray, warmup: float, horizon: float
-) -> np.ndarray:
+def daily_busyness(start: np.ndarray, end: np.ndarray, warmup: float, horizon: float) -> np.ndarray:
     """Busy share of each whole day of [warmup, horizon] (one window if shorter than a day)."""
     period = horizon - warmup
     days = max(1, int(period // DAY))
@@ -142,7 +140,9 @@ def schedulers_table(model: SchedulingModel) -> pd.DataFrame:
                 "handles": s.handles,
                 "jobs": s.jobs,
                 "decisions": len(start),
-                "busyness": float(np.median(daily_busyness(start, end, model.warmup, model.horizon))),
+                "busyness": float(
+                    np.median(daily_busyness(start, end, model.warmup, model.horizon))
+                ),
                 "busy_s": float(busy),
                 "transactions": transactions,
                 "conflicted": conflicted,

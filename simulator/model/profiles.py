@@ -11,6 +11,10 @@ process at a rate M ≥ rate(t), each kept with probability rate(t) / M. The bou
 per window (1/100 of the run, and the profile's own segments), so a 10× spike costs extra
 candidates only while it lasts; in a window the candidates are a Poisson count of sorted
 uniforms, drawn with one numpy call per window rather than one call per arrival.
+
+For the simulator: `arrival_stream` (successive times, one C-level step per arrival) or
+`next_arrival_sampler` (the next arrival at or after a given time). Both are lazy, so a long
+horizon costs no memory up front.
 """
 
 from __future__ import annotations
@@ -417,6 +421,46 @@ def _arrival_chunks(
                 yield times.tolist()
 
 
+def _constant_chunks(
+    rate: float, rng: np.random.Generator, start: float, end: float
+) -> Iterator[list[float]]:
+    """Arrivals at a constant rate: exponential gaps BLOCK at a time, summed one by one (as
+    a source adding each gap to the clock would) from `start` until `end`."""
+    if rate <= 0:
+        return
+    last = start
+    while True:
+        times = np.cumsum(np.concatenate([[last], rng.exponential(1.0 / rate, BLOCK)]))[1:]
+        if times[-1] > end:
+            yield times[times <= end].tolist()
+            return
+        yield times.tolist()
+        last = float(times[-1])
+
+
+def arrival_stream(
+    rate_fn: RateFunction,
+    rng: np.random.Generator,
+    horizon: float,
+    start: float = 0.0,
+    windows: int = WINDOWS,
+) -> Callable[[], float]:
+    """`next_time()`: successive arrival times in [start, horizon], then math.inf forever.
+
+    The cheapest form for a source that schedules each arrival from the previous one: every
+    call is one C-level iterator step, whatever the profile; the numpy work happens per
+    block of arrivals (per BLOCK for a constant rate, per thinning window otherwise).
+    """
+    if not math.isfinite(horizon):
+        raise ValueError(f"expected a finite horizon, got {horizon}")
+    if rate_fn.is_constant:
+        chunks = _constant_chunks(rate_fn(start), rng, start, horizon)
+    else:
+        chunks = _arrival_chunks(rate_fn, rng, start, horizon, windows)
+    times = itertools.chain.from_iterable(chunks)
+    return itertools.chain(times, itertools.repeat(math.inf)).__next__
+
+
 def next_arrival_sampler(
     rate_fn: RateFunction,
     rng: np.random.Generator,
@@ -426,11 +470,11 @@ def next_arrival_sampler(
 ) -> Callable[[float], float]:
     """`next_arrival(now)`: the next arrival at or after `now` (math.inf after the horizon).
 
-    For the simulator's hot path: call it with the current time, which must not decrease
-    (normally the time of the arrival just made), and wait until the time it returns.
-    A constant rate uses exponential gaps drawn BLOCK at a time, exactly the numbers the
-    constant Poisson source always drew; other rates hand out arrivals made by thinning
-    per window of 1/`windows` of [start, horizon] and per profile segment.
+    Call it with the current time, which must not decrease (normally the time of the
+    arrival just made), and wait until the time it returns; a later `now` skips the
+    arrivals before it, which leaves a Poisson process on the rest of the run. A constant
+    rate adds an exponential gap to `now`, drawn BLOCK at a time: the numbers the constant
+    Poisson source always drew. Other rates hand out `arrival_stream`'s times.
     """
     if not math.isfinite(horizon):
         raise ValueError(f"expected a finite horizon, got {horizon}")
@@ -446,8 +490,7 @@ def next_arrival_sampler(
 
         return next_constant
 
-    chunks = itertools.chain.from_iterable(_arrival_chunks(rate_fn, rng, start, horizon, windows))
-    upcoming = itertools.chain(chunks, itertools.repeat(math.inf)).__next__
+    upcoming = arrival_stream(rate_fn, rng, horizon, start, windows)
 
     def next_arrival(now: float) -> float:
         time = upcoming()

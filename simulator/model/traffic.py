@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -9,7 +10,9 @@ from simpy import Environment
 from simpy.events import Event, Timeout
 
 from ..scenario.distributions import block_stream
+from ..scenario.profiles import ReplayProfile
 from ..scenario.schema import Traffic
+from .profiles import RateFunction, arrival_stream, rate_function
 
 
 class PoissonSource:
@@ -38,3 +41,46 @@ class PoissonSource:
     def _on_arrival(self, _event: Event) -> None:
         self._schedule()
         self._arrive()
+
+
+class ProfileSource:
+    """A non-homogeneous Poisson process following the traffic's profile (by thinning, in
+    `model.profiles`); it schedules each arrival at its absolute time."""
+
+    def __init__(
+        self,
+        env: Environment,
+        rate: RateFunction,
+        arrive: Callable[[], None],
+        rng: np.random.Generator,
+        horizon: float,
+    ) -> None:
+        self.env = env
+        self._arrive = arrive
+        self._next = arrival_stream(rate, rng, horizon)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        at = self._next()
+        if at != math.inf:
+            Timeout(self.env, max(0.0, at - self.env._now)).callbacks.append(self._on_arrival)
+
+    def _on_arrival(self, _event: Event) -> None:
+        self._schedule()
+        self._arrive()
+
+
+def start_source(
+    env: Environment,
+    spec: Traffic,
+    arrive: Callable[[], None],
+    rng: np.random.Generator,
+    horizon: float,
+) -> RateFunction:
+    """Start the arrivals of one entry point; returns its rate over time (for charts)."""
+    rate = rate_function(spec.profile, spec.rate)
+    if rate.is_constant and not isinstance(spec.profile, ReplayProfile):
+        PoissonSource(env, spec, arrive, rng)  # the historical stream: same numbers as before
+    else:
+        ProfileSource(env, rate, arrive, rng, horizon)
+    return rate

@@ -11,13 +11,14 @@ import simpy
 from ..engine import EventLog, RandomStreams, RequestLog, Samples, SpanLog
 from ..engine.recorder import STATUS_CODE
 from ..scenario.calls import Call, CallPolicy, Parallel, Work
+from ..scenario.calls import RetryBudget as RetryBudgetSettings
 from ..scenario.distributions import block_stream
 from ..scenario.schema import Scenario, Service
 from ..scenario.units import format_duration, format_rate
 from . import calls
 from .resilience import CircuitBreaker, RetryBudget
 from .services import Station, build_station
-from .traffic import PoissonSource
+from .traffic import start_source
 
 
 class Subsystem(Protocol):
@@ -99,17 +100,20 @@ class World:
         }
         for name, spec in scenario.services.items():
             targets[name].handler = self._compile(name, spec, targets)
+            for slow in spec.slowdowns:
+                self.events.record(
+                    slow.at,
+                    f"service/{name}",
+                    "slowdown",
+                    f"work takes {slow.factor:g}× as long for {format_duration(slow.duration)}",
+                )
         return targets
 
     def _compile(self, name: str, spec: Service, targets: dict[str, calls.Target]) -> tuple:
         """The handler as tuples the hot path can read fast; random streams by step."""
         network = self.scenario.network
         serialisation = network.serialisation
-        budget = (
-            RetryBudget(spec.retry_budget.ratio, spec.retry_budget.min_rate)
-            if spec.retry_budget.enabled
-            else None
-        )
+        budget = _budget(spec.retry_budget)
         breakers: dict[str, CircuitBreaker] = {}
 
         def call_spec(call: Call, where: str) -> calls.CallSpec:
@@ -144,9 +148,25 @@ class World:
 
     def _work_sampler(self, name: str, spec: Service, step: Work, index: int):  # type: ignore[no-untyped-def]
         if spec.handler is None:  # the one implicit step keeps its historical stream name
-            return spec.service_time.sampler(self.streams.get(f"service/{name}/service_time"))
-        distribution = step.work or spec.service_time
-        return distribution.sampler(self.streams.get(f"service/{name}/handler/{index}/work"))
+            stream = self.streams.get(f"service/{name}/service_time")
+            sampler = spec.service_time.sampler(stream)
+        else:
+            distribution = step.work or spec.service_time
+            sampler = distribution.sampler(self.streams.get(f"service/{name}/handler/{index}/work"))
+        if not spec.slowdowns:
+            return sampler
+        windows = [(s.at, s.at + s.duration, s.factor) for s in spec.slowdowns]
+        env = self.env
+
+        def slowed() -> float:
+            now = env._now
+            value = sampler()
+            for start, end, factor in windows:
+                if start <= now < end:
+                    value *= factor
+            return value
+
+        return slowed
 
     def _build_monolith(self) -> dict[str, calls.Target]:
         """The same work in one process: a request holds one worker for all of it."""
@@ -211,7 +231,7 @@ class World:
             network=None,
             prefix_work=None,
             breaker=None,
-            budget=None,
+            budget=_budget(spec.retry_budget),
             **_policy(spec),
         )
         runtime = self.runtime
@@ -221,9 +241,14 @@ class World:
             self._next_request = request + 1
             calls.Call(runtime, entry, None, request=request, entry=index).send()
 
-        PoissonSource(self.env, spec, arrive, self.streams.get(f"traffic/{name}"))
+        start_source(
+            self.env, spec, arrive, self.streams.get(f"traffic/{name}"), self.scenario.horizon
+        )
         self.events.record(
-            0.0, f"traffic/{name}", "started", f"{spec.arrivals} at {format_rate(spec.rate)}"
+            0.0,
+            f"traffic/{name}",
+            "started",
+            f"{spec.arrivals} at {format_rate(spec.rate)}, profile {spec.profile.profile}",
         )
 
     # ------------------------------------------------------------------ running
@@ -275,6 +300,10 @@ def _policy(policy: CallPolicy) -> dict:
         "retry_on": frozenset(STATUS_CODE[cause] for cause in policy.retry_on),
         "optional": getattr(policy, "optional", False),
     }
+
+
+def _budget(settings: RetryBudgetSettings) -> RetryBudget | None:
+    return RetryBudget(settings.ratio, settings.min_rate) if settings.enabled else None
 
 
 def _breaker(spec: Service) -> CircuitBreaker:

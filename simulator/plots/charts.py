@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .latency import latency_cdf
+from .scheduling import cluster_heatmap, failure_timeline, has_scheduling
 from .theme import save_figure, slide_theme
 from .utilisation import utilisation_over_time
 
@@ -18,10 +19,14 @@ __all__ = ["latency_cdf", "save_run_charts", "utilisation_over_time"]
 
 
 def save_run_charts(result, directory: Path | str) -> list[Path]:  # type: ignore[no-untyped-def]
-    """Write latency-cdf.{png,svg} and utilisation.{png,svg} into `directory`."""
+    """Write latency-cdf.{png,svg} and utilisation.{png,svg} into `directory`; with the
+    scheduling model, also cluster-heatmap and failure-timeline."""
     directory = Path(directory)
     written: list[Path] = []
     with slide_theme():
         written += save_figure(latency_cdf(result), directory / "latency-cdf")
         written += save_figure(utilisation_over_time(result), directory / "utilisation")
+        if has_scheduling(result):
+            written += save_figure(cluster_heatmap(result), directory / "cluster-heatmap")
+            written += save_figure(failure_timeline(result), directory / "failure-timeline")
     return written

@@ -20,6 +20,7 @@ from .base import ScenarioModel, knob
 from .units import Duration, format_duration, parse_duration, parse_rate
 
 _CLOCK_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+_KIND = "shape of the rate over time: constant, diurnal, step, spike or replay"
 
 
 class ConstantProfile(ScenarioModel):
@@ -29,7 +30,7 @@ class ConstantProfile(ScenarioModel):
         "rate": "the rate is traffic.NAME.rate, next to profile, not inside it"
     }
 
-    profile: Literal["constant"] = knob("constant", "how the rate changes over time")
+    profile: Literal["constant"] = knob("constant", _KIND)
 
 
 class DiurnalProfile(ScenarioModel):
@@ -46,7 +47,7 @@ class DiurnalProfile(ScenarioModel):
         "rate": "the daily mean rate is traffic.NAME.rate, next to profile",
     }
 
-    profile: Literal["diurnal"] = knob("diurnal", "how the rate changes over time")
+    profile: Literal["diurnal"] = knob("diurnal", _KIND)
     peak_hour: float = knob(
         14.0,
         'hour of the day of the peak (0–24, or "14:30"; time 0 of the run is midnight); '
@@ -77,8 +78,10 @@ class DiurnalProfile(ScenarioModel):
 
 
 class StepProfile(ScenarioModel):
-    """The base rate times `factor` from `at` on (until `until`, if given): a launch, a
-    migration that moves traffic over, or an outage upstream that halves it."""
+    """The base rate times `factor` from `at` on, and back to 1× at `until` if given.
+
+    A launch, a migration that moves traffic over, or an outage upstream that halves it.
+    """
 
     key_hints: ClassVar[dict[str, str]] = {
         "start": "the time of the step is at",
@@ -86,9 +89,9 @@ class StepProfile(ScenarioModel):
         "rate": "give the multiplier as factor; the base rate is traffic.NAME.rate",
     }
 
-    profile: Literal["step"] = knob("step", "how the rate changes over time")
+    profile: Literal["step"] = knob("step", _KIND)
     at: Duration = knob(3600.0, "time of the step, from the start of the run", "s", ge=0)
-    factor: float = knob(2.0, "multiple of the base rate from `at` on", "x", gt=0)
+    factor: float = knob(2.0, "multiple of the base rate from `at` on", "-", gt=0)
     until: Duration | None = knob(
         None, "time the rate returns to the base rate; empty means never", "s"
     )
@@ -104,15 +107,17 @@ class StepProfile(ScenarioModel):
 
 
 class SpikeProfile(ScenarioModel):
-    """A Hacker News front page: a linear rise to `factor`× the base rate, a plateau, and
-    an exponential decay back towards 1×.
+    """A Hacker News front page: a rise to `factor`× the base rate, a plateau, a decay.
 
-    Reported front-page spikes (see /work/shared/REFERENCE.md, "Hacker News front-page
-    spike"): a peak of ~600 req/s on one blog (ma.ttias.be, 2015); 36k visitors and 132k
-    hits in a day (dataswamp.org, 2021); 15–20k visitors over ~20 h with at most 308 at
-    once (harrisonbroadbent.com, 2024). A tail that lasts ~20 h is about 6–7 e-folding
-    times of the default 3 h decay. The extra requests over the base load are
-    rate × (factor − 1) × (ramp_up / 2 + hold + decay).
+    The rise is linear over `ramp_up`, the plateau lasts `hold`, and the excess over 1×
+    then decays exponentially with the e-folding time `decay`. The extra requests over the
+    base load are rate × (factor − 1) × (ramp_up / 2 + hold + decay).
+
+    Reported front-page spikes (/work/shared/REFERENCE.md, "Hacker News front-page spike"):
+    a peak of ~600 req/s on one blog (ma.ttias.be, 2015); 36k visitors and 132k hits in a
+    day (dataswamp.org, 2021); 15–20k visitors over ~20 h, at most 308 at once
+    (harrisonbroadbent.com, 2024). A tail of ~20 h is 6–7 e-folding times of the default
+    3 h decay.
     """
 
     key_hints: ClassVar[dict[str, str]] = {
@@ -122,9 +127,9 @@ class SpikeProfile(ScenarioModel):
         "half_life": "give decay, the e-folding time (half-life / ln 2)",
     }
 
-    profile: Literal["spike"] = knob("spike", "how the rate changes over time")
+    profile: Literal["spike"] = knob("spike", _KIND)
     start: Duration = knob(3600.0, "time the rise begins, from the start of the run", "s", ge=0)
-    factor: float = knob(10.0, "peak rate as a multiple of the base rate", "x", gt=0)
+    factor: float = knob(10.0, "peak rate as a multiple of the base rate", "-", gt=0)
     ramp_up: Duration = knob(1800.0, "linear rise from 1× to factor×", "s", ge=0)
     hold: Duration = knob(7200.0, "time spent at the peak", "s", ge=0)
     decay: Duration = knob(
@@ -137,10 +142,10 @@ class SpikeProfile(ScenarioModel):
 
 
 class ReplayProfile(ScenarioModel):
-    """Rates replayed from a CSV file with the columns `time` and `rate`.
+    """Absolute rates replayed from a CSV file with the columns `time` and `rate`.
 
-    The file's rates are absolute: they replace the traffic's base `rate`, which is then
-    ignored, and are multiplied by `scale`. Before the first row the first rate applies;
+    The file's rates replace the traffic's base `rate`, which is then ignored; they are
+    multiplied by `scale`. Before the first row the first rate applies;
     after the last row the last rate holds, unless `repeat` loops the file, in which case
     the last row's time is the length of a loop (and that row marks the end: with step
     interpolation its rate is not used, so make it equal to the first row's).
@@ -154,7 +159,7 @@ class ReplayProfile(ScenarioModel):
         "interpolation": "the key is interpolate (step or linear)",
     }
 
-    profile: Literal["replay"] = knob("replay", "how the rate changes over time")
+    profile: Literal["replay"] = knob("replay", _KIND)
     file: str | None = knob(
         None,
         "CSV with a header and the columns time (a duration, plain numbers are seconds) and "
@@ -164,7 +169,7 @@ class ReplayProfile(ScenarioModel):
         "step", "between rows: step (hold each row's rate until the next) or linear"
     )
     repeat: bool = knob(False, "loop the file: its last row's time is the length of a loop")
-    scale: float = knob(1.0, "multiplier applied to every rate in the file", "x", gt=0)
+    scale: float = knob(1.0, "multiplier applied to every rate in the file", "-", gt=0)
 
     _times: tuple[float, ...] = PrivateAttr(())
     _rates: tuple[float, ...] = PrivateAttr(())

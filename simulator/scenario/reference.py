@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import distributions, schema
+from . import cluster, distributions, schema
 from .base import unit_of
 from .units import DURATION_UNITS, MONEY_UNITS, RATE_UNITS
 
@@ -21,6 +21,18 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("services.NAME", schema.Service),
     ("traffic.NAME", schema.Traffic),
     ("metrics", schema.Metrics),
+    ("cluster", cluster.Cluster),
+    ("cluster.node_types.NAME", cluster.NodeType),
+    ("cluster.runtimes.NAME", cluster.RuntimeSpec),
+    ("cluster.failures", cluster.Failures),
+    ("workloads", cluster.Workloads),
+    ("workloads.batch / workloads.service", cluster.JobClass),
+    ("workloads.microservices", cluster.Replicas),
+    ("workloads.images.NAME", cluster.Image),
+    ("scheduler", cluster.Scheduler),
+    ("scheduler.t_job", cluster.JobTimes),
+    ("workloads.KIND.tasks: geometric", cluster.GeometricCount),
+    ("workloads.KIND.tasks: constant", cluster.ConstantCount),
 ]
 DISTRIBUTIONS: list[type[BaseModel]] = [
     distributions.Exponential,

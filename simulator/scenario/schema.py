@@ -17,6 +17,7 @@ from .base import ScenarioModel, knob, suggest
 from .calls import Call, CallPolicy, CircuitBreaker, Network, Parallel, RetryBudget, Slo, Step
 from .cluster import Cluster, Scheduler, Workloads
 from .distributions import Distribution, Exponential
+from .profiles import Profile, default_profile
 from .units import Duration, Rate, format_duration
 
 LoadBalancerPolicy = Literal[
@@ -25,6 +26,15 @@ LoadBalancerPolicy = Literal[
 LOAD_BALANCER_POLICIES: tuple[str, ...] = LoadBalancerPolicy.__args__  # type: ignore[attr-defined]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class Slowdown(ScenarioModel):
+    """A period when the service's work takes longer: a GC storm, a noisy neighbour, a slow
+    disk. Work that starts inside the period takes `factor` times as long."""
+
+    at: Duration = knob(0.0, "when the slowdown starts", "s", ge=0)
+    duration: Duration = knob(60.0, "how long it lasts", "s", gt=0)
+    factor: float = knob(2.0, "how many times longer work takes meanwhile", gt=0)
 
 
 class Service(ScenarioModel):
@@ -56,6 +66,9 @@ class Service(ScenarioModel):
         "requests that may wait for a worker (per replica, or in the central queue); more are "
         "rejected (load shedding); empty means no limit",
         ge=0,
+    )
+    slowdowns: list[Slowdown] = knob(
+        default_factory=list, description="periods when this service's work is slower"
     )
     circuit_breaker: CircuitBreaker = knob(
         default_factory=CircuitBreaker, description="breakers on this service's outgoing calls"
@@ -98,9 +111,18 @@ class Traffic(CallPolicy):
     timeout and retries)."""
 
     arrivals: Literal["poisson"] = knob(
-        "poisson", "arrival process: poisson (independent arrivals at a constant rate)"
+        "poisson", "arrival process: poisson (independent arrivals; the rate may vary in time)"
     )
-    rate: Rate = knob(1.0, "mean arrival rate", "1/s", gt=0)
+    rate: Rate = knob(
+        1.0, "mean arrival rate (the base the profile scales; replay ignores it)", "1/s", gt=0
+    )
+    profile: Profile = knob(
+        default_factory=default_profile,
+        description="how the rate changes over time: constant, diurnal, step, spike or replay",
+    )
+    retry_budget: RetryBudget = knob(
+        default_factory=RetryBudget, description="budget for the clients' retries"
+    )
 
 
 class Metrics(ScenarioModel):

@@ -206,8 +206,8 @@ class SchedulingModel:
             0.0,
             "scheduling",
             "prefilled",
-            f"{len(nodes)} long-running tasks take {len(nodes) * per_task / self.cell.total_cpu:.0%}"
-            " of the cell's CPU",
+            f"{len(nodes)} long-running tasks take "
+            f"{len(nodes) * per_task / self.cell.total_cpu:.0%} of the cell's CPU",
         )
 
     def _submit_microservices(self) -> None:

@@ -190,9 +190,7 @@ class Allocator:
             pick = drf_pick(self.model.shares(), wanting)
         else:
             count = len(self.frameworks)
-            pick = next(
-                i for i in ((self.next_rr + k) % count for k in range(count)) if wanting[i]
-            )
+            pick = next(i for i in ((self.next_rr + k) % count for k in range(count)) if wanting[i])
             self.next_rr = (pick + 1) % count
         framework = self.frameworks[pick]
         now = self.model.env.now

@@ -1,0 +1,398 @@
+"""The call graph as the analytic mode sees it: queueing stations, latency trees and flows.
+
+Pure functions of a Scenario, with no time in them. `compile_model` turns the scenario
+into
+
+* **stations**: the queues that work waits in (one per service, or one for a monolith);
+* **latency trees**: what one visit to a service is made of, as nested nodes (`Work`,
+  `Delay`, `Seq`, `Repeat`, `Fanout`, `VisitOf`), the same steps the request-level model
+  runs (`simulator.model.world` and `calls`);
+* **flows**: per entry request, the expected number of visits to every service and the
+  first three raw moments of the work it brings to every station (`loads`), found by
+  propagating call rates (count × probability; every call of a parallel step is issued)
+  down the call DAG in topological order.
+
+The time-dependent part (rates, queues, latencies per time step) lives in `stations` and
+`latency`; everything here is computed once per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import networkx as nx
+import numpy as np
+
+from ..scenario.calls import Call, Parallel, Work as WorkStep
+from ..scenario.distributions import (
+    Constant,
+    Distribution,
+    Empirical,
+    Exponential,
+    Gamma,
+    LogNormal,
+    Uniform,
+)
+from ..scenario.schema import Scenario, Service
+
+# ----------------------------------------------------------------------------- latency trees
+
+
+@dataclass(frozen=True, eq=False)
+class Delay:
+    """A duration drawn from a scenario distribution (network latency, or one piece of work
+    inside a monolith's request)."""
+
+    dist: Distribution
+
+
+@dataclass(frozen=True, eq=False)
+class Fixed:
+    """A constant duration (the serialisation work of a call, say)."""
+
+    value: float
+
+
+@dataclass(frozen=True, eq=False)
+class Seq:
+    """Parts one after the other: their durations add."""
+
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Repeat:
+    """`part` done `count` times in turn, each time only with `probability` (a call step)."""
+
+    part: Node
+    count: int
+    probability: float
+
+
+@dataclass(frozen=True, eq=False)
+class Fanout:
+    """Branches issued at once (a parallel step); done when all made calls have answered, or
+    the first `wait_for` of them (fewer if fewer were made). Each branch is a `Repeat`
+    whose copies all run at once."""
+
+    branches: tuple[Repeat, ...]
+    wait_for: int | None
+
+
+@dataclass(frozen=True, eq=False)
+class Work:
+    """Wait in FCFS order for a worker of `station`, then hold it for `service`.
+
+    `service` is a tree without queues (a `Delay`, a `Fixed`, or for a monolith the whole
+    call tree of `Seq` and `Repeat`), whose duration is one service time at the station.
+    """
+
+    station: int
+    service: Node
+
+
+@dataclass(frozen=True, eq=False)
+class VisitOf:
+    """One visit to a service (arrival at its station to its answer), by name: visits are
+    evaluated once per service and shared by every caller."""
+
+    service: str
+
+
+Node: TypeAlias = Delay | Fixed | Seq | Repeat | Fanout | Work | VisitOf
+
+
+# ----------------------------------------------------------------------------- stations
+
+
+@dataclass(frozen=True)
+class Station:
+    """A queue of work: `replicas` × `concurrency` workers behind `load_balancer`."""
+
+    name: str
+    replicas: int
+    concurrency: int
+    load_balancer: str
+
+    @property
+    def workers(self) -> int:
+        return self.replicas * self.concurrency
+
+
+@dataclass(frozen=True)
+class Model:
+    """Everything the analytic mode needs from a scenario, computed once.
+
+    Attributes:
+        stations: the queues (services in scenario order, or the one monolith).
+        services: the service names, in scenario order.
+        entries: the entry-point services (those with traffic), in scenario order.
+        visits: the latency tree of one visit to each service.
+        first_wait: per entry, the nodes before its first work step and that step's station
+            (the request-level `start` is when the first work step begins), or None when the
+            entry's handler has no work step at the top level.
+        visits_per_request: entries × services, expected visits per entry request.
+        called_per_request: entries × services, the part of those visits that came from a
+            network call (and so carries serialisation work).
+        loads: 4 × entries × stations; loads[k, e, s] is, per request at entry e, the expected
+            sum over its work steps at station s of E[S^k] (k = 0 counts the work steps).
+        call_graph: services as nodes, calls as edges weighted by calls per visit.
+    """
+
+    stations: tuple[Station, ...]
+    services: tuple[str, ...]
+    entries: tuple[str, ...]
+    visits: dict[str, Node]
+    first_wait: dict[str, tuple[tuple[Node, ...], int] | None]
+    visits_per_request: np.ndarray
+    called_per_request: np.ndarray
+    loads: np.ndarray
+    call_graph: nx.DiGraph = field(repr=False)
+    monolith: bool = False
+
+
+def _handler(spec: Service) -> list:
+    return list(spec.handler) if spec.handler is not None else [WorkStep()]
+
+
+def _work_distribution(spec: Service, step: WorkStep) -> Distribution:
+    return step.work or spec.service_time
+
+
+def call_graph(scenario: Scenario) -> nx.DiGraph:
+    """Services and their calls; edge weight = expected calls per visit (count × probability,
+    summed over the handler's steps; every call of a parallel step is issued)."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(scenario.services)
+    for name, spec in scenario.services.items():
+        for step in _handler(spec):
+            calls = step.parallel if isinstance(step, Parallel) else [step]
+            for call in (c for c in calls if isinstance(c, Call)):
+                rate = call.count * call.probability
+                if graph.has_edge(name, call.call):
+                    graph[name][call.call]["weight"] += rate
+                else:
+                    graph.add_edge(name, call.call, weight=rate)
+    return graph
+
+
+def expected_visits(scenario: Scenario, graph: nx.DiGraph | None = None) -> np.ndarray:
+    """entries × services: expected visits to each service per request at each entry point.
+
+    Propagated down the DAG in topological order: visits(callee) += visits(caller) ×
+    calls per visit. Exact for expectations, whatever the distributions.
+    """
+    graph = graph if graph is not None else call_graph(scenario)
+    services = list(scenario.services)
+    index = {name: i for i, name in enumerate(services)}
+    entries = list(scenario.traffic)
+    visits = np.zeros((len(entries), len(services)))
+    for row, entry in enumerate(entries):
+        visits[row, index[entry]] = 1.0
+    for caller in nx.topological_sort(graph):
+        column = visits[:, index[caller]]
+        for callee, data in graph[caller].items():
+            visits[:, index[callee]] += column * data["weight"]
+    return visits
+
+
+# ----------------------------------------------------------------------------- static moments
+
+
+def distribution_cumulants(dist: Distribution) -> tuple[float, float, float]:
+    """The first three cumulants (mean, variance, third central moment) of a distribution."""
+    mean = float(dist.mean_s)
+    match dist:
+        case Exponential():
+            return mean, mean**2, 2 * mean**3
+        case Constant():
+            return mean, 0.0, 0.0
+        case Gamma():
+            shape = 1.0 / dist.cv**2
+            scale = mean / shape
+            return mean, shape * scale**2, 2 * shape * scale**3
+        case LogNormal():
+            s2 = dist.cv**2
+            second = mean**2 * (1 + s2)
+            third = mean**3 * (1 + s2) ** 3
+            return mean, mean**2 * s2, third - 3 * mean * second + 2 * mean**3
+        case Uniform():
+            return mean, (dist.cv * mean) ** 2, 0.0
+        case Empirical():
+            values = dist.values
+            centred = values - values.mean()
+            return float(values.mean()), float((centred**2).mean()), float((centred**3).mean())
+    raise TypeError(f"not a distribution: {dist!r}")
+
+
+def static_cumulants(node: Node) -> tuple[float, float, float]:
+    """Cumulants of a tree without queues (the service time of a `Work`)."""
+    match node:
+        case Delay():
+            return distribution_cumulants(node.dist)
+        case Fixed():
+            return node.value, 0.0, 0.0
+        case Seq():
+            parts = [static_cumulants(part) for part in node.parts]
+            return tuple(float(sum(values)) for values in zip(*parts, strict=True)) or (0, 0, 0)  # type: ignore[return-value]
+        case Repeat():
+            return compound_cumulants(static_cumulants(node.part), node.count, node.probability)
+    raise TypeError(f"a service time cannot contain {type(node).__name__}")
+
+
+def compound_cumulants(
+    part: tuple[float, float, float], count: int, probability: float
+) -> tuple[float, float, float]:
+    """Cumulants of the sum of N copies of `part`, N ~ Binomial(count, probability)."""
+    k1, k2, k3 = part
+    n1 = count * probability
+    n2 = n1 * (1 - probability)
+    n3 = n2 * (1 - 2 * probability)
+    return (
+        n1 * k1,
+        n1 * k2 + n2 * k1**2,
+        n1 * k3 + 3 * n2 * k1 * k2 + n3 * k1**3,
+    )
+
+
+def raw_moments(cumulants: tuple[float, float, float]) -> tuple[float, float, float]:
+    """E[X], E[X²], E[X³] from the first three cumulants."""
+    k1, k2, k3 = cumulants
+    return k1, k2 + k1**2, k3 + 3 * k2 * k1 + k1**3
+
+
+# ----------------------------------------------------------------------------- compiling
+
+
+def compile_model(scenario: Scenario) -> Model:
+    """The stations, latency trees and flows of a scenario (microservices or monolith)."""
+    graph = call_graph(scenario)
+    services = tuple(scenario.services)
+    entries = tuple(scenario.traffic)
+    visits_per_request = expected_visits(scenario, graph)
+    called = visits_per_request.copy()
+    for row, entry in enumerate(entries):
+        called[row, services.index(entry)] -= 1.0
+    if scenario.deployment == "monolith":
+        return _monolith(scenario, graph, services, entries, visits_per_request, called)
+    return _microservices(scenario, graph, services, entries, visits_per_request, called)
+
+
+def _microservices(scenario, graph, services, entries, visits_per_request, called) -> Model:  # type: ignore[no-untyped-def]
+    index = {name: i for i, name in enumerate(services)}
+    network = Delay(scenario.network.latency)
+    serialisation = scenario.network.serialisation
+    stations = tuple(
+        Station(name, spec.replicas, spec.concurrency, spec.load_balancer)
+        for name, spec in scenario.services.items()
+    )
+    calls: dict[str, Node] = {}
+
+    def call_node(target: str) -> Node:
+        """One network call: there, serialisation work at the callee, its visit, back."""
+        if target not in calls:
+            parts: list[Node] = [network]
+            if serialisation > 0:
+                parts.append(Work(index[target], Fixed(serialisation)))
+            parts += [VisitOf(target), network]
+            calls[target] = Seq(tuple(parts))
+        return calls[target]
+
+    visits: dict[str, Node] = {}
+    first_wait: dict[str, tuple[tuple[Node, ...], int] | None] = {}
+    # Per visit: counts and raw moments of the work steps of the handler itself.
+    local = np.zeros((4, len(services)))
+    for name, spec in scenario.services.items():
+        parts: list[Node] = []
+        for step in _handler(spec):
+            if isinstance(step, WorkStep):
+                dist = _work_distribution(spec, step)
+                parts.append(Work(index[name], Delay(dist)))
+                moments = raw_moments(distribution_cumulants(dist))
+                local[:, index[name]] += (1.0, *moments)
+            elif isinstance(step, Call):
+                parts.append(Repeat(call_node(step.call), step.count, step.probability))
+            else:
+                branches = tuple(
+                    Repeat(call_node(c.call), c.count, c.probability) for c in step.parallel
+                )
+                wait_for = None if step.wait_for == "all" else int(step.wait_for)
+                parts.append(Fanout(branches, wait_for))
+        visits[name] = Seq(tuple(parts))
+        first = next((i for i, p in enumerate(parts) if isinstance(p, Work)), None)
+        first_wait[name] = None if first is None else (tuple(parts[:first]), index[name])
+    per_call = np.array([1.0, *raw_moments((serialisation, 0.0, 0.0))])
+    if serialisation <= 0:
+        per_call[:] = 0.0
+    loads = (
+        visits_per_request[None, :, :] * local[:, None, :]
+        + called[None, :, :] * per_call[:, None, None]
+    )
+    return Model(
+        stations=stations,
+        services=services,
+        entries=entries,
+        visits=visits,
+        first_wait={entry: first_wait[entry] for entry in entries},
+        visits_per_request=visits_per_request,
+        called_per_request=called,
+        loads=loads,
+        call_graph=graph,
+    )
+
+
+def _monolith(scenario, graph, services, entries, visits_per_request, called) -> Model:  # type: ignore[no-untyped-def]
+    """One station; a request holds one worker for all the work of its call tree, in turn
+    (in-process calls; a parallel step runs its calls one after the other)."""
+    sizing = scenario.monolith
+    specs = scenario.services
+    replicas = sizing.replicas or sum(s.replicas for s in specs.values())
+    workers = sum(s.workers for s in specs.values())
+    concurrency = sizing.concurrency or max(1, round(workers / replicas))
+    station = Station("monolith", replicas, concurrency, sizing.load_balancer)
+    trees: dict[str, Node] = {}
+    for name in reversed(list(nx.topological_sort(graph))):
+        spec = specs[name]
+        parts: list[Node] = []
+        for step in _handler(spec):
+            if isinstance(step, WorkStep):
+                parts.append(Delay(_work_distribution(spec, step)))
+            else:
+                group = step.parallel if isinstance(step, Parallel) else [step]
+                parts += [Repeat(trees[c.call], c.count, c.probability) for c in group]
+        trees[name] = Seq(tuple(parts))
+    visits: dict[str, Node] = {name: Work(0, trees[name]) for name in services}
+    loads = np.zeros((4, len(entries), 1))
+    for row, entry in enumerate(entries):
+        loads[:, row, 0] = (1.0, *raw_moments(static_cumulants(trees[entry])))
+    return Model(
+        stations=(station,),
+        services=services,
+        entries=entries,
+        visits=visits,
+        first_wait={entry: ((), 0) for entry in entries},
+        visits_per_request=visits_per_request,
+        called_per_request=called,
+        loads=loads,
+        call_graph=graph,
+        monolith=True,
+    )
+
+
+def contains_fanout(node: Node, visits: dict[str, Node], seen: set[str] | None = None) -> bool:
+    """Whether a tree (following visits) has a parallel step anywhere."""
+    seen = set() if seen is None else seen
+    match node:
+        case Fanout():
+            return True
+        case Seq():
+            return any(contains_fanout(part, visits, seen) for part in node.parts)
+        case Repeat():
+            return contains_fanout(node.part, visits, seen)
+        case VisitOf():
+            if node.service in seen:
+                return False
+            seen.add(node.service)
+            return contains_fanout(visits[node.service], visits, seen)
+    return False

@@ -1,0 +1,318 @@
+"""Queues per time step and station: Erlang C / Allen–Cunneen, with a fluid backlog.
+
+Within a time step every station is taken to be in the steady state of its mean arrival
+rate over the step (the pointwise stationary approximation, PSA: Green & Kolesar 1991), an
+M/G/c queue:
+
+* work arrives as a Poisson stream (arrival cv 1) whose service time is the mixture of the
+  work steps that reach the station (its mean, cv and third moment);
+* central-queue, least-connections and power-of-two: one M/G/c over all workers
+  (least-connections and power-of-two are approximated by the central queue they try to
+  imitate: optimistic, see docs/analytic.md); random: each replica an M/G/k with a share
+  1/n of the traffic (thinning keeps it Poisson); round-robin: each replica a G/G/k whose
+  inter-arrival cv² is 1/n (every n-th arrival: Erlang-n gaps);
+* the probability of waiting is Erlang C, the mean wait Allen–Cunneen
+  Wq = C·E[S]/(c − a) · (ca² + cs²)/2 (exact for M/M/c, and for M/G/1 where it is the
+  Pollaczek–Khinchine formula); the wait, given that there is one, is exponential with mean
+  Wq / C (exact for M/M/c), or for one worker and Poisson arrivals a gamma with the M/G/1
+  second moment of Takács (E[W²] = 2 Wq² + λE[S³] / (3(1 − ρ))).
+
+Utilisation ρ ≥ 1 has no steady state. Work that cannot be served is carried from step to
+step as a fluid backlog B (work-seconds): B(t + dt) = max(0, B + (a − c)·dt) with a the
+offered load and c the workers. An arrival waits B/c for it (FCFS: the backlog is ahead of
+it), so the backlog adds a delay that is uniform between its values at the two ends of
+the step (the fluid backlog is linear in time). On top of it, the stationary queue is
+evaluated at min(ρ, RHO_CAP), so latencies stay finite at and just below saturation. This
+is the stationary-backlog-carryover idea of Stolletz (2008) in its simplest form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from .flows import Model
+
+RHO_CAP = 0.98
+"""The stationary part of a queue is evaluated at most at this utilisation; the rest of the
+load (and any overload) is carried by the fluid backlog."""
+
+RECURSION_MAX = 256
+"""Erlang B by its exact recursion up to this many servers; above, by the Poisson form."""
+
+PER_REPLICA = ("random", "round-robin")
+"""Load balancers whose replicas each keep their own queue in this model."""
+
+
+# ----------------------------------------------------------------------------- Erlang C
+
+
+def erlang_b(servers: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """Erlang B for arrays of servers (integers ≥ 1) and offered loads (Erlangs ≥ 0).
+
+    The recursion B(n) = a·B(n−1) / (n + a·B(n−1)) of `simulator.theory.erlang_b`, run on
+    all cells at once (cells sorted by servers, so the cells still running are a suffix);
+    above RECURSION_MAX servers, B = P(Poisson(a) = c) / P(Poisson(a) ≤ c) in log space.
+    """
+    servers, load = np.broadcast_arrays(np.asarray(servers), np.asarray(load, dtype=float))
+    c = servers.astype(np.int64).ravel()
+    a = load.ravel()
+    out = np.empty(a.shape)
+    small = c <= RECURSION_MAX
+    if small.any():
+        cs, loads = c[small], a[small]
+        order = np.argsort(cs, kind="stable")
+        cs, loads = cs[order], loads[order]
+        b = np.ones(cs.shape)
+        for n in range(1, int(cs[-1]) + 1):
+            low = int(np.searchsorted(cs, n, side="left"))
+            ab = loads[low:] * b[low:]
+            b[low:] = ab / (n + ab)
+        result = np.empty(b.shape)
+        result[order] = b
+        out[small] = result
+    big = ~small
+    if big.any():
+        cb, ab = c[big].astype(float), a[big]
+        with np.errstate(divide="ignore"):
+            log_pmf = cb * np.log(ab) - ab - special.gammaln(cb + 1)
+        out[big] = np.exp(log_pmf) / special.pdtr(cb, ab)
+    return out.reshape(load.shape)
+
+
+def erlang_c(servers: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """Erlang C, P(wait) in M/M/c, for arrays; load ≥ servers gives 1 (everyone waits)."""
+    servers, load = np.broadcast_arrays(np.asarray(servers), np.asarray(load, dtype=float))
+    c = servers.astype(float)
+    stable = load < c
+    b = erlang_b(servers, np.where(stable, load, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = c * b / (c - load * (1.0 - b))
+    return np.where(stable, value, 1.0)
+
+
+# ----------------------------------------------------------------------------- stations
+
+
+@dataclass
+class StationSteps:
+    """Per time step (rows) and station (columns), what the queues do.
+
+    Rates are per second, times in seconds, `backlog` in work-seconds at the end of a step.
+    `wait_*` describe the wait of one work step: with probability `p_wait_stationary` a
+    gamma(`wait_shape`, `wait_scale`) wait (the stationary queue), plus, with probability
+    `delay_share`, a uniform delay between `delay_low` and `delay_high` (the backlog).
+    """
+
+    replicas: np.ndarray
+    workers: np.ndarray
+    work_rate: np.ndarray
+    service_mean: np.ndarray
+    offered: np.ndarray
+    utilisation: np.ndarray
+    p_wait_stationary: np.ndarray
+    wait_stationary_mean: np.ndarray
+    wait_shape: np.ndarray
+    wait_scale: np.ndarray
+    delay_share: np.ndarray
+    delay_low: np.ndarray
+    delay_high: np.ndarray
+    backlog: np.ndarray
+    queued_mean: np.ndarray
+
+    @property
+    def saturated(self) -> np.ndarray:
+        """Steps in which a station had unserved work (a backlog) or more load than workers."""
+        return (self.delay_share > 0) | (self.offered >= self.workers)
+
+    @property
+    def p_wait(self) -> np.ndarray:
+        return 1.0 - (1.0 - self.p_wait_stationary) * (1.0 - self.delay_share)
+
+    @property
+    def delay_mean(self) -> np.ndarray:
+        return self.delay_share * (self.delay_low + self.delay_high) / 2
+
+    @property
+    def delay_second(self) -> np.ndarray:
+        low, high = self.delay_low, self.delay_high
+        return self.delay_share * (low * low + low * high + high * high) / 3
+
+    @property
+    def wait_mean(self) -> np.ndarray:
+        """Mean wait of a work step for a worker: the stationary queue plus the backlog."""
+        return self.wait_stationary_mean + self.delay_mean
+
+    @property
+    def wait_variance(self) -> np.ndarray:
+        stationary_second = self.p_wait_stationary * self.wait_shape * (self.wait_shape + 1)
+        stationary_second = stationary_second * self.wait_scale**2
+        second = stationary_second + 2 * self.wait_stationary_mean * self.delay_mean
+        second = second + self.delay_second
+        return np.maximum(second - self.wait_mean**2, 0.0)
+
+    def row(self, step: int) -> StationSteps:
+        """One step, as 1 × stations arrays."""
+        return StationSteps(**{k: v[step : step + 1] for k, v in vars(self).items()})
+
+
+Autoscaler = Callable[[int, StationSteps], np.ndarray]
+"""`target = autoscaler(step, metrics)`: replicas per station for the step after `step`,
+from the metrics of `step` (a one-row StationSteps). A pure function: no clock, no state of
+its own beyond what it is given. Not used by any scenario yet (the autoscaler model comes
+later); `simulate_stations` already takes one."""
+
+
+def stationary(
+    model: Model, work: np.ndarray, replicas: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The steady-state queue of every cell (step × station), at most at RHO_CAP.
+
+    `work` is 4 × steps × stations: the rate of work steps and the rates of their first
+    three raw moments (Σ λ·E[S^k]).
+    """
+    concurrency = np.array([s.concurrency for s in model.stations])
+    policies = [s.load_balancer for s in model.stations]
+    per_replica = np.array([p in PER_REPLICA for p in policies])
+    round_robin = np.array([p == "round-robin" for p in policies])
+    workers = replicas * concurrency
+    rate, first, second, third = work
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(rate > 0, first / rate, 0.0)
+        scv = np.where(rate > 0, second / rate / mean**2 - 1.0, 1.0)
+        third_mean = np.where(rate > 0, third / rate, 0.0)
+    scv = np.maximum(np.nan_to_num(scv, nan=1.0), 0.0)
+    utilisation = np.where(workers > 0, first / np.maximum(workers, 1), np.inf)
+    rho = np.minimum(utilisation, RHO_CAP)
+    queues = np.where(per_replica, replicas, 1)
+    servers = np.where(per_replica, concurrency, workers)
+    arrival_scv = np.where(round_robin & (replicas > 1), 1.0 / np.maximum(replicas, 1), 1.0)
+    load = rho * servers  # Erlangs offered to one queue
+    c_wait = np.where(rate > 0, erlang_c(servers, load), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mmc_wait = c_wait * mean / (servers - load)
+        wait = mmc_wait * (arrival_scv + scv) / 2
+        conditional = np.where(c_wait > 0, wait / c_wait, 0.0)
+        # One worker, Poisson arrivals: Takács's second moment of the M/G/1 wait.
+        queue_rate = rho / np.where(mean > 0, mean, 1.0)  # λ of one queue at the capped ρ
+        takacs = 2 * wait**2 + queue_rate * third_mean / (3 * (1 - rho))
+        mg1 = (servers == 1) & (arrival_scv == 1.0) & (c_wait > 0)
+        conditional_second = np.where(mg1, takacs / np.where(c_wait > 0, c_wait, 1), 0.0)
+        variance = conditional_second - conditional**2
+        shape = np.where(mg1 & (variance > 0), conditional**2 / variance, 1.0)
+    shape = np.clip(np.nan_to_num(shape, nan=1.0), 1e-3, 1e6)
+    scale = np.where(shape > 0, conditional / shape, 0.0)
+    return {
+        "workers": workers,
+        "queues": queues,
+        "mean": mean,
+        "utilisation": utilisation,
+        "p_wait": np.nan_to_num(c_wait),
+        "wait": np.nan_to_num(wait),
+        "shape": shape,
+        "scale": np.nan_to_num(scale),
+    }
+
+
+def fluid_backlog(
+    offered: np.ndarray, workers: np.ndarray, dt: np.ndarray, start: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Carry unserved work from step to step (steps × stations arrays; `start` per station).
+
+    Returns, per step: the backlog at its end (work-seconds), its time average over the step,
+    the share of the step during which it was positive, and the lowest and highest delay it
+    causes in that part of the step (backlog / workers at the two ends of that part; the
+    fluid backlog is linear in time, so the delay of an arrival is uniform between them).
+    """
+    steps, count = offered.shape
+    end, average, share, low, high = (np.zeros((steps, count)) for _ in range(5))
+    backlog = np.asarray(start, dtype=float).copy()
+    excess = (offered - workers) * dt[:, None]
+    if not backlog.any() and not (excess > 0).any():
+        return end, average, share, low, high  # never overloaded: the fast, common case
+    for t in range(steps):
+        change = excess[t]
+        if not backlog.any() and not (change > 0).any():
+            continue
+        after = np.maximum(backlog + change, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            drained = np.where(change < 0, backlog / -change, 1.0)  # share of the step
+        part = np.where(change >= 0, (after > 0).astype(float), np.clip(drained, 0.0, 1.0))
+        part = np.where((backlog <= 0) & (change <= 0), 0.0, part)
+        average[t] = part * (backlog + after) / 2
+        share[t] = part
+        first, last = backlog / workers[t], after / workers[t]
+        low[t] = np.where(part > 0, np.minimum(first, last), 0.0)
+        high[t] = np.where(part > 0, np.maximum(first, last), 0.0)
+        end[t] = after
+        backlog = after
+    return end, average, share, low, high
+
+
+def simulate_stations(
+    model: Model,
+    arrivals: np.ndarray,
+    dt: np.ndarray,
+    replicas: np.ndarray | None = None,
+    autoscaler: Autoscaler | None = None,
+) -> StationSteps:
+    """Every station at every step, from the entry arrival rates (steps × entries).
+
+    `replicas` (steps × stations) is a schedule of replicas; by default each station keeps
+    its scenario's count. With an `autoscaler`, steps are taken one at a time and the
+    replicas of each step are the autoscaler's target after the step before (starting from
+    the scenario's counts).
+    """
+    steps = arrivals.shape[0]
+    base = np.array([s.replicas for s in model.stations])
+    if replicas is None:
+        replicas = np.broadcast_to(base, (steps, len(base))).copy()
+    work = np.einsum("te,kes->kts", arrivals, model.loads)
+    if autoscaler is None:
+        return _steps(model, work, dt, replicas, np.zeros(len(base)))
+    rows = []
+    current = base.copy()
+    backlog = np.zeros(len(base))
+    for t in range(steps):
+        row = _steps(model, work[:, t : t + 1], dt[t : t + 1], current[None, :], backlog)
+        rows.append(row)
+        backlog = row.backlog[0]
+        current = np.maximum(np.asarray(autoscaler(t, row), dtype=int), 1)
+    return StationSteps(**{k: np.concatenate([getattr(r, k) for r in rows]) for k in vars(rows[0])})
+
+
+def _steps(
+    model: Model, work: np.ndarray, dt: np.ndarray, replicas: np.ndarray, backlog: np.ndarray
+) -> StationSteps:
+    queue = stationary(model, work, replicas)
+    workers = queue["workers"]
+    offered = work[1]
+    end, average, share, low, high = fluid_backlog(offered, workers, dt, backlog)
+    start = np.vstack([backlog[None, :], end[:-1]])
+    done = offered * dt[:, None] + start - end  # work-seconds served in the step
+    capacity = workers * dt[:, None]
+    utilisation = np.clip(np.where(capacity > 0, done / np.maximum(capacity, 1e-300), 0.0), 0, 1)
+    mean = queue["mean"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        backlog_queue = np.where(mean > 0, average / mean, 0.0)
+    queued = work[0] * queue["wait"] + backlog_queue
+    return StationSteps(
+        replicas=replicas,
+        workers=workers,
+        work_rate=work[0],
+        service_mean=mean,
+        offered=offered,
+        utilisation=utilisation,
+        p_wait_stationary=queue["p_wait"],
+        wait_stationary_mean=queue["wait"],
+        wait_shape=queue["shape"],
+        wait_scale=queue["scale"],
+        delay_share=share,
+        delay_low=low,
+        delay_high=high,
+        backlog=end,
+        queued_mean=queued,
+    )

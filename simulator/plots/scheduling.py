@@ -1,0 +1,201 @@
+"""Charts of the cluster scheduling model: the Omega paper's figure style, a utilisation heat
+map of the cell, and a timeline of failures and rescheduling.
+
+    sweep = decision_time_sweep("scenarios/omega/example.yaml", [0.1, 1, 10, 100])
+    fig = busyness_and_wait(sweep)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+from .common import empty_note, new_figure, root_figure, theme_if
+from .data import time_unit
+from .theme import PALETTE
+
+ARCHITECTURE_COLOURS = {
+    "monolithic-single-path": PALETTE[0],
+    "monolithic-multi-path": PALETTE[1],
+    "two-level": PALETTE[2],
+    "shared-state": PALETTE[3],
+}
+
+
+def busyness_and_wait(
+    sweep: pd.DataFrame, x: str = "t_job_service", ax: Sequence[Axes] | None = None
+) -> Figure:
+    """Busyness (left) and mean wait (right) against decision time, one line per architecture.
+
+    `sweep` has one row per run with columns `architecture`, `x` (seconds) and the KPIs
+    `busyness_batch`, `busyness_service`, `wait_mean_s_batch`, `wait_mean_s_service`: what
+    `decision_time_sweep` returns. Solid lines are batch, dashed service, as in the paper's
+    Figures 5–7 (log-scaled decision time).
+    """
+    own = ax is None
+    with theme_if(own):
+        if ax is None:
+            fig = new_figure()
+            left, right = fig.subplots(1, 2)
+            fig.suptitle("Scheduler busyness and job wait against decision time", x=0.01, ha="left")
+        else:
+            left, right = ax
+            fig = root_figure(left)
+        for architecture, rows in sweep.groupby("architecture", sort=False):
+            rows = rows.sort_values(x)
+            colour = ARCHITECTURE_COLOURS.get(str(architecture), PALETTE[4])
+            for kind, style in (("batch", "-"), ("service", "--")):
+                label = f"{architecture}, {kind}"
+                left.plot(
+                    rows[x], rows[f"busyness_{kind}"], style, color=colour, marker="o", label=label
+                )
+                right.plot(
+                    rows[x],
+                    rows[f"wait_mean_s_{kind}"],
+                    style,
+                    color=colour,
+                    marker="o",
+                    label=label,
+                )
+        for axes in (left, right):
+            axes.set_xscale("log")
+            axes.set_xlabel("t_job (service) [s]")
+        left.set_ylabel("scheduler busyness")
+        left.set_ylim(0, 1.05)
+        left.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        right.set_yscale("log")
+        right.set_ylabel("mean wait until first attempt [s]")
+        left.legend(fontsize="small", loc="upper left")
+    return fig
+
+
+def cluster_heatmap(result, ax: Axes | None = None) -> Figure:  # type: ignore[no-untyped-def]
+    """CPU in use per rack (rows) over time (columns): where the cell is full, and when."""
+    own = ax is None
+    with theme_if(own):
+        fig = new_figure() if ax is None else root_figure(ax)
+        axes = fig.subplots() if ax is None else ax
+        table = result.tables.get("cluster_utilisation")
+        axes.set_title(f"{result.scenario.name}: CPU in use per rack")
+        if table is None or table.empty:
+            empty_note(axes, "no cluster in this run")
+            return fig
+        grid = table.pivot(index="rack", columns="time", values="cpu")
+        unit, seconds = time_unit(result.scenario.horizon)
+        times = grid.columns.to_numpy() / seconds
+        image = axes.imshow(
+            grid.to_numpy(),
+            aspect="auto",
+            origin="lower",
+            interpolation="nearest",
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            extent=(times[0], times[-1], -0.5, len(grid) - 0.5),
+        )
+        axes.grid(False)
+        axes.set_xlabel(f"simulated time ({unit})")
+        axes.set_ylabel("rack")
+        bar = fig.colorbar(image, ax=axes)
+        bar.ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        bar.set_label("CPU in use")
+    return fig
+
+
+def failure_timeline(result, ax: Sequence[Axes] | None = None) -> Figure:  # type: ignore[no-untyped-def]
+    """Nodes down and CPU in use (top) and tasks killed and resubmitted (bottom) over time."""
+    own = ax is None
+    with theme_if(own):
+        if ax is None:
+            fig = new_figure()
+            top, bottom = fig.subplots(2, 1, sharex=True)
+            fig.suptitle(f"{result.scenario.name}: failures and rescheduling", x=0.01, ha="left")
+        else:
+            top, bottom = ax
+            fig = root_figure(top)
+        unit, seconds = time_unit(result.scenario.horizon)
+        usage = result.tables.get("cluster_utilisation")
+        failures = result.tables.get("failures")
+        if usage is None or usage.empty:
+            empty_note(top, "no cluster in this run")
+            return fig
+        totals = usage.groupby("time").agg(cpu=("cpu", "mean"), up=("nodes_up", "sum"))
+        t = totals.index.to_numpy() / seconds
+        top.plot(t, totals.cpu, color=PALETTE[0], label="CPU in use (share of cell)")
+        top.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        top.set_ylim(0, 1.05)
+        down = 1 - totals.up / totals.up.max()
+        top.fill_between(
+            t, 0, down, color=PALETTE[3], alpha=0.5, step="post", label="nodes down (share)"
+        )
+        top.legend(loc="lower right", fontsize="small")
+        top.set_ylabel("share of the cell")
+        if failures is None or failures.empty:
+            empty_note(bottom, "no failures in this run")
+        else:
+            colours = {"node": PALETTE[0], "rack": PALETTE[1], "power": PALETTE[3]}
+            for scope, rows in failures.groupby("scope"):
+                bottom.bar(
+                    rows.time / seconds,
+                    rows.tasks_killed,
+                    width=(result.scenario.horizon / seconds) / 200,
+                    color=colours.get(str(scope), PALETTE[4]),
+                    label=f"{scope} failure",
+                )
+                if scope == "node":
+                    continue  # too many to shade; rack and power outages are the story
+                for _, row in rows.iterrows():
+                    top.axvspan(
+                        row.time / seconds,
+                        (row.time + row.down_s) / seconds,
+                        color=colours.get(str(scope), PALETTE[4]),
+                        alpha=0.08,
+                    )
+            bottom.legend(loc="upper right", fontsize="small")
+        bottom.set_ylabel("tasks killed\nand resubmitted")
+        bottom.set_xlabel(f"simulated time ({unit})")
+        bottom.set_xlim(result.scenario.warmup / seconds, result.scenario.horizon / seconds)
+    return fig
+
+
+def decision_time_sweep(
+    scenario,  # type: ignore[no-untyped-def]
+    t_jobs: Sequence[float],
+    architectures: Sequence[str] = (
+        "monolithic-single-path",
+        "monolithic-multi-path",
+        "two-level",
+        "shared-state",
+    ),
+    overrides: Sequence[str] = (),
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """Run each architecture at each service decision time: the data of the paper's figures.
+
+    One row per run: architecture, t_job_service and every summary KPI.
+    """
+    from ..runner import run
+
+    rows = []
+    for architecture in architectures:
+        for t_job in t_jobs:
+            result = run(
+                scenario,
+                seed,
+                overrides=[
+                    *overrides,
+                    f"scheduler.architecture={architecture}",
+                    f"scheduler.t_job.service={t_job}s",
+                ],
+            )
+            rows.append({"architecture": architecture, "t_job_service": t_job, **result.summary})
+    return pd.DataFrame(rows)
+
+
+def has_scheduling(result) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a run carried the scheduling model (its tables are present)."""
+    return "cluster_utilisation" in result.tables
