@@ -94,7 +94,11 @@ class Topology(ScenarioModel):
         "`fanout` children at once) or random-dag (random calls from each layer to deeper "
         "layers, acyclic by construction)",
     )
-    prefix: str = knob("svc", "start of the generated service names")
+    prefix: str = knob(
+        "svc",
+        "start of the generated service names (letters, digits, '-' and '_')",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+    )
     work: Distribution | None = knob(
         default_factory=lambda: Exponential(mean=0.005),
         description="local work of each generated service per visit, before its calls; a "
@@ -210,14 +214,13 @@ class Topology(ScenarioModel):
     @model_validator(mode="after")
     def _arguments_fit(self) -> Topology:
         allowed = set(COMMON_ARGS) | set(GENERATOR_ARGS[self.generator])
-        defaults = _DEFAULTS
-        given = {
+        given = sorted(
             name
             for name in self.model_fields_set - allowed
-            if getattr(self, name) != defaults[name]  # a dumped Topology has every field
-        }
-        for name in sorted(given):
-            takes = ", ".join(GENERATOR_ARGS[self.generator])
+            if getattr(self, name) != _DEFAULTS[name]  # a dumped Topology has every field
+        )
+        if given:
+            name, takes = given[0], ", ".join(GENERATOR_ARGS[self.generator])
             raise PydanticCustomError(
                 "not_an_argument",
                 "{generator} does not take {name}; it takes {takes}",
@@ -230,7 +233,10 @@ class Topology(ScenarioModel):
         return self
 
 
-_DEFAULTS: dict[str, Any] = {}
+_DEFAULTS: dict[str, Any] = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in Topology.model_fields.items()
+}
 
 
 def _check_model(model: Any, value: dict[str, Any], info: ValidationInfo) -> Any:
@@ -273,12 +279,6 @@ def _message(detail: Mapping[str, Any]) -> str:
     if message.startswith("Input should be"):
         message = "expected " + message.removeprefix("Input should be ").strip()
     return message
-
-
-_DEFAULTS.update(
-    (name, field.get_default(call_default_factory=True))
-    for name, field in Topology.model_fields.items()
-)
 
 
 class TopologyError(ValueError):
@@ -374,7 +374,8 @@ def random_dag(
     calls) and calls that many distinct deeper services, the next layer twice as likely as
     the one after, and so on. Then every service without a caller in the layer just above
     gets one there, so every service is reachable and the longest call path has exactly
-    `depth` services (this can raise the mean out-degree a little). Calls go out at once
+    `depth` services. This raises out-degrees above the drawn ones where a layer has few
+    services for the next one: the entry point always calls all of layer 2. Calls go out at once
     (`parallel`) or one after another. The same arguments give the same graph: the only
     randomness is `numpy.random.default_rng(seed)`.
     """
@@ -406,8 +407,9 @@ def random_dag(
             if take:
                 chosen = rng.choice(len(deeper), size=take, replace=False, p=weights)
                 callees[name].update(deeper[i] for i in chosen)
+        called = set().union(*(callees[caller] for caller in layer))
         for name in layers[index + 1]:  # a caller in the layer just above, for the depth
-            if not any(name in callees[caller] for caller in layer):
+            if name not in called:
                 callees[layer[int(rng.integers(len(layer)))]].add(name)
     order = {name: i for i, name in enumerate(callees)}
     return {

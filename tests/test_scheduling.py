@@ -290,10 +290,14 @@ def _conservation(model) -> None:  # type: ignore[no-untyped-def]
     for claim in model.running.values():
         running[claim.job.id] = running.get(claim.job.id, 0) + int(claim.counts.sum())
         np.add.at(used_cpu, claim.nodes, claim.dcpu)
-    waiting = {j.id for s in model.schedulers for j in [*s.queue, *s.deciding]}
+    waiting = {
+        j.id
+        for s in model.schedulers
+        for j in [*s.queue, *s.deciding, *getattr(s, "backing_off", ())]
+    }
     killed_total = resubmitted = 0
     for job in model.jobs:
-        assert job.tasks == job.placed + job.unscheduled, job.id
+        assert job.tasks == job.placed + job.promised + job.unscheduled, job.id
         assert job.placed == job.finished + job.killed + running.get(job.id, 0), job.id
         abandoned = not np.isnan(job.abandoned_at)
         if job.unscheduled:  # queued, being decided, or given up on: exactly one of these

@@ -18,13 +18,15 @@ The time-dependent part (rates, queues, latencies per time step) lives in `stati
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import networkx as nx
 import numpy as np
 
-from ..scenario.calls import Call, Parallel, Work as WorkStep
+from ..scenario.calls import Call, Parallel
+from ..scenario.calls import Work as WorkStep
 from ..scenario.distributions import (
     Constant,
     Distribution,
@@ -74,9 +76,9 @@ class Repeat:
 class Fanout:
     """Branches issued at once (a parallel step); done when all made calls have answered, or
     the first `wait_for` of them (fewer if fewer were made). Each branch is a `Repeat`
-    whose copies all run at once."""
+    whose copies all run at once, or a `SharedWait` group."""
 
-    branches: tuple[Repeat, ...]
+    branches: tuple[Repeat | SharedWait, ...]
     wait_for: int | None
 
 
@@ -86,21 +88,39 @@ class Work:
 
     `service` is a tree without queues (a `Delay`, a `Fixed`, or for a monolith the whole
     call tree of `Seq` and `Repeat`), whose duration is one service time at the station.
+    With `queued` false the wait is left out: a `SharedWait` around it accounts for it.
     """
 
     station: int
     service: Node
+    queued: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class SharedWait:
+    """Calls of one parallel step to one service, sent at the same moment: they find the
+    same queue, so their first waits are taken as one and the same (comonotone), followed
+    by the rest of each call (`members`, whose first work step is not queued). Done when
+    all made calls have answered, or the first `wait_for` of them. Only for services whose
+    replicas share a queue (or imitate one); the calls of a batch spread over per-replica
+    queues are independent `Repeat` branches instead."""
+
+    station: int
+    members: tuple[Repeat, ...]
+    wait_for: int | None
 
 
 @dataclass(frozen=True, eq=False)
 class VisitOf:
     """One visit to a service (arrival at its station to its answer), by name: visits are
-    evaluated once per service and shared by every caller."""
+    evaluated once per service and shared by every caller. With `queued_first` false, the
+    wait of its first work step is left out (see `SharedWait`)."""
 
     service: str
+    queued_first: bool = True
 
 
-Node: TypeAlias = Delay | Fixed | Seq | Repeat | Fanout | Work | VisitOf
+Node: TypeAlias = Delay | Fixed | Seq | Repeat | Fanout | SharedWait | Work | VisitOf
 
 
 # ----------------------------------------------------------------------------- stations
@@ -121,6 +141,20 @@ class Station:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """Calls that one parallel step sends to one service at the same moment: they arrive
+    together (a batch), so they queue behind each other. `sizes[x]` = P(x calls)."""
+
+    owner: int
+    target: int
+    sizes: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        return float(np.arange(self.sizes.size) @ self.sizes)
+
+
+@dataclass(frozen=True)
 class Model:
     """Everything the analytic mode needs from a scenario, computed once.
 
@@ -129,6 +163,8 @@ class Model:
         services: the service names, in scenario order.
         entries: the entry-point services (those with traffic), in scenario order.
         visits: the latency tree of one visit to each service.
+        unqueued_visits: the same without the wait of the first work step, for services whose
+            handler starts with one (see `SharedWait`).
         first_wait: per entry, the nodes before its first work step and that step's station
             (the request-level `start` is when the first work step begins), or None when the
             entry's handler has no work step at the top level.
@@ -138,18 +174,26 @@ class Model:
         loads: 4 × entries × stations; loads[k, e, s] is, per request at entry e, the expected
             sum over its work steps at station s of E[S^k] (k = 0 counts the work steps).
         call_graph: services as nodes, calls as edges weighted by calls per visit.
+        monolith: whether the services run as one process (one station, no network).
+        serialisation: CPU time per network call at the callee (a work step there).
+        batches: the fan-outs that send several calls to one service at once.
+        batches_per_request: entries × batches, how often each batch is sent per request.
     """
 
     stations: tuple[Station, ...]
     services: tuple[str, ...]
     entries: tuple[str, ...]
     visits: dict[str, Node]
+    unqueued_visits: dict[str, Node]
     first_wait: dict[str, tuple[tuple[Node, ...], int] | None]
     visits_per_request: np.ndarray
     called_per_request: np.ndarray
     loads: np.ndarray
     call_graph: nx.DiGraph = field(repr=False)
     monolith: bool = False
+    serialisation: float = 0.0
+    batches: tuple[Batch, ...] = ()
+    batches_per_request: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
 def _handler(spec: Service) -> list:
@@ -283,27 +327,61 @@ def _microservices(scenario, graph, services, entries, visits_per_request, calle
     index = {name: i for i, name in enumerate(services)}
     network = Delay(scenario.network.latency)
     serialisation = scenario.network.serialisation
+    specs = scenario.services
     stations = tuple(
         Station(name, spec.replicas, spec.concurrency, spec.load_balancer)
-        for name, spec in scenario.services.items()
+        for name, spec in specs.items()
     )
-    calls: dict[str, Node] = {}
+    calls: dict[tuple[str, bool], Node] = {}
 
-    def call_node(target: str) -> Node:
+    def call_node(target: str, queued: bool = True) -> Node:
         """One network call: there, serialisation work at the callee, its visit, back."""
-        if target not in calls:
+        key = (target, queued)
+        if key not in calls:
             parts: list[Node] = [network]
             if serialisation > 0:
-                parts.append(Work(index[target], Fixed(serialisation)))
-            parts += [VisitOf(target), network]
-            calls[target] = Seq(tuple(parts))
-        return calls[target]
+                parts += [Work(index[target], Fixed(serialisation), queued), VisitOf(target)]
+            else:
+                parts.append(VisitOf(target, queued))
+            parts.append(network)
+            calls[key] = Seq(tuple(parts))
+        return calls[key]
+
+    def shares_queue(target: str) -> bool:
+        """Whether calls sent at once to `target` wait in one queue, first thing."""
+        spec = specs[target]
+        central = spec.load_balancer not in ("random", "round-robin") or spec.replicas == 1
+        starts_with_work = serialisation > 0 or isinstance(_handler(spec)[0], WorkStep)
+        return central and starts_with_work
+
+    def fanout(step: Parallel) -> Node:
+        wait_for = None if step.wait_for == "all" else int(step.wait_for)
+        groups: dict[str, list[Call]] = {}
+        for c in step.parallel:
+            groups.setdefault(c.call, []).append(c)
+        if wait_for is not None and len(groups) > 1:  # k of several services: independent
+            branches = [Repeat(call_node(c.call), c.count, c.probability) for c in step.parallel]
+            return Fanout(tuple(branches), wait_for)
+        nodes: list[Repeat | SharedWait] = []
+        for target, group in groups.items():
+            if shares_queue(target) and sum(c.count for c in group) > 1:
+                members = tuple(
+                    Repeat(call_node(target, queued=False), c.count, c.probability) for c in group
+                )
+                nodes.append(SharedWait(index[target], members, wait_for))
+            else:
+                nodes += [Repeat(call_node(c.call), c.count, c.probability) for c in group]
+        if len(nodes) == 1 and isinstance(nodes[0], SharedWait):
+            return nodes[0]
+        return Fanout(tuple(nodes), wait_for if len(groups) == 1 else None)
 
     visits: dict[str, Node] = {}
+    unqueued: dict[str, Node] = {}
     first_wait: dict[str, tuple[tuple[Node, ...], int] | None] = {}
+    batches: list[Batch] = []
     # Per visit: counts and raw moments of the work steps of the handler itself.
     local = np.zeros((4, len(services)))
-    for name, spec in scenario.services.items():
+    for name, spec in specs.items():
         parts: list[Node] = []
         for step in _handler(spec):
             if isinstance(step, WorkStep):
@@ -314,12 +392,17 @@ def _microservices(scenario, graph, services, entries, visits_per_request, calle
             elif isinstance(step, Call):
                 parts.append(Repeat(call_node(step.call), step.count, step.probability))
             else:
-                branches = tuple(
-                    Repeat(call_node(c.call), c.count, c.probability) for c in step.parallel
-                )
-                wait_for = None if step.wait_for == "all" else int(step.wait_for)
-                parts.append(Fanout(branches, wait_for))
+                parts.append(fanout(step))
+                targets: dict[str, list[tuple[int, float]]] = {}
+                for c in step.parallel:
+                    targets.setdefault(c.call, []).append((c.count, c.probability))
+                for target, counts in targets.items():
+                    sizes = binomial_sizes(counts)
+                    if sizes.size > 2:  # more than one call at once
+                        batches.append(Batch(index[name], index[target], sizes))
         visits[name] = Seq(tuple(parts))
+        if parts and isinstance(parts[0], Work):
+            unqueued[name] = Seq((Work(index[name], parts[0].service, False), *parts[1:]))
         first = next((i for i, p in enumerate(parts) if isinstance(p, Work)), None)
         first_wait[name] = None if first is None else (tuple(parts[:first]), index[name])
     per_call = np.array([1.0, *raw_moments((serialisation, 0.0, 0.0))])
@@ -334,12 +417,27 @@ def _microservices(scenario, graph, services, entries, visits_per_request, calle
         services=services,
         entries=entries,
         visits=visits,
+        unqueued_visits=unqueued,
         first_wait={entry: first_wait[entry] for entry in entries},
         visits_per_request=visits_per_request,
         called_per_request=called,
         loads=loads,
         call_graph=graph,
+        serialisation=serialisation,
+        batches=tuple(batches),
+        batches_per_request=visits_per_request[:, [b.owner for b in batches]],
     )
+
+
+def binomial_sizes(parts: list[tuple[int, float]]) -> np.ndarray:
+    """P(x) for the sum of independent Binomial(count, probability) numbers of calls."""
+    sizes = np.ones(1)
+    for count, probability in parts:
+        x = np.arange(count + 1)
+        pmf = np.array([math.comb(count, k) for k in x], dtype=float)
+        pmf *= probability**x * (1 - probability) ** (count - x)
+        sizes = np.convolve(sizes, pmf)
+    return sizes
 
 
 def _monolith(scenario, graph, services, entries, visits_per_request, called) -> Model:  # type: ignore[no-untyped-def]
@@ -371,6 +469,7 @@ def _monolith(scenario, graph, services, entries, visits_per_request, called) ->
         services=services,
         entries=entries,
         visits=visits,
+        unqueued_visits={},
         first_wait={entry: ((), 0) for entry in entries},
         visits_per_request=visits_per_request,
         called_per_request=called,
@@ -384,7 +483,7 @@ def contains_fanout(node: Node, visits: dict[str, Node], seen: set[str] | None =
     """Whether a tree (following visits) has a parallel step anywhere."""
     seen = set() if seen is None else seen
     match node:
-        case Fanout():
+        case Fanout() | SharedWait():
             return True
         case Seq():
             return any(contains_fanout(part, visits, seen) for part in node.parts)
@@ -395,4 +494,6 @@ def contains_fanout(node: Node, visits: dict[str, Node], seen: set[str] | None =
                 return False
             seen.add(node.service)
             return contains_fanout(visits[node.service], visits, seen)
+        case Work():
+            return contains_fanout(node.service, visits, seen)
     return False

@@ -42,6 +42,7 @@ from .flows import (
     Node,
     Repeat,
     Seq,
+    SharedWait,
     VisitOf,
     Work,
     static_cumulants,
@@ -124,13 +125,15 @@ class Moments:
         self.model = model
         self.steps = steps
         self.count = steps.workers.shape[0]
-        self.visits: dict[str, MomentPair] = {}
+        self.visits: dict[tuple[str, bool], MomentPair] = {}
         self._static: dict[int, tuple[float, float]] = {}
 
-    def visit(self, service: str) -> MomentPair:
-        if service not in self.visits:
-            self.visits[service] = self.of(self.model.visits[service])
-        return self.visits[service]
+    def visit(self, service: str, queued_first: bool = True) -> MomentPair:
+        key = (service, queued_first)
+        if key not in self.visits:
+            trees = self.model.visits if queued_first else self.model.unqueued_visits
+            self.visits[key] = self.of(trees[service])
+        return self.visits[key]
 
     def wait(self, station: int) -> MomentPair:
         return self.steps.wait_mean[:, station], self.steps.wait_variance[:, station]
@@ -138,13 +141,15 @@ class Moments:
     def of(self, node: Node) -> MomentPair:
         match node:
             case VisitOf():
-                return self.visit(node.service)
+                return self.visit(node.service, node.queued_first)
             case Delay() | Fixed():
                 mean, variance = self._static_moments(node)
                 return np.full(self.count, mean), np.full(self.count, variance)
             case Work():
-                wait_mean, wait_variance = self.wait(node.station)
                 mean, variance = self._static_moments(node.service)
+                if not node.queued:
+                    return np.full(self.count, mean), np.full(self.count, variance)
+                wait_mean, wait_variance = self.wait(node.station)
                 return wait_mean + mean, wait_variance + variance
             case Seq():
                 mean, variance = np.zeros(self.count), np.zeros(self.count)
@@ -157,8 +162,13 @@ class Moments:
                 n1 = node.count * node.probability
                 n2 = n1 * (1 - node.probability)
                 return n1 * mean, n1 * variance + n2 * mean**2
+            case SharedWait():
+                mean, second = self._shared(node)
+                return mean, np.maximum(second - mean**2, 0.0)
             case Fanout():
-                return self._fanout(node)
+                specs = [self._branch(b) for b in node.branches]
+                mean, second = self._order_moments(specs, node.wait_for)
+                return mean, np.maximum(second - mean**2, 0.0)
         raise TypeError(f"unknown node {node!r}")
 
     def _static_moments(self, node: Node) -> tuple[float, float]:
@@ -168,10 +178,31 @@ class Moments:
             self._static[key] = (k1, k2)
         return self._static[key]
 
-    def _fanout(self, node: Fanout) -> MomentPair:
-        """E[T] and Var[T] of a parallel step, from gamma fits of its branches on a grid."""
-        branches = [(*self.of(b.part), b.count, b.probability) for b in node.branches]
-        made = [(m, v, n, p) for m, v, n, p in branches if n * p > 0]
+    def _branch(self, branch: Repeat | SharedWait) -> tuple[np.ndarray, np.ndarray, int, float]:
+        """(mean, variance) of one call of a branch, given that it is made; count; chance."""
+        if isinstance(branch, Repeat):
+            return (*self.of(branch.part), branch.count, branch.probability)
+        made = 1.0 - _none_made(branch.members)
+        if made <= 0:
+            return np.zeros(self.count), np.zeros(self.count), 1, 0.0
+        mean, second = self._shared(branch)
+        mean, second = mean / made, second / made
+        return mean, np.maximum(second - mean**2, 0.0), 1, made
+
+    def _shared(self, node: SharedWait) -> MomentPair:
+        """E[T] and E[T²] of a shared-wait group: T = W·1{a call is made} + M, with M the
+        time from the end of the shared wait to the last (or k-th) answer (0 if none)."""
+        specs = [(*self.of(m.part), m.count, m.probability) for m in node.members]
+        m1, m2 = self._order_moments(specs, node.wait_for)
+        made = 1.0 - _none_made(node.members)
+        w1, w_var = self.wait(node.station)
+        w2 = w_var + w1**2
+        return made * w1 + m1, made * w2 + 2 * w1 * m1 + m2
+
+    def _order_moments(self, specs, wait_for: int | None) -> MomentPair:  # type: ignore[no-untyped-def]
+        """E[T] and E[T²] of the last (or k-th) of independent calls, each approximated by a
+        gamma with its mean and variance, integrated on a grid per step."""
+        made = [(m, v, n, p) for m, v, n, p in specs if n * p > 0]
         if not made:
             return np.zeros(self.count), np.zeros(self.count)
         fits = [(*gamma_fit(m, v), n, p) for m, v, n, p in made]
@@ -186,10 +217,14 @@ class Moments:
                 ratio = np.where(scale[:, None] > 0, x / scale[:, None], np.inf)
             cdf = special.gammainc(shape[:, None], ratio)
             parts.append((cdf, count, probability))
-        survival = 1.0 - order_statistic_cdf(parts, node.wait_for)
+        survival = 1.0 - order_statistic_cdf(parts, wait_for)
         mean = np.trapezoid(survival, x, axis=1)
         second = np.trapezoid(2 * x * survival, x, axis=1)
-        return mean, np.maximum(second - mean**2, 0.0)
+        return mean, second
+
+
+def _none_made(members: tuple[Repeat, ...]) -> float:
+    return math.prod((1 - m.probability) ** m.count for m in members)
 
 
 # ----------------------------------------------------------------------------- lattice
@@ -217,9 +252,7 @@ def limited_expectation(dist: Distribution, x: np.ndarray) -> np.ndarray:
 
 def gamma_limited(shape: float, scale: float, x: np.ndarray) -> np.ndarray:
     ratio = x / scale
-    return shape * scale * special.gammainc(shape + 1, ratio) + x * special.gammaincc(
-        shape, ratio
-    )
+    return shape * scale * special.gammainc(shape + 1, ratio) + x * special.gammaincc(shape, ratio)
 
 
 def uniform_limited(low: float, high: float, x: np.ndarray) -> np.ndarray:
@@ -286,33 +319,48 @@ class Lattice:
 
 
 class LatticeEvaluator:
-    """The lattice distribution of tree nodes at one step, on one lattice (memoised)."""
+    """The lattice distribution of tree nodes at one step, on one lattice (memoised).
 
-    def __init__(self, model: Model, steps: StationSteps, step: int, lattice: Lattice) -> None:
+    `shared` keeps the spectra of fixed pieces (work and network distributions) across
+    evaluations, by lattice: they do not depend on the step.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        steps: StationSteps,
+        step: int,
+        lattice: Lattice,
+        shared: dict[object, np.ndarray] | None = None,
+    ) -> None:
         self.model = model
         self.steps = steps
         self.step = step
         self.lattice = lattice
         self._memo: dict[object, np.ndarray] = {}
+        self._fixed_spectra = {} if shared is None else shared
 
-    def visit(self, service: str) -> np.ndarray:
-        key = ("visit", service)
+    def visit(self, service: str, queued_first: bool = True) -> np.ndarray:
+        key = ("visit", service, queued_first)
         if key not in self._memo:
-            self._memo[key] = self.of(self.model.visits[service])
+            trees = self.model.visits if queued_first else self.model.unqueued_visits
+            self._memo[key] = self.of(trees[service])
         return self._memo[key]
 
     def of(self, node: Node) -> np.ndarray:
         match node:
             case VisitOf():
-                return self.visit(node.service)
+                return self.visit(node.service, node.queued_first)
             case Delay():
-                return self._cached(id(node.dist), lambda: self.lattice.distribution(node.dist))
+                return self._fixed(id(node.dist), lambda: self.lattice.distribution(node.dist))
             case Fixed():
-                return self._cached(
+                return self._fixed(
                     ("fixed", node.value),
                     lambda: self.lattice.atoms(np.array([node.value]), np.array([1.0])),
                 )
             case Work():
+                if not node.queued:
+                    return self.of(node.service)
                 return self.wait(node.station) * self.of(node.service)
             case Seq():
                 result = self.lattice.ones()
@@ -323,12 +371,15 @@ class LatticeEvaluator:
                 return (1 - node.probability + node.probability * self.of(node.part)) ** node.count
             case Fanout():
                 return self._fanout(node)
+            case SharedWait():
+                return self._shared(node)
         raise TypeError(f"unknown node {node!r}")
 
-    def _cached(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
-        if key not in self._memo:
-            self._memo[key] = self.lattice.spectrum(make())
-        return self._memo[key]
+    def _fixed(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
+        key = (key, self.lattice.step, self.lattice.points)
+        if key not in self._fixed_spectra:
+            self._fixed_spectra[key] = self.lattice.spectrum(make())
+        return self._fixed_spectra[key]
 
     def wait(self, station: int) -> np.ndarray:
         key = ("wait", station)
@@ -338,7 +389,11 @@ class LatticeEvaluator:
             c_wait = float(s.p_wait_stationary[t, station])
             shape, scale = float(s.wait_shape[t, station]), float(s.wait_scale[t, station])
             if c_wait > 0 and scale > 0:
-                queue = c_wait * lattice.from_limited(lambda x: gamma_limited(shape, scale, x))
+                if shape == 1.0:  # exponential: E[min(W, x)] in closed form
+                    limited = lambda x: scale * -np.expm1(-x / scale)  # noqa: E731
+                else:
+                    limited = lambda x: gamma_limited(shape, scale, x)  # noqa: E731
+                queue = c_wait * lattice.from_limited(limited)
                 queue[0] += 1 - c_wait
             else:
                 queue = lattice.atoms(np.array([0.0]), np.array([1.0]))
@@ -352,30 +407,54 @@ class LatticeEvaluator:
             self._memo[key] = spectrum
         return self._memo[key]
 
-    def _fanout(self, node: Fanout) -> np.ndarray:
-        parts = [
-            (np.cumsum(self.lattice.masses(self.of(b.part))), b.count, b.probability)
-            for b in node.branches
-        ]
-        cdf = np.clip(order_statistic_cdf(parts, node.wait_for), 0.0, 1.0)
-        cdf = np.maximum.accumulate(cdf)
+    def _cdf(self, spectrum: np.ndarray) -> np.ndarray:
+        return np.cumsum(self.lattice.masses(spectrum))
+
+    def _from_cdf(self, cdf: np.ndarray) -> np.ndarray:
+        cdf = np.maximum.accumulate(np.clip(cdf, 0.0, 1.0))
         masses = np.diff(cdf, prepend=0.0)
         masses[-1] += 1.0 - cdf[-1]
         return self.lattice.spectrum(masses)
 
+    def _fanout(self, node: Fanout) -> np.ndarray:
+        parts = []
+        for branch in node.branches:
+            if isinstance(branch, Repeat):
+                parts.append((self._cdf(self.of(branch.part)), branch.count, branch.probability))
+            else:  # its CDF already has the chance that none of its calls is made at 0
+                parts.append((self._cdf(self._shared(branch)), 1, 1.0))
+        return self._from_cdf(order_statistic_cdf(parts, node.wait_for))
+
+    def _shared(self, node: SharedWait) -> np.ndarray:
+        """The shared wait, then the last (or k-th) of the calls: φ = P0 + φ_W·(φ_M − P0)."""
+        parts = [(self._cdf(self.of(m.part)), m.count, m.probability) for m in node.members]
+        after = self._from_cdf(order_statistic_cdf(parts, node.wait_for))
+        none = _none_made(node.members)
+        return none + self.wait(node.station) * (after - none)
+
 
 def lattice_distribution(
-    model: Model, steps: StationSteps, step: int, node: Node, mean: float, sd: float
+    model: Model,
+    steps: StationSteps,
+    step: int,
+    node: Node,
+    mean: float,
+    sd: float,
+    shared: dict[object, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points and masses of a node's latency at one step, on a lattice that holds it.
 
-    The lattice spans mean + GRID_SIGMAS·sd and is doubled (up to 3 times) while more than
-    TAIL_MASS lies in its last 5% (a heavy tail, or a wrong guess of the spread).
+    The lattice spans mean + GRID_SIGMAS·sd, rounded up to a power of 2^(1/4) so that
+    evaluations at similar steps share their fixed pieces (`shared`), and is doubled (up to
+    3 times) while more than TAIL_MASS lies in its last 5% (a heavy tail, or a wrong guess
+    of the spread).
     """
     span = max(mean + GRID_SIGMAS * sd, 1e-12)
+    span = 2.0 ** (math.ceil(4 * math.log2(span)) / 4)
     for _ in range(4):
         lattice = Lattice(span)
-        masses = lattice.masses(LatticeEvaluator(model, steps, step, lattice).of(node))
+        evaluator = LatticeEvaluator(model, steps, step, lattice, shared)
+        masses = lattice.masses(evaluator.of(node))
         if masses[-lattice.points // 20 :].sum() <= TAIL_MASS:
             break
         span *= 2
@@ -396,27 +475,38 @@ def quantile_function(points: np.ndarray, masses: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- mixtures
 
 
-def mixture_cdf(quantiles: np.ndarray, weights: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Σ_r w_r F_r(x) / Σ w for rows of quantile functions at LEVELS (rows × LEVELS)."""
+def mixture_cdf(
+    quantiles: np.ndarray, weights: np.ndarray, x: np.ndarray, chunk: int = 2048
+) -> np.ndarray:
+    """Σ_r w_r F_r(x) / Σ w for rows of quantile functions at LEVELS (rows × LEVELS).
+
+    Each row's CDF interpolates its quantile function linearly; all rows are searched at
+    once (rows offset so that they form one sorted array), `chunk` rows at a time.
+    """
+    x = np.asarray(x, dtype=float)
+    total = np.zeros(x.size)
+    for begin in range(0, quantiles.shape[0], chunk):
+        block, w = quantiles[begin : begin + chunk], weights[begin : begin + chunk]
+        total += w @ _rows_cdf(block, x)
+    return total / weights.sum()
+
+
+def _rows_cdf(quantiles: np.ndarray, x: np.ndarray) -> np.ndarray:
     rows, count = quantiles.shape
-    low, high = float(quantiles.min()), float(quantiles.max())
-    span = (high - low) + 1.0 + float(np.abs(x).max(initial=0.0))
+    low = float(quantiles.min())
+    span = float(quantiles.max()) - low + 1.0 + float(np.abs(x).max(initial=0.0))
     offset = np.arange(rows)[:, None] * span
     keys = (quantiles - low + offset).ravel()
-    probes = (np.asarray(x)[None, :] - low) + offset
+    probes = (x[None, :] - low) + offset
     index = np.searchsorted(keys, probes.ravel(), side="right").reshape(probes.shape)
-    index = index - np.arange(rows)[:, None] * count - 1  # last quantile ≤ x, per row
-    below = index < 0
-    above = index >= count - 1
+    index -= np.arange(rows)[:, None] * count + 1  # the last quantile ≤ x, per row
     i = np.clip(index, 0, count - 2)
     q0 = np.take_along_axis(quantiles, i, axis=1)
-    q1 = np.take_along_axis(quantiles, i + 1, axis=1)
-    gap = q1 - q0
+    gap = np.take_along_axis(quantiles, i + 1, axis=1) - q0
     with np.errstate(divide="ignore", invalid="ignore"):
-        fraction = np.where(gap > 0, (np.asarray(x)[None, :] - q0) / gap, 1.0)
+        fraction = np.where(gap > 0, (x[None, :] - q0) / gap, 1.0)
     values = LEVELS[i] + np.clip(fraction, 0.0, 1.0) * (LEVELS[i + 1] - LEVELS[i])
-    values = np.where(below, 0.0, np.where(above, 1.0, values))
-    return (weights @ values) / weights.sum()
+    return np.where(index < 0, 0.0, np.where(index >= count - 1, 1.0, values))
 
 
 def mixture_quantiles(

@@ -29,7 +29,8 @@ is the stationary-backlog-carryover idea of Stolletz (2008) in its simplest form
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 from scipy import special
@@ -123,12 +124,12 @@ class StationSteps:
     backlog: np.ndarray
     queued_mean: np.ndarray
 
-    @property
+    @cached_property
     def saturated(self) -> np.ndarray:
         """Steps in which a station had unserved work (a backlog) or more load than workers."""
         return (self.delay_share > 0) | (self.offered >= self.workers)
 
-    @property
+    @cached_property
     def p_wait(self) -> np.ndarray:
         return 1.0 - (1.0 - self.p_wait_stationary) * (1.0 - self.delay_share)
 
@@ -141,12 +142,12 @@ class StationSteps:
         low, high = self.delay_low, self.delay_high
         return self.delay_share * (low * low + low * high + high * high) / 3
 
-    @property
+    @cached_property
     def wait_mean(self) -> np.ndarray:
         """Mean wait of a work step for a worker: the stationary queue plus the backlog."""
         return self.wait_stationary_mean + self.delay_mean
 
-    @property
+    @cached_property
     def wait_variance(self) -> np.ndarray:
         stationary_second = self.p_wait_stationary * self.wait_shape * (self.wait_shape + 1)
         stationary_second = stationary_second * self.wait_scale**2
@@ -156,7 +157,9 @@ class StationSteps:
 
     def row(self, step: int) -> StationSteps:
         """One step, as 1 × stations arrays."""
-        return StationSteps(**{k: v[step : step + 1] for k, v in vars(self).items()})
+        return StationSteps(
+            **{f.name: getattr(self, f.name)[step : step + 1] for f in fields(self)}
+        )
 
 
 Autoscaler = Callable[[int, StationSteps], np.ndarray]
@@ -166,13 +169,96 @@ its own beyond what it is given. Not used by any scenario yet (the autoscaler mo
 later); `simulate_stations` already takes one."""
 
 
+BATCH_SERVERS_MAX = 64
+"""Batch arrivals are solved exactly (M^X/M/c) for queues of up to this many workers; above,
+a batch is small next to the workers and the queue is treated as without batches."""
+
+
+def split_sizes(sizes: np.ndarray, replicas: int, policy: str) -> np.ndarray:
+    """The sizes of the part of a batch that one replica's queue receives (P(0) included).
+
+    Random balancing thins each call independently (binomial, 1/n); round-robin deals the
+    calls in turn, so a replica gets ⌊x/n⌋ or ⌈x/n⌉ of them (averaged over the replicas).
+    """
+    if policy not in PER_REPLICA or replicas == 1:
+        return sizes
+    x = np.arange(sizes.size)
+    if policy == "random":
+        split = special.binom(x[:, None], x[None, :]) * (1 / replicas) ** x[None, :]
+        split = split * (1 - 1 / replicas) ** np.maximum(x[:, None] - x[None, :], 0)
+        split = np.where(x[None, :] <= x[:, None], split, 0.0)
+        return sizes @ split
+    low, extra = np.divmod(x, replicas)
+    out = np.zeros(sizes.size)
+    np.add.at(out, low + 1, sizes * extra / replicas)
+    np.add.at(out, low, sizes * (replicas - extra) / replicas)
+    return out
+
+
+def batch_queue(
+    batch_rate: np.ndarray, sizes: np.ndarray, mean: np.ndarray, servers: int, tol: float = 1e-12
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean wait and P(wait) of a call in an M^X/M/c queue, exactly, for arrays of steps.
+
+    Batches arrive as a Poisson stream (`batch_rate`, per step) with sizes P(X = x) =
+    `sizes[:, x]` (x ≥ 1); each call needs an exponential time of mean `mean`. The number in
+    the queue follows from the balance of the rates across each level n (up: a batch finds
+    j ≤ n and is larger than n − j; down: a completion at n + 1):
+
+        p(n + 1)·min(n + 1, c)/E[S] = λ_b Σ_j p(j)·P(X > n − j),
+
+    iterated until the tail is below `tol`. Then Lq = Σ (n − c)⁺ p(n), Wq = Lq / (λ_b E[X])
+    (Little), and P(wait) = 1 − Σ p(n) E[min(X, c − n)⁺] / E[X] (batches see time averages).
+    """
+    steps, width = sizes.shape
+    x = np.arange(width)
+    tail = 1.0 - np.cumsum(sizes, axis=1)  # P(X > m), m = 0 .. width − 1
+    tail = np.clip(tail, 0.0, 1.0)[:, ::-1]  # reversed: tail[:, width − 1 − m] = P(X > m)
+    mean_size = sizes @ x
+    window = np.zeros((steps, width))
+    window[:, -1] = 1.0  # p(0), unnormalised
+    total = np.ones(steps)
+    queued = np.zeros(steps)
+    immediate = np.zeros(steps)
+    served_now = [np.minimum(x, servers - n) @ sizes.T for n in range(servers)]
+    immediate += served_now[0]
+    n = 0
+    service_rate = 1.0 / np.where(mean > 0, mean, 1.0)
+    while True:
+        up = batch_rate * np.einsum("tw,tw->t", window, tail)
+        following = up / (service_rate * min(n + 1, servers))
+        n += 1
+        window = np.roll(window, -1, axis=1)
+        window[:, -1] = following
+        total += following
+        if n > servers:
+            queued += (n - servers) * following
+        elif n < servers:
+            immediate += following * served_now[n]
+        if n > servers and n % 16 == 0 and np.all(following <= tol * total):
+            break
+        if n > 200_000:  # pragma: no cover - utilisation is capped below 1
+            break
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = np.where(batch_rate > 0, queued / total / (batch_rate * mean_size), 0.0)
+        p_wait = np.where(mean_size > 0, 1.0 - immediate / total / mean_size, 0.0)
+    return np.nan_to_num(wait), np.clip(np.nan_to_num(p_wait), 0.0, 1.0)
+
+
 def stationary(
-    model: Model, work: np.ndarray, replicas: np.ndarray
+    model: Model, work: np.ndarray, replicas: np.ndarray, batch_rates: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """The steady-state queue of every cell (step × station), at most at RHO_CAP.
 
     `work` is 4 × steps × stations: the rate of work steps and the rates of their first
-    three raw moments (Σ λ·E[S^k]).
+    three raw moments (Σ λ·E[S^k]); `batch_rates` (steps × batches) how often each of the
+    model's batches is sent.
+
+    Stations that receive batches (fan-outs sending several calls to one service at once)
+    are solved as M^X/M/c queues (`batch_queue`) and corrected for the service-time
+    variability as Allen–Cunneen does: Wq ≈ Wq(M^X/M/c) + Wq(M/M/c)·(ca² − 1 + cs² − 1)/2,
+    which is exact for one worker (the M^X/G/1 mean wait) and is Allen–Cunneen without
+    batches.
     """
     concurrency = np.array([s.concurrency for s in model.stations])
     policies = [s.load_balancer for s in model.stations]
@@ -195,11 +281,19 @@ def stationary(
     with np.errstate(divide="ignore", invalid="ignore"):
         mmc_wait = c_wait * mean / (servers - load)
         wait = mmc_wait * (arrival_scv + scv) / 2
-        conditional = np.where(c_wait > 0, wait / c_wait, 0.0)
+    p_wait = c_wait
+    batched = _batched(model, rate, mean, rho, replicas, servers, batch_rates)
+    for s, (mx_wait, mx_p_wait) in batched.items():
+        wait[:, s] = mx_wait + mmc_wait[:, s] * (arrival_scv[:, s] - 1 + scv[:, s] - 1) / 2
+        p_wait[:, s] = np.where(rate[:, s] > 0, mx_p_wait, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        conditional = np.where(p_wait > 0, wait / p_wait, 0.0)
         # One worker, Poisson arrivals: Takács's second moment of the M/G/1 wait.
         queue_rate = rho / np.where(mean > 0, mean, 1.0)  # λ of one queue at the capped ρ
         takacs = 2 * wait**2 + queue_rate * third_mean / (3 * (1 - rho))
         mg1 = (servers == 1) & (arrival_scv == 1.0) & (c_wait > 0)
+        for s in batched:
+            mg1[:, s] = False
         conditional_second = np.where(mg1, takacs / np.where(c_wait > 0, c_wait, 1), 0.0)
         variance = conditional_second - conditional**2
         shape = np.where(mg1 & (variance > 0), conditional**2 / variance, 1.0)
@@ -210,11 +304,59 @@ def stationary(
         "queues": queues,
         "mean": mean,
         "utilisation": utilisation,
-        "p_wait": np.nan_to_num(c_wait),
-        "wait": np.nan_to_num(wait),
+        "p_wait": np.nan_to_num(p_wait),
+        "wait": np.nan_to_num(np.maximum(wait, 0.0)),
         "shape": shape,
         "scale": np.nan_to_num(scale),
     }
+
+
+def _batched(
+    model: Model,
+    rate: np.ndarray,
+    mean: np.ndarray,
+    rho: np.ndarray,
+    replicas: np.ndarray,
+    servers: np.ndarray,
+    batch_rates: np.ndarray | None,
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """M^X/M/c wait and P(wait) of the stations that receive batches, per step."""
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if batch_rates is None or not model.batches:
+        return out
+    targets = sorted({b.target for b in model.batches})
+    for s in targets:
+        policy = model.stations[s].load_balancer
+        sources = [(i, b) for i, b in enumerate(model.batches) if b.target == s]
+        width = max(b.sizes.size for _, b in sources)
+        wait = np.zeros(rate.shape[0])
+        p_wait = np.zeros(rate.shape[0])
+        groups = np.unique(np.column_stack([replicas[:, s], servers[:, s]]), axis=0)
+        for n, c in groups:
+            rows = (replicas[:, s] == n) & (servers[:, s] == c)
+            if c > BATCH_SERVERS_MAX:
+                continue
+            queues = n if policy in PER_REPLICA else 1
+            sizes = np.zeros((rows.sum(), width))
+            batch_rate = np.zeros(rows.sum())
+            singles = rate[rows, s].copy()  # calls per second, all queues
+            for i, b in sources:
+                sent = batch_rates[rows, i]
+                singles -= sent * b.mean
+                part = split_sizes(b.sizes, int(n), policy)  # per queue, P(0) included
+                sizes[:, 1 : part.size] += sent[:, None] * part[None, 1:]
+                batch_rate += sent * (1 - part[0])
+            singles = np.maximum(singles, 0.0) / queues
+            sizes[:, 1] += singles
+            batch_rate += singles
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sizes = np.where(batch_rate[:, None] > 0, sizes / batch_rate[:, None], 0.0)
+                offered = batch_rate * (sizes @ np.arange(width)) * mean[rows, s] / c
+                scale = np.where(offered > 0, rho[rows, s] / offered, 0.0)  # cap at RHO_CAP
+            w, p = batch_queue(batch_rate * scale, sizes, mean[rows, s], int(c))
+            wait[rows], p_wait[rows] = w, p
+        out[s] = (wait, p_wait)
+    return out
 
 
 def fluid_backlog(
@@ -271,23 +413,31 @@ def simulate_stations(
     if replicas is None:
         replicas = np.broadcast_to(base, (steps, len(base))).copy()
     work = np.einsum("te,kes->kts", arrivals, model.loads)
+    batches = arrivals @ model.batches_per_request if model.batches else None
     if autoscaler is None:
-        return _steps(model, work, dt, replicas, np.zeros(len(base)))
+        return _steps(model, work, dt, replicas, np.zeros(len(base)), batches)
     rows = []
     current = base.copy()
     backlog = np.zeros(len(base))
     for t in range(steps):
-        row = _steps(model, work[:, t : t + 1], dt[t : t + 1], current[None, :], backlog)
+        sent = None if batches is None else batches[t : t + 1]
+        row = _steps(model, work[:, t : t + 1], dt[t : t + 1], current[None, :], backlog, sent)
         rows.append(row)
         backlog = row.backlog[0]
         current = np.maximum(np.asarray(autoscaler(t, row), dtype=int), 1)
-    return StationSteps(**{k: np.concatenate([getattr(r, k) for r in rows]) for k in vars(rows[0])})
+    names = [f.name for f in fields(StationSteps)]
+    return StationSteps(**{k: np.concatenate([getattr(r, k) for r in rows]) for k in names})
 
 
 def _steps(
-    model: Model, work: np.ndarray, dt: np.ndarray, replicas: np.ndarray, backlog: np.ndarray
+    model: Model,
+    work: np.ndarray,
+    dt: np.ndarray,
+    replicas: np.ndarray,
+    backlog: np.ndarray,
+    batches: np.ndarray | None,
 ) -> StationSteps:
-    queue = stationary(model, work, replicas)
+    queue = stationary(model, work, replicas, batches)
     workers = queue["workers"]
     offered = work[1]
     end, average, share, low, high = fluid_backlog(offered, workers, dt, backlog)

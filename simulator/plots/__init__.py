@@ -9,12 +9,16 @@
 `Result.save` and `sresim run --out` use).
 """
 
+from .callgraph import call_graph_chart
 from .charts import latency_cdf, save_run_charts, utilisation_over_time
 from .theme import PALETTE, save_figure, slide_theme
+from .timeline import latency_over_time
 
 __all__ = [
     "PALETTE",
+    "call_graph_chart",
     "latency_cdf",
+    "latency_over_time",
     "save_figure",
     "save_run_charts",
     "slide_theme",

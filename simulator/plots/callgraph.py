@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch
 from matplotlib.patheffects import withStroke
@@ -25,7 +27,7 @@ NODE_DIAMETER_PT = (10.0, 32.0)
 NO_DATA_COLOUR = "#DDDDDD"
 CALL_COLOUR = "#8C8C8C"
 PARALLEL_COLOUR = OKABE_ITO["blue"]
-LABEL_WIDTH = 28
+LABEL_WIDTH = 14
 """Names longer than this are broken at a hyphen into two lines."""
 SWEEPS = 4
 """Barycentre sweeps that order each layer to cut edge crossings."""
@@ -80,18 +82,21 @@ def call_graph_chart(source: Any, ax: Axes | None = None) -> Figure:  # type: ig
         values, what = _colour_values(graph, result)
         cmap = _colour_map()
         norm = _norm(values)
-        diameters = _diameters(graph)
-        labels = {name: _wrap_name(name) for name in graph}
+        height = fig.get_figheight() * 0.78 if own_figure else _height_in(ax)
+        sizes = _sizes(height * 72 / 1.04 / max(len(layer) for layer in layers))
+        diameters = _diameters(graph, sizes)
+        labels = {name: _wrap_name(name, sizes.wrap) for name in graph}
         starts = {  # where a service's arrows start: the end of its name, in points
-            name: diameters[name] / 2 + 2 * LABEL_GAP_PT + 72 * text_width_in(text, LABEL_SIZE)
+            name: diameters[name] / 2 + 2 * LABEL_GAP_PT + 72 * text_width_in(text, sizes.font)
             for name, text in labels.items()
         }
         last = max(starts[name] for name in layers[-1]) / 72  # inches right of the last column
         width = fig.get_figwidth() * 0.8 if own_figure else _width_in(ax)
         span = len(layers) - 1 + 0.15
-        ax.set_xlim(-0.15, len(layers) - 1 + span * last / max(width - last, 0.5 * width))
+        right = len(layers) - 1 + span * last / max(width - last, 0.5 * width)
+        ax.set_xlim(*((-0.15, right) if len(layers) > 1 else (-1.0, 1.0)))
         ax.set_ylim(-0.02, 1.02)
-        _draw_edges(ax, graph, positions, diameters, starts)
+        labelled = _draw_edges(ax, graph, positions, diameters, starts)
         names = list(graph)
         x = [positions[n][0] for n in names]
         y = [positions[n][1] for n in names]
@@ -108,9 +113,9 @@ def call_graph_chart(source: Any, ax: Axes | None = None) -> Figure:  # type: ig
             zorder=3,
         )
         for name in names:
-            _label(ax, labels[name], positions[name], diameters[name])
+            _label(ax, labels[name], positions[name], diameters[name], sizes.font)
         _colour_bar(fig, ax, cmap, norm, what, values)
-        _legend(fig, ax, graph, diameters, values, own_figure)
+        _legend(fig, ax, graph, sizes, values, labelled, own_figure)
     return fig
 
 
@@ -149,15 +154,32 @@ def _layout(graph) -> tuple[dict[str, tuple[float, float]], list[list[str]]]:  #
     return positions, layers
 
 
-def _diameters(graph) -> dict[str, float]:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class _Sizes:
+    """Node diameters and label size (points) that fit the tallest layer's spacing."""
+
+    low: float
+    high: float
+    font: float
+    wrap: bool
+
+
+def _sizes(slot: float) -> _Sizes:
+    """`slot`: the vertical distance between two services of the tallest layer (points)."""
+    high = min(NODE_DIAMETER_PT[1], 0.7 * slot)
+    font = min(FontProperties(size=LABEL_SIZE).get_size_in_points(), max(5.0, 0.75 * slot))
+    return _Sizes(min(NODE_DIAMETER_PT[0], high), high, font, wrap=2.1 * font <= slot)
+
+
+def _diameters(graph, sizes: _Sizes) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Marker diameters in points, area ∝ workers, the largest at the maximum size."""
     workers = {name: max(1, data["workers"]) for name, data in graph.nodes(data=True)}
-    return {name: _diameter(w, max(workers.values())) for name, w in workers.items()}
+    most = max(workers.values())
+    return {name: _diameter(w, most, sizes) for name, w in workers.items()}
 
 
-def _diameter(workers: float, most: float) -> float:
-    low, high = NODE_DIAMETER_PT
-    return max(low, high * math.sqrt(workers / most))
+def _diameter(workers: float, most: float, sizes: _Sizes) -> float:
+    return max(sizes.low, sizes.high * math.sqrt(workers / most))
 
 
 # ---------------------------------------------------------------------------- colours
@@ -202,12 +224,16 @@ def _colour_bar(fig: Figure, ax: Axes, cmap, norm: Normalize, what: str, values)
 # ---------------------------------------------------------------------------- drawing
 
 
-def _draw_edges(ax: Axes, graph, positions, diameters, starts) -> None:  # type: ignore[no-untyped-def]
+def _draw_edges(ax: Axes, graph, positions, diameters, starts) -> float | None:  # type: ignore[no-untyped-def]
     """Arrows from the end of the caller's name to the edge of the callee's node.
 
     An arrow starts `starts[caller]` points right of its caller's centre, so it never
     crosses the caller's own name; offsets in points keep it right whatever the layout.
+    Arrows are labelled with their calls per visit where it is not 1, unless every arrow
+    has the same value: then none is, and that value is returned for the legend.
     """
+    values = {round(v, 9) for _, _, v in graph.edges(data="calls_per_visit")}
+    same = values.pop() if len(values) == 1 and not math.isclose(next(iter(values)), 1) else None
     fig = root_figure(ax)
     (ux0, uy0), (ux1, uy1) = ax.transData.transform([(0, 0), (1, 1)]) * 72 / fig.dpi
     per_unit = (ux1 - ux0, uy1 - uy0)  # points per data unit, before the final layout
@@ -233,7 +259,7 @@ def _draw_edges(ax: Axes, graph, positions, diameters, starts) -> None:  # type:
         )
         ax.add_artist(arrow)
         per_visit = data["calls_per_visit"]
-        if math.isclose(per_visit, 1.0):
+        if same is not None or math.isclose(per_visit, 1.0):
             continue
         t = EDGE_LABEL_AT
         dx = (x1 - x0) * per_unit[0] - starts[caller]
@@ -252,13 +278,20 @@ def _draw_edges(ax: Axes, graph, positions, diameters, starts) -> None:  # type:
             zorder=4,
             path_effects=[withStroke(linewidth=3, foreground="white")],
         )
+    return same
 
 
 def _width_in(ax: Axes) -> float:
     return ax.get_position().width * root_figure(ax).get_figwidth()
 
 
-def _label(ax: Axes, text: str, position: tuple[float, float], diameter: float) -> None:
+def _height_in(ax: Axes) -> float:
+    return ax.get_position().height * root_figure(ax).get_figheight()
+
+
+def _label(
+    ax: Axes, text: str, position: tuple[float, float], diameter: float, size: float
+) -> None:
     ax.annotate(
         text,
         position,
@@ -266,7 +299,7 @@ def _label(ax: Axes, text: str, position: tuple[float, float], diameter: float) 
         textcoords="offset points",
         ha="left",
         va="center",
-        fontsize=LABEL_SIZE,
+        fontsize=size,
         color="#222222",
         linespacing=0.95,
         zorder=5,
@@ -274,9 +307,9 @@ def _label(ax: Axes, text: str, position: tuple[float, float], diameter: float) 
     )
 
 
-def _wrap_name(name: str) -> str:
+def _wrap_name(name: str, wrap: bool = True) -> str:
     """Two balanced lines, broken after a hyphen, for names longer than LABEL_WIDTH."""
-    if len(name) <= LABEL_WIDTH:
+    if not wrap or len(name) <= LABEL_WIDTH:
         return name
     cuts = [i + 1 for i, char in enumerate(name) if char in "-_"]
     if not cuts:
@@ -285,8 +318,8 @@ def _wrap_name(name: str) -> str:
     return f"{name[:cut]}\n{name[cut:]}"
 
 
-def _legend(fig: Figure, ax: Axes, graph, diameters, values, own_figure: bool) -> None:  # type: ignore[no-untyped-def]
-    """Node sizes for three worker counts, the two kinds of arrow, and 'no requests'."""
+def _legend(fig: Figure, ax: Axes, graph, sizes, values, same, own_figure: bool) -> None:  # type: ignore[no-untyped-def]
+    """Node sizes for three worker counts, the kinds of arrow, and 'no requests'."""
     workers = sorted({max(1, d["workers"]) for _, d in graph.nodes(data=True)})
     most = workers[-1]
     shown = sorted({workers[0], workers[len(workers) // 2], most})
@@ -296,7 +329,7 @@ def _legend(fig: Figure, ax: Axes, graph, diameters, values, own_figure: bool) -
             [],
             ls="",
             marker="o",
-            ms=_diameter(w, most),
+            ms=_diameter(w, most, sizes),
             mfc="white",
             mec="#333333",
             label=f"{w:,} worker{'s' if w != 1 else ''}",
@@ -308,6 +341,8 @@ def _legend(fig: Figure, ax: Axes, graph, diameters, values, own_figure: bool) -
         handles.append(Line2D([], [], color=CALL_COLOUR, lw=2, label="call"))
     if True in kinds:
         handles.append(Line2D([], [], color=PARALLEL_COLOUR, lw=2, label="parallel call"))
+    if same is not None:
+        handles.append(Line2D([], [], ls="", label=f"every arrow ×{same:.3g} per visit"))
     if any(not np.isfinite(v) for v in values.values()):
         handles.append(
             Line2D(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Tag, field_validator
-from pydantic_core import PydanticCustomError
 
 from .base import ScenarioModel, knob
 from .distributions import Distribution, Exponential
@@ -93,9 +92,7 @@ def _step_kind(value: Any) -> str | None:
         for kind in ("work", "call", "parallel"):
             if kind in value:
                 return kind
-        raise PydanticCustomError(
-            "step_kind", "expected a step with one of the keys work, call or parallel"
-        )
+        return None
     if isinstance(value, Work | Call | Parallel):
         return {Work: "work", Call: "call", Parallel: "parallel"}[type(value)]
     return None
@@ -105,7 +102,11 @@ Step = Annotated[
     Annotated[Work, Tag("work")]
     | Annotated[Call, Tag("call")]
     | Annotated[Parallel, Tag("parallel")],
-    Discriminator(_step_kind),
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="expected a step with one of the keys work, call or parallel",
+    ),
 ]
 """One step of a handler: `work`, `call` or `parallel`."""
 

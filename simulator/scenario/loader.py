@@ -70,8 +70,14 @@ def load_scenario(
         path = Path(source)
         label, base_dir = str(path), path.parent
         data = _read_with_presets(path, seen=())
-    for dotted, value in _parse_overrides(overrides, label):
+    parsed = _parse_overrides(overrides, label)
+    generated = [(k, v) for k, v in parsed if k == "topology" or k.startswith("topology.")]
+    for dotted, value in generated:  # first, so that --set can reach generated services
         _apply_override(data, dotted, value, label)
+    data = _expand_topology(data, label, base_dir)
+    for dotted, value in parsed:
+        if (dotted, value) not in generated:
+            _apply_override(data, dotted, value, label)
     try:
         scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as error:
@@ -80,12 +86,33 @@ def load_scenario(
     return scenario
 
 
+def _expand_topology(data: dict[str, Any], label: str, base_dir: Path) -> dict[str, Any]:
+    if not data.get("topology"):
+        return data
+    from ..topology import TopologyError, expand_topology
+
+    try:
+        return expand_topology(data, base_dir)
+    except TopologyError as error:
+        raise ScenarioError(label, error.key, error.message) from None
+
+
+def _unshared(value: Any) -> Any:
+    """A copy with no shared parts: YAML anchors (&a, *a) would otherwise make one override
+    change every place that used the anchor."""
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     label = str(path)
     if not path.exists():
         raise ScenarioError(label, "", "file not found")
     if not path.is_file():
-        raise ScenarioError(label, "", "expected a YAML file, found a directory")
+        raise ScenarioError(label, "", "expected a YAML file, found something else")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
     except yaml.YAMLError as error:
@@ -99,7 +126,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError(label, "", f"expected a mapping of keys, got {type(data).__name__}")
-    return data
+    return _unshared(data)
 
 
 def _read_with_presets(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..topology import Topology
 from .base import ScenarioModel, knob, suggest
 from .calls import Call, CallPolicy, CircuitBreaker, Network, Parallel, RetryBudget, Slo, Step
 from .cluster import Cluster, Scheduler, Workloads
@@ -147,6 +148,11 @@ class Scenario(ScenarioModel):
     warmup: Duration = knob(
         0.0, "initial period that is simulated but excluded from every metric", "s", ge=0
     )
+    topology: Topology | None = knob(
+        None,
+        "services generated in a shape (chain, fan-out tree, random DAG), merged under "
+        "services: (explicit entries win)",
+    )
     services: dict[str, Service] = knob(default_factory=dict, description="the services, by name")
     traffic: dict[str, Traffic] = knob(
         default_factory=dict, description="external traffic, by the name of the service it enters"
@@ -194,8 +200,8 @@ class Scenario(ScenarioModel):
                 raise PydanticCustomError(
                     "bad_name",
                     "expected a service name of letters, digits, '-' and '_' "
-                    "(no dots or spaces), got {name!r}",
-                    {"name": name},
+                    "(no dots or spaces), got {name}",
+                    {"name": repr(name)},
                 )
         return services
 

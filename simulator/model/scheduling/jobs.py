@@ -12,7 +12,11 @@ ORIGINS: tuple[str, ...] = ("batch", "service", "prefill", "microservice", "resc
 
 
 class Job:
-    """One job: identical tasks sharing one duration, placed over one or more attempts."""
+    """One job: identical tasks sharing one duration, placed over one or more attempts.
+
+    Its tasks are always `placed + promised + unscheduled`; `placed` counts the started ones
+    (then `finished`, `killed` or still running).
+    """
 
     __slots__ = (
         "abandoned_at",
@@ -30,6 +34,7 @@ class Job:
         "origin",
         "parent",
         "placed",
+        "promised",
         "scheduled_at",
         "scheduler",
         "start_delay",
@@ -69,6 +74,7 @@ class Job:
         self.scheduled_at = math.nan
         self.abandoned_at = math.nan
         self.placed = 0
+        self.promised = 0  # two-level: tasks a framework accepted in an offer, not yet started
         self.killed = 0
         self.finished = 0
         self.start_delay = 0.0

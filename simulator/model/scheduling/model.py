@@ -288,18 +288,29 @@ class SchedulingModel:
         return conflicted
 
     def commit_offer(
-        self, scheduler: Scheduler, job: Job, nodes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Turn part of a locked offer into running tasks (it cannot conflict)."""
-        unique, counts = claims(nodes)
-        dcpu, dmem = self.cell.deltas(unique, counts, job.cpu, job.memory)
-        now = self.env.now
-        cell = self.cell
+        self,
+        scheduler: Scheduler,
+        job: Job,
+        nodes: np.ndarray,
+        counts: np.ndarray,
+        dcpu: np.ndarray,
+        dmem: np.ndarray,
+    ) -> int:
+        """Start tasks a framework accepted in its offer (they cannot conflict: the offer was
+        locked). Tasks on nodes that failed meanwhile go back to the job: how many."""
+        cell, now = self.cell, self.env.now
         cell._shift(now, 2, -float(dcpu.sum()))
-        cell.locked_cpu[unique] -= dcpu
-        cell.locked_mem[unique] -= dmem
-        self._apply(scheduler.index, job, unique, counts, dcpu, dmem)
-        return unique, dcpu, dmem
+        cell.locked_cpu[nodes] -= dcpu
+        cell.locked_mem[nodes] -= dmem
+        total = int(counts.sum())
+        job.promised -= total
+        job.unscheduled += total  # `_apply` moves the started ones to `placed`
+        up = cell.up[nodes]
+        if not up.all():
+            nodes, counts, dcpu, dmem = nodes[up], counts[up], dcpu[up], dmem[up]
+        if len(nodes):
+            self._apply(scheduler.index, job, nodes, counts, dcpu, dmem)
+        return total - int(counts.sum())
 
     def _apply(
         self,
@@ -347,28 +358,36 @@ class SchedulingModel:
         if claim.owner >= 0 and self.allocator is not None:
             self._owner_cpu[claim.owner] -= float(dcpu.sum())
             self._owner_mem[claim.owner] -= float(dmem.sum())
-            self.allocator.poke()
+            self.allocator.wake()
 
     def after_attempt(self, scheduler: Scheduler, job: Job) -> None:
         """Done, retried at the back of the queue, or abandoned after max_attempts."""
-        now = self.env.now
         if job.unscheduled == 0:
-            job.scheduled_at = now
+            job.scheduled_at = self.env.now
             return
-        never_placed = job.placed == 0 and job.attempts >= UNPLACED_ATTEMPTS
-        if job.attempts >= self.scheduler.max_attempts or never_placed:
-            job.abandoned_at = now
-            self.abandoned += 1
-            if self.abandoned <= LOGGED_ABANDONMENTS:
-                self.events.record(
-                    now,
-                    f"scheduler/{scheduler.name}",
-                    "job_abandoned",
-                    f"{job.kind} job {job.id}: {job.unscheduled} of {job.tasks} tasks unplaced "
-                    f"after {job.attempts} attempts",
-                )
-            return
-        scheduler.queue.append(job)  # a framework reads its queue again at its next offer
+        if not self.give_up(scheduler, job):
+            scheduler.queue.append(job)
+
+    def give_up(self, scheduler: Scheduler, job: Job) -> bool:
+        """Abandon a job not fully placed if its attempts are used up (then True).
+
+        The Omega simulator's rule: after `max_attempts` (1,000) attempts, or after
+        UNPLACED_ATTEMPTS (100) in which not one of its tasks found a place."""
+        never_placed = job.placed + job.promised == 0 and job.attempts >= UNPLACED_ATTEMPTS
+        if job.attempts < self.scheduler.max_attempts and not never_placed:
+            return False
+        now = self.env.now
+        job.abandoned_at = now
+        self.abandoned += 1
+        if self.abandoned <= LOGGED_ABANDONMENTS:
+            self.events.record(
+                now,
+                f"scheduler/{scheduler.name}",
+                "job_abandoned",
+                f"{job.kind} job {job.id}: {job.unscheduled} of {job.tasks} tasks unplaced "
+                f"after {job.attempts} attempts",
+            )
+        return True
 
     def shares(self) -> np.ndarray:
         return dominant_shares(
@@ -485,7 +504,7 @@ class SchedulingModel:
             self.env.now, f"cluster/{scope}", "repaired", f"{len(nodes)} nodes from {nodes[0]} up"
         )
         if self.allocator is not None:
-            self.allocator.poke()
+            self.allocator.wake()
 
     # -- measurement ---------------------------------------------------------------------
     def _sample(self):  # type: ignore[no-untyped-def]

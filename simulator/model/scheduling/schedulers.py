@@ -7,8 +7,9 @@ commits, all on the one `CellState`:
 - monolithic (single- or multi-path): decides on the live cell, so it never conflicts;
 - shared-state: decides on a private copy taken when it starts thinking, then commits
   optimistically; claims whose nodes changed meanwhile conflict (fine or coarse);
-- two-level: a framework decides on a resource offer, which the resource manager locks
-  for the whole decision, so it never conflicts but hides those resources from the others.
+- two-level: a framework decides on a resource offer of all the free resources, which the
+  resource manager locks until the framework answers, so it never conflicts but hides those
+  resources from the other frameworks (the Omega simulator's Mesos model, see `Allocator`).
 
 Placement itself, conflict checks and the allocator's choice are pure functions elsewhere.
 """
@@ -24,10 +25,24 @@ import numpy as np
 import simpy
 
 from .jobs import Job
-from .placement import EPS, drf_pick
+from .placement import EPS, claims, drf_pick
 
 if TYPE_CHECKING:
     from .model import SchedulingModel
+
+OFFER_INTERVAL = 1.0
+"""Two-level: the allocator gathers what frees up and makes its next offer this long after a
+change (the Omega simulator's Mesos `offerBatchInterval`), not at every task's end."""
+
+MIN_OFFER_CPU_SHARE = 0.0025
+"""Two-level: no offer smaller than this share of the cell's CPU (the Omega simulator's minimum
+offer of 100 cores, on its example cell of 40,000)."""
+
+import os
+SERIAL = bool(os.environ.get("SERIAL"))
+RETRY_DELAY = 1.0
+"""Two-level: a job not fully placed asks again this long after its attempt (the Omega
+simulator's Mesos frameworks wait 1 s)."""
 
 
 class Scheduler:
@@ -113,58 +128,120 @@ class QueueScheduler(Scheduler):
             self.deciding = []
 
 
+class Offer:
+    """Resources the allocator locked for one framework: a private view it decides on."""
+
+    __slots__ = ("accepted", "cpu", "framework", "made_at", "mem", "offered_cpu")
+
+    def __init__(self, framework: Framework, cpu: np.ndarray, mem: np.ndarray, now: float) -> None:
+        self.framework = framework
+        self.cpu = cpu  # what is left of the offer as the framework's decisions take from it
+        self.mem = mem
+        self.made_at = now
+        self.offered_cpu = float(cpu.sum())
+        self.accepted: list[tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def room(self) -> tuple[float, float]:
+        return float(self.cpu.sum()), float(self.mem.sum())
+
+
 class Framework(Scheduler):
-    """A two-level framework scheduler: it decides only when it holds a resource offer."""
+    """A two-level framework scheduler: it decides only on the resource offers it receives.
+
+    On an offer it takes the jobs from the head of its queue, one attempt each, until the
+    offer is used up or the queue is empty, placing what fits (a job may take part of an
+    offer). Its answer reaches the allocator after the sum of those decision times; only then
+    do the accepted tasks start and the rest of the offer unlock. A job left with unplaced
+    tasks tries again `RETRY_DELAY` after its attempt, in a later offer, unless its attempts
+    are used up. As in the Omega simulator, each offer is handled when it arrives, so a
+    framework may be answering several at once; it is busy while at least one is open.
+    """
 
     def __init__(self, model: SchedulingModel, name: str, handles: str, index: int) -> None:
         super().__init__(model, name, handles, index)
-        self.offer: tuple[np.ndarray, np.ndarray] | None = None
         self.offers = 0
+        self.open_offers = 0
+        self.backing_off: list[Job] = []  # jobs waiting out RETRY_DELAY before they queue again
 
     def enqueue(self, job: Job) -> None:
         super().enqueue(job)
-        self.model.allocator.poke()
+        self.model.allocator.request(self)
 
-    def receive(self, cpu: np.ndarray, mem: np.ndarray) -> None:
-        self.offer = (cpu, mem)
+    def receive(self, offer: Offer) -> None:
+        """Decide now on the offer; the answer goes back after the decisions' total time."""
+        env, model = self.env, self.model
         self.offers += 1
-        self.env.process(self._decide())
+        if self.open_offers == 0:
+            self.thinking_since = env.now
+        self.open_offers += 1
+        think = model.scheduler.offer_cost + self._decide(offer)
+        if not self.queue:
+            model.allocator.cancel(self)  # nothing left to place: stop asking for offers
+        answer = env.timeout(think)
+        answer.callbacks.append(lambda _event: self._answer(offer))
 
-    def _decide(self):  # type: ignore[no-untyped-def]
-        """Decide about every queued job on the offer; locked resources go back at the end."""
-        env, model, cell = self.env, self.model, self.model.cell
-        assert self.offer is not None
-        cpu, mem = self.offer
-        start = env.now
-        self.thinking_since = start
-        if model.scheduler.offer_cost > 0:
-            yield env.timeout(model.scheduler.offer_cost)
-        self.deciding = list(self.queue)
-        self.queue.clear()
-        while self.deciding:
-            job = self.deciding[0]
+    def _decide(self, offer: Offer) -> float:
+        """Attempt queued jobs on the offer while it has room; the time those decisions take."""
+        model, cell = self.model, self.model.cell
+        think = 0.0
+        room_cpu, room_mem = offer.room()
+        while self.queue and room_cpu > EPS and room_mem > EPS:
+            job = self.queue.popleft()
             self._begin(job)
-            yield env.timeout(self.think_time(job))
-            nodes = model.place(self, job, cpu * cell.up, mem * cell.up)
-            if len(nodes):
-                used, dcpu, dmem = model.commit_offer(self, job, nodes)
-                cpu[used] -= dcpu
-                mem[used] -= dmem
-                self._transaction(False)
-            self.deciding.pop(0)
-            model.after_attempt(self, job)
-        self.thinking_since = math.nan
-        self._busy(start)
-        self.offer = None
-        model.allocator.returned(self, cpu, mem)
+            think += self.think_time(job)
+            if room_cpu + EPS >= job.cpu and room_mem + EPS >= job.memory:
+                nodes = model.place(self, job, offer.cpu, offer.mem)
+                if len(nodes):
+                    unique, counts = claims(nodes)
+                    dcpu, dmem = cell.deltas(unique, counts, job.cpu, job.memory)
+                    offer.cpu[unique] -= dcpu
+                    offer.mem[unique] -= dmem
+                    room_cpu -= float(dcpu.sum())
+                    room_mem -= float(dmem.sum())
+                    placed = int(counts.sum())
+                    job.unscheduled -= placed
+                    job.promised += placed
+                    offer.accepted.append((job, unique, counts, dcpu, dmem))
+            if job.unscheduled and not model.give_up(self, job):
+                self._back_off(job)
+        return think
+
+    def _back_off(self, job: Job) -> None:
+        self.backing_off.append(job)
+        retry = self.env.timeout(RETRY_DELAY)
+        retry.callbacks.append(lambda _event: self._retry(job))
+
+    def _retry(self, job: Job) -> None:
+        self.backing_off.remove(job)
+        self.enqueue(job)
+
+    def _answer(self, offer: Offer) -> None:
+        """The framework's answer: accepted tasks start, the rest of the offer unlocks."""
+        model, now = self.model, self.env.now
+        for job, unique, counts, dcpu, dmem in offer.accepted:
+            lost = model.commit_offer(self, job, unique, counts, dcpu, dmem)
+            if lost and job not in self.queue and job not in self.backing_off:
+                if math.isnan(job.abandoned_at):
+                    self.enqueue(job)  # its nodes failed while the framework was deciding
+            elif job.unscheduled == 0 and job.promised == 0:
+                job.scheduled_at = now
+            self._transaction(False)
+        model.allocator.returned(offer)
+        self.open_offers -= 1
+        if self.open_offers == 0:
+            self._busy(self.thinking_since)
+            self.thinking_since = math.nan
 
 
 class Allocator:
-    """The two-level resource manager: offers all free resources to one framework at a time.
+    """The two-level resource manager, after the Omega simulator's Mesos allocator.
 
-    Each framework holds at most one offer. Whatever is free and not locked in an offer
-    (resources freed by finishing tasks, say) goes to the framework with work, without an
-    offer, and the lowest dominant share (DRF) or the next in turn (round-robin).
+    A framework asks for offers while it has jobs queued. At most `OFFER_INTERVAL` after
+    something changes (a request, a task's end, an answer to an offer, a repair), the
+    allocator makes one offer: *all* free resources not already locked in an offer, to the
+    requesting framework with the lowest dominant share of resources in use (DRF) or the next
+    in turn (round-robin), and only if they come to at least `MIN_OFFER_CPU_SHARE` of the
+    cell. They stay locked, hidden from every other framework, until that framework answers.
     """
 
     def __init__(self, model: SchedulingModel, frameworks: list[Framework], policy: str) -> None:
@@ -172,39 +249,55 @@ class Allocator:
         self.frameworks = frameworks
         self.policy = policy
         self.next_rr = 0
-        self.offered_at = [0.0] * len(frameworks)
-        self.offered_cpu = [0.0] * len(frameworks)
+        self.requesting = np.zeros(len(frameworks), dtype=bool)
+        self.min_cpu = MIN_OFFER_CPU_SHARE * model.cell.total_cpu
+        self._round_due = False
 
-    def poke(self) -> None:
-        """Offer the free resources if a framework without an offer has work."""
-        wanting = np.array([bool(f.queue) and f.offer is None for f in self.frameworks])
+    def request(self, framework: Framework) -> None:
+        self.requesting[framework.index] = True
+        self.wake()
+
+    def cancel(self, framework: Framework) -> None:
+        self.requesting[framework.index] = False
+
+    def wake(self) -> None:
+        """Something changed: make the next offer `OFFER_INTERVAL` from now (once)."""
+        if self._round_due:
+            return
+        self._round_due = True
+        event = self.model.env.timeout(OFFER_INTERVAL)
+        event.callbacks.append(self._round)
+
+    def _round(self, _event: object) -> None:
+        self._round_due = False
+        wanting = self.requesting
+        if SERIAL:
+            wanting = wanting & np.array([f.open_offers == 0 for f in self.frameworks])
         if not wanting.any():
             return
         cell = self.model.cell
         cpu, mem = cell.free()
         cpu = np.clip(cpu, 0.0, None)
         mem = np.clip(mem, 0.0, None)
-        if cpu.sum() <= EPS or mem.sum() <= EPS:
-            return
-        if self.policy == "drf":
-            pick = drf_pick(self.model.shares(), wanting)
-        else:
-            count = len(self.frameworks)
-            pick = next(i for i in ((self.next_rr + k) % count for k in range(count)) if wanting[i])
-            self.next_rr = (pick + 1) % count
-        framework = self.frameworks[pick]
+        if cpu.sum() < self.min_cpu or mem.sum() <= EPS:
+            return  # too little to offer: wait for more to free up
+        pick = offer_pick(self.policy, self.model.shares(), wanting, self.next_rr)
+        self.next_rr = (pick + 1) % len(self.frameworks)
         now = self.model.env.now
         cell.lock(now, cpu, mem)
-        self.offered_at[pick] = now
-        self.offered_cpu[pick] = float(cpu.sum())
-        framework.receive(cpu.copy(), mem.copy())
+        self.frameworks[pick].receive(Offer(self.frameworks[pick], cpu, mem, now))
 
-    def returned(self, framework: Framework, cpu: np.ndarray, mem: np.ndarray) -> None:
-        """The framework is done: what it did not use goes back to the pool."""
-        now = self.model.env.now
-        self.model.cell.lock(now, cpu, mem, sign=-1.0)
-        i = framework.index
-        framework.locked_cpu_s += (
-            self.model.clip_period(self.offered_at[i], now) * self.offered_cpu[i]
-        )
-        self.poke()
+    def returned(self, offer: Offer) -> None:
+        """The answer is in: what the framework did not take goes back to the pool."""
+        model, now = self.model, self.model.env.now
+        model.cell.lock(now, offer.cpu, offer.mem, sign=-1.0)
+        offer.framework.locked_cpu_s += model.clip_period(offer.made_at, now) * offer.offered_cpu
+        self.wake()
+
+
+def offer_pick(policy: str, shares: np.ndarray, requesting: np.ndarray, next_rr: int) -> int:
+    """Which requesting framework gets the next offer: DRF, or round-robin from `next_rr`."""
+    if policy == "drf":
+        return drf_pick(shares, requesting)
+    count = len(requesting)
+    return next(i for i in ((next_rr + k) % count for k in range(count)) if requesting[i])

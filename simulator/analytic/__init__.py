@@ -1,0 +1,32 @@
+"""The analytic fidelity: queueing approximations per time step, composed over the call graph.
+
+`run_analytic(scenario, seed)` is what `simulator.run` calls when a scenario says
+`fidelity: analytic`. Modules, in the order data flows through them:
+
+* `flows`: the scenario as stations, latency trees and expected visits (pure, no time);
+* `stations`: every station at every time step (Erlang C, Allen–Cunneen, fluid backlog);
+* `latency`: latency moments at every step, distributions at representative steps;
+* `run`: the pipeline and the Result (the request-level KPI names and tables).
+
+Where it is accurate and where not: docs/analytic.md.
+"""
+
+from .flows import Model, compile_model, expected_visits
+from .run import DEFAULT_STEPS, MAX_DEFAULT_STEP, REPRESENTATIVE_STEPS, run_analytic, time_step
+from .stations import Autoscaler, StationSteps, erlang_b, erlang_c, simulate_stations
+
+__all__ = [
+    "DEFAULT_STEPS",
+    "MAX_DEFAULT_STEP",
+    "REPRESENTATIVE_STEPS",
+    "Autoscaler",
+    "Model",
+    "StationSteps",
+    "compile_model",
+    "erlang_b",
+    "erlang_c",
+    "expected_visits",
+    "run_analytic",
+    "simulate_stations",
+    "time_step",
+]
