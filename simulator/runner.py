@@ -11,6 +11,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from .metrics import (
+    cost_kpis,
+    costs_table,
     entry_points_table,
     request_kpis,
     requests_table,
@@ -83,6 +85,14 @@ def _result(world: World) -> Result:
     if services:
         summary.update(request_kpis(requests, warmup, horizon, slo))
         summary.update(station_kpis(stations, world.warmup_areas, horizon - warmup))
+        summary.update(
+            cost_kpis(
+                world.node_seconds,
+                world.price_per_hour,
+                horizon - warmup,
+                summary["requests_completed"],
+            )
+        )
     tables = {
         "requests": requests_table(requests, services, warmup),
         "services": services_table(spans, stations, world.warmup_areas, warmup, horizon),
@@ -90,6 +100,7 @@ def _result(world: World) -> Result:
         "spans": spans_table(spans, [s.name for s in stations], warmup),
         "events": world.events.table(),
         "timeseries": timeseries_table(world.samples, stations, scenario.sample_interval, horizon),
+        "costs": costs_table(world.node_samples, world.price_per_hour),
     }
     for subsystem in world.subsystems:
         summary.update(subsystem.summary())

@@ -251,8 +251,14 @@ def limited_expectation(dist: Distribution, x: np.ndarray) -> np.ndarray:
 
 
 def gamma_limited(shape: float, scale: float, x: np.ndarray) -> np.ndarray:
-    ratio = x / scale
-    return shape * scale * special.gammainc(shape + 1, ratio) + x * special.gammaincc(shape, ratio)
+    """E[min(X, x)] = kθ·P(k + 1, x/θ) + x·(1 − P(k, x/θ)), with P(k + 1, y) = P(k, y) −
+    y^k e^(−y) / Γ(k + 1), so one regularised incomplete gamma serves both terms."""
+    y = x / scale
+    lower = special.gammainc(shape, y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        density = np.exp(shape * np.log(y) - y - special.gammaln(shape + 1))
+    density = np.where(y > 0, density, 0.0)
+    return shape * scale * np.maximum(lower - density, 0.0) + x * (1.0 - lower)
 
 
 def uniform_limited(low: float, high: float, x: np.ndarray) -> np.ndarray:
@@ -397,14 +403,12 @@ class LatticeEvaluator:
                 queue[0] += 1 - c_wait
             else:
                 queue = lattice.atoms(np.array([0.0]), np.array([1.0]))
-            spectrum = lattice.spectrum(queue)
             share = float(s.delay_share[t, station])
-            if share > 0:
+            if share > 0:  # behind the backlog while there is one, else the stationary queue
                 low, high = float(s.delay_low[t, station]), float(s.delay_high[t, station])
-                delay = share * lattice.from_limited(lambda x: uniform_limited(low, high, x))
-                delay[0] += 1 - share
-                spectrum = spectrum * lattice.spectrum(delay)
-            self._memo[key] = spectrum
+                delay = lattice.from_limited(lambda x: uniform_limited(low, high, x))
+                queue = (1 - share) * queue + share * delay
+            self._memo[key] = lattice.spectrum(queue)
         return self._memo[key]
 
     def _cdf(self, spectrum: np.ndarray) -> np.ndarray:
@@ -433,32 +437,45 @@ class LatticeEvaluator:
         return none + self.wait(node.station) * (after - none)
 
 
-def lattice_distribution(
-    model: Model,
-    steps: StationSteps,
-    step: int,
-    node: Node,
-    mean: float,
-    sd: float,
-    shared: dict[object, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Points and masses of a node's latency at one step, on a lattice that holds it.
-
-    The lattice spans mean + GRID_SIGMAS·sd, rounded up to a power of 2^(1/4) so that
-    evaluations at similar steps share their fixed pieces (`shared`), and is doubled (up to
-    3 times) while more than TAIL_MASS lies in its last 5% (a heavy tail, or a wrong guess
-    of the spread).
-    """
+def lattice_span(mean: float, sd: float) -> float:
+    """The span of a lattice for a latency with this mean and sd: mean + GRID_SIGMAS·sd,
+    rounded up to a power of two so that many evaluations can share one lattice."""
     span = max(mean + GRID_SIGMAS * sd, 1e-12)
-    span = 2.0 ** (math.ceil(4 * math.log2(span)) / 4)
-    for _ in range(4):
+    return 2.0 ** math.ceil(math.log2(span))
+
+
+def lattice_distributions(
+    model: Model, steps: StationSteps, jobs: list[tuple[str, int, float, float]]
+) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
+    """Points and masses of the latency of visits to entry services at given steps.
+
+    `jobs`: (service, step, mean, sd). Jobs at the same step whose lattices have the same
+    span share one evaluator, so the visits their trees have in common are computed once;
+    the fixed pieces (work and network distributions) are shared by every evaluator with
+    the same lattice. A lattice is doubled (up to three times) while more than TAIL_MASS of
+    a distribution lies in its last 5% (a heavy tail, or a wrong guess of the spread).
+    """
+    shared: dict[object, np.ndarray] = {}
+    groups: dict[tuple[int, float], list[str]] = {}
+    for service, step, mean, sd in jobs:
+        groups.setdefault((step, lattice_span(mean, sd)), []).append(service)
+    found: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+    for (step, span), services in groups.items():
         lattice = Lattice(span)
         evaluator = LatticeEvaluator(model, steps, step, lattice, shared)
-        masses = lattice.masses(evaluator.of(node))
-        if masses[-lattice.points // 20 :].sum() <= TAIL_MASS:
-            break
-        span *= 2
-    return lattice.x[:-1], masses
+        for service in services:
+            masses = lattice.masses(evaluator.visit(service))
+            wider = span
+            for _ in range(3):
+                if masses[-lattice.points // 20 :].sum() <= TAIL_MASS:
+                    break
+                wider *= 2
+                bigger = Lattice(wider)
+                masses = bigger.masses(
+                    LatticeEvaluator(model, steps, step, bigger, shared).visit(service)
+                )
+            found[service, step] = (np.arange(masses.size) * (wider / (masses.size - 1)), masses)
+    return found
 
 
 def quantile_function(points: np.ndarray, masses: np.ndarray) -> np.ndarray:

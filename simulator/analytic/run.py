@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.recorder import RequestLog, SpanLog
+from ..metrics.cost import cost_kpis, costs_table
 from ..metrics.requests import FAILURE_CAUSES, requests_table, spans_table
 from ..model.profiles import ConstantRate, RateFunction, rate_function
 from ..results import Result
@@ -32,7 +33,7 @@ from .flows import Fanout, Model, Node, Repeat, SharedWait, compile_model, conta
 from .latency import (
     LEVELS,
     Moments,
-    lattice_distribution,
+    lattice_distributions,
     mixture_cdf,
     mixture_quantiles,
     quantile_function,
@@ -40,10 +41,14 @@ from .latency import (
 from .stations import RHO_CAP, Autoscaler, StationSteps, simulate_stations
 
 DEFAULT_STEPS = 1000
-"""Without a time step in the scenario, the horizon is cut into this many steps..."""
+"""Without a time step in the scenario, the horizon is cut into about this many steps..."""
 
 MAX_DEFAULT_STEP = 900.0
 """...but no step is longer than 15 minutes (so a diurnal cycle has at least 96 steps)."""
+
+NICE_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0)
+"""Default steps are one of these (each divides a day, so a daily profile repeats exactly
+on the step grid and its days fold into one day's load states)."""
 
 REPRESENTATIVE_STEPS = 16
 """Steps per entry point at which the full latency distribution is computed."""
@@ -63,12 +68,16 @@ PERCENTILES = {
 
 
 def time_step(scenario: Scenario) -> float:
-    """The scenario's `analytic.time_step`, else horizon / DEFAULT_STEPS up to 15 minutes."""
+    """The scenario's `analytic.time_step`; else the longest of NICE_STEPS (at most 15
+    minutes) that gives at least DEFAULT_STEPS steps, or horizon / DEFAULT_STEPS for
+    horizons under 1,000 s."""
     settings = getattr(scenario, "analytic", None)
     step = getattr(settings, "time_step", None)
     if step:
         return float(step)
-    return min(scenario.horizon / DEFAULT_STEPS, MAX_DEFAULT_STEP)
+    most = min(scenario.horizon / DEFAULT_STEPS, MAX_DEFAULT_STEP)
+    nice = [value for value in NICE_STEPS if value <= most]
+    return nice[-1] if nice else most
 
 
 def representative_steps(scenario: Scenario) -> int:
@@ -109,15 +118,49 @@ def step_edges(scenario: Scenario, functions: dict[str, RateFunction], step: flo
 
 
 @dataclass
+class Timeline:
+    """The time steps of a run and the load states they map to.
+
+    Steps with the same arrival rates (and no backlog, and no autoscaler) have the same
+    queues and latencies: they are computed once, as one *state*. A diurnal profile over 30
+    days then costs one day's states. `state[t]` is the state of step t.
+    """
+
+    starts: np.ndarray
+    dt: np.ndarray
+    measured: np.ndarray
+    arrivals: np.ndarray  # steps × entries
+    state: np.ndarray  # steps → state
+    state_arrivals: np.ndarray  # states × entries
+
+    @property
+    def state_dt(self) -> np.ndarray:
+        """Measured seconds spent in each state."""
+        m = self.measured
+        return np.bincount(self.state[m], self.dt[m], len(self.state_arrivals))
+
+    def state_weights(self, entry: int) -> np.ndarray:
+        """Requests sent in each state during the measured period (at one entry point)."""
+        m = self.measured
+        sent = self.arrivals[m, entry] * self.dt[m]
+        return np.bincount(self.state[m], sent, len(self.state_arrivals))
+
+
+@dataclass
 class EntryLatency:
-    """One entry point at every measured step: latency moments and quantile functions."""
+    """One entry point in every state: latency moments, quantile rows and first wait."""
 
     mean: np.ndarray
     sd: np.ndarray
-    quantiles: np.ndarray  # rows × LEVELS; one row when every step is the same
-    rows: np.ndarray  # the quantile row of each measured step
+    quantiles: np.ndarray  # rows × LEVELS
+    rows: np.ndarray  # state → its quantile row
     wait_mean: np.ndarray
     p_wait: np.ndarray
+    weights: np.ndarray  # requests sent in each state (measured period)
+
+    @property
+    def row_weights(self) -> np.ndarray:
+        return np.bincount(self.rows, self.weights, len(self.quantiles))
 
 
 def run_analytic(
@@ -129,7 +172,8 @@ def run_analytic(
     """Run a scenario with the analytic fidelity; returns the same Result as a request-level
     run, with the same KPI names (see `simulator.metrics.requests.KPI_DESCRIPTIONS`).
 
-    Deterministic: `seed` is recorded but not used (nothing is random here).
+    Deterministic: `seed` is recorded but not used (nothing is random here). Counts of
+    requests and visits are expectations (floats), not integers.
 
     Tables:
 
@@ -151,115 +195,127 @@ def run_analytic(
     `simulator.analytic.stations.Autoscaler`.
     """
     seed = scenario.seed if seed is None else seed
-    events: list[tuple[float, str, str, str]] = []
-    functions = rate_functions(scenario)
-    edges = step_edges(scenario, functions, time_step(scenario))
-    dt = np.diff(edges)
-    starts = edges[:-1]
     model = compile_model(scenario)
-    arrivals = (
-        np.column_stack([functions[e].mean_rates(edges) for e in model.entries])
-        if (model.entries)
-        else np.zeros((len(dt), 0))
-    )
-    steps = simulate_stations(model, arrivals, dt, autoscaler=autoscaler)
+    timeline, steps = _simulate(scenario, model, autoscaler)
     moments = Moments(model, steps)
-    measured = starts >= scenario.warmup - 1e-9 * scenario.horizon
     failures = _failure_mechanisms(scenario)
-    events.append(
+    events = [
         (
             0.0,
             "analytic",
             "started",
-            f"{len(dt)} steps of {format_duration(float(np.median(dt)))}; "
-            f"{len(model.stations)} stations, {len(model.entries)} entry points",
+            f"{len(timeline.dt)} steps of {format_duration(float(np.median(timeline.dt)))} "
+            f"({len(timeline.state_arrivals)} distinct load states); {len(model.stations)} "
+            f"stations, {len(model.entries)} entry points",
         )
-    )
-    for what in [*failures, *_ignored(scenario)]:
-        events.append((0.0, "analytic", "not_modelled", what))
-    shared: dict = {}  # lattice spectra of the fixed pieces, shared by all entry points
-    entries = {
-        name: _entry_latency(scenario, model, steps, moments, arrivals[:, e], measured, e, shared)
-        for e, name in enumerate(model.entries)
-    }
-    events += _saturation_events(model, steps, starts, dt)
-    tables = _tables(scenario, model, steps, moments, arrivals, entries, starts, dt, measured)
+    ]
+    events += [(0.0, "analytic", "not_modelled", what) for what in failures + _ignored(scenario)]
+    events += _saturation_events(model, steps, timeline)
+    entries = _entries(scenario, model, steps, moments, timeline)
+    tables = _tables(scenario, model, steps, moments, timeline, entries, bool(failures))
     tables["events"] = pd.DataFrame(
         sorted(events, key=lambda row: row[0]), columns=["time", "component", "kind", "detail"]
     )
-    summary = _summary(scenario, model, steps, moments, arrivals, entries, dt, measured, failures)
+    summary = _summary(scenario, model, steps, moments, timeline, entries, bool(failures))
     return Result(scenario=scenario, seed=seed, summary=summary, tables=tables)
+
+
+def _simulate(
+    scenario: Scenario, model: Model, autoscaler: Autoscaler | None
+) -> tuple[Timeline, StationSteps]:
+    """Arrival rates per step, folded into distinct load states, and the stations in each."""
+    functions = rate_functions(scenario)
+    edges = step_edges(scenario, functions, time_step(scenario))
+    dt = np.diff(edges)
+    starts = edges[:-1]
+    measured = starts >= scenario.warmup - 1e-9 * scenario.horizon
+    entries = model.entries
+    arrivals = (
+        np.column_stack([functions[e].mean_rates(edges) for e in entries])
+        if entries
+        else np.zeros((len(dt), 0))
+    )
+    workers = np.array([s.workers for s in model.stations])
+    offered = arrivals @ model.loads[1]
+    if autoscaler is None and not (offered >= workers).any():
+        top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
+        keys = np.round(arrivals / top * 1e12).astype(np.int64)
+        _, first, state = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        state = state.ravel()
+        stations = simulate_stations(model, arrivals[first], dt[first])
+        timeline = Timeline(starts, dt, measured, arrivals, state, arrivals[first])
+        return timeline, stations
+    stations = simulate_stations(model, arrivals, dt, autoscaler=autoscaler)
+    return Timeline(starts, dt, measured, arrivals, np.arange(len(dt)), arrivals), stations
 
 
 # ----------------------------------------------------------------------------- entries
 
 
-def _entry_latency(
-    scenario: Scenario,
-    model: Model,
-    steps: StationSteps,
-    moments: Moments,
-    rate: np.ndarray,
-    measured: np.ndarray,
-    entry: int,
-    shared: dict,
-) -> EntryLatency:
-    """Latency of one entry point at every measured step.
+def _entries(scenario, model, steps, moments, timeline) -> dict[str, EntryLatency]:  # type: ignore[no-untyped-def]
+    """Latency of every entry point in every state.
 
-    The full distribution is computed on a lattice at up to REPRESENTATIVE_STEPS steps,
-    spread evenly over the ranks of the entry's mean latency; at every step the
-    standardised quantile function ((q − mean) / sd) is interpolated between the two
-    representatives nearest in mean latency and scaled by that step's mean and standard
-    deviation from the moment layer. With a parallel step in the tree, the lattice's mean
-    and sd (exact for fan-out, up to the lattice) replace the moment layer's gamma-based
-    ones, by the same interpolation of their ratios. Steps whose quantile rows agree to
-    1e-9 share one row.
+    The full distribution is computed on a lattice in up to REPRESENTATIVE_STEPS states per
+    entry, spread evenly over the ranks of its mean latency; in every state the standardised
+    quantile function ((q − mean) / sd) is interpolated between the two representatives
+    nearest in mean latency and scaled by that state's mean and standard deviation from the
+    moment layer. With a parallel step in the tree, the lattice's mean and sd (exact for
+    fan-out, up to the lattice) replace the moment layer's gamma-based ones, by the same
+    interpolation of their ratios. States whose quantile rows agree to 1e-9 share a row.
     """
-    name = model.entries[entry]
-    node = model.visits[name]
-    mean_all, variance_all = moments.visit(name)
-    mean, sd = mean_all[measured], np.sqrt(np.maximum(variance_all[measured], 0.0))
-    indices = np.flatnonzero(measured)
-    wait_mean, p_wait = _first_wait(model, steps, moments, name)
-    wait_mean, p_wait = wait_mean[measured], p_wait[measured]
-    candidates = np.flatnonzero(rate[measured] > 0)
-    if not candidates.size:
-        empty = np.full((1, LEVELS.size), np.nan)
-        return EntryLatency(mean, sd, empty, np.zeros(len(mean), int), wait_mean, p_wait)
-    order = candidates[np.argsort(mean[candidates], kind="stable")]
     count = representative_steps(scenario)
-    picks = np.unique(np.round(np.linspace(0, len(order) - 1, count)).astype(int))
-    reps = order[picks]
-    reps = reps[np.concatenate([[True], np.diff(mean[reps]) > 1e-12 * mean[reps][-1]])]
-    shapes, ratios = [], []
-    for r in reps:
-        points, masses = lattice_distribution(
-            model, steps, int(indices[r]), node, float(mean[r]), float(sd[r]), shared
-        )
-        q = quantile_function(points, masses)
-        mean_num = float(points @ masses)
-        sd_num = float(np.sqrt(max(((points - mean_num) ** 2) @ masses, 0.0)))
-        shapes.append((q - mean_num) / sd_num if sd_num > 0 else np.zeros_like(q))
-        ratios.append(
-            (mean_num / mean[r] if mean[r] > 0 else 1.0, sd_num / sd[r] if sd[r] > 0 else 1.0)
-        )
-    shape_rows, ratio_rows = np.array(shapes), np.array(ratios)
-    if len(reps) == 1:
+    plans, jobs = {}, []
+    for e, name in enumerate(model.entries):
+        mean, variance = moments.visit(name)
+        sd = np.sqrt(np.maximum(variance, 0.0))
+        weights = timeline.state_weights(e)
+        candidates = np.flatnonzero(weights > 0)
+        reps = np.zeros(0, dtype=int)
+        if candidates.size:
+            order = candidates[np.argsort(mean[candidates], kind="stable")]
+            picks = np.unique(np.round(np.linspace(0, len(order) - 1, count)).astype(int))
+            reps = order[picks]
+            reps = reps[np.concatenate([[True], np.diff(mean[reps]) > 1e-12 * mean[reps][-1]])]
+        plans[name] = (mean, sd, weights, reps)
+        jobs += [(name, int(r), float(mean[r]), float(sd[r])) for r in reps]
+    distributions = lattice_distributions(model, steps, jobs)
+    entries = {}
+    for name, (mean, sd, weights, reps) in plans.items():
+        wait_mean, p_wait = _first_wait(model, steps, moments, name)
+        if not reps.size:
+            empty = np.full((1, LEVELS.size), np.nan)
+            rows = np.zeros(len(mean), int)
+            entries[name] = EntryLatency(mean, sd, empty, rows, wait_mean, p_wait, weights)
+            continue
+        shapes, ratios = [], []
+        for r in reps:
+            points, masses = distributions[name, int(r)]
+            q = quantile_function(points, masses)
+            mean_num = float(points @ masses)
+            sd_num = float(np.sqrt(max(((points - mean_num) ** 2) @ masses, 0.0)))
+            shapes.append((q - mean_num) / sd_num if sd_num > 0 else np.zeros_like(q))
+            ratios.append(
+                (mean_num / mean[r] if mean[r] > 0 else 1.0, sd_num / sd[r] if sd[r] > 0 else 1.0)
+            )
+        shape_rows, ratio_rows = np.array(shapes), np.array(ratios)
         position = np.zeros(len(mean))
-    else:
-        position = np.interp(mean, mean[reps], np.arange(len(reps)))
-    low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, len(reps) - 1)
-    weight = position - low
-    z = shape_rows[low] * (1 - weight[:, None]) + shape_rows[high] * weight[:, None]
-    if contains_fanout(node, model.visits):
-        ratio = ratio_rows[low] * (1 - weight[:, None]) + ratio_rows[high] * weight[:, None]
-        mean, sd = mean * ratio[:, 0], sd * ratio[:, 1]
-    quantiles = np.maximum(mean[:, None] + sd[:, None] * z, 0.0)
-    top = float(np.abs(quantiles).max()) or 1.0
-    keys = np.round(quantiles / top * 1e9).astype(np.int64)
-    _, first, rows = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    return EntryLatency(mean, sd, quantiles[first], rows.ravel(), wait_mean, p_wait)
+        if len(reps) > 1:
+            position = np.interp(mean, mean[reps], np.arange(len(reps)))
+        low = np.floor(position).astype(int)
+        high = np.minimum(low + 1, len(reps) - 1)
+        weight = (position - low)[:, None]
+        z = shape_rows[low] * (1 - weight) + shape_rows[high] * weight
+        if contains_fanout(model.visits[name], model.visits):
+            ratio = ratio_rows[low] * (1 - weight) + ratio_rows[high] * weight
+            mean, sd = mean * ratio[:, 0], sd * ratio[:, 1]
+        quantiles = np.maximum(mean[:, None] + sd[:, None] * z, 0.0)
+        top = float(np.abs(quantiles).max()) or 1.0
+        keys = np.round(quantiles / top * 1e9).astype(np.int64)
+        _, first, rows = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        entries[name] = EntryLatency(
+            mean, sd, quantiles[first], rows.ravel(), wait_mean, p_wait, weights
+        )
+    return entries
 
 
 def _first_wait(model: Model, steps: StationSteps, moments: Moments, entry: str):  # type: ignore[no-untyped-def]
@@ -320,66 +376,91 @@ def _failure_mechanisms(scenario: Scenario) -> list[str]:
 def _ignored(scenario: Scenario) -> list[str]:
     ignored = [
         f"{section} is not modelled in the analytic fidelity"
-        for section in ("cluster", "workloads", "scheduler")
+        for section in ("workloads", "scheduler")
         if getattr(scenario, section, None) is not None
     ]
+    autoscaling = getattr(scenario, "autoscaling", None)
+    if autoscaling is not None and autoscaling.enabled:
+        ignored.append(
+            "autoscaling is not modelled yet in the analytic fidelity: replicas stay as "
+            "given; cost KPIs are NaN"
+        )
     return ignored
 
 
-def _summary(scenario, model, steps, moments, arrivals, entries, dt, measured, failures):  # type: ignore[no-untyped-def]
+def _nodes(scenario: Scenario) -> tuple[int, float]:
+    """Billed nodes and their hourly price, as the request level counts them without an
+    autoscaler: the cluster's first node type, fixed; (0, NaN) without a priced cluster or
+    when autoscaling (which would move nodes) is on."""
+    cluster = getattr(scenario, "cluster", None)
+    autoscaling = getattr(scenario, "autoscaling", None)
+    if cluster is None or scenario.scheduler is not None:
+        return 0, math.nan
+    if autoscaling is not None and autoscaling.enabled:
+        return 0, math.nan
+    node_type = cluster.node_type_list()[0][1]
+    return node_type.count, node_type.price_per_hour
+
+
+def _summary(scenario, model, steps, moments, timeline, entries, failures) -> dict[str, float]:  # type: ignore[no-untyped-def]
     period = scenario.measured_period
     summary: dict[str, float] = {}
     if not model.services:
         return summary
-    blocks, totals = [], {"completed": 0.0, "weight": 0.0, "wait": 0.0, "p_wait": 0.0,
-                          "latency": 0.0}  # fmt: skip
-    for e, name in enumerate(model.entries):
-        info = entries[name]
-        weights = arrivals[measured, e] * dt[measured]
-        totals["completed"] += _completed(info, arrivals[:, e], weights)
-        totals["weight"] += weights.sum()
-        totals["wait"] += weights @ np.nan_to_num(info.wait_mean, nan=0.0)
-        totals["p_wait"] += weights @ np.nan_to_num(info.p_wait, nan=0.0)
-        totals["latency"] += weights @ info.mean
-        blocks.append((info.quantiles, np.bincount(info.rows, weights, len(info.quantiles))))
-    weight = totals["weight"]
     nan = math.nan
-    completed = totals["completed"]
-    failed = nan if failures else 0.0
+    infos = list(entries.values())
+    weight = sum(float(info.weights.sum()) for info in infos)
+    completed = sum(_completed(info, timeline, e) for e, info in enumerate(infos))
+
+    def average(values: str) -> float:
+        total = sum(info.weights @ np.nan_to_num(getattr(info, values)) for info in infos)
+        return float(total / weight) if weight else nan
+
     summary.update(
         {
             "requests_completed": completed,
-            "requests_failed": failed,
+            "requests_failed": nan if failures else 0.0,
             "throughput_rps": completed / period,
-            "wait_mean_s": totals["wait"] / weight if weight else nan,
-            "p_wait": totals["p_wait"] / weight if weight else nan,
-            "latency_mean_s": totals["latency"] / weight if weight else nan,
+            "wait_mean_s": average("wait_mean"),
+            "p_wait": average("p_wait"),
+            "latency_mean_s": average("mean"),
         }
     )
-    quantiles = np.vstack([q for q, _ in blocks]) if blocks else np.zeros((0, LEVELS.size))
-    weights = np.concatenate([w for _, w in blocks]) if blocks else np.zeros(0)
+    quantiles = np.vstack([i.quantiles for i in infos]) if infos else np.zeros((0, LEVELS.size))
+    weights = np.concatenate([i.row_weights for i in infos]) if infos else np.zeros(0)
     found = mixture_quantiles(quantiles, weights, list(PERCENTILES.values()))
     summary.update(dict(zip(PERCENTILES, found, strict=True)))
-    summary["availability"] = nan if failures else (1.0 if weight else nan)
-    for cause in FAILURE_CAUSES:
-        summary[f"error_rate_{cause}"] = nan if failures else (0.0 if weight else nan)
-    if scenario.slo.latency is not None:
-        within = nan
-        if not failures and weights.sum() > 0:
-            within = float(mixture_cdf(quantiles, weights, np.array([scenario.slo.latency]))[0])
-        summary["slo_attainment"] = within
-    summary["attempts_mean"] = nan if failures else (1.0 if weight else nan)
-    summary.update(_station_summary(model, steps, moments, arrivals, dt, measured, period))
+    summary.update(_failure_kpis(scenario, quantiles, weights, failures))
+    summary.update(_station_summary(model, steps, moments, timeline, period))
+    nodes, price = _nodes(scenario)
+    summary.update(cost_kpis(nodes * period, price, period, summary["requests_completed"]))
     return summary
 
 
-def _completed(info: EntryLatency, rate: np.ndarray, weights: np.ndarray) -> float:
+def _failure_kpis(scenario, quantiles, weights, failures: bool) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Nothing fails in this model; with timeouts or queue limits, it cannot say: NaN."""
+    nan = math.nan
+    some = bool(weights.sum() > 0)
+    kpis = {"availability": nan if failures or not some else 1.0}
+    for cause in FAILURE_CAUSES:
+        kpis[f"error_rate_{cause}"] = nan if failures or not some else 0.0
+    if scenario.slo.latency is not None:
+        kpis["slo_attainment"] = (
+            nan
+            if failures or not some
+            else float(mixture_cdf(quantiles, weights, np.array([scenario.slo.latency]))[0])
+        )
+    kpis["attempts_mean"] = nan if failures or not some else 1.0
+    return kpis
+
+
+def _completed(info: EntryLatency, timeline: Timeline, entry: int) -> float:
     """Requests sent in the measured period, less those still running at the horizon
     (Little's law at the last step: rate × mean latency)."""
-    if not len(weights):
-        return 0.0
-    in_flight = rate[-1] * info.mean[-1] if np.isfinite(info.mean[-1]) else 0.0
-    return float(max(weights.sum() - in_flight, 0.0))
+    sent = float(info.weights.sum())
+    last = timeline.state[-1]
+    in_flight = timeline.arrivals[-1, entry] * info.mean[last]
+    return float(max(sent - (in_flight if np.isfinite(in_flight) else 0.0), 0.0))
 
 
 def _visit_rates(model: Model, arrivals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -391,8 +472,8 @@ def _visit_rates(model: Model, arrivals: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _visit_latency(model: Model, steps: StationSteps, moments: Moments, arrivals: np.ndarray):  # type: ignore[no-untyped-def]
-    """Per step and station: visit rate and mean visit latency (arrival at the station to its
-    answer; a called visit includes its serialisation work, as a request-level span does)."""
+    """Per state and station: visit rate and mean visit latency (arrival at the station to
+    its answer; a called visit includes its serialisation work, as a request-level span)."""
     total, called = _visit_rates(model, arrivals)
     if model.monolith:
         latency = np.zeros_like(total)
@@ -402,160 +483,155 @@ def _visit_latency(model: Model, steps: StationSteps, moments: Moments, arrivals
             latency = np.where(total > 0, latency / total, 0.0)
         return total, latency
     latency = np.column_stack([moments.visit(name)[0] for name in model.services])
-    serialisation = model.serialisation
-    if serialisation > 0:
-        extra = steps.wait_mean + serialisation
+    if model.serialisation > 0:
+        extra = steps.wait_mean + model.serialisation
         with np.errstate(divide="ignore", invalid="ignore"):
             latency = latency + np.where(total > 0, called * extra / total, 0.0)
     return total, latency
 
 
-def _station_summary(model, steps, moments, arrivals, dt, measured, period):  # type: ignore[no-untyped-def]
-    rate, latency = _visit_latency(model, steps, moments, arrivals)
-    weights = dt[measured][:, None]
-    busy = (steps.utilisation * steps.workers)[measured]
-    capacity = (steps.workers[measured] * weights).sum()
+def _station_summary(model, steps, moments, timeline, period) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    rate, latency = _visit_latency(model, steps, moments, timeline.state_arrivals)
+    seconds = timeline.state_dt[:, None]
+    capacity = float((steps.workers * seconds).sum())
+    busy = float((steps.utilisation * steps.workers * seconds).sum())
     return {
-        "utilisation": float((busy * weights).sum() / capacity) if capacity else math.nan,
-        "queue_length_mean": float((steps.queued_mean[measured] * weights).sum() / period),
-        "in_system_mean": float(((rate * latency)[measured] * weights).sum() / period),
+        "utilisation": busy / capacity if capacity else math.nan,
+        "queue_length_mean": float((steps.queued_mean * seconds).sum() / period),
+        "in_system_mean": float((rate * latency * seconds).sum() / period),
     }
 
 
 # ----------------------------------------------------------------------------- tables
 
 
-def _tables(scenario, model, steps, moments, arrivals, entries, starts, dt, measured):  # type: ignore[no-untyped-def]
+def _tables(scenario, model, steps, moments, timeline, entries, failures):  # type: ignore[no-untyped-def]
     period = scenario.measured_period
     names = [station.name for station in model.stations]
-    rate, latency = _visit_latency(model, steps, moments, arrivals)
-    m = measured
-    w = dt[m][:, None]
-    visits = (rate[m] * w).sum(axis=0)
-    work = (steps.work_rate[m] * w).sum(axis=0)
+    rate, latency = _visit_latency(model, steps, moments, timeline.state_arrivals)
+    seconds = timeline.state_dt[:, None]
+    seen = timeline.state_dt > 0
+    visits = (rate * seconds).sum(axis=0)
+    work = (steps.work_rate * seconds).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        wait = np.where(work > 0, (steps.work_rate[m] * steps.wait_mean[m] * w).sum(0) / work, 0.0)
-        visit_latency = np.where(visits > 0, (rate[m] * latency[m] * w).sum(0) / visits, np.nan)
-    saturated = steps.saturated[m]
+        wait = (steps.work_rate * steps.wait_mean * seconds).sum(0)
+        wait = np.where(work > 0, wait / work, 0.0)
+        visit_latency = np.where(visits > 0, (rate * latency * seconds).sum(0) / visits, np.nan)
+    saturated = steps.saturated
     services = pd.DataFrame(
         {
             "service": names,
-            "replicas": (steps.replicas[m] * w).sum(0) / period,
-            "workers": (steps.workers[m] * w).sum(0) / period,
+            "replicas": (steps.replicas * seconds).sum(0) / period,
+            "workers": (steps.workers * seconds).sum(0) / period,
             "visits": visits,
             "throughput_rps": visits / period,
             "arrival_rate_mean": visits / period,
-            "arrival_rate_max": rate[m].max(axis=0, initial=0.0),
-            "utilisation": (steps.utilisation[m] * w).sum(0) / period,
-            "utilisation_max": steps.utilisation[m].max(axis=0, initial=0.0),
+            "arrival_rate_max": rate[seen].max(axis=0, initial=0.0),
+            "utilisation": (steps.utilisation * seconds).sum(0) / period,
+            "utilisation_max": steps.utilisation[seen].max(axis=0, initial=0.0),
             "wait_mean_s": wait,
             "latency_mean_s": visit_latency,
-            "queue_length_mean": (steps.queued_mean[m] * w).sum(0) / period,
-            "in_system_mean": (rate[m] * latency[m] * w).sum(0) / period,
-            "saturated_s": (saturated * w).sum(0),
+            "queue_length_mean": (steps.queued_mean * seconds).sum(0) / period,
+            "in_system_mean": (rate * latency * seconds).sum(0) / period,
+            "saturated_s": (saturated * seconds).sum(0),
         }
     ).set_index("service")
-    count, stations = rate[m].shape
+    m = timeline.measured
+    state = timeline.state[m]
+    count, stations = len(state), len(names)
     timeseries = pd.DataFrame(
         {
-            "time": np.repeat(starts[m], stations),
+            "time": np.repeat(timeline.starts[m], stations),
             "service": pd.Categorical.from_codes(
                 np.tile(np.arange(stations, dtype=np.int32), count), categories=names
             ),
-            "workers": steps.workers[m].astype(np.int32).ravel(),
-            "arrival_rate": rate[m].ravel(),
-            "utilisation": steps.utilisation[m].ravel(),
-            "queued_mean": steps.queued_mean[m].ravel(),
-            "in_system_mean": (rate[m] * latency[m]).ravel(),
-            "latency_mean_s": latency[m].ravel(),
-            "saturated": saturated.ravel(),
+            "workers": steps.workers[state].astype(np.int32).ravel(),
+            "arrival_rate": rate[state].ravel(),
+            "utilisation": steps.utilisation[state].ravel(),
+            "queued_mean": steps.queued_mean[state].ravel(),
+            "in_system_mean": (rate * latency)[state].ravel(),
+            "latency_mean_s": latency[state].ravel(),
+            "saturated": saturated[state].ravel(),
         }
     )
-    entry_rows, point_rows = [], []
     level_index = {k: int(np.searchsorted(LEVELS, p)) for k, p in PERCENTILES.items()}
-    for e, name in enumerate(model.entries):
-        info = entries[name]
-        quantiles = info.quantiles[info.rows]
+    entry_rows, point_rows = [], []
+    for e, (name, info) in enumerate(entries.items()):
+        quantiles = info.quantiles[info.rows[state]]
         entry_rows.append(
             pd.DataFrame(
                 {
-                    "time": starts[m],
+                    "time": timeline.starts[m],
                     "entry_point": name,
-                    "arrival_rate": arrivals[m, e],
-                    "latency_mean_s": info.mean,
+                    "arrival_rate": timeline.arrivals[m, e],
+                    "latency_mean_s": info.mean[state],
                     **{k: quantiles[:, j] for k, j in level_index.items()},
                 }
             )
         )
-        point_rows.append(_entry_point_row(scenario, name, info, arrivals[:, e], dt, m))
+        point_rows.append(_entry_point_row(scenario, name, info, timeline, e, failures))
     entry_timeseries = pd.concat(entry_rows, ignore_index=True) if entry_rows else pd.DataFrame()
-    if not entry_timeseries.empty:
+    if entry_rows:
         entry_timeseries["entry_point"] = pd.Categorical(
             entry_timeseries["entry_point"], categories=list(model.entries)
         )
     entry_points = pd.DataFrame(point_rows)
     if point_rows:
         entry_points = entry_points.set_index("entry_point")
-    services_names = list(scenario.services)
     return {
-        "requests": requests_table(RequestLog().columns(), services_names, scenario.warmup),
+        "requests": requests_table(RequestLog().columns(), list(scenario.services), 0.0),
         "services": services,
         "entry_points": entry_points,
-        "spans": spans_table(SpanLog().columns(), names, scenario.warmup),
+        "spans": spans_table(SpanLog().columns(), names, 0.0),
         "timeseries": timeseries,
         "entry_timeseries": entry_timeseries,
+        "costs": costs_table(
+            [(t, _nodes(scenario)[0]) for t in timeline.starts[m]], _nodes(scenario)[1]
+        ),  # fmt: skip
     }
 
 
-def _entry_point_row(scenario, name, info, rate, dt, measured):  # type: ignore[no-untyped-def]
-    failures = bool(_failure_mechanisms(scenario))
-    weights = rate[measured] * dt[measured]
-    total = weights.sum()
+def _entry_point_row(scenario, name, info, timeline, entry, failures):  # type: ignore[no-untyped-def]
+    weights = info.weights
+    total = float(weights.sum())
     nan = math.nan
-    completed = _completed(info, rate, weights)
-    row_weights = np.bincount(info.rows, weights, len(info.quantiles))
+    completed = _completed(info, timeline, entry)
+    row_weights = info.row_weights
     found = mixture_quantiles(info.quantiles, row_weights, list(PERCENTILES.values()))
-    row = {
+
+    def average(values: np.ndarray) -> float:
+        return float(weights @ np.nan_to_num(values) / total) if total else nan
+
+    first_wait = not np.all(np.isnan(info.wait_mean))  # no work step at the top: NaN
+    return {
         "entry_point": name,
         "requests_completed": completed,
         "requests_failed": nan if failures else 0.0,
         "throughput_rps": completed / scenario.measured_period,
-        "wait_mean_s": float(weights @ info.wait_mean / total) if total else nan,
-        "p_wait": float(weights @ info.p_wait / total) if total else nan,
-        "latency_mean_s": float(weights @ info.mean / total) if total else nan,
+        "wait_mean_s": average(info.wait_mean) if first_wait else nan,
+        "p_wait": average(info.p_wait) if first_wait else nan,
+        "latency_mean_s": average(info.mean),
         **dict(zip(PERCENTILES, found, strict=True)),
-        "availability": nan if failures else 1.0,
-        **{f"error_rate_{c}": nan if failures else 0.0 for c in FAILURE_CAUSES},
+        **_failure_kpis(scenario, info.quantiles, row_weights, failures),
     }
-    if scenario.slo.latency is not None:
-        row["slo_attainment"] = (
-            nan
-            if failures or not total
-            else float(
-                mixture_cdf(info.quantiles, row_weights, np.array([scenario.slo.latency]))[0]
-            )
-        )
-    row["attempts_mean"] = nan if failures else 1.0
-    return row
 
 
-def _saturation_events(model: Model, steps: StationSteps, starts: np.ndarray, dt: np.ndarray):  # type: ignore[no-untyped-def]
+def _saturation_events(model: Model, steps: StationSteps, timeline: Timeline):  # type: ignore[no-untyped-def]
     """One event when a station becomes saturated and one when it recovers."""
-    events = []
-    saturated = steps.saturated
+    events: list[tuple[float, str, str, str]] = []
+    saturated = steps.saturated[timeline.state]
     if not saturated.any():
         return events
     padded = np.vstack([np.zeros((1, saturated.shape[1]), bool), saturated])
-    changes = np.argwhere(padded[1:] != padded[:-1])
-    for t, s in changes:
-        name = model.stations[s].name
+    for t, s in np.argwhere(padded[1:] != padded[:-1]):
+        name, u = model.stations[s].name, timeline.state[t]
         if saturated[t, s]:
-            peak = steps.offered[t, s] / steps.workers[t, s]
+            load = steps.offered[u, s] / steps.workers[u, s]
             detail = (
-                f"offered load {peak:.0%} of {int(steps.workers[t, s])} workers; the queue "
+                f"offered load {load:.0%} of {int(steps.workers[u, s])} workers; the queue "
                 f"beyond {RHO_CAP:.0%} utilisation is carried as a fluid backlog"
             )
-            events.append((float(starts[t]), f"service/{name}", "saturated", detail))
+            events.append((float(timeline.starts[t]), f"service/{name}", "saturated", detail))
         else:
-            events.append((float(starts[t]), f"service/{name}", "recovered", "backlog cleared"))
+            events.append((float(timeline.starts[t]), f"service/{name}", "recovered", ""))
     return events

@@ -13,17 +13,23 @@ M/G/c queue:
   inter-arrival cv² is 1/n (every n-th arrival: Erlang-n gaps);
 * the probability of waiting is Erlang C, the mean wait Allen–Cunneen
   Wq = C·E[S]/(c − a) · (ca² + cs²)/2 (exact for M/M/c, and for M/G/1 where it is the
-  Pollaczek–Khinchine formula); the wait, given that there is one, is exponential with mean
-  Wq / C (exact for M/M/c), or for one worker and Poisson arrivals a gamma with the M/G/1
-  second moment of Takács (E[W²] = 2 Wq² + λE[S³] / (3(1 − ρ))).
+  Pollaczek–Khinchine formula); for arrivals more regular than Poisson (round-robin) both
+  are multiplied by the Kraemer & Langenbach-Belz factor
+  exp(−2(1 − ρ)(1 − ca²)² / (3ρ(ca² + cs²))); the wait, given that there is one, is
+  exponential with mean Wq / P(wait) (exact for M/M/c), or for one worker and Poisson
+  arrivals a gamma with the M/G/1 second moment of Takács
+  (E[W²] = 2 Wq² + λE[S³] / (3(1 − ρ)));
+* fan-outs that send several calls to one service at once make batches: such stations are
+  solved as M^X/M/c queues (`batch_queue`), corrected for the service-time cv.
 
 Utilisation ρ ≥ 1 has no steady state. Work that cannot be served is carried from step to
 step as a fluid backlog B (work-seconds): B(t + dt) = max(0, B + (a − c)·dt) with a the
 offered load and c the workers. An arrival waits B/c for it (FCFS: the backlog is ahead of
-it), so the backlog adds a delay that is uniform between its values at the two ends of
-the step (the fluid backlog is linear in time). On top of it, the stationary queue is
-evaluated at min(ρ, RHO_CAP), so latencies stay finite at and just below saturation. This
-is the stationary-backlog-carryover idea of Stolletz (2008) in its simplest form.
+it): an arrival while there is a backlog waits a time uniform between its values at the
+two ends of that part of the step (the fluid backlog is linear in time); an arrival in
+the rest of the step sees the stationary queue, evaluated at min(ρ, RHO_CAP) so that
+latencies stay finite just below saturation. This is the stationary-backlog-carryover idea
+of Stolletz (2008) in its simplest form.
 """
 
 from __future__ import annotations
@@ -103,9 +109,10 @@ class StationSteps:
     """Per time step (rows) and station (columns), what the queues do.
 
     Rates are per second, times in seconds, `backlog` in work-seconds at the end of a step.
-    `wait_*` describe the wait of one work step: with probability `p_wait_stationary` a
-    gamma(`wait_shape`, `wait_scale`) wait (the stationary queue), plus, with probability
-    `delay_share`, a uniform delay between `delay_low` and `delay_high` (the backlog).
+    `wait_*` describe the wait of one work step: for an arrival while there is a backlog (a
+    share `delay_share` of the step), uniform between `delay_low` and `delay_high`; else,
+    with probability `p_wait_stationary`, a gamma(`wait_shape`, `wait_scale`) wait (the
+    stationary queue).
     """
 
     replicas: np.ndarray
@@ -131,28 +138,32 @@ class StationSteps:
 
     @cached_property
     def p_wait(self) -> np.ndarray:
-        return 1.0 - (1.0 - self.p_wait_stationary) * (1.0 - self.delay_share)
+        share = self.delay_share
+        return (1.0 - share) * self.p_wait_stationary + share
 
     @property
     def delay_mean(self) -> np.ndarray:
-        return self.delay_share * (self.delay_low + self.delay_high) / 2
+        """Mean wait behind the backlog, for an arrival while there is one."""
+        return (self.delay_low + self.delay_high) / 2
 
     @property
     def delay_second(self) -> np.ndarray:
         low, high = self.delay_low, self.delay_high
-        return self.delay_share * (low * low + low * high + high * high) / 3
+        return (low * low + low * high + high * high) / 3
 
     @cached_property
     def wait_mean(self) -> np.ndarray:
-        """Mean wait of a work step for a worker: the stationary queue plus the backlog."""
-        return self.wait_stationary_mean + self.delay_mean
+        """Mean wait of a work step for a worker: behind the backlog while there is one
+        (a share `delay_share` of the step), else in the stationary queue."""
+        share = self.delay_share
+        return (1.0 - share) * self.wait_stationary_mean + share * self.delay_mean
 
     @cached_property
     def wait_variance(self) -> np.ndarray:
         stationary_second = self.p_wait_stationary * self.wait_shape * (self.wait_shape + 1)
         stationary_second = stationary_second * self.wait_scale**2
-        second = stationary_second + 2 * self.wait_stationary_mean * self.delay_mean
-        second = second + self.delay_second
+        share = self.delay_share
+        second = (1.0 - share) * stationary_second + share * self.delay_second
         return np.maximum(second - self.wait_mean**2, 0.0)
 
     def row(self, step: int) -> StationSteps:
@@ -245,6 +256,23 @@ def batch_queue(
     return np.nan_to_num(wait), np.clip(np.nan_to_num(p_wait), 0.0, 1.0)
 
 
+def service_variability(servers: np.ndarray, rho: np.ndarray, scv: np.ndarray) -> np.ndarray:
+    """Wq(M/G/c) / Wq(M/M/c) for service-time scv cs².
+
+    Allen–Cunneen's (1 + cs²)/2 for cs² ≥ 1; below, Page's interpolation between M/M/c and
+    M/D/c, cs² + (1 − cs²)·Wq(M/D/c)/Wq(M/M/c), with Cosmetatos's M/D/c ratio
+    ½·(1 + (1 − ρ)(c − 1)(√(4 + 5c) − 2) / (16ρc)). Both are exact for one worker (the
+    Pollaczek–Khinchine formula); the second is better for regular work at low load, where
+    Allen–Cunneen waits too little.
+    """
+    c = servers.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        md_ratio = 0.5 * (1 + (1 - rho) * (c - 1) * (np.sqrt(4 + 5 * c) - 2) / (16 * rho * c))
+    md_ratio = np.where(rho > 0, md_ratio, 0.5)
+    regular = scv + (1 - scv) * md_ratio
+    return np.where(scv >= 1, (1 + scv) / 2, regular)
+
+
 def stationary(
     model: Model, work: np.ndarray, replicas: np.ndarray, batch_rates: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
@@ -280,11 +308,19 @@ def stationary(
     c_wait = np.where(rate > 0, erlang_c(servers, load), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         mmc_wait = c_wait * mean / (servers - load)
-        wait = mmc_wait * (arrival_scv + scv) / 2
-    p_wait = c_wait
+        service_factor = service_variability(servers, rho, scv)
+        wait = mmc_wait * ((arrival_scv - 1) / 2 + service_factor)
+        # Arrivals more regular than Poisson (round-robin): the Kraemer & Langenbach-Belz
+        # factor, which Allen–Cunneen lacks and which matters most at low load.
+        regular = arrival_scv < 1
+        klb = np.exp(-2 * (1 - rho) * (1 - arrival_scv) ** 2 / (3 * rho * (arrival_scv + scv)))
+        klb = np.where(regular & (rho > 0), np.nan_to_num(klb, nan=1.0), 1.0)
+    wait = wait * klb
+    p_wait = c_wait * klb
     batched = _batched(model, rate, mean, rho, replicas, servers, batch_rates)
     for s, (mx_wait, mx_p_wait) in batched.items():
-        wait[:, s] = mx_wait + mmc_wait[:, s] * (arrival_scv[:, s] - 1 + scv[:, s] - 1) / 2
+        extra = (arrival_scv[:, s] - 1) / 2 + service_factor[:, s] - 1
+        wait[:, s] = mx_wait + mmc_wait[:, s] * extra
         p_wait[:, s] = np.where(rate[:, s] > 0, mx_p_wait, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         conditional = np.where(p_wait > 0, wait / p_wait, 0.0)
@@ -448,7 +484,7 @@ def _steps(
     mean = queue["mean"]
     with np.errstate(divide="ignore", invalid="ignore"):
         backlog_queue = np.where(mean > 0, average / mean, 0.0)
-    queued = work[0] * queue["wait"] + backlog_queue
+    queued = (1.0 - share) * work[0] * queue["wait"] + backlog_queue
     return StationSteps(
         replicas=replicas,
         workers=workers,

@@ -115,9 +115,11 @@ class Samples:
     queued: array = field(default_factory=lambda: array("i"))
     in_flight: array = field(default_factory=lambda: array("i"))
     workers: array = field(default_factory=lambda: array("i"))
+    replicas: array = field(default_factory=lambda: array("i"))
     busy_area: array = field(default_factory=lambda: array("d"))
     queued_area: array = field(default_factory=lambda: array("d"))
     in_flight_area: array = field(default_factory=lambda: array("d"))
+    capacity_area: array = field(default_factory=lambda: array("d"))
 
     def record(self, time: float, service: int, station) -> None:  # type: ignore[no-untyped-def]
         station.touch(time)
@@ -127,6 +129,8 @@ class Samples:
         self.queued.append(station.queued)
         self.in_flight.append(station.in_flight)
         self.workers.append(station.workers)
+        self.replicas.append(station.replicas)
         self.busy_area.append(station.busy_area)
         self.queued_area.append(station.queued_area)
         self.in_flight_area.append(station.in_flight_area)
+        self.capacity_area.append(station.capacity_area)

@@ -1,5 +1,6 @@
 """KPIs and tidy tables from the records of a run."""
 
+from .cost import COST_DESCRIPTIONS, cost_kpis, costs_table
 from .requests import (
     KPI_DESCRIPTIONS,
     entry_points_table,
@@ -12,10 +13,13 @@ from .requests import (
 )
 from .scheduling import SCHEDULING_KPI_DESCRIPTIONS
 
+KPI_DESCRIPTIONS.update(COST_DESCRIPTIONS)
 KPI_DESCRIPTIONS.update(SCHEDULING_KPI_DESCRIPTIONS)
 
 __all__ = [
     "KPI_DESCRIPTIONS",
+    "cost_kpis",
+    "costs_table",
     "entry_points_table",
     "request_kpis",
     "requests_table",

@@ -94,16 +94,16 @@ def request_kpis(
 
 
 def station_kpis(
-    stations: Sequence, warmup_areas: Mapping[int, tuple[float, float, float]], period: float
+    stations: Sequence, warmup_areas: Mapping[int, tuple[float, ...]], period: float
 ) -> dict[str, float]:
     """Utilisation and time-average queues over [warmup, horizon] from the time integrals."""
     busy = queued = in_flight = capacity = 0.0
     for station in stations:
-        busy0, queued0, in_flight0 = warmup_areas.get(station.index, (0.0, 0.0, 0.0))
+        busy0, queued0, in_flight0, capacity0 = warmup_areas.get(station.index, (0.0,) * 4)
         busy += station.busy_area - busy0
         queued += station.queued_area - queued0
         in_flight += station.in_flight_area - in_flight0
-        capacity += station.workers * period
+        capacity += station.capacity_area - capacity0
     return {
         "utilisation": busy / capacity if capacity else float("nan"),
         "queue_length_mean": queued / period,
@@ -149,7 +149,7 @@ def spans_table(columns: Mapping[str, np.ndarray], stations: list[str], warmup: 
 def services_table(
     spans: Mapping[str, np.ndarray],
     stations: Sequence,
-    warmup_areas: Mapping[int, tuple[float, float, float]],
+    warmup_areas: Mapping[int, tuple[float, ...]],
     warmup: float,
     horizon: float,
 ) -> pd.DataFrame:
@@ -216,8 +216,9 @@ def timeseries_table(
     """
     columns = {name: np.frombuffer(getattr(samples, name), dtype=dtype) for name, dtype in (
         ("time", np.float64), ("service", np.int32), ("busy", np.int32), ("queued", np.int32),
-        ("in_flight", np.int32), ("workers", np.int32), ("busy_area", np.float64),
-        ("queued_area", np.float64))}  # fmt: skip
+        ("in_flight", np.int32), ("workers", np.int32), ("replicas", np.int32),
+        ("busy_area", np.float64),
+        ("queued_area", np.float64), ("capacity_area", np.float64))}  # fmt: skip
     utilisation = np.zeros(len(columns["time"]))
     queued_mean = np.zeros(len(columns["time"]))
     for station in stations:
@@ -227,15 +228,19 @@ def timeseries_table(
         time = columns["time"][rows]
         following = np.append(time[1:], horizon)
         width = following - time
-        for area, final, out in (
-            ("busy_area", station.busy_area, utilisation),
-            ("queued_area", station.queued_area, queued_mean),
-        ):
-            values = columns[area][rows]
-            change = np.append(values[1:], final) - values
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[rows] = np.where(width > 0, change / width, np.nan)
-        utilisation[rows] /= max(station.workers, 1)
+
+        def change(area: str, final: float) -> np.ndarray:
+            values = columns[area][rows]  # noqa: B023  (used at once, in this iteration)
+            return np.append(values[1:], final) - values
+
+        busy, capacity = (
+            change("busy_area", station.busy_area),
+            change("capacity_area", station.capacity_area),
+        )
+        queued = change("queued_area", station.queued_area)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            utilisation[rows] = np.where(capacity > 0, busy / capacity, np.nan)
+            queued_mean[rows] = np.where(width > 0, queued / width, np.nan)
     names = [station.name for station in stations]
     return pd.DataFrame(
         {
@@ -245,6 +250,7 @@ def timeseries_table(
             "queued": columns["queued"],
             "in_system": columns["in_flight"],
             "workers": columns["workers"],
+            "replicas": columns["replicas"],
             "utilisation": utilisation,
             "queued_mean": queued_mean,
         }

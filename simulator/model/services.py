@@ -50,6 +50,7 @@ class Station:
         self.busy_area = 0.0
         self.queued_area = 0.0
         self.in_flight_area = 0.0
+        self.capacity_area = 0.0  # worker-seconds available: workers change with autoscaling
         self._last = 0.0
 
     def touch(self, now: float) -> None:
@@ -59,7 +60,16 @@ class Station:
             self.busy_area += self.busy * elapsed
             self.queued_area += self.queued * elapsed
             self.in_flight_area += self.in_flight * elapsed
+            self.capacity_area += self.workers * elapsed
             self._last = now
+
+    def add_replica(self) -> None:
+        """A new replica is ready to serve (autoscaling)."""
+        raise NotImplementedError
+
+    def remove_replica(self) -> None:
+        """Stop sending work to one replica; it finishes what it has and goes (autoscaling)."""
+        raise NotImplementedError
 
     def _run(self, visit: Visit, sampler: Callable[[], float], now: float) -> None:
         if not visit.started:
@@ -96,6 +106,40 @@ class CentralQueueStation(Station):
         self._idle: deque[int] = deque(
             replica for _ in range(self.concurrency) for replica in range(self.replicas)
         )
+        self._live = list(range(self.replicas))  # replicas taking work, newest last
+        self._retiring: dict[int, int] = {}  # replica → workers still to stop
+        self._next_replica = self.replicas
+
+    def add_replica(self) -> None:
+        now = self.env._now
+        self.touch(now)
+        replica = self._next_replica
+        self._next_replica += 1
+        self._live.append(replica)
+        self.replicas += 1
+        self.workers += self.concurrency
+        for _ in range(self.concurrency):
+            self._release_worker(replica, now)
+
+    def remove_replica(self) -> None:
+        self.touch(self.env._now)
+        replica = self._live.pop()
+        self.replicas -= 1
+        idle = sum(1 for r in self._idle if r == replica)
+        self._idle = deque(r for r in self._idle if r != replica)
+        self.workers -= idle
+        if idle < self.concurrency:
+            self._retiring[replica] = self.concurrency - idle
+
+    def _release_worker(self, replica: int, now: float) -> None:
+        if self._queue:
+            following, sampler = self._queue.popleft()
+            self.queued -= 1
+            following.replica = replica
+            self.busy += 1
+            self._run(following, sampler, now)
+        else:
+            self._idle.append(replica)
 
     def admit(self, visit: Visit) -> bool:
         self.touch(self.env._now)
@@ -119,13 +163,20 @@ class CentralQueueStation(Station):
         visit: Visit = event._value  # type: ignore[assignment]
         now = self.env._now
         self.touch(now)
-        if self._queue:
+        replica = visit.replica
+        if self._retiring and replica in self._retiring:
+            self.busy -= 1
+            self.workers -= 1
+            self._retiring[replica] -= 1
+            if not self._retiring[replica]:
+                del self._retiring[replica]
+        elif self._queue:
             following, sampler = self._queue.popleft()
             self.queued -= 1
-            following.replica = visit.replica
+            following.replica = replica
             self._run(following, sampler, now)
         else:
-            self._idle.append(visit.replica)
+            self._idle.append(replica)
             self.busy -= 1
         visit.advance()
 
@@ -146,10 +197,35 @@ class ReplicaQueueStation(Station):
         ]
         self._replica_in_flight = [0] * self.replicas
         self._replica_busy = [0] * self.replicas
+        self._live: list[int] | None = None  # replicas taking work, when some are retiring
+        self._retiring: set[int] = set()
+
+    def add_replica(self) -> None:
+        self.touch(self.env._now)
+        self._queues.append(deque())
+        self._replica_in_flight.append(0)
+        self._replica_busy.append(0)
+        if self._live is not None:
+            self._live.append(len(self._queues) - 1)
+        self.replicas += 1
+        self.workers += self.concurrency
+
+    def remove_replica(self) -> None:
+        self.touch(self.env._now)
+        live = self._live if self._live is not None else list(range(len(self._queues)))
+        replica = live.pop()
+        self._live = live
+        self._retiring.add(replica)
+        self.replicas -= 1
+        self.workers -= self.concurrency - self._replica_busy[replica]
 
     def admit(self, visit: Visit) -> bool:
         self.touch(self.env._now)
-        replica = self._choose(self._replica_in_flight)
+        if self._live is None:
+            replica = self._choose(self._replica_in_flight)
+        else:
+            live = self._live
+            replica = live[self._choose([self._replica_in_flight[r] for r in live])]
         if (
             self.queue_limit is not None
             and self._replica_busy[replica] >= self.concurrency
@@ -166,6 +242,8 @@ class ReplicaQueueStation(Station):
         self.touch(now)
         replica = visit.replica
         if self._replica_busy[replica] < self.concurrency:
+            if self._retiring and replica in self._retiring:
+                self.workers += 1  # a retiring replica's visit needs a worker once more
             self._replica_busy[replica] += 1
             self.busy += 1
             self._run(visit, sampler, now)
@@ -177,14 +255,17 @@ class ReplicaQueueStation(Station):
         visit: Visit = event._value  # type: ignore[assignment]
         now = self.env._now
         self.touch(now)
-        queue = self._queues[visit.replica]
+        replica = visit.replica
+        queue = self._queues[replica]
         if queue:
             following, sampler = queue.popleft()
             self.queued -= 1
             self._run(following, sampler, now)
         else:
-            self._replica_busy[visit.replica] -= 1
+            self._replica_busy[replica] -= 1
             self.busy -= 1
+            if replica in self._retiring:
+                self.workers -= 1  # a retiring replica's workers stop as they finish
         visit.advance()
 
     def leave(self, visit: Visit) -> None:
@@ -192,14 +273,17 @@ class ReplicaQueueStation(Station):
         self._replica_in_flight[visit.replica] -= 1
 
 
-def chooser(policy: str, replicas: int, rng: np.random.Generator) -> Callable[[list[int]], int]:
-    """The replica-picking function of a load-balancer policy, bound to its random stream."""
+def chooser(policy: str, rng: np.random.Generator) -> Callable[[list[int]], int]:
+    """The replica-picking function of a load-balancer policy, bound to its random stream.
+
+    It is given the requests in flight at each replica taking work (so its length is the
+    number of such replicas, which autoscaling changes)."""
     uniform = block_stream(rng.random)
     if policy == "round-robin":
         turns = iter(range(2**62))
-        return lambda in_flight: balancing.round_robin(next(turns), replicas)
+        return lambda in_flight: balancing.round_robin(next(turns), len(in_flight))
     if policy == "random":
-        return lambda in_flight: balancing.uniform_random(uniform(), replicas)
+        return lambda in_flight: balancing.uniform_random(uniform(), len(in_flight))
     if policy == "least-connections":
         return lambda in_flight: balancing.least_connections(in_flight, uniform())
     if policy == "power-of-two":
@@ -220,5 +304,5 @@ def build_station(
 ) -> Station:
     if load_balancer == "central-queue":
         return CentralQueueStation(env, name, index, replicas, concurrency, queue_limit)
-    choose = chooser(load_balancer, replicas, balancer_rng)
+    choose = chooser(load_balancer, balancer_rng)
     return ReplicaQueueStation(env, name, index, replicas, concurrency, queue_limit, choose=choose)

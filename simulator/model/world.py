@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Protocol
 
@@ -12,13 +13,19 @@ from ..engine import EventLog, RandomStreams, RequestLog, Samples, SpanLog
 from ..engine.recorder import STATUS_CODE
 from ..scenario.calls import Call, CallPolicy, Parallel, Work
 from ..scenario.calls import RetryBudget as RetryBudgetSettings
+from ..scenario.cluster import Replicas
 from ..scenario.distributions import block_stream
 from ..scenario.schema import Scenario, Service
 from ..scenario.units import format_duration, format_rate
 from . import calls
+from .autoscaling import Autoscaler, NodePool, Scaled
 from .resilience import CircuitBreaker, RetryBudget
 from .services import Station, build_station
 from .traffic import start_source
+
+DEFAULT_REPLICA_START = 5.0
+"""Seconds from an autoscaler's decision to a replica taking traffic when no cluster runtime
+says otherwise: the Kubernetes pod-startup SLO, p99 ≤ 5 s (REFERENCE.md §4)."""
 
 
 class Subsystem(Protocol):
@@ -47,7 +54,7 @@ class World:
         self.samples = Samples()
         self.runtime = calls.Runtime(self.env, self.spans, self.requests)
         self.stations: list[Station] = []
-        self.warmup_areas: dict[int, tuple[float, float, float]] = {}
+        self.warmup_areas: dict[int, tuple[float, float, float, float]] = {}
         self._next_request = 0
         if scenario.deployment == "monolith":
             targets = self._build_monolith()
@@ -56,6 +63,13 @@ class World:
         for index, name in enumerate(scenario.services):
             if name in scenario.traffic:
                 self._start_traffic(name, index, targets[name])
+        self.pool: NodePool | None = None
+        self.node_count = self._fixed_node_count()
+        self.price_per_hour = self._price_per_hour()
+        self.node_samples: list[tuple[float, int]] = []
+        self.warmup_node_seconds = 0.0
+        if scenario.autoscaling.enabled and scenario.deployment == "microservices":
+            self._build_autoscaler()
         self.subsystems: list[Subsystem] = []
         if scenario.scheduler is not None:
             from .scheduling import SchedulingModel
@@ -213,6 +227,47 @@ class World:
                 parts.append(inline)
         return parts
 
+    def _node_type(self):  # type: ignore[no-untyped-def]
+        cluster = self.scenario.cluster
+        if cluster is None or self.scenario.scheduler is not None:
+            return None  # no nodes, or nodes that the cluster scheduler models itself
+        return cluster.node_type_list()[0][1]
+
+    def _fixed_node_count(self) -> int:
+        node_type = self._node_type()
+        return node_type.count if node_type is not None else 0
+
+    def _price_per_hour(self) -> float:
+        node_type = self._node_type()
+        return node_type.price_per_hour if node_type is not None else math.nan
+
+    def _build_autoscaler(self) -> None:
+        scenario = self.scenario
+        settings = scenario.autoscaling
+        node_type = self._node_type()
+        replica_start = settings.replica_start
+        if node_type is not None:
+            self.pool = NodePool(self.env, node_type.cpu, node_type.memory_gb, node_type.boot_time)
+            for _ in range(node_type.count):
+                self.pool.add(ready=True)
+            if replica_start is None:
+                replica_start = scenario.cluster.runtimes[node_type.runtime].start_time
+        if replica_start is None:
+            replica_start = DEFAULT_REPLICA_START
+        sizes = scenario.workloads.microservices if scenario.workloads else Replicas()
+        scaled = [
+            Scaled(
+                name=station.name,
+                station=station,
+                minimum=spec.min_replicas or spec.replicas,
+                maximum=spec.max_replicas or 10 * spec.replicas,
+                cpu=sizes.cpu,
+                memory_gb=sizes.memory_gb,
+            )
+            for station, spec in zip(self.stations, scenario.services.values(), strict=True)
+        ]
+        Autoscaler(self.env, settings, scaled, self.pool, replica_start, self.events)
+
     def _breaker_logger(self, caller: str, callee: str) -> Callable[[str], None]:
         def log(state: str) -> None:
             self.events.record(
@@ -257,12 +312,16 @@ class World:
         """Record state and time integrals from the end of warm-up on."""
         env = self.env
         yield env.timeout(first)
+        if self.pool is not None:
+            self.pool.touch(env.now)
+            self.warmup_node_seconds = self.pool.node_seconds
         for station in self.stations:
             station.touch(env.now)
             self.warmup_areas[station.index] = (
                 station.busy_area,
                 station.queued_area,
                 station.in_flight_area,
+                station.capacity_area,
             )
         self.events.record(
             env.now, "run", "warmup_ended", f"metrics start after {format_duration(first)}"
@@ -270,7 +329,20 @@ class World:
         while True:
             for station in self.stations:
                 self.samples.record(env.now, station.index, station)
+            self.node_samples.append((env.now, self.nodes_now))
             yield env.timeout(interval)
+
+    @property
+    def nodes_now(self) -> int:
+        return len(self.pool.nodes) if self.pool is not None else self.node_count
+
+    @property
+    def node_seconds(self) -> float:
+        """Node-seconds billed over [warmup, horizon] (after the run)."""
+        scenario = self.scenario
+        if self.pool is None:
+            return self.node_count * scenario.measured_period
+        return self.pool.node_seconds - self.warmup_node_seconds
 
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 200) -> None:
         """Simulate up to the horizon, reporting the simulated time reached after each step."""
@@ -283,6 +355,8 @@ class World:
                 progress(self.env.now)
         for station in self.stations:
             station.touch(horizon)
+        if self.pool is not None:
+            self.pool.touch(horizon)
         in_service = sum(station.busy for station in self.stations)
         queued = sum(station.queued for station in self.stations)
         self.events.record(

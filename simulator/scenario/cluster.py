@@ -109,7 +109,9 @@ class NodeType(ScenarioModel):
     cpu: float = knob(4.0, "CPU cores per node", "cores", gt=0)
     memory_gb: float = knob(16.0, "memory per node", "GB", gt=0)
     price_per_hour: MoneyPerHour = knob(0.0, "price of one node", "$/h", ge=0)
-    boot_time: Duration = knob(0.0, "time a node takes to boot after a repair", "s", ge=0)
+    boot_time: Duration = knob(
+        0.0, "time a node takes to boot: a new node, or one back from repair", "s", ge=0
+    )
     runtime: Runtime = knob("bare-metal", "how work runs on the node")
 
 

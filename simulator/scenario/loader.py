@@ -200,40 +200,53 @@ def _apply_override(data: dict[str, Any], dotted: str, value: Any, label: str) -
     where = f"--set {dotted}"
     model: Any = Scenario
     node: Any = data
-    for depth, part in enumerate(parts):
-        path = ".".join(parts[: depth + 1])
-        last = depth == len(parts) - 1
+    depth = 0
+    while depth < len(parts):
+        part = parts[depth]
         model = _unwrap(model, node)
         if isinstance(model, type) and issubclass(model, BaseModel):
             fields = model.model_fields
             if part not in fields:
                 hints = getattr(model, "key_hints", {})
                 hint = hints.get(part) or suggest(part, list(fields))
+                path = ".".join(parts[: depth + 1])
                 raise ScenarioError(label, path, f"no such key ({where}); {hint}")
             model = fields[part].annotation
         elif _origin(model) in (dict, Mapping):
-            if not isinstance(node, dict) or part not in node:
-                have = list(node) if isinstance(node, dict) else []
-                raise ScenarioError(label, path, f"no such entry ({where}); {suggest(part, have)}")
+            # Map keys may hold dots ("m5.large"): take the longest run of parts that is a key.
+            have = node if isinstance(node, dict) else {}
+            for end in range(len(parts), depth, -1):
+                if ".".join(parts[depth:end]) in have:
+                    part = ".".join(parts[depth:end])
+                    parts = [*parts[:depth], part, *parts[end:]]
+                    break
+            else:
+                path = ".".join(parts[: depth + 1])
+                raise ScenarioError(
+                    label, path, f"no such entry ({where}); {suggest(part, list(have))}"
+                )
             model = typing.get_args(model)[1]
         elif _origin(model) in (list, tuple):
             if not isinstance(node, list) or not part.isdigit() or int(part) >= len(node):
                 size = len(node) if isinstance(node, list) else 0
+                path = ".".join(parts[: depth + 1])
                 raise ScenarioError(
                     label, path, f"no such entry ({where}); expected an index below {size}"
                 )
             model = typing.get_args(model)[0]
             part = int(part)  # type: ignore[assignment]
         else:
+            path = ".".join(parts[: depth + 1])
             raise ScenarioError(
                 label, path, f"cannot go inside a single value ({where}); it has no keys"
             )
-        if last:
+        if depth == len(parts) - 1:
             node[part] = value
             return
         if isinstance(node, dict) and not isinstance(node.get(part), dict | list):
             node[part] = {}
         node = node[part]
+        depth += 1
 
 
 def _origin(annotation: Any) -> Any:

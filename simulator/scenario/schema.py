@@ -68,6 +68,12 @@ class Service(ScenarioModel):
         "rejected (load shedding); empty means no limit",
         ge=0,
     )
+    min_replicas: int | None = knob(
+        None, "fewest replicas the autoscaler keeps; empty means `replicas`", ge=1
+    )
+    max_replicas: int | None = knob(
+        None, "most replicas the autoscaler runs; empty means 10 × `replicas`", ge=1
+    )
     slowdowns: list[Slowdown] = knob(
         default_factory=list, description="periods when this service's work is slower"
     )
@@ -91,6 +97,49 @@ class Service(ScenarioModel):
             elif isinstance(step, Parallel):
                 found.extend(step.parallel)
         return found
+
+
+class NodeAutoscaling(ScenarioModel):
+    """The node autoscaler: adds nodes when replicas cannot be placed, removes idle ones."""
+
+    enabled: bool = knob(True, "whether nodes are added and removed (with autoscaling on)")
+    min_nodes: int = knob(1, "never fewer nodes", "nodes", ge=0)
+    max_nodes: int = knob(100, "never more nodes", "nodes", ge=1)
+    scan_interval: Duration = knob(10.0, "how often it looks for unplaced replicas", "s", gt=0)
+    scale_down_delay: Duration = knob(
+        600.0, "how long a node must be empty before it is removed", "s", ge=0
+    )
+
+
+class Autoscaling(ScenarioModel):
+    """Horizontal autoscaling of replicas (as Kubernetes' HPA) and of nodes."""
+
+    enabled: bool = knob(False, "whether replicas (and nodes) follow the load")
+    target_utilisation: float = knob(
+        0.6, "busy share of workers the autoscaler aims for", gt=0, le=1
+    )
+    tolerance: float = knob(
+        0.1, "no change while utilisation is within this share of the target", ge=0
+    )
+    sync_period: Duration = knob(15.0, "how often replicas are recomputed", "s", gt=0)
+    scale_down_stabilisation: Duration = knob(
+        300.0, "scale down only to the highest target of this recent window", "s", ge=0
+    )
+    max_scale_up_pods: int = knob(4, "replicas that may always be added per period", ge=1)
+    max_scale_up_percent: float = knob(
+        100.0, "or this share of the current replicas per period, if more", "%", ge=0
+    )
+    scale_up_period: Duration = knob(60.0, "the period of those two limits", "s", gt=0)
+    replica_start: Duration | None = knob(
+        None,
+        "time from decision to a replica taking traffic; empty means the start time of the "
+        "nodes' runtime (cluster.runtimes), e.g. a container's 5 s",
+        "s",
+        ge=0,
+    )
+    nodes: NodeAutoscaling = knob(
+        default_factory=NodeAutoscaling, description="the node autoscaler (needs cluster:)"
+    )
 
 
 class Monolith(ScenarioModel):
@@ -177,6 +226,9 @@ class Scenario(ScenarioModel):
     monolith: Monolith = knob(default_factory=Monolith, description="sizing of the monolith")
     network: Network = knob(default_factory=Network, description="the network between services")
     slo: Slo = knob(default_factory=Slo, description="the SLO of the entry points")
+    autoscaling: Autoscaling = knob(
+        default_factory=Autoscaling, description="replica and node autoscaling"
+    )
     metrics: Metrics = knob(default_factory=Metrics, description="measurement settings")
 
     _source: str = PrivateAttr("<mapping>")

@@ -246,10 +246,17 @@ class SchedulingModel:
         target.enqueue(job)
 
     def place(
-        self, scheduler: Scheduler, job: Job, free_cpu: np.ndarray, free_mem: np.ndarray
+        self,
+        scheduler: Scheduler,
+        job: Job,
+        free_cpu: np.ndarray,
+        free_mem: np.ndarray,
+        slots: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Nodes for the job's unscheduled tasks, by the scenario's policy, on what it sees."""
-        slots = self.cell.slots(free_cpu, free_mem, job.cpu, job.memory, job.anti_affinity)
+        """Nodes for the job's unscheduled tasks, by the scenario's policy, on what it sees
+        (`slots`: the tasks of its shape that fit per node, if the caller has them already)."""
+        if slots is None or job.anti_affinity:
+            slots = self.cell.slots(free_cpu, free_mem, job.cpu, job.memory, job.anti_affinity)
         if job.anti_affinity and job.placed:
             slots = slots.copy()
             slots[self._nodes_of(job)] = 0

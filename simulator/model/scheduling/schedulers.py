@@ -38,8 +38,6 @@ MIN_OFFER_CPU_SHARE = 0.0025
 """Two-level: no offer smaller than this share of the cell's CPU (the Omega simulator's minimum
 offer of 100 cores, on its example cell of 40,000)."""
 
-import os
-SERIAL = bool(os.environ.get("SERIAL"))
 RETRY_DELAY = 1.0
 """Two-level: a job not fully placed asks again this long after its attempt (the Omega
 simulator's Mesos frameworks wait 1 s)."""
@@ -161,7 +159,7 @@ class Framework(Scheduler):
         super().__init__(model, name, handles, index)
         self.offers = 0
         self.open_offers = 0
-        self.backing_off: list[Job] = []  # jobs waiting out RETRY_DELAY before they queue again
+        self.backing_off: dict[int, Job] = {}  # jobs waiting out RETRY_DELAY, by id
 
     def enqueue(self, job: Job) -> None:
         super().enqueue(job)
@@ -181,16 +179,25 @@ class Framework(Scheduler):
         answer.callbacks.append(lambda _event: self._answer(offer))
 
     def _decide(self, offer: Offer) -> float:
-        """Attempt queued jobs on the offer while it has room; the time those decisions take."""
+        """Attempt queued jobs on the offer while it has room; the time those decisions take.
+
+        An attempt that finds no node with room for one task places nothing but still counts
+        (and takes its decision time): that is how a framework fed small offers uses up its
+        jobs' attempts."""
         model, cell = self.model, self.model.cell
         think = 0.0
         room_cpu, room_mem = offer.room()
+        no_room: set[tuple[float, float]] = set()  # task shapes no node of the offer can hold
         while self.queue and room_cpu > EPS and room_mem > EPS:
             job = self.queue.popleft()
             self._begin(job)
             think += self.think_time(job)
-            if room_cpu + EPS >= job.cpu and room_mem + EPS >= job.memory:
-                nodes = model.place(self, job, offer.cpu, offer.mem)
+            shape = (job.cpu, job.memory)
+            if shape not in no_room:
+                slots = cell.slots(offer.cpu, offer.mem, job.cpu, job.memory, False)
+                nodes = model.place(self, job, offer.cpu, offer.mem, slots)
+                if not len(nodes) and not slots.any():
+                    no_room.add(shape)  # the offer only shrinks: it stays so for this offer
                 if len(nodes):
                     unique, counts = claims(nodes)
                     dcpu, dmem = cell.deltas(unique, counts, job.cpu, job.memory)
@@ -207,12 +214,12 @@ class Framework(Scheduler):
         return think
 
     def _back_off(self, job: Job) -> None:
-        self.backing_off.append(job)
+        self.backing_off[job.id] = job
         retry = self.env.timeout(RETRY_DELAY)
         retry.callbacks.append(lambda _event: self._retry(job))
 
     def _retry(self, job: Job) -> None:
-        self.backing_off.remove(job)
+        del self.backing_off[job.id]
         self.enqueue(job)
 
     def _answer(self, offer: Offer) -> None:
@@ -220,7 +227,7 @@ class Framework(Scheduler):
         model, now = self.model, self.env.now
         for job, unique, counts, dcpu, dmem in offer.accepted:
             lost = model.commit_offer(self, job, unique, counts, dcpu, dmem)
-            if lost and job not in self.queue and job not in self.backing_off:
+            if lost and job.id not in self.backing_off and job not in self.queue:
                 if math.isnan(job.abandoned_at):
                     self.enqueue(job)  # its nodes failed while the framework was deciding
             elif job.unscheduled == 0 and job.promised == 0:
@@ -270,10 +277,7 @@ class Allocator:
 
     def _round(self, _event: object) -> None:
         self._round_due = False
-        wanting = self.requesting
-        if SERIAL:
-            wanting = wanting & np.array([f.open_offers == 0 for f in self.frameworks])
-        if not wanting.any():
+        if not self.requesting.any():
             return
         cell = self.model.cell
         cpu, mem = cell.free()
@@ -281,7 +285,7 @@ class Allocator:
         mem = np.clip(mem, 0.0, None)
         if cpu.sum() < self.min_cpu or mem.sum() <= EPS:
             return  # too little to offer: wait for more to free up
-        pick = offer_pick(self.policy, self.model.shares(), wanting, self.next_rr)
+        pick = offer_pick(self.policy, self.model.shares(), self.requesting, self.next_rr)
         self.next_rr = (pick + 1) % len(self.frameworks)
         now = self.model.env.now
         cell.lock(now, cpu, mem)
