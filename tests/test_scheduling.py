@@ -270,14 +270,14 @@ def test_two_level_abandons_batch_jobs_as_service_decisions_grow_shared_state_do
       decision time; docs/schedulers.md.)
     - At t_job(service) = 1 s the service framework answers within about a second, so every
       batch job soon meets an offer of the whole free pool, where 112 of the 400 nodes have
-      3 free cores after the prefill: measured, no job needs more than 5 attempts (seeds 1–3)
-      against the 100 it would take to be abandoned.
+      3 free cores after the prefill (seed 1): measured, no job needs more than 5 attempts
+      (seeds 1–3) against the 100 it would take to be abandoned.
     - At 100 s every service job's offer locks all that is free for 100 s, and one comes
       every 5 s, so the pool stays locked in service offers and the batch framework is
       offered only what frees up meanwhile. Each such offer costs every queued batch job an
       attempt (one every second or two, RETRY_DELAY apart), so a job that waits a few
-      minutes uses up its 100: measured, 37–60% of batch jobs abandoned (seeds 1–3), every one
-      by that rule. The test asks for a fifth.
+      minutes uses up its 100: measured, 36–65% of batch jobs abandoned (seeds 1–3), every one
+      by that rule, none placed. The test asks for a fifth.
     - Shared-state has no offers: each batch decision sees the whole cell, where the job fits
       (measured: one attempt each), so its abandonment is exactly zero whatever the service
       scheduler does; the slow service scheduler only delays service jobs.

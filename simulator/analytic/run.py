@@ -555,6 +555,7 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures):  # ty
         }
     )
     level_index = {k: int(np.searchsorted(LEVELS, p)) for k, p in PERCENTILES.items()}
+    nodes, price = _nodes(scenario)
     entry_rows, point_rows = [], []
     for e, (name, info) in enumerate(entries.items()):
         quantiles = info.quantiles[info.rows[state]]
@@ -585,9 +586,7 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures):  # ty
         "spans": spans_table(SpanLog().columns(), names, 0.0),
         "timeseries": timeseries,
         "entry_timeseries": entry_timeseries,
-        "costs": costs_table(
-            [(t, _nodes(scenario)[0]) for t in timeline.starts[m]], _nodes(scenario)[1]
-        ),  # fmt: skip
+        "costs": costs_table([(t, nodes) for t in timeline.starts[m]], price),
     }
 
 

@@ -4,7 +4,8 @@ Measurement rules (the Omega paper's metrics, §4):
 
 - **busyness**: share of time a scheduler spends deciding, per day of measured time, and
   the median of those daily values; a measured period shorter than a day counts as one
-  "day". Decisions under way at the horizon count up to the horizon.
+  "day". Decisions under way at the horizon count up to the horizon. A two-level framework
+  is deciding while at least one of its offers is open (it may answer several at once).
 - **conflict fraction**: transactions with at least one conflicting claim, per transaction
   that committed without conflict (so it can exceed 1).
 - **wait**: from submission to the first scheduling attempt (the paper's "job wait time");
@@ -35,7 +36,8 @@ SCHEDULING_KPI_DESCRIPTIONS: dict[str, str] = {
     "conflict_fraction_service": "conflicted per conflict-free transaction, service scheduler",
     "jobs_submitted_batch": "batch jobs submitted after warm-up",
     "jobs_submitted_service": "service jobs submitted after warm-up",
-    "jobs_abandoned": "jobs submitted after warm-up and abandoned after max_attempts",
+    "jobs_abandoned": "jobs submitted after warm-up and abandoned: max_attempts used up, or "
+    "100 attempts without placing a task",
     "jobs_abandoned_batch": "batch jobs abandoned",
     "jobs_abandoned_service": "service jobs abandoned",
     "jobs_unscheduled": "jobs submitted after warm-up still not fully placed at the horizon",
@@ -112,8 +114,10 @@ def schedulers_table(model: SchedulingModel) -> pd.DataFrame:
     """One row per scheduler.
 
     Columns: scheduler, handles (batch, service or all), jobs (submitted to it, whole run),
-    decisions (attempts begun, whole run), busyness (median daily share, measured period),
-    busy_s (time deciding in the measured period), transactions and conflicted (commits in
+    decisions (busy periods, whole run: one per decision; for a two-level framework one per
+    stretch with at least one offer open), offers (two-level: offers received, whole run),
+    busyness (median daily share, measured period), busy_s (time deciding in the measured
+    period), transactions and conflicted (commits in
     the measured period, and those with a conflicting claim), conflict_fraction, locked_cpu_s
     (two-level: CPU-seconds offered to it and so hidden from the others), queued (jobs in its
     queue at the horizon).
@@ -140,6 +144,7 @@ def schedulers_table(model: SchedulingModel) -> pd.DataFrame:
                 "handles": s.handles,
                 "jobs": s.jobs,
                 "decisions": len(start),
+                "offers": getattr(s, "offers", 0),
                 "busyness": float(
                     np.median(daily_busyness(start, end, model.warmup, model.horizon))
                 ),

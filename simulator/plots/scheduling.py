@@ -1,8 +1,9 @@
 """Charts of the cluster scheduling model: the Omega paper's figure style, a utilisation heat
 map of the cell, and a timeline of failures and rescheduling.
 
-    sweep = decision_time_sweep("scenarios/omega/example.yaml", [0.1, 1, 10, 100])
+    sweep = decision_time_sweep("scenarios/omega/example.yaml", [0.1, 1, 10, 30, 100])
     fig = busyness_and_wait(sweep)
+    fig = abandoned_share(sweep)
 """
 
 from __future__ import annotations
@@ -70,6 +71,30 @@ def busyness_and_wait(
         right.set_yscale("log")
         right.set_ylabel("mean wait until first attempt [s]")
         left.legend(fontsize="small", loc="upper left")
+    return fig
+
+
+def abandoned_share(
+    sweep: pd.DataFrame, x: str = "t_job_service", ax: Axes | None = None
+) -> Figure:
+    """Share of batch jobs abandoned against decision time, one line per architecture (the
+    paper's Figure 7c style). `sweep` is what `decision_time_sweep` returns."""
+    own = ax is None
+    with theme_if(own):
+        fig = new_figure() if ax is None else root_figure(ax)
+        axes = fig.subplots() if ax is None else ax
+        for architecture, rows in sweep.groupby("architecture", sort=False):
+            rows = rows.sort_values(x)
+            share = rows.jobs_abandoned_batch / rows.jobs_submitted_batch.clip(lower=1)
+            colour = ARCHITECTURE_COLOURS.get(str(architecture), PALETTE[4])
+            axes.plot(rows[x], share, "-", color=colour, marker="o", label=str(architecture))
+        axes.set_xscale("log")
+        axes.set_xlabel("t_job (service) [s]")
+        axes.set_ylabel("batch jobs abandoned")
+        axes.set_ylim(-0.02, 1.02)
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        axes.set_title("Batch jobs abandoned against the service decision time")
+        axes.legend(fontsize="small", loc="upper left")
     return fig
 
 

@@ -4,8 +4,9 @@
 run's environment and random streams and, after the run, hands back KPIs (`summary`) and
 tables (`tables`); see `simulator.metrics.scheduling` for what they mean.
 
-Cost per job, for speed at 10,000 nodes: one SimPy event per arrival, one per decision and
-one per committed claim's end (not per task); placement works on numpy arrays.
+Cost per job, for speed at 10,000 nodes: one SimPy event per arrival, one per decision (per
+offer in two-level, plus the allocator's offer rounds, at most one a second) and one per
+committed claim's end (not per task); placement works on numpy arrays.
 """
 
 from __future__ import annotations
@@ -368,7 +369,7 @@ class SchedulingModel:
             self.allocator.wake()
 
     def after_attempt(self, scheduler: Scheduler, job: Job) -> None:
-        """Done, retried at the back of the queue, or abandoned after max_attempts."""
+        """Done, retried at the back of the queue, or abandoned (`give_up`)."""
         if job.unscheduled == 0:
             job.scheduled_at = self.env.now
             return
