@@ -48,6 +48,8 @@ validation-figures: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_mmc.py
+	$(BIN)/python benchmarks/bench_chain.py
+	$(BIN)/python benchmarks/bench_omega.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache
