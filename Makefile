@@ -27,6 +27,8 @@ demo: $(VENV)/.installed
 	MPLBACKEND=Agg $(BIN)/sresim run scenarios/validation/mmc.yaml --out $(DEMO_OUT)/mmc
 	MPLBACKEND=Agg $(BIN)/sresim run scenarios/examples/web-shop.yaml --out $(DEMO_OUT)/web-shop
 	MPLBACKEND=Agg $(BIN)/sresim compare scenarios/examples/load-balancers/*.yaml --out $(DEMO_OUT)/load-balancers
+	MPLBACKEND=Agg $(BIN)/sresim run scenarios/what-if/retry-storm.yaml --out $(DEMO_OUT)/retry-storm
+	MPLBACKEND=Agg $(BIN)/sresim run scenarios/omega/example.yaml --out $(DEMO_OUT)/omega-example
 	@echo "Tables and charts are in $(DEMO_OUT)/"
 
 lint: $(VENV)/.installed-dev

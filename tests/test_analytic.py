@@ -286,28 +286,37 @@ def test_sre_1000_is_a_large_analytic_fleet():
 
 # ----------------------------------------------------------------------------- cross-validation
 
-# (scenario, utilisation) → requests per replication and replications of the request level.
-RUNS = {"single-queue": (single_queue, 30_000, 5), "call-graph": (call_graph, 12_000, 5)}
+# Request-level runs: scenario → (builder, requests per replication by utilisation).
+REPLICATIONS = 5
+RUNS = {
+    "single-queue": (single_queue, {0.3: 20_000, 0.6: 30_000, 0.9: 40_000}),
+    "call-graph": (call_graph, {0.3: 8_000, 0.6: 10_000, 0.9: 16_000}),
+}
 
-# Measured with benchmarks/bench_analytic.py --accuracy (docs/analytic.md): the largest
-# model error over utilisations 0.3, 0.6 and 0.9, rounded up. KPI → tolerance.
+# Measured with `benchmarks/bench_analytic.py --accuracy` (docs/analytic.md): the largest
+# model error over utilisations 0.3, 0.6 and 0.9 was 0.2% (mean) and 1.3% (p99) for the
+# single queue, 1.3% and 1.8% for the call graph; these are those, rounded up with room
+# for what the long runs could not resolve (their 95% half-width at 0.9 is 1.5–5%).
 TOLERANCE = {
     "single-queue": {"latency_mean_s": 0.03, "latency_p99_s": 0.05},
     "call-graph": {"latency_mean_s": 0.03, "latency_p99_s": 0.05},
 }
 
-# The short runs must resolve the KPI to this (95% half-width / value) for the test to bite.
-PRECISION = {0.3: 0.03, 0.6: 0.05, 0.9: 0.15}
+# The short runs must resolve each KPI to this (95% half-width / value), or the check is
+# void. Near saturation the queues forget their past slowly (relaxation time ∝ 1/(1 − √ρ)²),
+# so at 0.9 these runs can only catch gross errors (about 40% and more in the call graph's
+# p99); the long runs behind TOLERANCE resolve 0.9 to a few per cent.
+PRECISION = {0.3: 0.03, 0.6: 0.06, 0.9: 0.35}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("utilisation", [0.3, 0.6, 0.9])
 @pytest.mark.parametrize("name", list(RUNS))
 def test_cross_validation(name, utilisation):
-    build, requests, replications = RUNS[name]
-    scenario = build(utilisation, requests)
+    build, requests = RUNS[name]
+    scenario = build(utilisation, requests[utilisation])
     predicted = analytic(scenario).summary
-    table = simulator.run_replications({**scenario, "fidelity": "request"}, replications).table
+    table = simulator.run_replications({**scenario, "fidelity": "request"}, REPLICATIONS).table
     report = []
     for kpi, tolerance in TOLERANCE[name].items():
         values = table[kpi].to_numpy(dtype=float)

@@ -19,13 +19,22 @@ __all__ = ["latency_cdf", "save_run_charts", "utilisation_over_time"]
 
 
 def save_run_charts(result, directory: Path | str) -> list[Path]:  # type: ignore[no-untyped-def]
-    """Write latency-cdf.{png,svg} and utilisation.{png,svg} into `directory`; with the
-    scheduling model, also cluster-heatmap and failure-timeline."""
+    """Write the charts of a run into `directory` (PNG and SVG each): with services,
+    latency-cdf, latency-over-time and utilisation, and call-graph when services call each
+    other; with the scheduling model, cluster-heatmap and failure-timeline."""
+    from .callgraph import call_graph_chart
+    from .timeline import latency_over_time
+
     directory = Path(directory)
     written: list[Path] = []
+    scenario = result.scenario
     with slide_theme():
-        written += save_figure(latency_cdf(result), directory / "latency-cdf")
-        written += save_figure(utilisation_over_time(result), directory / "utilisation")
+        if scenario.services or not has_scheduling(result):
+            written += save_figure(latency_cdf(result), directory / "latency-cdf")
+            written += save_figure(latency_over_time(result), directory / "latency-over-time")
+            written += save_figure(utilisation_over_time(result), directory / "utilisation")
+        if any(service.calls() for service in scenario.services.values()):
+            written += save_figure(call_graph_chart(result), directory / "call-graph")
         if has_scheduling(result):
             written += save_figure(cluster_heatmap(result), directory / "cluster-heatmap")
             written += save_figure(failure_timeline(result), directory / "failure-timeline")

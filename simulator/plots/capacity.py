@@ -1,0 +1,482 @@
+"""Capacity and cost over time: what the autoscaler ran, how late, and what it cost.
+
+`capacity_over_time(result)` shows replicas per service and nodes with the traffic behind
+them, so the autoscaler's lag is visible; `cost_over_time(results)` shows the spend rate of
+one or several runs, split into the nodes a run always had and the nodes the autoscaler
+added.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from .common import (
+    NOTE_COLOUR,
+    empty_note,
+    legend_columns,
+    legend_width_in,
+    new_figure,
+    root_figure,
+    theme_if,
+)
+from .data import format_seconds, service_colours, service_names, time_unit
+from .theme import OKABE_ITO
+
+TRAFFIC_COLOUR = "#BBBBBB"
+BASELINE_COLOUR = OKABE_ITO["blue"]
+EXTRA_COLOUR = OKABE_ITO["orange"]
+NODES_COLOUR = "#333333"
+BOOT_COLOUR = OKABE_ITO["sky blue"]
+TRAFFIC_BINS = 120
+"""The traffic behind the capacity is counted in this many windows..."""
+MIN_PER_BIN = 50
+"""...unless that leaves fewer requests than this in a window on average."""
+_REPLICAS_RE = re.compile(r"(\d+)\s*→\s*(\d+)")
+_COUNT_RE = re.compile(r"(\d+)")
+
+
+# ------------------------------------------------------------------------------ cost
+
+
+def cost_over_time(
+    results: Mapping[str, object] | object,
+    ax: Axes | Sequence[Axes] | None = None,
+) -> Figure:
+    """Spend rate ($/h) over the measured period: one panel per run, stacked areas of the
+    nodes the run always had (its fewest nodes) and the nodes the autoscaler added on top.
+
+    `results` is one Result, or a dict of label → Result to compare runs (panels share their
+    axes, so the areas compare at a glance). Each panel names the run's cost over the measured
+    period and its average node count; the right-hand axis counts nodes. Runs without priced
+    nodes (no `cluster:`) say so instead. `ax`: one Axes per run.
+    """
+    runs = _runs(results)
+    own_figure = ax is None
+    with theme_if(own_figure):
+        if ax is None:
+            fig = new_figure()
+            axes = list(
+                np.atleast_1d(fig.subplots(max(1, len(runs)), 1, sharex=True, sharey=True))
+            )
+        else:
+            axes = [ax] if isinstance(ax, Axes) else list(ax)
+            if len(axes) != max(1, len(runs)):
+                raise ValueError(f"expected {max(1, len(runs))} Axes (one per run), got {len(axes)}")
+            fig = root_figure(axes[0])
+        _draw_costs(fig, axes, runs, own_figure)
+    return fig
+
+
+def _runs(results) -> list[tuple[str, object]]:  # type: ignore[no-untyped-def]
+    if isinstance(results, Mapping):
+        return [(str(label), result) for label, result in results.items()]
+    return [(results.scenario.name, results)]  # type: ignore[attr-defined]
+
+
+def nodes_over_time(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Nodes billed (booting ones included) at each change: time and nodes, from warm-up on.
+
+    The `costs` table samples the node count; the node autoscaler's events give the exact
+    instants of its changes, so they are used when they agree with every sample (a sample
+    taken at the instant of a change may see either side of it). Empty without samples.
+    """
+    costs = result.tables.get("costs")
+    if costs is None or costs.empty:
+        return pd.DataFrame(columns=["time", "nodes"])
+    costs = costs.sort_values("time", kind="stable")
+    time = costs["time"].to_numpy(dtype=float)
+    nodes = costs["nodes"].to_numpy(dtype=float)
+    exact = _nodes_from_events(result, time, nodes)
+    if exact is not None:
+        time, nodes = exact
+    keep = np.ones(time.size, dtype=bool)  # change points only: the same steps, fewer points
+    keep[1:-1] = nodes[1:-1] != nodes[:-2]
+    return pd.DataFrame({"time": time[keep], "nodes": nodes[keep]})
+
+
+def _nodes_from_events(
+    result, time: np.ndarray, nodes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
+    events = result.tables.get("events")
+    if events is None or events.empty:
+        return None
+    changes = events[
+        (events["component"].astype(str) == "autoscaler/nodes")
+        & events["kind"].astype(str).isin(["scale_up", "scale_down"])
+    ]
+    if changes.empty:
+        return None
+    counts = changes["detail"].astype(str).str.extract(_COUNT_RE)[0].astype(float).to_numpy()
+    sign = np.where(changes["kind"].astype(str).to_numpy() == "scale_up", 1.0, -1.0)
+    when = changes["time"].to_numpy(dtype=float)
+    order = np.argsort(when, kind="stable")
+    when, delta = when[order], (counts * sign)[order]
+    if not np.isfinite(delta).all():
+        return None
+    net = np.concatenate([[0.0], np.cumsum(delta)])
+    after = net[np.searchsorted(when, time, side="right")]  # changes at a sample's instant: in
+    before = net[np.searchsorted(when, time, side="left")]  # ...or not yet
+    for first in (after[0], before[0]):
+        start = nodes[0] - first  # nodes before the first change
+        if np.all((start + after == nodes) | (start + before == nodes)):
+            inside = (when > time[0]) & (when <= time[-1])
+            return (
+                np.concatenate([[time[0]], when[inside], [time[-1]]]),
+                start + np.concatenate([[after[0]], net[1:][inside], [after[-1]]]),
+            )
+    return None
+
+
+def spend_by_kind(result) -> pd.DataFrame | None:  # type: ignore[no-untyped-def]
+    """The spend rate at each change of the node count: time, nodes, baseline and extra $/h.
+
+    The baseline is the fewest nodes of the measured period; the extra is what is above it.
+    None when the run has no priced nodes or no samples after warm-up.
+    """
+    costs = result.tables.get("costs")
+    if costs is None or costs.empty:
+        return None
+    nodes = costs["nodes"].to_numpy(dtype=float)
+    rate = costs["cost_usd_per_hour"].to_numpy(dtype=float)
+    priced = np.isfinite(rate) & (nodes > 0)
+    if not priced.any():
+        return None
+    price = float(np.median(rate[priced] / nodes[priced]))
+    steps = nodes_over_time(result)
+    time, nodes = steps["time"].to_numpy(dtype=float), steps["nodes"].to_numpy(dtype=float)
+    least = float(nodes.min())
+    return pd.DataFrame(
+        {
+            "time": time,
+            "nodes": nodes,
+            "baseline_usd_per_hour": least * price,
+            "extra_usd_per_hour": (nodes - least) * price,
+        }
+    ).assign(price_usd_per_hour=price)
+
+
+def _total_cost(result, spend: pd.DataFrame) -> float:  # type: ignore[no-untyped-def]
+    cost = result.summary.get("cost_usd", math.nan)
+    if cost is not None and math.isfinite(cost):
+        return float(cost)
+    costs = result.tables["costs"]
+    return float(costs["cost_usd_cumulative"].iloc[-1])
+
+
+def _draw_costs(fig: Figure, axes: list[Axes], runs, own: bool) -> None:  # type: ignore[no-untyped-def]
+    single = len(runs) == 1
+    title = f"{runs[0][0]}: cost over time" if single else "Cost over time"
+    if own:
+        fig.suptitle(title, x=0.01, ha="left")
+    if not runs:
+        empty_note(axes[0], "no runs to show")
+        return
+    horizon = max(result.scenario.horizon for _, result in runs)
+    warmup = min(result.scenario.warmup for _, result in runs)
+    unit, seconds = time_unit(horizon)
+    axes[-1].set_xlabel(f"simulated time ({unit})")
+    highest = 0.0
+    drawn = False
+    for axis, (label, result) in zip(axes, runs, strict=True):
+        axis.set_xlim(warmup / seconds, horizon / seconds)
+        if not own or not single:
+            axis.set_title(label, fontsize="medium")
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:.2f}"))
+        spend = spend_by_kind(result)
+        if spend is None:
+            costs = result.tables.get("costs")
+            empty = costs is None or costs.empty
+            empty_note(
+                axis,
+                "no samples after warm-up" if empty else "no priced nodes (no cluster: section)",
+            )
+            continue
+        drawn = True
+        x = spend["time"].to_numpy() / seconds
+        base = spend["baseline_usd_per_hour"].to_numpy()
+        top = base + spend["extra_usd_per_hour"].to_numpy()
+        axis.fill_between(x, 0, base, step="post", color=BASELINE_COLOUR, alpha=0.85, lw=0)
+        axis.fill_between(x, base, top, step="post", color=EXTRA_COLOUR, alpha=0.85, lw=0)
+        axis.plot(x, top, drawstyle="steps-post", color=NODES_COLOUR, lw=1.5)
+        highest = max(highest, float(top.max()))
+        price = float(spend["price_usd_per_hour"].iloc[0])
+        nodes_axis = axis.secondary_yaxis(
+            "right", functions=(lambda v, p=price: v / p, lambda n, p=price: n * p)
+        )
+        nodes_axis.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+        nodes_axis.set_ylabel("nodes", color=NOTE_COLOUR, fontsize="small")
+        nodes_axis.tick_params(axis="y", colors=NOTE_COLOUR)
+        mean_nodes = result.summary.get("nodes_mean", math.nan)
+        mean_text = f" · {mean_nodes:.2f} nodes on average" if math.isfinite(mean_nodes) else ""
+        period = format_seconds(result.scenario.horizon - result.scenario.warmup)
+        axis.text(
+            0.99, 0.93, f"${_total_cost(result, spend):.2f} over {period}{mean_text}",
+            transform=axis.transAxes, ha="right", va="top", fontsize="small",
+            fontweight="bold", color="#222222",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 2},
+        )  # fmt: skip
+    if drawn:
+        for axis in axes:
+            axis.set_ylim(0, highest * 1.45 if highest > 0 else 1.0)
+    ylabel = "spend rate ($/h)"
+    if single or not own:
+        for axis in axes:
+            axis.set_ylabel(ylabel)
+    else:
+        fig.supylabel(ylabel, fontsize=20)
+    if not drawn:
+        return
+    handles = [
+        Patch(color=BASELINE_COLOUR, alpha=0.85, label="nodes the run always had (its fewest)"),
+        Patch(color=EXTRA_COLOUR, alpha=0.85, label="nodes added by the autoscaler"),
+    ]
+    labels = [h.get_label() for h in handles]
+    if own:
+        fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    else:
+        axes[0].legend(handles, labels, loc="upper left", fontsize="small")
+
+
+# ------------------------------------------------------------------------------ capacity
+
+
+def capacity_over_time(
+    result,  # type: ignore[no-untyped-def]
+    start: float | None = None,
+    end: float | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
+) -> Figure:
+    """Replicas per service (top) and nodes (bottom) over time, with the traffic behind.
+
+    Solid lines are what served: replicas taking traffic, sampled from the `timeseries`
+    table, and nodes billed (booting ones included) from the `costs` table. Dashed lines are
+    the replicas the autoscaler had asked for (from its `events`); shaded spans are nodes
+    booting (the node type's `boot_time` after each scale-up). The gap between asking and
+    serving is the autoscaler's lag. The traffic (requests sent per second, all entry points)
+    is shaded grey on a second axis. `start` and `end` (seconds) zoom in; they default to
+    the measured period. Without a `cluster:` there are no nodes, and only the top panel.
+    `ax`: one or two Axes (replicas, nodes).
+    """
+    scenario = result.scenario
+    start = scenario.warmup if start is None else float(start)
+    end = scenario.horizon if end is None else float(end)
+    if not end > start:
+        raise ValueError(f"expected end after start, got start={start:g} s, end={end:g} s")
+    has_nodes = scenario.cluster is not None and result.tables.get("costs") is not None
+    own_figure = ax is None
+    with theme_if(own_figure):
+        if ax is None:
+            fig = new_figure()
+            if has_nodes:
+                top, bottom = fig.subplots(
+                    2, 1, sharex=True, gridspec_kw={"height_ratios": [1.7, 1]}
+                )
+            else:
+                top, bottom = fig.add_subplot(), None
+        else:
+            axes = [ax] if isinstance(ax, Axes) else list(ax)
+            if not 1 <= len(axes) <= 2:
+                raise ValueError(f"expected one or two Axes, got {len(axes)}")
+            top = axes[0]
+            bottom = axes[1] if len(axes) == 2 and has_nodes else None
+            fig = root_figure(top)
+        _draw_capacity(fig, top, bottom, result, start, end, own_figure)
+    return fig
+
+
+def requested_replicas(result, service: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Replicas the autoscaler asked for, from its events: time and replicas after each
+    decision, starting with the count before the first one at time 0. Empty without events."""
+    events = result.tables.get("events")
+    if events is None or events.empty:
+        return pd.DataFrame(columns=["time", "replicas"])
+    mine = events[
+        (events["component"].astype(str) == f"autoscaler/{service}")
+        & events["kind"].astype(str).isin(["scale_up", "scale_down"])
+    ]
+    parsed = mine["detail"].astype(str).str.extract(_REPLICAS_RE).dropna()
+    if parsed.empty:
+        return pd.DataFrame(columns=["time", "replicas"])
+    times = mine.loc[parsed.index, "time"].to_numpy(dtype=float)
+    before, after = parsed[0].astype(int).to_numpy(), parsed[1].astype(int).to_numpy()
+    return pd.DataFrame(
+        {"time": np.concatenate([[0.0], times]), "replicas": np.concatenate([[before[0]], after])}
+    )
+
+
+def node_boots(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Node scale-ups from the events: time asked for, time ready (after the boot time), nodes."""
+    events = result.tables.get("events")
+    cluster = result.scenario.cluster
+    if events is None or events.empty or cluster is None:
+        return pd.DataFrame(columns=["time", "ready", "nodes"])
+    ups = events[
+        (events["component"].astype(str) == "autoscaler/nodes")
+        & (events["kind"].astype(str) == "scale_up")
+    ]
+    counts = ups["detail"].astype(str).str.extract(_COUNT_RE)[0].astype(float)
+    boot = float(cluster.node_type_list()[0][1].boot_time)
+    time = ups["time"].to_numpy(dtype=float)
+    return pd.DataFrame({"time": time, "ready": time + boot, "nodes": counts.to_numpy()})
+
+
+def _traffic(result, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Requests sent per second in windows of [start, end): (edges, rates)."""
+    requests = result.tables.get("requests")
+    arrival = (
+        np.empty(0) if requests is None else requests["arrival"].to_numpy(dtype=float)
+    )
+    arrival = arrival[(arrival >= start) & (arrival < end)]
+    period = end - start
+    window = max(period / TRAFFIC_BINS, period * MIN_PER_BIN / max(arrival.size, 1))
+    count = max(1, math.ceil(period / window - 1e-9))
+    edges = np.linspace(start, end, count + 1)
+    counts, _ = np.histogram(arrival, bins=edges)
+    return edges, counts / np.diff(edges)
+
+
+def _draw_capacity(
+    fig: Figure, top: Axes, bottom: Axes | None, result, start: float, end: float, own: bool
+) -> None:  # type: ignore[no-untyped-def]
+    scenario = result.scenario
+    unit, seconds = time_unit(end)
+    title = f"{scenario.name}: capacity over time"
+    if own:
+        fig.suptitle(title, x=0.01, ha="left")
+    else:
+        top.set_title(title)
+    lowest = bottom if bottom is not None else top
+    lowest.set_xlabel(f"simulated time ({unit})")
+    top.set_ylabel("replicas")
+    for axis in (top, bottom):
+        if axis is not None:
+            axis.set_xlim(start / seconds, end / seconds)
+            axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+    handles: list = []
+    series = result.tables.get("timeseries")
+    inside = (
+        series[(series["time"] >= start) & (series["time"] <= end)]
+        if series is not None
+        else pd.DataFrame()
+    )
+    if inside.empty:
+        empty_note(top, "no samples in this period")
+    else:
+        edges, rates = _traffic(result, start, end)
+        traffic = top.twinx()
+        traffic.set_zorder(top.get_zorder() - 1)  # behind the replicas
+        top.patch.set_visible(False)
+        traffic.grid(False)
+        traffic.spines["right"].set_visible(True)
+        traffic.stairs(rates, edges / seconds, fill=True, color=TRAFFIC_COLOUR, alpha=0.5, lw=0)
+        highest_rate = float(rates.max()) if rates.size else 0.0
+        traffic.set_ylim(0, highest_rate * 1.15 if highest_rate > 0 else 1.0)
+        traffic.set_ylabel("requests per second", color=NOTE_COLOUR)
+        traffic.tick_params(axis="y", colors=NOTE_COLOUR)
+        handles.append(Patch(color=TRAFFIC_COLOUR, alpha=0.5, label="requests sent per second"))
+        names = service_names(result)
+        colours = service_colours(names)
+        services = inside["service"].astype(str)
+        highest = 1.0
+        asked_any = False
+        for name in (n for n in names if (services == n).any()):
+            rows = inside[services == name].sort_values("time")
+            x = rows["time"].to_numpy(dtype=float)
+            replicas = rows["replicas"].to_numpy(dtype=float)
+            top.plot(
+                x / seconds, replicas, drawstyle="steps-post", color=colours[name], lw=3.2,
+                label=f"{name}: replicas serving", zorder=3,
+            )  # fmt: skip
+            handles.append(top.lines[-1])
+            highest = max(highest, float(replicas.max()))
+            asked = requested_replicas(result, name)
+            if not asked.empty:
+                times = asked["time"].to_numpy(dtype=float)
+                counts = asked["replicas"].to_numpy(dtype=float)
+                before = np.searchsorted(times, start, side="right") - 1
+                within = (times > start) & (times < end)
+                steps_t = np.concatenate([[start], times[within], [end]])
+                first = counts[max(before, 0)]
+                steps_n = np.concatenate([[first], counts[within], [counts[within][-1] if within.any() else first]])
+                top.plot(
+                    steps_t / seconds, steps_n, drawstyle="steps-post", color=colours[name],
+                    lw=2.0, ls=(0, (3, 2)), zorder=4,
+                )  # fmt: skip
+                highest = max(highest, float(steps_n.max()))
+                asked_any = True
+        if asked_any:
+            handles.append(
+                Line2D([], [], color="#555555", lw=2.0, ls=(0, (3, 2)),
+                       label="replicas asked for by the autoscaler")
+            )  # fmt: skip
+        top.set_ylim(0, highest * 1.2 + 0.5)
+    if bottom is not None:
+        handles += _draw_nodes(bottom, result, start, end, seconds)
+        fig.align_ylabels([top, bottom])
+    if not handles:
+        return
+    labels = [h.get_label() for h in handles]
+    if own:
+        room = fig.get_figwidth() - 0.5
+        columns = next(
+            (n for n in range(len(labels), 1, -1)
+             if legend_width_in(legend_columns(labels, n)) < room),
+            1,
+        )  # fmt: skip
+        fig.legend(handles, labels, loc="outside lower center", ncols=columns)
+    else:
+        top.legend(handles, labels, loc="upper left", fontsize="small")
+
+
+def _duration(seconds: float) -> str:
+    """'90 s', '5 min', '1.50 h': whole seconds and minutes as people say them."""
+    if seconds < 600 and float(seconds).is_integer():
+        return f"{seconds:.0f} s"
+    if seconds < 3600 and float(seconds / 60).is_integer():
+        return f"{seconds / 60:.0f} min"
+    return format_seconds(seconds)
+
+
+def _draw_nodes(axis: Axes, result, start: float, end: float, seconds: float) -> list:  # type: ignore[no-untyped-def]
+    axis.set_ylabel("nodes")
+    steps = nodes_over_time(result)
+    if steps.empty or steps["time"].iloc[-1] < start or steps["time"].iloc[0] > end:
+        empty_note(axis, "no samples in this period")
+        return []
+    time = steps["time"].to_numpy(dtype=float)
+    nodes = steps["nodes"].to_numpy(dtype=float)
+    first = max(np.searchsorted(time, start, side="right") - 1, 0)  # the level at `start`
+    within = (time > start) & (time < end)
+    time = np.concatenate([[max(start, time[0])], time[within], [min(end, time[-1])]])
+    nodes = np.concatenate([[nodes[first]], nodes[within], [nodes[within][-1] if within.any() else nodes[first]]])
+    handles: list = []
+    boots = node_boots(result)
+    boots = boots[(boots["ready"] > start) & (boots["time"] < end)]
+    boot_time = 0.0
+    for row in boots.itertuples():
+        axis.axvspan(
+            max(row.time, start) / seconds, min(row.ready, end) / seconds,
+            color=BOOT_COLOUR, alpha=0.35, lw=0,
+        )  # fmt: skip
+        boot_time = row.ready - row.time
+    (line,) = axis.plot(
+        time / seconds, nodes, drawstyle="steps-post",
+        color=NODES_COLOUR, lw=3.2, label="nodes billed (booting ones included)",
+    )  # fmt: skip
+    handles.append(line)
+    if not boots.empty:
+        handles.append(
+            Patch(color=BOOT_COLOUR, alpha=0.35, label=f"a node booting ({_duration(boot_time)})")
+        )
+    axis.set_ylim(0, max(1.0, float(nodes.max())) * 1.25 + 0.5)
+    return handles
