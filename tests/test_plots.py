@@ -170,7 +170,14 @@ def test_save_run_charts_writes_slide_sized_files(
 ) -> None:
     written = save_run_charts(two_result, tmp_path)
     names = sorted(p.name for p in written)
-    assert names == ["latency-cdf.png", "latency-cdf.svg", "utilisation.png", "utilisation.svg"]
+    assert names == [
+        "latency-cdf.png",
+        "latency-cdf.svg",
+        "latency-over-time.png",
+        "latency-over-time.svg",
+        "utilisation.png",
+        "utilisation.svg",
+    ]
     assert all(p.stat().st_size > 0 for p in written)
     width, height = png_size(tmp_path / "latency-cdf.png")
     assert width / height == pytest.approx(16 / 9, rel=1e-3)

@@ -247,3 +247,24 @@ def _written(tmp_path, text):
     path = tmp_path / "bare.yaml"
     path.write_text(text)
     return path
+
+
+def test_overrides_reach_inside_handler_steps_and_map_keys_with_dots():
+    handler = [{"work": "1ms"}, {"parallel": [{"call": "leaf", "count": 3}], "wait_for": 2}]
+    data = {
+        "services": {"root": {"handler": handler}, "leaf": {}},
+        "cluster": {"node_types": {"m5.large": {"count": 1}}},
+    }
+    scenario = load_scenario(
+        data,
+        {
+            "services.root.handler.1.parallel.0.count": 7,
+            "services.root.handler.1.wait_for": 5,
+            "cluster.node_types.m5.large.count": 4,
+        },
+    )
+    step = scenario.services["root"].handler[1]
+    assert step.parallel[0].count == 7 and step.wait_for == 5
+    assert scenario.cluster.node_types["m5.large"].count == 4
+    with pytest.raises(ScenarioError, match="no such key"):
+        load_scenario(data, {"services.root.handler.1.parallel.0.cunt": 7})

@@ -6,7 +6,8 @@
 * `flows`: the scenario as stations, latency trees and expected visits (pure, no time);
 * `stations`: every station at every time step (Erlang C, Allen–Cunneen, fluid backlog);
 * `latency`: latency moments at every step, distributions at representative steps;
-* `run`: the pipeline and the Result (the request-level KPI names and tables).
+* `run`: the pipeline and the Result (the request-level KPI names and tables);
+* `crosscheck`: the scenarios both fidelities are compared on (tests and benchmark).
 
 Where it is accurate and where not: docs/analytic.md.
 """

@@ -1,20 +1,20 @@
-"""Latency composed over the call graph: moments at every step, distributions at a few.
+"""Latency composed over the call graph: moments in every state, distributions in a few.
 
-Two layers, both over the latency trees of `flows`:
+Two layers, both over the latency trees of `flows` (a *state* is a time step, or several
+with the same load; see `run.Timeline`):
 
-* **Moments, at every time step** (vectorised over steps): the mean and variance of a
-  visit. A work step adds its station's wait and its service time; steps in turn add
-  (their parts are taken as independent); a call step done N ~ Binomial(count, p) times is
-  a compound sum; a parallel step is the maximum (or the k-th order statistic) of its
-  branches, each approximated by a gamma with the branch's mean and variance and
-  integrated numerically on a grid.
-* **Distributions, at representative steps**: the whole latency distribution of a request,
-  computed on a lattice by discretising every piece exactly in the mean (local moment
-  matching), adding pieces by FFT convolution, and taking maxima and order statistics of
-  parallel branches from their lattice CDFs, so parallel steps are exact there (up to the
-  lattice). Each entry's representative steps span the range of its mean latency; the
-  shape (the standardised quantile function) is interpolated between them, and scaled by
-  the mean and standard deviation of the moment layer at every step.
+* **Moments, in every state** (vectorised over states): the mean and variance of a visit.
+  A work step adds its station's wait and its service time; steps in turn add (their parts
+  are taken as independent); a call step done N ~ Binomial(count, p) times is a compound
+  sum; a parallel step is the maximum (or the k-th order statistic) of its branches, each
+  approximated by a gamma with the branch's mean and variance and integrated numerically
+  on a grid.
+* **Distributions, in representative states**: the whole latency distribution of a
+  request on a lattice, every piece discretised exactly in the mean (local moment
+  matching), pieces added by FFT convolution, and a parallel step's maximum or order
+  statistic taken from its branches' lattice CDFs (calls of one batch to a shared queue
+  share their first wait). `run` interpolates the standardised shape between
+  representatives and scales it by each state's mean and standard deviation.
 """
 
 from __future__ import annotations

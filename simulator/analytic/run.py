@@ -4,9 +4,10 @@ The pipeline, one direction as everywhere else:
 
     scenario ─► flows (stations, latency trees, visits per request; once)
              ─► arrival rates per entry and time step (the traffic profiles' exact means)
-             ─► stations per step (Erlang C / Allen–Cunneen, fluid backlog; an optional
-                autoscaler sets replicas step by step)
-             ─► latency moments per step, latency distributions at representative steps
+             ─► steps folded into distinct load states (`Timeline`)
+             ─► stations in each state (Erlang C / Allen–Cunneen / M^X/M/c, fluid
+                backlog; an optional autoscaler sets replicas step by step)
+             ─► latency moments in each state, distributions in representative ones
              ─► Result: the request-level KPI names, per-service and per-step tables
 
 There are no individual requests in this mode: the `requests` and `spans` tables are empty

@@ -256,6 +256,22 @@ def batch_queue(
     return np.nan_to_num(wait), np.clip(np.nan_to_num(p_wait), 0.0, 1.0)
 
 
+def erlang_gi_m1_sigma(phases: np.ndarray, rho: np.ndarray, tol: float = 1e-13) -> np.ndarray:
+    """σ of the E_n/M/1 queue (P(wait); the sojourn is exponential with rate μ(1 − σ)): the
+    root in (0, 1) of σ = (nρ / (nρ + 1 − σ))^n, by fixed-point iteration from σ = ρ (the
+    map is increasing and convex, so the iterates fall monotonically to the root; cf.
+    `simulator.theory.ek_m1`, which solves the same equation with brentq)."""
+    n = np.asarray(phases, dtype=float)
+    rho = np.asarray(rho, dtype=float)
+    sigma = rho.copy()
+    for _ in range(100_000):
+        following = (n * rho / (n * rho + 1.0 - sigma)) ** n
+        if np.all(np.abs(following - sigma) <= tol):
+            return following
+        sigma = following
+    return sigma  # pragma: no cover - converges geometrically for ρ ≤ RHO_CAP
+
+
 def service_variability(servers: np.ndarray, rho: np.ndarray, scv: np.ndarray) -> np.ndarray:
     """Wq(M/G/c) / Wq(M/M/c) for service-time scv cs².
 
@@ -317,6 +333,15 @@ def stationary(
         klb = np.where(regular & (rho > 0), np.nan_to_num(klb, nan=1.0), 1.0)
     wait = wait * klb
     p_wait = c_wait * klb
+    # One worker per replica behind round-robin: an E_n/G/1 queue. P(wait) is that of the
+    # E_n/M/1 queue, σ = A*(μ(1 − σ)); with exponential work the queue is E_n/M/1 exactly.
+    dealt = (arrival_scv < 1) & (servers == 1) & (rate > 0)
+    if dealt.any():
+        sigma = erlang_gi_m1_sigma(replicas[dealt], rho[dealt])
+        p_wait[dealt] = sigma
+        exact = np.abs(scv[dealt] - 1.0) < 1e-12
+        exponential_wait = sigma * mean[dealt] / (1.0 - sigma)
+        wait[dealt] = np.where(exact, exponential_wait, wait[dealt])
     batched = _batched(model, rate, mean, rho, replicas, servers, batch_rates)
     for s, (mx_wait, mx_p_wait) in batched.items():
         extra = (arrival_scv[:, s] - 1) / 2 + service_factor[:, s] - 1

@@ -10,6 +10,7 @@
 """
 
 from .callgraph import call_graph_chart
+from .capacity import capacity_over_time, cost_over_time
 from .charts import latency_cdf, save_run_charts, utilisation_over_time
 from .theme import PALETTE, save_figure, slide_theme
 from .timeline import latency_over_time
@@ -17,6 +18,8 @@ from .timeline import latency_over_time
 __all__ = [
     "PALETTE",
     "call_graph_chart",
+    "capacity_over_time",
+    "cost_over_time",
     "latency_cdf",
     "latency_over_time",
     "save_figure",

@@ -65,13 +65,13 @@ def cost_over_time(
     with theme_if(own_figure):
         if ax is None:
             fig = new_figure()
-            axes = list(
-                np.atleast_1d(fig.subplots(max(1, len(runs)), 1, sharex=True, sharey=True))
-            )
+            axes = list(np.atleast_1d(fig.subplots(max(1, len(runs)), 1, sharex=True, sharey=True)))
         else:
             axes = [ax] if isinstance(ax, Axes) else list(ax)
             if len(axes) != max(1, len(runs)):
-                raise ValueError(f"expected {max(1, len(runs))} Axes (one per run), got {len(axes)}")
+                raise ValueError(
+                    f"expected {max(1, len(runs))} Axes (one per run), got {len(axes)}"
+                )
             fig = root_figure(axes[0])
         _draw_costs(fig, axes, runs, own_figure)
     return fig
@@ -84,7 +84,7 @@ def _runs(results) -> list[tuple[str, object]]:  # type: ignore[no-untyped-def]
 
 
 def nodes_over_time(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """Nodes billed (booting ones included) at each change: time and nodes, from warm-up on.
+    """Nodes billed (booting ones included) at each change, from warm-up to the horizon.
 
     The `costs` table samples the node count; the node autoscaler's events give the exact
     instants of its changes, so they are used when they agree with every sample (a sample
@@ -99,6 +99,9 @@ def nodes_over_time(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     exact = _nodes_from_events(result, time, nodes)
     if exact is not None:
         time, nodes = exact
+    horizon = float(result.scenario.horizon)
+    if time[-1] < horizon:  # the last level holds to the end of the run
+        time, nodes = np.append(time, horizon), np.append(nodes, nodes[-1])
     keep = np.ones(time.size, dtype=bool)  # change points only: the same steps, fewer points
     keep[1:-1] = nodes[1:-1] != nodes[:-2]
     return pd.DataFrame({"time": time[keep], "nodes": nodes[keep]})
@@ -190,7 +193,7 @@ def _draw_costs(fig: Figure, axes: list[Axes], runs, own: bool) -> None:  # type
     for axis, (label, result) in zip(axes, runs, strict=True):
         axis.set_xlim(warmup / seconds, horizon / seconds)
         if not own or not single:
-            axis.set_title(label, fontsize="medium")
+            axis.set_title(label, loc="left", fontsize="medium")
         axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:.2f}"))
         spend = spend_by_kind(result)
         if spend is None:
@@ -258,8 +261,9 @@ def capacity_over_time(
 ) -> Figure:
     """Replicas per service (top) and nodes (bottom) over time, with the traffic behind.
 
-    Solid lines are what served: replicas taking traffic, sampled from the `timeseries`
-    table, and nodes billed (booting ones included) from the `costs` table. Dashed lines are
+    Solid lines are what served and what was paid for: replicas taking traffic, sampled
+    from the `timeseries` table, and nodes billed (booting ones included; see
+    `nodes_over_time`). Dashed lines are
     the replicas the autoscaler had asked for (from its `events`); shaded spans are nodes
     booting (the node type's `boot_time` after each scale-up). The gap between asking and
     serving is the autoscaler's lag. The traffic (requests sent per second, all entry points)
@@ -268,8 +272,8 @@ def capacity_over_time(
     `ax`: one or two Axes (replicas, nodes).
     """
     scenario = result.scenario
-    start = scenario.warmup if start is None else float(start)
-    end = scenario.horizon if end is None else float(end)
+    start = scenario.warmup if start is None else max(0.0, float(start))
+    end = scenario.horizon if end is None else min(float(end), scenario.horizon)
     if not end > start:
         raise ValueError(f"expected end after start, got start={start:g} s, end={end:g} s")
     has_nodes = scenario.cluster is not None and result.tables.get("costs") is not None
@@ -333,9 +337,7 @@ def node_boots(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
 def _traffic(result, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
     """Requests sent per second in windows of [start, end): (edges, rates)."""
     requests = result.tables.get("requests")
-    arrival = (
-        np.empty(0) if requests is None else requests["arrival"].to_numpy(dtype=float)
-    )
+    arrival = np.empty(0) if requests is None else requests["arrival"].to_numpy(dtype=float)
     arrival = arrival[(arrival >= start) & (arrival < end)]
     period = end - start
     window = max(period / TRAFFIC_BINS, period * MIN_PER_BIN / max(arrival.size, 1))
@@ -401,13 +403,12 @@ def _draw_capacity(
             highest = max(highest, float(replicas.max()))
             asked = requested_replicas(result, name)
             if not asked.empty:
-                times = asked["time"].to_numpy(dtype=float)
-                counts = asked["replicas"].to_numpy(dtype=float)
-                before = np.searchsorted(times, start, side="right") - 1
-                within = (times > start) & (times < end)
-                steps_t = np.concatenate([[start], times[within], [end]])
-                first = counts[max(before, 0)]
-                steps_n = np.concatenate([[first], counts[within], [counts[within][-1] if within.any() else first]])
+                steps_t, steps_n = _clip_steps(
+                    asked["time"].to_numpy(dtype=float),
+                    asked["replicas"].to_numpy(dtype=float),
+                    start,
+                    end,
+                )
                 top.plot(
                     steps_t / seconds, steps_n, drawstyle="steps-post", color=colours[name],
                     lw=2.0, ls=(0, (3, 2)), zorder=4,
@@ -438,6 +439,31 @@ def _draw_capacity(
         top.legend(handles, labels, loc="upper left", fontsize="small")
 
 
+def _clip_steps(
+    time: np.ndarray, values: np.ndarray, start: float, end: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A step function (each value holds from its time on) cut to [start, end], with a point
+    at each end, to draw with steps-post."""
+    first = max(int(np.searchsorted(time, start, side="right")) - 1, 0)  # the level at start
+    within = (time > start) & (time < end)
+    last = values[within][-1] if within.any() else values[first]
+    return (
+        np.concatenate([[max(start, time[0])], time[within], [end]]),
+        np.concatenate([[values[first]], values[within], [last]]),
+    )
+
+
+def _union(starts: np.ndarray, ends: np.ndarray) -> list[tuple[float, float]]:
+    """Overlapping intervals merged, so that spans shade evenly however many overlap."""
+    merged: list[tuple[float, float]] = []
+    for begin, finish in sorted(zip(starts.tolist(), ends.tolist(), strict=True)):
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], finish))
+        else:
+            merged.append((begin, finish))
+    return merged
+
+
 def _duration(seconds: float) -> str:
     """'90 s', '5 min', '1.50 h': whole seconds and minutes as people say them."""
     if seconds < 600 and float(seconds).is_integer():
@@ -453,30 +479,26 @@ def _draw_nodes(axis: Axes, result, start: float, end: float, seconds: float) ->
     if steps.empty or steps["time"].iloc[-1] < start or steps["time"].iloc[0] > end:
         empty_note(axis, "no samples in this period")
         return []
-    time = steps["time"].to_numpy(dtype=float)
-    nodes = steps["nodes"].to_numpy(dtype=float)
-    first = max(np.searchsorted(time, start, side="right") - 1, 0)  # the level at `start`
-    within = (time > start) & (time < end)
-    time = np.concatenate([[max(start, time[0])], time[within], [min(end, time[-1])]])
-    nodes = np.concatenate([[nodes[first]], nodes[within], [nodes[within][-1] if within.any() else nodes[first]]])
+    time, nodes = _clip_steps(
+        steps["time"].to_numpy(dtype=float), steps["nodes"].to_numpy(dtype=float), start, end
+    )
     handles: list = []
     boots = node_boots(result)
     boots = boots[(boots["ready"] > start) & (boots["time"] < end)]
-    boot_time = 0.0
-    for row in boots.itertuples():
+    for begin, finish in _union(boots["time"].to_numpy(), boots["ready"].to_numpy()):
         axis.axvspan(
-            max(row.time, start) / seconds, min(row.ready, end) / seconds,
+            max(begin, start) / seconds, min(finish, end) / seconds,
             color=BOOT_COLOUR, alpha=0.35, lw=0,
         )  # fmt: skip
-        boot_time = row.ready - row.time
     (line,) = axis.plot(
         time / seconds, nodes, drawstyle="steps-post",
         color=NODES_COLOUR, lw=3.2, label="nodes billed (booting ones included)",
     )  # fmt: skip
     handles.append(line)
     if not boots.empty:
+        boot_time = float((boots["ready"] - boots["time"]).iloc[0])
         handles.append(
-            Patch(color=BOOT_COLOUR, alpha=0.35, label=f"a node booting ({_duration(boot_time)})")
+            Patch(color=BOOT_COLOUR, alpha=0.35, label=f"nodes booting ({_duration(boot_time)})")
         )
     axis.set_ylim(0, max(1.0, float(nodes.max())) * 1.25 + 0.5)
     return handles

@@ -267,6 +267,9 @@ def _unwrap(annotation: Any, node: Any) -> Any:
 
 
 def _pick_member(members: list[Any], node: Any) -> Any:
+    """The member of a union that the data there is: by its tag (`distribution: gamma`), or
+    by its keys (a handler step is a `work`, `call` or `parallel` mapping)."""
+    members = [typing.get_args(m)[0] if _origin(m) is typing.Annotated else m for m in members]
     models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
     if models and isinstance(node, dict):
         for model in models:
@@ -274,6 +277,9 @@ def _pick_member(members: list[Any], node: Any) -> Any:
                 tag = typing.get_args(field.annotation)
                 if _origin(field.annotation) is typing.Literal and node.get(name) in tag:
                     return model
+        for model in models:
+            if node and set(node) <= set(model.model_fields):
+                return model
         return models[0]
     containers = [m for m in members if _origin(m) in (dict, list, tuple, Mapping)]
     if containers:
