@@ -29,6 +29,7 @@ from pydantic import ValidationError, ValidationInfo, field_validator, model_val
 from pydantic_core import PydanticCustomError
 
 from .scenario.base import ScenarioModel, knob, suggest
+from .scenario.calls import WaitFor, work_shorthand
 from .scenario.distributions import Distribution, Exponential
 
 if TYPE_CHECKING:
@@ -46,12 +47,6 @@ GENERATOR_ARGS: dict[str, tuple[str, ...]] = {
 """The arguments each generator takes, beyond the common ones."""
 
 DEGREE_FAMILIES: tuple[str, ...] = ("geometric", "poisson", "constant")
-
-
-def _work_shorthand(value: Any) -> Any:
-    from .scenario.calls import _work_shorthand as shorthand
-
-    return shorthand(value)
 
 
 class Degree(ScenarioModel):
@@ -123,7 +118,7 @@ class Topology(ScenarioModel):
         ge=1,
     )
     fanout: int = knob(2, "fan-out-tree: children each service calls at once", ge=1)
-    wait_for: Literal["all"] | int = knob(
+    wait_for: WaitFor = knob(
         "all", "fan-out-tree: wait for all children's answers, or for the first k successful"
     )
     services: int = knob(10, "random-dag: number of services", ge=1)
@@ -154,14 +149,7 @@ class Topology(ScenarioModel):
     @field_validator("work", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        return _work_shorthand(value)
-
-    @field_validator("wait_for")
-    @classmethod
-    def _at_least_one(cls, value: str | int) -> str | int:
-        if isinstance(value, int) and value < 1:
-            raise ValueError(f"expected 'all' or a whole number of at least 1, got {value}")
-        return value
+        return work_shorthand(value)
 
     @field_validator("degree", mode="before")
     @classmethod

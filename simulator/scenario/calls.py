@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Tag, field_validator
+from pydantic import AfterValidator, Discriminator, Tag, field_validator
 
 from .base import ScenarioModel, knob
 from .distributions import Distribution, Exponential
@@ -37,7 +37,7 @@ class CallPolicy(ScenarioModel):
     )
 
 
-def _work_shorthand(value: Any) -> Any:
+def work_shorthand(value: Any) -> Any:
     """`work: 5ms` means an exponential with mean 5 ms; a mapping is a full distribution."""
     if value is None or isinstance(value, dict):
         return value
@@ -57,7 +57,7 @@ class Work(ScenarioModel):
     @field_validator("work", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        return _work_shorthand(value)
+        return work_shorthand(value)
 
 
 class Call(CallPolicy):
@@ -71,20 +71,21 @@ class Call(CallPolicy):
     )
 
 
+def _at_least_one(value: str | int) -> str | int:
+    if isinstance(value, int) and value < 1:
+        raise ValueError(f"expected 'all' or a whole number of at least 1, got {value}")
+    return value
+
+
+WaitFor = Annotated[Literal["all"] | int, AfterValidator(_at_least_one)]
+"""How many answers of a fan-out to wait for: all, or the first k successful ones."""
+
+
 class Parallel(ScenarioModel):
     """Calls made at once (fan-out); the handler goes on when enough have answered."""
 
     parallel: list[Call] = knob(default_factory=list, description="the calls made at once")
-    wait_for: Literal["all"] | int = knob(
-        "all", "wait for all answers, or for the first k successful ones"
-    )
-
-    @field_validator("wait_for")
-    @classmethod
-    def _at_least_one(cls, value: str | int) -> str | int:
-        if isinstance(value, int) and value < 1:
-            raise ValueError(f"expected 'all' or a whole number of at least 1, got {value}")
-        return value
+    wait_for: WaitFor = knob("all", "wait for all answers, or for the first k successful ones")
 
 
 def _step_kind(value: Any) -> str | None:

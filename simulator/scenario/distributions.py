@@ -44,11 +44,13 @@ class _Distribution(ScenarioModel):
 
     @property
     def mean_s(self) -> float:
-        raise NotImplementedError
+        """The mean in seconds (every family but empirical states it as `mean`)."""
+        return self.mean  # type: ignore[attr-defined]
 
     @property
     def cv_value(self) -> float:
-        raise NotImplementedError
+        """The coefficient of variation (stated as `cv` by the families that have one)."""
+        return self.cv  # type: ignore[attr-defined]
 
 
 class Exponential(_Distribution):
@@ -63,10 +65,6 @@ class Exponential(_Distribution):
 
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.exponential(self.mean, size)
-
-    @property
-    def mean_s(self) -> float:
-        return self.mean
 
     @property
     def cv_value(self) -> float:
@@ -91,10 +89,6 @@ class Constant(_Distribution):
         return lambda: value
 
     @property
-    def mean_s(self) -> float:
-        return self.mean
-
-    @property
     def cv_value(self) -> float:
         return 0.0
 
@@ -111,14 +105,6 @@ class LogNormal(_Distribution):
         mu = math.log(self.mean) - sigma2 / 2
         return rng.lognormal(mu, math.sqrt(sigma2), size)
 
-    @property
-    def mean_s(self) -> float:
-        return self.mean
-
-    @property
-    def cv_value(self) -> float:
-        return self.cv
-
 
 class Gamma(_Distribution):
     """Any cv from one family: cv < 1 is more regular than exponential, cv > 1 burstier."""
@@ -130,14 +116,6 @@ class Gamma(_Distribution):
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         shape = 1.0 / self.cv**2
         return rng.gamma(shape, self.mean / shape, size)
-
-    @property
-    def mean_s(self) -> float:
-        return self.mean
-
-    @property
-    def cv_value(self) -> float:
-        return self.cv
 
 
 class Uniform(_Distribution):
@@ -159,14 +137,6 @@ class Uniform(_Distribution):
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         half_width = math.sqrt(3) * self.cv * self.mean
         return rng.uniform(self.mean - half_width, self.mean + half_width, size)
-
-    @property
-    def mean_s(self) -> float:
-        return self.mean
-
-    @property
-    def cv_value(self) -> float:
-        return self.cv
 
 
 class Empirical(_Distribution):
