@@ -25,7 +25,7 @@ import pandas as pd
 from ..engine.recorder import RequestLog, SpanLog
 from ..metrics.cost import cost_kpis, costs_table
 from ..metrics.requests import FAILURE_CAUSES, requests_table, spans_table
-from ..model.profiles import ConstantRate, RateFunction, rate_function
+from ..model.profiles import RateFunction, rate_function
 from ..results import Result
 from ..scenario.calls import Call, Parallel
 from ..scenario.schema import Scenario
@@ -72,8 +72,7 @@ def time_step(scenario: Scenario) -> float:
     """The scenario's `analytic.time_step`; else the longest of NICE_STEPS (at most 15
     minutes) that gives at least DEFAULT_STEPS steps, or horizon / DEFAULT_STEPS for
     horizons under 1,000 s."""
-    settings = getattr(scenario, "analytic", None)
-    step = getattr(settings, "time_step", None)
+    step = scenario.analytic.time_step
     if step:
         return float(step)
     most = min(scenario.horizon / DEFAULT_STEPS, MAX_DEFAULT_STEP)
@@ -82,19 +81,12 @@ def time_step(scenario: Scenario) -> float:
 
 
 def representative_steps(scenario: Scenario) -> int:
-    settings = getattr(scenario, "analytic", None)
-    return int(getattr(settings, "representative_steps", None) or REPRESENTATIVE_STEPS)
+    return scenario.analytic.representative_steps
 
 
 def rate_functions(scenario: Scenario) -> dict[str, RateFunction]:
-    """The arrival rate over time of each entry point (constant without a profile)."""
-    functions = {}
-    for name, traffic in scenario.traffic.items():
-        profile = getattr(traffic, "profile", None)
-        functions[name] = (
-            ConstantRate(traffic.rate) if profile is None else rate_function(profile, traffic.rate)
-        )
-    return functions
+    """The arrival rate over time of each entry point."""
+    return {name: rate_function(t.profile, t.rate) for name, t in scenario.traffic.items()}
 
 
 def step_edges(scenario: Scenario, functions: dict[str, RateFunction], step: float) -> np.ndarray:

@@ -142,6 +142,25 @@ class Autoscaling(ScenarioModel):
     )
 
 
+class Analytic(ScenarioModel):
+    """Settings of the analytic fidelity (`fidelity: analytic`); request-level runs ignore them."""
+
+    time_step: Duration | None = knob(
+        None,
+        "length of one time step; empty means the longest of 1 s, 2 s, 5 s, 10 s, 15 s, 30 s, "
+        "1 min, 2 min, 5 min, 10 min and 15 min that gives at least 1,000 steps "
+        "(horizon / 1000 below 1,000 s)",
+        "s",
+        gt=0,
+    )
+    representative_steps: int = knob(
+        16,
+        "load states per entry point whose full latency distribution is computed; the "
+        "others interpolate between them",
+        ge=1,
+    )
+
+
 class Monolith(ScenarioModel):
     """How the single process is deployed when `deployment` is monolith."""
 
@@ -217,6 +236,9 @@ class Scenario(ScenarioModel):
         "request",
         "request: simulate every request exactly; analytic: queueing approximations per time "
         "step, for long horizons and large fleets",
+    )
+    analytic: Analytic = knob(
+        default_factory=Analytic, description="settings of the analytic fidelity"
     )
     deployment: Literal["microservices", "monolith"] = knob(
         "microservices",
