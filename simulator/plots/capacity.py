@@ -465,11 +465,11 @@ def _union(starts: np.ndarray, ends: np.ndarray) -> list[tuple[float, float]]:
 
 
 def _duration(seconds: float) -> str:
-    """'90 s', '5 min', '1.50 h': whole seconds and minutes as people say them."""
+    """'90 s', '5 min', '1.50 h': whole minutes as minutes, else whole seconds as seconds."""
+    if 120 <= seconds < 3600 and float(seconds / 60).is_integer():
+        return f"{seconds / 60:.0f} min"
     if seconds < 600 and float(seconds).is_integer():
         return f"{seconds:.0f} s"
-    if seconds < 3600 and float(seconds / 60).is_integer():
-        return f"{seconds / 60:.0f} min"
     return format_seconds(seconds)
 
 

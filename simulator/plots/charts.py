@@ -33,7 +33,8 @@ def save_run_charts(result, directory: Path | str) -> list[Path]:  # type: ignor
             written += save_figure(latency_cdf(result), directory / "latency-cdf")
             written += save_figure(latency_over_time(result), directory / "latency-over-time")
             written += save_figure(utilisation_over_time(result), directory / "utilisation")
-        if any(service.calls() for service in scenario.services.values()):
+        calls = any(service.calls() for service in scenario.services.values())
+        if calls and len(scenario.services) <= 60:  # a thousand nodes is no picture
             written += save_figure(call_graph_chart(result), directory / "call-graph")
         if has_scheduling(result):
             written += save_figure(cluster_heatmap(result), directory / "cluster-heatmap")

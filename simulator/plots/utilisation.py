@@ -55,6 +55,10 @@ def utilisation_over_time(
     return fig
 
 
+MOST_SERVICES = 8
+"""Services drawn at most; with more, the busiest."""
+
+
 def _draw(result, fig: Figure, top: Axes, bottom: Axes | None, own_figure: bool) -> None:  # type: ignore[no-untyped-def]
     scenario = result.scenario
     title = f"{scenario.name}: utilisation and queue length over time"
@@ -77,7 +81,19 @@ def _draw(result, fig: Figure, top: Axes, bottom: Axes | None, own_figure: bool)
 
     names = service_names(result)
     colours = service_colours(names)
-    series = _by_service(result.tables.get("timeseries"))
+    timeseries = result.tables.get("timeseries")
+    if timeseries is not None and len(names) > MOST_SERVICES:
+        # A thousand lines say nothing: draw the busiest services only, and say so.
+        busiest = (
+            timeseries.groupby("service", observed=True)["utilisation"]
+            .mean()
+            .nlargest(MOST_SERVICES)
+            .index.astype(str)
+        )
+        top.set_title(f"the {MOST_SERVICES} busiest of {len(names)} services", loc="right")
+        names = [n for n in names if n in set(busiest)]
+        timeseries = timeseries[timeseries["service"].astype(str).isin(set(busiest))]
+    series = _by_service(timeseries)
     if not series:
         for axes, _, _ in panels:
             empty_note(axes, "no samples after warm-up")
