@@ -22,10 +22,16 @@ TABLE_FORMATS = ("parquet", "csv")
 class Result:
     """One run: `summary` maps KPI names to numbers; `tables` holds pandas DataFrames.
 
-    Tables: `requests` (one row per request that arrived after warm-up and completed or
-    failed: service, replica, arrival, start, end, status), `services` (the KPIs per
-    service), `events` (the decision log: time, component, kind, detail) and `timeseries`
-    (busy workers and queue length per service, sampled at a fixed interval).
+    Tables of the request model: `requests` (one row per end-to-end request sent after
+    warm-up that finished: service (the entry point), replica, arrival, start, end, status,
+    attempts), `spans` (one row per visit to a service: service, replica, parent, request,
+    attempt, arrival, start, end, responded, status, outcome), `services` (KPIs per service,
+    the server's view), `entry_points` (end-to-end KPIs per entry point), `timeseries` (per
+    service at a fixed interval: busy, queued, in_system, workers, replicas, and exact
+    interval averages utilisation and queued_mean), `costs` (nodes and spend over time) and
+    `events` (the decision log: time, component, kind, detail). The cluster scheduler adds
+    `jobs`, `schedulers`, `cluster_utilisation` and `failures`; the analytic fidelity adds
+    `entry_timeseries` and leaves `requests` and `spans` empty.
     """
 
     scenario: Scenario
