@@ -310,3 +310,25 @@ def test_single_worker_is_mg1() -> None:
     assert reference.label == "M/G/1 (Pollaczek–Khinchine)"
     assert reference.metrics == mg1(0.5, 1.0, 2.0)
     assert reference.sojourn_cdf is None and reference.sojourn_quantile is None
+
+
+def test_no_theory_line_where_the_textbook_queue_does_not_apply() -> None:
+    from simulator.theory.reference import service_reference
+
+    base = {
+        "services": {
+            "api": {"load_balancer": "central-queue", "replicas": 2},
+            "db": {},
+        },
+        "traffic": {"api": {"rate": 1}},
+    }
+    assert service_reference(simulator.load_scenario(base), "api") is not None
+    for change in (
+        {"services.api.handler": [{"work": None}, {"call": "db"}]},
+        {"traffic.api.profile": {"profile": "spike"}},
+        {"traffic.api.timeout": "1s"},
+        {"services.api.queue_limit": 3},
+        {"autoscaling.enabled": True},
+        {"deployment": "monolith"},
+    ):
+        assert service_reference(simulator.load_scenario(base, change), "api") is None, change

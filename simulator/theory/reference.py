@@ -55,6 +55,25 @@ class Reference:
     queues: int = 1
 
 
+def _plain_queue(scenario: Scenario, service: str) -> bool:
+    """Whether the service is the textbook queue the formulas assume: one work step, constant
+    Poisson traffic without client timeouts or retries, fixed replicas, no load shedding, no
+    slowdowns, its own process. Anything else (calls, spikes, autoscaling...) has no exact
+    closed form here."""
+    spec = scenario.services[service]
+    traffic = scenario.traffic[service]
+    return (
+        scenario.deployment == "microservices"
+        and spec.handler is None
+        and spec.queue_limit is None
+        and not spec.slowdowns
+        and traffic.profile.profile == "constant"
+        and traffic.timeout is None
+        and traffic.retries == 0
+        and not scenario.autoscaling.enabled
+    )
+
+
 def service_reference(scenario: Scenario, service: str) -> Reference | None:
     """The exact steady-state model of `service`, or None when there is none.
 
@@ -79,7 +98,8 @@ def service_reference(scenario: Scenario, service: str) -> Reference | None:
       exponential with mean 1/(μ(1 − σ)) (an arrival finds a geometric number of jobs, each
       needing an exponential service), so the CDF is given too.
 
-    None when the service has no traffic, when it is unstable (λ·E[S] ≥ c: no steady state),
+    None when the service is not such a plain queue (see `_plain_queue`), when it has no
+    traffic, when it is unstable (λ·E[S] ≥ c: no steady state),
     when E[S] is zero, and for the other combinations (least-connections, power-of-two,
     round-robin with k > 1 or non-exponential S, several workers with non-exponential S),
     which have no closed form.
@@ -89,7 +109,7 @@ def service_reference(scenario: Scenario, service: str) -> Reference | None:
         raise KeyError(f"no service {service!r} in scenario {scenario.name!r} (has: {known})")
     spec = scenario.services[service]
     traffic = scenario.traffic.get(service)
-    if traffic is None:
+    if traffic is None or not _plain_queue(scenario, service):
         return None
     rate = float(traffic.rate)
     mean = float(spec.service_time.mean_s)
