@@ -262,6 +262,63 @@ def test_an_autoscaler_sets_replicas_step_by_step():
     assert series.utilisation.iloc[-1] == pytest.approx(1.6 / 3)
 
 
+def elastic_queue(rate: str, step_to: float | None = None) -> dict:
+    """One service of single workers (100 ms), autoscaled on 1-CPU slots of 4-CPU nodes."""
+    service = {"distribution": "exponential", "mean": "100ms"}
+    scenario = queue(rate, service, 2, horizon="2h", warmup="0s")
+    if step_to:
+        scenario["traffic"]["q"]["profile"] = {"profile": "step", "at": "1h", "factor": step_to}
+    scenario["services"]["q"].update({"min_replicas": 1, "max_replicas": 40})
+    scenario["cluster"] = {
+        "node_types": {"n": {"count": 1, "cpu": 4, "memory_gb": 16, "price_per_hour": 1.0,
+                             "boot_time": "60s", "runtime": "container"}}
+    }  # fmt: skip
+    scenario["workloads"] = {"microservices": {"cpu": 1, "memory_gb": 1}}
+    scenario["autoscaling"] = {"enabled": True, "target_utilisation": 0.5}
+    return scenario
+
+
+def test_the_hpa_settles_where_kubernetes_rule_has_its_fixed_point():
+    # 50/s × 100 ms = 5 busy workers; at a 0.5 target the rule's fixed point is 10 replicas,
+    # on ⌈10 / 4⌉ = 3 nodes of four 1-CPU slots.
+    result = analytic(elastic_queue("50/s"))
+    series = result.tables["timeseries"]
+    assert series.replicas.iloc[0] == 2
+    assert series.replicas.iloc[-1] == 10
+    assert series.utilisation.iloc[-1] == pytest.approx(0.5)
+    assert result.tables["costs"].nodes.iloc[-1] == 3
+    assert (result.tables["events"].kind == "scale_up").any()
+
+
+def test_scale_down_waits_for_stabilisation_and_empty_nodes_for_their_delay():
+    # At 1 h the load drops from 5 to 1 busy worker: 2 replicas at the 0.5 target. The HPA
+    # may go down only 300 s after its last higher wish, nodes 10 min after they empty.
+    result = analytic(elastic_queue("50/s", step_to=0.2))
+    series = result.tables["timeseries"].set_index("time")
+    assert series.replicas.loc[3600 + 295] == 10
+    assert series.replicas.loc[3600 + 330] == 2
+    nodes = result.tables["costs"].set_index("time").nodes
+    assert nodes.loc[3600 + 330] == 3
+    assert nodes.loc[3600 + 330 + 600] == 1
+    assert result.summary["cost_usd"] == pytest.approx(
+        (nodes * result.tables["costs"].time.diff().shift(-1).fillna(0).values).sum() / 3600,
+        rel=0.01,
+    )
+
+
+def test_the_spike_costs_what_the_request_level_says_within_the_documented_bound():
+    # docs/analytic.md, "Autoscaling": on the spike the analytic fleet costs 3-5% less (the
+    # request-level HPA sees noisy 15 s utilisation and its 300 s window keeps the highest
+    # wish); seed to seed the request level's cost moves by about 1%. Bound: 8%.
+    path = SCENARIOS / "what-if" / "hacker-news-spike.yaml"
+    small = {"horizon": "3h", "traffic.blog.profile.hold": "30min"}
+    fast = analytic(simulator.load_scenario(path, small)).summary
+    exact = simulator.run(path, overrides=small).summary
+    assert fast["cost_usd"] == pytest.approx(exact["cost_usd"], rel=0.08)
+    assert fast["nodes_mean"] < exact["nodes_mean"]
+    assert fast["latency_p99_s"] == pytest.approx(exact["latency_p99_s"], rel=0.03)
+
+
 def test_monolith_is_one_station_holding_the_whole_call_tree():
     scenario = call_graph(0.6, 2000)
     scenario["deployment"] = "monolith"

@@ -1,5 +1,6 @@
 """Elasticity and cost: the HPA's rules as pure functions, and autoscaling in a run."""
 
+import math
 from collections import deque
 
 import numpy as np
@@ -8,12 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import simulator
-from simulator.model.autoscaling import hpa_desired, scale_up_allowance, stabilised
+from simulator.model.autoscaling import hpa_recommendation, scale_up_allowance, stabilised
 
 
 @given(st.integers(1, 500), st.floats(0, 1), st.floats(0.05, 1), st.floats(0, 0.5))
-def test_hpa_desired_follows_the_kubernetes_rule(current, utilisation, target, tolerance):
-    desired = hpa_desired(current, utilisation, target, tolerance)
+def test_hpa_follows_the_kubernetes_rule_when_every_pod_is_ready(
+    current, utilisation, target, tolerance
+):
+    desired = hpa_recommendation(current, 0, current * utilisation, target, tolerance)
     if abs(utilisation / target - 1) <= tolerance:
         assert desired == current
     else:
@@ -21,6 +24,37 @@ def test_hpa_desired_follows_the_kubernetes_rule(current, utilisation, target, t
         assert desired >= 1
         assert desired >= wanted - 1e-6
         assert desired < max(wanted, 1) + 1  # ceil, but never below one replica
+
+
+@given(
+    st.integers(1, 200), st.integers(1, 200), st.floats(0, 1), st.floats(0.05, 1),
+    st.floats(0, 0.5),
+)  # fmt: skip
+def test_pods_not_ready_are_not_asked_for_twice_nor_retired_early(
+    ready, unready, utilisation, target, tolerance
+):
+    busy = ready * utilisation
+    current = ready + unready
+    desired = hpa_recommendation(ready, unready, busy, target, tolerance)
+    needed = math.ceil(busy / target - 1e-9)  # pods the measured work needs at the target
+    if utilisation / target > 1 + tolerance:  # up: the pods on their way count as idle
+        assert desired in (current, needed)
+        assert desired >= current
+    elif utilisation / target < 1 - tolerance:  # down: they count as fully used
+        assert desired in (current, max(1, math.ceil(busy / target + unready - 1e-9)))
+        assert desired <= current
+    else:
+        assert desired == current
+
+
+def test_a_replica_on_its_way_covers_the_load_it_was_asked_for():
+    # 4 ready pods fully busy at target 0.5 want 8; with 4 more starting, nothing more.
+    assert hpa_recommendation(4, 0, 4.0, 0.5, 0.1) == 8
+    assert hpa_recommendation(4, 4, 4.0, 0.5, 0.1) == 8
+    assert hpa_recommendation(4, 2, 4.0, 0.5, 0.1) == 8
+    # idle ready pods but a starting one: counted as fully used, the scale-down is smaller
+    assert hpa_recommendation(4, 0, 0.4, 0.5, 0.1) == 1
+    assert hpa_recommendation(4, 2, 0.4, 0.5, 0.1) == 3
 
 
 def test_scale_up_is_limited_per_period():

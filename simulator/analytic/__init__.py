@@ -14,7 +14,7 @@ Where it is accurate and where not: docs/analytic.md.
 
 from .flows import Model, compile_model, expected_visits
 from .run import DEFAULT_STEPS, MAX_DEFAULT_STEP, REPRESENTATIVE_STEPS, run_analytic, time_step
-from .stations import Autoscaler, StationSteps, erlang_b, erlang_c, simulate_stations
+from .stations import Autoscaler, StationSteps, StepLoad, erlang_b, erlang_c, simulate_stations
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -23,6 +23,7 @@ __all__ = [
     "Autoscaler",
     "Model",
     "StationSteps",
+    "StepLoad",
     "compile_model",
     "erlang_b",
     "erlang_c",

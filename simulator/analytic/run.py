@@ -30,6 +30,7 @@ from ..results import Result
 from ..scenario.calls import Call, Parallel
 from ..scenario.schema import Scenario
 from ..scenario.units import format_duration
+from .elastic import ElasticFleet
 from .flows import Fanout, Model, Node, Repeat, SharedWait, compile_model, contains_fanout
 from .latency import (
     LEVELS,
@@ -71,11 +72,13 @@ PERCENTILES = {
 def time_step(scenario: Scenario) -> float:
     """The scenario's `analytic.time_step`; else the longest of NICE_STEPS (at most 15
     minutes) that gives at least DEFAULT_STEPS steps, or horizon / DEFAULT_STEPS for
-    horizons under 1,000 s."""
+    horizons under 1,000 s; with autoscaling, no longer than the HPA's sync period."""
     step = scenario.analytic.time_step
     if step:
         return float(step)
     most = min(scenario.horizon / DEFAULT_STEPS, MAX_DEFAULT_STEP)
+    if _elastic(scenario):  # one HPA sync per step: the autoscaler's own lag, no more
+        most = min(most, scenario.autoscaling.sync_period)
     nice = [value for value in NICE_STEPS if value <= most]
     return nice[-1] if nice else most
 
@@ -184,12 +187,17 @@ def run_analytic(
     * `requests` and `spans`: empty, with the request-level columns: there are no
       individual requests in this mode.
 
-    `autoscaler` (for the autoscaler model to come) sets replicas step by step; see
-    `simulator.analytic.stations.Autoscaler`.
+    With `autoscaling.enabled`, the HPA and the node autoscaler set replicas and nodes step by
+    step (`simulator.analytic.elastic.ElasticFleet`); an explicit `autoscaler` (see
+    `simulator.analytic.stations.Autoscaler`) replaces the HPA, and nodes stay fixed.
     """
     seed = scenario.seed if seed is None else seed
     model = compile_model(scenario)
+    fleet = None
+    if autoscaler is None and _elastic(scenario):
+        fleet = autoscaler = _fleet(scenario, model)
     timeline, steps = _simulate(scenario, model, autoscaler)
+    billing = Billing.of(scenario, fleet)
     moments = Moments(model, steps)
     failures = _failure_mechanisms(scenario)
     events = [
@@ -204,12 +212,13 @@ def run_analytic(
     ]
     events += [(0.0, "analytic", "not_modelled", what) for what in failures + _ignored(scenario)]
     events += _saturation_events(model, steps, timeline)
+    events += fleet.events if fleet is not None else []
     entries = _entries(scenario, model, steps, moments, timeline)
-    tables = _tables(scenario, model, steps, moments, timeline, entries, bool(failures))
+    tables = _tables(scenario, model, steps, moments, timeline, entries, bool(failures), billing)
     tables["events"] = pd.DataFrame(
         sorted(events, key=lambda row: row[0]), columns=["time", "component", "kind", "detail"]
     )
-    summary = _summary(scenario, model, steps, moments, timeline, entries, bool(failures))
+    summary = _summary(scenario, model, steps, moments, timeline, entries, bool(failures), billing)
     return Result(scenario=scenario, seed=seed, summary=summary, tables=tables)
 
 
@@ -372,30 +381,56 @@ def _ignored(scenario: Scenario) -> list[str]:
         for section in ("workloads", "scheduler")
         if getattr(scenario, section, None) is not None
     ]
-    autoscaling = getattr(scenario, "autoscaling", None)
-    if autoscaling is not None and autoscaling.enabled:
-        ignored.append(
-            "autoscaling is not modelled yet in the analytic fidelity: replicas stay as "
-            "given; cost KPIs are NaN"
-        )
+    if scenario.autoscaling.enabled and scenario.deployment == "monolith":
+        ignored.append("autoscaling scales microservices only: the monolith keeps its replicas")
     return ignored
 
 
-def _nodes(scenario: Scenario) -> tuple[int, float]:
-    """Billed nodes and their hourly price, as the request level counts them without an
-    autoscaler: the cluster's first node type, fixed; (0, NaN) without a priced cluster or
-    when autoscaling (which would move nodes) is on."""
-    cluster = getattr(scenario, "cluster", None)
-    autoscaling = getattr(scenario, "autoscaling", None)
-    if cluster is None or scenario.scheduler is not None:
-        return 0, math.nan
-    if autoscaling is not None and autoscaling.enabled:
-        return 0, math.nan
-    node_type = cluster.node_type_list()[0][1]
-    return node_type.count, node_type.price_per_hour
+def _elastic(scenario: Scenario) -> bool:
+    """Autoscaling applies, as at the request level: to microservices only."""
+    return scenario.autoscaling.enabled and scenario.deployment == "microservices"
 
 
-def _summary(scenario, model, steps, moments, timeline, entries, failures) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _fleet(scenario: Scenario, model: Model) -> ElasticFleet:
+    functions = rate_functions(scenario)
+    edges = step_edges(scenario, functions, time_step(scenario))
+    return ElasticFleet(scenario, model, edges[:-1], np.diff(edges))
+
+
+@dataclass(frozen=True)
+class Billing:
+    """Billed nodes over time and their hourly price, as the request level counts them: the
+    cluster's first node type, fixed or moved by the node autoscaler; no nodes and a NaN
+    price without a priced cluster (or with a scheduler, whose cell is not billed here)."""
+
+    price_per_hour: float
+    fixed: int = 0
+    fleet: ElasticFleet | None = None
+
+    @classmethod
+    def of(cls, scenario: Scenario, fleet: ElasticFleet | None) -> Billing:
+        cluster = scenario.cluster
+        if cluster is None or scenario.scheduler is not None:
+            return cls(math.nan)
+        node_type = cluster.node_type_list()[0][1]
+        if fleet is not None and fleet.pooled:
+            return cls(node_type.price_per_hour, fleet=fleet)
+        return cls(node_type.price_per_hour, fixed=node_type.count)
+
+    def node_seconds(self, start: float, end: float) -> float:
+        if self.fleet is not None:
+            return self.fleet.node_seconds(start, end)
+        return self.fixed * (end - start)
+
+    def nodes_at(self, times: np.ndarray) -> np.ndarray:
+        if self.fleet is not None:
+            return self.fleet.nodes_at(times)
+        return np.full(len(times), self.fixed)
+
+
+def _summary(
+    scenario, model, steps, moments, timeline, entries, failures, billing
+) -> dict[str, float]:  # type: ignore[no-untyped-def]
     period = scenario.measured_period
     summary: dict[str, float] = {}
     if not model.services:
@@ -425,8 +460,10 @@ def _summary(scenario, model, steps, moments, timeline, entries, failures) -> di
     summary.update(dict(zip(PERCENTILES, found, strict=True)))
     summary.update(_failure_kpis(scenario, quantiles, weights, failures))
     summary.update(_station_summary(model, steps, moments, timeline, period))
-    nodes, price = _nodes(scenario)
-    summary.update(cost_kpis(nodes * period, price, period, summary["requests_completed"]))
+    node_seconds = billing.node_seconds(scenario.warmup, scenario.horizon)
+    summary.update(
+        cost_kpis(node_seconds, billing.price_per_hour, period, summary["requests_completed"])
+    )
     return summary
 
 
@@ -498,7 +535,7 @@ def _station_summary(model, steps, moments, timeline, period) -> dict[str, float
 # ----------------------------------------------------------------------------- tables
 
 
-def _tables(scenario, model, steps, moments, timeline, entries, failures):  # type: ignore[no-untyped-def]
+def _tables(scenario, model, steps, moments, timeline, entries, failures, billing):  # type: ignore[no-untyped-def]
     period = scenario.measured_period
     names = [station.name for station in model.stations]
     rate, latency = _visit_latency(model, steps, moments, timeline.state_arrivals)
@@ -539,6 +576,7 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures):  # ty
                 np.tile(np.arange(stations, dtype=np.int32), count), categories=names
             ),
             "workers": steps.workers[state].astype(np.int32).ravel(),
+            "replicas": steps.replicas[state].astype(np.int32).ravel(),
             "arrival_rate": rate[state].ravel(),
             "utilisation": steps.utilisation[state].ravel(),
             "queued_mean": steps.queued_mean[state].ravel(),
@@ -548,7 +586,6 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures):  # ty
         }
     )
     level_index = {k: int(np.searchsorted(LEVELS, p)) for k, p in PERCENTILES.items()}
-    nodes, price = _nodes(scenario)
     entry_rows, point_rows = [], []
     for e, (name, info) in enumerate(entries.items()):
         quantiles = info.quantiles[info.rows[state]]
@@ -579,7 +616,10 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures):  # ty
         "spans": spans_table(SpanLog().columns(), names, 0.0),
         "timeseries": timeseries,
         "entry_timeseries": entry_timeseries,
-        "costs": costs_table([(t, nodes) for t in timeline.starts[m]], price),
+        "costs": costs_table(
+            list(zip(timeline.starts[m], billing.nodes_at(timeline.starts[m]), strict=True)),
+            billing.price_per_hour,
+        ),
     }
 
 

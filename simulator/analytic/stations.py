@@ -173,11 +173,24 @@ class StationSteps:
         )
 
 
-Autoscaler = Callable[[int, StationSteps], np.ndarray]
-"""`target = autoscaler(step, metrics)`: replicas per station for the step after `step`,
-from the metrics of `step` (a one-row StationSteps). A pure function: no clock, no state of
-its own beyond what it is given. Not used by any scenario yet (the autoscaler model comes
-later); `simulate_stations` already takes one."""
+@dataclass
+class StepLoad:
+    """What an autoscaler sees of one step (1 × stations arrays): the replicas and workers
+    it ran with, the offered load (Erlangs), the share of worker time spent serving (backlog
+    included) and the backlog left at its end (work-seconds)."""
+
+    replicas: np.ndarray
+    workers: np.ndarray
+    offered: np.ndarray
+    utilisation: np.ndarray
+    backlog: np.ndarray
+
+
+Autoscaler = Callable[[int, StepLoad], np.ndarray]
+"""`target = autoscaler(step, load)`: replicas per station for the step after `step`, from
+the load of `step`. The queues' waits are not computed while stepping (they do not change
+what an HPA sees): `simulate_stations` first runs the autoscaler over every step, then solves
+the queues for all steps at once with the replicas it chose."""
 
 
 BATCH_SERVERS_MAX = 64
@@ -475,19 +488,40 @@ def simulate_stations(
         replicas = np.broadcast_to(base, (steps, len(base))).copy()
     work = np.einsum("te,kes->kts", arrivals, model.loads)
     batches = arrivals @ model.batches_per_request if model.batches else None
-    if autoscaler is None:
-        return _steps(model, work, dt, replicas, np.zeros(len(base)), batches)
-    rows = []
-    current = base.copy()
-    backlog = np.zeros(len(base))
-    for t in range(steps):
-        sent = None if batches is None else batches[t : t + 1]
-        row = _steps(model, work[:, t : t + 1], dt[t : t + 1], current[None, :], backlog, sent)
-        rows.append(row)
-        backlog = row.backlog[0]
-        current = np.maximum(np.asarray(autoscaler(t, row), dtype=int), 1)
-    names = [f.name for f in fields(StationSteps)]
-    return StationSteps(**{k: np.concatenate([getattr(r, k) for r in rows]) for k in names})
+    if autoscaler is not None:
+        replicas = _autoscaled(model, work[1], dt, base, autoscaler)
+    return _steps(model, work, dt, replicas, np.zeros(len(base)), batches)
+
+
+def _autoscaled(
+    model: Model, offered: np.ndarray, dt: np.ndarray, base: np.ndarray, autoscaler: Autoscaler
+) -> np.ndarray:
+    """The replicas of every step, the autoscaler's answer to the step before."""
+    concurrency = np.array([s.concurrency for s in model.stations])
+    schedule = np.empty((len(dt), len(base)), dtype=np.int64)
+    current, backlog = base.copy(), np.zeros(len(base))
+    for t in range(len(dt)):
+        schedule[t] = current
+        workers = (current * concurrency)[None, :]
+        load = offered[t : t + 1]
+        end, *_, utilisation = _served(load, workers, dt[t : t + 1], backlog)
+        backlog = end[0]
+        seen = StepLoad(current[None, :], workers, load, utilisation, end)
+        current = np.maximum(np.asarray(autoscaler(t, seen), dtype=np.int64), 1)
+    return schedule
+
+
+def _served(
+    offered: np.ndarray, workers: np.ndarray, dt: np.ndarray, backlog: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The fluid backlog's five arrays (see `fluid_backlog`) and the utilisation: work
+    served (backlog included) over worker time."""
+    end, average, share, low, high = fluid_backlog(offered, workers, dt, backlog)
+    start = np.vstack([backlog[None, :], end[:-1]])
+    done = offered * dt[:, None] + start - end  # work-seconds served in the step
+    capacity = workers * dt[:, None]
+    utilisation = np.clip(np.where(capacity > 0, done / np.maximum(capacity, 1e-300), 0.0), 0, 1)
+    return end, average, share, low, high, utilisation
 
 
 def _steps(
@@ -501,11 +535,7 @@ def _steps(
     queue = stationary(model, work, replicas, batches)
     workers = queue["workers"]
     offered = work[1]
-    end, average, share, low, high = fluid_backlog(offered, workers, dt, backlog)
-    start = np.vstack([backlog[None, :], end[:-1]])
-    done = offered * dt[:, None] + start - end  # work-seconds served in the step
-    capacity = workers * dt[:, None]
-    utilisation = np.clip(np.where(capacity > 0, done / np.maximum(capacity, 1e-300), 0.0), 0, 1)
+    end, average, share, low, high, utilisation = _served(offered, workers, dt, backlog)
     mean = queue["mean"]
     with np.errstate(divide="ignore", invalid="ignore"):
         backlog_queue = np.where(mean > 0, average / mean, 0.0)

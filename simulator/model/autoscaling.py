@@ -1,6 +1,6 @@
 """Elasticity: a horizontal autoscaler for replicas (as Kubernetes' HPA) and a node autoscaler.
 
-The decisions are pure functions (`hpa_desired`, `scale_up_allowance`, `stabilised`); the
+The decisions are pure functions (`hpa_recommendation`, `scale_up_allowance`, `stabilised`); the
 `Autoscaler` only keeps time: every sync period it reads each service's utilisation from
 the station's time integrals, asks the decisions, and starts or retires replicas. Replicas
 need room on a node (CPU and memory); the `NodePool` places them first-fit and, when they do
@@ -13,27 +13,49 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
 from simpy import Environment
 
 from ..engine.recorder import EventLog
 from .services import Station
 
 
-def hpa_desired(current: int, utilisation: float, target: float, tolerance: float) -> int:
-    """Kubernetes' rule: ceil(current × utilisation / target), unless within the tolerance."""
-    if current <= 0:
-        return 1
-    ratio = utilisation / target
-    if abs(ratio - 1.0) <= tolerance:
-        return current
-    return max(1, math.ceil(current * ratio - 1e-9))
+def hpa_recommendation(ready, unready, busy, target: float, tolerance: float):  # type: ignore[no-untyped-def]
+    """Kubernetes' rule with its treatment of pods that report no usage yet.
+
+    `busy` is the ready pods' usage summed, in pods (a pod fully busy counts 1). Pods that
+    are waiting for a node or still starting have no metrics: when the ready pods alone say
+    "scale up", Kubernetes counts them as idle, so a replica already on its way is not asked
+    for twice; when they say "scale down", it counts them as fully used, so a starting replica
+    is not retired before it could serve. If that flips the direction, or lands within the
+    tolerance, nothing changes. Takes numbers or arrays (one entry per service).
+    """
+    ready = np.asarray(ready, dtype=float)
+    unready = np.asarray(unready, dtype=float)
+    busy = np.asarray(busy, dtype=float)
+    current = ready + unready
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = busy / (ready * target)
+        assumed = np.where(ratio > 1.0, 0.0, unready)
+        rebalanced = (busy + assumed * target) / (current * target)
+    steady = np.abs(ratio - 1.0) <= tolerance
+    flipped = (unready > 0) & (
+        (np.abs(rebalanced - 1.0) <= tolerance) | ((rebalanced - 1.0) * (ratio - 1.0) < 0)
+    )
+    ratio = np.where(unready > 0, rebalanced, ratio)
+    desired = np.maximum(1.0, np.ceil(current * ratio - 1e-9))
+    desired = np.where(steady | flipped, current, desired)
+    desired = np.where(ready <= 0, np.maximum(current, 1.0), desired).astype(np.int64)
+    return int(desired) if desired.ndim == 0 else desired
 
 
-def scale_up_allowance(current: int, added_recently: int, pods: int, percent: float) -> int:
+def scale_up_allowance(current, added_recently, pods: int, percent: float):  # type: ignore[no-untyped-def]
     """Replicas that may still be added in this period: the larger of `pods` and `percent`
-    of the current replicas (the HPA's default scale-up policies), less what was added."""
-    limit = max(pods, math.floor(current * percent / 100.0))
-    return max(0, limit - added_recently)
+    of the current replicas (the HPA's default scale-up policies), less what was added.
+    Takes numbers or arrays (one entry per service)."""
+    limit = np.maximum(pods, np.floor(np.asarray(current) * percent / 100.0))
+    allowance = np.maximum(0, limit - np.asarray(added_recently)).astype(np.int64)
+    return int(allowance) if allowance.ndim == 0 else allowance
 
 
 def stabilised(history: deque[tuple[float, int]], now: float, window: float) -> int:
@@ -124,6 +146,7 @@ class Scaled:
     additions: deque[tuple[float, int]] = field(default_factory=deque)
     busy_seen: float = 0.0
     capacity_seen: float = 0.0
+    seen_at: float = 0.0
 
 
 class Autoscaler:
@@ -183,12 +206,20 @@ class Autoscaler:
         busy = station.busy_area - scaled.busy_seen
         capacity = station.capacity_area - scaled.capacity_seen
         scaled.busy_seen, scaled.capacity_seen = station.busy_area, station.capacity_area
-        if capacity <= 0:
+        elapsed = now - scaled.seen_at
+        scaled.seen_at = now
+        if capacity <= 0 or elapsed <= 0:
             return
         settings = self.settings
         current = sum(1 for r in scaled.replicas if not r.cancelled)
-        desired = hpa_desired(
-            current, busy / capacity, settings.target_utilisation, settings.tolerance
+        ready = sum(1 for r in scaled.replicas if r.serving and not r.cancelled)
+        busy_pods = busy / (elapsed * station.concurrency)
+        desired = hpa_recommendation(
+            ready,
+            current - ready,
+            busy_pods,
+            settings.target_utilisation,
+            settings.tolerance,
         )
         desired = min(scaled.maximum, max(scaled.minimum, desired))
         scaled.history.append((now, desired))
