@@ -30,7 +30,10 @@ class Result:
     service at a fixed interval: busy, queued, in_system, workers, replicas, and exact
     interval averages utilisation and queued_mean), `costs` (nodes and spend over time) and
     `events` (the decision log: time, component, kind, detail). The cluster scheduler adds
-    `jobs`, `schedulers`, `cluster_utilisation` and `failures`; the analytic fidelity adds
+    `jobs`, `schedulers`, `cluster_utilisation` and `failures`; service discovery adds
+    `discovery_changes` and `discovery_convergence`, configuration drift `config_drift`,
+    secrets `secret_audit` and `secret_leaks`; the delivery model adds `changes`, `deploys`,
+    `incidents`, `operator_work` and `delivery_timeseries`; the analytic fidelity adds
     `entry_timeseries` and leaves `requests` and `spans` empty.
     """
 

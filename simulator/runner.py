@@ -55,7 +55,7 @@ def run(
     if scenario.fidelity == "analytic":
         from .analytic import run_analytic
 
-        return run_analytic(scenario, seed)
+        return _with_delivery(run_analytic(scenario, seed))
     world = World(scenario, seed)
     if progress:
         with tqdm(
@@ -71,6 +71,33 @@ def run(
     else:
         world.run()
     return _result(world)
+
+
+def _with_delivery(result: Result) -> Result:
+    """The analytic fidelity runs no SimPy world; the delivery model (changes, people,
+    incidents) is a discrete-event model even so, run here on its own environment and
+    streams (the same stream names as in a request-level run) and merged into the result."""
+    scenario = result.scenario
+    if scenario.delivery is None:
+        return result
+    import simpy
+
+    from .engine import EventLog, RandomStreams
+    from .model.delivery import DeliveryModel
+
+    env = simpy.Environment()
+    events = EventLog()
+    model = DeliveryModel(env, scenario, RandomStreams(result.seed), events)
+    env.run(until=scenario.horizon)
+    summary = {**result.summary, **model.summary()}
+    tables = {**result.tables, **model.tables()}
+    if "events" in tables:
+        tables["events"] = (
+            pd.concat([tables["events"], events.table()], ignore_index=True)
+            .sort_values("time", kind="stable")
+            .reset_index(drop=True)
+        )
+    return Result(scenario=scenario, seed=result.seed, summary=summary, tables=tables)
 
 
 def _result(world: World) -> Result:

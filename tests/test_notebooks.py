@@ -24,6 +24,9 @@ SMALL = {
     "warmup": "200s",
     "replications": 2,
     "sweep_points": 3,
+    "weeks": 3,
+    "growth_weeks": 2,
+    "most_services": 100,
 }
 """Small sizes for every notebook; a new size parameter in a notebook belongs here too."""
 

@@ -332,3 +332,10 @@ def test_no_theory_line_where_the_textbook_queue_does_not_apply() -> None:
         {"deployment": "monolith"},
     ):
         assert service_reference(simulator.load_scenario(base, change), "api") is None, change
+
+
+def test_every_failure_cause_has_a_colour_and_a_label():
+    from simulator.metrics.requests import FAILURE_CAUSES
+    from simulator.plots.timeline import CAUSE_COLOURS, CAUSE_LABELS
+
+    assert set(CAUSE_COLOURS) == set(CAUSE_LABELS) == set(FAILURE_CAUSES)

@@ -381,6 +381,11 @@ def _ignored(scenario: Scenario) -> list[str]:
         for section in ("workloads", "scheduler")
         if getattr(scenario, section, None) is not None
     ]
+    if scenario.network.same_node_latency is not None:
+        ignored.append(
+            "network.same_node_latency is not modelled (replicas are counted, not placed): "
+            "every call takes network.latency"
+        )
     if scenario.autoscaling.enabled and scenario.deployment == "monolith":
         ignored.append("autoscaling scales microservices only: the monolith keeps its replicas")
     return ignored

@@ -17,9 +17,24 @@ OK = 1
 TIMEOUT = 2
 REJECTED = 3
 CIRCUIT_OPEN = 4
-STATUSES: tuple[str, ...] = ("pending", "ok", "timeout", "rejected", "circuit_open")
+STALE_ENDPOINT = 5
+MISCONFIGURED = 6
+UNAUTHORIZED = 7
+STATUSES: tuple[str, ...] = (
+    "pending",
+    "ok",
+    "timeout",
+    "rejected",
+    "circuit_open",
+    "stale_endpoint",
+    "misconfigured",
+    "unauthorized",
+)
 """Status codes: `pending` is still running at the horizon; the failures are the causes a
-caller sees (a callee that failed because of its own dependency passes the cause on)."""
+caller sees (a callee that failed because of its own dependency passes the cause on).
+`stale_endpoint`: sent to an address the client still believed in, of a replica that is gone;
+`misconfigured`: failed by a host drifted from its configuration; `unauthorized`: refused
+because the service's credential was revoked or expired (`model/discovery/`)."""
 STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
 
 

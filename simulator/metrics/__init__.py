@@ -1,6 +1,8 @@
 """KPIs and tidy tables from the records of a run."""
 
 from .cost import COST_DESCRIPTIONS, cost_kpis, costs_table
+from .delivery import DELIVERY_KPI_DESCRIPTIONS
+from .discovery import DISCOVERY_KPI_DESCRIPTIONS
 from .requests import (
     KPI_DESCRIPTIONS,
     entry_points_table,
@@ -15,6 +17,8 @@ from .scheduling import SCHEDULING_KPI_DESCRIPTIONS
 
 KPI_DESCRIPTIONS.update(COST_DESCRIPTIONS)
 KPI_DESCRIPTIONS.update(SCHEDULING_KPI_DESCRIPTIONS)
+KPI_DESCRIPTIONS.update(DISCOVERY_KPI_DESCRIPTIONS)
+KPI_DESCRIPTIONS.update(DELIVERY_KPI_DESCRIPTIONS)
 
 __all__ = [
     "KPI_DESCRIPTIONS",

@@ -22,7 +22,14 @@ LATENCY_PERCENTILES = {
     "latency_p99_s": 99,
     "latency_p999_s": 99.9,
 }
-FAILURE_CAUSES = ("timeout", "rejected", "circuit_open")
+FAILURE_CAUSES = (
+    "timeout",
+    "rejected",
+    "circuit_open",
+    "stale_endpoint",
+    "misconfigured",
+    "unauthorized",
+)
 
 KPI_DESCRIPTIONS: dict[str, str] = {
     "requests_completed": "end-to-end requests sent after warm-up that succeeded",
@@ -39,6 +46,9 @@ KPI_DESCRIPTIONS: dict[str, str] = {
     "error_rate_timeout": "share of finished requests that failed by timeout",
     "error_rate_rejected": "share of finished requests rejected by a full queue",
     "error_rate_circuit_open": "share of finished requests failed by an open circuit breaker",
+    "error_rate_stale_endpoint": "share of finished requests failed by a stale endpoint",
+    "error_rate_misconfigured": "share of finished requests failed by a drifted host",
+    "error_rate_unauthorized": "share of finished requests refused for a bad credential",
     "slo_attainment": "share of finished requests that succeeded within the SLO latency",
     "attempts_mean": "mean attempts per request at the entry points (1 = no retries)",
     "utilisation": "busy worker time over available worker time, all services",

@@ -17,6 +17,7 @@ import numpy as np
 from simpy import Environment
 
 from ..engine.recorder import EventLog
+from .placement import Placement
 from .services import Station
 
 
@@ -72,6 +73,7 @@ class Node:
     ready: bool
     replicas: int = 0
     empty_since: float = 0.0
+    index: int = 0  # the how-manieth node of its pool, for placement
 
 
 @dataclass
@@ -84,6 +86,7 @@ class NodePool:
     boot_time: float
     nodes: list[Node] = field(default_factory=list)
     node_seconds: float = 0.0
+    added: int = 0
     _last: float = 0.0
 
     def touch(self, now: float) -> None:
@@ -92,8 +95,19 @@ class NodePool:
 
     def add(self, ready: bool) -> Node:
         self.touch(self.env.now)
-        node = Node(self.cpu, self.memory_gb, ready, empty_since=self.env.now)
+        node = Node(self.cpu, self.memory_gb, ready, empty_since=self.env.now, index=self.added)
+        self.added += 1
         self.nodes.append(node)
+        return node
+
+    def place_at_start(self, cpu: float, memory_gb: float, service: str) -> Node:
+        """At time 0 the cluster holds the initial replicas: ready nodes are added if needed."""
+        node = self.place(cpu, memory_gb)
+        if node is None:
+            self.add(ready=True)
+            node = self.place(cpu, memory_gb)
+        if node is None:
+            raise ValueError(f"a replica of {service} does not fit on an empty node")
         return node
 
     def place(self, cpu: float, memory_gb: float) -> Node | None:
@@ -160,6 +174,7 @@ class Autoscaler:
         pool: NodePool | None,
         replica_start: float,
         events: EventLog,
+        placement: Placement | None = None,
     ) -> None:
         self.env = env
         self.settings = settings
@@ -167,28 +182,28 @@ class Autoscaler:
         self.pool = pool
         self.replica_start = replica_start
         self.events = events
+        self.placement = placement if pool is not None else None
         self.pending: deque[Replica] = deque()
         self.booting = 0
         for scaled in services:
             for _ in range(scaled.station.replicas):
                 replica = Replica(scaled.name, serving=True)
                 if pool is not None:
-                    replica.node = self._place_initial(pool, scaled)
+                    replica.node = pool.place_at_start(scaled.cpu, scaled.memory_gb, scaled.name)
+                    self._placed(replica, +1)
                 scaled.replicas.append(replica)
         env.process(self._hpa())
         if pool is not None and settings.nodes.enabled:
             env.process(self._node_autoscaler())
 
-    @staticmethod
-    def _place_initial(pool: NodePool, scaled: Scaled) -> Node:
-        """At time 0 the cluster holds the initial replicas: ready nodes are added if needed."""
-        node = pool.place(scaled.cpu, scaled.memory_gb)
-        if node is None:
-            pool.add(ready=True)
-            node = pool.place(scaled.cpu, scaled.memory_gb)
-        if node is None:
-            raise ValueError(f"a replica of {scaled.name} does not fit on an empty node")
-        return node
+    def _placed(self, replica: Replica, change: int) -> None:
+        """Tell the network model that a replica started or stopped serving on its node."""
+        if self.placement is None or replica.node is None:
+            return
+        if change > 0:
+            self.placement.add(replica.service, replica.node.index)
+        else:
+            self.placement.remove(replica.service, replica.node.index)
 
     # ------------------------------------------------------------------ HPA
 
@@ -270,6 +285,7 @@ class Autoscaler:
             if not replica.cancelled:
                 replica.serving = True
                 scaled.station.add_replica()
+                self._placed(replica, +1)
 
         self.env.timeout(self.replica_start).callbacks.append(serve)
 
@@ -284,6 +300,7 @@ class Autoscaler:
         scaled.replicas.remove(replica)
         if replica.serving:
             scaled.station.remove_replica()
+            self._placed(replica, -1)
         if replica in self.pending:
             self.pending.remove(replica)
         elif replica.node is not None and self.pool is not None:

@@ -53,6 +53,8 @@ class CallSpec:
     breaker: CircuitBreaker | None
     budget: RetryBudget | None
     on_breaker_change: Callable[[str], None] | None = None
+    local: Callable[[], bool] | None = None  # does this call stay on the caller's node?
+    network_local: Callable[[], float] | None = None  # one-way latency when it does
 
 
 class Runtime:
@@ -133,6 +135,11 @@ class Visit:
         now = self.runtime.env._now
         spans = self.runtime.spans
         spans.arrival[self.row] = now
+        if self.station.faults is not None:
+            failed = self.station.faults.check(now)
+            if failed is not None:
+                self._fail_before_admission(*failed)
+                return
         if not self.station.admit(self):
             spans.end[self.row] = now
             spans.status[self.row] = REJECTED
@@ -142,6 +149,21 @@ class Visit:
             self.station.work(self, prefix_work)
         else:
             self.advance()
+
+    def _fail_before_admission(self, status: int, delay: float) -> None:
+        """A stale address, a drifted host or a refused credential: the visit fails without
+        using a worker, at once or after `delay` (a connection that hangs)."""
+        spans = self.runtime.spans
+        spans.status[self.row] = status
+
+        def fail(_event: Event | None = None) -> None:
+            spans.end[self.row] = self.runtime.env._now
+            self.call.answered(self, status)
+
+        if delay > 0:
+            Timeout(self.runtime.env, delay).callbacks.append(fail)
+        else:
+            fail()
 
     def advance(self) -> None:
         """Run the next step of the handler; called again whenever a step finishes."""
@@ -220,6 +242,7 @@ class Call:
         "entry",
         "first_sent",
         "group",
+        "network",
         "request",
         "rest",
         "runtime",
@@ -266,7 +289,11 @@ class Call:
             timer = Timeout(self.runtime.env, spec.timeout, visit)
             timer.callbacks.append(self._timed_out)
         if spec.network is not None:
-            Timeout(self.runtime.env, spec.network(), visit).callbacks.append(self._arrive)
+            network = spec.network
+            if spec.local is not None and spec.local():
+                network = spec.network_local
+            self.network = network  # the answer comes back the same way
+            Timeout(self.runtime.env, network(), visit).callbacks.append(self._arrive)
         else:
             visit.begin(spec.prefix_work)
 
@@ -276,7 +303,7 @@ class Call:
     def answered(self, visit: Visit, status: int) -> None:
         """The callee finished this attempt; the answer travels back over the network."""
         if self.spec.network is not None:
-            event = Timeout(self.runtime.env, self.spec.network(), (visit, status))
+            event = Timeout(self.runtime.env, self.network(), (visit, status))
             event.callbacks.append(self._answer_arrived)
         else:
             self._outcome(visit, status)

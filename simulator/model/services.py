@@ -22,6 +22,7 @@ from . import balancing
 
 if TYPE_CHECKING:
     from .calls import Visit
+    from .discovery.faults import StationFaults
 
 
 class Station:
@@ -52,6 +53,8 @@ class Station:
         self.in_flight_area = 0.0
         self.capacity_area = 0.0  # worker-seconds available: workers change with autoscaling
         self._last = 0.0
+        self.faults: StationFaults | None = None  # stale endpoints, drift, bad credentials
+        self.on_endpoint_change: Callable[[Station, str], None] | None = None  # discovery
 
     def touch(self, now: float) -> None:
         """Bring the time integrals up to `now`."""
@@ -120,6 +123,8 @@ class CentralQueueStation(Station):
         self.workers += self.concurrency
         for _ in range(self.concurrency):
             self._release_worker(replica, now)
+        if self.on_endpoint_change is not None:
+            self.on_endpoint_change(self, "added")
 
     def remove_replica(self) -> None:
         self.touch(self.env._now)
@@ -130,6 +135,8 @@ class CentralQueueStation(Station):
         self.workers -= idle
         if idle < self.concurrency:
             self._retiring[replica] = self.concurrency - idle
+        if self.on_endpoint_change is not None:
+            self.on_endpoint_change(self, "removed")
 
     def _release_worker(self, replica: int, now: float) -> None:
         if self._queue:
@@ -209,6 +216,8 @@ class ReplicaQueueStation(Station):
             self._live.append(len(self._queues) - 1)
         self.replicas += 1
         self.workers += self.concurrency
+        if self.on_endpoint_change is not None:
+            self.on_endpoint_change(self, "added")
 
     def remove_replica(self) -> None:
         self.touch(self.env._now)
@@ -218,6 +227,8 @@ class ReplicaQueueStation(Station):
         self._retiring.add(replica)
         self.replicas -= 1
         self.workers -= self.concurrency - self._replica_busy[replica]
+        if self.on_endpoint_change is not None:
+            self.on_endpoint_change(self, "removed")
 
     def admit(self, visit: Visit) -> bool:
         self.touch(self.env._now)

@@ -19,6 +19,7 @@ from ..scenario.schema import Scenario, Service
 from ..scenario.units import format_duration, format_rate
 from . import calls
 from .autoscaling import Autoscaler, NodePool, Scaled
+from .placement import Placement
 from .resilience import CircuitBreaker, RetryBudget
 from .services import Station, build_station
 from .traffic import start_source
@@ -56,6 +57,7 @@ class World:
         self.stations: list[Station] = []
         self.warmup_areas: dict[int, tuple[float, float, float, float]] = {}
         self._next_request = 0
+        self.placement = self._placement()
         if scenario.deployment == "monolith":
             targets = self._build_monolith()
         else:
@@ -70,12 +72,25 @@ class World:
         self.warmup_node_seconds = 0.0
         if scenario.autoscaling.enabled and scenario.deployment == "microservices":
             self._build_autoscaler()
+        elif self.placement is not None:
+            self._place_fixed()
         self.subsystems: list[Subsystem] = []
         if scenario.scheduler is not None:
             from .scheduling import SchedulingModel
 
             self.subsystems.append(SchedulingModel(self.env, scenario, self.streams, self.events))
+        if scenario.delivery is not None:
+            from .delivery import DeliveryModel
+
+            self.subsystems.append(DeliveryModel(self.env, scenario, self.streams, self.events))
+        self._add_discovery_models()
         self.env.process(self._sample(scenario.warmup, scenario.sample_interval))
+
+    def _add_discovery_models(self) -> None:
+        """Service discovery, configuration drift and secrets, when the scenario has them."""
+        from .discovery import wiring
+
+        self.subsystems.extend(wiring.build(self))
 
     # ------------------------------------------------------------------ building
 
@@ -140,6 +155,7 @@ class World:
                 probability=call.probability,
                 uniform=block_stream(self.streams.get(f"{where}/client").random),
                 network=network.latency.sampler(self.streams.get(f"{where}/network")),
+                **self._local_network(name, call.call, where),
                 prefix_work=(lambda: serialisation) if serialisation > 0 else None,
                 breaker=breaker,
                 budget=budget,
@@ -233,6 +249,46 @@ class World:
             return None  # no nodes, or nodes that the cluster scheduler models itself
         return cluster.node_type_list()[0][1]
 
+    def _placement(self) -> Placement | None:
+        """Placement matters to the network only with a same-node latency and nodes."""
+        scenario = self.scenario
+        wanted = scenario.network.same_node_latency is not None
+        if wanted and scenario.deployment == "microservices" and self._node_type() is not None:
+            return Placement()
+        return None
+
+    def _local_network(self, caller: str, callee: str, where: str) -> dict[str, Callable]:
+        if self.placement is None:
+            return {}
+        same_node = self.scenario.network.same_node_latency
+        assert same_node is not None
+        uniform = block_stream(self.streams.get(f"{where}/network/placement").random)
+        return {
+            "local": self.placement.local_draw(caller, callee, uniform),
+            "network_local": same_node.sampler(self.streams.get(f"{where}/network/local")),
+        }
+
+    def _place_fixed(self) -> None:
+        """Without an autoscaler, replicas stay where first-fit puts them at the start."""
+        assert self.placement is not None
+        node_type = self._node_type()
+        sizes = self.scenario.workloads.microservices if self.scenario.workloads else Replicas()
+        pool = NodePool(self.env, node_type.cpu, node_type.memory_gb, node_type.boot_time)
+        for _ in range(node_type.count):
+            pool.add(ready=True)
+        for name, spec in self.scenario.services.items():
+            for _ in range(spec.replicas):
+                node = pool.place_at_start(sizes.cpu, sizes.memory_gb, name)
+                self.placement.add(name, node.index)
+        if len(pool.nodes) > node_type.count:
+            self.events.record(
+                0.0,
+                "placement",
+                "over_capacity",
+                f"the replicas need {len(pool.nodes)} nodes, the cluster has {node_type.count}: "
+                "placed as if it had them (cost counts the cluster's nodes)",
+            )
+
     def _fixed_node_count(self) -> int:
         node_type = self._node_type()
         return node_type.count if node_type is not None else 0
@@ -266,7 +322,9 @@ class World:
             )
             for station, spec in zip(self.stations, scenario.services.values(), strict=True)
         ]
-        Autoscaler(self.env, settings, scaled, self.pool, replica_start, self.events)
+        Autoscaler(
+            self.env, settings, scaled, self.pool, replica_start, self.events, self.placement
+        )
 
     def _breaker_logger(self, caller: str, callee: str) -> Callable[[str], None]:
         def log(state: str) -> None:

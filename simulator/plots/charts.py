@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .delivery import has_delivery
 from .latency import latency_cdf
 from .scheduling import cluster_heatmap, failure_timeline, has_scheduling
 from .theme import save_figure, slide_theme
@@ -21,7 +22,9 @@ __all__ = ["latency_cdf", "save_run_charts", "utilisation_over_time"]
 def save_run_charts(result, directory: Path | str) -> list[Path]:  # type: ignore[no-untyped-def]
     """Write the charts of a run into `directory` (PNG and SVG each): with services,
     latency-cdf, latency-over-time and utilisation, and call-graph when services call each
-    other; with the scheduling model, cluster-heatmap and failure-timeline."""
+    other; with the scheduling model, cluster-heatmap and failure-timeline; with endpoint
+    changes, discovery-convergence and stale-errors; with a leaked credential, blast-radius;
+    with the delivery model, cumulative-flow, lead-time and operator-time."""
     from .callgraph import call_graph_chart
     from .timeline import latency_over_time
 
@@ -29,7 +32,7 @@ def save_run_charts(result, directory: Path | str) -> list[Path]:  # type: ignor
     written: list[Path] = []
     scenario = result.scenario
     with slide_theme():
-        if scenario.services or not has_scheduling(result):
+        if scenario.services or not (has_scheduling(result) or has_delivery(result)):
             written += save_figure(latency_cdf(result), directory / "latency-cdf")
             written += save_figure(latency_over_time(result), directory / "latency-over-time")
             written += save_figure(utilisation_over_time(result), directory / "utilisation")
@@ -39,4 +42,32 @@ def save_run_charts(result, directory: Path | str) -> list[Path]:  # type: ignor
         if has_scheduling(result):
             written += save_figure(cluster_heatmap(result), directory / "cluster-heatmap")
             written += save_figure(failure_timeline(result), directory / "failure-timeline")
+        if has_delivery(result):
+            from .delivery import cumulative_flow, lead_time_distribution, operator_time
+
+            name = {scenario.name: result}
+            written += save_figure(cumulative_flow(result), directory / "cumulative-flow")
+            written += save_figure(lead_time_distribution(name), directory / "lead-time")
+            written += save_figure(operator_time(name), directory / "operator-time")
+        written += _discovery_charts(result, directory)
+    return written
+
+
+def _discovery_charts(result, directory: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+    """discovery-convergence and stale-errors with endpoint changes; blast-radius with a leak."""
+    from .discovery import (
+        blast_radius_chart,
+        convergence_curves,
+        has_discovery,
+        has_leaks,
+        stale_errors_over_time,
+    )
+
+    written: list[Path] = []
+    if has_discovery(result):
+        written += save_figure(convergence_curves(result), directory / "discovery-convergence")
+        if result.scenario.services:
+            written += save_figure(stale_errors_over_time(result), directory / "stale-errors")
+    if has_leaks(result):
+        written += save_figure(blast_radius_chart(result), directory / "blast-radius")
     return written

@@ -37,8 +37,18 @@ CAUSE_COLOURS = {
     "timeout": OKABE_ITO["reddish purple"],
     "rejected": OKABE_ITO["orange"],
     "circuit_open": "#555555",
+    "stale_endpoint": OKABE_ITO["vermillion"],
+    "misconfigured": OKABE_ITO["yellow"],
+    "unauthorized": OKABE_ITO["black"],
 }
-CAUSE_LABELS = {"timeout": "timed out", "rejected": "rejected", "circuit_open": "circuit open"}
+CAUSE_LABELS = {
+    "timeout": "timed out",
+    "rejected": "rejected",
+    "circuit_open": "circuit open",
+    "stale_endpoint": "stale endpoint",
+    "misconfigured": "misconfigured host",
+    "unauthorized": "refused credential",
+}
 
 
 def latency_over_time(

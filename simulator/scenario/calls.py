@@ -15,7 +15,9 @@ from .base import ScenarioModel, knob
 from .distributions import Distribution, Exponential
 from .units import Duration, Rate, parse_duration
 
-FailureCause = Literal["timeout", "rejected", "circuit_open"]
+FailureCause = Literal[
+    "timeout", "rejected", "circuit_open", "stale_endpoint", "misconfigured", "unauthorized"
+]
 
 
 class CallPolicy(ScenarioModel):
@@ -138,12 +140,20 @@ class RetryBudget(ScenarioModel):
 
 
 class Network(ScenarioModel):
-    """The network between services (flat: one latency for every pair of services)."""
+    """The network between services: one latency between nodes, and optionally a shorter
+    one when the caller's and the callee's replicas share a node (placement from
+    `cluster` and `workloads`)."""
 
     latency: Distribution = knob(
         default_factory=lambda: Exponential(mean=0.00025),
         description="one-way latency of a message between two services",
         unit="s",
+    )
+    same_node_latency: Distribution | None = knob(
+        None,
+        "one-way latency when caller and callee replicas share a node (needs a `cluster`); "
+        "empty: `latency` for every call",
+        "s",
     )
     serialisation: Duration = knob(
         0.0,

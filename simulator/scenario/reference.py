@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import cluster, distributions, schema
+from . import cluster, delivery, distributions, schema
 from .base import unit_of
 from .units import DURATION_UNITS, MONEY_UNITS, RATE_UNITS
 
@@ -33,6 +33,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("scheduler.t_job", cluster.JobTimes),
     ("workloads.KIND.tasks: geometric", cluster.GeometricCount),
     ("workloads.KIND.tasks: constant", cluster.ConstantCount),
+    *delivery.SECTIONS,
 ]
 DISTRIBUTIONS: list[type[BaseModel]] = [
     distributions.Exponential,

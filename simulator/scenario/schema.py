@@ -17,6 +17,8 @@ from ..topology import Topology
 from .base import ScenarioModel, knob, suggest
 from .calls import Call, CallPolicy, CircuitBreaker, Network, Parallel, RetryBudget, Slo, Step
 from .cluster import Cluster, Scheduler, Workloads
+from .delivery import Delivery, Incidents, Monitoring, Organisation
+from .discovery import Configuration, Discovery, Secrets, check_discovery_services
 from .distributions import Distribution, Exponential
 from .profiles import Profile, default_profile
 from .units import Duration, Rate, format_duration
@@ -252,6 +254,29 @@ class Scenario(ScenarioModel):
         default_factory=Autoscaling, description="replica and node autoscaling"
     )
     metrics: Metrics = knob(default_factory=Metrics, description="measurement settings")
+    organisation: Organisation = knob(
+        default_factory=Organisation, description="the operations team (used by delivery)"
+    )
+    delivery: Delivery | None = knob(
+        None, "changes and the process that deploys them; empty means no delivery model"
+    )
+    incidents: Incidents = knob(
+        default_factory=Incidents, description="incident response (used by delivery)"
+    )
+    monitoring: Monitoring = knob(
+        default_factory=Monitoring, description="incident detection (used by delivery)"
+    )
+    discovery: Discovery = knob(
+        default_factory=Discovery,
+        description="service discovery: how endpoint changes reach clients",
+    )
+    configuration: Configuration = knob(
+        default_factory=Configuration,
+        description="configuration management: environment config, drift, recipes",
+    )
+    secrets: Secrets = knob(
+        default_factory=Secrets, description="credentials: static shared or leased (Vault)"
+    )
 
     _source: str = PrivateAttr("<mapping>")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -320,6 +345,7 @@ class Scenario(ScenarioModel):
                             "expected wait_for at most {most}, the calls made at once",
                             {"key": f"services.{name}.handler.{index}.wait_for", "most": most},
                         )
+        check_discovery_services(self)
         cycle = find_call_cycle(self.services)
         if cycle:
             raise PydanticCustomError(

@@ -1,0 +1,1 @@
+"""Experiments that run many scenarios: the eras side by side, and the growth sweep."""

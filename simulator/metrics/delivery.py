@@ -1,0 +1,333 @@
+"""KPIs and tables of the delivery model: the four DORA keys, operator time, cost.
+
+The DORA keys are pure functions of the tables, so they can be checked against examples
+worked by hand and applied to any run's tables:
+
+- **deploy frequency** (`deploys_per_day`): production deploys (rollbacks excluded) that
+  finished in the measured period, per day; `deploys_per_service_per_day` is the same per
+  service, the unit DORA's survey asks about ("the primary application or service").
+- **lead time for changes** (`lead_time_median_s`, `lead_time_p90_s`): from commit to
+  running in production, over the changes committed in the measured period that reached
+  production by the horizon (`changes_undeployed` counts the others: when it grows, the
+  quantiles understate the truth).
+- **change failure rate**: production deploys that failed (an incident) or were rolled back
+  by the canary, over production deploys finished in the measured period.
+- **time to restore** (`mttr_median_s`): from the start of an incident to its resolution,
+  over incidents that started in the measured period and were resolved.
+
+`dora_cluster` places the four keys in the State of DevOps 2019 clusters (REFERENCE.md §1).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ..model.delivery.model import DeliveryModel
+
+DAY = 86400.0
+WEEK = 7 * DAY
+HOUR = 3600.0
+SHIFT = 12 * HOUR
+"""An on-call shift, as the SRE book counts pages (at most two incidents per 12 h shift)."""
+
+PRODUCTION_FAILURES = ("failed", "rolled-back")
+
+DELIVERY_KPI_DESCRIPTIONS: dict[str, str] = {
+    "deploys_per_day": "production deploys per day, all services (rollbacks excluded)",
+    "deploys_per_service_per_day": "production deploys per service per day (DORA frequency)",
+    "lead_time_median_s": "median time from commit to running in production",
+    "lead_time_p90_s": "90th percentile of the lead time for changes",
+    "lead_time_mean_s": "mean lead time for changes",
+    "change_failure_rate": "share of production deploys that failed or were rolled back",
+    "mttr_median_s": "median time from the start of an incident to its resolution",
+    "uptime": "share of service-time without an open incident (a canary's incident "
+    "counts for the canary's share of traffic)",
+    "changes_committed": "changes committed in the measured period",
+    "changes_undeployed": "of those, changes not in production at the horizon",
+    "incidents": "incidents that started in the measured period",
+    "operator_hours_per_week": "operator hours of deploys, incidents and toil per week",
+    "operator_utilisation": "operator hours over the team's working hours",
+    "toil_share": "manual deploys and hand configuration over the team's working hours "
+    "(SRE cap: 50% on operational work)",
+    "services_per_operator": "services the team runs, per operator",
+    "pages_per_shift": "incidents a human responded to, per 12 h of measured time",
+    "operator_backlog": "work items waiting for an operator at the horizon (grows without "
+    "bound when the team is overloaded)",
+    "ci_utilisation": "share of the CI runners' time spent building and testing (automated)",
+    "deploy_freeze_hours": "hours of deploy pipelines frozen by the error-budget policy",
+    "cost_infrastructure_usd": "service nodes, CI runners and preview environments",
+    "cost_people_usd": "operators' working hours at their hourly rate",
+    "cost_total_usd": "infrastructure and people",
+    "cost_per_service_per_week_usd": "total cost per service per week",
+    "dora_rank": "DORA 2019 cluster: 0 low, 1 medium, 2 high, 3 elite (see dora_cluster)",
+}
+
+CLUSTERS = ("low", "medium", "high", "elite")
+
+
+# -- the four keys, from tables -----------------------------------------------------------
+
+
+def production_deploys(deploys: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
+    """Deploys of new code (not rollbacks) that finished within [start, end)."""
+    finished = deploys["finished"]
+    keep = (deploys["outcome"] != "rollback") & (finished >= start) & (finished < end)
+    return deploys[keep]
+
+
+def deploys_per_day(deploys: pd.DataFrame, start: float, end: float) -> float:
+    """Production deploys finished in [start, end), per day."""
+    return len(production_deploys(deploys, start, end)) / ((end - start) / DAY)
+
+
+def lead_times(changes: pd.DataFrame, start: float, end: float) -> np.ndarray:
+    """Commit-to-production times of changes committed in [start, end) and deployed by end."""
+    committed = changes["committed"]
+    deployed = changes["deployed"]
+    keep = (committed >= start) & (committed < end) & deployed.notna() & (deployed <= end)
+    return (deployed[keep] - committed[keep]).to_numpy(dtype=float)
+
+
+def change_failure_rate(deploys: pd.DataFrame, start: float, end: float) -> float:
+    """Failed or rolled-back production deploys over production deploys, in [start, end)."""
+    production = production_deploys(deploys, start, end)
+    if production.empty:
+        return math.nan
+    return float(production["outcome"].isin(PRODUCTION_FAILURES).mean())
+
+
+def restore_times(incidents: pd.DataFrame, start: float, end: float) -> np.ndarray:
+    """Start-to-resolution times of incidents that started in [start, end) and were resolved."""
+    began = incidents["start"]
+    keep = (began >= start) & (began < end) & incidents["resolved"].notna()
+    return (incidents["resolved"][keep] - began[keep]).to_numpy(dtype=float)
+
+
+def _quantile(values: np.ndarray, q: float) -> float:
+    return float(np.quantile(values, q)) if len(values) else math.nan
+
+
+def dora_keys(tables: dict[str, pd.DataFrame], start: float, end: float) -> dict[str, float]:
+    """The four keys of a run from its `changes`, `deploys` and `incidents` tables."""
+    lead = lead_times(tables["changes"], start, end)
+    restore = restore_times(tables["incidents"], start, end)
+    return {
+        "deploys_per_day": deploys_per_day(tables["deploys"], start, end),
+        "lead_time_median_s": _quantile(lead, 0.5),
+        "lead_time_p90_s": _quantile(lead, 0.9),
+        "lead_time_mean_s": float(lead.mean()) if len(lead) else math.nan,
+        "change_failure_rate": change_failure_rate(tables["deploys"], start, end),
+        "mttr_median_s": _quantile(restore, 0.5),
+    }
+
+
+# -- the clusters ---------------------------------------------------------------------------
+
+
+def frequency_level(deploys_per_service_per_day: float) -> int:
+    """2019: elite on demand (several a day: here more than one a day), high between once a
+    day and once a week, medium between once a week and once a month, low less often. The
+    report's ranges share their ends (weekly is in both high and medium); a value on a
+    border goes to the lower cluster, as everywhere here."""
+    f = deploys_per_service_per_day
+    if f > 1.0:
+        return 3
+    if f > 1 / 7:
+        return 2
+    if f > 1 / 30:
+        return 1
+    return 0
+
+
+def lead_time_level(seconds: float) -> int:
+    """2019: elite < 1 day, high 1 day–1 week, medium 1 week–1 month, low longer."""
+    if seconds < DAY:
+        return 3
+    if seconds < WEEK:
+        return 2
+    if seconds < 30 * DAY:
+        return 1
+    return 0
+
+
+def restore_level(seconds: float) -> int:
+    """2019: elite < 1 hour, high and medium < 1 day, low 1 week–1 month (and the gap of
+    1 day–1 week, which no cluster claims, counts as low)."""
+    if seconds < HOUR:
+        return 3
+    if seconds < DAY:
+        return 2
+    return 0
+
+
+def failure_level(rate: float) -> int:
+    """2019: elite, high and medium 0–15%, low 46–60%. The gap 16–45% is split: up to 30%
+    medium (the 2016 and 2021 reports put 16–30% in their middle clusters), above it low."""
+    if rate <= 0.15:
+        return 3
+    if rate <= 0.30:
+        return 1
+    return 0
+
+
+def dora_cluster(
+    deploys_per_service_per_day: float,
+    lead_time_s: float,
+    mttr_s: float,
+    change_failure_rate: float,
+) -> str:
+    """The State of DevOps 2019 cluster (REFERENCE.md §1) of four measured keys.
+
+    Each key is placed on its own (the functions above); the cluster is the median of the
+    four levels, rounded down (a team is as good as its middle keys, never better). Keys
+    that are NaN (no incidents, say) are left out; with none left the answer is "unknown".
+    """
+    levels = []
+    for value, level in (
+        (deploys_per_service_per_day, frequency_level),
+        (lead_time_s, lead_time_level),
+        (mttr_s, restore_level),
+        (change_failure_rate, failure_level),
+    ):
+        if value is not None and not math.isnan(value):
+            levels.append(level(value))
+    if not levels:
+        return "unknown"
+    return CLUSTERS[math.floor(float(np.median(levels)))]
+
+
+# -- tables and KPIs of a run -------------------------------------------------------------
+
+
+def delivery_tables(model: DeliveryModel) -> dict[str, pd.DataFrame]:
+    """`changes`, `deploys`, `incidents`, `operator_work` and `delivery_timeseries`."""
+    changes = pd.DataFrame(
+        {
+            "service": [c.service for c in model.changes],
+            "committed": [c.committed for c in model.changes],
+            "approved": [c.approved for c in model.changes],
+            "deployed": [c.deployed for c in model.changes],
+            "caused_failure": [c.caused_failure for c in model.changes],
+        },
+    ).astype({"service": "int64", "committed": float, "approved": float, "deployed": float})
+    changes["caused_failure"] = changes["caused_failure"].astype(bool)
+    deploys = pd.DataFrame(
+        {
+            "service": [d.service for d in model.deploys],
+            "requested": [d.requested for d in model.deploys],
+            "started": [d.started for d in model.deploys],
+            "finished": [d.finished for d in model.deploys],
+            "changes": [len(d.changes) for d in model.deploys],
+            "outcome": [d.outcome or "in-progress" for d in model.deploys],
+        }
+    ).astype({"service": "int64", "requested": float, "started": float, "finished": float})
+    incidents = pd.DataFrame(
+        {
+            "service": [i.service for i in model.incidents],
+            "cause": [i.cause for i in model.incidents],
+            "start": [i.start for i in model.incidents],
+            "detected": [i.detected for i in model.incidents],
+            "resolved": [i.resolved for i in model.incidents],
+            "responder": [i.responder for i in model.incidents],
+            "paged": [i.paged for i in model.incidents],
+            "impact": [i.impact for i in model.incidents],
+        }
+    ).astype(
+        {"service": "int64", "start": float, "detected": float, "resolved": float, "impact": float}
+    )
+    incidents["paged"] = incidents["paged"].astype(bool)
+    work = pd.DataFrame(model.work, columns=["kind", "who", "start", "end", "hours"]).astype(
+        {"start": float, "end": float, "hours": float}
+    )
+    timeseries = pd.DataFrame(
+        model.samples, columns=["time", "committed", "approved", "deployed", "in_flight"]
+    )
+    return {
+        "changes": changes,
+        "deploys": deploys,
+        "incidents": incidents,
+        "operator_work": work,
+        "delivery_timeseries": timeseries,
+    }
+
+
+def hours_in_window(work: pd.DataFrame, start: float, end: float) -> pd.Series:
+    """Each work row's hours that fall in [start, end), pro rata of its wall-clock span."""
+    if work.empty:
+        return pd.Series(dtype=float)
+    span = (work["end"] - work["start"]).to_numpy()
+    overlap = np.clip(np.minimum(work["end"], end) - np.maximum(work["start"], start), 0, None)
+    share = np.where(span > 0, overlap / np.where(span > 0, span, 1.0), 0.0)
+    inside = (work["start"] >= start) & (work["start"] < end)
+    share = np.where(span > 0, share, inside.to_numpy(dtype=float))
+    return pd.Series(work["hours"].to_numpy() * share, index=work.index)
+
+
+def delivery_kpis(model: DeliveryModel) -> dict[str, float]:
+    """The summary KPIs of a run (see DELIVERY_KPI_DESCRIPTIONS)."""
+    tables = delivery_tables(model)
+    start, end = model.warmup, model.horizon
+    period = end - start
+    weeks = period / WEEK
+    delivery, organisation = model.delivery, model.organisation
+    services = delivery.services
+    kpis = dora_keys(tables, start, end)
+    kpis["deploys_per_service_per_day"] = kpis["deploys_per_day"] / services
+    changes = tables["changes"]
+    fresh = changes[(changes["committed"] >= start) & (changes["committed"] < end)]
+    kpis["changes_committed"] = float(len(fresh))
+    kpis["changes_undeployed"] = float(fresh["deployed"].isna().sum())
+    incidents = tables["incidents"]
+    recent = incidents[(incidents["start"] >= start) & (incidents["start"] < end)]
+    kpis["incidents"] = float(len(recent))
+    down = (
+        np.clip(
+            np.minimum(incidents["resolved"].fillna(end), end)
+            - np.maximum(incidents["start"], start),
+            0,
+            None,
+        )
+        * incidents["impact"]
+    ).sum()
+    kpis["uptime"] = 1.0 - float(down) / (services * period)
+    work = tables["operator_work"]
+    hours = hours_in_window(work, start, end)
+    team_hours = organisation.operators * model.calendar.working_seconds(start, end) / HOUR
+    by_kind = hours.groupby(work["kind"]).sum() if not work.empty else pd.Series(dtype=float)
+    total = float(hours.sum())
+    kpis["operator_hours_per_week"] = total / weeks
+    kpis["operator_utilisation"] = total / team_hours if team_hours else math.nan
+    toil = float(by_kind.get("toil", 0.0)) + float(by_kind.get("deploy", 0.0))
+    kpis["toil_share"] = toil / team_hours if team_hours else math.nan
+    kpis["services_per_operator"] = services / organisation.operators
+    kpis["pages_per_shift"] = float(recent["paged"].sum()) / (period / SHIFT)
+    kpis["deploy_freeze_hours"] = model.frozen_seconds / HOUR
+    kpis["operator_backlog"] = float(len(model.operators.queue))
+    runners = delivery.automated.runners
+    kpis["ci_utilisation"] = (
+        model.ci_busy_seconds / (runners * end) if delivery.process == "automated" else 0.0
+    )
+    hours_run = period / HOUR
+    infrastructure = services * delivery.nodes_per_service * delivery.node_price * hours_run
+    if delivery.process == "automated":
+        auto = delivery.automated
+        infrastructure += auto.runners * auto.runner_price * hours_run
+        infrastructure += model.preview_node_seconds / HOUR * delivery.node_price
+    people = team_hours * organisation.hourly_rate
+    kpis["cost_infrastructure_usd"] = infrastructure
+    kpis["cost_people_usd"] = people
+    kpis["cost_total_usd"] = infrastructure + people
+    kpis["cost_per_service_per_week_usd"] = (infrastructure + people) / services / weeks
+    cluster = dora_cluster(
+        kpis["deploys_per_service_per_day"],
+        kpis["lead_time_median_s"],
+        kpis["mttr_median_s"],
+        kpis["change_failure_rate"],
+    )
+    kpis["dora_rank"] = float(CLUSTERS.index(cluster)) if cluster in CLUSTERS else math.nan
+    return kpis

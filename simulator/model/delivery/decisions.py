@@ -1,0 +1,79 @@
+"""The delivery model's decisions as pure functions: the SimPy processes only keep time.
+
+Each takes plain numbers (and uniform draws made by the caller from its own stream), so each
+is tested without an environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .calendar import Calendar
+
+BAD_CHANGE = "bad-change"
+MANUAL_ERROR = "manual-error"
+INFRASTRUCTURE = "infrastructure"
+CAUSES = (BAD_CHANGE, MANUAL_ERROR, INFRASTRUCTURE)
+
+OK = "ok"
+FAILED = "failed"
+ROLLED_BACK = "rolled-back"
+ROLLBACK = "rollback"
+OUTCOMES = (OK, FAILED, ROLLED_BACK, ROLLBACK)
+"""Deploy outcomes: ok; failed (it broke production, an incident followed); rolled-back (the
+canary analysis caught it and rolled it back); rollback (a deploy that restores service)."""
+
+
+def deploy_failure(bad: Sequence[bool], draw: float, manual_error_probability: float) -> str | None:
+    """Why a release breaks production, or None: any bad change in the batch breaks it (so a
+    bigger batch fails more often); otherwise a manual step goes wrong with its probability."""
+    if any(bad):
+        return BAD_CHANGE
+    if draw < manual_error_probability:
+        return MANUAL_ERROR
+    return None
+
+
+def detection_delay(
+    monitoring: bool,
+    scrape_interval: float,
+    evaluation_interval: float,
+    alert_for: float,
+    scrape_draw: float,
+    evaluation_draw: float,
+    customer_delay: float,
+) -> float:
+    """Time from the start of an incident to its detection.
+
+    With monitoring: the next scrape that sees it (uniform within one scrape interval), the
+    next rule evaluation after that (uniform within one evaluation interval), then the
+    alert's `for` duration. Without: when a customer's complaint arrives.
+    """
+    if not monitoring:
+        return customer_delay
+    return scrape_draw * scrape_interval + evaluation_draw * evaluation_interval + alert_for
+
+
+def responder(now: float, calendar: Calendar, on_call: bool) -> str:
+    """Who takes an incident detected at `now`: the operators at work, the on-call operator
+    outside working hours, or (without on-call) the operators when the next day starts."""
+    if calendar.is_working(now):
+        return "operators"
+    return "on-call" if on_call else "morning"
+
+
+def budget_spent(
+    outages: Sequence[tuple[float, float, float]], now: float, window: float, slo: float
+) -> bool:
+    """Whether a service's downtime within the last `window` exceeds its error budget,
+    (1 − slo)·window. Outages are (start, end, share of traffic affected): a canary that
+    failed for 40 minutes on 5% of the traffic spends 2 minutes of budget."""
+    low = now - window
+    down = sum(share * max(0.0, min(end, now) - max(start, low)) for start, end, share in outages)
+    return down > (1.0 - slo) * window
+
+
+def canary_catches(any_bad: bool, draw: float, detection: float) -> bool:
+    """The canary analysis' verdict: it fails a release that has a bad change with
+    probability `detection` and never fails a good one (no false alarms modelled)."""
+    return any_bad and draw < detection

@@ -1,0 +1,588 @@
+"""The delivery subsystem: developers' changes, the process that ships them, the operators
+who do the work, and the incidents that bad changes cause.
+
+`World` builds a `DeliveryModel` when the scenario has a `delivery` section (the runner
+builds one on its own environment for `fidelity: analytic`). It simulates on the run's
+environment, random streams and decision log, and hands back KPIs and tables afterwards
+(see `simulator.metrics.delivery`).
+
+Flow of one change, by process:
+
+- ticket: commit → batched into the service's next release (release_interval) → the
+  change-approval board's next meeting → a ticket in the operators' queue → a manual deploy
+  in working hours → production.
+- config-management: commit → the next daily release → an operator updates the recipe
+  (a short ticket) → the next converge run → production.
+- automated: commit → CI (a runner; build with or without cached layers; tests, flaky
+  reruns; tests may catch a bad change) → optional preview environment → the service's
+  deploy pipeline (error-budget freeze; canary analysis or a plain rollout) → production.
+
+A bad change that reaches production starts an incident; monitoring or a customer detects
+it; the on-call or working operator responds (or the pipeline rolls back by itself); the
+rollback is a deploy through the same process; the good changes of the rolled-back release
+go out again with the next one, and the bad change comes back once a developer fixed it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from ...engine import EventLog, RandomStreams
+from ...scenario.delivery import WEEK, Delivery, Incidents, Monitoring, Organisation
+from ...scenario.schema import Scenario
+from .calendar import Calendar
+from .decisions import (
+    BAD_CHANGE,
+    FAILED,
+    INFRASTRUCTURE,
+    OK,
+    ROLLBACK,
+    ROLLED_BACK,
+    budget_spent,
+    canary_catches,
+    deploy_failure,
+    detection_delay,
+    responder,
+)
+
+PRIORITY_INCIDENT = 0
+PRIORITY_DEPLOY = 1
+PRIORITY_TOIL = 2
+"""The operators' queue is served by priority (incidents first), then first come first
+served; work in progress is not interrupted."""
+
+TOIL_CHUNK = 3600.0
+"""Toil arrives as one-hour tickets (Poisson in working time)."""
+
+SAMPLE_INTERVAL = 3600.0
+"""Changes in flight and cumulative counts are sampled every hour."""
+
+FREEZE_CHECK = 3600.0
+"""A frozen pipeline looks at its error budget again after this long."""
+
+
+@dataclass
+class Change:
+    id: int
+    service: int
+    committed: float
+    bad: bool
+    approved: float = math.nan
+    deployed: float = math.nan
+    caused_failure: bool = False
+
+
+@dataclass
+class Deploy:
+    service: int
+    requested: float
+    changes: list[Change] = field(default_factory=list)
+    started: float = math.nan
+    finished: float = math.nan
+    outcome: str = ""
+    rollback_of: int = -1
+    id: int = -1
+
+
+@dataclass
+class Incident:
+    service: int
+    cause: str
+    start: float
+    detected: float = math.nan
+    resolved: float = math.nan
+    responder: str = ""
+    paged: bool = False
+    impact: float = 1.0
+    """Share of the service's traffic affected (a canary's slice, or all of it)."""
+
+
+def infrastructure_mtbf(scenario: Scenario) -> float:
+    """Mean time between infrastructure failures of one service: `incidents.
+    infrastructure_mtbf` if given; else, when the scenario's cluster simulates failures, a
+    node's MTBF over the nodes a service runs on (any of its nodes failing hurts it); else
+    0, no such failures."""
+    given = scenario.incidents.infrastructure_mtbf
+    if given > 0:
+        return given
+    cluster = scenario.cluster
+    nodes = scenario.delivery.nodes_per_service if scenario.delivery else 0.0
+    if cluster is not None and cluster.failures.enabled and nodes > 0:
+        return cluster.failures.node_mtbf / nodes
+    return 0.0
+
+
+def _sample(distribution, rng: np.random.Generator) -> float:  # type: ignore[no-untyped-def]
+    return float(distribution.draw(rng, 1)[0])
+
+
+class DeliveryModel:
+    """Changes, releases, operators, pipelines and incidents of one run."""
+
+    def __init__(
+        self, env: simpy.Environment, scenario: Scenario, streams: RandomStreams, events: EventLog
+    ) -> None:
+        assert scenario.delivery is not None
+        self.env = env
+        self.scenario = scenario
+        self.delivery: Delivery = scenario.delivery
+        self.organisation: Organisation = scenario.organisation
+        self.incident_settings: Incidents = scenario.incidents
+        self.monitoring: Monitoring = scenario.monitoring
+        self.events = events
+        self.calendar = Calendar.from_organisation(self.organisation)
+        self.warmup, self.horizon = scenario.warmup, scenario.horizon
+        self.process = self.delivery.process
+        n = self.delivery.services
+        self.operators = simpy.PriorityResource(env, capacity=self.organisation.operators)
+        self.on_call = simpy.Resource(env, capacity=1)
+        self.runners = simpy.Resource(env, capacity=self.delivery.automated.runners)
+        self.changes: list[Change] = []
+        self.deploys: list[Deploy] = []
+        self.incidents: list[Incident] = []
+        self.work: list[tuple[str, str, float, float, float]] = []
+        """(kind, who, start, end, hours) of every piece of operator work."""
+        self.pending: list[list[Change]] = [[] for _ in range(n)]
+        self.deploying = [False] * n
+        self.outages: list[list[tuple[float, float, float]]] = [[] for _ in range(n)]
+        """Per service: (start, end, share of traffic affected) of every incident."""
+        self.preview_node_seconds = 0.0
+        self.ci_busy_seconds = 0.0
+        self.frozen_seconds = 0.0
+        self.counts = {"committed": 0, "approved": 0, "deployed": 0}
+        self.samples: list[tuple[float, int, int, int, int]] = []
+        self._cab_waiting: list[simpy.Event] = []
+        self._service_streams = [
+            {
+                kind: streams.get(f"delivery/service-{i}/{kind}")
+                for kind in ("changes", "rework", "deploys", "incidents")
+            }
+            for i in range(n)
+        ]
+        self._toil_rng = streams.get("delivery/toil")
+        self._infra_rng = streams.get("delivery/infrastructure")
+        if self.delivery.change_rate > 0:
+            for i in range(n):
+                env.process(self._commits(i))
+        settings = self._process_settings()
+        if self.process != "automated":
+            env.process(self._release_cutter(settings.release_interval))
+            if settings.cab.enabled:
+                env.process(self._cab(settings.cab.every, settings.cab.at))
+        if self.toil_hours_per_week > 0:
+            env.process(self._toil())
+        self.infrastructure_mtbf = infrastructure_mtbf(scenario)
+        if self.infrastructure_mtbf > 0:
+            env.process(self._infrastructure_failures())
+        env.process(self._sampler())
+        events.record(
+            0.0,
+            "delivery",
+            "started",
+            f"{n} services, process {self.process}, {self.organisation.operators} operators, "
+            f"{self.delivery.change_rate:g} changes/service/working day",
+        )
+
+    # -- settings ------------------------------------------------------------------------
+    def _process_settings(self):  # type: ignore[no-untyped-def]
+        if self.process == "ticket":
+            return self.delivery.ticket
+        if self.process == "config-management":
+            return self.delivery.config_management
+        return self.delivery.automated
+
+    @property
+    def toil_hours_per_week(self) -> float:
+        """Hand work per week that the process leaves to operators, all services together."""
+        per_service = {
+            "ticket": self.delivery.ticket.hand_config_toil,
+            "config-management": self.delivery.config_management.recipe_upkeep,
+            "automated": self.delivery.automated.toil,
+        }[self.process]
+        return per_service * self.delivery.services
+
+    # -- developers ----------------------------------------------------------------------
+    def _commits(self, service: int):  # type: ignore[no-untyped-def]
+        """Poisson commits in working time: exponential gaps of working time, mapped to the
+        wall clock (so nobody commits at night or at the weekend)."""
+        rng = self._service_streams[service]["changes"]
+        mean_gap = self.calendar.day_length / self.delivery.change_rate
+        p = self.delivery.defect_probability
+        env = self.env
+        while True:
+            gap = rng.exponential(mean_gap)
+            bad = bool(rng.random() < p)
+            at = self.calendar.add_working_time(env.now, gap)
+            if at >= self.horizon:
+                return
+            yield env.timeout(at - env.now)
+            change = Change(len(self.changes), service, env.now, bad)
+            self.changes.append(change)
+            self.counts["committed"] += 1
+            self._enter(change)
+
+    def _enter(self, change: Change) -> None:
+        """A change (new, or a fix coming back) joins its service's flow."""
+        if self.process == "automated":
+            self.env.process(self._pipeline(change))
+            return
+        self.pending[change.service].append(change)
+        if self._process_settings().release_interval == 0:
+            self._cut(change.service)
+
+    def _rework(self, change: Change):  # type: ignore[no-untyped-def]
+        """A developer fixes a bad change (in working time); the fix goes round again."""
+        rng = self._service_streams[change.service]["rework"]
+        effort = _sample(self.delivery.rework_time, rng)
+        at = self.calendar.add_working_time(self.env.now, effort)
+        yield self.env.timeout(at - self.env.now)
+        change.bad = False
+        self._enter(change)
+
+    # -- ticket and config-management ------------------------------------------------------
+    def _release_cutter(self, interval: float):  # type: ignore[no-untyped-def]
+        """Cuts a release of every service with waiting changes at the start of the working
+        day, every `interval` (a weekly release goes on Mondays)."""
+        if interval == 0:
+            return
+        env = self.env
+        k = 0
+        while True:
+            tick = self.calendar.next_working(k * interval + self.calendar.day_start)
+            k += 1
+            if tick >= self.horizon:
+                return
+            if tick > env.now:
+                yield env.timeout(tick - env.now)
+            for service in range(self.delivery.services):
+                if self.pending[service]:
+                    self._cut(service)
+
+    def _cut(self, service: int) -> None:
+        changes, self.pending[service] = self.pending[service], []
+        deploy = self._record(Deploy(service, self.env.now, changes))
+        self.env.process(self._release(deploy))
+
+    def _cab(self, every: float, first: float):  # type: ignore[no-untyped-def]
+        env = self.env
+        while True:
+            meeting = self.calendar.next_tick(env.now, every, first)
+            if meeting >= self.horizon:
+                return
+            yield env.timeout(meeting - env.now)
+            waiting, self._cab_waiting = self._cab_waiting, []
+            if waiting:
+                self.events.record(env.now, "delivery/cab", "approved", f"{len(waiting)} releases")
+            for event in waiting:
+                event.succeed()
+            yield env.timeout(1.0)  # the next meeting, not this one again
+
+    def _approve(self, deploy: Deploy):  # type: ignore[no-untyped-def]
+        if self._process_settings().cab.enabled:
+            event = self.env.event()
+            self._cab_waiting.append(event)
+            yield event
+        for change in deploy.changes:
+            change.approved = self.env.now
+        self.counts["approved"] += len(deploy.changes)
+
+    def _operator_work(self, kind: str, effort: float, priority: int, working_time: bool = True):  # type: ignore[no-untyped-def]
+        """Queue for an operator, then work `effort` seconds (in working time, or on the wall
+        clock for incidents); returns when the work is done."""
+        env = self.env
+        with self.operators.request(priority=priority) as request:
+            yield request
+            start = env.now
+            end = self.calendar.add_working_time(start, effort) if working_time else start + effort
+            yield env.timeout(end - start)
+            self.work.append((kind, "operators", start, end, effort / 3600.0))
+            return start
+
+    def _release(self, deploy: Deploy):  # type: ignore[no-untyped-def]
+        env = self.env
+        rng = self._service_streams[deploy.service]["deploys"]
+        yield from self._approve(deploy)
+        if self.process == "ticket":
+            settings = self.delivery.ticket
+            effort = _sample(settings.manual_deploy_effort, rng)
+            started = yield env.process(
+                self._operator_work(
+                    "deploy", effort, PRIORITY_DEPLOY, not settings.deploy_outside_hours
+                )
+            )
+            deploy.started = started
+        else:
+            settings = self.delivery.config_management
+            effort = _sample(settings.trigger_effort, rng)
+            deploy.started = yield env.process(
+                self._operator_work("deploy", effort, PRIORITY_DEPLOY)
+            )
+            converge = self.calendar.next_tick(env.now, settings.converge_interval, 0.0)
+            yield env.timeout(converge - env.now + settings.converge_duration)
+        deploy.finished = env.now
+        cause = deploy_failure(
+            [c.bad for c in deploy.changes], rng.random(), settings.manual_error_probability
+        )
+        self._land(deploy, cause)
+
+    # -- automated ------------------------------------------------------------------------
+    def _pipeline(self, change: Change):  # type: ignore[no-untyped-def]
+        """CI for one change: a runner, the image build, the tests (rerun when flaky)."""
+        env = self.env
+        auto = self.delivery.automated
+        rng = self._service_streams[change.service]["deploys"]
+        while True:
+            with self.runners.request() as runner:
+                yield runner
+                cached = rng.random() < auto.cache_hit_probability
+                build = _sample(auto.cached_build_time if cached else auto.build_time, rng)
+                test = _sample(auto.test_time, rng)
+                yield env.timeout(build + test)
+                self.ci_busy_seconds += build + test
+            if change.bad and rng.random() < auto.test_detection:
+                yield from self._rework(change)
+                return
+            if rng.random() < auto.flaky_probability:
+                continue
+            break
+        if auto.preview.enabled:
+            preview = auto.preview
+            yield env.timeout(preview.lifetime)
+            self.preview_node_seconds += preview.nodes * preview.lifetime
+            if change.bad and rng.random() < preview.detection:
+                yield from self._rework(change)
+                return
+        change.approved = env.now
+        self.counts["approved"] += 1
+        self.pending[change.service].append(change)
+        self._kick(change.service)
+
+    def _deploy_pipeline(self, service: int):  # type: ignore[no-untyped-def]
+        """Deploys everything merged for a service, one rollout at a time."""
+        env = self.env
+        auto = self.delivery.automated
+        rng = self._service_streams[service]["deploys"]
+        while self.pending[service]:
+            requested = env.now
+            budget = auto.error_budget
+            while budget.enabled and budget_spent(
+                self.outages[service], env.now, budget.window, budget.slo
+            ):
+                yield env.timeout(FREEZE_CHECK)
+                self.frozen_seconds += FREEZE_CHECK
+            changes, self.pending[service] = self.pending[service], []
+            deploy = self._record(Deploy(service, requested, changes, started=env.now))
+            any_bad = any(c.bad for c in changes)
+            if auto.strategy == "canary":
+                yield env.timeout(auto.canary_duration)
+                if canary_catches(any_bad, rng.random(), auto.canary_detection):
+                    self._canary_rollback(deploy)
+                    yield env.timeout(auto.rollout_time)
+                    continue
+            yield env.timeout(auto.rollout_time)
+            deploy.finished = env.now
+            self._land(deploy, BAD_CHANGE if any_bad else None)
+        self.deploying[service] = False
+
+    def _canary_rollback(self, deploy: Deploy) -> None:
+        """The canary failed: roll back at once; the slice of users it hit had an incident."""
+        env = self.env
+        auto = self.delivery.automated
+        deploy.finished = env.now
+        deploy.outcome = ROLLED_BACK
+        incident = Incident(
+            deploy.service, BAD_CHANGE, deploy.started, detected=env.now, responder="pipeline"
+        )
+        incident.resolved = env.now + auto.rollout_time
+        incident.impact = auto.canary_share
+        self.incidents.append(incident)
+        self.outages[deploy.service].append((incident.start, incident.resolved, incident.impact))
+        rollback = Deploy(deploy.service, env.now, [], env.now, incident.resolved, ROLLBACK)
+        rollback.rollback_of = deploy.id
+        self._record(rollback)
+        self._send_back(deploy.changes, deployed=False)
+
+    # -- production -----------------------------------------------------------------------
+    def _land(self, deploy: Deploy, cause: str | None) -> None:
+        """A release reached production; if it is broken, an incident starts now."""
+        now = self.env.now
+        for change in deploy.changes:
+            change.deployed = now
+        self.counts["deployed"] += len(deploy.changes)
+        if cause is None:
+            deploy.outcome = OK
+            return
+        deploy.outcome = FAILED
+        for change in deploy.changes:
+            if change.bad:
+                change.caused_failure = True
+        incident = Incident(deploy.service, cause, now)
+        self.incidents.append(incident)
+        self.env.process(self._incident(incident, deploy))
+
+    def _record(self, deploy: Deploy) -> Deploy:
+        deploy.id = len(self.deploys)
+        self.deploys.append(deploy)
+        return deploy
+
+    def _send_back(self, changes: list[Change], deployed: bool) -> None:
+        """After a rollback: good changes go out with the next release (an automated
+        pipeline keeps their CI verdict), bad ones come back once a developer fixed them."""
+        automated = self.process == "automated"
+        for change in changes:
+            if deployed:
+                change.deployed = math.nan
+                self.counts["deployed"] -= 1
+            if change.bad:
+                change.caused_failure = True
+            if change.bad or not automated:
+                change.approved = math.nan
+                self.counts["approved"] -= 1
+            if change.bad:
+                self.env.process(self._rework(change))
+            elif automated:
+                self.pending[change.service].append(change)
+            else:
+                self._enter(change)
+        if automated and changes:
+            service = changes[0].service
+            self._kick(service)
+
+    def _kick(self, service: int) -> None:
+        """Start the service's deploy pipeline unless it is running (it takes what waits)."""
+        if self.pending[service] and not self.deploying[service]:
+            self.deploying[service] = True
+            self.env.process(self._deploy_pipeline(service))
+
+    def _incident(self, incident: Incident, deploy: Deploy | None):  # type: ignore[no-untyped-def]
+        env = self.env
+        rng = self._service_streams[incident.service]["incidents"]
+        monitoring = self.monitoring
+        delay = detection_delay(
+            monitoring.enabled,
+            monitoring.scrape_interval,
+            monitoring.evaluation_interval,
+            monitoring.alert_for,
+            rng.random(),
+            rng.random(),
+            0.0 if monitoring.enabled else _sample(monitoring.customer_report_delay, rng),
+        )
+        yield env.timeout(delay)
+        incident.detected = env.now
+        auto = self.delivery.automated
+        automatic = (
+            self.process == "automated"
+            and auto.auto_rollback
+            and monitoring.enabled
+            and deploy is not None
+        )
+        if automatic:
+            incident.responder = "pipeline"
+            yield env.timeout(auto.rollout_time)
+            self._restore(incident, deploy, rollback_started=env.now - auto.rollout_time)
+            self._follow_up()
+            return
+        # A human responds: diagnosis, then the remedy through the same process.
+        who = responder(env.now, self.calendar, self.organisation.on_call)
+        if who == "morning":
+            yield env.timeout(self.calendar.next_working(env.now) - env.now)
+            who = "operators"
+        incident.responder = who
+        incident.paged = True
+        effort = _sample(self.incident_settings.diagnosis_effort, rng)
+        if deploy is None:
+            effort += _sample(self.incident_settings.repair_effort, rng)
+        elif self.process == "ticket":
+            effort += _sample(self.delivery.ticket.manual_deploy_effort, rng)
+        elif self.process == "config-management":
+            effort += _sample(self.delivery.config_management.trigger_effort, rng)
+        if who == "on-call":
+            yield env.timeout(_sample(self.organisation.on_call_response, rng))
+            with self.on_call.request() as request:
+                yield request
+                start = env.now
+                yield env.timeout(effort)
+                self.work.append(("incident", "on-call", start, env.now, effort / 3600.0))
+        else:
+            yield env.process(self._operator_work("incident", effort, PRIORITY_INCIDENT, False))
+        rollback_started = env.now
+        if deploy is not None:
+            if self.process == "config-management":
+                settings = self.delivery.config_management
+                converge = self.calendar.next_tick(env.now, settings.converge_interval, 0.0)
+                yield env.timeout(converge - env.now + settings.converge_duration)
+            elif self.process == "automated":
+                yield env.timeout(auto.rollout_time)
+        self._restore(incident, deploy, rollback_started)
+        self._follow_up()
+
+    def _follow_up(self) -> None:
+        """Root cause and postmortem, in working time, queued behind incidents."""
+        follow_up = self.incident_settings.follow_up_effort
+        if follow_up > 0:
+            self.env.process(self._operator_work("incident", follow_up, PRIORITY_DEPLOY))
+
+    def _restore(self, incident: Incident, deploy: Deploy | None, rollback_started: float) -> None:
+        now = self.env.now
+        incident.resolved = now
+        self.outages[incident.service].append((incident.start, now, incident.impact))
+        if deploy is None:
+            return
+        rollback = Deploy(incident.service, incident.detected, [], rollback_started, now, ROLLBACK)
+        rollback.rollback_of = deploy.id
+        self._record(rollback)
+        self._send_back(deploy.changes, deployed=True)
+
+    # -- other work and failures ----------------------------------------------------------
+    def _toil(self):  # type: ignore[no-untyped-def]
+        """Hand configuration, recipe upkeep: one-hour tickets, Poisson in working time."""
+        env = self.env
+        weekly_working = self.organisation.working_hours_per_week * 3600.0
+        mean_gap = weekly_working / (self.toil_hours_per_week * 3600.0 / TOIL_CHUNK)
+        while True:
+            at = self.calendar.add_working_time(env.now, self._toil_rng.exponential(mean_gap))
+            if at >= self.horizon:
+                return
+            yield env.timeout(at - env.now)
+            env.process(self._operator_work("toil", TOIL_CHUNK, PRIORITY_TOIL))
+
+    def _infrastructure_failures(self):  # type: ignore[no-untyped-def]
+        env = self.env
+        rng = self._infra_rng
+        mean_gap = self.infrastructure_mtbf / self.delivery.services
+        while True:
+            yield env.timeout(rng.exponential(mean_gap))
+            service = int(rng.integers(self.delivery.services))
+            incident = Incident(service, INFRASTRUCTURE, env.now)
+            self.incidents.append(incident)
+            env.process(self._incident(incident, None))
+
+    def _sampler(self):  # type: ignore[no-untyped-def]
+        env = self.env
+        while True:
+            counts = self.counts
+            in_flight = counts["committed"] - counts["deployed"]
+            self.samples.append(
+                (env.now, counts["committed"], counts["approved"], counts["deployed"], in_flight)
+            )
+            yield env.timeout(SAMPLE_INTERVAL)
+
+    # -- results -----------------------------------------------------------------------------
+    def summary(self) -> dict[str, float]:
+        from ...metrics.delivery import delivery_kpis
+
+        return delivery_kpis(self)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        from ...metrics.delivery import delivery_tables
+
+        return delivery_tables(self)
+
+    @property
+    def weeks(self) -> float:
+        return (self.horizon - self.warmup) / WEEK

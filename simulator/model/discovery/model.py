@@ -1,0 +1,225 @@
+"""Service discovery in a run: endpoint changes, who learns when, and stale routing.
+
+Endpoint changes come from the scenario's script (node failures, scale-in and -out, moves,
+deploys, agent joins) and from the autoscaler (every replica it adds or retires): a station
+tells this model through `on_endpoint_change`. Each change goes through the kind's
+`Propagation`; a removed replica becomes a `StaleEndpoint` on the station until the last
+client has dropped it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ...engine.recorder import STALE_ENDPOINT
+from ..services import Station
+from .common import callers, count_status, faults_of, quantile_curve
+from .faults import StaleEndpoint
+from .propagation import Learned, Propagation, convergence_time
+
+if TYPE_CHECKING:
+    from ..world import World
+
+DEPLOY_STEP = 10.0
+"""Seconds between replacing one replica and the next in a scripted deploy, by default."""
+
+
+def agent_count(scenario) -> int:  # type: ignore[no-untyped-def]
+    """Agents (one per node): discovery.agents, else the cluster's nodes, else replicas."""
+    if scenario.discovery.agents is not None:
+        return scenario.discovery.agents
+    if scenario.cluster is not None:
+        return sum(node_type.count for _, node_type in scenario.cluster.node_type_list())
+    return max(1, sum(service.replicas for service in scenario.services.values()))
+
+
+def is_active(scenario) -> bool:  # type: ignore[no-untyped-def]
+    return scenario.discovery.kind != "none" or bool(scenario.discovery.events)
+
+
+class DiscoveryModel:
+    """A `Subsystem`: the discovery kind's view of every endpoint change in the run."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.env = world.env
+        scenario = world.scenario
+        self.settings = settings = scenario.discovery
+        self.agents = agent_count(scenario)
+        self.propagation = Propagation(
+            settings, self.agents, world.streams.get("discovery/propagation")
+        )
+        self.stations = {station.name: station for station in world.stations}
+        self.callers = callers(world)
+        self.changes: list[dict] = []
+        self.curves: list[pd.DataFrame] = []
+        self._cause: tuple[str, bool] | None = None  # set while a scripted change runs
+        for station in world.stations:
+            station.on_endpoint_change = self._changed
+        for event in settings.events:
+            self.env.timeout(event.at).callbacks.append(lambda _, e=event: self._script(e))
+        world.events.record(0.0, "discovery", "model", f"{settings.kind} with {self.agents} agents")
+
+    # ------------------------------------------------------------------ changes
+
+    def clients(self, service: str) -> int:
+        """How many views of `service`'s endpoints there are, as the kind implies."""
+        settings = self.settings
+        if settings.clients is not None:
+            return settings.clients
+        kind = settings.kind
+        entry = 1 if service in self.world.scenario.traffic else 0
+        if kind == "none":
+            return 1
+        if kind == "static":
+            return max(1, len(self.callers.get(service, [])) + entry)
+        if kind == "lb-etcd":
+            return settings.load_balancers
+        if kind == "skydns":
+            services = self.world.scenario.services
+            replicas = sum(services[name].replicas for name in self.callers.get(service, []))
+            return max(1, replicas + entry)
+        return self.agents
+
+    def _station(self, service: str) -> Station | None:
+        if service in self.stations:
+            return self.stations[service]
+        return self.world.stations[0] if len(self.world.stations) == 1 else None
+
+    def _script(self, event) -> None:  # type: ignore[no-untyped-def]
+        now = self.env.now
+        if event.kind == "join":
+            if self.settings.kind == "consul":
+                learned = self.propagation.join(now)  # the alive message spreads by gossip
+            else:  # a new node registers like any endpoint; every agent's view must learn it
+                learned = self.propagation.learn(now, True, self.agents)
+            self._record(now, "", "join", "joined", learned)
+            return
+        station = self._station(event.service)
+        if station is None:
+            self.world.events.record(now, "discovery", "ignored", f"no station {event.service}")
+            return
+        if event.kind in ("node-failure", "scale-in"):
+            count = min(event.replicas, station.replicas - 1)
+            if count < event.replicas:
+                self.world.events.record(
+                    now, f"service/{station.name}", "kept_one", "one replica must stay"
+                )
+            graceful = event.kind == "scale-in"
+            self._with_cause(event.kind, graceful, station.remove_replica, count)
+            if event.kind == "node-failure" and event.replace_after is not None:
+                self.env.timeout(event.replace_after).callbacks.append(
+                    lambda _: self._with_cause("replacement", True, station.add_replica, count)
+                )
+        elif event.kind == "scale-out":
+            self._with_cause("scale-out", True, station.add_replica, event.replicas)
+        elif event.kind == "move":
+            self._move(station, event.replicas)
+        else:  # deploy: every replica moves, one after another
+            step = event.replace_after if event.replace_after is not None else DEPLOY_STEP
+            for index in range(station.replicas):
+                self.env.timeout(index * step).callbacks.append(
+                    lambda _: self._move(station, 1, "deploy")
+                )
+
+    def _move(self, station: Station, count: int, kind: str = "move") -> None:
+        for _ in range(count):
+            self._with_cause(kind, True, station.add_replica, 1)
+            self._with_cause(kind, True, station.remove_replica, 1)
+
+    def _with_cause(self, kind: str, graceful: bool, action, count: int) -> None:  # type: ignore[no-untyped-def]
+        self._cause = (kind, graceful)
+        try:
+            for _ in range(count):
+                action()
+        finally:
+            self._cause = None
+
+    def _changed(self, station: Station, what: str) -> None:
+        now = self.env.now
+        kind, graceful = self._cause or ("autoscaler", True)
+        clients = self.clients(station.name)
+        learned = self.propagation.learn(now, graceful, clients, key=station.index)
+        if what == "removed":
+            delay = 0.0 if graceful else self.settings.stale_connect
+            faults = faults_of(self.world, station)
+            faults.stale.append(StaleEndpoint(now, learned.clients, delay))
+        self._record(now, station.name, kind, what, learned)
+
+    def _record(self, now: float, service: str, kind: str, what: str, learned: Learned) -> None:
+        index = len(self.changes)
+        delays = learned.clients - now
+        converged = convergence_time(delays)
+        self.changes.append(
+            {
+                "change": index,
+                "time": now,
+                "service": service,
+                "kind": kind,
+                "endpoint": what,
+                "discovery": self.settings.kind,
+                "clients": int(delays.size),
+                "registry_s": learned.registry - now,
+                "median_s": float(np.median(delays)) if delays.size else np.nan,
+                "convergence_s": converged,
+                "operator_hours": learned.operator_hours,
+            }
+        )
+        delay, share = quantile_curve(delays)
+        self.curves.append(
+            pd.DataFrame(
+                {
+                    "change": index,
+                    "kind": kind,
+                    "discovery": self.settings.kind,
+                    "seconds": delay,
+                    "known_share": share,
+                }
+            )
+        )
+        self.world.events.record(
+            now,
+            f"discovery/{service or 'agents'}",
+            f"endpoint_{what}",
+            f"{kind}: 99.99% of {delays.size} clients know after {converged:.3g} s",
+        )
+
+    # ------------------------------------------------------------------ results
+
+    def _measured(self) -> list[dict]:
+        warmup = self.world.scenario.warmup
+        return [row for row in self.changes if row["time"] >= warmup]
+
+    def summary(self) -> dict[str, float]:
+        rows = self._measured()
+        converged = [row["convergence_s"] for row in rows]
+        faults = [s.faults for s in self.world.stations if s.faults is not None]
+        hang = sum(f.stale_seconds for f in faults)
+        requests = self.world.requests.columns()
+        finished = int(
+            ((requests["arrival"] >= self.world.scenario.warmup) & (requests["status"] != 0)).sum()
+        )
+        return {
+            "discovery_changes": len(rows),
+            "discovery_convergence_s": float(np.median(converged)) if converged else np.nan,
+            "discovery_convergence_max_s": float(np.max(converged)) if converged else np.nan,
+            "stale_routing_errors": count_status(self.world, STALE_ENDPOINT),
+            "stale_latency_added_s": hang / finished if finished else np.nan,
+            "operator_hours_address_changes": float(sum(r["operator_hours"] for r in rows)),
+        }
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        columns = [
+            "change", "time", "service", "kind", "endpoint", "discovery", "clients",
+            "registry_s", "median_s", "convergence_s", "operator_hours",
+        ]  # fmt: skip
+        changes = pd.DataFrame(self.changes, columns=columns)
+        curves = (
+            pd.concat(self.curves, ignore_index=True)
+            if self.curves
+            else pd.DataFrame(columns=["change", "kind", "discovery", "seconds", "known_share"])
+        )
+        return {"discovery_changes": changes, "discovery_convergence": curves}

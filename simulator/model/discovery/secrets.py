@@ -1,0 +1,195 @@
+"""Secrets: one static credential shared by every service, or Vault's leased, per-service ones.
+
+Static: the credential sits in every service's configuration. A leak means revoking it (at
+once, once noticed: the attacker must be locked out) and changing every service, one after
+another; each service refuses work (`unauthorized`: it cannot reach its own backing services)
+until its turn comes. A scheduled rotation is planned (new credential first, old one
+revoked last), so it costs hours but no outage.
+
+Vault: each service has its own dynamic credential under a lease, renewed at
+`renew_fraction` of the TTL. A leak revokes one lease and Vault issues a new credential:
+one service, for `revoke_time`. A renewal that fails is invisible until the lease expires;
+then the service refuses work until someone fixes it. Rotation is automatic.
+Every issue, renewal, revocation and expiry goes into an audit trail.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from ...engine.recorder import UNAUTHORIZED
+from .common import count_status, faults_of
+
+if TYPE_CHECKING:
+    from ..world import World
+
+
+def blast_radius(graph: nx.DiGraph, changed: list[str]) -> list[str]:
+    """Services whose requests can fail while `changed` refuse work: they and their callers."""
+    affected = set(changed)
+    for name in changed:
+        if name in graph:
+            affected |= nx.ancestors(graph, name)
+    return sorted(affected)
+
+
+def call_graph_of(services) -> nx.DiGraph:  # type: ignore[no-untyped-def]
+    graph = nx.DiGraph()
+    for name, spec in services.items():
+        graph.add_node(name)
+        graph.add_edges_from((name, call.call) for call in spec.calls())
+    return graph
+
+
+class SecretsModel:
+    """A `Subsystem`: credentials, their leaks, expiries and rotations, and the audit trail."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        scenario = world.scenario
+        self.settings = settings = scenario.secrets
+        self.services = list(scenario.services)
+        self.graph = call_graph_of(scenario.services)
+        self.audit: list[tuple[float, str, str, str, str]] = []
+        self.leaks: list[dict] = []
+        self.hours = 0.0
+        self.expiries = 0
+        self.rotations = 0
+        horizon = scenario.horizon
+        if settings.kind == "static":
+            for name in self.services:
+                self._audit(0.0, name, "shared", "configured", "static credential in config")
+            if settings.renewal_failures:
+                world.events.record(
+                    0.0, "secrets", "ignored", "static credentials are never renewed or expire"
+                )
+        else:
+            self._leases(horizon)
+        for leak in settings.leaks:
+            self._leak(leak)
+        if settings.rotation_interval is not None:
+            at = settings.rotation_interval
+            while at < horizon:
+                self._rotate(at)
+                at += settings.rotation_interval
+        self.audit.sort(key=lambda row: row[0])
+
+    def _audit(self, time: float, service: str, credential: str, action: str, detail: str) -> None:
+        self.audit.append((time, service, credential, action, detail))
+
+    def _refuse(self, service: str, start: float, end: float) -> None:
+        station = next(s for s in self.world.stations if s.name == service)
+        faults_of(self.world, station).unauthorized.append((start, end))
+        self.world.events.record(
+            start, f"service/{service}", "unauthorized", f"credential refused until {end:.0f} s"
+        )
+
+    def _leases(self, horizon: float) -> None:
+        settings = self.settings
+        ttl = settings.lease_ttl
+        every = settings.renew_fraction * ttl
+        failing = {failure.service: failure for failure in settings.renewal_failures}
+        for name in self.services:
+            lease = f"{name}/lease-1"
+            self._audit(0.0, name, lease, "issue", f"dynamic credential, TTL {ttl:.0f} s")
+            renewed = 0.0
+            at = every
+            failure = failing.get(name)
+            while at < horizon:
+                if failure is not None and at >= failure.at:
+                    self._audit(at, name, lease, "renew_failed", "renewal refused")
+                    break
+                self._audit(at, name, lease, "renew", f"until {at + ttl:.0f} s")
+                renewed = at
+                at += every
+            if failure is None:
+                continue
+            expiry = renewed + ttl
+            if expiry < horizon:
+                fixed = expiry + failure.fix_time
+                self.expiries += 1
+                self._audit(expiry, name, lease, "expire", "lease expired: calls refused")
+                self._audit(fixed, name, f"{name}/lease-2", "issue", "fixed by hand")
+                self._refuse(name, expiry, fixed)
+                self.hours += failure.fix_time / 3600
+
+    def _leak(self, leak) -> None:  # type: ignore[no-untyped-def]
+        settings = self.settings
+        noticed = leak.at + leak.detection
+        if settings.kind == "static":
+            credential = "shared"
+            changed = list(self.services)
+            self._audit(leak.at, leak.service, credential, "leak", "shared credential leaked")
+            self._audit(noticed, "", credential, "revoke", "every service must change")
+            done = noticed
+            for index, name in enumerate(changed):
+                done = noticed + (index + 1) * settings.rotation_gap
+                self._refuse(name, noticed, done)
+                self._audit(done, name, "shared-2", "configured", "new credential deployed")
+            hours = len(changed) * settings.rotation_hours_per_service
+            restored = done
+        else:
+            credential = f"{leak.service}/lease-1"
+            changed = [leak.service]
+            restored = noticed + settings.revoke_time
+            self._audit(leak.at, leak.service, credential, "leak", "one lease leaked")
+            self._audit(noticed, leak.service, credential, "revoke", "lease revoked")
+            self._audit(restored, leak.service, f"{leak.service}/lease-2", "issue", "new lease")
+            self._refuse(leak.service, noticed, restored)
+            hours = settings.revoke_time / 3600
+        self.hours += hours
+        self.leaks.append(
+            {
+                "at": leak.at,
+                "service": leak.service,
+                "credential": credential,
+                "noticed": noticed,
+                "exposure_s": noticed - leak.at,
+                "restored": restored,
+                "services_changed": len(changed),
+                "changed": ",".join(changed),
+                "affected": ",".join(blast_radius(self.graph, changed)),
+                "engineer_hours": hours,
+            }
+        )
+
+    def _rotate(self, at: float) -> None:
+        self.rotations += 1
+        if self.settings.kind == "static":
+            self.hours += len(self.services) * self.settings.rotation_hours_per_service
+            for name in self.services:
+                self._audit(at, name, "shared", "rotate", "by hand, new credential first")
+        else:
+            for name in self.services:
+                self._audit(at, name, f"{name}/lease", "rotate", "automatic")
+
+    def summary(self) -> dict[str, float]:
+        leaks = self.leaks
+        return {
+            "secret_leaks": len(leaks),
+            "leak_exposure_s": float(np.mean([r["exposure_s"] for r in leaks]))
+            if leaks
+            else np.nan,
+            "leak_blast_radius_services": float(np.mean([r["services_changed"] for r in leaks]))
+            if leaks
+            else np.nan,
+            "secret_expiries": self.expiries,
+            "secret_rotations": self.rotations,
+            "unauthorized_errors": count_status(self.world, UNAUTHORIZED),
+            "secrets_engineer_hours": self.hours,
+        }
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        audit = pd.DataFrame(
+            self.audit, columns=["time", "service", "credential", "action", "detail"]
+        )
+        columns = [
+            "at", "service", "credential", "noticed", "exposure_s", "restored",
+            "services_changed", "changed", "affected", "engineer_hours",
+        ]  # fmt: skip
+        leaks = pd.DataFrame(self.leaks, columns=columns)
+        return {"secret_audit": audit, "secret_leaks": leaks}

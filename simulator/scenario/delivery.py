@@ -1,0 +1,324 @@
+"""The organisation and its delivery process: who ships changes, how, and what breaks.
+
+These sections drive the delivery subsystem (`simulator/model/delivery/`), which runs over
+days and weeks of simulated time beside (or without) the request-level services. Defaults
+and where they come from are in `docs/delivery.md`; values marked "assumed" there have no
+published figure behind them and are easy to change.
+
+A plain duration where an effort or a delay is expected (`2h`) means an exponential
+distribution with that mean, as in the cluster's workloads.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, model_validator
+from pydantic_core import PydanticCustomError
+
+from .base import ScenarioModel, knob
+from .cluster import MeanDuration
+from .distributions import Exponential
+from .units import Duration, MoneyPerHour
+
+Process = Literal["ticket", "config-management", "automated"]
+PROCESSES: tuple[str, ...] = Process.__args__  # type: ignore[attr-defined]
+Strategy = Literal["rolling", "blue-green", "canary"]
+
+HOUR = 3600.0
+DAY = 86400.0
+WEEK = 7 * DAY
+
+
+class Organisation(ScenarioModel):
+    """The operations team (sysadmins, DevOps engineers or SREs): size, calendar, pay."""
+
+    operators: int = knob(1, "operators who take tickets, deploy, respond and do toil", ge=1)
+    day_start: Duration = knob(
+        9 * HOUR, "start of the working day, as time after midnight", "s", ge=0, lt=DAY
+    )
+    day_end: Duration = knob(
+        17 * HOUR, "end of the working day, as time after midnight", "s", gt=0, le=DAY
+    )
+    working_days: int = knob(
+        5,
+        "working days a week, from Monday (the run starts on a Monday at 00:00)",
+        "days",
+        ge=1,
+        le=7,
+    )
+    holidays: list[int] = knob(
+        default_factory=list,
+        description="days off for everyone, counted from the first day of the run (0)",
+        unit="days",
+    )
+    on_call: bool = knob(
+        True, "an operator is paged outside working hours (else incidents wait for the morning)"
+    )
+    on_call_response: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=15 * 60.0),
+        description="time from a page to the on-call operator at a keyboard (assumed)",
+        unit="s",
+    )
+    hourly_rate: MoneyPerHour = knob(
+        75.0, "what an operator's working hour costs the company (assumed)", "$/h", ge=0
+    )
+
+    @model_validator(mode="after")
+    def _day(self) -> Organisation:
+        if self.day_end <= self.day_start:
+            raise PydanticCustomError(
+                "working_day",
+                "expected day_end after day_start",
+                {"key": "day_end"},
+            )
+        return self
+
+    @property
+    def working_hours_per_week(self) -> float:
+        return self.working_days * (self.day_end - self.day_start) / HOUR
+
+
+class ChangeApprovalBoard(ScenarioModel):
+    """A change-approval board: meets on a schedule and approves every ticket waiting."""
+
+    enabled: bool = knob(False, "tickets wait for the board's next meeting")
+    every: Duration = knob(WEEK, "time between meetings", "s", gt=0)
+    at: Duration = knob(
+        DAY + 14 * HOUR,
+        "time of the first meeting after the run starts (Tuesday 14:00)",
+        "s",
+        ge=0,
+    )
+
+
+class Ticket(ScenarioModel):
+    """Ticket-driven delivery: releases go to the operators' queue and are deployed by hand."""
+
+    release_interval: Duration = knob(
+        WEEK,
+        "changes are batched into a release per service this often (0: a release per change)",
+        "s",
+        ge=0,
+    )
+    manual_deploy_effort: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=2 * HOUR),
+        description="operator working time to deploy one release by hand (assumed)",
+        unit="s",
+    )
+    manual_error_probability: float = knob(
+        0.05, "chance that a manual deploy itself breaks production (assumed)", ge=0, le=1
+    )
+    hand_config_toil: float = knob(
+        1.0, "hand configuration and upkeep per service (assumed)", "h/service/week", ge=0
+    )
+    deploy_outside_hours: bool = knob(
+        False, "operators also deploy outside working hours (at the same effort)"
+    )
+    cab: ChangeApprovalBoard = knob(
+        default_factory=lambda: ChangeApprovalBoard(enabled=True),
+        description="the change-approval board",
+    )
+
+
+class ConfigManagement(ScenarioModel):
+    """Chef/Puppet delivery: an operator updates a recipe, the next converge run ships it."""
+
+    release_interval: Duration = knob(
+        DAY,
+        "changes are batched into a release per service this often (0: per change)",
+        "s",
+        ge=0,
+    )
+    trigger_effort: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=30 * 60.0),
+        description="operator working time to update the recipe and trigger a release (assumed)",
+        unit="s",
+    )
+    converge_interval: Duration = knob(
+        30 * 60.0,
+        "time between converge runs (Puppet runinterval, chef-client interval)",
+        "s",
+        gt=0,
+    )
+    converge_duration: Duration = knob(5 * 60.0, "time one converge run takes", "s", ge=0)
+    manual_error_probability: float = knob(
+        0.01, "chance that a release breaks production by a recipe mistake (assumed)", ge=0, le=1
+    )
+    recipe_upkeep: float = knob(
+        0.25, "writing and repeating recipes per service (assumed)", "h/service/week", ge=0
+    )
+    cab: ChangeApprovalBoard = knob(
+        default_factory=ChangeApprovalBoard, description="the change-approval board"
+    )
+
+
+class Preview(ScenarioModel):
+    """The Lean Staging: a preview environment per branch, torn down when the branch merges."""
+
+    enabled: bool = knob(False, "every change gets a preview environment before it merges")
+    lifetime: Duration = knob(4 * HOUR, "time a preview environment lives (review)", "s", ge=0)
+    nodes: float = knob(1.0, "nodes one preview environment takes", "nodes", ge=0)
+    detection: float = knob(
+        0.5, "share of bad changes that someone notices on the preview (assumed)", ge=0, le=1
+    )
+
+
+class ErrorBudget(ScenarioModel):
+    """An error-budget policy: no deploys while the SLO's budget is spent (fixes still go)."""
+
+    enabled: bool = knob(False, "freeze deploys while the error budget is spent")
+    slo: float = knob(0.999, "availability objective per service", ge=0, lt=1)
+    window: Duration = knob(28 * DAY, "window over which the budget is counted", "s", gt=0)
+
+
+class Automated(ScenarioModel):
+    """git push, CI, container build, automated rollout: the talk's "Lean Staging"."""
+
+    runners: int = knob(4, "CI runners (builds queue for them)", "runners", ge=1)
+    runner_price: MoneyPerHour = knob(
+        0.096, "price of one runner node (m5.large, REFERENCE.md §5)", "$/h", ge=0
+    )
+    build_time: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=5 * 60.0),
+        description="container image build without cached layers",
+        unit="s",
+    )
+    cached_build_time: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=60.0),
+        description="container image build when the base layers are cached",
+        unit="s",
+    )
+    cache_hit_probability: float = knob(0.8, "chance a build finds its layers cached", ge=0, le=1)
+    test_time: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=10 * 60.0),
+        description="time the test suite takes",
+        unit="s",
+    )
+    flaky_probability: float = knob(
+        0.05, "chance a good change fails a flaky test and is run again", ge=0, lt=1
+    )
+    test_detection: float = knob(0.5, "share of bad changes the tests catch (assumed)", ge=0, le=1)
+    strategy: Strategy = knob(
+        "canary",
+        "rolling (replace replicas in turn), blue-green (a full second copy, then switch) or "
+        "canary (a slice first, with automated analysis)",
+    )
+    rollout_time: Duration = knob(10 * 60.0, "time a rollout (or a rollback) takes", "s", ge=0)
+    canary_duration: Duration = knob(30 * 60.0, "time the canary is analysed", "s", ge=0)
+    canary_share: float = knob(
+        0.05, "share of a service's traffic the canary serves (assumed)", gt=0, le=1
+    )
+    canary_detection: float = knob(
+        0.7, "share of bad changes the canary analysis catches (assumed)", ge=0, le=1
+    )
+    auto_rollback: bool = knob(
+        True, "roll back without a human when a monitoring alert fires after a deploy"
+    )
+    toil: float = knob(0.05, "residual hand work per service (assumed)", "h/service/week", ge=0)
+    preview: Preview = knob(default_factory=Preview, description="preview environments")
+    error_budget: ErrorBudget = knob(
+        default_factory=ErrorBudget, description="the error-budget freeze"
+    )
+
+
+class Delivery(ScenarioModel):
+    """Developers' changes to services, and the process that takes them to production."""
+
+    services: int = knob(1, "services the organisation runs and deploys", "services", ge=1)
+    change_rate: float = knob(
+        2.0,
+        "changes committed per service per working day (Poisson, in working hours; assumed)",
+        "changes/service/day",
+        ge=0,
+    )
+    defect_probability: float = knob(
+        0.05,
+        "chance that a change is bad: it breaks production if it gets there (assumed)",
+        ge=0,
+        le=1,
+    )
+    rework_time: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=4 * HOUR),
+        description="developer working time to fix a bad change once it is caught (by tests, "
+        "a preview, a canary or an incident); the fix goes through the process again (assumed)",
+        unit="s",
+    )
+    process: Process = knob(
+        "ticket",
+        "ticket (operators deploy releases by hand), config-management (recipes and converge "
+        "runs, a human trigger) or automated (CI and automated rollouts)",
+    )
+    nodes_per_service: float = knob(
+        2.0, "nodes each service runs on (for the infrastructure cost)", "nodes", ge=0
+    )
+    node_price: MoneyPerHour = knob(
+        0.096, "price of one node (m5.large on demand, REFERENCE.md §5)", "$/h", ge=0
+    )
+    ticket: Ticket = knob(default_factory=Ticket, description="settings of process: ticket")
+    config_management: ConfigManagement = knob(
+        default_factory=ConfigManagement, description="settings of process: config-management"
+    )
+    automated: Automated = knob(
+        default_factory=Automated, description="settings of process: automated"
+    )
+
+
+class Incidents(ScenarioModel):
+    """How incidents are restored, and failures that do not come from changes."""
+
+    diagnosis_effort: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=HOUR),
+        description="time a responder needs to find the cause and start the remedy (assumed)",
+        unit="s",
+    )
+    follow_up_effort: Duration = knob(
+        0.0,
+        "working time after each incident a human handled: root cause, postmortem (the SRE "
+        "book's ~6 h per incident includes the response)",
+        "s",
+        ge=0,
+    )
+    infrastructure_mtbf: Duration = knob(
+        0.0,
+        "mean time between infrastructure failures per service (0: none, or, when "
+        "cluster.failures is enabled, the cluster's node_mtbf / delivery.nodes_per_service)",
+        "s",
+        ge=0,
+    )
+    repair_effort: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=2 * HOUR),
+        description="operator time to repair an infrastructure failure",
+        unit="s",
+    )
+
+
+class Monitoring(ScenarioModel):
+    """Detection: alert rules over scraped metrics, or else customers who complain."""
+
+    enabled: bool = knob(False, "alerting on scraped metrics detects incidents")
+    scrape_interval: Duration = knob(60.0, "Prometheus' default scrape interval", "s", gt=0)
+    evaluation_interval: Duration = knob(60.0, "Prometheus' default rule evaluation", "s", gt=0)
+    alert_for: Duration = knob(
+        5 * 60.0, "time a condition must hold before the alert fires (assumed)", "s", ge=0
+    )
+    customer_report_delay: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=HOUR),
+        description="time until a customer's complaint reaches operations (no monitoring; assumed)",
+        unit="s",
+    )
+
+
+SECTIONS: list[tuple[str, type[BaseModel]]] = [
+    ("organisation", Organisation),
+    ("delivery", Delivery),
+    ("delivery.ticket", Ticket),
+    ("delivery.ticket.cab / delivery.config_management.cab", ChangeApprovalBoard),
+    ("delivery.config_management", ConfigManagement),
+    ("delivery.automated", Automated),
+    ("delivery.automated.preview", Preview),
+    ("delivery.automated.error_budget", ErrorBudget),
+    ("incidents", Incidents),
+    ("monitoring", Monitoring),
+]
+"""The sections of the generated scenario reference (docs/scenario-reference.md)."""

@@ -1,0 +1,262 @@
+"""The delivery model: calendar arithmetic, pure decisions, DORA keys worked by hand,
+scenario errors, reproducibility, and the era presets' DORA clusters."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import simulator
+from simulator import ScenarioError, load_scenario
+from simulator.metrics.delivery import (
+    change_failure_rate,
+    deploys_per_day,
+    dora_cluster,
+    dora_keys,
+    lead_times,
+    restore_times,
+)
+from simulator.model.delivery.calendar import DAY, WEEK, Calendar
+from simulator.model.delivery.decisions import (
+    BAD_CHANGE,
+    MANUAL_ERROR,
+    budget_spent,
+    canary_catches,
+    deploy_failure,
+    detection_delay,
+    responder,
+)
+from tests.conftest import ROOT
+
+H = 3600.0
+ERAS = ROOT / "scenarios" / "eras"
+
+# -- calendar -------------------------------------------------------------------------------
+
+
+def test_effort_that_crosses_the_weekend_resumes_on_monday():
+    calendar = Calendar()
+    friday_1630 = 4 * DAY + 16.5 * H
+    assert calendar.add_working_time(friday_1630, 2 * H) == 7 * DAY + 10.5 * H
+    assert calendar.next_working(5 * DAY + 12 * H) == 7 * DAY + 9 * H  # Saturday noon
+    assert calendar.working_seconds(0.0, WEEK) == 40 * H
+
+
+def test_holidays_are_skipped():
+    calendar = Calendar(holidays=frozenset({0}))
+    assert calendar.next_working(0.0) == DAY + 9 * H
+
+
+@given(
+    start=st.floats(0, 3 * WEEK),
+    work=st.floats(0, 2 * WEEK),
+    days=st.integers(1, 7),
+)
+def test_working_time_added_is_working_time_elapsed(start: float, work: float, days: int):
+    calendar = Calendar(working_days=days)
+    end = calendar.add_working_time(start, work)
+    assert end >= start
+    assert calendar.working_seconds(start, end) == pytest.approx(work, abs=1e-6)
+
+
+# -- decisions ------------------------------------------------------------------------------
+
+
+def test_a_bigger_batch_is_what_breaks_more_often():
+    assert deploy_failure([False, False, True], 0.99, 0.05) == BAD_CHANGE
+    assert deploy_failure([False, False], 0.01, 0.05) == MANUAL_ERROR
+    assert deploy_failure([False, False], 0.5, 0.05) is None
+
+
+def test_detection_by_monitoring_or_by_customers():
+    assert detection_delay(True, 60, 60, 300, 0.5, 0.25, 999) == 30 + 15 + 300
+    assert detection_delay(False, 60, 60, 300, 0.5, 0.25, 999) == 999
+
+
+def test_who_responds():
+    calendar = Calendar()
+    assert responder(9.5 * H, calendar, True) == "operators"
+    assert responder(3 * H, calendar, True) == "on-call"
+    assert responder(3 * H, calendar, False) == "morning"
+
+
+def test_error_budget_counts_only_the_window_and_the_share_affected():
+    day = DAY
+    canary = (21 * day - H, 21 * day, 0.05)  # an hour on 5% of the traffic: 3 minutes
+    outages = [(0.0, 2 * H, 1.0), (20 * day, 20 * day + 30 * 60, 1.0), canary]
+    # 99.9% of 28 days is 40.3 minutes of budget.
+    assert budget_spent(outages, 21 * day, 28 * day, 0.999)  # 2.5 h in the window
+    assert not budget_spent(outages, 29 * day, 28 * day, 0.999)  # 33 minutes remain
+    assert not budget_spent([(*canary[:2], 0.5)], 21 * day, 28 * day, 0.999)  # 30 min
+    assert budget_spent([(*canary[:2], 1.0)], 21 * day, 28 * day, 0.999)  # 60 min
+    assert not canary_catches(False, 0.0, 1.0) and canary_catches(True, 0.1, 0.5)
+
+
+# -- DORA keys from tables, worked by hand ---------------------------------------------------
+
+
+def hand_tables() -> dict[str, pd.DataFrame]:
+    nan = math.nan
+    changes = pd.DataFrame(
+        {
+            "service": [0, 0, 1, 1, 1],
+            "committed": [0.0, 10.0, 20.0, 30.0, 90.0],
+            "deployed": [50.0, 50.0, 80.0, nan, 120.0],  # the last one after the window
+            "caused_failure": [False, False, True, False, False],
+        }
+    )
+    deploys = pd.DataFrame(
+        {
+            "service": [0, 1, 1, 1],
+            "requested": [40.0, 60.0, 85.0, 95.0],
+            "started": [45.0, 70.0, 85.0, 100.0],
+            "finished": [50.0, 80.0, 86.0, 120.0],
+            "changes": [2, 1, 0, 1],
+            "outcome": ["ok", "failed", "rollback", "ok"],
+        }
+    )
+    incidents = pd.DataFrame(
+        {
+            "service": [1, 1],
+            "cause": ["bad-change", "infrastructure"],
+            "start": [80.0, 95.0],
+            "detected": [82.0, 96.0],
+            "resolved": [86.0, nan],
+        }
+    )
+    return {"changes": changes, "deploys": deploys, "incidents": incidents}
+
+
+def test_dora_keys_match_a_hand_worked_example():
+    tables = hand_tables()
+    start, end = 0.0, 100.0
+    # Lead times: 50, 40, 60 (the fourth is not deployed, the fifth after the window).
+    assert sorted(lead_times(tables["changes"], start, end)) == [40.0, 50.0, 60.0]
+    # Production deploys finished before 100: the ok at 50 and the failed at 80 (the
+    # rollback is not a production deploy; the last one finished at 120).
+    assert deploys_per_day(tables["deploys"], start, end) == pytest.approx(2 / (100 / DAY))
+    assert change_failure_rate(tables["deploys"], start, end) == 0.5
+    # Restore: only the resolved incident, 86 − 80.
+    assert list(restore_times(tables["incidents"], start, end)) == [6.0]
+    keys = dora_keys(tables, start, end)
+    assert keys["lead_time_median_s"] == 50.0
+    assert keys["lead_time_p90_s"] == pytest.approx(58.0)  # 50 + 0.8·(60 − 50)
+    assert keys["mttr_median_s"] == 6.0
+
+
+@pytest.mark.parametrize(
+    ("keys", "cluster"),
+    [
+        ((4.0, 2 * H, 30 * 60, 0.05), "elite"),
+        ((0.5, 3 * DAY, 4 * H, 0.10), "high"),
+        ((0.2, 10 * DAY, 5 * H, 0.25), "medium"),
+        ((1 / 60, 60 * DAY, 10 * DAY, 0.5), "low"),
+        ((4.0, 2 * H, math.nan, math.nan), "elite"),
+        ((1 / 7, 5 * DAY, 5 * H, 0.36), "medium"),  # weekly is on the high/medium border
+        ((math.nan,) * 4, "unknown"),
+    ],
+)
+def test_dora_cluster_thresholds_of_2019(keys: tuple, cluster: str):
+    assert dora_cluster(*keys) == cluster
+
+
+# -- scenarios ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"delivery": {"proces": "ticket"}}, "did you mean 'process'"),
+        ({"delivery": {"process": "chef"}}, "delivery.process"),
+        ({"organisation": {"operator": 2}}, "did you mean 'operators'"),
+        ({"delivery": {"automated": {"strategy": "yolo"}}}, "delivery.automated.strategy"),
+        ({"monitoring": {"scrape_interval": "soon"}}, "monitoring.scrape_interval"),
+    ],
+)
+def test_a_wrong_key_or_value_gives_one_line(section: dict, message: str):
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(section)
+    text = str(error.value)
+    assert message in text and "\n" not in text
+
+
+def small(process: str, **delivery) -> dict:
+    return {
+        "name": process,
+        "horizon": "4w",
+        "warmup": "1w",
+        "delivery": {"services": 5, "process": process, **delivery},
+        "organisation": {"operators": 2},
+        "monitoring": {"enabled": True},
+    }
+
+
+@pytest.mark.parametrize("process", ["ticket", "config-management", "automated"])
+def test_same_seed_same_tables_bit_for_bit(process: str):
+    first = simulator.run(small(process), seed=3)
+    again = simulator.run(small(process), seed=3)
+    for name in ("changes", "deploys", "incidents", "operator_work"):
+        pd.testing.assert_frame_equal(first.tables[name], again.tables[name])
+    other = simulator.run(small(process), seed=4)
+    assert not first.tables["changes"]["committed"].equals(other.tables["changes"]["committed"])
+
+
+def test_tables_have_the_promised_columns():
+    result = simulator.run(small("ticket"))
+    assert {"service", "committed", "deployed", "caused_failure"} <= set(result.tables["changes"])
+    assert {"service", "requested", "started", "finished", "changes", "outcome"} <= set(
+        result.tables["deploys"]
+    )
+    assert {"service", "cause", "start", "detected", "resolved"} <= set(result.tables["incidents"])
+    changes = result.tables["changes"]
+    assert changes["deployed"].isna().any()  # changes still in the queue at the horizon
+    done = changes.dropna(subset=["deployed"])
+    assert (done["deployed"] >= done["committed"]).all()
+
+
+def test_a_change_to_one_service_leaves_the_others_draws_alone():
+    base = simulator.run(small("automated"), seed=5).tables["changes"]
+    more = simulator.run(small("automated", defect_probability=0.2), seed=5).tables["changes"]
+    # Commit times come from each service's own stream, before any defect draw matters.
+    for service in range(5):
+        a = base[base["service"] == service]["committed"].to_numpy()
+        b = more[more["service"] == service]["committed"].to_numpy()
+        n = min(len(a), len(b))
+        np.testing.assert_array_equal(a[:n], b[:n])
+
+
+def test_analytic_fidelity_runs_the_delivery_model_too():
+    result = simulator.run(ERAS / "devops.yaml", overrides={"horizon": "3w"})
+    assert "latency_p99_s" in result.summary and "lead_time_median_s" in result.summary
+    assert not result.tables["deploys"].empty
+
+
+@pytest.mark.parametrize(
+    ("era", "clusters"),
+    [("sysadmin", {"low", "medium"}), ("devops", {"medium", "high"}), ("sre", {"elite", "high"})],
+)
+def test_era_presets_land_in_the_clusters_the_docs_claim(era: str, clusters: set[str]):
+    from simulator.metrics.delivery import CLUSTERS
+
+    result = simulator.run(ERAS / f"{era}.yaml")
+    assert CLUSTERS[int(result.summary["dora_rank"])] in clusters
+
+
+def test_infrastructure_failures_from_the_cluster_model():
+    """With cluster failures enabled, a service on two nodes fails at twice a node's rate;
+    an operator repairs it (no rollback deploy)."""
+    spec = small("ticket")
+    spec["cluster"] = {"nodes": 4, "failures": {"enabled": True, "node_mtbf": "20d"}}
+    spec["delivery"]["defect_probability"] = 0.0
+    spec["delivery"]["ticket"] = {"manual_error_probability": 0.0}
+    result = simulator.run(spec, seed=2)
+    incidents = result.tables["incidents"]
+    assert set(incidents["cause"]) == {"infrastructure"}
+    # 5 services × 2 nodes / 20 d over 4 weeks: 14 expected; Poisson, so 4–28 is > 99.9%.
+    assert 4 <= len(incidents) <= 28
+    assert (result.tables["deploys"]["outcome"] != "rollback").all()
