@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         help="independent runs with seeds seed..seed+N-1 (default 1)",
     )
     _output_options(run)
+    run.add_argument(
+        "--all",
+        action="store_true",
+        help="print every KPI, also those without a value in this run (not modelled or not "
+        "applicable, such as cost without priced nodes)",
+    )
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="check a scenario without running it")
@@ -147,7 +153,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.format == "json":
             print(json.dumps(json_ready(result.summary)))
         else:
-            print(_summary_table(scenario, {k: (v, math.nan) for k, v in result.summary.items()}))
+            kpis = {k: (v, math.nan) for k, v in result.summary.items()}
+            print(_summary_table(scenario, kpis, show_all=args.all))
         return 0
     reps = run_replications(scenario, args.replications, args.seed, progress=True)
     kpis = {k: (row["mean"], row["ci95_half_width"]) for k, row in reps.summary.iterrows()}
@@ -160,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(_summary_table(scenario, kpis, replications=args.replications))
+        print(_summary_table(scenario, kpis, args.replications, show_all=args.all))
     return 0
 
 
@@ -234,19 +241,32 @@ def shipped_scenarios() -> Path:
 
 
 def _summary_table(
-    scenario: Scenario, kpis: dict[str, tuple[float, float]], replications: int = 1
+    scenario: Scenario,
+    kpis: dict[str, tuple[float, float]],
+    replications: int = 1,
+    show_all: bool = False,
 ) -> str:
+    """One line per KPI. Without `show_all`, KPIs with no value (NaN: not modelled here, or
+    not applicable, as cost without priced nodes) are only named at the end."""
     header = f"{scenario.name}: {scenario.description}".rstrip(": ")
     if replications > 1:
         header += f"  ({replications} replications, mean ± 95% CI)"
     lines = [header, ""]
-    width = max(len(k) for k in kpis)
-    for kpi, (value, half_width) in kpis.items():
+    shown = {k: v for k, v in kpis.items() if show_all or not _missing(v[0])}
+    hidden = [k for k in kpis if k not in shown]
+    width = max((len(k) for k in shown), default=0)
+    for kpi, (value, half_width) in shown.items():
         text = _number(value)
         if not math.isnan(half_width):
             text += f" ± {_number(half_width)}"
         lines.append(f"  {kpi:<{width}}  {text:>22}  {KPI_DESCRIPTIONS.get(kpi, '')}")
+    if hidden:
+        lines += ["", f"  no value in this run (--all shows them): {', '.join(hidden)}"]
     return "\n".join(lines)
+
+
+def _missing(value: float) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _comparison_text(comparison: Comparison) -> str:
@@ -269,7 +289,7 @@ def _comparison_text(comparison: Comparison) -> str:
 
 
 def _number(value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "–"
     if float(value).is_integer() and abs(value) >= 1000:
         return f"{int(value):,}"

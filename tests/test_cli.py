@@ -42,6 +42,17 @@ def test_run_prints_a_table_and_writes_outputs(capsys, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch left
 
 
+def test_kpis_without_a_value_are_named_once_unless_all_are_asked_for(capsys):
+    assert main(["run", str(MMC), *SHORT]) == 0
+    short = capsys.readouterr().out
+    assert "cost_usd" not in [line.split()[0] for line in short.splitlines() if line.strip()]
+    assert "no value in this run (--all shows them): cost_usd" in short
+    assert main(["run", str(MMC), *SHORT, "--all"]) == 0
+    full = capsys.readouterr().out
+    assert any(line.split()[:2] == ["cost_usd", "–"] for line in full.splitlines())
+    assert "no value in this run" not in full
+
+
 def test_run_with_replications(capsys):
     assert main(["run", str(MMC), *SHORT, "--replications", "3", "--format", "json"]) == 0
     kpis = json.loads(capsys.readouterr().out)
