@@ -220,9 +220,28 @@ def test_tables_have_the_request_level_shapes():
     assert list(result.tables["entry_points"].index) == ["front"]
 
 
+def test_a_client_timeout_fails_the_tail_and_leaves_the_successful_requests():
+    # M/M/1, ρ = 0.7, mean service 1 s: the sojourn is exponential with rate μ − λ = 0.3.
+    scenario = queue(0.7, EXPONENTIAL, slo={"latency": "2s"})
+    scenario["traffic"]["q"]["timeout"] = "5s"
+    summary = analytic(scenario).summary
+    theta, timeout = 0.3, 5.0
+    lost = math.exp(-theta * timeout)
+    assert summary["error_rate_timeout"] == pytest.approx(lost, abs=1e-4)
+    assert summary["availability"] == pytest.approx(1 - lost, abs=1e-4)
+    truncated_mean = 1 / theta - timeout * lost / (1 - lost)
+    assert summary["latency_mean_s"] == pytest.approx(truncated_mean, rel=1e-3)
+    p99 = -math.log(1 - 0.99 * (1 - lost)) / theta  # quantile of the truncated exponential
+    assert summary["latency_p99_s"] == pytest.approx(p99, rel=5e-3)
+    assert summary["slo_attainment"] == pytest.approx(1 - math.exp(-theta * 2), abs=1e-4)
+    assert summary["requests_failed"] / summary["requests_completed"] == pytest.approx(
+        lost / (1 - lost), rel=1e-3
+    )
+
+
 def test_what_it_cannot_model_is_nan_and_logged():
     scenario = queue(0.5, EXPONENTIAL)
-    scenario["traffic"]["q"]["timeout"] = "5s"
+    scenario["traffic"]["q"].update({"timeout": "5s", "retries": 2})
     result = analytic(scenario)
     assert math.isnan(result.summary["availability"])
     assert math.isnan(result.summary["requests_failed"])

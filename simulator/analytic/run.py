@@ -152,11 +152,46 @@ class EntryLatency:
     rows: np.ndarray  # state → its quantile row
     wait_mean: np.ndarray
     p_wait: np.ndarray
-    weights: np.ndarray  # requests sent in each state (measured period)
+    weights: np.ndarray  # requests that succeed, per state (measured period)
+    timed_out: np.ndarray | None = None  # requests that fail by the client's timeout
 
     @property
     def row_weights(self) -> np.ndarray:
         return np.bincount(self.rows, self.weights, len(self.quantiles))
+
+    @property
+    def failed(self) -> float:
+        return float(self.timed_out.sum()) if self.timed_out is not None else 0.0
+
+
+def client_timeout(info: EntryLatency, timeout: float) -> EntryLatency:
+    """The entry point as its clients see it with a timeout: a request whose latency passes
+    the timeout fails (status `timeout`); the servers keep working on it, as at the request
+    level, so the queues are unchanged. The quantile rows and means become those of the
+    requests that succeed (the request level's latency KPIs are of successful requests)."""
+    rows = info.quantiles
+    ok = np.array([np.interp(timeout, row, LEVELS, left=0.0, right=1.0) for row in rows])
+    kept = np.array([np.interp(LEVELS * f, LEVELS, row) for row, f in zip(rows, ok, strict=True)])
+    steps = np.diff(LEVELS)
+    area = np.concatenate(
+        [np.zeros((len(rows), 1)), np.cumsum(steps * (rows[:, 1:] + rows[:, :-1]) / 2, axis=1)],
+        axis=1,
+    )
+    below = np.array([np.interp(f, LEVELS, a) for f, a in zip(ok, area, strict=True)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the moment layer's mean, scaled by how much the timeout cuts the row's own mean
+        shrink = np.where(ok > 0, below / ok / (area[:, -1] / LEVELS[-1]), np.nan)
+    share = ok[info.rows]
+    return EntryLatency(
+        mean=info.mean * np.nan_to_num(shrink, nan=1.0)[info.rows],
+        sd=info.sd,
+        quantiles=kept,
+        rows=info.rows,
+        wait_mean=info.wait_mean,
+        p_wait=info.p_wait,
+        weights=info.weights * share,
+        timed_out=info.weights * (1 - share),
+    )
 
 
 def run_analytic(
@@ -317,6 +352,9 @@ def _entries(scenario, model, steps, moments, timeline) -> dict[str, EntryLatenc
         entries[name] = EntryLatency(
             mean, sd, quantiles[first], rows.ravel(), wait_mean, p_wait, weights
         )
+        timeout = scenario.traffic[name].timeout
+        if timeout is not None and _timeouts_modelled(scenario):
+            entries[name] = client_timeout(entries[name], timeout)
     return entries
 
 
@@ -350,10 +388,19 @@ def _chance_of_no_call(node: Node) -> float:
 # ----------------------------------------------------------------------------- KPIs
 
 
+def _timeouts_modelled(scenario: Scenario) -> bool:
+    """Client timeouts at the entry points are modelled when nothing else can fail (no
+    retries, call timeouts or queue limits), which would change the load or need more."""
+    return not _failure_mechanisms(scenario)
+
+
 def _failure_mechanisms(scenario: Scenario) -> list[str]:
-    """What can fail a request in the request-level model; none of it is modelled here."""
+    """What can fail a request in the request-level model and is not modelled here: a
+    timeout at an entry point is (see `client_timeout`), unless its requests are retried."""
     found = []
-    timeouts = [f"traffic.{n}" for n, t in scenario.traffic.items() if t.timeout is not None]
+    timeouts = [
+        f"traffic.{n}" for n, t in scenario.traffic.items() if t.timeout is not None and t.retries
+    ]
     limits = []
     for name, spec in scenario.services.items():
         if spec.queue_limit is not None:
@@ -364,8 +411,8 @@ def _failure_mechanisms(scenario: Scenario) -> list[str]:
                 timeouts.append(f"services.{name}")
     if timeouts:
         found.append(
-            "timeouts (and the retries, budgets and circuit breakers they trigger) are not "
-            f"modelled: {', '.join(dict.fromkeys(timeouts))}; failure KPIs are NaN"
+            "retries and call timeouts (and the budgets and circuit breakers they trigger) are "
+            f"not modelled: {', '.join(dict.fromkeys(timeouts))}; failure KPIs are NaN"
         )
     if limits:
         found.append(
@@ -452,7 +499,7 @@ def _summary(
     summary.update(
         {
             "requests_completed": completed,
-            "requests_failed": nan if failures else 0.0,
+            "requests_failed": nan if failures else sum(info.failed for info in infos),
             "throughput_rps": completed / period,
             "wait_mean_s": average("wait_mean"),
             "p_wait": average("p_wait"),
@@ -463,7 +510,8 @@ def _summary(
     weights = np.concatenate([i.row_weights for i in infos]) if infos else np.zeros(0)
     found = mixture_quantiles(quantiles, weights, list(PERCENTILES.values()))
     summary.update(dict(zip(PERCENTILES, found, strict=True)))
-    summary.update(_failure_kpis(scenario, quantiles, weights, failures))
+    failed = sum(info.failed for info in infos)
+    summary.update(_failure_kpis(scenario, quantiles, weights, failures, failed))
     summary.update(_station_summary(model, steps, moments, timeline, period))
     node_seconds = billing.node_seconds(scenario.warmup, scenario.horizon)
     summary.update(
@@ -472,20 +520,24 @@ def _summary(
     return summary
 
 
-def _failure_kpis(scenario, quantiles, weights, failures: bool) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Nothing fails in this model; with timeouts or queue limits, it cannot say: NaN."""
+def _failure_kpis(scenario, quantiles, weights, failures: bool, failed: float = 0.0):  # type: ignore[no-untyped-def]
+    """Requests fail here only by a client's timeout (`failed` of them, expected); with
+    anything else that fails requests (retries, call timeouts, queue limits), NaN."""
     nan = math.nan
-    some = bool(weights.sum() > 0)
-    kpis = {"availability": nan if failures or not some else 1.0}
+    ok = float(weights.sum())
+    if failures or ok + failed <= 0:
+        kpis = {"availability": nan, **{f"error_rate_{c}": nan for c in FAILURE_CAUSES}}
+        if scenario.slo.latency is not None:
+            kpis["slo_attainment"] = nan
+        return {**kpis, "attempts_mean": nan}
+    finished = ok + failed
+    kpis = {"availability": ok / finished}
     for cause in FAILURE_CAUSES:
-        kpis[f"error_rate_{cause}"] = nan if failures or not some else 0.0
+        kpis[f"error_rate_{cause}"] = failed / finished if cause == "timeout" else 0.0
     if scenario.slo.latency is not None:
-        kpis["slo_attainment"] = (
-            nan
-            if failures or not some
-            else float(mixture_cdf(quantiles, weights, np.array([scenario.slo.latency]))[0])
-        )
-    kpis["attempts_mean"] = nan if failures or not some else 1.0
+        within = float(mixture_cdf(quantiles, weights, np.array([scenario.slo.latency]))[0])
+        kpis["slo_attainment"] = within * ok / finished
+    kpis["attempts_mean"] = 1.0
     return kpis
 
 
@@ -643,13 +695,13 @@ def _entry_point_row(scenario, name, info, timeline, entry, failures):  # type: 
     return {
         "entry_point": name,
         "requests_completed": completed,
-        "requests_failed": nan if failures else 0.0,
+        "requests_failed": nan if failures else info.failed,
         "throughput_rps": completed / scenario.measured_period,
         "wait_mean_s": average(info.wait_mean) if first_wait else nan,
         "p_wait": average(info.p_wait) if first_wait else nan,
         "latency_mean_s": average(info.mean),
         **dict(zip(PERCENTILES, found, strict=True)),
-        **_failure_kpis(scenario, info.quantiles, row_weights, failures),
+        **_failure_kpis(scenario, info.quantiles, row_weights, failures, info.failed),
     }
 
 
