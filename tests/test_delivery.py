@@ -26,7 +26,7 @@ from simulator.model.delivery.decisions import (
     BAD_CHANGE,
     MANUAL_ERROR,
     budget_spent,
-    canary_catches,
+    canary_verdict,
     deploy_failure,
     detection_delay,
     responder,
@@ -35,6 +35,7 @@ from tests.conftest import ROOT
 
 H = 3600.0
 ERAS = ROOT / "scenarios" / "eras"
+ERAS_NAMES = ("sysadmin", "devops", "sre")
 
 # -- calendar -------------------------------------------------------------------------------
 
@@ -94,7 +95,13 @@ def test_error_budget_counts_only_the_window_and_the_share_affected():
     assert not budget_spent(outages, 29 * day, 28 * day, 0.999)  # 33 minutes remain
     assert not budget_spent([(*canary[:2], 0.5)], 21 * day, 28 * day, 0.999)  # 30 min
     assert budget_spent([(*canary[:2], 1.0)], 21 * day, 28 * day, 0.999)  # 60 min
-    assert not canary_catches(False, 0.0, 1.0) and canary_catches(True, 0.1, 0.5)
+    # One draw decides: a bad release is caught below `detection`, a good one is failed
+    # (a false alarm) below `false_alarm`, else the canary passes.
+    assert canary_verdict(True, 0.1, 0.5, 0.0) == "rolled-back"
+    assert canary_verdict(True, 0.6, 0.5, 1.0) == "ok"  # a missed bad change is no false alarm
+    assert canary_verdict(False, 0.0, 1.0, 0.0) == "ok"
+    assert canary_verdict(False, 0.01, 1.0, 0.02) == "false-alarm"
+    assert canary_verdict(False, 0.03, 1.0, 0.02) == "ok"
 
 
 # -- DORA keys from tables, worked by hand ---------------------------------------------------
@@ -241,10 +248,44 @@ def test_analytic_fidelity_runs_the_delivery_model_too():
     [("sysadmin", {"low", "medium"}), ("devops", {"medium", "high"}), ("sre", {"elite", "high"})],
 )
 def test_era_presets_land_in_the_clusters_the_docs_claim(era: str, clusters: set[str]):
+    """Each preset at its own size (2, 10, 100 services), seed 1, as docs/delivery.md
+    claims. The DORA keys come from the delivery model alone, so the request workload is
+    left out (as in the growth sweep) to keep the test fast."""
+    from simulator.experiments.growth import DELIVERY_ONLY
     from simulator.metrics.delivery import CLUSTERS
 
-    result = simulator.run(ERAS / f"{era}.yaml")
+    result = simulator.run(ERAS / f"{era}.yaml", overrides=DELIVERY_ONLY)
     assert CLUSTERS[int(result.summary["dora_rank"])] in clusters
+
+
+def test_the_workload_traffic_file_is_what_its_generator_writes():
+    from simulator.experiments.eras import TRAFFIC_CSV, workload_traffic
+
+    written = pd.read_csv(TRAFFIC_CSV, comment="#")
+    pd.testing.assert_frame_equal(written, workload_traffic(), check_dtype=False)
+    day = written[(written["time"] >= 8 * DAY) & (written["time"] < 9 * DAY)]["rate"]
+    spike = written[(written["time"] >= 9 * DAY) & (written["time"] < 10 * DAY)]["rate"]
+    assert day.mean() == pytest.approx(300.0, rel=0.01)  # the diurnal day's mean
+    assert spike.max() > 3.5 * day.max()  # the front page on top of the afternoon peak
+
+
+def test_eras_serve_the_spike_as_their_infrastructure_allows():
+    """Three days around the Hacker News spike (day 9): the sysadmin's fixed servers,
+    sized for the daily peak, saturate (a backlog, requests late); the DevOps team's
+    fixed VMs, sized for the spike, serve it but are paid for all the time; the SRE
+    cluster adds nodes for the spike and serves it on fewer nodes on average."""
+    window = {"horizon": "11d", "warmup": "8d", "delivery.services": 2}
+    runs = {era: simulator.run(ERAS / f"{era}.yaml", overrides=window) for era in ERAS_NAMES}
+    sysadmin, devops, sre = (runs[e] for e in ERAS_NAMES)
+    # clients give up after 10 s: the sysadmin's backlog fails requests, the others serve all
+    assert sysadmin.summary["availability"] < 0.95
+    assert sysadmin.summary["error_rate_timeout"] > 0.05
+    assert devops.summary["availability"] > 0.9999 and sre.summary["availability"] > 0.9999
+    assert devops.summary["nodes_mean"] == 9
+    nodes = sre.tables["costs"]["nodes"]
+    assert nodes.max() > nodes.min()  # the node autoscaler followed the load
+    assert sre.summary["nodes_mean"] < devops.summary["nodes_mean"]
+    assert sre.summary["cost_usd"] < devops.summary["cost_usd"]
 
 
 def test_infrastructure_failures_from_the_cluster_model():
@@ -260,3 +301,52 @@ def test_infrastructure_failures_from_the_cluster_model():
     # 5 services × 2 nodes / 20 d over 4 weeks: 14 expected; Poisson, so 4–28 is > 99.9%.
     assert 4 <= len(incidents) <= 28
     assert (result.tables["deploys"]["outcome"] != "rollback").all()
+
+
+def test_canary_false_alarms_roll_back_good_releases_without_failing_them():
+    """Only good changes and a canary that fails half of them: false alarms are rolled back
+    and deployed again, nobody is hurt (no incident) and DORA's change failure rate stays
+    0; the changes still reach production, later than without false alarms."""
+    quiet = {
+        "defect_probability": 0.0,
+        "automated": {"flaky_probability": 0.0, "canary_false_alarm": 0.0},
+    }
+    noisy = {
+        "defect_probability": 0.0,
+        "automated": {"flaky_probability": 0.0, "canary_false_alarm": 0.5},
+    }
+    calm = simulator.run(small("automated", **quiet), seed=2)
+    alarmed = simulator.run(small("automated", **noisy), seed=2)
+    deploys = alarmed.tables["deploys"]
+    false_alarms = deploys[deploys["outcome"] == "false-alarm"]
+    assert len(false_alarms) > 10
+    rollbacks = deploys[deploys["outcome"] == "rollback"]
+    assert len(rollbacks) == len(false_alarms)  # each one rolled back, no other rollback
+    assert alarmed.tables["incidents"].empty
+    assert alarmed.summary["change_failure_rate"] == 0.0
+    assert calm.tables["deploys"]["outcome"].isin(["ok", "in-progress"]).all()
+    # A false alarm costs at least a canary analysis and a rollback before the next try.
+    assert alarmed.summary["lead_time_mean_s"] > calm.summary["lead_time_mean_s"] + 10 * 60
+    assert alarmed.summary["changes_undeployed"] <= calm.summary["changes_undeployed"] + 5
+
+
+def test_on_call_pay_is_standby_outside_working_hours_plus_pages_worked():
+    from simulator.metrics.delivery import on_call_cost
+
+    # Hand example: 128 h off hours a week at 10% of $75, plus 3 h of pages at $75.
+    assert on_call_cost(128.0, 3.0, 75.0, 0.1) == pytest.approx(960.0 + 225.0)
+    spec = small("ticket")
+    spec["organisation"]["on_call_standby_rate"] = 0.2
+    spec["incidents"] = {"infrastructure_mtbf": "5d"}  # failures at any hour: night pages
+    result = simulator.run(spec, seed=1)
+    summary, work = result.summary, result.tables["operator_work"]
+    worked = work.loc[(work["who"] == "on-call") & (work["start"] >= WEEK), "hours"].sum()
+    assert worked > 0
+    off_hours = 3 * (168 - 40)  # three measured weeks, 09:00-17:00 Monday to Friday
+    expected = off_hours * 0.2 * 75 + worked * 75
+    # Pages that straddle the warm-up's end are counted pro rata: at most a few hours.
+    assert summary["cost_on_call_usd"] == pytest.approx(expected, abs=5 * 75)
+    team = 2 * 3 * 40 * 75
+    assert summary["cost_people_usd"] == pytest.approx(team + summary["cost_on_call_usd"])
+    without = simulator.run({**spec, "organisation": {"operators": 2, "on_call": False}}, seed=1)
+    assert without.summary["cost_on_call_usd"] == 0.0

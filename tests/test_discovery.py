@@ -279,3 +279,34 @@ def test_every_discovery_knob_has_a_description_a_unit_and_a_default():
             assert field.description, f"{model.__name__}.{name} has no description"
             assert unit_of(field), f"{model.__name__}.{name} has no unit"
             assert not field.is_required(), f"{model.__name__}.{name} has no default"
+
+
+@pytest.mark.parametrize("balancer", ["central-queue", "least-connections"])
+def test_work_in_flight_on_a_failed_node_fails_and_a_scale_in_drains(balancer):
+    # Discovery `none`: clients learn at once, so the only stale failures are the visits the
+    # dead replica had: 4 replicas × 4 workers, 2 s of work at 5 requests/s (10 busy workers
+    # on average), so a replica holds about 2.5 visits when its node dies at 5 min.
+    scenario = {
+        "name": "in-flight",
+        "horizon": "10min",
+        "services": {
+            "api": {
+                "replicas": 4,
+                "concurrency": 4,
+                "load_balancer": balancer,
+                "service_time": {"distribution": "exponential", "mean": "2s"},
+            }
+        },
+        "traffic": {"api": {"rate": "5/s"}},
+        "discovery": {"kind": "none", "events": [{"at": "5min", "kind": "node-failure",
+                                                  "service": "api"}]},
+    }  # fmt: skip
+    failed = simulator.run(scenario)
+    spans = failed.tables["spans"]
+    lost = spans[spans["status"] == "stale_endpoint"]
+    assert len(lost) > 0
+    assert (lost["arrival"] < 300).all()  # all were there before the node died
+    assert (lost["end"] >= 300).all()  # and failed after it
+    scenario["discovery"]["events"][0]["kind"] = "scale-in"
+    drained = simulator.run(scenario)
+    assert drained.summary["stale_routing_errors"] == 0

@@ -96,3 +96,30 @@ def test_blast_radius_is_the_changed_services_and_their_callers():
     graph = call_graph_of(scenario.services)
     assert blast_radius(graph, ["payments"]) == ["gateway", "orders", "payments"]
     assert blast_radius(graph, ["gateway"]) == ["gateway"]
+
+
+def test_replicas_the_autoscaler_adds_drift_too():
+    # 20 requests/s of 250 ms on 2 workers a replica keep about 5 workers busy: the HPA
+    # grows one replica to several within minutes, and each new one drifts (twice an hour).
+    scenario = {
+        "name": "scaled-drift",
+        "horizon": "1h",
+        "services": {
+            "api": {
+                "replicas": 1,
+                "min_replicas": 1,
+                "max_replicas": 8,
+                "concurrency": 2,
+                "service_time": {"distribution": "exponential", "mean": "250ms"},
+            },
+        },
+        "traffic": {"api": {"rate": "20/s"}},
+        "autoscaling": {"enabled": True},
+        "configuration": {"managed_by": "hand", "drift_rate": "2/h", "hand_fix_time": "1h"},
+    }
+    result = simulator.run(scenario)
+    drift = result.tables["config_drift"]
+    assert (drift["host"] >= 1).any()  # hosts added after the start drifted
+    assert (drift["end"] >= drift["start"]).all()
+    assert 0 < result.summary["config_drifted_share"] < 1
+    assert result.summary["misconfigured_errors"] > 0

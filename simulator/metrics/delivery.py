@@ -60,8 +60,11 @@ DELIVERY_KPI_DESCRIPTIONS: dict[str, str] = {
     "bound when the team is overloaded)",
     "ci_utilisation": "share of the CI runners' time spent building and testing (automated)",
     "deploy_freeze_hours": "hours of deploy pipelines frozen by the error-budget policy",
+    "cost_nodes_usd": "the services' nodes, as delivery.nodes_per_service estimates them",
+    "cost_tooling_usd": "CI runners and preview environments (automated delivery)",
     "cost_infrastructure_usd": "service nodes, CI runners and preview environments",
-    "cost_people_usd": "operators' working hours at their hourly rate",
+    "cost_on_call_usd": "on-call standby outside working hours and pages worked then",
+    "cost_people_usd": "operators' working hours at their hourly rate, plus on-call pay",
     "cost_total_usd": "infrastructure and people",
     "cost_per_service_per_week_usd": "total cost per service per week",
     "dora_rank": "DORA 2019 cluster: 0 low, 1 medium, 2 high, 3 elite (see dora_cluster)",
@@ -201,6 +204,16 @@ def dora_cluster(
     return CLUSTERS[math.floor(float(np.median(levels)))]
 
 
+def on_call_cost(
+    off_hours: float, hours_worked: float, hourly_rate: float, standby_rate: float
+) -> float:
+    """On-call pay: one operator on standby through every hour outside working time, at
+    `standby_rate` × the hourly rate, plus the hours worked on pages at the hourly rate
+    (working hours are paid as salary already). Without a rotation the caller passes
+    standby_rate 0, and no page is worked out of hours."""
+    return off_hours * standby_rate * hourly_rate + hours_worked * hourly_rate
+
+
 # -- tables and KPIs of a run -------------------------------------------------------------
 
 
@@ -313,13 +326,25 @@ def delivery_kpis(model: DeliveryModel) -> dict[str, float]:
         model.ci_busy_seconds / (runners * end) if delivery.process == "automated" else 0.0
     )
     hours_run = period / HOUR
-    infrastructure = services * delivery.nodes_per_service * delivery.node_price * hours_run
+    nodes = services * delivery.nodes_per_service * delivery.node_price * hours_run
+    tooling = 0.0
     if delivery.process == "automated":
         auto = delivery.automated
-        infrastructure += auto.runners * auto.runner_price * hours_run
-        infrastructure += model.preview_node_seconds / HOUR * delivery.node_price
-    people = team_hours * organisation.hourly_rate
+        tooling += auto.runners * auto.runner_price * hours_run
+        tooling += model.preview_node_seconds / HOUR * delivery.node_price
+    infrastructure = nodes + tooling
+    on_call_worked = float(hours[work["who"] == "on-call"].sum()) if not work.empty else 0.0
+    on_call = on_call_cost(
+        period / HOUR - model.calendar.working_seconds(start, end) / HOUR,
+        on_call_worked,
+        organisation.hourly_rate,
+        organisation.on_call_standby_rate if organisation.on_call else 0.0,
+    )
+    people = team_hours * organisation.hourly_rate + on_call
+    kpis["cost_nodes_usd"] = nodes
+    kpis["cost_tooling_usd"] = tooling
     kpis["cost_infrastructure_usd"] = infrastructure
+    kpis["cost_on_call_usd"] = on_call
     kpis["cost_people_usd"] = people
     kpis["cost_total_usd"] = infrastructure + people
     kpis["cost_per_service_per_week_usd"] = (infrastructure + people) / services / weeks

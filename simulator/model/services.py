@@ -16,7 +16,7 @@ import numpy as np
 from simpy import Environment
 from simpy.events import Event, Timeout
 
-from ..engine.recorder import SpanLog
+from ..engine.recorder import STALE_ENDPOINT, SpanLog
 from ..scenario.distributions import block_stream
 from . import balancing
 
@@ -55,6 +55,7 @@ class Station:
         self._last = 0.0
         self.faults: StationFaults | None = None  # stale endpoints, drift, bad credentials
         self.on_endpoint_change: Callable[[Station, str], None] | None = None  # discovery
+        self._dead: set[int] | None = None  # replicas lost with their node (discovery)
 
     def touch(self, now: float) -> None:
         """Bring the time integrals up to `now`."""
@@ -70,9 +71,18 @@ class Station:
         """A new replica is ready to serve (autoscaling)."""
         raise NotImplementedError
 
-    def remove_replica(self) -> None:
-        """Stop sending work to one replica; it finishes what it has and goes (autoscaling)."""
+    def remove_replica(self, failed: bool = False) -> None:
+        """Stop sending work to one replica; it finishes what it has and goes (autoscaling).
+        `failed`: its node died, so the work it has fails instead (`_lose`)."""
         raise NotImplementedError
+
+    def _lose(self, replica: int) -> None:
+        """A replica died with its node: each visit working there fails with `stale_endpoint`
+        when its current step would have ended (nothing answers; the caller hears no sooner,
+        or at its own timeout)."""
+        if self._dead is None:
+            self._dead = set()
+        self._dead.add(replica)
 
     def _run(self, visit: Visit, sampler: Callable[[], float], now: float) -> None:
         if not visit.started:
@@ -126,7 +136,7 @@ class CentralQueueStation(Station):
         if self.on_endpoint_change is not None:
             self.on_endpoint_change(self, "added")
 
-    def remove_replica(self) -> None:
+    def remove_replica(self, failed: bool = False) -> None:
         self.touch(self.env._now)
         replica = self._live.pop()
         self.replicas -= 1
@@ -137,6 +147,8 @@ class CentralQueueStation(Station):
             self._retiring[replica] = self.concurrency - idle
         if self.on_endpoint_change is not None:
             self.on_endpoint_change(self, "removed")
+        if failed:
+            self._lose(replica)
 
     def _release_worker(self, replica: int, now: float) -> None:
         if self._queue:
@@ -185,7 +197,10 @@ class CentralQueueStation(Station):
         else:
             self._idle.append(replica)
             self.busy -= 1
-        visit.advance()
+        if self._dead is not None and replica in self._dead:
+            visit.finish(STALE_ENDPOINT)
+        else:
+            visit.advance()
 
 
 class ReplicaQueueStation(Station):
@@ -219,7 +234,7 @@ class ReplicaQueueStation(Station):
         if self.on_endpoint_change is not None:
             self.on_endpoint_change(self, "added")
 
-    def remove_replica(self) -> None:
+    def remove_replica(self, failed: bool = False) -> None:
         self.touch(self.env._now)
         live = self._live if self._live is not None else list(range(len(self._queues)))
         replica = live.pop()
@@ -229,6 +244,17 @@ class ReplicaQueueStation(Station):
         self.workers -= self.concurrency - self._replica_busy[replica]
         if self.on_endpoint_change is not None:
             self.on_endpoint_change(self, "removed")
+        if failed:
+            self._lose(replica)
+
+    def _lose(self, replica: int) -> None:
+        """As `Station._lose`; the visits waiting in the replica's own queue fail at once."""
+        super()._lose(replica)
+        queue = self._queues[replica]
+        while queue:
+            visit, _ = queue.popleft()
+            self.queued -= 1
+            visit.finish(STALE_ENDPOINT)
 
     def admit(self, visit: Visit) -> bool:
         self.touch(self.env._now)
@@ -277,7 +303,10 @@ class ReplicaQueueStation(Station):
             self.busy -= 1
             if replica in self._retiring:
                 self.workers -= 1  # a retiring replica's workers stop as they finish
-        visit.advance()
+        if self._dead is not None and replica in self._dead:
+            visit.finish(STALE_ENDPOINT)
+        else:
+            visit.advance()
 
     def leave(self, visit: Visit) -> None:
         super().leave(visit)

@@ -178,36 +178,51 @@ ERA_PANELS = (
     ("lead_time_median_s", "median lead time\n(hours, log scale)", HOUR, True),
     ("change_failure_rate", "change failure rate\n(%)", 0.01, False),
     ("mttr_median_s", "median time to restore\n(hours)", HOUR, False),
-    ("cost_per_service_per_week_usd", "cost per service per week\n($: people, infrastructure)",
+    ("cost_per_week_usd", "cost per week ($):\npeople (light), infrastructure", 1.0, False),
+    ("infrastructure_per_week_usd", "infrastructure per week ($):\nserving nodes, CI (light)",
      1.0, False),
-    ("latency_p99_s", "p99 latency of the workload\n(ms, analytic)", 1e-3, False),
+    ("latency_p99_s", "p99 latency of the workload\n(ms, log scale)", 1e-3, True),
+    ("availability_overall", "availability (%):\nserved in time × no incident", 0.01,
+     False),
 )  # fmt: skip
 """(KPI, panel title, unit divisor, log scale) of the era comparison."""
 
 
 def era_comparison(table: pd.DataFrame) -> Figure:
-    """Six panels of bars, one bar per era: deploy throughput, lead time, change failure
-    rate, time to restore, cost per service (people and infrastructure stacked) and the
-    request workload's p99 latency. `table` has one row per era (index) and KPI columns."""
+    """Eight panels of bars, one bar per era: deploy throughput, lead time, change failure
+    rate, time to restore, cost per week (people and infrastructure stacked), the
+    infrastructure alone (serving nodes and CI stacked), the request workload's p99
+    latency and its availability (served within the timeout, while no incident is open).
+    `table` has one row per era (index) and the columns of
+    `simulator.experiments.eras.era_table`."""
     with theme_if(True):
         fig = new_figure()
-        axes = fig.subplots(2, 3).ravel()
+        fig.set_size_inches(20, 9)  # eight panels: wider than the theme's slide size
+        axes = fig.subplots(2, 4).ravel()
         fig.suptitle("Sysadmin → DevOps → SRE on the same workload", x=0.01, ha="left")
         names = table.index.astype(str)
         colours = [PALETTE[i % len(PALETTE)] for i in range(len(table))]
         for ax, (column, label, scale, log) in zip(axes, ERA_PANELS, strict=True):
             ax.set_title(label, fontsize=15)
             ax.tick_params(axis="x", labelsize=14)
-            if column not in table:
+            if column not in table or table[column].isna().all():
                 empty_note(ax, "not measured")
                 continue
-            if column == "cost_per_service_per_week_usd" and "cost_people_usd" in table:
-                share = table["cost_people_usd"] / table["cost_total_usd"]
-                people = table[column] * share
+            if column == "cost_per_week_usd" and "people_per_week_usd" in table:
+                people = table["people_per_week_usd"]
                 ax.bar(names, people, color=colours, alpha=0.45)
                 ax.bar(names, table[column] - people, bottom=people, color=colours)
                 continue
-            ax.bar(names, table[column] / scale, color=colours)
+            if column == "infrastructure_per_week_usd" and "serving_per_week_usd" in table:
+                serving = table["serving_per_week_usd"]
+                ax.bar(names, serving, color=colours)
+                ax.bar(names, table[column] - serving, bottom=serving, color=colours, alpha=0.45)
+                continue
+            values = table[column] / scale
+            ax.bar(names, values, color=colours)
             if log:
                 ax.set_yscale("log")
+            if column == "availability_overall":
+                low = float(np.nanmin(values))
+                ax.set_ylim(max(0.0, low - (100 - low) * 0.5), 100)
     return fig

@@ -63,6 +63,13 @@ class Organisation(ScenarioModel):
     hourly_rate: MoneyPerHour = knob(
         75.0, "what an operator's working hour costs the company (assumed)", "$/h", ge=0
     )
+    on_call_standby_rate: float = knob(
+        0.1,
+        "pay for one hour on call outside working hours (one operator at a time), as a share "
+        "of hourly_rate; pages worked are paid on top at hourly_rate (assumed)",
+        "-",
+        ge=0,
+    )
 
     @model_validator(mode="after")
     def _day(self) -> Organisation:
@@ -211,6 +218,13 @@ class Automated(ScenarioModel):
     )
     canary_detection: float = knob(
         0.7, "share of bad changes the canary analysis catches (assumed)", ge=0, le=1
+    )
+    canary_false_alarm: float = knob(
+        0.02,
+        "chance the canary analysis fails a good release (noisy metrics of a small slice): "
+        "it is rolled back and deployed again, no incident (assumed)",
+        ge=0,
+        lt=1,
     )
     auto_rollback: bool = knob(
         True, "roll back without a human when a monitoring alert fires after a deploy"

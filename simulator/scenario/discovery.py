@@ -85,20 +85,22 @@ class Discovery(ScenarioModel):
     static_ticket_delay: Duration = knob(
         4 * 3600.0,
         "static: wait before an operator starts on the address change (ticket queue; "
-        "REFERENCE.md §2: not found, assumed 4 h)",
+        "REFERENCE.md §2: not found, assumed 4 h); with a delivery section its queue decides",
         "s",
         ge=0,
     )
     static_change_effort: Duration = knob(
         1800.0,
         "static: operator time to change one dependent's configuration and redeploy it "
-        "(assumed 30 min); dependents are changed one after another",
+        "(assumed 30 min); dependents are changed one after another; with a delivery section "
+        "its process does it",
         "s",
         ge=0,
     )
     static_detection: Duration = knob(
         300.0,
-        "static: time until someone notices a failed node (a monitoring alert; assumed 5 min)",
+        "static: time until someone notices a failed node (a monitoring alert; assumed "
+        "5 min); with a delivery section, its monitoring or customers",
         "s",
         ge=0,
     )
@@ -269,7 +271,8 @@ class RenewalFailure(ScenarioModel):
     service: str = knob("", "the service whose lease cannot be renewed")
     fix_time: Duration = knob(
         3600.0,
-        "time from the first refused request to a new credential (detect, page, fix; assumed 1 h)",
+        "time from the first refused request to a new credential (detect, page, fix; assumed "
+        "1 h); with a delivery section, an incident the organisation resolves instead",
         "s",
         ge=0,
     )

@@ -19,9 +19,12 @@ OK = "ok"
 FAILED = "failed"
 ROLLED_BACK = "rolled-back"
 ROLLBACK = "rollback"
-OUTCOMES = (OK, FAILED, ROLLED_BACK, ROLLBACK)
+FALSE_ALARM = "false-alarm"
+OUTCOMES = (OK, FAILED, ROLLED_BACK, FALSE_ALARM, ROLLBACK)
 """Deploy outcomes: ok; failed (it broke production, an incident followed); rolled-back (the
-canary analysis caught it and rolled it back); rollback (a deploy that restores service)."""
+canary analysis caught a bad change and rolled it back); false-alarm (the canary analysis
+failed a good release and rolled it back: no service was degraded, so DORA's change failure
+rate does not count it); rollback (a deploy that restores service)."""
 
 
 def deploy_failure(bad: Sequence[bool], draw: float, manual_error_probability: float) -> str | None:
@@ -73,7 +76,10 @@ def budget_spent(
     return down > (1.0 - slo) * window
 
 
-def canary_catches(any_bad: bool, draw: float, detection: float) -> bool:
-    """The canary analysis' verdict: it fails a release that has a bad change with
-    probability `detection` and never fails a good one (no false alarms modelled)."""
-    return any_bad and draw < detection
+def canary_verdict(any_bad: bool, draw: float, detection: float, false_alarm: float) -> str:
+    """The canary analysis' verdict on a release: ROLLED_BACK when it catches a bad change
+    (probability `detection`), FALSE_ALARM when it fails a good release (probability
+    `false_alarm`: noise in the compared metrics), else OK. One uniform draw decides."""
+    if any_bad:
+        return ROLLED_BACK if draw < detection else OK
+    return FALSE_ALARM if draw < false_alarm else OK

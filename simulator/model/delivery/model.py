@@ -26,6 +26,7 @@ go out again with the next one, and the bad change comes back once a developer f
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,12 +40,13 @@ from .calendar import Calendar
 from .decisions import (
     BAD_CHANGE,
     FAILED,
+    FALSE_ALARM,
     INFRASTRUCTURE,
     OK,
     ROLLBACK,
     ROLLED_BACK,
     budget_spent,
-    canary_catches,
+    canary_verdict,
     deploy_failure,
     detection_delay,
     responder,
@@ -380,8 +382,15 @@ class DeliveryModel:
             any_bad = any(c.bad for c in changes)
             if auto.strategy == "canary":
                 yield env.timeout(auto.canary_duration)
-                if canary_catches(any_bad, rng.random(), auto.canary_detection):
+                verdict = canary_verdict(
+                    any_bad, rng.random(), auto.canary_detection, auto.canary_false_alarm
+                )
+                if verdict == ROLLED_BACK:
                     self._canary_rollback(deploy)
+                    yield env.timeout(auto.rollout_time)
+                    continue
+                if verdict == FALSE_ALARM:
+                    self._false_alarm(deploy)
                     yield env.timeout(auto.rollout_time)
                     continue
             yield env.timeout(auto.rollout_time)
@@ -406,6 +415,20 @@ class DeliveryModel:
         rollback.rollback_of = deploy.id
         self._record(rollback)
         self._send_back(deploy.changes, deployed=False)
+
+    def _false_alarm(self, deploy: Deploy) -> None:
+        """The canary analysis failed a good release: it is rolled back (no incident, nobody
+        was hurt) and its changes, CI verdicts kept, go out with the pipeline's next
+        rollout, which analyses a canary again."""
+        env = self.env
+        deploy.finished = env.now
+        deploy.outcome = FALSE_ALARM
+        done = env.now + self.delivery.automated.rollout_time
+        rollback = Deploy(deploy.service, env.now, [], env.now, done, ROLLBACK)
+        rollback.rollback_of = deploy.id
+        self._record(rollback)
+        self.pending[deploy.service][:0] = deploy.changes
+        self.events.record(env.now, "delivery/canary", "false-alarm", f"service {deploy.service}")
 
     # -- production -----------------------------------------------------------------------
     def _land(self, deploy: Deploy, cause: str | None) -> None:
@@ -586,3 +609,136 @@ class DeliveryModel:
     @property
     def weeks(self) -> float:
         return (self.horizon - self.warmup) / WEEK
+
+    # -- work the discovery and secrets models hand to the organisation -------------------
+    def request_config_change(
+        self,
+        service: int,
+        on_deployed: Callable[[float, float], None],
+        rng: np.random.Generator,
+        by: str | None = None,
+    ) -> None:
+        """Ship a configuration change of `service` (a new address, a new credential) the way
+        this organisation ships anything, and call `on_deployed(time, operator_hours)` once it
+        runs: a ticket deployed by hand (`manual_deploy_effort`), a recipe trigger and the next
+        converge run, or a pipeline run (a cached build, the tests, a rollout). A planned change
+        (`by` None) is hand configuration in the operators' queue, in working time, without
+        the board; the remedy of an incident is done by its responder (`by`: "operators" or
+        "on-call") on the wall clock, ahead of other work. Draws come from the caller's `rng`,
+        so the delivery model's own streams are untouched. It is a row of `deploys` with the
+        outcome "config" and no changes."""
+        env = self.env
+        requested = env.now
+
+        def change():  # type: ignore[no-untyped-def]
+            started, hours = env.now, 0.0
+            if self.process == "automated":
+                auto = self.delivery.automated
+                with self.runners.request() as runner:
+                    yield runner
+                    started = env.now
+                    busy = _sample(auto.cached_build_time, rng) + _sample(auto.test_time, rng)
+                    yield env.timeout(busy)
+                    self.ci_busy_seconds += busy
+                yield env.timeout(auto.rollout_time)
+            else:
+                ticket = self.process == "ticket"
+                effort = _sample(
+                    self.delivery.ticket.manual_deploy_effort
+                    if ticket
+                    else self.delivery.config_management.trigger_effort,
+                    rng,
+                )
+                hours = effort / 3600.0
+                if by == "on-call":
+                    with self.on_call.request() as request:
+                        yield request
+                        started = env.now
+                        yield env.timeout(effort)
+                    self.work.append(("incident", "on-call", started, env.now, hours))
+                elif by is not None:
+                    work = self._operator_work("incident", effort, PRIORITY_INCIDENT, False)
+                    started = yield env.process(work)
+                else:
+                    in_hours = not (ticket and self.delivery.ticket.deploy_outside_hours)
+                    work = self._operator_work("toil", effort, PRIORITY_DEPLOY, in_hours)
+                    started = yield env.process(work)
+                if not ticket:
+                    settings = self.delivery.config_management
+                    converge = self.calendar.next_tick(env.now, settings.converge_interval, 0.0)
+                    yield env.timeout(converge - env.now + settings.converge_duration)
+            self._record(Deploy(service, requested, [], started, env.now, "config"))
+            on_deployed(env.now, hours)
+
+        env.process(change())
+
+    def report_incident(
+        self,
+        service: int,
+        cause: str,
+        start: float,
+        rng: np.random.Generator,
+        on_resolved: Callable[[float, float], None] | None = None,
+        remedy: Callable[[str], simpy.Event] | None = None,
+        detected: float | None = None,
+    ) -> None:
+        """An incident another model caused (a refused credential, routing to a dead node).
+        From `start` it is detected (at `detected` if someone already knows, else by
+        monitoring or a customer), the on-call or working operator diagnoses it, and the
+        remedy runs: `remedy(responder)` returns an event that fires once the fix runs (say,
+        configuration changes through `request_config_change`); without one, the responder
+        repairs it (`incidents.repair_effort`). `on_resolved(time, operator_hours)` tells the
+        caller when it is resolved, so that its outage ends then; the hours are the
+        responder's diagnosis and repair."""
+        env = self.env
+
+        def respond():  # type: ignore[no-untyped-def]
+            if start > env.now:
+                yield env.timeout(start - env.now)
+            incident = Incident(service, cause, env.now)
+            self.incidents.append(incident)
+            monitoring = self.monitoring
+            if detected is not None:
+                delay = max(0.0, detected - env.now)
+            else:
+                delay = detection_delay(
+                    monitoring.enabled,
+                    monitoring.scrape_interval,
+                    monitoring.evaluation_interval,
+                    monitoring.alert_for,
+                    rng.random(),
+                    rng.random(),
+                    0.0 if monitoring.enabled else _sample(monitoring.customer_report_delay, rng),
+                )
+            yield env.timeout(delay)
+            incident.detected = env.now
+            who = responder(env.now, self.calendar, self.organisation.on_call)
+            if who == "morning":
+                yield env.timeout(self.calendar.next_working(env.now) - env.now)
+                who = "operators"
+            incident.responder, incident.paged = who, True
+            effort = _sample(self.incident_settings.diagnosis_effort, rng)
+            if remedy is None:
+                effort += _sample(self.incident_settings.repair_effort, rng)
+            if who == "on-call":
+                yield env.timeout(_sample(self.organisation.on_call_response, rng))
+                request = self.on_call.request()
+            else:
+                request = self.operators.request(priority=PRIORITY_INCIDENT)
+            fixed = None
+            with request:
+                yield request
+                begun = env.now
+                yield env.timeout(effort)
+                self.work.append(("incident", who, begun, env.now, effort / 3600.0))
+                if remedy is not None:
+                    fixed = remedy(who)
+                    yield env.timeout(0)  # the remedy's work queues before this hand is free
+            if fixed is not None:
+                yield fixed
+            self._restore(incident, None, env.now)
+            self._follow_up()
+            if on_resolved is not None:
+                on_resolved(env.now, effort / 3600.0)
+
+        env.process(respond())

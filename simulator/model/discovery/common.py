@@ -46,3 +46,19 @@ def quantile_curve(delays: np.ndarray, points: int = 101) -> tuple[np.ndarray, n
     if finite.size == 0:
         return np.full(points, np.nan), share
     return np.quantile(np.sort(delays), share, method="inverted_cdf"), share
+
+
+def delivery_of(world: World):  # type: ignore[no-untyped-def]
+    """The run's delivery model (its operators, process and incidents), or None."""
+    for subsystem in world.subsystems:
+        if hasattr(subsystem, "request_config_change"):
+            return subsystem
+    return None
+
+
+def delivery_service(world: World, name: str) -> int:
+    """The delivery model's index of a named service: services in the scenario's order,
+    wrapping round when `delivery.services` is smaller than the call graph."""
+    names = list(world.scenario.services)
+    index = names.index(name) if name in names else 0
+    return index % world.scenario.delivery.services

@@ -34,32 +34,74 @@ class ConfigurationModel:
         self.rng = world.streams.get("configuration/drift")
         self.episodes: list[tuple[str, int, float, float]] = []
         self._open: dict[tuple[str, int], float] = {}  # drifted hosts not yet put right
+        self._hosts: dict[str, list[dict]] = {}  # per station, newest last: {"key", "alive"}
+        self._hosts_changed = False  # the autoscaler added or removed hosts
+        self._started: dict[str, int] = {}  # hosts started per station, for their numbers
         if settings.managed_by != "scheduler" and settings.drift_rate > 0:
             for station in world.stations:
                 faults = faults_of(world, station)
                 faults.drift_failure_share = settings.drift_failure_share
-                for host in range(station.replicas):
-                    self.env.process(self._host(station, host))
+                self._hosts[station.name] = []
+                for _ in range(station.replicas):
+                    self._start_host(station)
+                self._follow(station)
 
-    def _host(self, station: Station, host: int):  # type: ignore[no-untyped-def]
+    def _start_host(self, station: Station) -> None:
+        hosts = self._hosts[station.name]
+        index = self._started[station.name] = self._started.get(station.name, -1) + 1
+        host = {"key": (station.name, index), "alive": True}
+        hosts.append(host)
+        self.env.process(self._host(station, host))
+
+    def _follow(self, station: Station) -> None:
+        """Replicas added later (the autoscaler, a replacement, a move) drift too; a removed
+        one (the newest, as stations remove) stops drifting, and an open episode ends with
+        it. The hook is chained after the discovery model's, which the wiring builds first."""
+        previous = station.on_endpoint_change
+
+        def changed(changed_station: Station, what: str) -> None:
+            if previous is not None:
+                previous(changed_station, what)
+            self._hosts_changed = True
+            if what == "added":
+                self._start_host(station)
+                return
+            hosts = self._hosts[station.name]
+            if not hosts:
+                return
+            host = hosts.pop()
+            host["alive"] = False
+            key = host["key"]
+            if key in self._open:  # its drift goes with it
+                station.faults.drifted -= 1  # type: ignore[union-attr]
+                self.episodes.append((*key, self._open.pop(key), self.env.now))
+
+        station.on_endpoint_change = changed
+
+    def _host(self, station: Station, host: dict):  # type: ignore[no-untyped-def]
         settings = self.settings
         env = self.env
         rng = self.rng
         phase = rng.random() * settings.run_interval  # this host's converging-run schedule
         faults = station.faults
+        key = host["key"]
         while True:
             yield env.timeout(rng.exponential(1 / settings.drift_rate))
+            if not host["alive"]:
+                return
             start = env.now
             faults.drifted += 1  # type: ignore[union-attr]
-            self._open[(station.name, host)] = start
+            self._open[key] = start
             if settings.managed_by == "hand":
                 fix = rng.exponential(settings.hand_fix_time)
             else:
                 fix = float(np.mod(phase - start, settings.run_interval))
             yield env.timeout(fix)
+            if not host["alive"]:
+                return  # the episode was closed when the replica went
             faults.drifted -= 1  # type: ignore[union-attr]
-            del self._open[(station.name, host)]
-            self.episodes.append((station.name, host, start, env.now))
+            del self._open[key]
+            self.episodes.append((*key, start, env.now))
 
     def engineer_hours(self) -> float:
         settings = self.settings
@@ -70,17 +112,30 @@ class ConfigurationModel:
         )
         return len(self.world.scenario.services) * settings.environments * per
 
+    def _host_seconds(self) -> float:
+        """Replica-seconds measured: replicas × period, or, when the autoscaler changed them,
+        the stations' worker capacity over their concurrency (draining replicas count)."""
+        world = self.world
+        period = world.scenario.horizon - world.scenario.warmup
+        if not self._hosts_changed:
+            return float(sum(station.replicas for station in world.stations) * period)
+        total = 0.0
+        for station in world.stations:
+            before = world.warmup_areas.get(station.index, (0.0, 0.0, 0.0, 0.0))[3]
+            total += (station.capacity_area - before) / station.concurrency
+        return total
+
     def summary(self) -> dict[str, float]:
         scenario = self.world.scenario
         warmup, horizon = scenario.warmup, scenario.horizon
-        hosts = sum(station.replicas for station in self.world.stations)
+        host_seconds = self._host_seconds()
         drifted = sum(
             max(0.0, min(end, horizon) - max(start, warmup)) for _, _, start, end in self.episodes
         )
         drifted += sum(max(0.0, horizon - max(start, warmup)) for start in self._open.values())
         return {
             "config_drift_episodes": sum(1 for e in self.episodes if e[2] >= warmup),
-            "config_drifted_share": drifted / (hosts * (horizon - warmup)) if hosts else np.nan,
+            "config_drifted_share": drifted / host_seconds if host_seconds else np.nan,
             "misconfigured_errors": count_status(self.world, MISCONFIGURED),
             "config_engineer_hours": self.engineer_hours(),
         }

@@ -9,14 +9,23 @@ client has dropped it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import simpy
 
 from ...engine.recorder import STALE_ENDPOINT
 from ..services import Station
-from .common import callers, count_status, faults_of, quantile_curve
+from .common import (
+    callers,
+    count_status,
+    delivery_of,
+    delivery_service,
+    faults_of,
+    quantile_curve,
+)
 from .faults import StaleEndpoint
 from .propagation import Learned, Propagation, convergence_time
 
@@ -56,6 +65,10 @@ class DiscoveryModel:
         self.callers = callers(world)
         self.changes: list[dict] = []
         self.curves: list[pd.DataFrame] = []
+        # Static addresses with a delivery model: address changes go through its process.
+        self.delivery = delivery_of(world) if settings.kind == "static" else None
+        self._delivery_rng = world.streams.get("discovery/delivery")
+        self._pending: list[tuple] = []  # changes whose address changes are not all deployed
         self._cause: tuple[str, bool] | None = None  # set while a scripted change runs
         for station in world.stations:
             station.on_endpoint_change = self._changed
@@ -109,7 +122,9 @@ class DiscoveryModel:
                     now, f"service/{station.name}", "kept_one", "one replica must stay"
                 )
             graceful = event.kind == "scale-in"
-            self._with_cause(event.kind, graceful, station.remove_replica, count)
+            # A node failure loses the work in progress there too; a scale-in drains.
+            remove = station.remove_replica if graceful else lambda: station.remove_replica(True)
+            self._with_cause(event.kind, graceful, remove, count)
             if event.kind == "node-failure" and event.replace_after is not None:
                 self.env.timeout(event.replace_after).callbacks.append(
                     lambda _: self._with_cause("replacement", True, station.add_replica, count)
@@ -141,6 +156,9 @@ class DiscoveryModel:
     def _changed(self, station: Station, what: str) -> None:
         now = self.env.now
         kind, graceful = self._cause or ("autoscaler", True)
+        if self.delivery is not None:
+            self._through_delivery(station, what, kind, graceful)
+            return
         clients = self.clients(station.name)
         learned = self.propagation.learn(now, graceful, clients, key=station.index)
         if what == "removed":
@@ -149,49 +167,124 @@ class DiscoveryModel:
             faults.stale.append(StaleEndpoint(now, learned.clients, delay))
         self._record(now, station.name, kind, what, learned)
 
-    def _record(self, now: float, service: str, kind: str, what: str, learned: Learned) -> None:
-        index = len(self.changes)
+    def dependents(self, service: str) -> list[str]:
+        """Whose configuration holds `service`'s addresses under static discovery: its
+        callers, and the service itself (the edge's configuration) for an entry point or
+        when nobody calls it."""
+        found = list(self.callers.get(service, []))
+        if service in self.world.scenario.traffic or not found:
+            found.append(service)
+        return found
+
+    def _through_delivery(self, station: Station, what: str, kind: str, graceful: bool) -> None:
+        """Static addresses in an organisation with a delivery process: each dependent's
+        configuration change is a deploy of that process, and its clients learn the new
+        addresses when it runs. A planned change (scale-in, move, deploy, autoscaler) files
+        the changes at once; a failed node is an incident (cause `discovery`) that monitoring
+        or a customer detects, and whose responder files them ahead of other work."""
+        now = self.env.now
+        delivery = self.delivery
+        dependents = self.dependents(station.name)
+        learned = np.full(len(dependents), np.inf)
+        # "registry": when someone knew what to change (a failure: once diagnosed).
+        state = {"left": len(dependents), "hours": 0.0, "registry": now if graceful else np.nan}
+        stale = None
+        if what == "removed":
+            stale = StaleEndpoint(now, learned, 0.0 if graceful else self.settings.stale_connect)
+            stale.until = np.inf  # until the last dependent's change is deployed
+            faults_of(self.world, station).stale.append(stale)
+        pending = (now, station.name, kind, what, learned, state)
+        self._pending.append(pending)
+        done = self.env.event()
+
+        def deployed(client: int) -> Callable[[float, float], None]:
+            def on(time: float, hours: float) -> None:
+                learned[client] = time
+                state["hours"] += hours
+                state["left"] -= 1
+                if state["left"]:
+                    return
+                if stale is not None:
+                    stale.until = float(learned.max())
+                self._pending.remove(pending)
+                result = Learned(state["registry"], learned, state["hours"])
+                self._record(now, station.name, kind, what, result)
+                done.succeed()
+
+            return on
+
+        def reconfigure(by: str | None) -> simpy.Event:
+            state["registry"] = self.env.now  # someone knows what must change
+            for client, name in enumerate(dependents):
+                service = delivery_service(self.world, name)
+                delivery.request_config_change(service, deployed(client), self._delivery_rng, by)
+            return done
+
+        if graceful:
+            reconfigure(None)
+        else:
+            service = delivery_service(self.world, station.name)
+            delivery.report_incident(
+                service, "discovery", now, self._delivery_rng, remedy=reconfigure
+            )
+
+    def _row(self, index: int, now: float, service: str, kind: str, what: str,
+             learned: Learned) -> tuple[dict, pd.DataFrame]:  # fmt: skip
+        """The `discovery_changes` row and the convergence curve of one change."""
         delays = learned.clients - now
-        converged = convergence_time(delays)
-        self.changes.append(
+        row = {
+            "change": index,
+            "time": now,
+            "service": service,
+            "kind": kind,
+            "endpoint": what,
+            "discovery": self.settings.kind,
+            "clients": int(delays.size),
+            "registry_s": learned.registry - now,
+            "median_s": float(np.median(delays)) if delays.size else np.nan,
+            "convergence_s": convergence_time(delays),
+            "operator_hours": learned.operator_hours,
+        }
+        delay, share = quantile_curve(delays)
+        curve = pd.DataFrame(
             {
                 "change": index,
-                "time": now,
-                "service": service,
                 "kind": kind,
-                "endpoint": what,
                 "discovery": self.settings.kind,
-                "clients": int(delays.size),
-                "registry_s": learned.registry - now,
-                "median_s": float(np.median(delays)) if delays.size else np.nan,
-                "convergence_s": converged,
-                "operator_hours": learned.operator_hours,
+                "seconds": delay,
+                "known_share": share,
             }
         )
-        delay, share = quantile_curve(delays)
-        self.curves.append(
-            pd.DataFrame(
-                {
-                    "change": index,
-                    "kind": kind,
-                    "discovery": self.settings.kind,
-                    "seconds": delay,
-                    "known_share": share,
-                }
-            )
-        )
+        return row, curve
+
+    def _record(self, now: float, service: str, kind: str, what: str, learned: Learned) -> None:
+        row, curve = self._row(len(self.changes), now, service, kind, what, learned)
+        self.changes.append(row)
+        self.curves.append(curve)
         self.world.events.record(
             now,
             f"discovery/{service or 'agents'}",
             f"endpoint_{what}",
-            f"{kind}: 99.99% of {delays.size} clients know after {converged:.3g} s",
+            f"{kind}: 99.99% of {row['clients']} clients know after {row['convergence_s']:.3g} s",
         )
+
+    def _unfinished(self) -> tuple[list[dict], list[pd.DataFrame]]:
+        """Changes some dependents had not yet learned at the horizon (they count as never:
+        infinite convergence)."""
+        rows, curves = [], []
+        for index, (now, service, kind, what, learned, state) in enumerate(self._pending):
+            result = Learned(state["registry"], learned, state["hours"])
+            row, curve = self._row(len(self.changes) + index, now, service, kind, what, result)
+            rows.append(row)
+            curves.append(curve)
+        return rows, curves
 
     # ------------------------------------------------------------------ results
 
     def _measured(self) -> list[dict]:
         warmup = self.world.scenario.warmup
-        return [row for row in self.changes if row["time"] >= warmup]
+        rows = self.changes + self._unfinished()[0]
+        return [row for row in rows if row["time"] >= warmup]
 
     def summary(self) -> dict[str, float]:
         rows = self._measured()
@@ -216,10 +309,12 @@ class DiscoveryModel:
             "change", "time", "service", "kind", "endpoint", "discovery", "clients",
             "registry_s", "median_s", "convergence_s", "operator_hours",
         ]  # fmt: skip
-        changes = pd.DataFrame(self.changes, columns=columns)
+        unfinished, unfinished_curves = self._unfinished()
+        changes = pd.DataFrame(self.changes + unfinished, columns=columns)
+        every_curve = self.curves + unfinished_curves
         curves = (
-            pd.concat(self.curves, ignore_index=True)
-            if self.curves
+            pd.concat(every_curve, ignore_index=True)
+            if every_curve
             else pd.DataFrame(columns=["change", "kind", "discovery", "seconds", "known_share"])
         )
         return {"discovery_changes": changes, "discovery_convergence": curves}

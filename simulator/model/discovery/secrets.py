@@ -15,14 +15,16 @@ Every issue, renewal, revocation and expiry goes into an audit trail.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 import pandas as pd
+import simpy
 
 from ...engine.recorder import UNAUTHORIZED
-from .common import count_status, faults_of
+from .common import count_status, delivery_of, delivery_service, faults_of
 
 if TYPE_CHECKING:
     from ..world import World
@@ -59,6 +61,9 @@ class SecretsModel:
         self.hours = 0.0
         self.expiries = 0
         self.rotations = 0
+        # With a delivery model, fixes are the organisation's work: incidents it resolves.
+        self.delivery = delivery_of(world)
+        self._delivery_rng = world.streams.get("secrets/delivery")
         horizon = scenario.horizon
         if settings.kind == "static":
             for name in self.services:
@@ -81,12 +86,23 @@ class SecretsModel:
     def _audit(self, time: float, service: str, credential: str, action: str, detail: str) -> None:
         self.audit.append((time, service, credential, action, detail))
 
-    def _refuse(self, service: str, start: float, end: float) -> None:
+    def _refuse(self, service: str, start: float, end: float) -> Callable[[float], None]:
+        """Calls to `service` are refused from `start` to `end` (infinite: until the returned
+        function is called with the time the credential works again)."""
         station = next(s for s in self.world.stations if s.name == service)
-        faults_of(self.world, station).unauthorized.append((start, end))
+        windows = faults_of(self.world, station).unauthorized
+        index = len(windows)
+        windows.append((start, end))
+        until = f"until {end:.0f} s" if end < np.inf else "until fixed"
         self.world.events.record(
-            start, f"service/{service}", "unauthorized", f"credential refused until {end:.0f} s"
+            start, f"service/{service}", "unauthorized", f"credential refused {until}"
         )
+
+        def restore(time: float) -> None:
+            windows[index] = (start, time)
+            self.world.events.record(time, f"service/{service}", "authorized", "credential works")
+
+        return restore
 
     def _leases(self, horizon: float) -> None:
         settings = self.settings
@@ -110,16 +126,36 @@ class SecretsModel:
                 continue
             expiry = renewed + ttl
             if expiry < horizon:
-                fixed = expiry + failure.fix_time
                 self.expiries += 1
                 self._audit(expiry, name, lease, "expire", "lease expired: calls refused")
+                if self.delivery is not None:
+                    self._expiry_incident(name, expiry)
+                    continue
+                fixed = expiry + failure.fix_time
                 self._audit(fixed, name, f"{name}/lease-2", "issue", "fixed by hand")
                 self._refuse(name, expiry, fixed)
                 self.hours += failure.fix_time / 3600
 
+    def _expiry_incident(self, name: str, expiry: float) -> None:
+        """The expired lease is an incident (cause `secrets`): monitoring or a customer
+        notices the refused calls, the responder issues a new credential (the delivery
+        model's diagnosis and repair), and calls work again when the incident is resolved."""
+        restore = self._refuse(name, expiry, np.inf)
+
+        def resolved(time: float, hours: float) -> None:
+            restore(time)
+            self.hours += hours
+            self._audit(time, name, f"{name}/lease-2", "issue", "fixed by the responder")
+
+        service = delivery_service(self.world, name)
+        self.delivery.report_incident(service, "secrets", expiry, self._delivery_rng, resolved)
+
     def _leak(self, leak) -> None:  # type: ignore[no-untyped-def]
         settings = self.settings
         noticed = leak.at + leak.detection
+        if self.delivery is not None:
+            self._leak_incident(leak, noticed)
+            return
         if settings.kind == "static":
             credential = "shared"
             changed = list(self.services)
@@ -142,19 +178,78 @@ class SecretsModel:
             self._refuse(leak.service, noticed, restored)
             hours = settings.revoke_time / 3600
         self.hours += hours
-        self.leaks.append(
-            {
-                "at": leak.at,
-                "service": leak.service,
-                "credential": credential,
-                "noticed": noticed,
-                "exposure_s": noticed - leak.at,
-                "restored": restored,
-                "services_changed": len(changed),
-                "changed": ",".join(changed),
-                "affected": ",".join(blast_radius(self.graph, changed)),
-                "engineer_hours": hours,
-            }
+        self.leaks.append(self._leak_row(leak, credential, noticed, noticed, changed))
+        self.leaks[-1].update(restored=restored, engineer_hours=hours)
+
+    def _leak_row(  # type: ignore[no-untyped-def]
+        self, leak, credential: str, noticed: float, revoked: float, changed: list[str]
+    ) -> dict:
+        return {
+            "at": leak.at,
+            "service": leak.service,
+            "credential": credential,
+            "noticed": noticed,
+            "revoked": revoked,
+            "exposure_s": revoked - leak.at,
+            "restored": np.nan,
+            "services_changed": len(changed),
+            "changed": ",".join(changed),
+            "affected": ",".join(blast_radius(self.graph, changed)),
+            "engineer_hours": 0.0,
+        }
+
+    def _leak_incident(self, leak, noticed: float) -> None:  # type: ignore[no-untyped-def]
+        """A leak in an organisation with a delivery process: an incident (cause `secrets`)
+        from the moment it is noticed. Its responder revokes the credential once diagnosed
+        (the exposure lasts until then); with Vault a new lease follows in `revoke_time`;
+        with a static shared credential every service refuses work until its configuration
+        change, shipped by the delivery process, runs. Resolved when the last one runs."""
+        settings = self.settings
+        vault = settings.kind == "vault"
+        changed = [leak.service] if vault else list(self.services)
+        credential = f"{leak.service}/lease-1" if vault else "shared"
+        row = self._leak_row(leak, credential, noticed, np.nan, changed)
+        self.leaks.append(row)
+        self._audit(leak.at, leak.service, credential, "leak", "credential leaked")
+        env = self.world.env
+
+        def revoke(by: str) -> simpy.Event:
+            now = env.now
+            row["revoked"], row["exposure_s"] = now, now - leak.at
+            self._audit(now, leak.service if vault else "", credential, "revoke", f"by {by}")
+            if vault:
+                restored = now + settings.revoke_time
+                self._refuse(leak.service, now, restored)
+                self._audit(restored, leak.service, f"{leak.service}/lease-2", "issue", "new")
+                row["engineer_hours"] += settings.revoke_time / 3600
+                self.hours += settings.revoke_time / 3600
+                return env.timeout(settings.revoke_time)
+            done = env.event()
+            left = [len(changed)]
+            for name in changed:
+                restore = self._refuse(name, now, np.inf)
+
+                def deployed(time: float, hours: float, name=name, restore=restore) -> None:
+                    restore(time)
+                    self._audit(time, name, "shared-2", "configured", "new credential deployed")
+                    row["engineer_hours"] += hours
+                    self.hours += hours
+                    left[0] -= 1
+                    if not left[0]:
+                        done.succeed()
+
+                service = delivery_service(self.world, name)
+                self.delivery.request_config_change(service, deployed, self._delivery_rng, by)
+            return done
+
+        def resolved(time: float, hours: float) -> None:
+            row["restored"] = time
+            row["engineer_hours"] += hours
+            self.hours += hours
+
+        service = delivery_service(self.world, leak.service)
+        self.delivery.report_incident(
+            service, "secrets", noticed, self._delivery_rng, resolved, revoke, detected=noticed
         )
 
     def _rotate(self, at: float) -> None:
@@ -185,10 +280,11 @@ class SecretsModel:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         audit = pd.DataFrame(
-            self.audit, columns=["time", "service", "credential", "action", "detail"]
+            sorted(self.audit, key=lambda row: row[0]),
+            columns=["time", "service", "credential", "action", "detail"],
         )
         columns = [
-            "at", "service", "credential", "noticed", "exposure_s", "restored",
+            "at", "service", "credential", "noticed", "revoked", "exposure_s", "restored",
             "services_changed", "changed", "affected", "engineer_hours",
         ]  # fmt: skip
         leaks = pd.DataFrame(self.leaks, columns=columns)
