@@ -25,7 +25,11 @@ from simulator.model.delivery.calendar import DAY, WEEK, Calendar
 from simulator.model.delivery.decisions import (
     BAD_CHANGE,
     MANUAL_ERROR,
+    PAGE,
+    TICKET,
     budget_spent,
+    burn_rate_crossing,
+    burn_rate_detection,
     canary_verdict,
     deploy_failure,
     detection_delay,
@@ -77,6 +81,45 @@ def test_a_bigger_batch_is_what_breaks_more_often():
 def test_detection_by_monitoring_or_by_customers():
     assert detection_delay(True, 60, 60, 300, 0.5, 0.25, 999) == 30 + 15 + 300
     assert detection_delay(False, 60, 60, 300, 0.5, 0.25, 999) == 999
+
+
+WORKBOOK = [(14.4, H, 300.0, True), (6.0, 6 * H, 1800.0, True), (1.0, 3 * DAY, 6 * H, False)]
+"""The SRE Workbook's rules for a 99.9% SLO: (burn, long window, short window, pages)."""
+
+
+def test_burn_rate_rule_crossings_worked_by_hand():
+    # A full outage at 99.9%: the 1 h window's average e·t/3600 passes 14.4 × 0.001 after
+    # 0.0144 × 3600 = 51.84 s (the 5 min window passed it after 4.32 s).
+    assert burn_rate_crossing(1.0, 0.999, 14.4, H, 300) == pytest.approx(51.84)
+    assert burn_rate_crossing(1.0, 0.999, 14.4, 300, H) == pytest.approx(51.84)  # either order
+    # A bad canary on 5% of the traffic: 0.0144 / 0.05 × 3600 s.
+    assert burn_rate_crossing(0.05, 0.999, 14.4, H, 300) == pytest.approx(1036.8)
+    # 1% failing: below 14.4× for ever; above 6×, whose 6 h window passes 0.006 after 3.6 h.
+    assert burn_rate_crossing(0.01, 0.999, 14.4, H, 300) == math.inf
+    assert burn_rate_crossing(0.01, 0.999, 6.0, 6 * H, 1800) == pytest.approx(3.6 * H)
+    # Exactly at the threshold the average equals it at best: it never exceeds it.
+    assert burn_rate_crossing(0.001, 0.999, 1.0, 3 * DAY, 6 * H) == math.inf
+
+
+def test_burn_rate_detection_adds_scrapes_and_evaluation_and_picks_the_first_rule():
+    # First scrape 30 s after the start (draw 0.5 of 60 s), then every 60 s; the rule is
+    # evaluated 15 s after the scrape that shows the crossing (draw 0.25 of 60 s).
+    def detect(ratio: float, scrape_draw: float = 0.5) -> tuple[float, str | None]:
+        return burn_rate_detection(ratio, 0.999, WORKBOOK, 60.0, 60.0, scrape_draw, 0.25)
+
+    assert detect(1.0) == (pytest.approx(90 + 15), PAGE)  # crossing 51.84 s, scrape at 90 s
+    assert detect(1.0, 0.9) == (pytest.approx(54 + 15), PAGE)  # the first scrape, at 54 s
+    assert detect(0.05) == (pytest.approx(30 + 17 * 60 + 15), PAGE)  # crossing 1,036.8 s
+    assert detect(0.01) == (pytest.approx(30 + 216 * 60 + 15), PAGE)  # 6×: 12,960 s
+    # 0.5% failing: only the ticket rule, 0.001 / 0.005 × 3 days = 51,840 s.
+    assert detect(0.005) == (pytest.approx(30 + 864 * 60 + 15), TICKET)
+    assert detect(0.0005) == (math.inf, None)  # within the budget: no alert ever
+
+
+def test_a_short_window_longer_than_the_long_one_is_an_error():
+    spec = {"monitoring": {"burn_rate_rules": [{"long_window": "5min", "short_window": "1h"}]}}
+    with pytest.raises(ScenarioError, match="short_window"):
+        load_scenario(spec)
 
 
 def test_who_responds():
@@ -350,3 +393,114 @@ def test_on_call_pay_is_standby_outside_working_hours_plus_pages_worked():
     assert summary["cost_people_usd"] == pytest.approx(team + summary["cost_on_call_usd"])
     without = simulator.run({**spec, "organisation": {"operators": 2, "on_call": False}}, seed=1)
     assert without.summary["cost_on_call_usd"] == 0.0
+
+
+def bad_canaries(alerting: str, canary_share: float) -> simulator.Result:
+    """Every third change bad, tests and previews that catch nothing, a canary analysis
+    that misses everything: only an SLO burn-rate alert can stop a bad canary."""
+    spec = small(
+        "automated",
+        defect_probability=0.3,
+        automated={
+            "test_detection": 0.0,
+            "canary_detection": 0.0,
+            "canary_false_alarm": 0.0,
+            "canary_share": canary_share,
+        },
+    )
+    spec["monitoring"]["alerting"] = alerting
+    return simulator.run(spec, seed=2)
+
+
+def test_a_burn_rate_alert_rolls_back_a_bad_canary_the_analysis_missed():
+    """At 5% of the traffic a bad canary burns the budget at 50×: the 14.4×/1 h rule fires
+    after 1,036.8 s plus at most a scrape and an evaluation (2 min), within the 30-minute
+    analysis, so no bad change reaches all the traffic. Threshold alerting does not watch
+    the canary: those bad changes land and fail."""
+    caught = bad_canaries("burn-rate", 0.05)
+    deploys, incidents = caught.tables["deploys"], caught.tables["incidents"]
+    assert (deploys["outcome"] == "rolled-back").sum() > 20
+    assert not (deploys["outcome"] == "failed").any()
+    assert (incidents["impact"] == 0.05).all() and (incidents["responder"] == "pipeline").all()
+    delay = incidents["detected"] - incidents["start"]
+    assert delay.min() >= 1036.8 and delay.max() <= 1036.8 + 120
+    missed = bad_canaries("threshold", 0.05).tables["deploys"]
+    assert (missed["outcome"] == "failed").sum() > 20
+    assert not (missed["outcome"] == "rolled-back").any()
+
+
+def test_a_canary_too_small_to_burn_fast_lands_and_full_traffic_pages_in_a_minute_or_two():
+    """At 1% of the traffic the canary stays under 14.4× and 6× would need 3.6 h: it passes,
+    the release lands, and the full outage fires the 1 h rule after 51.84 s plus at most a
+    scrape and an evaluation; the pipeline rolls it back."""
+    result = bad_canaries("burn-rate", 0.01)
+    deploys, incidents = result.tables["deploys"], result.tables["incidents"]
+    assert not (deploys["outcome"] == "rolled-back").any()
+    assert (deploys["outcome"] == "failed").sum() > 20
+    done = incidents.dropna(subset=["detected"])
+    delay = done["detected"] - done["start"]
+    assert delay.min() >= 51.84 and delay.max() <= 51.84 + 120
+    assert (done["responder"] == "pipeline").all()
+
+
+def test_incidents_no_burn_rate_rule_catches_are_reported_by_customers():
+    """A rule whose threshold a full outage cannot pass (20 × (1 − 0.95) = 1): nothing
+    alerts, customers report after about an hour, and humans, not the pipeline, roll back."""
+    spec = small("automated", defect_probability=0.3, automated={"strategy": "rolling"})
+    spec["monitoring"].update(alerting="burn-rate", slo=0.95, burn_rate_rules=[{"burn": 20}])
+    incidents = simulator.run(spec, seed=2).tables["incidents"].dropna(subset=["detected"])
+    assert len(incidents) > 20
+    assert (incidents["responder"] != "pipeline").all() and incidents["paged"].all()
+    delay = incidents["detected"] - incidents["start"]
+    assert 0.5 * H < delay.mean() < 2 * H  # exponential, mean 1 h (customer_report_delay)
+
+
+def test_a_ticket_alert_waits_for_working_hours():
+    """Infrastructure failures at any hour under ticket delivery. With only a ticket rule
+    nobody is paged: night-time incidents wait for the morning; with the Workbook's page
+    rules the on-call operator answers them."""
+    spec = small("ticket", defect_probability=0.0, ticket={"manual_error_probability": 0.0})
+    spec["incidents"] = {"infrastructure_mtbf": "5d"}
+    spec["monitoring"]["alerting"] = "burn-rate"
+    paged = simulator.run(spec, seed=1).tables["incidents"].dropna(subset=["resolved"])
+    assert (paged["responder"] == "on-call").any() and paged["paged"].all()
+    spec["monitoring"]["burn_rate_rules"] = [{"burn": 1, "long_window": "1h", "page": False}]
+    ticketed = simulator.run(spec, seed=1).tables["incidents"].dropna(subset=["resolved"])
+    assert len(ticketed) > 10
+    assert set(ticketed["responder"]) == {"operators"} and not ticketed["paged"].any()
+
+
+def test_blue_green_pays_for_a_second_copy_during_each_rollout():
+    """Each blue-green rollout (releases, rollbacks) runs a second copy of the service's
+    nodes for rollout_time: 2 nodes × 10 min × $0.096/h a rollout, in the tooling cost;
+    canaries run no second copy."""
+    spec = small("automated", automated={"strategy": "blue-green"})
+    result = simulator.run(spec, seed=1)
+    summary, deploys = result.summary, result.tables["deploys"]
+    start, end = result.scenario.warmup, result.scenario.horizon
+    rollout = 600.0
+    began = (deploys["finished"] - rollout).clip(lower=start)
+    seconds = (deploys["finished"].clip(upper=end) - began).clip(lower=0).sum()
+    expected = 2 * 0.096 * seconds / H
+    assert expected > 3  # over a hundred rollouts
+    # a rollout under way at the horizon (one per service at most) is charged until then
+    assert summary["cost_blue_green_usd"] == pytest.approx(expected, abs=5 * 2 * 0.096 / 6)
+    runners = 4 * 0.096 * (end - start) / H
+    assert summary["cost_tooling_usd"] == pytest.approx(runners + summary["cost_blue_green_usd"])
+    canary = simulator.run(small("automated"), seed=1).summary
+    assert canary["cost_blue_green_usd"] == 0.0
+    assert canary["cost_tooling_usd"] == pytest.approx(runners)
+
+
+def test_canary_alert_share_of_the_arithmetic():
+    from simulator.model.delivery.capacity import canary_alert_share
+
+    sre = load_scenario(ERAS / "sre.yaml")
+    assert canary_alert_share(sre) == 1.0  # 1,037-1,157 s < 30 min, whatever the phases
+    assert (
+        canary_alert_share(load_scenario(ERAS / "sre.yaml", {"monitoring.alerting": "threshold"}))
+        == 0.0
+    )
+    # 20 min of analysis: caught when the first scrape and the evaluation leave room.
+    short = load_scenario(ERAS / "sre.yaml", {"delivery.automated.canary_duration": "1100s"})
+    assert 0.0 < canary_alert_share(short) < 1.0

@@ -108,30 +108,39 @@ def test_no_more_manual_deploys_than_working_hours_allow(operators: int):
 
 
 @pytest.mark.parametrize(
-    ("era", "services", "replications"), [("sysadmin", 4, 4), ("devops", 4, 4), ("sre", 40, 8)]
+    ("era", "services", "replications", "alerting"),
+    [
+        ("sysadmin", 4, 4, None),
+        ("devops", 4, 4, None),
+        ("sre", 40, 8, None),
+        ("sre", 40, 8, "threshold"),
+    ],
 )
 def test_operator_load_arithmetic_agrees_with_the_simulation(
-    era: str, services: int, replications: int
+    era: str, services: int, replications: int, alerting: str | None
 ):
     """The expected weekly operator hours (capacity.py) against the simulated ones, at a
     size where the team is not saturated. Rework and re-deploys after rollbacks are left
     out of the arithmetic: 15% tolerance (an error in a term of the formula, e.g. a missing
     toil or deploy term, is larger than that). The sysadmin's and the DevOps team's hours
     are mostly deploys and toil, which vary little over 4 replications of 12 weeks. The
-    SRE team's are mostly 5-hour follow-ups of incidents that escape tests and canary
-    (0.75% of changes): a Poisson count, so 40 services and 8 replications give ~290
-    expected incidents, a relative standard deviation of ~6%, and 15% is ~2.5 of it."""
-    scenario = load_scenario(
-        f"scenarios/eras/{era}.yaml",
-        {
-            "delivery.services": services,
-            "horizon": "13w",
-            "fidelity": "request",
-            "services": {},
-            "traffic": {},
-            "deployment": "microservices",
-        },
-    )
+    SRE preset's burn-rate alert rolls back every bad canary, so its hours are toil alone
+    (one-hour tickets: ~190 expected, ~7% relative standard deviation), and a single
+    5-hour follow-up of an escaped incident the arithmetic left out would add ~3%. With
+    threshold alerting they are mostly 5-hour follow-ups of incidents that escape tests
+    and canary (0.75% of changes): a Poisson count, so 40 services and 8 replications give
+    ~290 expected incidents, a relative standard deviation of ~6%, and 15% is ~2.5 of it."""
+    overrides = {
+        "delivery.services": services,
+        "horizon": "13w",
+        "fidelity": "request",
+        "services": {},
+        "traffic": {},
+        "deployment": "microservices",
+    }
+    if alerting is not None:
+        overrides["monitoring.alerting"] = alerting
+    scenario = load_scenario(f"scenarios/eras/{era}.yaml", overrides)
     expected = operator_load(scenario).total_hours
     runs = simulator.run_replications(scenario, replications, seed=7).table
     measured = runs["operator_hours_per_week"].mean()
@@ -157,10 +166,10 @@ def test_where_the_sysadmin_breaks():
 
 
 def test_ci_runner_load_agrees_with_the_arithmetic():
-    """Runner-hours of builds and tests (reruns after flaky tests and after caught bad
-    changes included) against the expected ones, at 60 services (runners ~10% busy on
+    """Runner-hours of builds and tests (reruns after flaky tests, and the fix of every bad
+    change, included) against the expected ones, at 60 services (runners ~10% busy on
     average). ~12,000 CI runs of exponential duration: the sampling error of the mean is
-    ~1%; 5% tolerance."""
+    ~1%; 5% tolerance (measured 2.5% above: 0.0995 against 0.0970, seed 3)."""
     scenario = load_scenario(
         "scenarios/eras/sre.yaml",
         {"delivery.services": 60, "horizon": "5w", "fidelity": "request", "services": {},

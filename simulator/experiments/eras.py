@@ -114,9 +114,10 @@ def era_table(results: dict[str, Result]) -> pd.DataFrame:
 
     Cost per week: the serving infrastructure is what the run billed for the nodes the
     request workload ran on (`cost_usd`: fixed servers, fixed VMs or the autoscaled
-    cluster), plus CI runners and preview environments; people are the operators' working
-    hours and on-call pay. (The delivery model's own `cost_nodes_usd`, an estimate from
-    `delivery.nodes_per_service` for the growth sweep, is not counted here.)"""
+    cluster), plus CI runners, preview environments and blue-green copies; people are the
+    operators' working hours and on-call pay. (The delivery model's own `cost_nodes_usd`,
+    an estimate from `delivery.nodes_per_service` for the growth sweep, is not counted
+    here.)"""
     table = pd.DataFrame({era: r.summary for era, r in results.items()}).T
     weeks = pd.Series({era: r.scenario.measured_period / (7 * DAY) for era, r in results.items()})
     serving = table.get("cost_usd", 0.0)

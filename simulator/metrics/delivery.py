@@ -55,14 +55,19 @@ DELIVERY_KPI_DESCRIPTIONS: dict[str, str] = {
     "toil_share": "manual deploys and hand configuration over the team's working hours "
     "(SRE cap: 50% on operational work)",
     "services_per_operator": "services the team runs, per operator",
-    "pages_per_shift": "incidents a human responded to, per 12 h of measured time",
+    "pages_per_shift": "incidents a human responded to on a page or a customer's report "
+    "(not a ticket alert), per 12 h of measured time",
     "operator_backlog": "work items waiting for an operator at the horizon (grows without "
     "bound when the team is overloaded)",
     "ci_utilisation": "share of the CI runners' time spent building and testing (automated)",
     "deploy_freeze_hours": "hours of deploy pipelines frozen by the error-budget policy",
     "cost_nodes_usd": "the services' nodes, as delivery.nodes_per_service estimates them",
-    "cost_tooling_usd": "CI runners and preview environments (automated delivery)",
-    "cost_infrastructure_usd": "service nodes, CI runners and preview environments",
+    "cost_tooling_usd": "CI runners, preview environments and blue-green's second copy "
+    "(automated delivery)",
+    "cost_blue_green_usd": "blue-green: the second copy of a service's nodes during each "
+    "rollout (included in cost_tooling_usd)",
+    "cost_infrastructure_usd": "service nodes, CI runners, preview environments and "
+    "blue-green's second copy",
     "cost_on_call_usd": "on-call standby outside working hours and pages worked then",
     "cost_people_usd": "operators' working hours at their hourly rate, plus on-call pay",
     "cost_total_usd": "infrastructure and people",
@@ -328,10 +333,12 @@ def delivery_kpis(model: DeliveryModel) -> dict[str, float]:
     hours_run = period / HOUR
     nodes = services * delivery.nodes_per_service * delivery.node_price * hours_run
     tooling = 0.0
+    second_copy = model.second_copy_node_seconds / HOUR * delivery.node_price
     if delivery.process == "automated":
         auto = delivery.automated
         tooling += auto.runners * auto.runner_price * hours_run
         tooling += model.preview_node_seconds / HOUR * delivery.node_price
+        tooling += second_copy
     infrastructure = nodes + tooling
     on_call_worked = float(hours[work["who"] == "on-call"].sum()) if not work.empty else 0.0
     on_call = on_call_cost(
@@ -343,6 +350,7 @@ def delivery_kpis(model: DeliveryModel) -> dict[str, float]:
     people = team_hours * organisation.hourly_rate + on_call
     kpis["cost_nodes_usd"] = nodes
     kpis["cost_tooling_usd"] = tooling
+    kpis["cost_blue_green_usd"] = second_copy
     kpis["cost_infrastructure_usd"] = infrastructure
     kpis["cost_on_call_usd"] = on_call
     kpis["cost_people_usd"] = people

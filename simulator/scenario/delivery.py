@@ -24,6 +24,7 @@ from .units import Duration, MoneyPerHour
 Process = Literal["ticket", "config-management", "automated"]
 PROCESSES: tuple[str, ...] = Process.__args__  # type: ignore[attr-defined]
 Strategy = Literal["rolling", "blue-green", "canary"]
+Alerting = Literal["threshold", "burn-rate"]
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -307,18 +308,71 @@ class Incidents(ScenarioModel):
     )
 
 
+class BurnRateRule(ScenarioModel):
+    """One multiwindow burn-rate alert (SRE Workbook, "Alerting on SLOs"), a list entry.
+
+    It fires while the error rate averaged over both its long and its short window exceeds
+    `burn` × (1 − slo): budget spent `burn` times faster than the SLO allows."""
+
+    burn: float = knob(14.4, "burn rate: multiple of the error budget's steady rate", gt=0)
+    long_window: Duration = knob(HOUR, "the long window, which sets the detection time", "s", gt=0)
+    short_window: Duration = knob(
+        5 * 60.0, "the short window (resets the alert soon after the errors stop)", "s", gt=0
+    )
+    page: bool = knob(True, "the alert pages (else it opens a ticket, read in working hours)")
+
+    @model_validator(mode="after")
+    def _windows(self) -> BurnRateRule:
+        if self.short_window > self.long_window:
+            raise PydanticCustomError(
+                "short_window",
+                "expected short_window no longer than long_window",
+                {"key": "short_window"},
+            )
+        return self
+
+
+def _workbook_rules() -> list[BurnRateRule]:
+    """The SRE Workbook's recommended rules for a 99.9% SLO over 30 days (docs/delivery.md):
+    page at 14.4× over 1 h (5 min) or 6× over 6 h (30 min), ticket at 1× over 3 days (6 h)."""
+    return [
+        BurnRateRule(burn=14.4, long_window=HOUR, short_window=5 * 60.0, page=True),
+        BurnRateRule(burn=6.0, long_window=6 * HOUR, short_window=30 * 60.0, page=True),
+        BurnRateRule(burn=1.0, long_window=3 * DAY, short_window=6 * HOUR, page=False),
+    ]
+
+
 class Monitoring(ScenarioModel):
     """Detection: alert rules over scraped metrics, or else customers who complain."""
 
     enabled: bool = knob(False, "alerting on scraped metrics detects incidents")
+    alerting: Alerting = knob(
+        "threshold",
+        "threshold (any failure fires after the next scrape, evaluation and alert_for, "
+        "whatever its size) or burn-rate (SLO burn-rate rules: the share of requests failing "
+        "sets when, and whether, an alert fires)",
+    )
+    slo: float = knob(
+        0.999, "availability objective the burn-rate rules protect (burn-rate)", gt=0, lt=1
+    )
+    burn_rate_rules: list[BurnRateRule] = knob(
+        default_factory=_workbook_rules,
+        description="multiwindow burn-rate alerts (burn-rate); an incident no rule catches "
+        "is reported by customers after customer_report_delay",
+    )
     scrape_interval: Duration = knob(60.0, "Prometheus' default scrape interval", "s", gt=0)
     evaluation_interval: Duration = knob(60.0, "Prometheus' default rule evaluation", "s", gt=0)
     alert_for: Duration = knob(
-        5 * 60.0, "time a condition must hold before the alert fires (assumed)", "s", ge=0
+        5 * 60.0,
+        "time a threshold alert's condition must hold before it fires (assumed; the burn-rate "
+        "rules have none: their long window does that job)",
+        "s",
+        ge=0,
     )
     customer_report_delay: MeanDuration = knob(
         default_factory=lambda: Exponential(mean=HOUR),
-        description="time until a customer's complaint reaches operations (no monitoring; assumed)",
+        description="time until a customer's complaint reaches operations (no monitoring, or "
+        "no burn-rate rule fires; assumed)",
         unit="s",
     )
 
@@ -334,5 +388,6 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("delivery.automated.error_budget", ErrorBudget),
     ("incidents", Incidents),
     ("monitoring", Monitoring),
+    ("monitoring.burn_rate_rules[]", BurnRateRule),
 ]
 """The sections of the generated scenario reference (docs/scenario-reference.md)."""

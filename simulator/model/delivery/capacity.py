@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ...scenario.delivery import WEEK
 from ...scenario.schema import Scenario
 from .calendar import Calendar
+from .decisions import burn_rate_detection
 
 HOUR = 3600.0
 
@@ -107,6 +108,35 @@ def releases_per_week(
     return releases / weeks, bad / weeks
 
 
+def canary_alert_share(scenario: Scenario, grid: int = 20) -> float:
+    """Share of bad canaries that an SLO burn-rate alert rolls back before the canary
+    analysis ends (0 unless monitoring uses burn-rate rules and the pipeline rolls back
+    by itself): the alert's delay averaged over a grid of scrape and evaluation phases."""
+    auto = scenario.delivery.automated if scenario.delivery else None
+    monitoring = scenario.monitoring
+    if auto is None or not (
+        auto.auto_rollback and monitoring.enabled and monitoring.alerting == "burn-rate"
+    ):
+        return 0.0
+    rules = [(r.burn, r.long_window, r.short_window, r.page) for r in monitoring.burn_rate_rules]
+    phases = [(k + 0.5) / grid for k in range(grid)]
+    caught = sum(
+        burn_rate_detection(
+            auto.canary_share,
+            monitoring.slo,
+            rules,
+            monitoring.scrape_interval,
+            monitoring.evaluation_interval,
+            scrape,
+            evaluation,
+        )[0]
+        < auto.canary_duration
+        for scrape in phases
+        for evaluation in phases
+    )
+    return caught / grid**2
+
+
 def operator_load(scenario: Scenario, services: int | None = None) -> Load:
     """The expected weekly operator hours of a scenario with a `delivery` section (at
     `services` services if given), ignoring rework and the changes of rolled-back releases
@@ -131,7 +161,9 @@ def operator_load(scenario: Scenario, services: int | None = None) -> Load:
         if not (auto.auto_rollback and scenario.monitoring.enabled):
             human += diagnosis
         if auto.strategy == "canary":
-            escaped_full = escaped * (1 - auto.canary_detection)
+            # Bad canaries that neither a burn-rate alert nor the analysis catches.
+            escaped_full = escaped * (1 - canary_alert_share(scenario))
+            escaped_full *= 1 - auto.canary_detection
             incident_hours = weekly_changes * (escaped_full * human) / HOUR
         else:
             incident_hours = weekly_changes * escaped * human / HOUR
@@ -140,8 +172,9 @@ def operator_load(scenario: Scenario, services: int | None = None) -> Load:
             + (1 - auto.cache_hit_probability) * auto.build_time.mean_s
         )
         # Runs per change: reruns after flaky tests (geometric), and one more run for each
-        # bad change the tests catch (its fix goes through CI again).
-        runs = 1 / (1 - auto.flaky_probability) * (1 + p * auto.test_detection)
+        # bad change: the tests, a preview, the canary or an incident's rollback catches
+        # every one, and its fix goes through CI again.
+        runs = 1 / (1 - auto.flaky_probability) * (1 + p)
         ci_hours = weekly_changes * n * runs * (build + auto.test_time.mean_s) / HOUR
         return Load(
             n,

@@ -6,6 +6,7 @@ is tested without an environment.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from .calendar import Calendar
@@ -55,6 +56,59 @@ def detection_delay(
     if not monitoring:
         return customer_delay
     return scrape_draw * scrape_interval + evaluation_draw * evaluation_interval + alert_for
+
+
+PAGE = "page"
+TICKET = "ticket"
+CUSTOMER = "customer"
+"""How an incident was detected: an alert that pages, an alert that opens a ticket (read in
+working hours), or a customer's complaint."""
+
+
+def burn_rate_crossing(
+    error_ratio: float, slo: float, burn: float, long_window: float, short_window: float
+) -> float:
+    """Time from the start of an incident until a multiwindow burn-rate rule's condition
+    holds, or infinity if it never does.
+
+    The incident is a step from no errors to `error_ratio` (the share of requests failing).
+    A window of length W then averages e·t/W for t < W, so it exceeds the threshold
+    θ = burn·(1 − slo) at t = θ/e·W, if e > θ; otherwise never. Both windows must exceed θ;
+    for a step the long one crosses last (the short window matters for resetting)."""
+    threshold = burn * (1.0 - slo)
+    if error_ratio <= threshold:
+        return math.inf
+    return threshold / error_ratio * max(long_window, short_window)
+
+
+def burn_rate_detection(
+    error_ratio: float,
+    slo: float,
+    rules: Sequence[tuple[float, float, float, bool]],
+    scrape_interval: float,
+    evaluation_interval: float,
+    scrape_draw: float,
+    evaluation_draw: float,
+) -> tuple[float, str | None]:
+    """Time from the start of an incident to the first burn-rate alert, and whether it pages
+    (PAGE) or opens a ticket (TICKET); (infinity, None) when no rule ever fires.
+
+    Rules are (burn, long window, short window, pages). Prometheus sees the errors only in
+    scrapes (the first one `scrape_draw` of an interval after the start, then one every
+    interval): a rule's crossing shows at the first scrape at or after it, and fires at the
+    next rule evaluation (`evaluation_draw` of an interval later). No `for`: the Workbook's
+    rules rely on the long window instead."""
+    first_scrape = scrape_draw * scrape_interval
+    best, kind = math.inf, None
+    for burn, long_window, short_window, pages in rules:
+        crossing = burn_rate_crossing(error_ratio, slo, burn, long_window, short_window)
+        if math.isinf(crossing):
+            continue
+        scrapes = math.ceil(max(0.0, crossing - first_scrape) / scrape_interval)
+        delay = first_scrape + scrapes * scrape_interval + evaluation_draw * evaluation_interval
+        if delay < best or (delay == best and pages):
+            best, kind = delay, PAGE if pages else TICKET
+    return best, kind
 
 
 def responder(now: float, calendar: Calendar, on_call: bool) -> str:

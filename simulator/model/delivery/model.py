@@ -39,13 +39,17 @@ from ...scenario.schema import Scenario
 from .calendar import Calendar
 from .decisions import (
     BAD_CHANGE,
+    CUSTOMER,
     FAILED,
     FALSE_ALARM,
     INFRASTRUCTURE,
     OK,
+    PAGE,
     ROLLBACK,
     ROLLED_BACK,
+    TICKET,
     budget_spent,
+    burn_rate_detection,
     canary_verdict,
     deploy_failure,
     detection_delay,
@@ -154,6 +158,9 @@ class DeliveryModel:
         self.outages: list[list[tuple[float, float, float]]] = [[] for _ in range(n)]
         """Per service: (start, end, share of traffic affected) of every incident."""
         self.preview_node_seconds = 0.0
+        self.second_copy_node_seconds = 0.0
+        """Blue-green: node-seconds of the second copy running during rollouts, within the
+        measured period."""
         self.ci_busy_seconds = 0.0
         self.frozen_seconds = 0.0
         self.counts = {"committed": 0, "approved": 0, "deployed": 0}
@@ -381,6 +388,16 @@ class DeliveryModel:
             deploy = self._record(Deploy(service, requested, changes, started=env.now))
             any_bad = any(c.bad for c in changes)
             if auto.strategy == "canary":
+                alert = self._canary_alert(any_bad, rng)
+                if alert < auto.canary_duration:
+                    # The SLO burn-rate alert fired before the analysis ended: roll back.
+                    yield env.timeout(alert)
+                    self.events.record(
+                        env.now, "delivery/canary", "burn-rate alert", f"service {service}"
+                    )
+                    self._canary_rollback(deploy)
+                    yield env.timeout(auto.rollout_time)
+                    continue
                 yield env.timeout(auto.canary_duration)
                 verdict = canary_verdict(
                     any_bad, rng.random(), auto.canary_detection, auto.canary_false_alarm
@@ -393,10 +410,36 @@ class DeliveryModel:
                     self._false_alarm(deploy)
                     yield env.timeout(auto.rollout_time)
                     continue
-            yield env.timeout(auto.rollout_time)
+            yield from self._rollout(service)
             deploy.finished = env.now
             self._land(deploy, BAD_CHANGE if any_bad else None)
         self.deploying[service] = False
+
+    def _rollout(self, service: int):  # type: ignore[no-untyped-def]
+        """One rollout (or rollback) of a service: `rollout_time`. Under blue-green a full
+        second copy of the service's nodes runs meanwhile, and is paid for."""
+        auto = self.delivery.automated
+        if auto.strategy == "blue-green":
+            now = self.env.now
+            low, high = max(now, self.warmup), min(now + auto.rollout_time, self.horizon)
+            self.second_copy_node_seconds += self.delivery.nodes_per_service * max(0.0, high - low)
+        yield self.env.timeout(auto.rollout_time)
+
+    def _canary_alert(self, any_bad: bool, rng: np.random.Generator) -> float:
+        """When an SLO burn-rate alert fires on a bad canary (its error ratio is the slice it
+        serves: a bad change fails every request it gets), if the pipeline acts on alerts;
+        else infinity. Draws only then, so threshold alerting keeps its draws."""
+        auto = self.delivery.automated
+        monitoring = self.monitoring
+        if not (
+            any_bad
+            and auto.auto_rollback
+            and monitoring.enabled
+            and monitoring.alerting == "burn-rate"
+        ):
+            return math.inf
+        delay, _ = self._burn_rate(auto.canary_share, rng)
+        return delay
 
     def _canary_rollback(self, deploy: Deploy) -> None:
         """The canary failed: roll back at once; the slice of users it hit had an incident."""
@@ -485,38 +528,29 @@ class DeliveryModel:
     def _incident(self, incident: Incident, deploy: Deploy | None):  # type: ignore[no-untyped-def]
         env = self.env
         rng = self._service_streams[incident.service]["incidents"]
-        monitoring = self.monitoring
-        delay = detection_delay(
-            monitoring.enabled,
-            monitoring.scrape_interval,
-            monitoring.evaluation_interval,
-            monitoring.alert_for,
-            rng.random(),
-            rng.random(),
-            0.0 if monitoring.enabled else _sample(monitoring.customer_report_delay, rng),
-        )
+        delay, source = self._detect(incident.impact, rng)
         yield env.timeout(delay)
         incident.detected = env.now
         auto = self.delivery.automated
         automatic = (
             self.process == "automated"
             and auto.auto_rollback
-            and monitoring.enabled
+            and source != CUSTOMER
             and deploy is not None
         )
         if automatic:
             incident.responder = "pipeline"
-            yield env.timeout(auto.rollout_time)
+            yield from self._rollout(incident.service)
             self._restore(incident, deploy, rollback_started=env.now - auto.rollout_time)
             self._follow_up()
             return
         # A human responds: diagnosis, then the remedy through the same process.
-        who = responder(env.now, self.calendar, self.organisation.on_call)
+        who = responder(env.now, self.calendar, self.organisation.on_call and source != TICKET)
         if who == "morning":
             yield env.timeout(self.calendar.next_working(env.now) - env.now)
             who = "operators"
         incident.responder = who
-        incident.paged = True
+        incident.paged = source != TICKET
         effort = _sample(self.incident_settings.diagnosis_effort, rng)
         if deploy is None:
             effort += _sample(self.incident_settings.repair_effort, rng)
@@ -540,9 +574,47 @@ class DeliveryModel:
                 converge = self.calendar.next_tick(env.now, settings.converge_interval, 0.0)
                 yield env.timeout(converge - env.now + settings.converge_duration)
             elif self.process == "automated":
-                yield env.timeout(auto.rollout_time)
+                yield from self._rollout(incident.service)
         self._restore(incident, deploy, rollback_started)
         self._follow_up()
+
+    def _detect(self, impact: float, rng: np.random.Generator) -> tuple[float, str]:
+        """Delay until an incident of `impact` (share of requests failing) is detected, and
+        how: PAGE, TICKET (a burn-rate rule that opens a ticket) or CUSTOMER. Threshold
+        alerting fires whatever the impact; burn-rate rules may never fire on a small one,
+        and then customers report it."""
+        monitoring = self.monitoring
+        if monitoring.enabled and monitoring.alerting == "burn-rate":
+            delay, kind = self._burn_rate(impact, rng)
+            if kind is not None:
+                return delay, kind
+            return _sample(monitoring.customer_report_delay, rng), CUSTOMER
+        delay = detection_delay(
+            monitoring.enabled,
+            monitoring.scrape_interval,
+            monitoring.evaluation_interval,
+            monitoring.alert_for,
+            rng.random(),
+            rng.random(),
+            0.0 if monitoring.enabled else _sample(monitoring.customer_report_delay, rng),
+        )
+        return delay, PAGE if monitoring.enabled else CUSTOMER
+
+    def _burn_rate(self, impact: float, rng: np.random.Generator) -> tuple[float, str | None]:
+        monitoring = self.monitoring
+        rules = [
+            (rule.burn, rule.long_window, rule.short_window, rule.page)
+            for rule in monitoring.burn_rate_rules
+        ]
+        return burn_rate_detection(
+            impact,
+            monitoring.slo,
+            rules,
+            monitoring.scrape_interval,
+            monitoring.evaluation_interval,
+            rng.random(),
+            rng.random(),
+        )
 
     def _follow_up(self) -> None:
         """Root cause and postmortem, in working time, queued behind incidents."""
@@ -640,7 +712,7 @@ class DeliveryModel:
                     busy = _sample(auto.cached_build_time, rng) + _sample(auto.test_time, rng)
                     yield env.timeout(busy)
                     self.ci_busy_seconds += busy
-                yield env.timeout(auto.rollout_time)
+                yield from self._rollout(service)
             else:
                 ticket = self.process == "ticket"
                 effort = _sample(
@@ -697,26 +769,18 @@ class DeliveryModel:
                 yield env.timeout(start - env.now)
             incident = Incident(service, cause, env.now)
             self.incidents.append(incident)
-            monitoring = self.monitoring
             if detected is not None:
-                delay = max(0.0, detected - env.now)
+                delay, source = max(0.0, detected - env.now), PAGE
             else:
-                delay = detection_delay(
-                    monitoring.enabled,
-                    monitoring.scrape_interval,
-                    monitoring.evaluation_interval,
-                    monitoring.alert_for,
-                    rng.random(),
-                    rng.random(),
-                    0.0 if monitoring.enabled else _sample(monitoring.customer_report_delay, rng),
-                )
+                delay, source = self._detect(incident.impact, rng)
             yield env.timeout(delay)
             incident.detected = env.now
-            who = responder(env.now, self.calendar, self.organisation.on_call)
+            on_call = self.organisation.on_call and source != TICKET
+            who = responder(env.now, self.calendar, on_call)
             if who == "morning":
                 yield env.timeout(self.calendar.next_working(env.now) - env.now)
                 who = "operators"
-            incident.responder, incident.paged = who, True
+            incident.responder, incident.paged = who, source != TICKET
             effort = _sample(self.incident_settings.diagnosis_effort, rng)
             if remedy is None:
                 effort += _sample(self.incident_settings.repair_effort, rng)
