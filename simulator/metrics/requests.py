@@ -22,14 +22,8 @@ LATENCY_PERCENTILES = {
     "latency_p99_s": 99,
     "latency_p999_s": 99.9,
 }
-FAILURE_CAUSES = (
-    "timeout",
-    "rejected",
-    "circuit_open",
-    "stale_endpoint",
-    "misconfigured",
-    "unauthorized",
-)
+FAILURE_CAUSES = STATUSES[2:]
+"""Every status but `pending` and `ok`: the causes a failed request can have."""
 
 KPI_DESCRIPTIONS: dict[str, str] = {
     "requests_completed": "end-to-end requests sent after warm-up that succeeded",
