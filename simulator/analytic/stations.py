@@ -35,7 +35,7 @@ of Stolletz (2008) in its simplest form.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -165,12 +165,6 @@ class StationSteps:
         share = self.delay_share
         second = (1.0 - share) * stationary_second + share * self.delay_second
         return np.maximum(second - self.wait_mean**2, 0.0)
-
-    def row(self, step: int) -> StationSteps:
-        """One step, as 1 × stations arrays."""
-        return StationSteps(
-            **{f.name: getattr(self, f.name)[step : step + 1] for f in fields(self)}
-        )
 
 
 @dataclass
