@@ -23,9 +23,11 @@ from .metrics import (
 )
 from .metrics.statistics import mean_ci
 from .model.world import World
+from .records.run import RunRecords
 from .results import Comparison, Replications, Result
 from .scenario.loader import load_scenario
 from .scenario.schema import Scenario
+from .subsystems import build_subsystems, collect
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
 
@@ -56,7 +58,7 @@ def run(
         from .analytic import run_analytic
 
         return _with_delivery(run_analytic(scenario, seed))
-    world = World(scenario, seed)
+    world = World(scenario, seed, build_subsystems)
     if progress:
         with tqdm(
             total=scenario.horizon,
@@ -129,9 +131,11 @@ def _result(world: World) -> Result:
         "timeseries": timeseries_table(world.samples, stations, scenario.sample_interval, horizon),
         "costs": costs_table(world.node_samples, world.price_per_hour),
     }
-    for subsystem in world.subsystems:
-        summary.update(subsystem.summary())
-        tables.update(subsystem.tables())
+    more_summary, more_tables = collect(
+        world.subsystems, RunRecords(scenario, world.seed, requests, spans)
+    )
+    summary.update(more_summary)
+    tables.update(more_tables)
     return Result(scenario=scenario, seed=world.seed, summary=summary, tables=tables)
 
 

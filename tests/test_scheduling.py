@@ -20,6 +20,7 @@ from simulator.model.scheduling.placement import (
 )
 from simulator.model.world import World
 from simulator.scenario.cluster import ARCHITECTURES
+from simulator.subsystems import build_subsystems
 from tests.conftest import SCENARIOS
 
 EXAMPLE = SCENARIOS / "omega" / "example.yaml"
@@ -393,9 +394,9 @@ def test_conservation_every_task_is_placed_finished_abandoned_or_queued(architec
             "scheduler.max_attempts": 20,
         },
     )
-    world = World(scenario, seed=3)
+    world = World(scenario, seed=3, subsystems=build_subsystems)
     world.run()
-    model = world.subsystems[0]
+    model = world.subsystems["scheduling"]
     summary = model.summary()
     assert summary["failures"] > 0 and summary["tasks_killed"] > 0
     assert summary["capacity_lost_share"] > 0

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Protocol
 
-import pandas as pd
 import simpy
 
 from ..engine import EventLog, RandomStreams, RequestLog, Samples, SpanLog
@@ -19,6 +17,7 @@ from ..scenario.schema import Scenario, Service
 from ..scenario.units import format_duration, format_rate
 from . import calls
 from .autoscaling import Autoscaler, NodePool, Scaled
+from .context import RunContext, ServiceHandles, Subsystem
 from .placement import Placement
 from .resilience import CircuitBreaker, RetryBudget
 from .services import Station, build_station
@@ -29,22 +28,17 @@ DEFAULT_REPLICA_START = 5.0
 says otherwise: the Kubernetes pod-startup SLO, p99 ≤ 5 s (REFERENCE.md §4)."""
 
 
-class Subsystem(Protocol):
-    """A model that adds its own KPIs and tables to a run (the cluster scheduler, say).
-
-    It is built on the run's environment, random streams and decision log, simulates
-    alongside everything else, and is asked for its results once the horizon is reached.
-    """
-
-    def summary(self) -> dict[str, float]: ...
-
-    def tables(self) -> dict[str, pd.DataFrame]: ...
-
-
 class World:
     """Everything a run simulates. Built from a Scenario; never reads YAML."""
 
-    def __init__(self, scenario: Scenario, seed: int) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        subsystems: Callable[[RunContext], dict[str, Subsystem]] | None = None,
+    ) -> None:
+        """`subsystems` builds the scheduler, delivery, discovery and the like on the run's
+        context (the runner passes the registry's builder; the services come first)."""
         self.scenario = scenario
         self.seed = seed
         self.env = simpy.Environment()
@@ -56,6 +50,14 @@ class World:
         self.runtime = calls.Runtime(self.env, self.spans, self.requests)
         self.stations: list[Station] = []
         self.warmup_areas: dict[int, tuple[float, float, float, float]] = {}
+        self.context = RunContext(
+            self.env,
+            scenario,
+            seed,
+            self.streams,
+            self.events,
+            ServiceHandles(self.stations, self.spans, self.requests, self.warmup_areas),
+        )
         self._next_request = 0
         self.placement = self._placement()
         if scenario.deployment == "monolith":
@@ -74,23 +76,10 @@ class World:
             self._build_autoscaler()
         elif self.placement is not None:
             self._place_fixed()
-        self.subsystems: list[Subsystem] = []
-        if scenario.scheduler is not None:
-            from .scheduling import SchedulingModel
-
-            self.subsystems.append(SchedulingModel(self.env, scenario, self.streams, self.events))
-        if scenario.delivery is not None:
-            from .delivery import DeliveryModel
-
-            self.subsystems.append(DeliveryModel(self.env, scenario, self.streams, self.events))
-        self._add_discovery_models()
+        self.subsystems: dict[str, Subsystem] = (
+            {} if subsystems is None else subsystems(self.context)
+        )
         self.env.process(self._sample(scenario.warmup, scenario.sample_interval))
-
-    def _add_discovery_models(self) -> None:
-        """Service discovery, configuration drift and secrets, when the scenario has them."""
-        from .discovery import wiring
-
-        self.subsystems.extend(wiring.build(self))
 
     # ------------------------------------------------------------------ building
 

@@ -668,6 +668,10 @@ class DeliveryModel:
             yield env.timeout(SAMPLE_INTERVAL)
 
     # -- results -----------------------------------------------------------------------------
+    def records(self):  # type: ignore[no-untyped-def]
+        """Interim: the model itself, until it emits typed records (issue 10)."""
+        return self
+
     def summary(self) -> dict[str, float]:
         from ...metrics.delivery import delivery_kpis
 

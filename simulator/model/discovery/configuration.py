@@ -125,6 +125,10 @@ class ConfigurationModel:
             total += (station.capacity_area - before) / station.concurrency
         return total
 
+    def records(self):  # type: ignore[no-untyped-def]
+        """Interim: the model itself, until it emits typed records (issue 10)."""
+        return self
+
     def summary(self) -> dict[str, float]:
         scenario = self.world.scenario
         warmup, horizon = scenario.warmup, scenario.horizon

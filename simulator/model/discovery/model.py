@@ -286,6 +286,10 @@ class DiscoveryModel:
         rows = self.changes + self._unfinished()[0]
         return [row for row in rows if row["time"] >= warmup]
 
+    def records(self):  # type: ignore[no-untyped-def]
+        """Interim: the model itself, until it emits typed records (issue 10)."""
+        return self
+
     def summary(self) -> dict[str, float]:
         rows = self._measured()
         converged = [row["convergence_s"] for row in rows]

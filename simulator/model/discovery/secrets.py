@@ -262,6 +262,10 @@ class SecretsModel:
             for name in self.services:
                 self._audit(at, name, f"{name}/lease", "rotate", "automatic")
 
+    def records(self):  # type: ignore[no-untyped-def]
+        """Interim: the model itself, until it emits typed records (issue 10)."""
+        return self
+
     def summary(self) -> dict[str, float]:
         leaks = self.leaks
         return {

@@ -552,6 +552,10 @@ class SchedulingModel:
                 "are logged)",
             )
 
+    def records(self):  # type: ignore[no-untyped-def]
+        """Interim: the model itself, until it emits typed records (issue 10)."""
+        return self
+
     def summary(self) -> dict[str, float]:
         self._close()
         return scheduling_kpis(self)

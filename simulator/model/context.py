@@ -1,0 +1,52 @@
+"""What every subsystem of a run is built from, and what it gives back.
+
+A subsystem (the cluster scheduler, delivery and the organisation, service discovery,
+configuration, secrets) is built by the registry (`simulator/subsystems/`) from one
+`RunContext` and the other subsystems it declares it needs, passed explicitly; it simulates
+on the context's environment, and once the horizon is reached gives back its records:
+typed rows with numbers, never prose. `metrics/` turns records into KPIs and tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import simpy
+
+from ..engine import EventLog, RandomStreams, RequestLog, SpanLog
+
+if TYPE_CHECKING:
+    from ..scenario.schema import Scenario
+    from .services import Station
+
+
+@dataclass
+class ServiceHandles:
+    """The request-level services a subsystem may act on: their stations (replicas, faults,
+    drains), the logs requests leave behind, and each station's time integrals at the end of
+    warm-up (filled in when warm-up ends)."""
+
+    stations: list[Station]
+    spans: SpanLog
+    requests: RequestLog
+    warmup_areas: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run's clock, scenario, random streams and decision log, shared by every subsystem
+    in both fidelities. `services` is None when requests are not simulated one by one."""
+
+    env: simpy.Environment
+    scenario: Scenario
+    seed: int
+    streams: RandomStreams
+    events: EventLog
+    services: ServiceHandles | None = None
+
+
+class Subsystem(Protocol):
+    """A model that simulates alongside the services and gives back records at the end."""
+
+    def records(self) -> Any: ...
