@@ -16,7 +16,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ScenarioError
 from .metrics import KPI_DESCRIPTIONS
-from .results import Comparison, json_ready
+from .results import Comparison, Result, json_ready, write_atomically, write_tables
 from .scenario.explain import explain_yaml
 from .scenario.loader import load_scenario
 from .scenario.schema import Scenario
@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.replications == 1:
         result = run(scenario, args.seed, progress=True)
         if args.out:
-            result.save(args.out, args.tables, charts=not args.no_charts)
+            _save_run(result, Path(args.out), args.tables, charts=not args.no_charts)
         if args.format == "json":
             print(json.dumps(json_ready(result.summary)))
         else:
@@ -171,9 +171,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_replications(reps, directory: Path, table_format: str) -> None:  # type: ignore[no-untyped-def]
-    from .results import write_atomically, write_tables
+def _save_run(result: Result, directory: Path, table_format: str, charts: bool) -> list[Path]:
+    """The run's data and, unless asked not to, its charts: one folder, all or nothing."""
 
+    def write(folder: Path) -> None:
+        result.write(folder, table_format)
+        if charts:
+            from .plots import save_run_charts
+
+            save_run_charts(result, folder)
+
+    return write_atomically(directory, write)
+
+
+def _save_replications(reps, directory: Path, table_format: str) -> None:  # type: ignore[no-untyped-def]
     def write(folder: Path) -> None:
         summary = reps.summary.reset_index().to_dict(orient="records")
         (folder / "summary.json").write_text(json.dumps(json_ready(summary), indent=2))
@@ -204,8 +215,6 @@ def _compare(args: argparse.Namespace) -> int:
     scenarios = [load_scenario(path, args.set) for path in args.scenarios]
     comparison = compare(*scenarios, seed=args.seed, replications=args.replications, progress=True)
     if args.out:
-        from .results import write_atomically
-
         write_atomically(args.out, lambda folder: comparison.table.to_csv(folder / "compare.csv"))
     if args.format == "json":
         print(comparison.table.to_json(orient="index"))

@@ -28,13 +28,14 @@ class Result:
     attempt, arrival, start, end, responded, status, outcome), `services` (KPIs per service,
     the server's view), `entry_points` (end-to-end KPIs per entry point), `timeseries` (per
     service at a fixed interval: busy, queued, in_system, workers, replicas, and exact
-    interval averages utilisation and queued_mean), `costs` (nodes and spend over time) and
-    `events` (the decision log: time, component, kind, detail). The cluster scheduler adds
-    `jobs`, `schedulers`, `cluster_utilisation` and `failures`; service discovery adds
-    `discovery_changes` and `discovery_convergence`, configuration drift `config_drift`,
-    secrets `secret_audit` and `secret_leaks`; the delivery model adds `changes`, `deploys`,
-    `incidents`, `operator_work` and `delivery_timeseries`; the analytic fidelity adds
-    `entry_timeseries` and leaves `requests` and `spans` empty.
+    interval averages utilisation and queued_mean), `costs` (nodes and spend over time),
+    `events` (the decision log: time, component, kind, detail) and `scaling` (the
+    autoscalers' decisions as numbers: time, target, kind, from, to, reason). The cluster
+    scheduler adds `jobs`, `schedulers`, `cluster_utilisation` and `failures`; service
+    discovery adds `discovery_changes` and `discovery_convergence`, configuration drift
+    `config_drift`, secrets `secret_audit` and `secret_leaks`; the delivery model adds
+    `changes`, `deploys`, `incidents`, `operator_work` and `delivery_timeseries`; the analytic
+    fidelity adds `entry_timeseries` and leaves `requests` and `spans` empty.
     """
 
     scenario: Scenario
@@ -49,23 +50,17 @@ class Result:
     def to_json(self) -> str:
         return json.dumps(json_ready(self.summary), indent=2)
 
-    def save(
-        self,
-        directory: str | Path,
-        table_format: str = "parquet",
-        charts: bool = True,
-    ) -> list[Path]:
-        """Write summary.json, the tables and (optionally) the charts; all or nothing."""
-        return write_atomically(directory, lambda tmp: self._write(tmp, table_format, charts))
+    def save(self, directory: str | Path, table_format: str = "parquet") -> list[Path]:
+        """Write summary.json and the tables; all or nothing. Data only: charts are drawn
+        from these results by `simulator.plots` (`sresim run --out` adds them)."""
+        return write_atomically(directory, lambda tmp: self.write(tmp, table_format))
 
-    def _write(self, directory: Path, table_format: str, charts: bool) -> None:
+    def write(self, directory: Path, table_format: str = "parquet") -> None:
+        """Write summary.json and the tables into an existing folder (not atomic: to compose
+        with other writers inside `write_atomically`)."""
         summary = {"scenario": self.scenario.name, "seed": self.seed, "kpis": self.summary}
         (directory / "summary.json").write_text(json.dumps(json_ready(summary), indent=2))
         write_tables(self.tables, directory, table_format)
-        if charts:
-            from .plots import save_run_charts
-
-            save_run_charts(self, directory)
 
 
 def write_tables(tables: dict[str, pd.DataFrame], directory: Path, table_format: str) -> None:

@@ -21,6 +21,7 @@ from .metrics import (
     station_kpis,
     timeseries_table,
 )
+from .metrics.scaling import scaling_table
 from .metrics.statistics import mean_ci
 from .model.world import World
 from .records.run import RunRecords
@@ -85,14 +86,19 @@ def _with_delivery(result: Result) -> Result:
     import simpy
 
     from .engine import EventLog, RandomStreams
+    from .metrics.delivery import delivery_results
+    from .model.context import RunContext
     from .model.delivery import DeliveryModel
 
     env = simpy.Environment()
     events = EventLog()
-    model = DeliveryModel(env, scenario, RandomStreams(result.seed), events)
+    streams = RandomStreams(result.seed)
+    context = RunContext(env, scenario, result.seed, streams, events, services=None)
+    model = DeliveryModel(context)
     env.run(until=scenario.horizon)
-    summary = {**result.summary, **model.summary()}
-    tables = {**result.tables, **model.tables()}
+    kpis, more = delivery_results(model.records(), RunRecords(scenario, result.seed, {}, {}))
+    summary = {**result.summary, **kpis}
+    tables = {**result.tables, **more}
     if "events" in tables:
         tables["events"] = (
             pd.concat([tables["events"], events.table()], ignore_index=True)
@@ -130,6 +136,7 @@ def _result(world: World) -> Result:
         "events": world.events.table(),
         "timeseries": timeseries_table(world.samples, stations, scenario.sample_interval, horizon),
         "costs": costs_table(world.node_samples, world.price_per_hour),
+        "scaling": scaling_table(world.scaling),
     }
     more_summary, more_tables = collect(
         world.subsystems, RunRecords(scenario, world.seed, requests, spans)

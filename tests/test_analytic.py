@@ -18,7 +18,7 @@ import pytest
 
 import simulator
 from simulator import theory
-from simulator.analytic import compile_model, erlang_b, erlang_c, expected_visits
+from simulator.analytic import compile_model, erlang_b, erlang_c, visits_per_request
 from simulator.analytic.crosscheck import call_graph, single_queue
 from simulator.analytic.stations import batch_queue, split_sizes
 from tests.conftest import MMC, SCENARIOS
@@ -72,7 +72,7 @@ def test_expected_visits_follow_count_times_probability_down_the_dag():
             "traffic": {"a": {"rate": 1}},
         }
     )
-    visits = expected_visits(scenario)
+    visits = visits_per_request(scenario)
     assert visits.tolist() == [[1.0, 1.0, 1.0 + 1.0 * 3]]
 
 

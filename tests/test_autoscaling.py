@@ -4,12 +4,16 @@ import math
 from collections import deque
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import simulator
+from simulator.metrics.scaling import SCALING_COLUMNS
 from simulator.model.autoscaling import hpa_recommendation, scale_up_allowance, stabilised
+from simulator.records.scaling import REASONS
+from tests.conftest import SCENARIOS
 
 
 @given(st.integers(1, 500), st.floats(0, 1), st.floats(0.05, 1), st.floats(0, 0.5))
@@ -132,3 +136,106 @@ def test_the_spike_scenario_trades_cost_for_availability():
     fixed = simulator.run(path, overrides={**small, "autoscaling.enabled": False}).summary
     assert elastic["availability"] > 0.99 > 0.8 > fixed["availability"]
     assert elastic["cost_usd"] > fixed["cost_usd"]
+
+
+# ------------------------------------------------------------------ the scaling table
+
+SPIKE = SCENARIOS / "what-if" / "hacker-news-spike.yaml"
+TINY_SPIKE = {
+    "horizon": "1500s",
+    "warmup": "100s",
+    "traffic.blog.profile.start": "200s",
+    "traffic.blog.profile.ramp_up": "100s",
+    "traffic.blog.profile.hold": "500s",
+    "traffic.blog.profile.decay": "100s",
+    "cluster.node_types.m5.large.boot_time": "30s",
+    "autoscaling.scale_down_stabilisation": "60s",
+    "autoscaling.nodes.scale_down_delay": "60s",
+}
+"""A whole spike in 25 simulated minutes: replicas and nodes go up and back down."""
+WHY = {
+    ("replicas", True): "utilisation",
+    ("replicas", False): "stabilised",
+    ("nodes", True): "pending_pods",
+    ("nodes", False): "idle_node",
+}
+"""The reason code of each kind of decision, by direction (up or not)."""
+
+
+@pytest.fixture(scope="module")
+def spike() -> simulator.Result:
+    return simulator.run(SPIKE, overrides=TINY_SPIKE)
+
+
+def decisions(result: simulator.Result) -> pd.DataFrame:
+    """The autoscalers' scale-ups and scale-downs in the (prose) event log."""
+    events = result.tables["events"]
+    mine = events["component"].astype(str).str.startswith("autoscaler/") & events["kind"].isin(
+        ["scale_up", "scale_down"]
+    )
+    return events[mine]
+
+
+def assert_a_numeric_scaling_table(result: simulator.Result) -> None:
+    """One row per decision of the event log, integer counts that chain per target, and the
+    reason that goes with the kind and direction of each decision."""
+    scaling = result.tables["scaling"]
+    assert tuple(scaling.columns) == SCALING_COLUMNS
+    assert scaling["from"].dtype.kind == "i" and scaling["to"].dtype.kind == "i"
+    logged = decisions(result)
+    assert len(scaling) == len(logged) > 0
+    assert np.array_equal(scaling["time"].to_numpy(), np.sort(logged["time"].to_numpy()))
+    assert set(scaling["reason"]) <= set(REASONS)
+    up = scaling["to"] > scaling["from"]
+    assert (scaling["to"] != scaling["from"]).all()
+    expected = [WHY[kind, bool(u)] for kind, u in zip(scaling["kind"], up, strict=True)]
+    assert list(scaling["reason"]) == expected
+    assert {("replicas", True), ("replicas", False), ("nodes", True), ("nodes", False)} <= set(
+        zip(scaling["kind"], up, strict=True)
+    )
+    replicas = scaling[scaling["kind"] == "replicas"]
+    assert set(replicas["target"]) == {"blog"}
+    assert replicas["from"].iloc[0] == result.scenario.services["blog"].replicas
+    assert set(scaling.loc[scaling["kind"] == "nodes", "target"]) == {"m5.large"}
+    for _, rows in scaling.groupby(["kind", "target"]):
+        assert (rows["from"].to_numpy()[1:] == rows["to"].to_numpy()[:-1]).all()
+
+
+def test_the_scaling_table_has_one_numeric_row_per_decision(spike: simulator.Result) -> None:
+    assert_a_numeric_scaling_table(spike)
+
+
+def test_the_scaling_table_agrees_with_the_sampled_replicas(spike: simulator.Result) -> None:
+    """Replicas serve at most what was asked for, and exactly that once the slowest path
+    from a decision to serving (a node scan, a node boot, a replica start) is over."""
+    scenario = spike.scenario
+    asked = spike.tables["scaling"]
+    asked = asked[(asked["kind"] == "replicas") & (asked["target"] == "blog")]
+    when = asked["time"].to_numpy()
+    levels = np.concatenate([asked["from"].to_numpy()[:1], asked["to"].to_numpy()])
+    series = spike.tables["timeseries"]
+    series = series[series["service"].astype(str) == "blog"]
+    time, serving = series["time"].to_numpy(), series["replicas"].to_numpy()
+    after = levels[np.searchsorted(when, time, side="right")]
+    before = levels[np.searchsorted(when, time, side="left")]  # a decision at a sample's instant
+    assert (serving <= np.maximum(after, before)).all()
+    node_type = scenario.cluster.node_type_list()[0][1]
+    start = scenario.cluster.runtimes[node_type.runtime].start_time
+    lag = scenario.autoscaling.nodes.scan_interval + node_type.boot_time + start
+    last = np.concatenate([[-np.inf], when])[np.searchsorted(when, time, side="right")]
+    settled = time > last + lag + 1e-6
+    assert settled.sum() > len(time) / 2
+    assert np.array_equal(serving[settled], after[settled])
+    assert (serving[~settled] != after[~settled]).any()  # the lag shows
+
+
+def test_the_analytic_fidelity_gives_the_same_scaling_table() -> None:
+    fast = simulator.run(SPIKE, overrides={**TINY_SPIKE, "fidelity": "analytic"})
+    assert_a_numeric_scaling_table(fast)
+
+
+def test_the_scaling_table_is_there_when_nothing_scales() -> None:
+    for fidelity in ("request", "analytic"):
+        overrides = {**TINY_SPIKE, "autoscaling.enabled": False, "fidelity": fidelity}
+        scaling = simulator.run(SPIKE, overrides=overrides).tables["scaling"]
+        assert scaling.empty and tuple(scaling.columns) == SCALING_COLUMNS

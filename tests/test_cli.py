@@ -40,6 +40,40 @@ def test_run_prints_a_table_and_writes_outputs(capsys, tmp_path):
     assert {"latency-cdf.png", "latency-cdf.svg", "utilisation.png", "utilisation.svg"} <= names
     assert json.loads((out / "summary.json").read_text())["scenario"] == "mmc"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch left
+    assert "scaling.csv" in names
+
+
+def test_run_out_adds_the_charts_to_the_data_or_leaves_them_out(capsys, tmp_path, monkeypatch):
+    import simulator.plots
+
+    drawn = []
+
+    def spy(result, directory):
+        drawn.append(result.scenario.name)
+        (directory / "latency-cdf.png").write_bytes(b"")
+        return [directory / "latency-cdf.png"]
+
+    monkeypatch.setattr(simulator.plots, "save_run_charts", spy)
+    assert main(["run", str(MMC), *SHORT, "--out", str(tmp_path / "a"), "--tables", "csv"]) == 0
+    assert drawn == ["mmc"]
+    assert {"summary.json", "requests.csv", "latency-cdf.png"} <= {
+        p.name for p in (tmp_path / "a").iterdir()
+    }
+    assert main(["run", str(MMC), *SHORT, "--out", str(tmp_path / "b"), "--no-charts"]) == 0
+    assert drawn == ["mmc"]
+    assert not [p for p in (tmp_path / "b").iterdir() if p.suffix in (".png", ".svg")]
+
+
+def test_run_out_is_all_or_nothing_when_a_chart_fails(capsys, tmp_path, monkeypatch):
+    import simulator.plots
+
+    def broken(result, directory):
+        raise RuntimeError("no chart today")
+
+    monkeypatch.setattr(simulator.plots, "save_run_charts", broken)
+    with pytest.raises(RuntimeError, match="no chart today"):
+        main(["run", str(MMC), *SHORT, "--out", str(tmp_path / "out")])
+    assert list(tmp_path.iterdir()) == []  # neither the data nor a scratch folder
 
 
 def test_kpis_without_a_value_are_named_once_unless_all_are_asked_for(capsys):

@@ -8,20 +8,25 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import simpy
 from hypothesis import given
 from hypothesis import strategies as st
 
 import simulator
 from simulator import ScenarioError, load_scenario
+from simulator.engine import EventLog, RandomStreams
 from simulator.metrics.delivery import (
+    DELIVERY_KPI_DESCRIPTIONS,
     change_failure_rate,
+    delivery_results,
     deploys_per_day,
     dora_cluster,
     dora_keys,
     lead_times,
     restore_times,
 )
-from simulator.model.delivery.calendar import DAY, WEEK, Calendar
+from simulator.model.context import RunContext
+from simulator.model.delivery import DeliveryModel
 from simulator.model.delivery.decisions import (
     BAD_CHANGE,
     MANUAL_ERROR,
@@ -35,6 +40,17 @@ from simulator.model.delivery.decisions import (
     detection_delay,
     responder,
 )
+from simulator.records.delivery import (
+    ChangeRecord,
+    DeliveryRecords,
+    DeployRecord,
+    FlowSample,
+    IncidentRecord,
+    OperatorWork,
+)
+from simulator.records.run import RunRecords
+from simulator.scenario.calendar import Calendar
+from simulator.scenario.units import DAY, WEEK
 from tests.conftest import ROOT
 
 H = 3600.0
@@ -213,6 +229,97 @@ def test_dora_keys_match_a_hand_worked_example():
 )
 def test_dora_cluster_thresholds_of_2019(keys: tuple, cluster: str):
     assert dora_cluster(*keys) == cluster
+
+
+# -- KPIs from records alone, worked by hand ------------------------------------------------
+
+
+def hand_records() -> DeliveryRecords:
+    """Two services, two operators who never sleep, two weeks measured from time 0."""
+    nan = math.nan
+    return DeliveryRecords(
+        warmup=0.0,
+        horizon=2 * WEEK,
+        calendar=Calendar.always(),
+        services=2,
+        process="automated",
+        operators=2,
+        on_call=True,
+        changes=(
+            ChangeRecord(0, 0, 0.0, H, 3 * H, False),
+            ChangeRecord(1, 1, 50 * H, nan, nan, False),
+        ),
+        deploys=(
+            DeployRecord(0, 0, H, 2 * H, 3 * H, 2, "ok", -1),
+            DeployRecord(1, 1, 60 * H, 61 * H, nan, 1, "", -1),
+        ),
+        incidents=(
+            IncidentRecord(1, "infrastructure", 100 * H, 100.5 * H, 102 * H, "on-call", True, 1.0),
+        ),
+        work=(
+            OperatorWork("deploy", "operators", 0.0, 6 * H, 6.0),
+            OperatorWork("toil", "operators", 10 * H, 11 * H, 1.0),
+            OperatorWork("incident", "on-call", 100 * H, 102 * H, 2.0),
+        ),
+        samples=(FlowSample(0.0, 0, 0, 0, 0), FlowSample(H, 1, 1, 0, 1)),
+        operator_backlog=3,
+        ci_runners=2,
+        ci_busy_seconds=WEEK,
+        frozen_seconds=2 * H,
+        preview_node_seconds=10 * H,
+        second_copy_node_seconds=2 * H,
+        nodes_per_service=1.5,
+        node_price=0.1,
+        runner_price=0.5,
+        hourly_rate=100.0,
+        on_call_standby_rate=0.1,
+    )
+
+
+def test_kpis_and_tables_come_from_records_alone():
+    records = hand_records()
+    summary, tables = delivery_results(records, RunRecords(None, 0, {}, {}))  # type: ignore[arg-type]
+    assert list(tables["deploys"]["outcome"]) == ["ok", "in-progress"]
+    assert list(tables["deploys"]["changes"]) == [2, 1]
+    assert list(tables["operator_work"]["who"]) == ["operators", "operators", "on-call"]
+    assert list(tables["delivery_timeseries"]["in_flight"]) == [0, 1]
+    assert summary["lead_time_median_s"] == 3 * H
+    assert summary["changes_committed"] == 2 and summary["changes_undeployed"] == 1
+    assert summary["deploys_per_service_per_day"] == pytest.approx(1 / 14 / 2)
+    team = 2 * 336.0  # two operators around the clock for two weeks
+    assert summary["operator_hours_per_week"] == 4.5
+    assert summary["operator_utilisation"] == pytest.approx(9 / team)
+    assert summary["toil_share"] == pytest.approx(7 / team)  # the deploy and the toil
+    assert summary["uptime"] == pytest.approx(1 - 2 / (2 * 336))
+    assert summary["pages_per_shift"] == pytest.approx(1 / 28)
+    assert summary["operator_backlog"] == 3
+    assert summary["ci_utilisation"] == 0.25  # a week of busy runner time, two runners
+    assert summary["deploy_freeze_hours"] == 2
+    assert summary["cost_nodes_usd"] == pytest.approx(2 * 1.5 * 0.1 * 336)
+    # Runners, 10 node-hours of previews and 2 of blue-green's second copy.
+    assert summary["cost_tooling_usd"] == pytest.approx(2 * 0.5 * 336 + 1.0 + 0.2)
+    assert summary["cost_blue_green_usd"] == pytest.approx(0.2)
+    # Always working: no standby hours, only the two hours worked on call.
+    assert summary["cost_on_call_usd"] == pytest.approx(200.0)
+    assert summary["cost_people_usd"] == pytest.approx(team * 100 + 200)
+    assert set(summary) == set(DELIVERY_KPI_DESCRIPTIONS)
+
+
+def test_the_model_hands_back_records_not_itself():
+    scenario = load_scenario(small("automated"))
+    env = simpy.Environment()
+    context = RunContext(env, scenario, 3, RandomStreams(3), EventLog())
+    model = DeliveryModel(context)
+    env.run(until=scenario.horizon)
+    records = model.records()
+    assert isinstance(records, DeliveryRecords)
+    assert records.changes and records.deploys and records.samples
+    assert records.weeks == pytest.approx(3.0)
+    assert not hasattr(model, "summary") and not hasattr(model, "tables")
+    summary, tables = delivery_results(records, RunRecords(scenario, 3, {}, {}))
+    ran = simulator.run(small("automated"), seed=3)
+    pd.testing.assert_series_equal(pd.Series(summary), pd.Series(ran.summary))
+    pd.testing.assert_frame_equal(tables["deploys"], ran.tables["deploys"])
 
 
 # -- scenarios ------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pytest
 
 import simulator
 from simulator import load_scenario
-from simulator.model.delivery.calendar import Calendar
 from simulator.model.delivery.capacity import operator_load
+from simulator.scenario.calendar import Calendar
 from simulator.theory.queues import mmc
 from tests.stats import assert_agrees
 

@@ -200,10 +200,54 @@ def test_the_same_seed_gives_the_same_changes():
 
 def test_without_discovery_the_stations_carry_no_fault_state():
     from simulator.model.world import World
+    from simulator.subsystems import build_subsystems
 
-    world = World(load_scenario(COMPARE, ["discovery.kind=none", "discovery.events=[]"]), 1)
+    scenario = load_scenario(COMPARE, ["discovery.kind=none", "discovery.events=[]"])
+    world = World(scenario, 1, subsystems=build_subsystems)
+    assert "discovery" not in world.subsystems
     assert all(station.faults is None for station in world.stations)
     assert all(station.on_endpoint_change is None for station in world.stations)
+
+
+def test_discovery_kpis_and_tables_come_from_the_records_alone():
+    from simulator.engine.recorder import OK, STALE_ENDPOINT
+    from simulator.metrics.discovery import CHANGE_COLUMNS, discovery_results
+    from simulator.records.discovery import DiscoveryRecords, EndpointChange
+    from simulator.records.run import RunRecords
+
+    def change(time: float, delays: list[float], hours: float = 0.0) -> EndpointChange:
+        delays_ = np.array(delays)
+        return EndpointChange(
+            time, "api", "scale-in", "removed", 0.5, delays_, float(delays_.max()), hours
+        )
+
+    # Warm-up 60 s: the first change and the first two visits are not measured; the last
+    # change never converged (a dependent that had not learned by the horizon).
+    records = DiscoveryRecords(
+        kind="static",
+        changes=(change(10.0, [1.0, 2.0], 9.0), change(100.0, [3.0, 5.0], 1.0),
+                 change(200.0, [4.0, np.inf], 2.0)),
+        stale_seconds=6.0,
+    )  # fmt: skip
+    scenario = load_scenario(COMPARE, ["warmup=1min"])
+    spans = {
+        "arrival": np.array([0.0, 30.0, 70.0, 80.0, 90.0]),
+        "status": np.array([STALE_ENDPOINT, STALE_ENDPOINT, STALE_ENDPOINT, OK, STALE_ENDPOINT]),
+    }
+    requests = {"arrival": np.array([10.0, 70.0, 80.0, 90.0]), "status": np.array([1, 1, 1, 0])}
+    summary, tables = discovery_results(records, RunRecords(scenario, 1, requests, spans))
+    assert summary["discovery_changes"] == 2
+    assert summary["discovery_convergence_s"] == np.inf  # median of 5 s and never
+    assert summary["discovery_convergence_max_s"] == np.inf
+    assert summary["stale_routing_errors"] == 2
+    assert summary["stale_latency_added_s"] == pytest.approx(6.0 / 2)  # 2 finished requests
+    assert summary["operator_hours_address_changes"] == pytest.approx(3.0)
+    changes = tables["discovery_changes"]
+    assert tuple(changes.columns) == CHANGE_COLUMNS and list(changes["change"]) == [0, 1, 2]
+    assert list(changes["median_s"]) == [1.5, 4.0, np.inf]
+    assert (changes["discovery"] == "static").all() and list(changes["clients"]) == [2, 2, 2]
+    curves = tables["discovery_convergence"]
+    assert curves.groupby("change").size().tolist() == [101, 101, 101]
 
 
 @pytest.mark.parametrize(

@@ -101,15 +101,17 @@ def test_nodes_over_time_gives_the_billed_node_seconds(elastic: simulator.Result
 
 
 def test_nodes_over_time_falls_back_to_the_samples(elastic: simulator.Result) -> None:
-    events = elastic.tables["events"]
-    nodes = events["component"].astype(str) == "autoscaler/nodes"
-    garbled = events.copy()
-    garbled.loc[nodes, "detail"] = "7 nodes"  # no longer agrees with the samples
+    scaling = elastic.tables["scaling"]
+    nodes = scaling["kind"] == "nodes"
+    garbled = scaling.copy()
+    garbled.loc[nodes, "to"] = 7  # no longer agrees with the samples
     result = simulator.Result(
-        elastic.scenario, 1, elastic.summary, {**elastic.tables, "events": garbled}
+        elastic.scenario, 1, elastic.summary, {**elastic.tables, "scaling": garbled}
     )
     steps = nodes_over_time(result)
     assert set(steps["time"]) <= {*elastic.tables["costs"]["time"], elastic.scenario.horizon}
+    exact = nodes_over_time(elastic)
+    assert not set(exact["time"]) <= {*elastic.tables["costs"]["time"], elastic.scenario.horizon}
 
 
 def test_spend_splits_baseline_and_extra(
@@ -127,12 +129,31 @@ def test_spend_splits_baseline_and_extra(
     assert flat is not None and (flat["extra_usd_per_hour"] == 0).all()
 
 
-def test_requested_replicas_follow_the_events(elastic: simulator.Result) -> None:
+def test_requested_replicas_follow_the_scaling_table(elastic: simulator.Result) -> None:
     asked = requested_replicas(elastic, "blog")
     assert asked["time"].iloc[0] == 0.0
     assert asked["replicas"].iloc[0] == elastic.scenario.services["blog"].replicas
     assert asked["replicas"].max() > asked["replicas"].iloc[0]
     assert requested_replicas(elastic, "nothing").empty
+    scaling = elastic.tables["scaling"]
+    blog = scaling[(scaling["kind"] == "replicas") & (scaling["target"] == "blog")]
+    assert list(asked["time"].iloc[1:]) == list(blog["time"])
+    assert list(asked["replicas"].iloc[1:]) == list(blog["to"])
+
+
+def test_capacity_reads_the_scaling_table_not_the_event_prose(elastic: simulator.Result) -> None:
+    events = elastic.tables["events"]
+    silent = events[~events["component"].astype(str).str.startswith("autoscaler/")]
+    without_prose = simulator.Result(
+        elastic.scenario, 1, elastic.summary, {**elastic.tables, "events": silent}
+    )
+    assert requested_replicas(without_prose, "blog").equals(requested_replicas(elastic, "blog"))
+    assert node_boots(without_prose).equals(node_boots(elastic))
+    assert nodes_over_time(without_prose).equals(nodes_over_time(elastic))
+    no_table = {k: v for k, v in elastic.tables.items() if k != "scaling"}
+    older = simulator.Result(elastic.scenario, 1, elastic.summary, no_table)
+    assert requested_replicas(older, "blog").empty and node_boots(older).empty
+    assert "asked for" not in texts(capacity_over_time(older))
 
 
 def test_node_boots_last_the_boot_time(elastic: simulator.Result) -> None:

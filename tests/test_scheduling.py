@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 import simulator
 from simulator import ScenarioError, load_scenario
+from simulator.metrics.scheduling import scheduling_results
+from simulator.model.scheduling import SchedulingModel
 from simulator.model.scheduling.cell import CellState
 from simulator.model.scheduling.placement import (
     POLICIES,
@@ -19,6 +21,8 @@ from simulator.model.scheduling.placement import (
     random_first_fit,
 )
 from simulator.model.world import World
+from simulator.records.run import RunRecords
+from simulator.records.scheduling import ORIGINS, JobRecords, SchedulingRecords
 from simulator.scenario.cluster import ARCHITECTURES
 from simulator.subsystems import build_subsystems
 from tests.conftest import SCENARIOS
@@ -73,7 +77,7 @@ def test_scheduler_parameters_are_overridden_like_any_other():
     ("override", "message"),
     [
         ("scheduler.architecture=mesos", "scheduler.architecture: expected"),
-        ("workloads.batch.tasks=0", "workloads.batch.tasks.mean"),
+        ("workloads.batch.tasks=0", "workloads.batch.tasks: expected greater than or equal to 1"),
         ("workloads.batch.image=app", "workloads.batch.image: image 'app'"),
         ("cluster.node_types={big: {count: 2}}", "either as node_types or as nodes"),
         ("scheduler.conflict_mod=fine", "did you mean 'conflict_mode'"),
@@ -346,30 +350,24 @@ def test_images_pull_only_missing_layers_and_runtimes_add_start_time():
     assert delays[1:] == pytest.approx(np.full(len(delays) - 1, start))  # warm cache
 
 
-def _conservation(model) -> None:  # type: ignore[no-untyped-def]
-    running: dict[int, int] = {}
+def _conservation(jobs: JobRecords) -> None:
+    """Every task of every job is accounted for, as the records stand at the horizon."""
+    assert (jobs.tasks == jobs.placed + jobs.promised + jobs.unscheduled).all()
+    assert (jobs.placed == jobs.finished + jobs.killed + jobs.running).all()
+    abandoned = ~np.isnan(jobs.abandoned)
+    pending = jobs.unscheduled > 0
+    # queued, being decided, or given up on: exactly one of these
+    assert (abandoned[pending] != jobs.waiting[pending]).all()
+    assert not (abandoned[~pending] | jobs.waiting[~pending]).any()
+    rescheduled = jobs.origin == ORIGINS.index("rescheduled")
+    assert jobs.killed.sum() == jobs.tasks[rescheduled].sum()
+
+
+def _claims_match_the_cell(model: SchedulingModel) -> None:
+    """The model's own state: CPU in use per node is what its running claims hold."""
     used_cpu = np.zeros(model.cell.n)
     for claim in model.running.values():
-        running[claim.job.id] = running.get(claim.job.id, 0) + int(claim.counts.sum())
         np.add.at(used_cpu, claim.nodes, claim.dcpu)
-    waiting = {
-        j.id
-        for s in model.schedulers
-        for j in [*s.queue, *s.deciding, *getattr(s, "backing_off", {}).values()]
-    }
-    killed_total = resubmitted = 0
-    for job in model.jobs:
-        assert job.tasks == job.placed + job.promised + job.unscheduled, job.id
-        assert job.placed == job.finished + job.killed + running.get(job.id, 0), job.id
-        abandoned = not np.isnan(job.abandoned_at)
-        if job.unscheduled:  # queued, being decided, or given up on: exactly one of these
-            assert abandoned != (job.id in waiting), job.id
-        else:
-            assert not abandoned and job.id not in waiting, job.id
-        killed_total += job.killed
-        if job.origin == "rescheduled":
-            resubmitted += job.tasks
-    assert killed_total == resubmitted
     np.testing.assert_allclose(model.cell.used_cpu, used_cpu, atol=1e-6)
 
 
@@ -397,9 +395,13 @@ def test_conservation_every_task_is_placed_finished_abandoned_or_queued(architec
     world = World(scenario, seed=3, subsystems=build_subsystems)
     world.run()
     model = world.subsystems["scheduling"]
-    summary = model.summary()
+    assert isinstance(model, SchedulingModel)
+    records = model.records()
+    assert isinstance(records, SchedulingRecords)
+    summary, tables = scheduling_results(records, RunRecords(scenario, 3, {}, {}))
     assert summary["failures"] > 0 and summary["tasks_killed"] > 0
     assert summary["capacity_lost_share"] > 0
-    _conservation(model)
-    tables = model.tables()
-    assert len(tables["failures"]) >= summary["failures"]
+    _conservation(records.jobs)
+    _claims_match_the_cell(model)
+    assert len(tables["failures"]) == len(records.failures) >= summary["failures"]
+    assert len(tables["jobs"]) == len(records.jobs)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import simulator
-from simulator.model.discovery.secrets import blast_radius, call_graph_of
+from simulator.model.discovery.secrets import blast_radius
+from simulator.scenario.graph import call_graph
 from tests.conftest import SCENARIOS
 
 SECRETS = SCENARIOS / "secrets"
@@ -93,7 +94,7 @@ def test_rotation_costs_hours_by_hand_and_nothing_with_vault():
 
 def test_blast_radius_is_the_changed_services_and_their_callers():
     scenario = simulator.load_scenario(SECRETS / "shop.yaml")
-    graph = call_graph_of(scenario.services)
+    graph = call_graph(scenario)
     assert blast_radius(graph, ["payments"]) == ["gateway", "orders", "payments"]
     assert blast_radius(graph, ["gateway"]) == ["gateway"]
 
@@ -123,3 +124,79 @@ def test_replicas_the_autoscaler_adds_drift_too():
     assert (drift["end"] >= drift["start"]).all()
     assert 0 < result.summary["config_drifted_share"] < 1
     assert result.summary["misconfigured_errors"] > 0
+
+
+def test_drift_and_secrets_kpis_come_from_the_records_alone():
+    import numpy as np
+
+    from simulator.engine.recorder import MISCONFIGURED, OK, UNAUTHORIZED
+    from simulator.metrics.discovery import (
+        AUDIT_COLUMNS,
+        LEAK_COLUMNS,
+        configuration_results,
+        secrets_results,
+    )
+    from simulator.records import discovery as why
+    from simulator.records.discovery import (
+        AuditEntry,
+        ConfigurationRecords,
+        DriftEpisode,
+        LeakRecord,
+        SecretsRecords,
+    )
+    from simulator.records.run import RunRecords
+
+    scenario = simulator.load_scenario(SECRETS / "shop.yaml", ["warmup=100s", "horizon=1100s"])
+    spans = {
+        "arrival": np.array([50.0, 150.0, 200.0, 300.0]),
+        "status": np.array([MISCONFIGURED, MISCONFIGURED, UNAUTHORIZED, OK]),
+    }
+    run = RunRecords(scenario, 1, {}, spans)
+
+    # Measured [100, 1100] on 2 hosts: 2000 host-seconds. Drifted: 50 s of the first
+    # episode (the rest is warm-up), 100 s of the second, and the open one's last 100 s.
+    drift = ConfigurationRecords(
+        episodes=(DriftEpisode("api", 0, 50.0, 150.0), DriftEpisode("api", 1, 400.0, 500.0)),
+        open_since=(1000.0,),
+        host_seconds=2000.0,
+        engineer_hours=12.0,
+    )
+    summary, tables = configuration_results(drift, run)
+    assert summary["config_drift_episodes"] == 1
+    assert summary["config_drifted_share"] == pytest.approx(250 / 2000)
+    assert summary["misconfigured_errors"] == 1
+    assert summary["config_engineer_hours"] == 12.0
+    assert list(tables["config_drift"]["duration_s"]) == [100.0, 100.0]
+
+    # A leak not yet revoked at the horizon counts as never revoked (NaN exposure).
+    leaks = (
+        LeakRecord(10.0, "orders", "shared", 20.0, 30.0, 90.0, ("gateway", "orders"),
+                   ("gateway", "orders"), 2.0),
+        LeakRecord(40.0, "orders", "orders/lease-1", 50.0, np.nan, np.nan, ("orders",),
+                   ("gateway", "orders")),
+    )  # fmt: skip
+    audit = (
+        AuditEntry(0.0, "orders", "orders/lease-1", "issue", why.ISSUED, 3600.0),
+        AuditEntry(60.0, "", "shared", "revoke", why.REVOKED_BY, by="on-call"),
+    )
+    secrets = SecretsRecords(audit, leaks, expiries=1, rotations=2, engineer_hours=3.5)
+    summary, tables = secrets_results(secrets, run)
+    assert summary["secret_leaks"] == 2
+    assert np.isnan(summary["leak_exposure_s"])
+    assert summary["leak_blast_radius_services"] == 1.5
+    assert (summary["secret_expiries"], summary["secret_rotations"]) == (1, 2)
+    assert summary["unauthorized_errors"] == 1 and summary["secrets_engineer_hours"] == 3.5
+    table = tables["secret_audit"]
+    assert tuple(table.columns) == AUDIT_COLUMNS
+    assert list(table["detail"]) == ["dynamic credential, TTL 3600 s", "by on-call"]
+    leaked = tables["secret_leaks"]
+    assert tuple(leaked.columns) == LEAK_COLUMNS
+    assert leaked["exposure_s"].iloc[0] == 20.0 and leaked["changed"].iloc[0] == "gateway,orders"
+    assert list(leaked["services_changed"]) == [2, 1]
+
+
+def test_every_audit_reason_has_words():
+    from simulator.metrics.discovery import AUDIT_DETAILS
+    from simulator.records.discovery import AUDIT_REASONS
+
+    assert set(AUDIT_DETAILS) == set(AUDIT_REASONS)

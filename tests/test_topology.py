@@ -11,13 +11,13 @@ from simulator.topology import (
     TopologyError,
     call_graph,
     chain,
-    entry_points,
     expand_topology,
     expected_utilisation,
     expected_visits,
     fan_out_tree,
     generate,
     random_dag,
+    uncalled_services,
 )
 from tests.conftest import SCENARIOS
 
@@ -27,7 +27,7 @@ EXAMPLE = SCENARIOS / "examples" / "social-network.yaml"
 
 def graph_of(services: dict) -> nx.DiGraph:
     """The call graph of generated services, after validating them as a scenario."""
-    entry = entry_points(services)[0]
+    entry = uncalled_services(services)[0]
     scenario = simulator.load_scenario({"services": services, "traffic": {entry: {"rate": 5}}})
     return call_graph(scenario)
 
@@ -48,7 +48,7 @@ def test_chain_has_the_requested_length(length: int) -> None:
     assert nx.is_directed_acyclic_graph(graph)
     assert depth_of(graph) == length and graph.number_of_edges() == length - 1
     assert all(graph.nodes[n]["replicas"] == 3 for n in graph)
-    assert entry_points(services) == ["svc-1"]
+    assert uncalled_services(services) == ["svc-1"]
 
 
 @pytest.mark.parametrize(("depth", "fanout"), [(1, 3), (3, 2), (4, 3)])
@@ -87,7 +87,7 @@ def test_random_dag_is_acyclic_reachable_and_as_deep_as_asked(
     graph = graph_of(services)
     assert len(graph) == size
     assert nx.is_directed_acyclic_graph(graph) and depth_of(graph) == depth
-    assert entry_points(services) == ["svc-1"]
+    assert uncalled_services(services) == ["svc-1"]
     assert nx.descendants(graph, "svc-1") == set(graph) - {"svc-1"}
 
 

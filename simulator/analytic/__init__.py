@@ -12,7 +12,7 @@
 Where it is accurate and where not: docs/analytic.md.
 """
 
-from .flows import Model, compile_model, expected_visits
+from .flows import Model, compile_model, visits_per_request
 from .run import DEFAULT_STEPS, MAX_DEFAULT_STEP, REPRESENTATIVE_STEPS, run_analytic, time_step
 from .stations import Autoscaler, StationSteps, StepLoad, erlang_b, erlang_c, simulate_stations
 
@@ -27,8 +27,8 @@ __all__ = [
     "compile_model",
     "erlang_b",
     "erlang_c",
-    "expected_visits",
     "run_analytic",
     "simulate_stations",
     "time_step",
+    "visits_per_request",
 ]

@@ -24,6 +24,15 @@ from collections import deque
 import numpy as np
 
 from ..model.autoscaling import hpa_recommendation, scale_up_allowance
+from ..records.scaling import (
+    IDLE_NODE,
+    NODES,
+    PENDING_PODS,
+    REPLICAS,
+    STABILISED,
+    UTILISATION,
+    ScalingLog,
+)
 from ..scenario.schema import Scenario
 from .flows import Model
 from .stations import StepLoad
@@ -36,8 +45,8 @@ class ElasticFleet:
     """The HPA and node autoscaler as an `Autoscaler` for `simulate_stations`.
 
     Called after each step with that step's station metrics; returns the replicas ready at the
-    start of the next. Keeps the node count over time (`node_changes`) for cost, and a log of
-    its decisions (`events`).
+    start of the next. Keeps the node count over time (`node_changes`) for cost, and its
+    decisions in words (`events`) and as numbers (`scaling`).
     """
 
     def __init__(self, scenario: Scenario, model: Model, starts: np.ndarray, dt: np.ndarray):
@@ -55,9 +64,11 @@ class ElasticFleet:
         self.history: deque[tuple[float, np.ndarray]] = deque()  # HPA recommendations
         self.additions: deque[tuple[float, np.ndarray]] = deque()  # scale-ups per period
         self.events: list[tuple[float, str, str, str]] = []
+        self.scaling = ScalingLog()
         self._next_sync = settings.sync_period
         cluster = scenario.cluster
-        node_type = cluster.node_type_list()[0][1] if cluster is not None else None
+        node_name, node_type = cluster.node_type_list()[0] if cluster is not None else ("", None)
+        self.node_name = node_name
         replica_start = settings.replica_start
         self.pooled = node_type is not None
         if node_type is None:
@@ -139,10 +150,10 @@ class ElasticFleet:
         if more.any():
             self.additions.append((now, more))
             self._start(now, more)
-            self._log(now, "scale_up", more, current)
+            self._log(now, "scale_up", more, current, UTILISATION)
         if fewer.any():
             self._retire(fewer)
-            self._log(now, "scale_down", -fewer, current)
+            self._log(now, "scale_down", -fewer, current, STABILISED)
 
     def _start(self, now: float, more: np.ndarray) -> None:
         if not self.pooled:
@@ -207,6 +218,8 @@ class ElasticFleet:
                 self.events.append(
                     (now, "autoscaler/nodes", "scale_up", f"{new} nodes for {waiting} replicas")
                 )
+                nodes = self.nodes
+                self.scaling.record(now, self.node_name, NODES, nodes - new, nodes, PENDING_PODS)
         used = int(self.ready.sum()) + sum(int(c.sum()) for _, c in self.starting)
         empty = self.nodes - len(self.booting) - math.ceil(used / self.slots_per_node)
         while len(self.empty_since) < empty:
@@ -218,6 +231,8 @@ class ElasticFleet:
             self._set_nodes(now, self.nodes - removable)
             del self.empty_since[:removable]
             self.events.append((now, "autoscaler/nodes", "scale_down", f"{removable} empty nodes"))
+            nodes = self.nodes
+            self.scaling.record(now, self.node_name, NODES, nodes + removable, nodes, IDLE_NODE)
 
     def _set_nodes(self, now: float, nodes: int) -> None:
         if nodes != self.nodes:
@@ -237,13 +252,13 @@ class ElasticFleet:
         edges = np.clip(np.append(changed, np.inf), start, end)
         return float(counts @ np.diff(edges))
 
-    def _log(self, now: float, kind: str, change: np.ndarray, before: np.ndarray) -> None:
+    def _log(
+        self, now: float, kind: str, change: np.ndarray, before: np.ndarray, reason: str
+    ) -> None:
         for index in np.flatnonzero(change):
+            after = before[index] + change[index]
+            name = self.names[index]
             self.events.append(
-                (
-                    now,
-                    f"autoscaler/{self.names[index]}",
-                    kind,
-                    f"{before[index]} → {before[index] + change[index]} replicas",
-                )
+                (now, f"autoscaler/{name}", kind, f"{before[index]} → {after} replicas")
             )
+            self.scaling.record(now, name, REPLICAS, before[index], after, reason)

@@ -36,6 +36,7 @@ from ..scenario.distributions import (
     LogNormal,
     Uniform,
 )
+from ..scenario.graph import call_graph, expected_visits
 from ..scenario.schema import Scenario, Service
 
 # ----------------------------------------------------------------------------- latency trees
@@ -173,7 +174,8 @@ class Model:
             network call (and so carries serialisation work).
         loads: 4 × entries × stations; loads[k, e, s] is, per request at entry e, the expected
             sum over its work steps at station s of E[S^k] (k = 0 counts the work steps).
-        call_graph: services as nodes, calls as edges weighted by calls per visit.
+        call_graph: the scenario's shared, frozen `scenario.graph.call_graph` (edges carry
+            calls_per_visit).
         monolith: whether the services run as one process (one station, no network).
         serialisation: CPU time per network call at the callee (a work step there).
         batches: the fan-outs that send several calls to one service at once.
@@ -204,40 +206,18 @@ def _work_distribution(spec: Service, step: WorkStep) -> Distribution:
     return step.work or spec.service_time
 
 
-def call_graph(scenario: Scenario) -> nx.DiGraph:
-    """Services and their calls; edge weight = expected calls per visit (count × probability,
-    summed over the handler's steps; every call of a parallel step is issued)."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(scenario.services)
-    for name, spec in scenario.services.items():
-        for step in _handler(spec):
-            calls = step.parallel if isinstance(step, Parallel) else [step]
-            for call in (c for c in calls if isinstance(c, Call)):
-                rate = call.count * call.probability
-                if graph.has_edge(name, call.call):
-                    graph[name][call.call]["weight"] += rate
-                else:
-                    graph.add_edge(name, call.call, weight=rate)
-    return graph
-
-
-def expected_visits(scenario: Scenario, graph: nx.DiGraph | None = None) -> np.ndarray:
+def visits_per_request(scenario: Scenario, graph: nx.DiGraph | None = None) -> np.ndarray:
     """entries × services: expected visits to each service per request at each entry point.
 
-    Propagated down the DAG in topological order: visits(callee) += visits(caller) ×
-    calls per visit. Exact for expectations, whatever the distributions.
+    Rows in traffic order, columns in scenario order; each row is `expected_visits` at that
+    entry (propagated down the DAG). Exact for expectations, whatever the distributions.
     """
     graph = graph if graph is not None else call_graph(scenario)
     services = list(scenario.services)
-    index = {name: i for i, name in enumerate(services)}
-    entries = list(scenario.traffic)
-    visits = np.zeros((len(entries), len(services)))
-    for row, entry in enumerate(entries):
-        visits[row, index[entry]] = 1.0
-    for caller in nx.topological_sort(graph):
-        column = visits[:, index[caller]]
-        for callee, data in graph[caller].items():
-            visits[:, index[callee]] += column * data["weight"]
+    rows = [expected_visits(graph, entry) for entry in scenario.traffic]
+    visits = np.zeros((len(rows), len(services)))
+    for row, visited in enumerate(rows):
+        visits[row] = [visited[name] for name in services]
     return visits
 
 
@@ -314,13 +294,13 @@ def compile_model(scenario: Scenario) -> Model:
     graph = call_graph(scenario)
     services = tuple(scenario.services)
     entries = tuple(scenario.traffic)
-    visits_per_request = expected_visits(scenario, graph)
-    called = visits_per_request.copy()
+    visits = visits_per_request(scenario, graph)
+    called = visits.copy()
     for row, entry in enumerate(entries):
         called[row, services.index(entry)] -= 1.0
     if scenario.deployment == "monolith":
-        return _monolith(scenario, graph, services, entries, visits_per_request, called)
-    return _microservices(scenario, graph, services, entries, visits_per_request, called)
+        return _monolith(scenario, graph, services, entries, visits, called)
+    return _microservices(scenario, graph, services, entries, visits, called)
 
 
 def _microservices(scenario, graph, services, entries, visits_per_request, called) -> Model:  # type: ignore[no-untyped-def]

@@ -25,7 +25,9 @@ import pandas as pd
 from ..engine.recorder import RequestLog, SpanLog
 from ..metrics.cost import cost_kpis, costs_table
 from ..metrics.requests import FAILURE_CAUSES, requests_table, spans_table
+from ..metrics.scaling import scaling_table
 from ..model.profiles import RateFunction, rate_function
+from ..records.scaling import ScalingLog
 from ..results import Result
 from ..scenario.calls import Call, Parallel
 from ..scenario.schema import Scenario
@@ -219,6 +221,8 @@ def run_analytic(
       mean and percentiles of requests sent in that step;
     * `entry_points`: per entry point, the end-to-end KPIs over the measured period;
     * `events`: the decision log (what was modelled, what was ignored, saturation);
+    * `scaling`: the autoscalers' decisions as numbers, as at request level (empty without
+      `ElasticFleet`);
     * `requests` and `spans`: empty, with the request-level columns: there are no
       individual requests in this mode.
 
@@ -253,6 +257,7 @@ def run_analytic(
     tables["events"] = pd.DataFrame(
         sorted(events, key=lambda row: row[0]), columns=["time", "component", "kind", "detail"]
     )
+    tables["scaling"] = scaling_table(fleet.scaling if fleet is not None else ScalingLog())
     summary = _summary(scenario, model, steps, moments, timeline, entries, bool(failures), billing)
     return Result(scenario=scenario, seed=seed, summary=summary, tables=tables)
 

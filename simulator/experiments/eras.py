@@ -24,6 +24,7 @@ from ..model.profiles import DiurnalRate, SpikeRate
 from ..results import Result
 from ..runner import run
 from ..scenario.schema import Scenario
+from ..scenario.units import DAY, HOUR
 from .growth import break_points, growth_sweep, service_counts
 
 ERAS_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "eras"
@@ -53,9 +54,6 @@ TRAFFIC_CSV = ERAS_DIR / "traffic.csv"
 diurnal day (mean 300/s, trough 30% of the peak at 14:00, as `profile: diurnal`) times a
 Hacker News front page on Wednesday of the second week (`profile: spike`: 4× from 13:00,
 30-minute rise, 2 hours at the top, 3-hour decay). Written by `workload_traffic`."""
-
-DAY = 86400.0
-HOUR = 3600.0
 
 
 def workload_traffic(

@@ -1,5 +1,8 @@
 """KPIs and tables of the delivery model: the four DORA keys, operator time, cost.
 
+`delivery_results` reads only the records the delivery model leaves behind
+(`simulator.records.delivery`), never the model itself.
+
 The DORA keys are pure functions of the tables, so they can be checked against examples
 worked by hand and applied to any run's tables:
 
@@ -21,17 +24,14 @@ worked by hand and applied to any run's tables:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from ..model.delivery.model import DeliveryModel
+from ..records.delivery import DeliveryRecords
+from ..records.run import RunRecords
+from ..scenario.units import DAY, HOUR, WEEK
 
-DAY = 86400.0
-WEEK = 7 * DAY
-HOUR = 3600.0
 SHIFT = 12 * HOUR
 """An on-call shift, as the SRE book counts pages (at most two incidents per 12 h shift)."""
 
@@ -222,48 +222,59 @@ def on_call_cost(
 # -- tables and KPIs of a run -------------------------------------------------------------
 
 
-def delivery_tables(model: DeliveryModel) -> dict[str, pd.DataFrame]:
+def delivery_results(
+    records: DeliveryRecords, run: RunRecords
+) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
+    """The summary KPIs (see DELIVERY_KPI_DESCRIPTIONS) and the tables of a run's delivery
+    records. `run` is not needed: the delivery records carry every fact they use."""
+    tables = delivery_tables(records)
+    return delivery_kpis(records, tables), tables
+
+
+def delivery_tables(records: DeliveryRecords) -> dict[str, pd.DataFrame]:
     """`changes`, `deploys`, `incidents`, `operator_work` and `delivery_timeseries`."""
     changes = pd.DataFrame(
         {
-            "service": [c.service for c in model.changes],
-            "committed": [c.committed for c in model.changes],
-            "approved": [c.approved for c in model.changes],
-            "deployed": [c.deployed for c in model.changes],
-            "caused_failure": [c.caused_failure for c in model.changes],
+            "service": [c.service for c in records.changes],
+            "committed": [c.committed for c in records.changes],
+            "approved": [c.approved for c in records.changes],
+            "deployed": [c.deployed for c in records.changes],
+            "caused_failure": [c.caused_failure for c in records.changes],
         },
     ).astype({"service": "int64", "committed": float, "approved": float, "deployed": float})
     changes["caused_failure"] = changes["caused_failure"].astype(bool)
     deploys = pd.DataFrame(
         {
-            "service": [d.service for d in model.deploys],
-            "requested": [d.requested for d in model.deploys],
-            "started": [d.started for d in model.deploys],
-            "finished": [d.finished for d in model.deploys],
-            "changes": [len(d.changes) for d in model.deploys],
-            "outcome": [d.outcome or "in-progress" for d in model.deploys],
+            "service": [d.service for d in records.deploys],
+            "requested": [d.requested for d in records.deploys],
+            "started": [d.started for d in records.deploys],
+            "finished": [d.finished for d in records.deploys],
+            "changes": [d.changes for d in records.deploys],
+            "outcome": [d.outcome or "in-progress" for d in records.deploys],
         }
     ).astype({"service": "int64", "requested": float, "started": float, "finished": float})
     incidents = pd.DataFrame(
         {
-            "service": [i.service for i in model.incidents],
-            "cause": [i.cause for i in model.incidents],
-            "start": [i.start for i in model.incidents],
-            "detected": [i.detected for i in model.incidents],
-            "resolved": [i.resolved for i in model.incidents],
-            "responder": [i.responder for i in model.incidents],
-            "paged": [i.paged for i in model.incidents],
-            "impact": [i.impact for i in model.incidents],
+            "service": [i.service for i in records.incidents],
+            "cause": [i.cause for i in records.incidents],
+            "start": [i.start for i in records.incidents],
+            "detected": [i.detected for i in records.incidents],
+            "resolved": [i.resolved for i in records.incidents],
+            "responder": [i.responder for i in records.incidents],
+            "paged": [i.paged for i in records.incidents],
+            "impact": [i.impact for i in records.incidents],
         }
     ).astype(
         {"service": "int64", "start": float, "detected": float, "resolved": float, "impact": float}
     )
     incidents["paged"] = incidents["paged"].astype(bool)
-    work = pd.DataFrame(model.work, columns=["kind", "who", "start", "end", "hours"]).astype(
-        {"start": float, "end": float, "hours": float}
-    )
+    work = pd.DataFrame(
+        [(w.kind, w.who, w.start, w.end, w.hours) for w in records.work],
+        columns=["kind", "who", "start", "end", "hours"],
+    ).astype({"start": float, "end": float, "hours": float})
     timeseries = pd.DataFrame(
-        model.samples, columns=["time", "committed", "approved", "deployed", "in_flight"]
+        [(x.time, x.committed, x.approved, x.deployed, x.in_flight) for x in records.samples],
+        columns=["time", "committed", "approved", "deployed", "in_flight"],
     )
     return {
         "changes": changes,
@@ -286,14 +297,13 @@ def hours_in_window(work: pd.DataFrame, start: float, end: float) -> pd.Series:
     return pd.Series(work["hours"].to_numpy() * share, index=work.index)
 
 
-def delivery_kpis(model: DeliveryModel) -> dict[str, float]:
-    """The summary KPIs of a run (see DELIVERY_KPI_DESCRIPTIONS)."""
-    tables = delivery_tables(model)
-    start, end = model.warmup, model.horizon
-    period = end - start
-    weeks = period / WEEK
-    delivery, organisation = model.delivery, model.organisation
-    services = delivery.services
+def delivery_kpis(records: DeliveryRecords, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """The summary KPIs of a run (see DELIVERY_KPI_DESCRIPTIONS) from its records and the
+    tables `delivery_tables` made of them."""
+    start, end = records.warmup, records.horizon
+    period = records.period
+    weeks = records.weeks
+    services = records.services
     kpis = dora_keys(tables, start, end)
     kpis["deploys_per_service_per_day"] = kpis["deploys_per_day"] / services
     changes = tables["changes"]
@@ -315,39 +325,38 @@ def delivery_kpis(model: DeliveryModel) -> dict[str, float]:
     kpis["uptime"] = 1.0 - float(down) / (services * period)
     work = tables["operator_work"]
     hours = hours_in_window(work, start, end)
-    team_hours = organisation.operators * model.calendar.working_seconds(start, end) / HOUR
+    working_seconds = records.calendar.working_seconds(start, end)
+    team_hours = records.operators * working_seconds / HOUR
     by_kind = hours.groupby(work["kind"]).sum() if not work.empty else pd.Series(dtype=float)
     total = float(hours.sum())
     kpis["operator_hours_per_week"] = total / weeks
     kpis["operator_utilisation"] = total / team_hours if team_hours else math.nan
     toil = float(by_kind.get("toil", 0.0)) + float(by_kind.get("deploy", 0.0))
     kpis["toil_share"] = toil / team_hours if team_hours else math.nan
-    kpis["services_per_operator"] = services / organisation.operators
+    kpis["services_per_operator"] = services / records.operators
     kpis["pages_per_shift"] = float(recent["paged"].sum()) / (period / SHIFT)
-    kpis["deploy_freeze_hours"] = model.frozen_seconds / HOUR
-    kpis["operator_backlog"] = float(len(model.operators.queue))
-    runners = delivery.automated.runners
-    kpis["ci_utilisation"] = (
-        model.ci_busy_seconds / (runners * end) if delivery.process == "automated" else 0.0
-    )
+    kpis["deploy_freeze_hours"] = records.frozen_seconds / HOUR
+    kpis["operator_backlog"] = float(records.operator_backlog)
+    automated = records.process == "automated"
+    runners = records.ci_runners
+    kpis["ci_utilisation"] = records.ci_busy_seconds / (runners * end) if automated else 0.0
     hours_run = period / HOUR
-    nodes = services * delivery.nodes_per_service * delivery.node_price * hours_run
+    nodes = services * records.nodes_per_service * records.node_price * hours_run
     tooling = 0.0
-    second_copy = model.second_copy_node_seconds / HOUR * delivery.node_price
-    if delivery.process == "automated":
-        auto = delivery.automated
-        tooling += auto.runners * auto.runner_price * hours_run
-        tooling += model.preview_node_seconds / HOUR * delivery.node_price
+    second_copy = records.second_copy_node_seconds / HOUR * records.node_price
+    if automated:
+        tooling += runners * records.runner_price * hours_run
+        tooling += records.preview_node_seconds / HOUR * records.node_price
         tooling += second_copy
     infrastructure = nodes + tooling
     on_call_worked = float(hours[work["who"] == "on-call"].sum()) if not work.empty else 0.0
     on_call = on_call_cost(
-        period / HOUR - model.calendar.working_seconds(start, end) / HOUR,
+        period / HOUR - working_seconds / HOUR,
         on_call_worked,
-        organisation.hourly_rate,
-        organisation.on_call_standby_rate if organisation.on_call else 0.0,
+        records.hourly_rate,
+        records.on_call_standby_rate if records.on_call else 0.0,
     )
-    people = team_hours * organisation.hourly_rate + on_call
+    people = team_hours * records.hourly_rate + on_call
     kpis["cost_nodes_usd"] = nodes
     kpis["cost_tooling_usd"] = tooling
     kpis["cost_blue_green_usd"] = second_copy

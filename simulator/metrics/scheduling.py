@@ -19,15 +19,24 @@ Measurement rules (the Omega paper's metrics, §4):
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from ..model.scheduling.model import SchedulingModel
-
-DAY = 86400.0
+from ..records.run import RunRecords
+from ..records.scheduling import (
+    KINDS,
+    NO_SCHEDULER,
+    ORIGINS,
+    PREFILL,
+    FailureRecord,
+    JobRecords,
+    SchedulerRecord,
+    SchedulingRecords,
+    UtilisationSamples,
+)
+from ..scenario.units import DAY
 
 SCHEDULING_KPI_DESCRIPTIONS: dict[str, str] = {
     "busyness_batch": "share of time the batch scheduler(s) spend deciding (median daily value)",
@@ -56,6 +65,63 @@ SCHEDULING_KPI_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+JOBS_COLUMNS: tuple[str, ...] = (
+    "job",
+    "kind",
+    "origin",
+    "parent",
+    "scheduler",
+    "submit",
+    "tasks",
+    "cpu",
+    "memory_gb",
+    "duration",
+    "attempts",
+    "first_attempt",
+    "scheduled",
+    "abandoned",
+    "placed",
+    "killed",
+    "finished",
+    "unscheduled",
+    "start_delay_s",
+    "wait_s",
+    "wait_full_s",
+    "measured",
+)
+SCHEDULERS_COLUMNS: tuple[str, ...] = (
+    "scheduler",
+    "handles",
+    "jobs",
+    "decisions",
+    "offers",
+    "busyness",
+    "busy_s",
+    "transactions",
+    "conflicted",
+    "conflict_fraction",
+    "locked_cpu_s",
+    "queued",
+)
+CLUSTER_UTILISATION_COLUMNS: tuple[str, ...] = ("time", "rack", "cpu", "memory", "nodes_up")
+FAILURES_COLUMNS: tuple[str, ...] = FailureRecord._fields
+
+
+def scheduling_results(
+    records: SchedulingRecords, run: RunRecords
+) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
+    """The summary KPIs (see SCHEDULING_KPI_DESCRIPTIONS) and the tables `jobs`,
+    `schedulers`, `cluster_utilisation` and `failures` of a run."""
+    warmup, horizon = run.scenario.warmup, run.scenario.horizon
+    tables = {
+        "jobs": jobs_table(records, warmup),
+        "schedulers": schedulers_table(records.schedulers, warmup, horizon),
+        "cluster_utilisation": cluster_utilisation_table(records.utilisation),
+        "failures": failures_table(records.failures),
+    }
+    return scheduling_kpis(records, tables, warmup, horizon), tables
+
+
 def daily_busyness(start: np.ndarray, end: np.ndarray, warmup: float, horizon: float) -> np.ndarray:
     """Busy share of each whole day of [warmup, horizon] (one window if shorter than a day)."""
     period = horizon - warmup
@@ -69,7 +135,7 @@ def daily_busyness(start: np.ndarray, end: np.ndarray, warmup: float, horizon: f
     return shares
 
 
-def jobs_table(model: SchedulingModel) -> pd.DataFrame:
+def jobs_table(records: SchedulingRecords, warmup: float) -> pd.DataFrame:
     """One row per job (prefill, workload, microservice or rescheduled).
 
     Columns: job, kind (batch/service), origin (batch, service, prefill, microservice,
@@ -80,37 +146,43 @@ def jobs_table(model: SchedulingModel) -> pd.DataFrame:
     delay), wait_s (submit to first attempt), wait_full_s (submit to fully scheduled),
     measured (submitted after warm-up).
     """
-    jobs = model.jobs
-    table = pd.DataFrame(
+    jobs: JobRecords = records.jobs
+    names = [s.name for s in records.schedulers]
+    labels = np.empty(len(names) + 2, dtype=object)  # NO_SCHEDULER and PREFILL index from the end
+    labels[: len(names)] = names
+    labels[NO_SCHEDULER], labels[PREFILL] = "", "prefill"
+    return _frame(
+        JOBS_COLUMNS,
         {
-            "job": [j.id for j in jobs],
-            "kind": pd.Categorical([j.kind for j in jobs], categories=["batch", "service"]),
-            "origin": [j.origin for j in jobs],
-            "parent": [j.parent for j in jobs],
-            "scheduler": [j.scheduler for j in jobs],
-            "submit": [j.submit for j in jobs],
-            "tasks": [j.tasks for j in jobs],
-            "cpu": [j.cpu for j in jobs],
-            "memory_gb": [j.memory for j in jobs],
-            "duration": [j.duration for j in jobs],
-            "attempts": [j.attempts for j in jobs],
-            "first_attempt": [j.first_attempt for j in jobs],
-            "scheduled": [j.scheduled_at for j in jobs],
-            "abandoned": [j.abandoned_at for j in jobs],
-            "placed": [j.placed for j in jobs],
-            "killed": [j.killed for j in jobs],
-            "finished": [j.finished for j in jobs],
-            "unscheduled": [j.unscheduled for j in jobs],
-            "start_delay_s": [j.start_delay for j in jobs],
-        }
+            "job": np.arange(len(jobs)),
+            "kind": pd.Categorical.from_codes(jobs.kind, categories=pd.Index(KINDS)),
+            "origin": np.array(ORIGINS, dtype=object)[jobs.origin],
+            "parent": jobs.parent,
+            "scheduler": labels[jobs.scheduler],
+            "submit": jobs.submit,
+            "tasks": jobs.tasks,
+            "cpu": jobs.cpu,
+            "memory_gb": jobs.memory_gb,
+            "duration": jobs.duration,
+            "attempts": jobs.attempts,
+            "first_attempt": jobs.first_attempt,
+            "scheduled": jobs.scheduled,
+            "abandoned": jobs.abandoned,
+            "placed": jobs.placed,
+            "killed": jobs.killed,
+            "finished": jobs.finished,
+            "unscheduled": jobs.unscheduled,
+            "start_delay_s": jobs.start_delay_s,
+            "wait_s": jobs.first_attempt - jobs.submit,
+            "wait_full_s": jobs.scheduled - jobs.submit,
+            "measured": jobs.submit >= warmup,
+        },
     )
-    table["wait_s"] = table.first_attempt - table.submit
-    table["wait_full_s"] = table.scheduled - table.submit
-    table["measured"] = table.submit >= model.warmup
-    return table
 
 
-def schedulers_table(model: SchedulingModel) -> pd.DataFrame:
+def schedulers_table(
+    schedulers: tuple[SchedulerRecord, ...], warmup: float, horizon: float
+) -> pd.DataFrame:
     """One row per scheduler.
 
     Columns: scheduler, handles (batch, service or all), jobs (submitted to it, whole run),
@@ -123,100 +195,72 @@ def schedulers_table(model: SchedulingModel) -> pd.DataFrame:
     queue at the horizon).
     """
     rows = []
-    for s in model.schedulers:
-        start = np.frombuffer(s.busy_start, dtype=float) if len(s.busy_start) else np.empty(0)
-        end = np.frombuffer(s.busy_end, dtype=float) if len(s.busy_end) else np.empty(0)
-        times = np.frombuffer(s.commit_time, dtype=float) if len(s.commit_time) else np.empty(0)
-        flags = (
-            np.frombuffer(s.commit_conflicted, dtype=np.int8)
-            if len(s.commit_conflicted)
-            else np.empty(0, dtype=np.int8)
-        )
-        measured = times >= model.warmup
-        conflicted = int(flags[measured].sum())
+    for s in schedulers:
+        start, end = s.busy_start, s.busy_end
+        measured = s.commit_time >= warmup
+        conflicted = int(s.commit_conflicted[measured].sum())
         transactions = int(measured.sum())
-        busy = np.clip(
-            np.minimum(end, model.horizon) - np.maximum(start, model.warmup), 0.0, None
-        ).sum()
+        busy = np.clip(np.minimum(end, horizon) - np.maximum(start, warmup), 0.0, None).sum()
         rows.append(
-            {
-                "scheduler": s.name,
-                "handles": s.handles,
-                "jobs": s.jobs,
-                "decisions": len(start),
-                "offers": getattr(s, "offers", 0),
-                "busyness": float(
-                    np.median(daily_busyness(start, end, model.warmup, model.horizon))
-                ),
-                "busy_s": float(busy),
-                "transactions": transactions,
-                "conflicted": conflicted,
-                "conflict_fraction": _ratio(conflicted, transactions - conflicted),
-                "locked_cpu_s": s.locked_cpu_s,
-                "queued": len(s.queue),
-            }
+            (
+                s.name,
+                s.handles,
+                s.jobs,
+                len(start),
+                s.offers,
+                float(np.median(daily_busyness(start, end, warmup, horizon))),
+                float(busy),
+                transactions,
+                conflicted,
+                _ratio(conflicted, transactions - conflicted),
+                s.locked_cpu_s,
+                s.queued,
+            )
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(SCHEDULERS_COLUMNS))
 
 
-def cluster_utilisation_table(model: SchedulingModel) -> pd.DataFrame:
-    """CPU and memory in use per rack at SAMPLES instants after warm-up.
+def cluster_utilisation_table(samples: UtilisationSamples) -> pd.DataFrame:
+    """CPU and memory in use per rack at evenly spaced instants after warm-up.
 
     Columns: time (s), rack, cpu and memory (share of the rack's installed capacity in use),
     nodes_up.
     """
-    s = model._samples
-    return pd.DataFrame(
+    return _frame(
+        CLUSTER_UTILISATION_COLUMNS,
         {
-            "time": np.frombuffer(s["time"], dtype=float),
-            "rack": np.frombuffer(model._sample_rack, dtype=np.int32),
-            "cpu": np.frombuffer(s["cpu"], dtype=float),
-            "memory": np.frombuffer(s["mem"], dtype=float),
-            "nodes_up": np.frombuffer(s["up"], dtype=float).astype(int),
-        }
+            "time": samples.time,
+            "rack": samples.rack,
+            "cpu": samples.cpu,
+            "memory": samples.memory,
+            "nodes_up": samples.nodes_up,
+        },
     )
 
 
-def failures_table(model: SchedulingModel) -> pd.DataFrame:
+def failures_table(failures: tuple[FailureRecord, ...]) -> pd.DataFrame:
     """One row per failure: time, scope (node, rack or power), first_node, nodes, down_s
     (repair plus boot), cpu_lost (cores down), tasks_killed and jobs_hit (resubmitted)."""
-    columns = ["time", "scope", "first_node", "nodes", "down_s", "cpu_lost", "tasks_killed"]
-    return pd.DataFrame(model.failures, columns=[*columns, "jobs_hit"])
+    return pd.DataFrame(list(failures), columns=list(FAILURES_COLUMNS))
 
 
-def scheduling_tables(model: SchedulingModel) -> dict[str, pd.DataFrame]:
-    """The tables `jobs`, `schedulers`, `cluster_utilisation` and `failures` of a run."""
-    cached = getattr(model, "_tables", None)
-    if cached is None:
-        cached = {
-            "jobs": jobs_table(model),
-            "schedulers": schedulers_table(model),
-            "cluster_utilisation": cluster_utilisation_table(model),
-            "failures": failures_table(model),
-        }
-        model._tables = cached  # type: ignore[attr-defined]
-    return dict(cached)
-
-
-def scheduling_kpis(model: SchedulingModel) -> dict[str, float]:
-    """The summary KPIs (see SCHEDULING_KPI_DESCRIPTIONS)."""
-    tables = scheduling_tables(model)
+def scheduling_kpis(
+    records: SchedulingRecords, tables: dict[str, pd.DataFrame], warmup: float, horizon: float
+) -> dict[str, float]:
+    """The summary KPIs (see SCHEDULING_KPI_DESCRIPTIONS), from the records and their tables."""
     jobs, schedulers = tables["jobs"], tables["schedulers"]
-    period = model.horizon - model.warmup
+    period = horizon - warmup
     kpis: dict[str, Any] = {}
-    groups = {
-        "batch": [s.name for s in model.batch_schedulers],
-        "service": [s.name for s in model.service_schedulers],
-    }
-    for kind, names in groups.items():
-        rows = schedulers[schedulers.scheduler.isin(names)]
+    for kind in KINDS:
+        handles = [s.handles in (kind, "all") for s in records.schedulers]
+        rows = schedulers[handles]
         kpis[f"busyness_{kind}"] = float(rows.busyness.mean())
         conflicted = int(rows.conflicted.sum())
         kpis[f"conflict_fraction_{kind}"] = _ratio(
             conflicted, int(rows.transactions.sum()) - conflicted
         )
     measured = jobs[jobs.measured & jobs.origin.isin(["batch", "service"])]
-    for kind in ("batch", "service"):
+    for kind in KINDS:
         rows = measured[measured.kind == kind]
         kpis[f"jobs_submitted_{kind}"] = len(rows)
         kpis[f"jobs_abandoned_{kind}"] = int(rows.abandoned.notna().sum())
@@ -225,20 +269,26 @@ def scheduling_kpis(model: SchedulingModel) -> dict[str, float]:
     every = jobs[jobs.measured]
     kpis["jobs_abandoned"] = int(every.abandoned.notna().sum())
     kpis["jobs_unscheduled"] = int((every.scheduled.isna() & every.abandoned.isna()).sum())
-    areas = model._areas
-    cell = model.cell
-    kpis["utilisation_cpu"] = float(areas[0] / (cell.total_cpu * period))
-    kpis["utilisation_memory"] = float(areas[1] / (cell.total_mem * period))
-    kpis["locked_share"] = float(areas[2] / (cell.total_cpu * period))
-    kpis["capacity_lost_share"] = float(areas[3] / (cell.total_cpu * period))
+    kpis["utilisation_cpu"] = float(records.used_cpu_s / (records.total_cpu * period))
+    kpis["utilisation_memory"] = float(
+        records.used_memory_gb_s / (records.total_memory_gb * period)
+    )
+    kpis["locked_share"] = float(records.locked_cpu_s / (records.total_cpu * period))
+    kpis["capacity_lost_share"] = float(records.down_cpu_s / (records.total_cpu * period))
     failures = tables["failures"]
-    after = failures[failures.time >= model.warmup]
+    after = failures[failures.time >= warmup]
     kpis["failures"] = len(after)
     kpis["tasks_killed"] = int(after.tasks_killed.sum())
     placed = measured[measured.placed > 0]
     kpis["task_start_delay_mean_s"] = _mean(placed.start_delay_s)
-    kpis["cluster_cost_per_hour"] = float(model.price.sum())
+    kpis["cluster_cost_per_hour"] = records.price_per_hour
     return kpis
+
+
+def _frame(columns: tuple[str, ...], data: dict[str, Any]) -> pd.DataFrame:
+    """A table whose columns are exactly the declared ones, in their order."""
+    assert tuple(data) == columns, f"columns {tuple(data)} differ from {columns}"
+    return pd.DataFrame(data)
 
 
 def _mean(values: pd.Series) -> float:

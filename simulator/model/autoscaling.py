@@ -17,6 +17,15 @@ import numpy as np
 from simpy import Environment
 
 from ..engine.recorder import EventLog
+from ..records.scaling import (
+    IDLE_NODE,
+    NODES,
+    PENDING_PODS,
+    REPLICAS,
+    STABILISED,
+    UTILISATION,
+    ScalingLog,
+)
 from .placement import Placement
 from .services import Station
 
@@ -84,6 +93,7 @@ class NodePool:
     cpu: float
     memory_gb: float
     boot_time: float
+    name: str = "nodes"  # the node type, as the scaling log names the pool
     nodes: list[Node] = field(default_factory=list)
     node_seconds: float = 0.0
     added: int = 0
@@ -174,14 +184,17 @@ class Autoscaler:
         pool: NodePool | None,
         replica_start: float,
         events: EventLog,
+        scaling: ScalingLog,
         placement: Placement | None = None,
     ) -> None:
+        """`events` gets each decision in words, `scaling` the same decision as numbers."""
         self.env = env
         self.settings = settings
         self.services = services
         self.pool = pool
         self.replica_start = replica_start
         self.events = events
+        self.scaling = scaling
         self.placement = placement if pool is not None else None
         self.pending: deque[Replica] = deque()
         self.booting = 0
@@ -257,6 +270,9 @@ class Autoscaler:
                     "scale_up",
                     f"{current} → {current + more} replicas at {busy / capacity:.0%} busy",
                 )
+                self.scaling.record(
+                    now, scaled.name, REPLICAS, current, current + more, UTILISATION
+                )
         elif target < current:
             for _ in range(current - target):
                 self._retire(scaled)
@@ -267,6 +283,7 @@ class Autoscaler:
                 f"{current} → {target} replicas (highest target of the last "
                 f"{settings.scale_down_stabilisation:g} s)",
             )
+            self.scaling.record(now, scaled.name, REPLICAS, current, target, STABILISED)
 
     def _start(self, scaled: Scaled) -> None:
         replica = Replica(scaled.name)
@@ -331,6 +348,8 @@ class Autoscaler:
                         now, "autoscaler/nodes", "scale_up",
                         f"{new} nodes for {len(self.pending)} unplaced replicas",
                     )  # fmt: skip
+                    nodes = len(pool.nodes)
+                    self.scaling.record(now, pool.name, NODES, nodes - new, nodes, PENDING_PODS)
             delay = settings.scale_down_delay
             idle = [
                 node for node in pool.nodes
@@ -343,6 +362,9 @@ class Autoscaler:
                 self.events.record(
                     now, "autoscaler/nodes", "scale_down", f"{len(idle[:removable])} empty nodes"
                 )
+                nodes = len(pool.nodes)
+                removed = len(idle[:removable])
+                self.scaling.record(now, pool.name, NODES, nodes + removed, nodes, IDLE_NODE)
 
     def _boot_node(self, by_name: dict[str, Scaled]) -> None:
         assert self.pool is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from simpy import Environment
@@ -21,8 +21,20 @@ from ..scenario.distributions import block_stream
 from . import balancing
 
 if TYPE_CHECKING:
-    from .calls import Visit
     from .discovery.faults import StationFaults
+
+
+class Visit(Protocol):
+    """What a station needs of a visit (`calls.Visit`, which imports stations): its span
+    row, its replica, whether its work has started, and how to move it on."""
+
+    row: int
+    replica: int
+    started: bool
+
+    def advance(self) -> None: ...
+
+    def finish(self, status: int) -> None: ...
 
 
 class Station:

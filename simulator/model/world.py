@@ -9,6 +9,7 @@ import simpy
 
 from ..engine import EventLog, RandomStreams, RequestLog, Samples, SpanLog
 from ..engine.recorder import STATUS_CODE
+from ..records.scaling import ScalingLog
 from ..scenario.calls import Call, CallPolicy, Parallel, Work
 from ..scenario.calls import RetryBudget as RetryBudgetSettings
 from ..scenario.cluster import Replicas
@@ -46,6 +47,7 @@ class World:
         self.spans = SpanLog()
         self.requests = RequestLog()
         self.events = EventLog()
+        self.scaling = ScalingLog()  # the autoscalers' decisions as numbers
         self.samples = Samples()
         self.runtime = calls.Runtime(self.env, self.spans, self.requests)
         self.stations: list[Station] = []
@@ -291,8 +293,11 @@ class World:
         settings = scenario.autoscaling
         node_type = self._node_type()
         replica_start = settings.replica_start
-        if node_type is not None:
-            self.pool = NodePool(self.env, node_type.cpu, node_type.memory_gb, node_type.boot_time)
+        if node_type is not None and scenario.cluster is not None:
+            name = scenario.cluster.node_type_list()[0][0]
+            self.pool = NodePool(
+                self.env, node_type.cpu, node_type.memory_gb, node_type.boot_time, name
+            )
             for _ in range(node_type.count):
                 self.pool.add(ready=True)
             if replica_start is None:
@@ -312,7 +317,14 @@ class World:
             for station, spec in zip(self.stations, scenario.services.values(), strict=True)
         ]
         Autoscaler(
-            self.env, settings, scaled, self.pool, replica_start, self.events, self.placement
+            self.env,
+            settings,
+            scaled,
+            self.pool,
+            replica_start,
+            self.events,
+            self.scaling,
+            self.placement,
         )
 
     def _breaker_logger(self, caller: str, callee: str) -> Callable[[str], None]:

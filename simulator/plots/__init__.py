@@ -6,7 +6,8 @@
         save_figure(latency_cdf(result), Path("out/latency"))   # latency.png, latency.svg
 
 `save_run_charts(result, directory)` writes the standard charts of a run (what
-`Result.save` and `sresim run --out` use).
+`sresim run --out` adds next to the data `Result.save` writes). Charts read a Result's
+tables only: outputs flow one way, from the results to the pictures.
 """
 
 from .callgraph import call_graph_chart

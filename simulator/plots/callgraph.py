@@ -57,10 +57,11 @@ def call_graph_chart(source: Any, ax: Axes | None = None) -> Figure:  # type: ig
     per visit (count × probability) when that is not 1. Layers are ordered by barycentre
     sweeps to keep crossings down, which keeps ~30 services readable.
     """
-    from ..topology import call_graph
+    from ..scenario.graph import call_graph
+    from ..scenario.loader import load_scenario
 
     result = source if hasattr(source, "tables") and hasattr(source, "scenario") else None
-    graph = call_graph(result.scenario if result is not None else source)
+    graph = call_graph(result.scenario if result is not None else load_scenario(source))
     scenario_name = graph.graph.get("name", "scenario")
     own_figure = ax is None
     with theme_if(own_figure):

@@ -9,7 +9,6 @@ added.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -41,8 +40,6 @@ TRAFFIC_BINS = 120
 """The traffic behind the capacity is counted in this many windows..."""
 MIN_PER_BIN = 50
 """...unless that leaves fewer requests than this in a window on average."""
-_REPLICAS_RE = re.compile(r"(\d+)\s*→\s*(\d+)")
-_COUNT_RE = re.compile(r"(\d+)")
 
 
 # ------------------------------------------------------------------------------ cost
@@ -86,9 +83,10 @@ def _runs(results) -> list[tuple[str, object]]:  # type: ignore[no-untyped-def]
 def nodes_over_time(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """Nodes billed (booting ones included) at each change, from warm-up to the horizon.
 
-    The `costs` table samples the node count; the node autoscaler's events give the exact
-    instants of its changes, so they are used when they agree with every sample (a sample
-    taken at the instant of a change may see either side of it). Empty without samples.
+    The `costs` table samples the node count; the node autoscaler's rows of the `scaling`
+    table give the exact instants of its changes, so they are used when they agree with every
+    sample (a sample taken at the instant of a change may see either side of it). Empty
+    without samples.
     """
     costs = result.tables.get("costs")
     if costs is None or costs.empty:
@@ -96,7 +94,7 @@ def nodes_over_time(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     costs = costs.sort_values("time", kind="stable")
     time = costs["time"].to_numpy(dtype=float)
     nodes = costs["nodes"].to_numpy(dtype=float)
-    exact = _nodes_from_events(result, time, nodes)
+    exact = _nodes_from_scaling(result, time, nodes)
     if exact is not None:
         time, nodes = exact
     horizon = float(result.scenario.horizon)
@@ -107,37 +105,39 @@ def nodes_over_time(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     return pd.DataFrame({"time": time[keep], "nodes": nodes[keep]})
 
 
-def _nodes_from_events(
+def _nodes_from_scaling(
     result, time: np.ndarray, nodes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
-    events = result.tables.get("events")
-    if events is None or events.empty:
-        return None
-    changes = events[
-        (events["component"].astype(str) == "autoscaler/nodes")
-        & events["kind"].astype(str).isin(["scale_up", "scale_down"])
-    ]
+    """The node count at each sample and at each change in between, from the `scaling`
+    table; None without node decisions or when they disagree with the samples."""
+    changes = _decisions(result, "nodes")
     if changes.empty:
         return None
-    counts = changes["detail"].astype(str).str.extract(_COUNT_RE)[0].astype(float).to_numpy()
-    sign = np.where(changes["kind"].astype(str).to_numpy() == "scale_up", 1.0, -1.0)
     when = changes["time"].to_numpy(dtype=float)
-    order = np.argsort(when, kind="stable")
-    when, delta = when[order], (counts * sign)[order]
-    if not np.isfinite(delta).all():
+    levels = np.concatenate(  # before the first change, then after each
+        [changes["from"].to_numpy(dtype=float)[:1], changes["to"].to_numpy(dtype=float)]
+    )
+    after = levels[np.searchsorted(when, time, side="right")]  # changes at a sample's instant: in
+    before = levels[np.searchsorted(when, time, side="left")]  # ...or not yet
+    if not np.all((after == nodes) | (before == nodes)):
         return None
-    net = np.concatenate([[0.0], np.cumsum(delta)])
-    after = net[np.searchsorted(when, time, side="right")]  # changes at a sample's instant: in
-    before = net[np.searchsorted(when, time, side="left")]  # ...or not yet
-    for first in (after[0], before[0]):
-        start = nodes[0] - first  # nodes before the first change
-        if np.all((start + after == nodes) | (start + before == nodes)):
-            inside = (when > time[0]) & (when <= time[-1])
-            return (
-                np.concatenate([[time[0]], when[inside], [time[-1]]]),
-                start + np.concatenate([[after[0]], net[1:][inside], [after[-1]]]),
-            )
-    return None
+    inside = (when > time[0]) & (when <= time[-1])
+    return (
+        np.concatenate([[time[0]], when[inside], [time[-1]]]),
+        np.concatenate([[after[0]], levels[1:][inside], [after[-1]]]),
+    )
+
+
+def _decisions(result, kind: str, target: str | None = None) -> pd.DataFrame:
+    """The autoscalers' decisions of one kind ("replicas" or "nodes"), optionally on one
+    target, in time order, from the `scaling` table (empty when the run has none)."""
+    scaling = result.tables.get("scaling")
+    if scaling is None or scaling.empty:
+        return pd.DataFrame(columns=["time", "target", "kind", "from", "to", "reason"])
+    mine = scaling["kind"].astype(str) == kind
+    if target is not None:
+        mine &= scaling["target"].astype(str) == target
+    return scaling[mine].sort_values("time", kind="stable")
 
 
 def spend_by_kind(result) -> pd.DataFrame | None:  # type: ignore[no-untyped-def]
@@ -264,7 +264,7 @@ def capacity_over_time(
     Solid lines are what served and what was paid for: replicas taking traffic, sampled
     from the `timeseries` table, and nodes billed (booting ones included; see
     `nodes_over_time`). Dashed lines are
-    the replicas the autoscaler had asked for (from its `events`); shaded spans are nodes
+    the replicas the autoscaler had asked for (from the `scaling` table); shaded spans are nodes
     booting (the node type's `boot_time` after each scale-up). The gap between asking and
     serving is the autoscaler's lag. The traffic (requests sent per second, all entry points)
     is shaded grey on a second axis. `start` and `end` (seconds) zoom in; they default to
@@ -299,39 +299,31 @@ def capacity_over_time(
 
 
 def requested_replicas(result, service: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """Replicas the autoscaler asked for, from its events: time and replicas after each
-    decision, starting with the count before the first one at time 0. Empty without events."""
-    events = result.tables.get("events")
-    if events is None or events.empty:
+    """Replicas the autoscaler asked for, from the `scaling` table: time and replicas after
+    each decision, starting with the count before the first one at time 0. Empty without
+    decisions on `service`."""
+    mine = _decisions(result, "replicas", service)
+    if mine.empty:
         return pd.DataFrame(columns=["time", "replicas"])
-    mine = events[
-        (events["component"].astype(str) == f"autoscaler/{service}")
-        & events["kind"].astype(str).isin(["scale_up", "scale_down"])
-    ]
-    parsed = mine["detail"].astype(str).str.extract(_REPLICAS_RE).dropna()
-    if parsed.empty:
-        return pd.DataFrame(columns=["time", "replicas"])
-    times = mine.loc[parsed.index, "time"].to_numpy(dtype=float)
-    before, after = parsed[0].astype(int).to_numpy(), parsed[1].astype(int).to_numpy()
+    times = mine["time"].to_numpy(dtype=float)
+    before, after = mine["from"].to_numpy(dtype=int), mine["to"].to_numpy(dtype=int)
     return pd.DataFrame(
         {"time": np.concatenate([[0.0], times]), "replicas": np.concatenate([[before[0]], after])}
     )
 
 
 def node_boots(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """Node scale-ups from the events: time asked for, time ready (after the boot time), nodes."""
-    events = result.tables.get("events")
+    """Node scale-ups from the `scaling` table: time asked for, time ready (after the boot
+    time), nodes."""
     cluster = result.scenario.cluster
-    if events is None or events.empty or cluster is None:
+    ups = _decisions(result, "nodes")
+    if cluster is None:
         return pd.DataFrame(columns=["time", "ready", "nodes"])
-    ups = events[
-        (events["component"].astype(str) == "autoscaler/nodes")
-        & (events["kind"].astype(str) == "scale_up")
-    ]
-    counts = ups["detail"].astype(str).str.extract(_COUNT_RE)[0].astype(float)
+    ups = ups[ups["to"].to_numpy(dtype=float) > ups["from"].to_numpy(dtype=float)]
+    counts = ups["to"].to_numpy(dtype=float) - ups["from"].to_numpy(dtype=float)
     boot = float(cluster.node_type_list()[0][1].boot_time)
     time = ups["time"].to_numpy(dtype=float)
-    return pd.DataFrame({"time": time, "ready": time + boot, "nodes": counts.to_numpy()})
+    return pd.DataFrame({"time": time, "ready": time + boot, "nodes": counts})
 
 
 def _traffic(result, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""The charts of one run, and `save_run_charts`, which writes them for `Result.save`.
+"""The charts of one run, and `save_run_charts`, which writes them for `sresim run --out`.
 
 Each chart takes a Result and, optionally, Axes to draw on, and returns the Figure. Without
 Axes it makes its own slide-sized figure in the slide theme. Figures are plain

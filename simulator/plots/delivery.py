@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..metrics.delivery import HOUR, WEEK, hours_in_window, lead_times
+from ..metrics.delivery import hours_in_window, lead_times
+from ..scenario.calendar import Calendar
+from ..scenario.units import DAY, HOUR, WEEK
 from .common import empty_note, new_figure, theme_if
 from .theme import PALETTE
 
-DAY = 86400.0
 KINDS = ("deploy", "incident", "toil")
 KIND_LABELS = {
     "deploy": "manual deploys",
@@ -90,9 +91,8 @@ def lead_time_distribution(results: Mapping[str, object]) -> Figure:
 
 def operator_hours(result) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Operator hours per week by kind of work, with the rest of the team's working hours
-    as project work (negative when overtime and on-call exceed it)."""
-    from ..model.delivery.calendar import Calendar
-
+    as project work (none when overtime and on-call exceed it). From the run's
+    `operator_work` table and its scenario's working hours."""
     scenario = result.scenario
     start, end = scenario.warmup, scenario.horizon
     work = result.tables["operator_work"]

@@ -135,7 +135,7 @@ def blast_radius_chart(result, ax: Axes | None = None) -> Figure:  # type: ignor
     (dark), their callers whose requests fail meanwhile (light), the rest (white)."""
     import networkx as nx
 
-    from ..model.discovery.secrets import call_graph_of
+    from ..scenario.graph import call_graph
 
     own = ax is None
     with theme_if(own):
@@ -148,7 +148,7 @@ def blast_radius_chart(result, ax: Axes | None = None) -> Figure:  # type: ignor
         leak = leaks.iloc[0]
         changed = set(filter(None, leak["changed"].split(",")))
         affected = set(filter(None, leak["affected"].split(","))) - changed
-        graph = call_graph_of(result.scenario.services)
+        graph = call_graph(result.scenario).copy()  # shared and frozen; this adds depths
         for node in graph:
             graph.nodes[node]["depth"] = max(
                 (len(p) - 1 for s in graph if graph.in_degree(s) == 0

@@ -1,5 +1,8 @@
 """Charts of the cluster scheduling model: the Omega paper's figure style, a utilisation heat
-map of the cell, and a timeline of failures and rescheduling.
+map of the cell, and a timeline of failures and rescheduling. They draw what runs left
+behind; `simulator.experiments.scheduling` runs the sweeps:
+
+    from simulator.experiments.scheduling import decision_time_sweep
 
     sweep = decision_time_sweep("scenarios/omega/example.yaml", [0.1, 1, 10, 30, 100])
     fig = busyness_and_wait(sweep)
@@ -34,8 +37,8 @@ def busyness_and_wait(
 
     `sweep` has one row per run with columns `architecture`, `x` (seconds) and the KPIs
     `busyness_batch`, `busyness_service`, `wait_mean_s_batch`, `wait_mean_s_service`: what
-    `decision_time_sweep` returns. Solid lines are batch, dashed service, as in the paper's
-    Figures 5–7 (log-scaled decision time).
+    `simulator.experiments.scheduling.decision_time_sweep` returns. Solid lines are batch,
+    dashed service, as in the paper's Figures 5–7 (log-scaled decision time).
     """
     own = ax is None
     with theme_if(own):
@@ -185,40 +188,6 @@ def failure_timeline(result, ax: Sequence[Axes] | None = None) -> Figure:  # typ
         bottom.set_xlabel(f"simulated time ({unit})")
         bottom.set_xlim(result.scenario.warmup / seconds, result.scenario.horizon / seconds)
     return fig
-
-
-def decision_time_sweep(
-    scenario,  # type: ignore[no-untyped-def]
-    t_jobs: Sequence[float],
-    architectures: Sequence[str] = (
-        "monolithic-single-path",
-        "monolithic-multi-path",
-        "two-level",
-        "shared-state",
-    ),
-    overrides: Sequence[str] = (),
-    seed: int | None = None,
-) -> pd.DataFrame:
-    """Run each architecture at each service decision time: the data of the paper's figures.
-
-    One row per run: architecture, t_job_service and every summary KPI.
-    """
-    from ..runner import run
-
-    rows = []
-    for architecture in architectures:
-        for t_job in t_jobs:
-            result = run(
-                scenario,
-                seed,
-                overrides=[
-                    *overrides,
-                    f"scheduler.architecture={architecture}",
-                    f"scheduler.t_job.service={t_job}s",
-                ],
-            )
-            rows.append({"architecture": architecture, "t_job_service": t_job, **result.summary})
-    return pd.DataFrame(rows)
 
 
 def has_scheduling(result) -> bool:  # type: ignore[no-untyped-def]

@@ -19,16 +19,12 @@ from pydantic_core import PydanticCustomError
 from .base import ScenarioModel, knob
 from .cluster import MeanDuration
 from .distributions import Exponential
-from .units import Duration, MoneyPerHour
+from .units import DAY, HOUR, WEEK, Duration, MoneyPerHour
 
 Process = Literal["ticket", "config-management", "automated"]
 PROCESSES: tuple[str, ...] = Process.__args__  # type: ignore[attr-defined]
 Strategy = Literal["rolling", "blue-green", "canary"]
 Alerting = Literal["threshold", "burn-rate"]
-
-HOUR = 3600.0
-DAY = 86400.0
-WEEK = 7 * DAY
 
 
 class Organisation(ScenarioModel):

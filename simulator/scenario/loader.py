@@ -18,6 +18,9 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ScenarioError
 from .base import suggest
+from .generators import TopologyError, expand_topology
+from .mappings import deep_merge
+from .messages import first_error
 from .schema import Scenario
 
 MAPPING_SOURCE = "<mapping>"
@@ -89,8 +92,6 @@ def load_scenario(
 def _expand_topology(data: dict[str, Any], label: str, base_dir: Path) -> dict[str, Any]:
     if not data.get("topology"):
         return data
-    from ..topology import TopologyError, expand_topology
-
     try:
         return expand_topology(data, base_dir)
     except TopologyError as error:
@@ -156,17 +157,6 @@ def _resolve_extends(
             raise ScenarioError(label, "extends", f"preset {parent!r} not found in {base_dir}")
         merged = deep_merge(merged, _read_with_presets(parent_path, seen))
     return deep_merge(merged, data)
-
-
-def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else in `top` replaces what `base` had."""
-    result = dict(base)
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(result.get(key), dict):
-            result[key] = deep_merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
 
 
 # ---------------------------------------------------------------------------- overrides
@@ -297,61 +287,13 @@ def _first_error(
     overrides: Mapping[str, Any] | Iterable[str] | None,
 ) -> ScenarioError:
     """One line for the first problem, with the key path as the user wrote it."""
-    detail = error.errors(include_url=False)[0]
-    path = _user_path(detail["loc"], data)
-    ctx = detail.get("ctx") or {}
-    kind = detail["type"]
-    if kind == "unknown_key" or (kind == "extra_forbidden" and path):
-        if kind == "unknown_key":
-            path = [*path, ctx["key"]]
-        message = f"unknown key; {ctx.get('hint', 'not a field of the schema')}"
-    elif kind == "union_tag_invalid":
-        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
-        message = (
-            f"unknown {ctx.get('discriminator', 'kind')}; {suggest(str(ctx.get('tag')), tags)}"
-        )
-        message = message.replace("'distribution'", "distribution")
-    elif kind == "union_tag_not_found":
-        message = f"missing key {ctx.get('discriminator', '').strip(chr(39))!r}"
-    elif kind == "missing":
-        message = "required key is missing"
-    else:
-        message = _expected(detail)
-        if "key" in ctx:
-            path = [*path, *str(ctx["key"]).split(".")]
-    dotted = ".".join(str(p) for p in path)
+    path, message = first_error(error, data)
+    dotted = ".".join(path)
     override_keys = _override_keys(overrides)
     source = next((k for k in override_keys if dotted == k or dotted.startswith(k + ".")), None)
     if source is not None:
         message = f"{message} (from --set {source})"
     return ScenarioError(label, dotted, message)
-
-
-def _expected(detail: Mapping[str, Any]) -> str:
-    message = str(detail["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if message.startswith("Input should be"):
-        message = "expected " + message.removeprefix("Input should be ").strip()
-        value = detail.get("input")
-        if not isinstance(value, dict | list):
-            message += f", got {value!r}"
-    return message
-
-
-def _user_path(loc: tuple[Any, ...], data: Any) -> list[Any]:
-    """Drop the parts of pydantic's location that are not in the data (union tags)."""
-    path: list[Any] = []
-    node = data
-    for index, part in enumerate(loc):
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
-            path.append(part)
-            node = node[part]
-        elif index == len(loc) - 1 and not (isinstance(node, dict) and part in node.values()):
-            path.append(part)  # a missing key
-    return path
 
 
 def _override_keys(overrides: Mapping[str, Any] | Iterable[str] | None) -> list[str]:

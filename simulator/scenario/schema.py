@@ -13,92 +13,18 @@ from typing import Literal
 from pydantic import PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..topology import Topology
 from .base import ScenarioModel, knob, suggest
-from .calls import Call, CallPolicy, CircuitBreaker, Network, Parallel, RetryBudget, Slo, Step
+from .calls import Call, CallPolicy, Network, Parallel, RetryBudget, Slo
 from .cluster import Cluster, Scheduler, Workloads
 from .delivery import Delivery, Incidents, Monitoring, Organisation
 from .discovery import Configuration, Discovery, Secrets, check_discovery_services
-from .distributions import Distribution, Exponential
+from .graph import find_call_cycle
 from .profiles import Profile, default_profile
+from .services import LOAD_BALANCER_POLICIES, LoadBalancerPolicy, Service, Slowdown
+from .topology import Topology
 from .units import Duration, Rate, format_duration
 
-LoadBalancerPolicy = Literal[
-    "central-queue", "round-robin", "random", "least-connections", "power-of-two"
-]
-LOAD_BALANCER_POLICIES: tuple[str, ...] = LoadBalancerPolicy.__args__  # type: ignore[attr-defined]
-
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-
-
-class Slowdown(ScenarioModel):
-    """A period when the service's work takes longer: a GC storm, a noisy neighbour, a slow
-    disk. Work that starts inside the period takes `factor` times as long."""
-
-    at: Duration = knob(0.0, "when the slowdown starts", "s", ge=0)
-    duration: Duration = knob(60.0, "how long it lasts", "s", gt=0)
-    factor: float = knob(2.0, "how many times longer work takes meanwhile", gt=0)
-
-
-class Service(ScenarioModel):
-    """A service: identical replicas behind a load balancer."""
-
-    replicas: int = knob(1, "number of identical replicas (processes, containers or VMs)", ge=1)
-    concurrency: int = knob(
-        1, "requests one replica serves at once (its worker threads or processes)", ge=1
-    )
-    service_time: Distribution = knob(
-        default_factory=lambda: Exponential(mean=0.1),
-        description="time a worker spends on one request, once it has started it",
-        unit="s",
-    )
-    load_balancer: LoadBalancerPolicy = knob(
-        "round-robin",
-        "how requests are spread over replicas: central-queue (one FCFS queue feeding every "
-        "worker, as HAProxy with a backend queue), round-robin, random, least-connections "
-        "(fewest requests in flight) or power-of-two (the less loaded of two random replicas)",
-    )
-
-    handler: list[Step] | None = knob(
-        None,
-        "what the service does with a request, step by step (work, call, parallel); "
-        "empty means one work step of service_time",
-    )
-    queue_limit: int | None = knob(
-        None,
-        "requests that may wait for a worker (per replica, or in the central queue); more are "
-        "rejected (load shedding); empty means no limit",
-        ge=0,
-    )
-    min_replicas: int | None = knob(
-        None, "fewest replicas the autoscaler keeps; empty means `replicas`", ge=1
-    )
-    max_replicas: int | None = knob(
-        None, "most replicas the autoscaler runs; empty means 10 × `replicas`", ge=1
-    )
-    slowdowns: list[Slowdown] = knob(
-        default_factory=list, description="periods when this service's work is slower"
-    )
-    circuit_breaker: CircuitBreaker = knob(
-        default_factory=CircuitBreaker, description="breakers on this service's outgoing calls"
-    )
-    retry_budget: RetryBudget = knob(
-        default_factory=RetryBudget, description="budget for this service's outgoing retries"
-    )
-
-    @property
-    def workers(self) -> int:
-        return self.replicas * self.concurrency
-
-    def calls(self) -> list[Call]:
-        """Every call the handler can make, in order."""
-        found: list[Call] = []
-        for step in self.handler or []:
-            if isinstance(step, Call):
-                found.append(step)
-            elif isinstance(step, Parallel):
-                found.extend(step.parallel)
-        return found
 
 
 class NodeAutoscaling(ScenarioModel):
@@ -368,16 +294,17 @@ class Scenario(ScenarioModel):
         return self.metrics.sample_interval or self.measured_period / 1000
 
 
-def find_call_cycle(services: dict[str, Service]) -> list[str]:
-    """The services of a call cycle, first one repeated at the end, or [] when there is none."""
-    import networkx as nx
-
-    graph = nx.DiGraph()
-    for name, service in services.items():
-        graph.add_node(name)
-        graph.add_edges_from((name, call.call) for call in service.calls())
-    try:
-        edges = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return []
-    return [edges[0][0], *(target for _, target in edges)]
+__all__ = [
+    "LOAD_BALANCER_POLICIES",
+    "Analytic",
+    "Autoscaling",
+    "LoadBalancerPolicy",
+    "Metrics",
+    "Monolith",
+    "NodeAutoscaling",
+    "Scenario",
+    "Service",
+    "Slowdown",
+    "Traffic",
+    "find_call_cycle",
+]

@@ -1,48 +1,29 @@
 """The registry: which subsystems a scenario switches on, how each is built from the run
 context and its dependencies, and which metrics turn its records into KPIs and tables.
 
-One list serves both fidelities. Adding a subsystem means adding one `SubsystemSpec` here
+One list serves both fidelities. Adding a subsystem means adding one `SubsystemSpec` to `SPECS`
 (see docs/architecture.md, "How to add a subsystem").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
 
 import pandas as pd
 
 from ..model.context import RunContext, Subsystem
 from ..records.run import RunRecords
-from ..scenario.schema import Scenario
+from . import delivery, discovery, scheduling
+from .spec import Results, SubsystemSpec
 
-Results = tuple[dict[str, float], dict[str, pd.DataFrame]]
-
-
-@dataclass(frozen=True)
-class SubsystemSpec:
-    """One kind of subsystem. `needs` names subsystems that must be built first; those the
-    scenario switched on are passed to `build` by name (absent ones are simply missing)."""
-
-    name: str
-    wanted: Callable[[Scenario], bool]
-    build: Callable[[RunContext, Mapping[str, Subsystem]], Subsystem]
-    collect: Callable[[Any, RunRecords], Results]
-    needs: tuple[str, ...] = ()
-    request_level_only: bool = False
-
-
-def _specs() -> list[SubsystemSpec]:
-    from . import delivery, discovery, scheduling
-
-    return [scheduling.SPEC, delivery.SPEC, *discovery.SPECS]
+SPECS: tuple[SubsystemSpec, ...] = (scheduling.SPEC, delivery.SPEC, *discovery.SPECS)
+"""Every kind of subsystem, in the order they are built (dependencies first)."""
 
 
 def build_subsystems(context: RunContext) -> dict[str, Subsystem]:
     """Every subsystem the scenario asks for, in dependency order, keyed by name."""
     built: dict[str, Subsystem] = {}
-    for spec in _specs():
+    for spec in SPECS:
         if spec.request_level_only and context.services is None:
             continue
         if not spec.wanted(context.scenario):
@@ -54,7 +35,7 @@ def build_subsystems(context: RunContext) -> dict[str, Subsystem]:
 
 def collect(built: Mapping[str, Subsystem], run: RunRecords) -> Results:
     """The KPIs and tables of every built subsystem, in registry order."""
-    by_name = {spec.name: spec for spec in _specs()}
+    by_name = {spec.name: spec for spec in SPECS}
     summary: dict[str, float] = {}
     tables: dict[str, pd.DataFrame] = {}
     for name, subsystem in built.items():

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
+from ..metrics.delivery import delivery_results
 from ..model.delivery import DeliveryModel
-from . import SubsystemSpec
-
-
-def _build(context, needed):  # type: ignore[no-untyped-def]
-    return DeliveryModel(context.env, context.scenario, context.streams, context.events)
-
+from .spec import SubsystemSpec
 
 SPEC = SubsystemSpec(
     name="delivery",
     wanted=lambda scenario: scenario.delivery is not None,
-    build=_build,
-    collect=lambda model, run: (model.summary(), model.tables()),
+    build=lambda context, needed: DeliveryModel(context),
+    collect=delivery_results,
 )

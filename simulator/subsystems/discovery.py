@@ -1,56 +1,65 @@
 """Service discovery, configuration drift and secrets: they act on the request-level
-services, so they exist only where requests are simulated one by one."""
+services, so they exist only where requests are simulated one by one. Discovery and secrets
+hand their fixes to the delivery model when the scenario has one."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from collections.abc import Mapping
+from typing import cast
 
+from ..metrics.discovery import configuration_results, discovery_results, secrets_results
+from ..model.context import RunContext, Subsystem
+from ..model.discovery.common import Delivery
 from ..model.discovery.configuration import ConfigurationModel
 from ..model.discovery.model import DiscoveryModel, is_active
 from ..model.discovery.secrets import SecretsModel
-from . import SubsystemSpec
+from ..scenario.schema import Scenario
+from .spec import SubsystemSpec
 
 
-def _world(context, needed):  # type: ignore[no-untyped-def]
-    services = context.services
-    return SimpleNamespace(
-        env=context.env,
-        scenario=context.scenario,
-        streams=context.streams,
-        events=context.events,
-        stations=services.stations,
-        spans=services.spans,
-        requests=services.requests,
-        warmup_areas=services.warmup_areas,
-        subsystems=list(needed.values()),
-    )
+def _delivery(needed: Mapping[str, Subsystem]) -> Delivery | None:
+    """The delivery model, if the scenario switched it on (it ships configuration changes
+    and opens incidents)."""
+    return cast("Delivery | None", needed.get("delivery"))
 
 
-def _microservices(scenario) -> bool:  # type: ignore[no-untyped-def]
+def _microservices(scenario: Scenario) -> bool:
     return scenario.deployment == "microservices"
+
+
+def _build_discovery(context: RunContext, needed: Mapping[str, Subsystem]) -> Subsystem:
+    return DiscoveryModel(context, _delivery(needed))
+
+
+def _build_configuration(context: RunContext, needed: Mapping[str, Subsystem]) -> Subsystem:
+    return ConfigurationModel(context)
+
+
+def _build_secrets(context: RunContext, needed: Mapping[str, Subsystem]) -> Subsystem:
+    return SecretsModel(context, _delivery(needed))
 
 
 SPECS = [
     SubsystemSpec(
         name="discovery",
         wanted=lambda s: _microservices(s) and is_active(s),
-        build=lambda context, needed: DiscoveryModel(_world(context, needed)),
-        collect=lambda model, run: (model.summary(), model.tables()),
+        build=_build_discovery,
+        collect=discovery_results,
         needs=("delivery",),
         request_level_only=True,
     ),
     SubsystemSpec(
         name="configuration",
         wanted=lambda s: _microservices(s) and "configuration" in s.model_fields_set,
-        build=lambda context, needed: ConfigurationModel(_world(context, needed)),
-        collect=lambda model, run: (model.summary(), model.tables()),
+        build=_build_configuration,
+        collect=configuration_results,
         request_level_only=True,
     ),
     SubsystemSpec(
         name="secrets",
         wanted=lambda s: _microservices(s) and s.secrets.kind != "none",
-        build=lambda context, needed: SecretsModel(_world(context, needed)),
-        collect=lambda model, run: (model.summary(), model.tables()),
+        build=_build_secrets,
+        collect=secrets_results,
         needs=("delivery",),
         request_level_only=True,
     ),

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from ..metrics.scheduling import scheduling_results
+from ..model.context import RunContext, Subsystem
 from ..model.scheduling import SchedulingModel
-from . import SubsystemSpec
+from .spec import SubsystemSpec
 
 
-def _build(context, needed):  # type: ignore[no-untyped-def]
-    return SchedulingModel(context.env, context.scenario, context.streams, context.events)
+def _build(context: RunContext, needed: Mapping[str, Subsystem]) -> SchedulingModel:
+    return SchedulingModel(context)
 
 
 SPEC = SubsystemSpec(
     name="scheduling",
     wanted=lambda scenario: scenario.scheduler is not None,
     build=_build,
-    collect=lambda model, run: (model.summary(), model.tables()),
+    collect=scheduling_results,
 )

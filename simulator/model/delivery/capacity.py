@@ -15,12 +15,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ...scenario.delivery import WEEK
+from ...scenario.calendar import Calendar
 from ...scenario.schema import Scenario
-from .calendar import Calendar
+from ...scenario.units import HOUR, WEEK
 from .decisions import burn_rate_detection
-
-HOUR = 3600.0
 
 
 @dataclass(frozen=True)

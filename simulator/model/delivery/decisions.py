@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .calendar import Calendar
+from ...scenario.calendar import Calendar
 
 BAD_CHANGE = "bad-change"
 MANUAL_ERROR = "manual-error"

@@ -1,10 +1,11 @@
 """The delivery subsystem: developers' changes, the process that ships them, the operators
 who do the work, and the incidents that bad changes cause.
 
-`World` builds a `DeliveryModel` when the scenario has a `delivery` section (the runner
-builds one on its own environment for `fidelity: analytic`). It simulates on the run's
-environment, random streams and decision log, and hands back KPIs and tables afterwards
-(see `simulator.metrics.delivery`).
+The registry (`simulator/subsystems/`) builds a `DeliveryModel` from the run's context when
+the scenario has a `delivery` section (the runner builds one on its own environment for
+`fidelity: analytic`). It simulates on the context's environment, random streams and
+decision log, and hands back its records afterwards (`simulator.records.delivery`), which
+`simulator.metrics.delivery` turns into KPIs and tables.
 
 Flow of one change, by process:
 
@@ -30,13 +31,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import simpy
 
-from ...engine import EventLog, RandomStreams
-from ...scenario.delivery import WEEK, Delivery, Incidents, Monitoring, Organisation
+from ...records.delivery import (
+    ChangeRecord,
+    DeliveryRecords,
+    DeployRecord,
+    FlowSample,
+    IncidentRecord,
+    OperatorWork,
+)
+from ...scenario.calendar import Calendar
+from ...scenario.delivery import Delivery, Incidents, Monitoring, Organisation
 from ...scenario.schema import Scenario
-from .calendar import Calendar
+from ...scenario.units import HOUR
+from ..context import RunContext
 from .decisions import (
     BAD_CHANGE,
     CUSTOMER,
@@ -62,13 +71,13 @@ PRIORITY_TOIL = 2
 """The operators' queue is served by priority (incidents first), then first come first
 served; work in progress is not interrupted."""
 
-TOIL_CHUNK = 3600.0
+TOIL_CHUNK = HOUR
 """Toil arrives as one-hour tickets (Poisson in working time)."""
 
-SAMPLE_INTERVAL = 3600.0
+SAMPLE_INTERVAL = HOUR
 """Changes in flight and cumulative counts are sampled every hour."""
 
-FREEZE_CHECK = 3600.0
+FREEZE_CHECK = HOUR
 """A frozen pipeline looks at its error budget again after this long."""
 
 
@@ -130,9 +139,13 @@ def _sample(distribution, rng: np.random.Generator) -> float:  # type: ignore[no
 class DeliveryModel:
     """Changes, releases, operators, pipelines and incidents of one run."""
 
-    def __init__(
-        self, env: simpy.Environment, scenario: Scenario, streams: RandomStreams, events: EventLog
-    ) -> None:
+    def __init__(self, context: RunContext) -> None:
+        env, scenario, streams, events = (
+            context.env,
+            context.scenario,
+            context.streams,
+            context.events,
+        )
         assert scenario.delivery is not None
         self.env = env
         self.scenario = scenario
@@ -151,8 +164,7 @@ class DeliveryModel:
         self.changes: list[Change] = []
         self.deploys: list[Deploy] = []
         self.incidents: list[Incident] = []
-        self.work: list[tuple[str, str, float, float, float]] = []
-        """(kind, who, start, end, hours) of every piece of operator work."""
+        self.work: list[OperatorWork] = []
         self.pending: list[list[Change]] = [[] for _ in range(n)]
         self.deploying = [False] * n
         self.outages: list[list[tuple[float, float, float]]] = [[] for _ in range(n)]
@@ -164,7 +176,7 @@ class DeliveryModel:
         self.ci_busy_seconds = 0.0
         self.frozen_seconds = 0.0
         self.counts = {"committed": 0, "approved": 0, "deployed": 0}
-        self.samples: list[tuple[float, int, int, int, int]] = []
+        self.samples: list[FlowSample] = []
         self._cab_waiting: list[simpy.Event] = []
         self._service_streams = [
             {
@@ -309,7 +321,7 @@ class DeliveryModel:
             start = env.now
             end = self.calendar.add_working_time(start, effort) if working_time else start + effort
             yield env.timeout(end - start)
-            self.work.append((kind, "operators", start, end, effort / 3600.0))
+            self.work.append(OperatorWork(kind, "operators", start, end, effort / HOUR))
             return start
 
     def _release(self, deploy: Deploy):  # type: ignore[no-untyped-def]
@@ -564,7 +576,7 @@ class DeliveryModel:
                 yield request
                 start = env.now
                 yield env.timeout(effort)
-                self.work.append(("incident", "on-call", start, env.now, effort / 3600.0))
+                self.work.append(OperatorWork("incident", "on-call", start, env.now, effort / HOUR))
         else:
             yield env.process(self._operator_work("incident", effort, PRIORITY_INCIDENT, False))
         rollback_started = env.now
@@ -637,8 +649,8 @@ class DeliveryModel:
     def _toil(self):  # type: ignore[no-untyped-def]
         """Hand configuration, recipe upkeep: one-hour tickets, Poisson in working time."""
         env = self.env
-        weekly_working = self.organisation.working_hours_per_week * 3600.0
-        mean_gap = weekly_working / (self.toil_hours_per_week * 3600.0 / TOIL_CHUNK)
+        weekly_working = self.organisation.working_hours_per_week * HOUR
+        mean_gap = weekly_working / (self.toil_hours_per_week * HOUR / TOIL_CHUNK)
         while True:
             at = self.calendar.add_working_time(env.now, self._toil_rng.exponential(mean_gap))
             if at >= self.horizon:
@@ -663,28 +675,68 @@ class DeliveryModel:
             counts = self.counts
             in_flight = counts["committed"] - counts["deployed"]
             self.samples.append(
-                (env.now, counts["committed"], counts["approved"], counts["deployed"], in_flight)
+                FlowSample(
+                    env.now, counts["committed"], counts["approved"], counts["deployed"], in_flight
+                )
             )
             yield env.timeout(SAMPLE_INTERVAL)
 
     # -- results -----------------------------------------------------------------------------
-    def records(self):  # type: ignore[no-untyped-def]
-        """Interim: the model itself, until it emits typed records (issue 10)."""
-        return self
-
-    def summary(self) -> dict[str, float]:
-        from ...metrics.delivery import delivery_kpis
-
-        return delivery_kpis(self)
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        from ...metrics.delivery import delivery_tables
-
-        return delivery_tables(self)
-
-    @property
-    def weeks(self) -> float:
-        return (self.horizon - self.warmup) / WEEK
+    def records(self) -> DeliveryRecords:
+        """What the run left behind, as it stands now (call it at the horizon)."""
+        delivery, organisation = self.delivery, self.organisation
+        return DeliveryRecords(
+            warmup=self.warmup,
+            horizon=self.horizon,
+            calendar=self.calendar,
+            services=delivery.services,
+            process=self.process,
+            operators=organisation.operators,
+            on_call=organisation.on_call,
+            changes=tuple(
+                ChangeRecord(c.id, c.service, c.committed, c.approved, c.deployed, c.caused_failure)
+                for c in self.changes
+            ),
+            deploys=tuple(
+                DeployRecord(
+                    d.id,
+                    d.service,
+                    d.requested,
+                    d.started,
+                    d.finished,
+                    len(d.changes),
+                    d.outcome,
+                    d.rollback_of,
+                )
+                for d in self.deploys
+            ),
+            incidents=tuple(
+                IncidentRecord(
+                    i.service,
+                    i.cause,
+                    i.start,
+                    i.detected,
+                    i.resolved,
+                    i.responder,
+                    i.paged,
+                    i.impact,
+                )
+                for i in self.incidents
+            ),
+            work=tuple(self.work),
+            samples=tuple(self.samples),
+            operator_backlog=len(self.operators.queue),
+            ci_runners=delivery.automated.runners,
+            ci_busy_seconds=self.ci_busy_seconds,
+            frozen_seconds=self.frozen_seconds,
+            preview_node_seconds=self.preview_node_seconds,
+            second_copy_node_seconds=self.second_copy_node_seconds,
+            nodes_per_service=delivery.nodes_per_service,
+            node_price=delivery.node_price,
+            runner_price=delivery.automated.runner_price,
+            hourly_rate=organisation.hourly_rate,
+            on_call_standby_rate=organisation.on_call_standby_rate,
+        )
 
     # -- work the discovery and secrets models hand to the organisation -------------------
     def request_config_change(
@@ -725,13 +777,13 @@ class DeliveryModel:
                     else self.delivery.config_management.trigger_effort,
                     rng,
                 )
-                hours = effort / 3600.0
+                hours = effort / HOUR
                 if by == "on-call":
                     with self.on_call.request() as request:
                         yield request
                         started = env.now
                         yield env.timeout(effort)
-                    self.work.append(("incident", "on-call", started, env.now, hours))
+                    self.work.append(OperatorWork("incident", "on-call", started, env.now, hours))
                 elif by is not None:
                     work = self._operator_work("incident", effort, PRIORITY_INCIDENT, False)
                     started = yield env.process(work)
@@ -798,7 +850,7 @@ class DeliveryModel:
                 yield request
                 begun = env.now
                 yield env.timeout(effort)
-                self.work.append(("incident", who, begun, env.now, effort / 3600.0))
+                self.work.append(OperatorWork("incident", who, begun, env.now, effort / HOUR))
                 if remedy is not None:
                     fixed = remedy(who)
                     yield env.timeout(0)  # the remedy's work queues before this hand is free
@@ -807,6 +859,6 @@ class DeliveryModel:
             self._restore(incident, None, env.now)
             self._follow_up()
             if on_resolved is not None:
-                on_resolved(env.now, effort / 3600.0)
+                on_resolved(env.now, effort / HOUR)
 
         env.process(respond())

@@ -2,8 +2,10 @@
 
 `gossip` and `propagation` are pure functions of their inputs and a random generator (each
 endpoint change in, per-client "learns at" times out); `faults` is what the request hot path
-consults, only on stations that have something stale, drifted or unauthorized; `model`
-wires it onto a run as a `Subsystem`.
+consults, only on stations that have something stale, drifted or unauthorized; `model`,
+`configuration` and `secrets` are the three `Subsystem`s the registry builds on a run's
+context (`simulator/subsystems/discovery.py`), emitting `records.discovery` rows that
+`metrics.discovery` turns into KPIs and tables.
 """
 
 from .gossip import (

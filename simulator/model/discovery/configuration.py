@@ -11,35 +11,38 @@ a recipe for each (the talk's "you have to repeat recipes") or a few environment
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+import simpy
 
-from ...engine.recorder import MISCONFIGURED
-from .common import count_status, faults_of
+from ...records.discovery import ConfigurationRecords, DriftEpisode
+from .common import faults_of, request_level
 
 if TYPE_CHECKING:
+    from ..context import RunContext
     from ..services import Station
-    from ..world import World
 
 
 class ConfigurationModel:
     """A `Subsystem`: drift episodes per host and the hours spent writing configuration."""
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.env = world.env
-        self.settings = settings = world.scenario.configuration
-        self.rng = world.streams.get("configuration/drift")
-        self.episodes: list[tuple[str, int, float, float]] = []
+    def __init__(self, context: RunContext) -> None:
+        self.context = context
+        self.env = context.env
+        self.scenario = context.scenario
+        self.services = services = request_level(context)
+        self.settings = settings = context.scenario.configuration
+        self.rng = context.streams.get("configuration/drift")
+        self.episodes: list[DriftEpisode] = []
         self._open: dict[tuple[str, int], float] = {}  # drifted hosts not yet put right
         self._hosts: dict[str, list[dict]] = {}  # per station, newest last: {"key", "alive"}
         self._hosts_changed = False  # the autoscaler added or removed hosts
         self._started: dict[str, int] = {}  # hosts started per station, for their numbers
         if settings.managed_by != "scheduler" and settings.drift_rate > 0:
-            for station in world.stations:
-                faults = faults_of(world, station)
+            for station in services.stations:
+                faults = faults_of(context, station)
                 faults.drift_failure_share = settings.drift_failure_share
                 self._hosts[station.name] = []
                 for _ in range(station.replicas):
@@ -56,7 +59,7 @@ class ConfigurationModel:
     def _follow(self, station: Station) -> None:
         """Replicas added later (the autoscaler, a replacement, a move) drift too; a removed
         one (the newest, as stations remove) stops drifting, and an open episode ends with
-        it. The hook is chained after the discovery model's, which the wiring builds first."""
+        it. The hook is chained after the discovery model's, which the registry builds first."""
         previous = station.on_endpoint_change
 
         def changed(changed_station: Station, what: str) -> None:
@@ -74,11 +77,12 @@ class ConfigurationModel:
             key = host["key"]
             if key in self._open:  # its drift goes with it
                 station.faults.drifted -= 1  # type: ignore[union-attr]
-                self.episodes.append((*key, self._open.pop(key), self.env.now))
+                start = self._open.pop(key)
+                self.episodes.append(DriftEpisode(key[0], key[1], start, self.env.now))
 
         station.on_endpoint_change = changed
 
-    def _host(self, station: Station, host: dict):  # type: ignore[no-untyped-def]
+    def _host(self, station: Station, host: dict) -> Generator[simpy.Event, None, None]:
         settings = self.settings
         env = self.env
         rng = self.rng
@@ -101,7 +105,7 @@ class ConfigurationModel:
                 return  # the episode was closed when the replica went
             faults.drifted -= 1  # type: ignore[union-attr]
             del self._open[key]
-            self.episodes.append((*key, start, env.now))
+            self.episodes.append(DriftEpisode(key[0], key[1], start, env.now))
 
     def engineer_hours(self) -> float:
         settings = self.settings
@@ -110,41 +114,27 @@ class ConfigurationModel:
             if settings.managed_by == "scheduler"
             else (settings.recipe_hours)
         )
-        return len(self.world.scenario.services) * settings.environments * per
+        return len(self.scenario.services) * settings.environments * per
 
     def _host_seconds(self) -> float:
         """Replica-seconds measured: replicas × period, or, when the autoscaler changed them,
         the stations' worker capacity over their concurrency (draining replicas count)."""
-        world = self.world
-        period = world.scenario.horizon - world.scenario.warmup
+        scenario, stations = self.scenario, self.services.stations
+        period = scenario.horizon - scenario.warmup
         if not self._hosts_changed:
-            return float(sum(station.replicas for station in world.stations) * period)
+            return float(sum(station.replicas for station in stations) * period)
         total = 0.0
-        for station in world.stations:
-            before = world.warmup_areas.get(station.index, (0.0, 0.0, 0.0, 0.0))[3]
+        warmup_areas = self.services.warmup_areas
+        for station in stations:
+            before = warmup_areas.get(station.index, (0.0, 0.0, 0.0, 0.0))[3]
             total += (station.capacity_area - before) / station.concurrency
         return total
 
-    def records(self):  # type: ignore[no-untyped-def]
-        """Interim: the model itself, until it emits typed records (issue 10)."""
-        return self
-
-    def summary(self) -> dict[str, float]:
-        scenario = self.world.scenario
-        warmup, horizon = scenario.warmup, scenario.horizon
-        host_seconds = self._host_seconds()
-        drifted = sum(
-            max(0.0, min(end, horizon) - max(start, warmup)) for _, _, start, end in self.episodes
+    def records(self) -> ConfigurationRecords:
+        """The episodes that ended, those still open, and the measured host-time."""
+        return ConfigurationRecords(
+            episodes=tuple(self.episodes),
+            open_since=tuple(self._open.values()),
+            host_seconds=self._host_seconds(),
+            engineer_hours=self.engineer_hours(),
         )
-        drifted += sum(max(0.0, horizon - max(start, warmup)) for start in self._open.values())
-        return {
-            "config_drift_episodes": sum(1 for e in self.episodes if e[2] >= warmup),
-            "config_drifted_share": drifted / host_seconds if host_seconds else np.nan,
-            "misconfigured_errors": count_status(self.world, MISCONFIGURED),
-            "config_engineer_hours": self.engineer_hours(),
-        }
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        table = pd.DataFrame(self.episodes, columns=["service", "host", "start", "end"])
-        table["duration_s"] = table["end"] - table["start"]
-        return {"config_drift": table}

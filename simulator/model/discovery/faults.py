@@ -9,11 +9,18 @@ fails and after how long.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
 from ...engine.recorder import MISCONFIGURED, STALE_ENDPOINT, UNAUTHORIZED
-from ..services import Station
+
+
+class Replicas(Protocol):
+    """What faults need of their station (`services.Station`, which holds them): how many
+    replicas serve now. A protocol, so that stations and faults do not import each other."""
+
+    replicas: int
 
 
 class StaleEndpoint:
@@ -31,7 +38,7 @@ class StaleEndpoint:
 class StationFaults:
     """Stale endpoints, drifted hosts and refused credentials of one station."""
 
-    def __init__(self, station: Station, uniform: Callable[[], float], warmup: float) -> None:
+    def __init__(self, station: Replicas, uniform: Callable[[], float], warmup: float) -> None:
         self.station = station
         self.uniform = uniform
         self.warmup = warmup

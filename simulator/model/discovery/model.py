@@ -13,30 +13,24 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import simpy
 
-from ...engine.recorder import STALE_ENDPOINT
-from ..services import Station
-from .common import (
-    callers,
-    count_status,
-    delivery_of,
-    delivery_service,
-    faults_of,
-    quantile_curve,
-)
+from ...records.discovery import DiscoveryRecords, EndpointChange
+from .common import Delivery, callers, delivery_service, faults_of, request_level
 from .faults import StaleEndpoint
 from .propagation import Learned, Propagation, convergence_time
 
 if TYPE_CHECKING:
-    from ..world import World
+    from ...scenario.discovery import EndpointChange as ScriptedChange
+    from ...scenario.schema import Scenario
+    from ..context import RunContext
+    from ..services import Station
 
 DEPLOY_STEP = 10.0
 """Seconds between replacing one replica and the next in a scripted deploy, by default."""
 
 
-def agent_count(scenario) -> int:  # type: ignore[no-untyped-def]
+def agent_count(scenario: Scenario) -> int:
     """Agents (one per node): discovery.agents, else the cluster's nodes, else replicas."""
     if scenario.discovery.agents is not None:
         return scenario.discovery.agents
@@ -45,36 +39,41 @@ def agent_count(scenario) -> int:  # type: ignore[no-untyped-def]
     return max(1, sum(service.replicas for service in scenario.services.values()))
 
 
-def is_active(scenario) -> bool:  # type: ignore[no-untyped-def]
+def is_active(scenario: Scenario) -> bool:
+    """Discovery matters to the run: a kind other than none, or scripted endpoint changes."""
     return scenario.discovery.kind != "none" or bool(scenario.discovery.events)
 
 
 class DiscoveryModel:
     """A `Subsystem`: the discovery kind's view of every endpoint change in the run."""
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.env = world.env
-        scenario = world.scenario
+    def __init__(self, context: RunContext, delivery: Delivery | None = None) -> None:
+        """`delivery`: the run's delivery model, if any; under static discovery address
+        changes are its work (and a failed node its incident)."""
+        self.context = context
+        self.env = context.env
+        self.scenario = scenario = context.scenario
+        self.services = services = request_level(context)
         self.settings = settings = scenario.discovery
         self.agents = agent_count(scenario)
         self.propagation = Propagation(
-            settings, self.agents, world.streams.get("discovery/propagation")
+            settings, self.agents, context.streams.get("discovery/propagation")
         )
-        self.stations = {station.name: station for station in world.stations}
-        self.callers = callers(world)
-        self.changes: list[dict] = []
-        self.curves: list[pd.DataFrame] = []
+        self.stations = {station.name: station for station in services.stations}
+        self.callers = callers(scenario)
+        self.changes: list[EndpointChange] = []
         # Static addresses with a delivery model: address changes go through its process.
-        self.delivery = delivery_of(world) if settings.kind == "static" else None
-        self._delivery_rng = world.streams.get("discovery/delivery")
+        self.delivery = delivery if settings.kind == "static" else None
+        self._delivery_rng = context.streams.get("discovery/delivery")
         self._pending: list[tuple] = []  # changes whose address changes are not all deployed
         self._cause: tuple[str, bool] | None = None  # set while a scripted change runs
-        for station in world.stations:
+        for station in services.stations:
             station.on_endpoint_change = self._changed
         for event in settings.events:
             self.env.timeout(event.at).callbacks.append(lambda _, e=event: self._script(e))
-        world.events.record(0.0, "discovery", "model", f"{settings.kind} with {self.agents} agents")
+        context.events.record(
+            0.0, "discovery", "model", f"{settings.kind} with {self.agents} agents"
+        )
 
     # ------------------------------------------------------------------ changes
 
@@ -84,7 +83,7 @@ class DiscoveryModel:
         if settings.clients is not None:
             return settings.clients
         kind = settings.kind
-        entry = 1 if service in self.world.scenario.traffic else 0
+        entry = 1 if service in self.scenario.traffic else 0
         if kind == "none":
             return 1
         if kind == "static":
@@ -92,7 +91,7 @@ class DiscoveryModel:
         if kind == "lb-etcd":
             return settings.load_balancers
         if kind == "skydns":
-            services = self.world.scenario.services
+            services = self.scenario.services
             replicas = sum(services[name].replicas for name in self.callers.get(service, []))
             return max(1, replicas + entry)
         return self.agents
@@ -100,9 +99,10 @@ class DiscoveryModel:
     def _station(self, service: str) -> Station | None:
         if service in self.stations:
             return self.stations[service]
-        return self.world.stations[0] if len(self.world.stations) == 1 else None
+        stations = self.services.stations
+        return stations[0] if len(stations) == 1 else None
 
-    def _script(self, event) -> None:  # type: ignore[no-untyped-def]
+    def _script(self, event: ScriptedChange) -> None:
         now = self.env.now
         if event.kind == "join":
             if self.settings.kind == "consul":
@@ -113,12 +113,12 @@ class DiscoveryModel:
             return
         station = self._station(event.service)
         if station is None:
-            self.world.events.record(now, "discovery", "ignored", f"no station {event.service}")
+            self.context.events.record(now, "discovery", "ignored", f"no station {event.service}")
             return
         if event.kind in ("node-failure", "scale-in"):
             count = min(event.replicas, station.replicas - 1)
             if count < event.replicas:
-                self.world.events.record(
+                self.context.events.record(
                     now, f"service/{station.name}", "kept_one", "one replica must stay"
                 )
             graceful = event.kind == "scale-in"
@@ -145,7 +145,9 @@ class DiscoveryModel:
             self._with_cause(kind, True, station.add_replica, 1)
             self._with_cause(kind, True, station.remove_replica, 1)
 
-    def _with_cause(self, kind: str, graceful: bool, action, count: int) -> None:  # type: ignore[no-untyped-def]
+    def _with_cause(
+        self, kind: str, graceful: bool, action: Callable[[], None], count: int
+    ) -> None:
         self._cause = (kind, graceful)
         try:
             for _ in range(count):
@@ -163,7 +165,7 @@ class DiscoveryModel:
         learned = self.propagation.learn(now, graceful, clients, key=station.index)
         if what == "removed":
             delay = 0.0 if graceful else self.settings.stale_connect
-            faults = faults_of(self.world, station)
+            faults = faults_of(self.context, station)
             faults.stale.append(StaleEndpoint(now, learned.clients, delay))
         self._record(now, station.name, kind, what, learned)
 
@@ -172,7 +174,7 @@ class DiscoveryModel:
         callers, and the service itself (the edge's configuration) for an entry point or
         when nobody calls it."""
         found = list(self.callers.get(service, []))
-        if service in self.world.scenario.traffic or not found:
+        if service in self.scenario.traffic or not found:
             found.append(service)
         return found
 
@@ -184,6 +186,7 @@ class DiscoveryModel:
         or a customer detects, and whose responder files them ahead of other work."""
         now = self.env.now
         delivery = self.delivery
+        assert delivery is not None
         dependents = self.dependents(station.name)
         learned = np.full(len(dependents), np.inf)
         # "registry": when someone knew what to change (a failure: once diagnosed).
@@ -192,7 +195,7 @@ class DiscoveryModel:
         if what == "removed":
             stale = StaleEndpoint(now, learned, 0.0 if graceful else self.settings.stale_connect)
             stale.until = np.inf  # until the last dependent's change is deployed
-            faults_of(self.world, station).stale.append(stale)
+            faults_of(self.context, station).stale.append(stale)
         pending = (now, station.name, kind, what, learned, state)
         self._pending.append(pending)
         done = self.env.event()
@@ -216,109 +219,54 @@ class DiscoveryModel:
         def reconfigure(by: str | None) -> simpy.Event:
             state["registry"] = self.env.now  # someone knows what must change
             for client, name in enumerate(dependents):
-                service = delivery_service(self.world, name)
+                service = delivery_service(self.scenario, name)
                 delivery.request_config_change(service, deployed(client), self._delivery_rng, by)
             return done
 
         if graceful:
             reconfigure(None)
         else:
-            service = delivery_service(self.world, station.name)
+            service = delivery_service(self.scenario, station.name)
             delivery.report_incident(
                 service, "discovery", now, self._delivery_rng, remedy=reconfigure
             )
 
-    def _row(self, index: int, now: float, service: str, kind: str, what: str,
-             learned: Learned) -> tuple[dict, pd.DataFrame]:  # fmt: skip
-        """The `discovery_changes` row and the convergence curve of one change."""
+    def _change(
+        self, now: float, service: str, kind: str, what: str, learned: Learned
+    ) -> EndpointChange:
         delays = learned.clients - now
-        row = {
-            "change": index,
-            "time": now,
-            "service": service,
-            "kind": kind,
-            "endpoint": what,
-            "discovery": self.settings.kind,
-            "clients": int(delays.size),
-            "registry_s": learned.registry - now,
-            "median_s": float(np.median(delays)) if delays.size else np.nan,
-            "convergence_s": convergence_time(delays),
-            "operator_hours": learned.operator_hours,
-        }
-        delay, share = quantile_curve(delays)
-        curve = pd.DataFrame(
-            {
-                "change": index,
-                "kind": kind,
-                "discovery": self.settings.kind,
-                "seconds": delay,
-                "known_share": share,
-            }
+        return EndpointChange(
+            time=now,
+            service=service,
+            kind=kind,
+            endpoint=what,
+            registry_s=learned.registry - now,
+            delays=delays,
+            convergence_s=convergence_time(delays),
+            operator_hours=learned.operator_hours,
         )
-        return row, curve
 
     def _record(self, now: float, service: str, kind: str, what: str, learned: Learned) -> None:
-        row, curve = self._row(len(self.changes), now, service, kind, what, learned)
-        self.changes.append(row)
-        self.curves.append(curve)
-        self.world.events.record(
+        change = self._change(now, service, kind, what, learned)
+        self.changes.append(change)
+        self.context.events.record(
             now,
             f"discovery/{service or 'agents'}",
             f"endpoint_{what}",
-            f"{kind}: 99.99% of {row['clients']} clients know after {row['convergence_s']:.3g} s",
+            f"{kind}: 99.99% of {change.delays.size} clients know after "
+            f"{change.convergence_s:.3g} s",
         )
 
-    def _unfinished(self) -> tuple[list[dict], list[pd.DataFrame]]:
-        """Changes some dependents had not yet learned at the horizon (they count as never:
-        infinite convergence)."""
-        rows, curves = [], []
-        for index, (now, service, kind, what, learned, state) in enumerate(self._pending):
+    def records(self) -> DiscoveryRecords:
+        """Every change, those some dependents had not yet learned at the horizon last (they
+        count as never: infinite convergence), and the time visits hung on dead addresses."""
+        unfinished = []
+        for now, service, kind, what, learned, state in self._pending:
             result = Learned(state["registry"], learned, state["hours"])
-            row, curve = self._row(len(self.changes) + index, now, service, kind, what, result)
-            rows.append(row)
-            curves.append(curve)
-        return rows, curves
-
-    # ------------------------------------------------------------------ results
-
-    def _measured(self) -> list[dict]:
-        warmup = self.world.scenario.warmup
-        rows = self.changes + self._unfinished()[0]
-        return [row for row in rows if row["time"] >= warmup]
-
-    def records(self):  # type: ignore[no-untyped-def]
-        """Interim: the model itself, until it emits typed records (issue 10)."""
-        return self
-
-    def summary(self) -> dict[str, float]:
-        rows = self._measured()
-        converged = [row["convergence_s"] for row in rows]
-        faults = [s.faults for s in self.world.stations if s.faults is not None]
-        hang = sum(f.stale_seconds for f in faults)
-        requests = self.world.requests.columns()
-        finished = int(
-            ((requests["arrival"] >= self.world.scenario.warmup) & (requests["status"] != 0)).sum()
+            unfinished.append(self._change(now, service, kind, what, result))
+        faults = [s.faults for s in self.services.stations if s.faults is not None]
+        return DiscoveryRecords(
+            kind=self.settings.kind,
+            changes=(*self.changes, *unfinished),
+            stale_seconds=float(sum(f.stale_seconds for f in faults)),
         )
-        return {
-            "discovery_changes": len(rows),
-            "discovery_convergence_s": float(np.median(converged)) if converged else np.nan,
-            "discovery_convergence_max_s": float(np.max(converged)) if converged else np.nan,
-            "stale_routing_errors": count_status(self.world, STALE_ENDPOINT),
-            "stale_latency_added_s": hang / finished if finished else np.nan,
-            "operator_hours_address_changes": float(sum(r["operator_hours"] for r in rows)),
-        }
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        columns = [
-            "change", "time", "service", "kind", "endpoint", "discovery", "clients",
-            "registry_s", "median_s", "convergence_s", "operator_hours",
-        ]  # fmt: skip
-        unfinished, unfinished_curves = self._unfinished()
-        changes = pd.DataFrame(self.changes + unfinished, columns=columns)
-        every_curve = self.curves + unfinished_curves
-        curves = (
-            pd.concat(every_curve, ignore_index=True)
-            if every_curve
-            else pd.DataFrame(columns=["change", "kind", "discovery", "seconds", "known_share"])
-        )
-        return {"discovery_changes": changes, "discovery_convergence": curves}

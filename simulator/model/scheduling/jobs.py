@@ -1,4 +1,5 @@
-"""Jobs and their running claims: the records the schedulers update and the metrics read."""
+"""Jobs and their running claims: the state the schedulers update during a run (the model
+turns it into `simulator.records.scheduling.JobRecords` at the horizon)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-
-KINDS: tuple[str, ...] = ("batch", "service")
-ORIGINS: tuple[str, ...] = ("batch", "service", "prefill", "microservice", "rescheduled")
 
 
 class Job:

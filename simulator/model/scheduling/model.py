@@ -1,8 +1,9 @@
 """The scheduling subsystem of a run: cell, workloads, schedulers and failures, wired together.
 
-`World` builds a `SchedulingModel` when the scenario has a `scheduler`. It simulates on the
-run's environment and random streams and, after the run, hands back KPIs (`summary`) and
-tables (`tables`); see `simulator.metrics.scheduling` for what they mean.
+The registry (`simulator.subsystems.scheduling`) builds a `SchedulingModel` from the run's
+context when the scenario has a `scheduler`. It simulates on the run's environment and random
+streams and, once the horizon is reached, hands back its records (`records`, see
+`simulator.records.scheduling`); `simulator.metrics.scheduling` turns them into KPIs and tables.
 
 Cost per job, for speed at 10,000 nodes: one SimPy event per arrival, one per decision (per
 offer in two-level, plus the allocator's offer rounds, at most one a second) and one per
@@ -16,14 +17,22 @@ from array import array
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
-import simpy
 
-from ...engine import EventLog, RandomStreams
-from ...metrics.scheduling import scheduling_kpis, scheduling_tables
+from ...records.scheduling import (
+    KINDS,
+    NO_SCHEDULER,
+    ORIGINS,
+    PREFILL,
+    FailureRecord,
+    FailureScope,
+    JobRecords,
+    SchedulerRecord,
+    SchedulingRecords,
+    UtilisationSamples,
+)
 from ...scenario.cluster import Cluster, JobClass, RuntimeSpec, Workloads, default_runtimes
-from ...scenario.schema import Scenario
 from ...scenario.units import format_duration
+from ..context import RunContext
 from .cell import CellState
 from .jobs import Claim, Job
 from .placement import POLICIES, claims, dominant_shares, random_first_fit
@@ -44,16 +53,16 @@ jobs table records)."""
 class SchedulingModel:
     """Cell state, job arrivals, the scheduler architecture and failures of one run."""
 
-    def __init__(
-        self, env: simpy.Environment, scenario: Scenario, streams: RandomStreams, events: EventLog
-    ) -> None:
+    def __init__(self, context: RunContext) -> None:
+        scenario = context.scenario
         assert scenario.scheduler is not None
+        env, events = context.env, context.events
         self.env = env
         self.scenario = scenario
         self.scheduler = scenario.scheduler
         self.cluster = scenario.cluster or Cluster()
         self.workloads = scenario.workloads or Workloads()
-        self.streams = streams
+        self.streams = context.streams
         self.events = events
         self.t_task = self.scheduler.t_task
         self.warmup, self.horizon = scenario.warmup, scenario.horizon
@@ -64,7 +73,8 @@ class SchedulingModel:
         self.running: dict[int, Claim] = {}
         self._claim_ids = 0
         self.abandoned = 0
-        self.failures: list[dict[str, float | str | int]] = []
+        self.failures: list[FailureRecord] = []
+        self._records: SchedulingRecords | None = None
         self._build_schedulers()
         self._prefill()
         self._submit_microservices()
@@ -412,7 +422,9 @@ class SchedulingModel:
         racks = int(self.cell.rack.max()) + 1
         domain_size = spec.nodes_per_power_domain
         domains = math.ceil(n / domain_size)
-        scopes: list[tuple[str, float, Callable[[np.random.Generator], np.ndarray], object]] = [
+        scopes: list[
+            tuple[FailureScope, float, Callable[[np.random.Generator], np.ndarray], object]
+        ] = [
             ("node", n / spec.node_mtbf, lambda rng: np.array([rng.integers(n)]), spec.node_repair),
             (
                 "rack",
@@ -438,7 +450,7 @@ class SchedulingModel:
             yield self.env.timeout(rng.exponential(1.0 / rate))
             self.fail(scope, pick(rng), repair())
 
-    def fail(self, scope: str, nodes: np.ndarray, down_for: float) -> None:
+    def fail(self, scope: FailureScope, nodes: np.ndarray, down_for: float) -> None:
         """Take nodes down: their tasks die and are resubmitted; they return after repair."""
         cell, now = self.cell, self.env.now
         nodes = nodes[cell.up[nodes]]
@@ -485,16 +497,16 @@ class SchedulingModel:
             self.submit(again)
         back = down_for + float(self.boot[nodes].max())
         self.failures.append(
-            {
-                "time": now,
-                "scope": scope,
-                "first_node": int(nodes[0]),
-                "nodes": len(nodes),
-                "down_s": back,
-                "cpu_lost": float(cell.cap_cpu[nodes].sum()),
-                "tasks_killed": killed_tasks,
-                "jobs_hit": jobs_hit,
-            }
+            FailureRecord(
+                now,
+                scope,
+                int(nodes[0]),
+                len(nodes),
+                back,
+                float(cell.cap_cpu[nodes].sum()),
+                killed_tasks,
+                jobs_hit,
+            )
         )
         self.events.record(
             now,
@@ -533,16 +545,19 @@ class SchedulingModel:
             self._sample_rack.extend(racks.tolist())
             yield env.timeout(interval)
 
-    def _close(self) -> None:
-        """At the horizon: decisions still under way count as busy up to the horizon."""
-        if getattr(self, "_closed", False):
-            return
-        self._closed = True
+    def records(self) -> SchedulingRecords:
+        """The run's records, taken once at the horizon: decisions still under way count as
+        busy up to the horizon, and the cell's time integrals end there."""
+        if self._records is None:
+            self._records = self._take_records()
+        return self._records
+
+    def _take_records(self) -> SchedulingRecords:
         for scheduler in self.schedulers:
             if not math.isnan(scheduler.thinking_since):
                 scheduler.busy_start.append(scheduler.thinking_since)
                 scheduler.busy_end.append(self.horizon)
-        self._areas = self.cell.finish(self.horizon)
+        areas = self.cell.finish(self.horizon)
         if self.abandoned > LOGGED_ABANDONMENTS:
             self.events.record(
                 self.horizon,
@@ -551,18 +566,89 @@ class SchedulingModel:
                 f"{self.abandoned} jobs abandoned in all (the first {LOGGED_ABANDONMENTS} "
                 "are logged)",
             )
+        samples = self._samples
+        return SchedulingRecords(
+            jobs=self._job_records(),
+            schedulers=tuple(_scheduler_record(s) for s in self.schedulers),
+            utilisation=UtilisationSamples(
+                time=np.array(samples["time"]),
+                rack=np.array(self._sample_rack),
+                cpu=np.array(samples["cpu"]),
+                memory=np.array(samples["mem"]),
+                nodes_up=np.array(samples["up"]).astype(int),
+            ),
+            failures=tuple(self.failures),
+            total_cpu=self.cell.total_cpu,
+            total_memory_gb=self.cell.total_mem,
+            price_per_hour=float(self.price.sum()),
+            used_cpu_s=float(areas[0]),
+            used_memory_gb_s=float(areas[1]),
+            locked_cpu_s=float(areas[2]),
+            down_cpu_s=float(areas[3]),
+        )
 
-    def records(self):  # type: ignore[no-untyped-def]
-        """Interim: the model itself, until it emits typed records (issue 10)."""
-        return self
+    def _job_records(self) -> JobRecords:
+        """Every job's state at the horizon, as columns (one pass, after the run: the hot path
+        only updates `Job` objects)."""
+        jobs = self.jobs
+        running = np.zeros(len(jobs), dtype=np.int64)
+        for claim in self.running.values():
+            running[claim.job.id] += int(claim.counts.sum())
+        waiting = np.zeros(len(jobs), dtype=bool)
+        for scheduler in self.schedulers:
+            held = [*scheduler.queue, *scheduler.deciding]
+            held.extend(getattr(scheduler, "backing_off", {}).values())
+            waiting[[job.id for job in held]] = True
+        kind = {name: code for code, name in enumerate(KINDS)}
+        origin = {name: code for code, name in enumerate(ORIGINS)}
+        by_name = {s.name: index for index, s in enumerate(self.schedulers)}
+        by_name.update({"": NO_SCHEDULER, "prefill": PREFILL})
 
-    def summary(self) -> dict[str, float]:
-        self._close()
-        return scheduling_kpis(self)
+        def ints(values: list[int]) -> np.ndarray:
+            return np.asarray(values, dtype=np.int64)
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        self._close()
-        return scheduling_tables(self)
+        def floats(values: list[float]) -> np.ndarray:
+            return np.asarray(values, dtype=float)
+
+        return JobRecords(
+            kind=np.asarray([kind[j.kind] for j in jobs], dtype=np.int8),
+            origin=np.asarray([origin[j.origin] for j in jobs], dtype=np.int8),
+            parent=ints([j.parent for j in jobs]),
+            scheduler=np.asarray([by_name[j.scheduler] for j in jobs], dtype=np.int16),
+            submit=floats([j.submit for j in jobs]),
+            tasks=ints([j.tasks for j in jobs]),
+            cpu=floats([j.cpu for j in jobs]),
+            memory_gb=floats([j.memory for j in jobs]),
+            duration=floats([j.duration for j in jobs]),
+            attempts=ints([j.attempts for j in jobs]),
+            first_attempt=floats([j.first_attempt for j in jobs]),
+            scheduled=floats([j.scheduled_at for j in jobs]),
+            abandoned=floats([j.abandoned_at for j in jobs]),
+            placed=ints([j.placed for j in jobs]),
+            promised=ints([j.promised for j in jobs]),
+            unscheduled=ints([j.unscheduled for j in jobs]),
+            killed=ints([j.killed for j in jobs]),
+            finished=ints([j.finished for j in jobs]),
+            running=running,
+            waiting=waiting,
+            start_delay_s=floats([j.start_delay for j in jobs]),
+        )
+
+
+def _scheduler_record(scheduler: Scheduler) -> SchedulerRecord:
+    """A scheduler's counts and its busy periods and transactions as numpy columns."""
+    return SchedulerRecord(
+        name=scheduler.name,
+        handles=scheduler.handles,
+        jobs=scheduler.jobs,
+        offers=getattr(scheduler, "offers", 0),
+        locked_cpu_s=scheduler.locked_cpu_s,
+        queued=len(scheduler.queue),
+        busy_start=np.array(scheduler.busy_start),
+        busy_end=np.array(scheduler.busy_end),
+        commit_time=np.array(scheduler.commit_time),
+        commit_conflicted=np.array(scheduler.commit_conflicted),
+    )
 
 
 def _runtime(cluster: Cluster, name: str) -> RuntimeSpec:

@@ -19,16 +19,16 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import simpy
 
+from ...records.scheduling import Handles
+from ...scenario.cluster import Scheduler as SchedulerSettings
+from .cell import CellState
 from .jobs import Job
 from .placement import EPS, claims, drf_pick
-
-if TYPE_CHECKING:
-    from .model import SchedulingModel
 
 OFFER_INTERVAL = 1.0
 """Two-level: the allocator gathers what frees up and makes its next offer this long after a
@@ -43,14 +43,59 @@ RETRY_DELAY = 1.0
 simulator's Mesos frameworks wait 1 s)."""
 
 
+class SchedulerHost(Protocol):
+    """What the schedulers use of the model that builds them (`model.SchedulingModel`): the
+    clock, the cell, the scenario's settings and the model's placement and commit rules. A
+    protocol, so that this module need not import the one that imports it."""
+
+    env: simpy.Environment
+    cell: CellState
+    scheduler: SchedulerSettings
+    t_task: float
+    allocator: Allocator | None
+
+    def decision_time(self, job: Job) -> float: ...
+
+    def place(
+        self,
+        scheduler: Scheduler,
+        job: Job,
+        free_cpu: np.ndarray,
+        free_mem: np.ndarray,
+        slots: np.ndarray | None = None,
+    ) -> np.ndarray: ...
+
+    def commit(
+        self, scheduler: Scheduler, job: Job, nodes: np.ndarray, seen: np.ndarray | None
+    ) -> bool: ...
+
+    def commit_offer(
+        self,
+        scheduler: Scheduler,
+        job: Job,
+        nodes: np.ndarray,
+        counts: np.ndarray,
+        dcpu: np.ndarray,
+        dmem: np.ndarray,
+    ) -> int: ...
+
+    def after_attempt(self, scheduler: Scheduler, job: Job) -> None: ...
+
+    def give_up(self, scheduler: Scheduler, job: Job) -> bool: ...
+
+    def shares(self) -> np.ndarray: ...
+
+    def clip_period(self, start: float, end: float) -> float: ...
+
+
 class Scheduler:
     """A scheduler's queue, its busy periods and its transaction counts."""
 
-    def __init__(self, model: SchedulingModel, name: str, handles: str, index: int) -> None:
+    def __init__(self, model: SchedulerHost, name: str, handles: Handles, index: int) -> None:
         self.model = model
         self.env: simpy.Environment = model.env
         self.name = name
-        self.handles = handles  # "batch", "service" or "all"
+        self.handles = handles
         self.index = index
         self.queue: deque[Job] = deque()
         self.busy_start = array("d")
@@ -90,7 +135,7 @@ class QueueScheduler(Scheduler):
     """Monolithic (live state) or shared-state (private copy, optimistic commit)."""
 
     def __init__(
-        self, model: SchedulingModel, name: str, handles: str, index: int, optimistic: bool
+        self, model: SchedulerHost, name: str, handles: Handles, index: int, optimistic: bool
     ) -> None:
         super().__init__(model, name, handles, index)
         self.optimistic = optimistic
@@ -155,7 +200,7 @@ class Framework(Scheduler):
     framework may be answering several at once; it is busy while at least one is open.
     """
 
-    def __init__(self, model: SchedulingModel, name: str, handles: str, index: int) -> None:
+    def __init__(self, model: SchedulerHost, name: str, handles: Handles, index: int) -> None:
         super().__init__(model, name, handles, index)
         self.offers = 0
         self.open_offers = 0
@@ -251,7 +296,7 @@ class Allocator:
     cell. They stay locked, hidden from every other framework, until that framework answers.
     """
 
-    def __init__(self, model: SchedulingModel, frameworks: list[Framework], policy: str) -> None:
+    def __init__(self, model: SchedulerHost, frameworks: list[Framework], policy: str) -> None:
         self.model = model
         self.frameworks = frameworks
         self.policy = policy
