@@ -8,7 +8,7 @@ from simulator.model.resilience import (
     CLOSED,
     HALF_OPEN,
     OPEN,
-    CircuitBreaker,
+    BreakerState,
     RetryBudget,
     backoff_delay,
 )
@@ -42,8 +42,8 @@ def test_retry_budget_refills_with_time_up_to_its_cap():
     assert spent == budget.cap  # a quiet spell cannot bank a storm
 
 
-def breaker() -> CircuitBreaker:
-    return CircuitBreaker(failure_ratio=0.5, window=10.0, min_calls=4, open_for=5.0,
+def breaker() -> BreakerState:
+    return BreakerState(failure_ratio=0.5, window=10.0, min_calls=4, open_for=5.0,
                           half_open_calls=2)  # fmt: skip
 
 

@@ -4,7 +4,7 @@ Pure functions of a Scenario, with no time in them. `compile_model` turns the sc
 into
 
 * **stations**: the queues that work waits in (one per service, or one for a monolith);
-* **latency trees**: what one visit to a service is made of, as nested nodes (`Work`,
+* **latency trees**: what one visit to a service is made of, as nested nodes (`WorkNode`,
   `Delay`, `Seq`, `Repeat`, `Fanout`, `VisitOf`), the same steps the request-level model
   runs (`simulator.model.world` and `calls`);
 * **flows**: per entry request, the expected number of visits to every service and the
@@ -84,7 +84,7 @@ class Fanout:
 
 
 @dataclass(frozen=True, eq=False)
-class Work:
+class WorkNode:
     """Wait in FCFS order for a worker of `station`, then hold it for `service`.
 
     `service` is a tree without queues (a `Delay`, a `Fixed`, or for a monolith the whole
@@ -121,14 +121,14 @@ class VisitOf:
     queued_first: bool = True
 
 
-Node: TypeAlias = Delay | Fixed | Seq | Repeat | Fanout | SharedWait | Work | VisitOf
+Node: TypeAlias = Delay | Fixed | Seq | Repeat | Fanout | SharedWait | WorkNode | VisitOf
 
 
 # ----------------------------------------------------------------------------- stations
 
 
 @dataclass(frozen=True)
-class Station:
+class FlowStation:
     """A queue of work: `replicas` × `concurrency` workers behind `load_balancer`."""
 
     name: str
@@ -182,7 +182,7 @@ class Model:
         batches_per_request: entries × batches, how often each batch is sent per request.
     """
 
-    stations: tuple[Station, ...]
+    stations: tuple[FlowStation, ...]
     services: tuple[str, ...]
     entries: tuple[str, ...]
     visits: dict[str, Node]
@@ -251,7 +251,7 @@ def distribution_cumulants(dist: Distribution) -> tuple[float, float, float]:
 
 
 def static_cumulants(node: Node) -> tuple[float, float, float]:
-    """Cumulants of a tree without queues (the service time of a `Work`)."""
+    """Cumulants of a tree without queues (the service time of a `WorkNode`)."""
     match node:
         case Delay():
             return distribution_cumulants(node.dist)
@@ -309,7 +309,7 @@ def _microservices(scenario, graph, services, entries, visits_per_request, calle
     serialisation = scenario.network.serialisation
     specs = scenario.services
     stations = tuple(
-        Station(name, spec.replicas, spec.concurrency, spec.load_balancer)
+        FlowStation(name, spec.replicas, spec.concurrency, spec.load_balancer)
         for name, spec in specs.items()
     )
     calls: dict[tuple[str, bool], Node] = {}
@@ -320,7 +320,7 @@ def _microservices(scenario, graph, services, entries, visits_per_request, calle
         if key not in calls:
             parts: list[Node] = [network]
             if serialisation > 0:
-                parts += [Work(index[target], Fixed(serialisation), queued), VisitOf(target)]
+                parts += [WorkNode(index[target], Fixed(serialisation), queued), VisitOf(target)]
             else:
                 parts.append(VisitOf(target, queued))
             parts.append(network)
@@ -366,7 +366,7 @@ def _microservices(scenario, graph, services, entries, visits_per_request, calle
         for step in _handler(spec):
             if isinstance(step, WorkStep):
                 dist = _work_distribution(spec, step)
-                parts.append(Work(index[name], Delay(dist)))
+                parts.append(WorkNode(index[name], Delay(dist)))
                 moments = raw_moments(distribution_cumulants(dist))
                 local[:, index[name]] += (1.0, *moments)
             elif isinstance(step, Call):
@@ -381,9 +381,9 @@ def _microservices(scenario, graph, services, entries, visits_per_request, calle
                     if sizes.size > 2:  # more than one call at once
                         batches.append(Batch(index[name], index[target], sizes))
         visits[name] = Seq(tuple(parts))
-        if parts and isinstance(parts[0], Work):
-            unqueued[name] = Seq((Work(index[name], parts[0].service, False), *parts[1:]))
-        first = next((i for i, p in enumerate(parts) if isinstance(p, Work)), None)
+        if parts and isinstance(parts[0], WorkNode):
+            unqueued[name] = Seq((WorkNode(index[name], parts[0].service, False), *parts[1:]))
+        first = next((i for i, p in enumerate(parts) if isinstance(p, WorkNode)), None)
         first_wait[name] = None if first is None else (tuple(parts[:first]), index[name])
     per_call = np.array([1.0, *raw_moments((serialisation, 0.0, 0.0))])
     if serialisation <= 0:
@@ -428,7 +428,7 @@ def _monolith(scenario, graph, services, entries, visits_per_request, called) ->
     replicas = sizing.replicas or sum(s.replicas for s in specs.values())
     workers = sum(s.workers for s in specs.values())
     concurrency = sizing.concurrency or max(1, round(workers / replicas))
-    station = Station("monolith", replicas, concurrency, sizing.load_balancer)
+    station = FlowStation("monolith", replicas, concurrency, sizing.load_balancer)
     trees: dict[str, Node] = {}
     for name in reversed(list(nx.topological_sort(graph))):
         spec = specs[name]
@@ -440,7 +440,7 @@ def _monolith(scenario, graph, services, entries, visits_per_request, called) ->
                 group = step.parallel if isinstance(step, Parallel) else [step]
                 parts += [Repeat(trees[c.call], c.count, c.probability) for c in group]
         trees[name] = Seq(tuple(parts))
-    visits: dict[str, Node] = {name: Work(0, trees[name]) for name in services}
+    visits: dict[str, Node] = {name: WorkNode(0, trees[name]) for name in services}
     loads = np.zeros((4, len(entries), 1))
     for row, entry in enumerate(entries):
         loads[:, row, 0] = (1.0, *raw_moments(static_cumulants(trees[entry])))
@@ -474,6 +474,6 @@ def contains_fanout(node: Node, visits: dict[str, Node], seen: set[str] | None =
                 return False
             seen.add(node.service)
             return contains_fanout(visits[node.service], visits, seen)
-        case Work():
+        case WorkNode():
             return contains_fanout(node.service, visits, seen)
     return False

@@ -44,7 +44,7 @@ from .flows import (
     Seq,
     SharedWait,
     VisitOf,
-    Work,
+    WorkNode,
     static_cumulants,
 )
 from .stations import StationSteps
@@ -145,7 +145,7 @@ class Moments:
             case Delay() | Fixed():
                 mean, variance = self._static_moments(node)
                 return np.full(self.count, mean), np.full(self.count, variance)
-            case Work():
+            case WorkNode():
                 mean, variance = self._static_moments(node.service)
                 if not node.queued:
                     return np.full(self.count, mean), np.full(self.count, variance)
@@ -364,7 +364,7 @@ class LatticeEvaluator:
                     ("fixed", node.value),
                     lambda: self.lattice.atoms(np.array([node.value]), np.array([1.0])),
                 )
-            case Work():
+            case WorkNode():
                 if not node.queued:
                     return self.of(node.service)
                 return self.wait(node.station) * self.of(node.service)

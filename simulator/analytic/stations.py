@@ -22,7 +22,7 @@ M/G/c queue:
 * fan-outs that send several calls to one service at once make batches: such stations are
   solved as M^X/M/c queues (`batch_queue`), corrected for the service-time cv.
 
-Utilisation ρ ≥ 1 has no steady state. Work that cannot be served is carried from step to
+Utilisation ρ ≥ 1 has no steady state. WorkNode that cannot be served is carried from step to
 step as a fluid backlog B (work-seconds): B(t + dt) = max(0, B + (a − c)·dt) with a the
 offered load and c the workers. An arrival waits B/c for it (FCFS: the backlog is ahead of
 it): an arrival while there is a backlog waits a time uniform between its values at the

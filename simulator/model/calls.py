@@ -2,7 +2,7 @@
 
 A `Visit` is one attempt at one service: it runs the service's handler step by step (work on
 a worker of the station, calls in turn, or a parallel fan-out) and ends ok or with the cause
-of its failure. A `Call` is the caller's side: it sends attempts over the network, times
+of its failure. An `OutgoingCall` is the caller's side: it sends attempts over the network, times
 them out, retries with backoff within the budget, consults the circuit breaker, and tells
 its caller the final outcome. Everything is driven by SimPy event callbacks, so a request
 costs a handful of events and no generator.
@@ -18,7 +18,7 @@ from simpy import Environment
 from simpy.events import Event, Timeout
 
 from ..engine.recorder import CIRCUIT_OPEN, OK, PENDING, REJECTED, TIMEOUT, RequestLog, SpanLog
-from .resilience import CircuitBreaker, RetryBudget, backoff_delay
+from .resilience import BreakerState, RetryBudget, backoff_delay
 from .services import Station
 
 NAN = math.nan
@@ -50,7 +50,7 @@ class CallSpec:
     optional: bool
     network: Callable[[], float] | None  # one-way latency; None for in-process or edge calls
     prefix_work: Callable[[], float] | None  # the callee's serialisation work, network calls
-    breaker: CircuitBreaker | None
+    breaker: BreakerState | None
     budget: RetryBudget | None
     on_breaker_change: Callable[[str], None] | None = None
     local: Callable[[], bool] | None = None  # does this call stay on the caller's node?
@@ -115,7 +115,7 @@ class Visit:
         "successes",
     )
 
-    def __init__(self, runtime: Runtime, call: Call, target: Target, row: int) -> None:
+    def __init__(self, runtime: Runtime, call: OutgoingCall, target: Target, row: int) -> None:
         self.runtime = runtime
         self.call = call
         self.station = target.station
@@ -195,12 +195,12 @@ class Visit:
         self.successes = 0
         self.pending = len(calls)
         if sequential:
-            Call(self.runtime, calls[0], self, self.group, rest=calls[1:]).send()
+            OutgoingCall(self.runtime, calls[0], self, self.group, rest=calls[1:]).send()
         else:
             for spec in calls:
-                Call(self.runtime, spec, self, self.group).send()
+                OutgoingCall(self.runtime, spec, self, self.group).send()
 
-    def call_finished(self, call: Call, status: int) -> None:
+    def call_finished(self, call: OutgoingCall, status: int) -> None:
         """A call made by this visit has its final outcome."""
         if call.group != self.group or self.status != OK:
             return  # a straggler of a parallel step that has already moved on, or failed
@@ -211,7 +211,7 @@ class Visit:
             self.finish(status)
             return
         if call.rest:
-            Call(self.runtime, call.rest[0], self, self.group, rest=call.rest[1:]).send()
+            OutgoingCall(self.runtime, call.rest[0], self, self.group, rest=call.rest[1:]).send()
         elif self.successes >= self.needed:
             self.group += 1  # later answers belong to a finished step
             self.advance()
@@ -232,7 +232,7 @@ def _draw_count(spec: CallSpec) -> int:
     return sum(1 for _ in range(spec.count) if uniform() < spec.probability)
 
 
-class Call:
+class OutgoingCall:
     """The caller's side of one call (with all its attempts), or of one end-to-end request."""
 
     __slots__ = (

@@ -53,7 +53,7 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
 
 @dataclass
-class CircuitBreaker:
+class BreakerState:
     """Closed: calls pass and outcomes are counted over a sliding window. When the share of
     failures reaches `failure_ratio` (with at least `min_calls`), it opens: calls fail at
     once for `open_for`. Then it lets `half_open_calls` trial calls through: if all succeed

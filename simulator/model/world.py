@@ -20,7 +20,7 @@ from . import calls
 from .autoscaling import Autoscaler, NodePool, Scaled
 from .context import RunContext, ServiceHandles, Subsystem
 from .placement import Placement
-from .resilience import CircuitBreaker, RetryBudget
+from .resilience import BreakerState, RetryBudget
 from .services import Station, build_station
 from .traffic import start_source
 
@@ -134,7 +134,7 @@ class World:
         network = self.scenario.network
         serialisation = network.serialisation
         budget = _budget(spec.retry_budget)
-        breakers: dict[str, CircuitBreaker] = {}
+        breakers: dict[str, BreakerState] = {}
 
         def call_spec(call: Call, where: str) -> calls.CallSpec:
             breaker = None
@@ -353,7 +353,7 @@ class World:
         def arrive() -> None:
             request = self._next_request
             self._next_request = request + 1
-            calls.Call(runtime, entry, None, request=request, entry=index).send()
+            calls.OutgoingCall(runtime, entry, None, request=request, entry=index).send()
 
         start_source(
             self.env, spec, arrive, self.streams.get(f"traffic/{name}"), self.scenario.horizon
@@ -439,9 +439,9 @@ def _budget(settings: RetryBudgetSettings) -> RetryBudget | None:
     return RetryBudget(settings.ratio, settings.min_rate) if settings.enabled else None
 
 
-def _breaker(spec: Service) -> CircuitBreaker:
+def _breaker(spec: Service) -> BreakerState:
     settings = spec.circuit_breaker
-    return CircuitBreaker(
+    return BreakerState(
         failure_ratio=settings.failure_ratio,
         window=settings.window,
         min_calls=settings.min_calls,

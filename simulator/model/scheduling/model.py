@@ -36,7 +36,7 @@ from ..context import RunContext
 from .cell import CellState
 from .jobs import Claim, Job
 from .placement import POLICIES, claims, dominant_shares, random_first_fit
-from .schedulers import Allocator, Framework, QueueScheduler, Scheduler
+from .schedulers import Allocator, Framework, QueueScheduler, SchedulerAgent
 
 SAMPLES = 240
 """Cluster utilisation is sampled this many times over the measured period (heat map)."""
@@ -135,7 +135,7 @@ class SchedulingModel:
 
     def _build_schedulers(self) -> None:
         architecture = self.scheduler.architecture
-        self.schedulers: list[Scheduler] = []
+        self.schedulers: list[SchedulerAgent] = []
         self.allocator: Allocator | None = None
         if architecture.startswith("monolithic"):
             self.schedulers.append(QueueScheduler(self, "monolithic", "all", 0, optimistic=False))
@@ -258,7 +258,7 @@ class SchedulingModel:
 
     def place(
         self,
-        scheduler: Scheduler,
+        scheduler: SchedulerAgent,
         job: Job,
         free_cpu: np.ndarray,
         free_mem: np.ndarray,
@@ -274,7 +274,7 @@ class SchedulingModel:
         draws = self._rng(scheduler).random(max(job.unscheduled, 1))
         return self.policy(slots, job.unscheduled, draws)
 
-    def _rng(self, scheduler: Scheduler) -> np.random.Generator:
+    def _rng(self, scheduler: SchedulerAgent) -> np.random.Generator:
         rngs = self.__dict__.setdefault("_placement_rngs", {})
         if scheduler.name not in rngs:
             rngs[scheduler.name] = self.streams.get(f"scheduling/{scheduler.name}/placement")
@@ -285,7 +285,7 @@ class SchedulingModel:
         return np.concatenate(held) if held else np.empty(0, dtype=np.int64)
 
     def commit(
-        self, scheduler: Scheduler, job: Job, nodes: np.ndarray, seen: np.ndarray | None
+        self, scheduler: SchedulerAgent, job: Job, nodes: np.ndarray, seen: np.ndarray | None
     ) -> bool:
         """Commit a placement; with a snapshot (`seen`), check conflicts first. True if any."""
         unique, counts = claims(nodes)
@@ -307,7 +307,7 @@ class SchedulingModel:
 
     def commit_offer(
         self,
-        scheduler: Scheduler,
+        scheduler: SchedulerAgent,
         job: Job,
         nodes: np.ndarray,
         counts: np.ndarray,
@@ -378,7 +378,7 @@ class SchedulingModel:
             self._owner_mem[claim.owner] -= float(dmem.sum())
             self.allocator.wake()
 
-    def after_attempt(self, scheduler: Scheduler, job: Job) -> None:
+    def after_attempt(self, scheduler: SchedulerAgent, job: Job) -> None:
         """Done, retried at the back of the queue, or abandoned (`give_up`)."""
         if job.unscheduled == 0:
             job.scheduled_at = self.env.now
@@ -386,7 +386,7 @@ class SchedulingModel:
         if not self.give_up(scheduler, job):
             scheduler.queue.append(job)
 
-    def give_up(self, scheduler: Scheduler, job: Job) -> bool:
+    def give_up(self, scheduler: SchedulerAgent, job: Job) -> bool:
         """Abandon a job not fully placed if its attempts are used up (then True).
 
         The Omega simulator's rule: after `max_attempts` (1,000) attempts, or after
@@ -635,7 +635,7 @@ class SchedulingModel:
         )
 
 
-def _scheduler_record(scheduler: Scheduler) -> SchedulerRecord:
+def _scheduler_record(scheduler: SchedulerAgent) -> SchedulerRecord:
     """A scheduler's counts and its busy periods and transactions as numpy columns."""
     return SchedulerRecord(
         name=scheduler.name,

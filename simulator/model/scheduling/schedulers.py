@@ -58,7 +58,7 @@ class SchedulerHost(Protocol):
 
     def place(
         self,
-        scheduler: Scheduler,
+        scheduler: SchedulerAgent,
         job: Job,
         free_cpu: np.ndarray,
         free_mem: np.ndarray,
@@ -66,12 +66,12 @@ class SchedulerHost(Protocol):
     ) -> np.ndarray: ...
 
     def commit(
-        self, scheduler: Scheduler, job: Job, nodes: np.ndarray, seen: np.ndarray | None
+        self, scheduler: SchedulerAgent, job: Job, nodes: np.ndarray, seen: np.ndarray | None
     ) -> bool: ...
 
     def commit_offer(
         self,
-        scheduler: Scheduler,
+        scheduler: SchedulerAgent,
         job: Job,
         nodes: np.ndarray,
         counts: np.ndarray,
@@ -79,16 +79,16 @@ class SchedulerHost(Protocol):
         dmem: np.ndarray,
     ) -> int: ...
 
-    def after_attempt(self, scheduler: Scheduler, job: Job) -> None: ...
+    def after_attempt(self, scheduler: SchedulerAgent, job: Job) -> None: ...
 
-    def give_up(self, scheduler: Scheduler, job: Job) -> bool: ...
+    def give_up(self, scheduler: SchedulerAgent, job: Job) -> bool: ...
 
     def shares(self) -> np.ndarray: ...
 
     def clip_period(self, start: float, end: float) -> float: ...
 
 
-class Scheduler:
+class SchedulerAgent:
     """A scheduler's queue, its busy periods and its transaction counts."""
 
     def __init__(self, model: SchedulerHost, name: str, handles: Handles, index: int) -> None:
@@ -131,7 +131,7 @@ class Scheduler:
         self.commit_conflicted.append(1 if conflicted else 0)
 
 
-class QueueScheduler(Scheduler):
+class QueueScheduler(SchedulerAgent):
     """Monolithic (live state) or shared-state (private copy, optimistic commit)."""
 
     def __init__(
@@ -188,7 +188,7 @@ class Offer:
         return float(self.cpu.sum()), float(self.mem.sum())
 
 
-class Framework(Scheduler):
+class Framework(SchedulerAgent):
     """A two-level framework scheduler: it decides only on the resource offers it receives.
 
     On an offer it takes the jobs from the head of its queue, one attempt each, until the
