@@ -99,16 +99,15 @@ def speed(repeats: int) -> None:
 def _stages() -> None:
     """Where the time goes, in this process (imports already paid): load, run, tables."""
     import simulator
-    from simulator.analytic import run as analytic_run
 
     start = time.perf_counter()
     scenario = simulator.load_scenario(SCENARIO)
     loaded = time.perf_counter()
-    result = analytic_run.run_analytic(scenario)
+    result = simulator.run(scenario)
     ran = time.perf_counter()
     rows = sum(len(t) for t in result.tables.values())
     print(
-        f"in-process: load and validate {loaded - start:.2f} s, run_analytic "
+        f"in-process: load and validate {loaded - start:.2f} s, run "
         f"{ran - loaded:.2f} s ({rows:,} table rows; "
         f"{result.tables['events']['detail'].iloc[0]})"
     )

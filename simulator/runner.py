@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from .analytic import AnalyticServices
 from .metrics import (
     cost_kpis,
     costs_table,
@@ -23,6 +24,7 @@ from .metrics import (
 )
 from .metrics.scaling import scaling_table
 from .metrics.statistics import mean_ci
+from .model.context import RunContext
 from .model.world import World
 from .records.run import RunRecords
 from .results import Comparison, Replications, Result
@@ -56,9 +58,7 @@ def run(
     scenario = _scenario(scenario, overrides)
     seed = scenario.seed if seed is None else seed
     if scenario.fidelity == "analytic":
-        from .analytic import run_analytic
-
-        return _with_delivery(run_analytic(scenario, seed))
+        return _run_analytic(scenario, seed)
     world = World(scenario, seed, build_subsystems)
     if progress:
         with tqdm(
@@ -76,36 +76,22 @@ def run(
     return _result(world)
 
 
-def _with_delivery(result: Result) -> Result:
-    """The analytic fidelity runs no SimPy world; the delivery model (changes, people,
-    incidents) is a discrete-event model even so, run here on its own environment and
-    streams (the same stream names as in a request-level run) and merged into the result."""
-    scenario = result.scenario
-    if scenario.delivery is None:
-        return result
-    import simpy
-
-    from .engine import EventLog, RandomStreams
-    from .metrics.delivery import delivery_results
-    from .model.context import RunContext
-    from .model.delivery import DeliveryModel
-
-    env = simpy.Environment()
-    events = EventLog()
-    streams = RandomStreams(result.seed)
-    context = RunContext(env, scenario, result.seed, streams, events, services=None)
-    model = DeliveryModel(context)
-    env.run(until=scenario.horizon)
-    kpis, more = delivery_results(model.records(), RunRecords(scenario, result.seed, {}, {}))
-    summary = {**result.summary, **kpis}
-    tables = {**result.tables, **more}
-    if "events" in tables:
-        tables["events"] = (
-            pd.concat([tables["events"], events.table()], ignore_index=True)
-            .sort_values("time", kind="stable")
-            .reset_index(drop=True)
-        )
-    return Result(scenario=scenario, seed=result.seed, summary=summary, tables=tables)
+def _run_analytic(scenario: Scenario, seed: int) -> Result:
+    """The analytic services and every subsystem the scenario asks for on one clock, one
+    decision log and the same random streams as at request level."""
+    context = RunContext.start(scenario, seed)
+    services = AnalyticServices(context)
+    subsystems = build_subsystems(context)
+    context.env.run(until=scenario.horizon)
+    summary, tables = services.results()
+    tables["events"] = context.events.table()
+    more_summary, more_tables = collect(subsystems, RunRecords(scenario, seed, {}, {}))
+    return Result(
+        scenario=scenario,
+        seed=seed,
+        summary={**summary, **more_summary},
+        tables={**tables, **more_tables},
+    )
 
 
 def _result(world: World) -> Result:

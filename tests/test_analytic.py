@@ -267,15 +267,16 @@ def test_slo_attainment_is_the_mixture_cdf():
 
 
 def test_an_autoscaler_sets_replicas_step_by_step():
-    from simulator.analytic import run_analytic
+    from simulator.analytic import AnalyticServices
+    from simulator.model.context import RunContext
 
     scenario = simulator.load_scenario(queue(1.6, EXPONENTIAL, 2, horizon="1h", warmup="0s"))
 
     def autoscaler(step, metrics):  # pure: metrics in, target replicas out
         return np.where(metrics.utilisation[0] > 0.7, metrics.replicas[0] + 1, metrics.replicas[0])
 
-    result = run_analytic(scenario, autoscaler=autoscaler)
-    series = result.tables["timeseries"]
+    _, tables = AnalyticServices(RunContext.start(scenario, 1), autoscaler=autoscaler).results()
+    series = tables["timeseries"]
     assert series.workers.iloc[0] == 2
     assert series.workers.iloc[-1] == 3  # 1.6 Erlangs: 80% of two workers, 53% of three
     assert series.utilisation.iloc[-1] == pytest.approx(1.6 / 3)
@@ -405,3 +406,19 @@ def test_cross_validation(name, utilisation):
         report.append(f"{kpi}: analytic {predicted[kpi]:.5g}, request {mean:.5g} ± {half99:.2g}")
         assert half95 <= PRECISION[utilisation] * mean, f"runs too short: {report[-1]}"
         assert abs(predicted[kpi] - mean) <= tolerance * mean + half99, "; ".join(report)
+
+
+@pytest.mark.parametrize("fidelity", ["request", "analytic"])
+def test_both_fidelities_give_the_declared_columns(fidelity):
+    from simulator.metrics.columns import COLUMNS, INDEX
+
+    result = simulator.run(
+        SCENARIOS / "what-if" / "hacker-news-spike.yaml",
+        overrides={"horizon": "40min", "fidelity": fidelity},
+    )
+    declared = {table: columns for (table, f), columns in COLUMNS.items() if f == fidelity}
+    assert declared
+    for table, columns in declared.items():
+        frame = result.tables[table]
+        names = [frame.index.name, *frame.columns] if table in INDEX else list(frame.columns)
+        assert names == list(columns), table

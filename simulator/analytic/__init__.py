@@ -1,25 +1,26 @@
 """The analytic fidelity: queueing approximations per time step, composed over the call graph.
 
-`run_analytic(scenario, seed)` is what `simulator.run` calls when a scenario says
-`fidelity: analytic`. Modules, in the order data flows through them:
+`AnalyticServices(context)` is what `simulator.run` builds in place of the request-level
+services when a scenario says `fidelity: analytic`. Modules, in the order data flows through them:
 
 * `flows`: the scenario as stations, latency trees and expected visits (pure, no time);
 * `stations`: every station at every time step (Erlang C, Allen–Cunneen, fluid backlog);
 * `latency`: latency moments at every step, distributions at representative steps;
-* `run`: the pipeline and the Result (the request-level KPI names and tables);
+* `run`: the pipeline, on the run's clock, and its KPIs and tables (the request level's names);
 * `crosscheck`: the scenarios both fidelities are compared on (tests and benchmark).
 
 Where it is accurate and where not: docs/analytic.md.
 """
 
 from .flows import Model, compile_model, visits_per_request
-from .run import DEFAULT_STEPS, MAX_DEFAULT_STEP, REPRESENTATIVE_STEPS, run_analytic, time_step
+from .run import DEFAULT_STEPS, MAX_DEFAULT_STEP, REPRESENTATIVE_STEPS, AnalyticServices, time_step
 from .stations import Autoscaler, StationSteps, StepLoad, erlang_b, erlang_c, simulate_stations
 
 __all__ = [
     "DEFAULT_STEPS",
     "MAX_DEFAULT_STEP",
     "REPRESENTATIVE_STEPS",
+    "AnalyticServices",
     "Autoscaler",
     "Model",
     "StationSteps",
@@ -27,7 +28,6 @@ __all__ = [
     "compile_model",
     "erlang_b",
     "erlang_c",
-    "run_analytic",
     "simulate_stations",
     "time_step",
     "visits_per_request",

@@ -1,4 +1,4 @@
-"""`run_analytic`: a whole scenario by queueing approximations, step by step, in seconds.
+"""`AnalyticServices`: a whole scenario by queueing approximations, step by step, in seconds.
 
 The pipeline, one direction as everywhere else:
 
@@ -8,7 +8,7 @@ The pipeline, one direction as everywhere else:
              ─► stations in each state (Erlang C / Allen–Cunneen / M^X/M/c, fluid
                 backlog; an optional autoscaler sets replicas step by step)
              ─► latency moments in each state, distributions in representative ones
-             ─► Result: the request-level KPI names, per-service and per-step tables
+             ─► KPIs with the request level's names, per-service and per-step tables
 
 There are no individual requests in this mode: the `requests` and `spans` tables are empty
 (with the request-level columns) and counts are expectations, not integers.
@@ -17,18 +17,20 @@ There are no individual requests in this mode: the `requests` and `spans` tables
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..engine.recorder import RequestLog, SpanLog
+from ..metrics.columns import FAILURE_CAUSES, frame
 from ..metrics.cost import cost_kpis, costs_table
-from ..metrics.requests import FAILURE_CAUSES, requests_table, spans_table
+from ..metrics.requests import requests_table, spans_table
 from ..metrics.scaling import scaling_table
+from ..model.context import RunContext
 from ..model.profiles import RateFunction, rate_function
 from ..records.scaling import ScalingLog
-from ..results import Result
 from ..scenario.calls import Call, Parallel
 from ..scenario.schema import Scenario
 from ..scenario.units import format_duration
@@ -196,20 +198,15 @@ def client_timeout(info: EntryLatency, timeout: float) -> EntryLatency:
     )
 
 
-def run_analytic(
-    scenario: Scenario,
-    seed: int | None = None,
-    *,
-    autoscaler: Autoscaler | None = None,
-) -> Result:
-    """Run a scenario with the analytic fidelity; returns the same Result as a request-level
-    run, with the same KPI names (see `simulator.metrics.requests.KPI_DESCRIPTIONS`).
+class AnalyticServices:
+    """The services of a run at the analytic fidelity, on the run's clock.
 
-    Deterministic: `seed` is recorded but not used (nothing is random here). Counts of
-    requests and visits are expectations (floats), not integers.
-
-    Tables:
-
+    Built from the run context like any subsystem: the step grid is computed when it is
+    built (vectorised, folded into distinct load states), and a SimPy process publishes the
+    steps' decisions (saturation, recovery, the autoscalers' choices) to the run's decision
+    log as the clock reaches them, beside the delivery model on the same environment.
+    `results()` gives the KPIs, with the request level's names (see
+    `simulator.metrics.requests.KPI_DESCRIPTIONS`), and these tables:
     * `services`: per service (or the monolith): mean replicas and workers, expected
       visits, throughput, mean and peak arrival rate and utilisation, mean wait per work
       step, mean visit latency, time-average queue and visits in progress, and the time
@@ -230,36 +227,55 @@ def run_analytic(
     step (`simulator.analytic.elastic.ElasticFleet`); an explicit `autoscaler` (see
     `simulator.analytic.stations.Autoscaler`) replaces the HPA, and nodes stay fixed.
     """
-    seed = scenario.seed if seed is None else seed
-    model = compile_model(scenario)
-    fleet = None
-    if autoscaler is None and _elastic(scenario):
-        fleet = autoscaler = _fleet(scenario, model)
-    timeline, steps = _simulate(scenario, model, autoscaler)
-    billing = Billing.of(scenario, fleet)
-    moments = Moments(model, steps)
-    failures = _failure_mechanisms(scenario)
-    events = [
-        (
-            0.0,
-            "analytic",
-            "started",
-            f"{len(timeline.dt)} steps of {format_duration(float(np.median(timeline.dt)))} "
-            f"({len(timeline.state_arrivals)} distinct load states); {len(model.stations)} "
-            f"stations, {len(model.entries)} entry points",
-        )
-    ]
-    events += [(0.0, "analytic", "not_modelled", what) for what in failures + _ignored(scenario)]
-    events += _saturation_events(model, steps, timeline)
-    events += fleet.events if fleet is not None else []
-    entries = _entries(scenario, model, steps, moments, timeline)
-    tables = _tables(scenario, model, steps, moments, timeline, entries, bool(failures), billing)
-    tables["events"] = pd.DataFrame(
-        sorted(events, key=lambda row: row[0]), columns=["time", "component", "kind", "detail"]
-    )
-    tables["scaling"] = scaling_table(fleet.scaling if fleet is not None else ScalingLog())
-    summary = _summary(scenario, model, steps, moments, timeline, entries, bool(failures), billing)
-    return Result(scenario=scenario, seed=seed, summary=summary, tables=tables)
+
+    def __init__(self, context: RunContext, autoscaler: Autoscaler | None = None) -> None:
+        scenario = self.scenario = context.scenario
+        self.model = model = compile_model(scenario)
+        fleet = None
+        if autoscaler is None and _elastic(scenario):
+            fleet = autoscaler = _fleet(scenario, model)
+        self.fleet = fleet
+        self.timeline, self.steps = timeline, steps = _simulate(scenario, model, autoscaler)
+        self.billing = Billing.of(scenario, fleet)
+        self.moments = Moments(model, steps)
+        self.failures = _failure_mechanisms(scenario)
+        events = [
+            (
+                0.0,
+                "analytic",
+                "started",
+                f"{len(timeline.dt)} steps of {format_duration(float(np.median(timeline.dt)))} "
+                f"({len(timeline.state_arrivals)} distinct load states); {len(model.stations)} "
+                f"stations, {len(model.entries)} entry points",
+            )
+        ]
+        events += [
+            (0.0, "analytic", "not_modelled", what) for what in self.failures + _ignored(scenario)
+        ]
+        events += _saturation_events(model, steps, timeline)
+        events += fleet.events if fleet is not None else []
+        context.env.process(_publish(context, sorted(events, key=lambda row: row[0])))
+
+    def results(self) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
+        """KPIs and tables over the measured period."""
+        scenario, model, steps = self.scenario, self.model, self.steps
+        moments, timeline, billing = self.moments, self.timeline, self.billing
+        failures = bool(self.failures)
+        entries = _entries(scenario, model, steps, moments, timeline)
+        tables = _tables(scenario, model, steps, moments, timeline, entries, failures, billing)
+        fleet = self.fleet
+        tables["scaling"] = scaling_table(fleet.scaling if fleet is not None else ScalingLog())
+        summary = _summary(scenario, model, steps, moments, timeline, entries, failures, billing)
+        return summary, tables
+
+
+def _publish(context: RunContext, events: list[tuple[float, str, str, str]]) -> Generator:
+    """Each decision enters the run's log when the clock reaches its time."""
+    env = context.env
+    for time, component, kind, detail in events:
+        if time > env.now:
+            yield env.timeout(time - env.now)
+        context.events.record(time, component, kind, detail)
 
 
 def _simulate(
@@ -610,7 +626,9 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures, billin
         wait = np.where(work > 0, wait / work, 0.0)
         visit_latency = np.where(visits > 0, (rate * latency * seconds).sum(0) / visits, np.nan)
     saturated = steps.saturated
-    services = pd.DataFrame(
+    services = frame(
+        "services",
+        "analytic",
         {
             "service": names,
             "replicas": (steps.replicas * seconds).sum(0) / period,
@@ -626,12 +644,14 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures, billin
             "queue_length_mean": (steps.queued_mean * seconds).sum(0) / period,
             "in_system_mean": (rate * latency * seconds).sum(0) / period,
             "saturated_s": (saturated * seconds).sum(0),
-        }
-    ).set_index("service")
+        },
+    )
     m = timeline.measured
     state = timeline.state[m]
     count, stations = len(state), len(names)
-    timeseries = pd.DataFrame(
+    timeseries = frame(
+        "timeseries",
+        "analytic",
         {
             "time": np.repeat(timeline.starts[m], stations),
             "service": pd.Categorical.from_codes(
@@ -645,21 +665,23 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures, billin
             "in_system_mean": (rate * latency)[state].ravel(),
             "latency_mean_s": latency[state].ravel(),
             "saturated": saturated[state].ravel(),
-        }
+        },
     )
     level_index = {k: int(np.searchsorted(LEVELS, p)) for k, p in PERCENTILES.items()}
     entry_rows, point_rows = [], []
     for e, (name, info) in enumerate(entries.items()):
         quantiles = info.quantiles[info.rows[state]]
         entry_rows.append(
-            pd.DataFrame(
+            frame(
+                "entry_timeseries",
+                "analytic",
                 {
                     "time": timeline.starts[m],
                     "entry_point": name,
                     "arrival_rate": timeline.arrivals[m, e],
                     "latency_mean_s": info.mean[state],
                     **{k: quantiles[:, j] for k, j in level_index.items()},
-                }
+                },
             )
         )
         point_rows.append(_entry_point_row(scenario, name, info, timeline, e, failures))

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.recorder import OK, PENDING, STATUS_CODE, STATUSES, Samples
+from .columns import FAILURE_CAUSES, frame
 
 LATENCY_PERCENTILES = {
     "latency_p50_s": 50,
@@ -22,8 +23,6 @@ LATENCY_PERCENTILES = {
     "latency_p99_s": 99,
     "latency_p999_s": 99.9,
 }
-FAILURE_CAUSES = STATUSES[2:]
-"""Every status but `pending` and `ok`: the causes a failed request can have."""
 
 KPI_DESCRIPTIONS: dict[str, str] = {
     "requests_completed": "end-to-end requests sent after warm-up that succeeded",
@@ -183,8 +182,7 @@ def services_table(
             **station_kpis([station], warmup_areas, period),
         }
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    return frame.set_index("service") if rows else frame
+    return frame("services", "request", rows)
 
 
 def entry_points_table(
@@ -246,7 +244,9 @@ def timeseries_table(
             utilisation[rows] = np.where(capacity > 0, busy / capacity, np.nan)
             queued_mean[rows] = np.where(width > 0, queued / width, np.nan)
     names = [station.name for station in stations]
-    return pd.DataFrame(
+    return frame(
+        "timeseries",
+        "request",
         {
             "time": columns["time"],
             "service": _categorical(columns["service"], names),
@@ -257,5 +257,5 @@ def timeseries_table(
             "replicas": columns["replicas"],
             "utilisation": utilisation,
             "queued_mean": queued_mean,
-        }
+        },
     )

@@ -45,6 +45,12 @@ class RunContext:
     events: EventLog
     services: ServiceHandles | None = None
 
+    @classmethod
+    def start(cls, scenario: Scenario, seed: int) -> RunContext:
+        """A new clock, streams and log for a run whose services are not simulated one by
+        one (the analytic fidelity, or a subsystem on its own in a test)."""
+        return cls(simpy.Environment(), scenario, seed, RandomStreams(seed), EventLog())
+
 
 class Subsystem(Protocol):
     """A model that simulates alongside the services and gives back records at the end."""
