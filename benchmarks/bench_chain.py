@@ -23,6 +23,8 @@ import platform
 import random
 import statistics
 import time
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
 import simpy
 
@@ -34,6 +36,8 @@ WORK_MEAN = 0.010
 LATENCY_MEAN = 0.0005
 WORKERS = 4
 TARGET = 1.25
+
+T = TypeVar("T")
 
 
 def scenario(horizon: float) -> simulator.Scenario:
@@ -64,7 +68,7 @@ def bare_simpy(horizon: float, seed: int = 1) -> int:
     servers = [simpy.Resource(env, WORKERS) for _ in range(SERVICES)]
     latencies: list[float] = []
 
-    def request():  # type: ignore[no-untyped-def]
+    def request() -> Generator[simpy.Event, Any, None]:
         sent = env.now
         for hop, server in enumerate(servers):
             if hop:
@@ -76,7 +80,7 @@ def bare_simpy(horizon: float, seed: int = 1) -> int:
             yield env.timeout(draw(1 / LATENCY_MEAN))  # the answers, back up the chain
         latencies.append(env.now - sent)
 
-    def source():  # type: ignore[no-untyped-def]
+    def source() -> Generator[simpy.Event, Any, None]:
         while True:
             yield env.timeout(draw(RATE))
             env.process(request())
@@ -86,7 +90,7 @@ def bare_simpy(horizon: float, seed: int = 1) -> int:
     return len(latencies)
 
 
-def timed_cpu(work):  # type: ignore[no-untyped-def]
+def timed_cpu(work: Callable[[], T]) -> tuple[float, T]:
     start = time.process_time()
     value = work()
     return time.process_time() - start, value

@@ -32,11 +32,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, repeat
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,8 @@ SERVICE = "api"
 TARGET = 0.8
 BLOCK = 4096
 MIB = 1024 * 1024
+
+T = TypeVar("T")
 
 
 # ------------------------------------------------------------------------- the two sides
@@ -117,14 +120,14 @@ def bare_simpy(queue: Queue, rng: str) -> tuple[int, float, int]:
     server = simpy.Resource(env, capacity=queue.servers)
     waits: list[float] = []
 
-    def customer():  # type: ignore[no-untyped-def]
+    def customer() -> Generator[simpy.Event, Any, None]:
         arrived = env.now
         with server.request() as request:
             yield request
             waits.append(env.now - arrived)
             yield env.timeout(service_time())
 
-    def source():  # type: ignore[no-untyped-def]
+    def source() -> Generator[simpy.Event, Any, None]:
         timeout, process = env.timeout, env.process
         while True:
             yield timeout(interarrival())
@@ -187,7 +190,7 @@ class Side:
         self.cpu_seconds.append(cpu)
 
 
-def timed(work: Callable[[], object]) -> tuple[float, float, object]:
+def timed(work: Callable[[], T]) -> tuple[float, float, T]:
     """Wall time, CPU time of this process, and the value of `work()`."""
     gc.collect()
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -207,13 +210,13 @@ def benchmark(scenario: Scenario, repeats: int, rng: str) -> tuple[Side, Side, d
         for which in order:
             if which == "sim":
                 seconds, cpu, result = timed(lambda: simulator.run(scenario))
-                rows = len(result.requests)  # type: ignore[attr-defined]
+                rows = len(result.requests)
                 if rows != kept:
                     raise RuntimeError(f"requests table has {rows} rows, expected {kept}")
-                waits["simulator"] = result.summary["wait_mean_s"]  # type: ignore[attr-defined]
+                waits["simulator"] = result.summary["wait_mean_s"]
                 sim.add(seconds, cpu)
             else:
-                seconds, cpu, (count, wait, _) = timed(lambda: bare_simpy(queue, rng))  # type: ignore[misc]
+                seconds, cpu, (count, wait, _) = timed(lambda: bare_simpy(queue, rng))
                 base.requests, waits["bare SimPy"] = count, wait
                 base.add(seconds, cpu)
             print(

@@ -50,9 +50,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per architecture")
     args = parser.parse_args()
     scenario = simulator.load_scenario(ROOT / "scenarios" / "omega" / "example.yaml")
+    cluster = scenario.cluster
+    assert cluster is not None  # the Omega example schedules a cell
     print("\n".join(machine()))
     print(
-        f"scenario {scenario.name}: {scenario.cluster.nodes} nodes, horizon "
+        f"scenario {scenario.name}: {cluster.nodes} nodes, horizon "
         f"{args.horizon or '1d'}, {args.repeats} timed run(s) each\n"
     )
     header = f"{'architecture':<24}{'wall s':>8}{'CPU s':>8}{'jobs':>8}{'tasks':>10}  target"

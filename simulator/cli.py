@@ -16,7 +16,14 @@ from pathlib import Path
 from . import __version__
 from .errors import ScenarioError
 from .metrics import KPI_DESCRIPTIONS
-from .results import Comparison, Result, json_ready, write_atomically, write_tables
+from .results import (
+    Comparison,
+    Replications,
+    Result,
+    json_ready,
+    write_atomically,
+    write_tables,
+)
 from .scenario.explain import explain_yaml
 from .scenario.loader import load_scenario
 from .scenario.schema import Scenario
@@ -157,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
             print(_summary_table(scenario, kpis, show_all=args.all))
         return 0
     reps = run_replications(scenario, args.replications, args.seed, progress=True)
-    kpis = {k: (row["mean"], row["ci95_half_width"]) for k, row in reps.summary.iterrows()}
+    kpis = {str(k): (row["mean"], row["ci95_half_width"]) for k, row in reps.summary.iterrows()}
     if args.out:
         _save_replications(reps, Path(args.out), args.tables)
     if args.format == "json":
@@ -184,7 +191,7 @@ def _save_run(result: Result, directory: Path, table_format: str, charts: bool) 
     return write_atomically(directory, write)
 
 
-def _save_replications(reps, directory: Path, table_format: str) -> None:  # type: ignore[no-untyped-def]
+def _save_replications(reps: Replications, directory: Path, table_format: str) -> None:
     def write(folder: Path) -> None:
         summary = reps.summary.reset_index().to_dict(orient="records")
         (folder / "summary.json").write_text(json.dumps(json_ready(summary), indent=2))

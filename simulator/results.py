@@ -90,10 +90,12 @@ def write_atomically(directory: str | Path, write: Callable[[Path], None]) -> li
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def json_ready(value):  # type: ignore[no-untyped-def]
+def json_ready(value: object) -> object:
     """NaN is not JSON: write null instead, so every JSON reader can load the file."""
     if isinstance(value, dict):
         return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -70,7 +70,11 @@ def run(
             disable=None,  # only on a terminal
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
         ) as bar:
-            world.run(progress=lambda now: bar.update(now - bar.n))
+
+            def advance(now: float) -> None:
+                bar.update(now - bar.n)
+
+            world.run(progress=advance)
     else:
         world.run()
     return _result(world)

@@ -143,3 +143,16 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(args, expected, tmp_pa
     assert len(lines) == 1 and expected in lines[0]
     assert "Traceback" not in process.stderr
     assert not out.exists()
+
+
+def test_replications_summary_is_valid_json_with_nan_kpis(tmp_path):
+    import json
+
+    out = tmp_path / "reps"
+    code = main(
+        ["run", str(MMC), "--set", "horizon=2000s", "--replications", "2", "--out", str(out)]
+    )
+    assert code == 0
+    text = (out / "summary.json").read_text()
+    assert "NaN" not in text
+    json.loads(text)

@@ -12,6 +12,7 @@ fidelities read exactly the same description (only `fidelity` differs).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ import pandas as pd
 KPIS = ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s", "wait_mean_s")
 
 
-def single_queue(utilisation: float, requests: int = 50_000) -> dict:
+def single_queue(utilisation: float, requests: int = 50_000) -> dict[str, Any]:
     """M/G/4: one FCFS queue over 4 workers, gamma service times (mean 10 ms, cv 0.5).
 
     Neither exact theory applies (Erlang C needs exponential service): the mean wait is
@@ -41,7 +42,7 @@ def single_queue(utilisation: float, requests: int = 50_000) -> dict:
     }
 
 
-def round_robin(utilisation: float, requests: int = 50_000) -> dict:
+def round_robin(utilisation: float, requests: int = 50_000) -> dict[str, Any]:
     """4 replicas with their own queues, dealt round-robin; exponential service (10 ms)."""
     rate = utilisation * 4 / 0.010
     return {
@@ -55,7 +56,7 @@ def round_robin(utilisation: float, requests: int = 50_000) -> dict:
     }
 
 
-def call_graph(utilisation: float, requests: int = 20_000) -> dict:
+def call_graph(utilisation: float, requests: int = 20_000) -> dict[str, Any]:
     """A chain and a fan-out: front → mid → db in turn, then front → 3 × leaf at once.
 
     front: 2 × 2 workers, central queue, 5 ms; mid: 2 round-robin replicas, 10 ms; db: one
@@ -91,7 +92,7 @@ def call_graph(utilisation: float, requests: int = 20_000) -> dict:
     }
 
 
-SCENARIOS: dict[str, Callable[..., dict]] = {
+SCENARIOS: dict[str, Callable[[float, int], dict[str, Any]]] = {
     "single-queue": single_queue,
     "round-robin": round_robin,
     "call-graph": call_graph,
@@ -101,7 +102,9 @@ SCENARIOS: dict[str, Callable[..., dict]] = {
 UTILISATIONS = (0.3, 0.6, 0.9)
 
 
-def request_level(scenario: dict, replications: int, seed: int = 1) -> dict[str, list[float]]:
+def request_level(
+    scenario: dict[str, Any], replications: int, seed: int = 1
+) -> dict[str, list[float]]:
     """The KPIs of `replications` request-level runs (seeds seed, seed + 1, ...)."""
     import simulator
 
@@ -111,7 +114,7 @@ def request_level(scenario: dict, replications: int, seed: int = 1) -> dict[str,
     return {kpi: table[kpi].astype(float).tolist() for kpi in KPIS}
 
 
-def analytic(scenario: dict) -> dict[str, float]:
+def analytic(scenario: dict[str, Any]) -> dict[str, float]:
     """The KPIs of the analytic run of the same scenario."""
     import simulator
 
@@ -120,7 +123,7 @@ def analytic(scenario: dict) -> dict[str, float]:
 
 
 def compare(
-    scenario: dict,
+    scenario: dict[str, Any],
     replications: int = 10,
     seed: int = 1,
     measured: dict[str, list[float]] | None = None,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -49,7 +50,9 @@ class ElasticFleet:
     decisions in words (`events`) and as numbers (`scaling`).
     """
 
-    def __init__(self, scenario: Scenario, model: Model, starts: np.ndarray, dt: np.ndarray):
+    def __init__(
+        self, scenario: Scenario, model: Model, starts: np.ndarray, dt: np.ndarray
+    ) -> None:
         settings = scenario.autoscaling
         self.settings = settings
         self.starts, self.dt = starts, dt
@@ -85,7 +88,8 @@ class ElasticFleet:
             self.replica_cpu, self.replica_memory = cpu, memory
             self.boot_time = node_type.boot_time
             if replica_start is None:
-                replica_start = scenario.cluster.runtimes[node_type.runtime].start_time
+                assert cluster is not None  # node_type is the cluster's first node type
+                replica_start = cluster.runtimes[node_type.runtime].start_time
             self.nodes = max(node_type.count, math.ceil(self.ready.sum() / self.slots_per_node))
             self._next_scan = settings.nodes.scan_interval
         self.replica_start = DEFAULT_REPLICA_START if replica_start is None else replica_start
@@ -110,7 +114,7 @@ class ElasticFleet:
         self._complete(end)
         return self.ready.copy()
 
-    def _timers(self, end: float):  # type: ignore[no-untyped-def]
+    def _timers(self, end: float) -> Iterator[tuple[float, str]]:
         """The HPA's syncs and the node autoscaler's scans due up to `end`, in time order."""
         while True:
             sync = self._next_sync

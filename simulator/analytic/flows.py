@@ -198,7 +198,7 @@ class Model:
     batches_per_request: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
-def _handler(spec: Service) -> list:
+def _handler(spec: Service) -> list[WorkStep | Call | Parallel]:
     return list(spec.handler) if spec.handler is not None else [WorkStep()]
 
 
@@ -259,7 +259,10 @@ def static_cumulants(node: Node) -> tuple[float, float, float]:
             return node.value, 0.0, 0.0
         case Seq():
             parts = [static_cumulants(part) for part in node.parts]
-            return tuple(float(sum(values)) for values in zip(*parts, strict=True)) or (0, 0, 0)  # type: ignore[return-value]
+            if not parts:
+                return 0, 0, 0
+            k1, k2, k3 = (float(sum(values)) for values in zip(*parts, strict=True))
+            return k1, k2, k3
         case Repeat():
             return compound_cumulants(static_cumulants(node.part), node.count, node.probability)
     raise TypeError(f"a service time cannot contain {type(node).__name__}")
@@ -303,7 +306,14 @@ def compile_model(scenario: Scenario) -> Model:
     return _microservices(scenario, graph, services, entries, visits, called)
 
 
-def _microservices(scenario, graph, services, entries, visits_per_request, called) -> Model:  # type: ignore[no-untyped-def]
+def _microservices(
+    scenario: Scenario,
+    graph: nx.DiGraph,
+    services: tuple[str, ...],
+    entries: tuple[str, ...],
+    visits_per_request: np.ndarray,
+    called: np.ndarray,
+) -> Model:
     index = {name: i for i, name in enumerate(services)}
     network = Delay(scenario.network.latency)
     serialisation = scenario.network.serialisation
@@ -420,7 +430,14 @@ def binomial_sizes(parts: list[tuple[int, float]]) -> np.ndarray:
     return sizes
 
 
-def _monolith(scenario, graph, services, entries, visits_per_request, called) -> Model:  # type: ignore[no-untyped-def]
+def _monolith(
+    scenario: Scenario,
+    graph: nx.DiGraph,
+    services: tuple[str, ...],
+    entries: tuple[str, ...],
+    visits_per_request: np.ndarray,
+    called: np.ndarray,
+) -> Model:
     """One station; a request holds one worker for all the work of its call tree, in turn
     (in-process calls; a parallel step runs its calls one after the other)."""
     sizing = scenario.monolith

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 from scipy import special
@@ -88,7 +89,9 @@ def gamma_fit(mean: np.ndarray, variance: np.ndarray) -> tuple[np.ndarray, np.nd
     return shape, scale
 
 
-def order_statistic_cdf(parts: list[tuple[np.ndarray, int, float]], wait_for: int | None):
+def order_statistic_cdf(
+    parts: list[tuple[np.ndarray, int, float]], wait_for: int | None
+) -> np.ndarray:
     """P(a parallel step is done by x), from its branches' CDFs at x.
 
     `parts`: (CDF of one call, count, probability) per branch; each of the `count` calls is
@@ -143,14 +146,14 @@ class Moments:
             case VisitOf():
                 return self.visit(node.service, node.queued_first)
             case Delay() | Fixed():
-                mean, variance = self._static_moments(node)
-                return np.full(self.count, mean), np.full(self.count, variance)
+                k1, k2 = self._static_moments(node)
+                return np.full(self.count, k1), np.full(self.count, k2)
             case WorkNode():
-                mean, variance = self._static_moments(node.service)
+                k1, k2 = self._static_moments(node.service)
                 if not node.queued:
-                    return np.full(self.count, mean), np.full(self.count, variance)
+                    return np.full(self.count, k1), np.full(self.count, k2)
                 wait_mean, wait_variance = self.wait(node.station)
-                return wait_mean + mean, wait_variance + variance
+                return wait_mean + k1, wait_variance + k2
             case Seq():
                 mean, variance = np.zeros(self.count), np.zeros(self.count)
                 for part in node.parts:
@@ -199,7 +202,9 @@ class Moments:
         w2 = w_var + w1**2
         return made * w1 + m1, made * w2 + 2 * w1 * m1 + m2
 
-    def _order_moments(self, specs, wait_for: int | None) -> MomentPair:  # type: ignore[no-untyped-def]
+    def _order_moments(
+        self, specs: list[tuple[np.ndarray, np.ndarray, int, float]], wait_for: int | None
+    ) -> MomentPair:
         """E[T] and E[T²] of the last (or k-th) of independent calls, each approximated by a
         gamma with its mean and variance, integrated on a grid per step."""
         made = [(m, v, n, p) for m, v, n, p in specs if n * p > 0]
@@ -218,8 +223,9 @@ class Moments:
             cdf = special.gammainc(shape[:, None], ratio)
             parts.append((cdf, count, probability))
         survival = 1.0 - order_statistic_cdf(parts, wait_for)
-        mean = np.trapezoid(survival, x, axis=1)
-        second = np.trapezoid(2 * x * survival, x, axis=1)
+        # 2-D grids integrated along axis 1 give arrays; numpy's stubs allow a scalar too
+        mean = cast(np.ndarray, np.trapezoid(survival, x, axis=1))
+        second = cast(np.ndarray, np.trapezoid(2 * x * survival, x, axis=1))
         return mean, second
 
 

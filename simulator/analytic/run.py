@@ -19,8 +19,10 @@ from __future__ import annotations
 import math
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..engine.recorder import RequestLog, SpanLog
@@ -45,6 +47,9 @@ from .latency import (
     quantile_function,
 )
 from .stations import RHO_CAP, Autoscaler, StationSteps, simulate_stations
+
+if TYPE_CHECKING:
+    import simpy
 
 DEFAULT_STEPS = 1000
 """Without a time step in the scenario, the horizon is cut into about this many steps..."""
@@ -100,7 +105,7 @@ def step_edges(scenario: Scenario, functions: dict[str, RateFunction], step: flo
     """Edges of the time steps: a regular grid, the end of warm-up and the horizon, and the
     profiles' breakpoints (where a rate jumps or changes shape)."""
     horizon = scenario.horizon
-    points = [np.arange(0.0, horizon, step), [scenario.warmup, horizon]]
+    points: list[npt.ArrayLike] = [np.arange(0.0, horizon, step), [scenario.warmup, horizon]]
     for function in functions.values():
         breaks = function.breakpoints(0.0, horizon)
         if len(breaks) > MAX_BREAKPOINTS:
@@ -269,7 +274,9 @@ class AnalyticServices:
         return summary, tables
 
 
-def _publish(context: RunContext, events: list[tuple[float, str, str, str]]) -> Generator:
+def _publish(
+    context: RunContext, events: list[tuple[float, str, str, str]]
+) -> Generator[simpy.Event, Any, None]:
     """Each decision enters the run's log when the clock reaches its time."""
     env = context.env
     for time, component, kind, detail in events:
@@ -310,7 +317,9 @@ def _simulate(
 # ----------------------------------------------------------------------------- entries
 
 
-def _entries(scenario, model, steps, moments, timeline) -> dict[str, EntryLatency]:  # type: ignore[no-untyped-def]
+def _entries(
+    scenario: Scenario, model: Model, steps: StationSteps, moments: Moments, timeline: Timeline
+) -> dict[str, EntryLatency]:
     """Latency of every entry point in every state.
 
     The full distribution is computed on a lattice in up to REPRESENTATIVE_STEPS states per
@@ -322,7 +331,8 @@ def _entries(scenario, model, steps, moments, timeline) -> dict[str, EntryLatenc
     interpolation of their ratios. States whose quantile rows agree to 1e-9 share a row.
     """
     count = representative_steps(scenario)
-    plans, jobs = {}, []
+    plans: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    jobs: list[tuple[str, int, float, float]] = []
     for e, name in enumerate(model.entries):
         mean, variance = moments.visit(name)
         sd = np.sqrt(np.maximum(variance, 0.0))
@@ -337,7 +347,7 @@ def _entries(scenario, model, steps, moments, timeline) -> dict[str, EntryLatenc
         plans[name] = (mean, sd, weights, reps)
         jobs += [(name, int(r), float(mean[r]), float(sd[r])) for r in reps]
     distributions = lattice_distributions(model, steps, jobs)
-    entries = {}
+    entries: dict[str, EntryLatency] = {}
     for name, (mean, sd, weights, reps) in plans.items():
         wait_mean, p_wait = _first_wait(model, steps, moments, name)
         if not reps.size:
@@ -345,7 +355,8 @@ def _entries(scenario, model, steps, moments, timeline) -> dict[str, EntryLatenc
             rows = np.zeros(len(mean), int)
             entries[name] = EntryLatency(mean, sd, empty, rows, wait_mean, p_wait, weights)
             continue
-        shapes, ratios = [], []
+        shapes: list[np.ndarray] = []
+        ratios: list[tuple[float, float]] = []
         for r in reps:
             points, masses = distributions[name, int(r)]
             q = quantile_function(points, masses)
@@ -379,7 +390,9 @@ def _entries(scenario, model, steps, moments, timeline) -> dict[str, EntryLatenc
     return entries
 
 
-def _first_wait(model: Model, steps: StationSteps, moments: Moments, entry: str):  # type: ignore[no-untyped-def]
+def _first_wait(
+    model: Model, steps: StationSteps, moments: Moments, entry: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean time from a request's arrival to the start of its first work step at the entry,
     and the chance that it is positive (the request-level `start` − `arrival`)."""
     first = model.first_wait[entry]
@@ -502,8 +515,15 @@ class Billing:
 
 
 def _summary(
-    scenario, model, steps, moments, timeline, entries, failures, billing
-) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    scenario: Scenario,
+    model: Model,
+    steps: StationSteps,
+    moments: Moments,
+    timeline: Timeline,
+    entries: dict[str, EntryLatency],
+    failures: bool,
+    billing: Billing,
+) -> dict[str, float]:
     period = scenario.measured_period
     summary: dict[str, float] = {}
     if not model.services:
@@ -541,7 +561,13 @@ def _summary(
     return summary
 
 
-def _failure_kpis(scenario, quantiles, weights, failures: bool, failed: float = 0.0):  # type: ignore[no-untyped-def]
+def _failure_kpis(
+    scenario: Scenario,
+    quantiles: np.ndarray,
+    weights: np.ndarray,
+    failures: bool,
+    failed: float = 0.0,
+) -> dict[str, float]:
     """Requests fail here only by a client's timeout (`failed` of them, expected); with
     anything else that fails requests (retries, call timeouts, queue limits), NaN."""
     nan = math.nan
@@ -579,7 +605,9 @@ def _visit_rates(model: Model, arrivals: np.ndarray) -> tuple[np.ndarray, np.nda
     return arrivals @ model.visits_per_request, arrivals @ model.called_per_request
 
 
-def _visit_latency(model: Model, steps: StationSteps, moments: Moments, arrivals: np.ndarray):  # type: ignore[no-untyped-def]
+def _visit_latency(
+    model: Model, steps: StationSteps, moments: Moments, arrivals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per state and station: visit rate and mean visit latency (arrival at the station to
     its answer; a called visit includes its serialisation work, as a request-level span)."""
     total, called = _visit_rates(model, arrivals)
@@ -598,7 +626,9 @@ def _visit_latency(model: Model, steps: StationSteps, moments: Moments, arrivals
     return total, latency
 
 
-def _station_summary(model, steps, moments, timeline, period) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _station_summary(
+    model: Model, steps: StationSteps, moments: Moments, timeline: Timeline, period: float
+) -> dict[str, float]:
     rate, latency = _visit_latency(model, steps, moments, timeline.state_arrivals)
     seconds = timeline.state_dt[:, None]
     capacity = float((steps.workers * seconds).sum())
@@ -613,7 +643,16 @@ def _station_summary(model, steps, moments, timeline, period) -> dict[str, float
 # ----------------------------------------------------------------------------- tables
 
 
-def _tables(scenario, model, steps, moments, timeline, entries, failures, billing):  # type: ignore[no-untyped-def]
+def _tables(
+    scenario: Scenario,
+    model: Model,
+    steps: StationSteps,
+    moments: Moments,
+    timeline: Timeline,
+    entries: dict[str, EntryLatency],
+    failures: bool,
+    billing: Billing,
+) -> dict[str, pd.DataFrame]:
     period = scenario.measured_period
     names = [station.name for station in model.stations]
     rate, latency = _visit_latency(model, steps, moments, timeline.state_arrivals)
@@ -655,7 +694,7 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures, billin
         {
             "time": np.repeat(timeline.starts[m], stations),
             "service": pd.Categorical.from_codes(
-                np.tile(np.arange(stations, dtype=np.int32), count), categories=names
+                np.tile(np.arange(stations, dtype=np.int32), count), categories=pd.Index(names)
             ),
             "workers": steps.workers[state].astype(np.int32).ravel(),
             "replicas": steps.replicas[state].astype(np.int32).ravel(),
@@ -668,7 +707,8 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures, billin
         },
     )
     level_index = {k: int(np.searchsorted(LEVELS, p)) for k, p in PERCENTILES.items()}
-    entry_rows, point_rows = [], []
+    entry_rows: list[pd.DataFrame] = []
+    point_rows: list[dict[str, str | float]] = []
     for e, (name, info) in enumerate(entries.items()):
         quantiles = info.quantiles[info.rows[state]]
         entry_rows.append(
@@ -707,7 +747,14 @@ def _tables(scenario, model, steps, moments, timeline, entries, failures, billin
     }
 
 
-def _entry_point_row(scenario, name, info, timeline, entry, failures):  # type: ignore[no-untyped-def]
+def _entry_point_row(
+    scenario: Scenario,
+    name: str,
+    info: EntryLatency,
+    timeline: Timeline,
+    entry: int,
+    failures: bool,
+) -> dict[str, str | float]:
     weights = info.weights
     total = float(weights.sum())
     nan = math.nan
@@ -732,7 +779,9 @@ def _entry_point_row(scenario, name, info, timeline, entry, failures):  # type: 
     }
 
 
-def _saturation_events(model: Model, steps: StationSteps, timeline: Timeline):  # type: ignore[no-untyped-def]
+def _saturation_events(
+    model: Model, steps: StationSteps, timeline: Timeline
+) -> list[tuple[float, str, str, str]]:
     """One event when a station becomes saturated and one when it recovers."""
     events: list[tuple[float, str, str, str]] = []
     saturated = steps.saturated[timeline.state]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,14 @@ class RequestLog(_Columns):
         ("status", "b"),
         ("attempts", "b"),
     )
+    # The columns `_Columns.__init__` makes from SCHEMA, declared for the type checker.
+    service: array[int]
+    replica: array[int]
+    arrival: array[float]
+    start: array[float]
+    end: array[float]
+    status: array[int]
+    attempts: array[int]
 
 
 class SpanLog(_Columns):
@@ -101,6 +110,18 @@ class SpanLog(_Columns):
         ("status", "b"),
         ("outcome", "b"),
     )
+    # The columns `_Columns.__init__` makes from SCHEMA, declared for the type checker.
+    service: array[int]
+    replica: array[int]
+    parent: array[int]
+    request: array[int]
+    attempt: array[int]
+    arrival: array[float]
+    start: array[float]
+    end: array[float]
+    responded: array[float]
+    status: array[int]
+    outcome: array[int]
 
 
 @dataclass
@@ -118,25 +139,42 @@ class EventLog:
         return pd.DataFrame(rows, columns=["time", "component", "kind", "detail"])
 
 
+class Sampled(Protocol):
+    """What `Samples.record` reads of a station (`model.services.Station`; a protocol, so
+    that the engine need not import the models that use it)."""
+
+    busy: int
+    queued: int
+    in_flight: int
+    workers: int
+    replicas: int
+    busy_area: float
+    queued_area: float
+    in_flight_area: float
+    capacity_area: float
+
+    def touch(self, now: float) -> None: ...
+
+
 @dataclass
 class Samples:
     """State sampled at a fixed interval per service: instantaneous counts, and running
     integrals (worker-seconds busy, request-seconds queued) whose differences give exact
     averages over each interval."""
 
-    time: array = field(default_factory=lambda: array("d"))
-    service: array = field(default_factory=lambda: array("i"))
-    busy: array = field(default_factory=lambda: array("i"))
-    queued: array = field(default_factory=lambda: array("i"))
-    in_flight: array = field(default_factory=lambda: array("i"))
-    workers: array = field(default_factory=lambda: array("i"))
-    replicas: array = field(default_factory=lambda: array("i"))
-    busy_area: array = field(default_factory=lambda: array("d"))
-    queued_area: array = field(default_factory=lambda: array("d"))
-    in_flight_area: array = field(default_factory=lambda: array("d"))
-    capacity_area: array = field(default_factory=lambda: array("d"))
+    time: array[float] = field(default_factory=lambda: array("d"))
+    service: array[int] = field(default_factory=lambda: array("i"))
+    busy: array[int] = field(default_factory=lambda: array("i"))
+    queued: array[int] = field(default_factory=lambda: array("i"))
+    in_flight: array[int] = field(default_factory=lambda: array("i"))
+    workers: array[int] = field(default_factory=lambda: array("i"))
+    replicas: array[int] = field(default_factory=lambda: array("i"))
+    busy_area: array[float] = field(default_factory=lambda: array("d"))
+    queued_area: array[float] = field(default_factory=lambda: array("d"))
+    in_flight_area: array[float] = field(default_factory=lambda: array("d"))
+    capacity_area: array[float] = field(default_factory=lambda: array("d"))
 
-    def record(self, time: float, service: int, station) -> None:  # type: ignore[no-untyped-def]
+    def record(self, time: float, service: int, station: Sampled) -> None:
         station.touch(time)
         self.time.append(time)
         self.service.append(service)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def run_eras(
     directory: Path = ERAS_DIR,
     seed: int = 1,
     services: int | None = COMMON_SERVICES,
-    overrides: dict | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Result]:
     """The three era presets on the same seed, all at `services` services (None: each at
     its own size)."""
@@ -202,9 +203,11 @@ def main(argv: list[str] | None = None) -> None:
     sweep.to_csv(out / "growth.csv", index=False)
     breaks.to_csv(out / "break-points.csv")
     workload = results["sre"].scenario
+    delivery = workload.delivery
+    assert delivery is not None  # every era is a scenario of the delivery model
     print(
-        f"Three eras, {workload.delivery.services} services, "  # type: ignore[union-attr]
-        f"{workload.delivery.change_rate:g} changes/service/working day, "  # type: ignore[union-attr]
+        f"Three eras, {delivery.services} services, "
+        f"{delivery.change_rate:g} changes/service/working day, "
         f"{(workload.horizon - workload.warmup) / 604800:g} measured weeks, seed {args.seed}"
     )
     print("Serving (analytic fidelity over the whole horizon):")

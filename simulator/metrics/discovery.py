@@ -98,7 +98,7 @@ def quantile_curve(delays: np.ndarray, points: int = 101) -> tuple[np.ndarray, n
     return np.quantile(np.sort(delays), share, method="inverted_cdf"), share
 
 
-def _change_row(index: int, change: EndpointChange, kind: str) -> tuple:
+def _change_row(index: int, change: EndpointChange, kind: str) -> tuple[object, ...]:
     delays = change.delays
     return (
         index,

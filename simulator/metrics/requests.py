@@ -10,6 +10,7 @@ that arrived earlier or are still running.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -96,8 +97,29 @@ def request_kpis(
     return kpis
 
 
+class StationLike(Protocol):
+    """What the tables read of a station (the model's, which metrics may not import)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def replicas(self) -> int: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def busy_area(self) -> float: ...
+    @property
+    def queued_area(self) -> float: ...
+    @property
+    def in_flight_area(self) -> float: ...
+    @property
+    def capacity_area(self) -> float: ...
+
+
 def station_kpis(
-    stations: Sequence, warmup_areas: Mapping[int, tuple[float, ...]], period: float
+    stations: Sequence[StationLike], warmup_areas: Mapping[int, tuple[float, ...]], period: float
 ) -> dict[str, float]:
     """Utilisation and time-average queues over [warmup, horizon] from the time integrals."""
     busy = queued = in_flight = capacity = 0.0
@@ -115,10 +137,14 @@ def station_kpis(
 
 
 def _categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes.astype(np.int32), categories=list(names))
+    # The dtype `categories=list(names)` builds (pandas-stubs take `categories` only as an Index).
+    dtype = pd.CategoricalDtype(list(names))
+    return pd.Categorical.from_codes(codes.astype(np.int32), dtype=dtype)
 
 
-def requests_table(columns: Mapping[str, np.ndarray], services: list[str], warmup: float):
+def requests_table(
+    columns: Mapping[str, np.ndarray], services: list[str], warmup: float
+) -> pd.DataFrame:
     """One row per end-to-end request sent after warm-up that finished (ok or failed)."""
     keep = columns["arrival"] >= warmup
     return pd.DataFrame(
@@ -137,7 +163,9 @@ def requests_table(columns: Mapping[str, np.ndarray], services: list[str], warmu
 _SPAN_COLUMNS = ("replica", "parent", "request", "attempt", "arrival", "start", "end", "responded")
 
 
-def spans_table(columns: Mapping[str, np.ndarray], stations: list[str], warmup: float):
+def spans_table(
+    columns: Mapping[str, np.ndarray], stations: list[str], warmup: float
+) -> pd.DataFrame:
     """One row per visit of a request to a service (each attempt of each call)."""
     keep = ~(columns["arrival"] < warmup)  # keeps NaN: sent but not arrived at the horizon
     frame = {
@@ -151,7 +179,7 @@ def spans_table(columns: Mapping[str, np.ndarray], stations: list[str], warmup: 
 
 def services_table(
     spans: Mapping[str, np.ndarray],
-    stations: Sequence,
+    stations: Sequence[StationLike],
     warmup_areas: Mapping[int, tuple[float, ...]],
     warmup: float,
     horizon: float,
@@ -206,7 +234,7 @@ def entry_points_table(
 
 def timeseries_table(
     samples: Samples,
-    stations: Sequence,
+    stations: Sequence[StationLike],
     interval: float,
     horizon: float,
 ) -> pd.DataFrame:

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any, overload
 
 import numpy as np
+import simpy
+from numpy.typing import ArrayLike
 from simpy import Environment
 
 from ..engine.recorder import EventLog
@@ -26,11 +30,26 @@ from ..records.scaling import (
     UTILISATION,
     ScalingLog,
 )
+from ..scenario.schema import Autoscaling
 from .placement import Placement
 from .services import Station
 
 
-def hpa_recommendation(ready, unready, busy, target: float, tolerance: float):  # type: ignore[no-untyped-def]
+@overload
+def hpa_recommendation(
+    ready: float, unready: float, busy: float, target: float, tolerance: float
+) -> int: ...
+
+
+@overload
+def hpa_recommendation(
+    ready: np.ndarray, unready: np.ndarray, busy: ArrayLike, target: float, tolerance: float
+) -> np.ndarray: ...
+
+
+def hpa_recommendation(
+    ready: ArrayLike, unready: ArrayLike, busy: ArrayLike, target: float, tolerance: float
+) -> int | np.ndarray:
     """Kubernetes' rule with its treatment of pods that report no usage yet.
 
     `busy` is the ready pods' usage summed, in pods (a pod fully busy counts 1). Pods that
@@ -59,7 +78,19 @@ def hpa_recommendation(ready, unready, busy, target: float, tolerance: float):  
     return int(desired) if desired.ndim == 0 else desired
 
 
-def scale_up_allowance(current, added_recently, pods: int, percent: float):  # type: ignore[no-untyped-def]
+@overload
+def scale_up_allowance(current: float, added_recently: float, pods: int, percent: float) -> int: ...
+
+
+@overload
+def scale_up_allowance(
+    current: np.ndarray, added_recently: ArrayLike, pods: int, percent: float
+) -> np.ndarray: ...
+
+
+def scale_up_allowance(
+    current: ArrayLike, added_recently: ArrayLike, pods: int, percent: float
+) -> int | np.ndarray:
     """Replicas that may still be added in this period: the larger of `pods` and `percent`
     of the current replicas (the HPA's default scale-up policies), less what was added.
     Takes numbers or arrays (one entry per service)."""
@@ -179,7 +210,7 @@ class Autoscaler:
     def __init__(
         self,
         env: Environment,
-        settings,  # type: ignore[no-untyped-def]  (scenario.autoscaling)
+        settings: Autoscaling,
         services: list[Scaled],
         pool: NodePool | None,
         replica_start: float,
@@ -220,7 +251,7 @@ class Autoscaler:
 
     # ------------------------------------------------------------------ HPA
 
-    def _hpa(self):  # type: ignore[no-untyped-def]
+    def _hpa(self) -> Generator[simpy.Event, Any, None]:
         settings = self.settings
         while True:
             yield self.env.timeout(settings.sync_period)
@@ -298,7 +329,7 @@ class Autoscaler:
             self._boot_replica(scaled, replica)
 
     def _boot_replica(self, scaled: Scaled, replica: Replica) -> None:
-        def serve(_event) -> None:  # type: ignore[no-untyped-def]
+        def serve(_event: simpy.Event) -> None:
             if not replica.cancelled:
                 replica.serving = True
                 scaled.station.add_replica()
@@ -325,7 +356,7 @@ class Autoscaler:
 
     # ------------------------------------------------------------------ nodes
 
-    def _node_autoscaler(self):  # type: ignore[no-untyped-def]
+    def _node_autoscaler(self) -> Generator[simpy.Event, Any, None]:
         pool = self.pool
         assert pool is not None
         settings = self.settings.nodes
@@ -371,7 +402,7 @@ class Autoscaler:
         node = self.pool.add(ready=False)
         self.booting += 1
 
-        def ready(_event) -> None:  # type: ignore[no-untyped-def]
+        def ready(_event: simpy.Event) -> None:
             node.ready = True
             node.empty_since = self.env.now
             self.booting -= 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from simpy import Environment
 from simpy.events import Event, Timeout
@@ -24,13 +25,16 @@ from .services import Station
 NAN = math.nan
 WORK, CALL, PARALLEL = 0, 1, 2
 
+Handler = tuple[tuple[Any, ...], ...]
+"""A handler's compiled steps: (WORK, sampler) | (CALL, CallSpec) | (PARALLEL, specs, k)."""
+
 
 @dataclass(eq=False)
 class Target:
     """Where a call goes: a station and the handler its visits run."""
 
     station: Station
-    handler: tuple  # compiled steps: (WORK, sampler) | (CALL, CallSpec) | (PARALLEL, specs, k)
+    handler: Handler
 
 
 @dataclass(eq=False)
@@ -250,6 +254,8 @@ class OutgoingCall:
         "visit",
     )
 
+    network: Callable[[], float]  # set by `send` for a network call: the way back
+
     def __init__(
         self,
         runtime: Runtime,
@@ -266,7 +272,7 @@ class OutgoingCall:
         self.group = group
         self.rest = rest
         self.entry = entry  # the entry-point service of an end-to-end request
-        self.request = request if caller is None else caller.call.request
+        self.request: int = request if caller is None else caller.call.request
         self.attempt = 0
         self.visit: Visit | None = None
         self.done = False
@@ -291,14 +297,16 @@ class OutgoingCall:
         if spec.network is not None:
             network = spec.network
             if spec.local is not None and spec.local():
-                network = spec.network_local
+                network_local = spec.network_local
+                assert network_local is not None  # set with `local` (World._local_network)
+                network = network_local
             self.network = network  # the answer comes back the same way
             Timeout(self.runtime.env, network(), visit).callbacks.append(self._arrive)
         else:
             visit.begin(spec.prefix_work)
 
     def _arrive(self, event: Event) -> None:
-        event._value.begin(self.spec.prefix_work)  # type: ignore[union-attr]
+        event._value.begin(self.spec.prefix_work)
 
     def answered(self, visit: Visit, status: int) -> None:
         """The callee finished this attempt; the answer travels back over the network."""
@@ -309,10 +317,10 @@ class OutgoingCall:
             self._outcome(visit, status)
 
     def _answer_arrived(self, event: Event) -> None:
-        self._outcome(*event._value)  # type: ignore[misc]
+        self._outcome(*event._value)
 
     def _timed_out(self, event: Event) -> None:
-        visit = event._value
+        visit: Visit = event._value
         if (
             visit is self.visit
             and not self.done

@@ -99,8 +99,10 @@ class Station:
     def _run(self, visit: Visit, sampler: Callable[[], float], now: float) -> None:
         if not visit.started:
             visit.started = True
-            self.spans.start[visit.row] = now  # type: ignore[union-attr]
-            self.spans.replica[visit.row] = visit.replica  # type: ignore[union-attr]
+            spans = self.spans
+            assert spans is not None  # World sets it before any visit arrives
+            spans.start[visit.row] = now
+            spans.replica[visit.row] = visit.replica
         Timeout(self.env, sampler(), visit).callbacks.append(self._done)
 
     def admit(self, visit: Visit) -> bool:
@@ -124,8 +126,16 @@ class CentralQueueStation(Station):
     spreads over replicas.
     """
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        env: Environment,
+        name: str,
+        index: int,
+        replicas: int,
+        concurrency: int,
+        queue_limit: int | None,
+    ) -> None:
+        super().__init__(env, name, index, replicas, concurrency, queue_limit)
         self._queue: deque[tuple[Visit, Callable[[], float]]] = deque()
         # One entry per idle worker, naming its replica; interleaved so replicas share load.
         self._idle: deque[int] = deque(
@@ -191,7 +201,7 @@ class CentralQueueStation(Station):
             self.queued += 1
 
     def _done(self, event: Event) -> None:
-        visit: Visit = event._value  # type: ignore[assignment]
+        visit: Visit = event._value
         now = self.env._now
         self.touch(now)
         replica = visit.replica
@@ -220,11 +230,16 @@ class ReplicaQueueStation(Station):
 
     def __init__(
         self,
-        *args,  # type: ignore[no-untyped-def]
+        env: Environment,
+        name: str,
+        index: int,
+        replicas: int,
+        concurrency: int,
+        queue_limit: int | None,
+        *,
         choose: Callable[[list[int]], int],
-        **kwargs,  # type: ignore[no-untyped-def]
     ) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(env, name, index, replicas, concurrency, queue_limit)
         self._choose = choose
         self._queues: list[deque[tuple[Visit, Callable[[], float]]]] = [
             deque() for _ in range(self.replicas)
@@ -301,7 +316,7 @@ class ReplicaQueueStation(Station):
             self.queued += 1
 
     def _done(self, event: Event) -> None:
-        visit: Visit = event._value  # type: ignore[assignment]
+        visit: Visit = event._value
         now = self.env._now
         self.touch(now)
         replica = visit.replica

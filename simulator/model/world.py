@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from typing import Any, TypedDict
 
 import simpy
 
@@ -12,7 +13,7 @@ from ..engine.recorder import STATUS_CODE
 from ..records.scaling import ScalingLog
 from ..scenario.calls import Call, CallPolicy, Parallel, Work
 from ..scenario.calls import RetryBudget as RetryBudgetSettings
-from ..scenario.cluster import Replicas
+from ..scenario.cluster import NodeType, Replicas
 from ..scenario.distributions import block_stream
 from ..scenario.schema import Scenario, Service
 from ..scenario.units import format_duration, format_rate
@@ -27,6 +28,29 @@ from .traffic import start_source
 DEFAULT_REPLICA_START = 5.0
 """Seconds from an autoscaler's decision to a replica taking traffic when no cluster runtime
 says otherwise: the Kubernetes pod-startup SLO, p99 ≤ 5 s (REFERENCE.md §4)."""
+
+
+class _Policy(TypedDict):
+    """The caller's policy, as `calls.CallSpec` takes it."""
+
+    timeout: float | None
+    retries: int
+    backoff: float
+    backoff_max: float
+    jitter: bool
+    retry_on: frozenset[int]
+    optional: bool
+
+
+class _LocalNetwork(TypedDict, total=False):
+    """The same-node network of a call, as `calls.CallSpec` takes it (with placement)."""
+
+    local: Callable[[], bool]
+    network_local: Callable[[], float]
+
+
+_InlinePart = Callable[[Callable[[str], float]], float]
+"""A part of a monolith's handler: its work, given `total(service)` of in-process calls."""
 
 
 class World:
@@ -129,7 +153,7 @@ class World:
                 )
         return targets
 
-    def _compile(self, name: str, spec: Service, targets: dict[str, calls.Target]) -> tuple:
+    def _compile(self, name: str, spec: Service, targets: dict[str, calls.Target]) -> calls.Handler:
         """The handler as tuples the hot path can read fast; random streams by step."""
         network = self.scenario.network
         serialisation = network.serialisation
@@ -154,7 +178,7 @@ class World:
                 **_policy(call),
             )
 
-        steps: list[tuple] = []
+        steps: list[tuple[Any, ...]] = []
         for index, step in enumerate(spec.handler or [Work()]):
             where = f"service/{name}/handler/{index}"
             if isinstance(step, Work):
@@ -167,7 +191,9 @@ class World:
                 steps.append((calls.PARALLEL, specs, needed))
         return tuple(steps)
 
-    def _work_sampler(self, name: str, spec: Service, step: Work, index: int):  # type: ignore[no-untyped-def]
+    def _work_sampler(
+        self, name: str, spec: Service, step: Work, index: int
+    ) -> Callable[[], float]:
         if spec.handler is None:  # the one implicit step keeps its historical stream name
             stream = self.streams.get(f"service/{name}/service_time")
             sampler = spec.service_time.sampler(stream)
@@ -208,22 +234,30 @@ class World:
             for name in services
         }
 
-    def _inline_work(self, name: str, spec: Service) -> list[Callable]:
+    def _inline_work(self, name: str, spec: Service) -> list[_InlinePart]:
         """The parts of a handler as functions of `total`: in-process calls run the callee's
         work in turn on the same worker (fan-outs too: a plain monolith does not thread)."""
-        parts: list[Callable] = []
+        parts: list[_InlinePart] = []
         for index, step in enumerate(spec.handler or [Work()]):
             where = f"service/{name}/handler/{index}"
             if isinstance(step, Work):
                 sampler = self._work_sampler(name, spec, step, index)
-                parts.append(lambda total, s=sampler: s())
+
+                def work(total: Callable[[str], float], s: Callable[[], float] = sampler) -> float:
+                    return s()
+
+                parts.append(work)
                 continue
             group = step.parallel if isinstance(step, Parallel) else [step]
             for j, call in enumerate(group):
                 stream = f"{where}/{j}/client" if isinstance(step, Parallel) else f"{where}/client"
                 uniform = block_stream(self.streams.get(stream).random)
 
-                def inline(total, call=call, uniform=uniform):  # type: ignore[no-untyped-def]
+                def inline(
+                    total: Callable[[str], float],
+                    call: Call = call,
+                    uniform: Callable[[], float] = uniform,
+                ) -> float:
                     made = sum(
                         1
                         for _ in range(call.count)
@@ -234,7 +268,7 @@ class World:
                 parts.append(inline)
         return parts
 
-    def _node_type(self):  # type: ignore[no-untyped-def]
+    def _node_type(self) -> NodeType | None:
         cluster = self.scenario.cluster
         if cluster is None or self.scenario.scheduler is not None:
             return None  # no nodes, or nodes that the cluster scheduler models itself
@@ -248,7 +282,7 @@ class World:
             return Placement()
         return None
 
-    def _local_network(self, caller: str, callee: str, where: str) -> dict[str, Callable]:
+    def _local_network(self, caller: str, callee: str, where: str) -> _LocalNetwork:
         if self.placement is None:
             return {}
         same_node = self.scenario.network.same_node_latency
@@ -263,6 +297,7 @@ class World:
         """Without an autoscaler, replicas stay where first-fit puts them at the start."""
         assert self.placement is not None
         node_type = self._node_type()
+        assert node_type is not None  # a placement needs nodes (`_placement`)
         sizes = self.scenario.workloads.microservices if self.scenario.workloads else Replicas()
         pool = NodePool(self.env, node_type.cpu, node_type.memory_gb, node_type.boot_time)
         for _ in range(node_type.count):
@@ -367,7 +402,7 @@ class World:
 
     # ------------------------------------------------------------------ running
 
-    def _sample(self, first: float, interval: float):  # type: ignore[no-untyped-def]
+    def _sample(self, first: float, interval: float) -> Generator[simpy.Event, Any, None]:
         """Record state and time integrals from the end of warm-up on."""
         env = self.env
         yield env.timeout(first)
@@ -423,7 +458,7 @@ class World:
         )
 
 
-def _policy(policy: CallPolicy) -> dict:
+def _policy(policy: CallPolicy) -> _Policy:
     return {
         "timeout": policy.timeout,
         "retries": policy.retries,

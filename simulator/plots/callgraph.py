@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import ListedColormap, LogNorm, Normalize
+from matplotlib.colors import Colormap, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
@@ -21,6 +22,11 @@ from matplotlib.transforms import offset_copy
 from .common import NOTE_COLOUR, empty_note, new_figure, root_figure, text_width_in, theme_if
 from .data import format_seconds
 from .theme import OKABE_ITO
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from ..results import Result
 
 NODE_DIAMETER_PT = (10.0, 32.0)
 """Smallest and largest node (points); the area between them is proportional to workers."""
@@ -45,7 +51,7 @@ def _colour_map() -> ListedColormap:
     return ListedColormap(base(np.linspace(0.08, 0.85, 256)), name="latency")
 
 
-def call_graph_chart(source: Any, ax: Axes | None = None) -> Figure:  # type: ignore[no-untyped-def]
+def call_graph_chart(source: Any, ax: Axes | None = None) -> Figure:
     """The call graph, left to right by call depth (a service sits one column right of its
     deepest caller).
 
@@ -60,7 +66,9 @@ def call_graph_chart(source: Any, ax: Axes | None = None) -> Figure:  # type: ig
     from ..scenario.graph import call_graph
     from ..scenario.loader import load_scenario
 
-    result = source if hasattr(source, "tables") and hasattr(source, "scenario") else None
+    result: Result | None = (
+        source if hasattr(source, "tables") and hasattr(source, "scenario") else None
+    )
     graph = call_graph(result.scenario if result is not None else load_scenario(source))
     scenario_name = graph.graph.get("name", "scenario")
     own_figure = ax is None
@@ -123,7 +131,7 @@ def call_graph_chart(source: Any, ax: Axes | None = None) -> Figure:  # type: ig
 # ---------------------------------------------------------------------------- layout
 
 
-def _layout(graph) -> tuple[dict[str, tuple[float, float]], list[list[str]]]:  # type: ignore[no-untyped-def]
+def _layout(graph: nx.DiGraph) -> tuple[dict[str, tuple[float, float]], list[list[str]]]:
     """x = call depth; y spread evenly in each layer, ordered by barycentre sweeps."""
     import networkx as nx
 
@@ -134,7 +142,7 @@ def _layout(graph) -> tuple[dict[str, tuple[float, float]], list[list[str]]]:  #
     size = {name: len(layer) for layer in layers for name in layer}
     where = {name: (i + 0.5) / len(layer) for layer in layers for i, name in enumerate(layer)}
 
-    def sweep(sequence: list[list[str]], neighbours) -> None:  # type: ignore[no-untyped-def]
+    def sweep(sequence: list[list[str]], neighbours: Callable[[str], Iterable[str]]) -> None:
         for layer in sequence:
             centre = {}
             for name in layer:
@@ -172,7 +180,7 @@ def _sizes(slot: float) -> _Sizes:
     return _Sizes(min(NODE_DIAMETER_PT[0], high), high, font, wrap=2.1 * font <= slot)
 
 
-def _diameters(graph, sizes: _Sizes) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _diameters(graph: nx.DiGraph, sizes: _Sizes) -> dict[str, float]:
     """Marker diameters in points, area ∝ workers, the largest at the maximum size."""
     workers = {name: max(1, data["workers"]) for name, data in graph.nodes(data=True)}
     most = max(workers.values())
@@ -186,7 +194,7 @@ def _diameter(workers: float, most: float, sizes: _Sizes) -> float:
 # ---------------------------------------------------------------------------- colours
 
 
-def _colour_values(graph, result) -> tuple[dict[str, float], str]:  # type: ignore[no-untyped-def]
+def _colour_values(graph: nx.DiGraph, result: Result | None) -> tuple[dict[str, float], str]:
     if result is None:
         values = {name: float(d["work_mean_s"]) for name, d in graph.nodes(data=True)}
         return values, "mean local work per visit"
@@ -210,7 +218,9 @@ def _norm(values: dict[str, float]) -> Normalize:
     return Normalize(0.0, high * 1.05)
 
 
-def _colour_bar(fig: Figure, ax: Axes, cmap, norm: Normalize, what: str, values) -> None:  # type: ignore[no-untyped-def]
+def _colour_bar(
+    fig: Figure, ax: Axes, cmap: Colormap, norm: Normalize, what: str, values: dict[str, float]
+) -> None:
     mappable = ScalarMappable(norm=norm, cmap=cmap)
     bar = fig.colorbar(mappable, ax=ax, shrink=0.75, pad=0.01, aspect=25)
     bar.set_label(what, fontsize="medium")
@@ -225,7 +235,13 @@ def _colour_bar(fig: Figure, ax: Axes, cmap, norm: Normalize, what: str, values)
 # ---------------------------------------------------------------------------- drawing
 
 
-def _draw_edges(ax: Axes, graph, positions, diameters, starts) -> float | None:  # type: ignore[no-untyped-def]
+def _draw_edges(
+    ax: Axes,
+    graph: nx.DiGraph,
+    positions: dict[str, tuple[float, float]],
+    diameters: dict[str, float],
+    starts: dict[str, float],
+) -> float | None:
     """Arrows from the end of the caller's name to the edge of the callee's node.
 
     An arrow starts `starts[caller]` points right of its caller's centre, so it never
@@ -319,7 +335,15 @@ def _wrap_name(name: str, wrap: bool = True) -> str:
     return f"{name[:cut]}\n{name[cut:]}"
 
 
-def _legend(fig: Figure, ax: Axes, graph, sizes, values, same, own_figure: bool) -> None:  # type: ignore[no-untyped-def]
+def _legend(
+    fig: Figure,
+    ax: Axes,
+    graph: nx.DiGraph,
+    sizes: _Sizes,
+    values: dict[str, float],
+    same: float | None,
+    own_figure: bool,
+) -> None:
     """Node sizes for three worker counts, the kinds of arrow, and 'no requests'."""
     workers = sorted({max(1, d["workers"]) for _, d in graph.nodes(data=True)})
     most = workers[-1]

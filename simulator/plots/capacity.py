@@ -9,10 +9,12 @@ added.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -31,6 +33,9 @@ from .common import (
 from .data import format_seconds, service_colours, service_names, time_unit
 from .theme import OKABE_ITO
 
+if TYPE_CHECKING:
+    from ..results import Result
+
 TRAFFIC_COLOUR = "#BBBBBB"
 BASELINE_COLOUR = OKABE_ITO["blue"]
 EXTRA_COLOUR = OKABE_ITO["orange"]
@@ -46,7 +51,7 @@ MIN_PER_BIN = 50
 
 
 def cost_over_time(
-    results: Mapping[str, object] | object,
+    results: Result | Mapping[str, Result],
     ax: Axes | Sequence[Axes] | None = None,
 ) -> Figure:
     """Spend rate ($/h) over the measured period: one panel per run, stacked areas of the
@@ -74,13 +79,13 @@ def cost_over_time(
     return fig
 
 
-def _runs(results) -> list[tuple[str, object]]:  # type: ignore[no-untyped-def]
+def _runs(results: Result | Mapping[str, Result]) -> list[tuple[str, Result]]:
     if isinstance(results, Mapping):
         return [(str(label), result) for label, result in results.items()]
-    return [(results.scenario.name, results)]  # type: ignore[attr-defined]
+    return [(results.scenario.name, results)]
 
 
-def nodes_over_time(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def nodes_over_time(result: Result) -> pd.DataFrame:
     """Nodes billed (booting ones included) at each change, from warm-up to the horizon.
 
     The `costs` table samples the node count; the node autoscaler's rows of the `scaling`
@@ -106,8 +111,8 @@ def nodes_over_time(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
 
 
 def _nodes_from_scaling(
-    result, time: np.ndarray, nodes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
+    result: Result, time: np.ndarray, nodes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The node count at each sample and at each change in between, from the `scaling`
     table; None without node decisions or when they disagree with the samples."""
     changes = _decisions(result, "nodes")
@@ -128,7 +133,7 @@ def _nodes_from_scaling(
     )
 
 
-def _decisions(result, kind: str, target: str | None = None) -> pd.DataFrame:
+def _decisions(result: Result, kind: str, target: str | None = None) -> pd.DataFrame:
     """The autoscalers' decisions of one kind ("replicas" or "nodes"), optionally on one
     target, in time order, from the `scaling` table (empty when the run has none)."""
     scaling = result.tables.get("scaling")
@@ -140,7 +145,7 @@ def _decisions(result, kind: str, target: str | None = None) -> pd.DataFrame:
     return scaling[mine].sort_values("time", kind="stable")
 
 
-def spend_by_kind(result) -> pd.DataFrame | None:  # type: ignore[no-untyped-def]
+def spend_by_kind(result: Result) -> pd.DataFrame | None:
     """The spend rate at each change of the node count: time, nodes, baseline and extra $/h.
 
     The baseline is the fewest nodes of the measured period; the extra is what is above it.
@@ -168,7 +173,13 @@ def spend_by_kind(result) -> pd.DataFrame | None:  # type: ignore[no-untyped-def
     ).assign(price_usd_per_hour=price)
 
 
-def _total_cost(result, spend: pd.DataFrame) -> float:  # type: ignore[no-untyped-def]
+def _nodes_and_spend(price: float) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """Spend rate ($/h) to nodes and back, at `price` $/h per node: the right-hand axis of a
+    cost panel (matplotlib hands in scalars or arrays)."""
+    return (lambda v: v / price, lambda n: n * price)
+
+
+def _total_cost(result: Result, spend: pd.DataFrame) -> float:
     cost = result.summary.get("cost_usd", math.nan)
     if cost is not None and math.isfinite(cost):
         return float(cost)
@@ -176,7 +187,7 @@ def _total_cost(result, spend: pd.DataFrame) -> float:  # type: ignore[no-untype
     return float(costs["cost_usd_cumulative"].iloc[-1])
 
 
-def _draw_costs(fig: Figure, axes: list[Axes], runs, own: bool) -> None:  # type: ignore[no-untyped-def]
+def _draw_costs(fig: Figure, axes: list[Axes], runs: list[tuple[str, Result]], own: bool) -> None:
     single = len(runs) == 1
     title = f"{runs[0][0]}: cost over time" if single else "Cost over time"
     if own:
@@ -213,9 +224,7 @@ def _draw_costs(fig: Figure, axes: list[Axes], runs, own: bool) -> None:  # type
         axis.plot(x, top, drawstyle="steps-post", color=NODES_COLOUR, lw=1.5)
         highest = max(highest, float(top.max()))
         price = float(spend["price_usd_per_hour"].iloc[0])
-        nodes_axis = axis.secondary_yaxis(
-            "right", functions=(lambda v, p=price: v / p, lambda n, p=price: n * p)
-        )
+        nodes_axis = axis.secondary_yaxis("right", functions=_nodes_and_spend(price))
         nodes_axis.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
         nodes_axis.set_ylabel("nodes", color=NOTE_COLOUR, fontsize="small")
         nodes_axis.tick_params(axis="y", colors=NOTE_COLOUR)
@@ -239,11 +248,11 @@ def _draw_costs(fig: Figure, axes: list[Axes], runs, own: bool) -> None:  # type
         fig.supylabel(ylabel, fontsize=20)
     if not drawn:
         return
-    handles = [
+    handles: list[Artist] = [
         Patch(color=BASELINE_COLOUR, alpha=0.85, label="nodes the run always had (its fewest)"),
         Patch(color=EXTRA_COLOUR, alpha=0.85, label="nodes added by the autoscaler"),
     ]
-    labels = [h.get_label() for h in handles]
+    labels = [str(h.get_label()) for h in handles]
     if own:
         fig.legend(handles, labels, loc="outside lower center", ncols=2)
     else:
@@ -254,7 +263,7 @@ def _draw_costs(fig: Figure, axes: list[Axes], runs, own: bool) -> None:  # type
 
 
 def capacity_over_time(
-    result,  # type: ignore[no-untyped-def]
+    result: Result,
     start: float | None = None,
     end: float | None = None,
     ax: Axes | Sequence[Axes] | None = None,
@@ -298,7 +307,7 @@ def capacity_over_time(
     return fig
 
 
-def requested_replicas(result, service: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def requested_replicas(result: Result, service: str) -> pd.DataFrame:
     """Replicas the autoscaler asked for, from the `scaling` table: time and replicas after
     each decision, starting with the count before the first one at time 0. Empty without
     decisions on `service`."""
@@ -312,7 +321,7 @@ def requested_replicas(result, service: str) -> pd.DataFrame:  # type: ignore[no
     )
 
 
-def node_boots(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def node_boots(result: Result) -> pd.DataFrame:
     """Node scale-ups from the `scaling` table: time asked for, time ready (after the boot
     time), nodes."""
     cluster = result.scenario.cluster
@@ -326,7 +335,7 @@ def node_boots(result) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     return pd.DataFrame({"time": time, "ready": time + boot, "nodes": counts})
 
 
-def _traffic(result, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+def _traffic(result: Result, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
     """Requests sent per second in windows of [start, end): (edges, rates)."""
     requests = result.tables.get("requests")
     arrival = np.empty(0) if requests is None else requests["arrival"].to_numpy(dtype=float)
@@ -340,8 +349,14 @@ def _traffic(result, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _draw_capacity(
-    fig: Figure, top: Axes, bottom: Axes | None, result, start: float, end: float, own: bool
-) -> None:  # type: ignore[no-untyped-def]
+    fig: Figure,
+    top: Axes,
+    bottom: Axes | None,
+    result: Result,
+    start: float,
+    end: float,
+    own: bool,
+) -> None:
     scenario = result.scenario
     unit, seconds = time_unit(end)
     title = f"{scenario.name}: capacity over time"
@@ -356,7 +371,7 @@ def _draw_capacity(
         if axis is not None:
             axis.set_xlim(start / seconds, end / seconds)
             axis.yaxis.set_major_locator(MaxNLocator(integer=True))
-    handles: list = []
+    handles: list[Artist] = []
     series = result.tables.get("timeseries")
     inside = (
         series[(series["time"] >= start) & (series["time"] <= end)]
@@ -418,7 +433,7 @@ def _draw_capacity(
         fig.align_ylabels([top, bottom])
     if not handles:
         return
-    labels = [h.get_label() for h in handles]
+    labels = [str(h.get_label()) for h in handles]
     if own:
         room = fig.get_figwidth() - 0.5
         columns = next(
@@ -465,7 +480,9 @@ def _duration(seconds: float) -> str:
     return format_seconds(seconds)
 
 
-def _draw_nodes(axis: Axes, result, start: float, end: float, seconds: float) -> list:  # type: ignore[no-untyped-def]
+def _draw_nodes(
+    axis: Axes, result: Result, start: float, end: float, seconds: float
+) -> list[Artist]:
     axis.set_ylabel("nodes")
     steps = nodes_over_time(result)
     if steps.empty or steps["time"].iloc[-1] < start or steps["time"].iloc[0] > end:
@@ -474,7 +491,7 @@ def _draw_nodes(axis: Axes, result, start: float, end: float, seconds: float) ->
     time, nodes = _clip_steps(
         steps["time"].to_numpy(dtype=float), steps["nodes"].to_numpy(dtype=float), start, end
     )
-    handles: list = []
+    handles: list[Artist] = []
     boots = node_boots(result)
     boots = boots[(boots["ready"] > start) & (boots["time"] < end)]
     for begin, finish in _union(boots["time"].to_numpy(), boots["ready"].to_numpy()):

@@ -9,6 +9,7 @@ opens a window, and a notebook still shows a returned figure.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .delivery import has_delivery
 from .latency import latency_cdf
@@ -16,10 +17,13 @@ from .scheduling import cluster_heatmap, failure_timeline, has_scheduling
 from .theme import save_figure, slide_theme
 from .utilisation import utilisation_over_time
 
+if TYPE_CHECKING:
+    from ..results import Result
+
 __all__ = ["latency_cdf", "save_run_charts", "utilisation_over_time"]
 
 
-def save_run_charts(result, directory: Path | str) -> list[Path]:  # type: ignore[no-untyped-def]
+def save_run_charts(result: Result, directory: Path | str) -> list[Path]:
     """Write the charts of a run into `directory` (PNG and SVG each): with services,
     latency-cdf, latency-over-time and utilisation, and call-graph when services call each
     other; with the scheduling model, cluster-heatmap and failure-timeline; with endpoint
@@ -53,7 +57,7 @@ def save_run_charts(result, directory: Path | str) -> list[Path]:  # type: ignor
     return written
 
 
-def _discovery_charts(result, directory: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+def _discovery_charts(result: Result, directory: Path) -> list[Path]:
     """discovery-convergence and stale-errors with endpoint changes; blast-radius with a leak."""
     from .discovery import (
         blast_radius_chart,

@@ -6,6 +6,7 @@ import io
 import textwrap
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import matplotlib as mpl
 from matplotlib.artist import Artist
@@ -17,8 +18,19 @@ from matplotlib.textpath import TextToPath
 from ..theory.reference import Reference, service_reference
 from .theme import slide_theme
 
+if TYPE_CHECKING:
+    from ..results import Result
+
+
+class LineStyle(TypedDict):
+    """Keyword arguments of a line's style, to pass to `plot`, `axhline` or `Line2D`."""
+
+    ls: tuple[int, tuple[int, int]]
+    lw: float
+
+
 NOTE_COLOUR = "#555555"
-THEORY_STYLE = {"ls": (0, (4, 2)), "lw": 2.5}
+THEORY_STYLE: LineStyle = {"ls": (0, (4, 2)), "lw": 2.5}
 """Theory is always drawn dashed, on top of what it predicts."""
 
 _TEXT_TO_PATH = TextToPath()
@@ -50,11 +62,13 @@ def new_figure() -> Figure:
 
 def root_figure(ax: Axes) -> Figure:
     try:
-        return ax.get_figure(root=True)  # type: ignore[call-arg,return-value]
+        root = ax.get_figure(root=True)
+        assert root is not None  # an Axes is made with its figure: Axes(fig, ...)
+        return root
     except TypeError:  # matplotlib < 3.10: .figure is the root unless in a subfigure
         figure = ax.figure
         while not isinstance(figure, Figure):
-            figure = figure.figure  # type: ignore[assignment]
+            figure = figure.figure
         return figure
 
 
@@ -73,7 +87,7 @@ def empty_note(ax: Axes, text: str) -> None:
     )
 
 
-def reference_for(result, name: str) -> Reference | None:  # type: ignore[no-untyped-def]
+def reference_for(result: Result, name: str) -> Reference | None:
     """The theory for a service of the run's scenario; None for services it does not know."""
     if name not in result.scenario.services:
         return None
@@ -124,6 +138,8 @@ def wrap(label: str, width: int = 40) -> str:
     return "\n".join(textwrap.wrap(label, width))
 
 
-def figure_legend_right(fig: Figure, handles: list[Artist], labels: list[str], **kwargs) -> None:  # type: ignore[no-untyped-def]
+def figure_legend_right(
+    fig: Figure, handles: list[Artist], labels: list[str], **kwargs: Any
+) -> None:
     """One column outside the right edge of the figure's axes, long labels wrapped."""
     fig.legend(handles, [wrap(label) for label in labels], loc="outside right upper", **kwargs)

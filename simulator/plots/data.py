@@ -7,11 +7,15 @@ loops over services.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .theme import PALETTE
+
+if TYPE_CHECKING:
+    from ..results import Result
 
 MAX_POINTS = 2000
 """At most this many points per line: more than a slide can show, and fast to draw."""
@@ -25,7 +29,7 @@ TIME_UNITS: tuple[tuple[str, float, float], ...] = (
 )
 
 
-def service_names(result) -> list[str]:  # type: ignore[no-untyped-def]
+def service_names(result: Result) -> list[str]:
     """Services in scenario order, then any other service named in the tables."""
     names = list(result.scenario.services)
     for table in ("requests", "timeseries"):

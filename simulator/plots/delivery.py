@@ -10,6 +10,7 @@ fig = era_comparison(table)                         # simulator.experiments.eras
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,9 @@ from ..scenario.units import DAY, HOUR, WEEK
 from .common import empty_note, new_figure, theme_if
 from .theme import PALETTE
 
+if TYPE_CHECKING:
+    from ..results import Result
+
 KINDS = ("deploy", "incident", "toil")
 KIND_LABELS = {
     "deploy": "manual deploys",
@@ -30,12 +34,12 @@ KIND_LABELS = {
 }
 
 
-def has_delivery(result) -> bool:  # type: ignore[no-untyped-def]
+def has_delivery(result: Result) -> bool:
     """Whether a run carried the delivery model (its tables are present)."""
     return "delivery_timeseries" in result.tables
 
 
-def cumulative_flow(result) -> Figure:  # type: ignore[no-untyped-def]
+def cumulative_flow(result: Result) -> Figure:
     """Changes committed, approved and in production over time: the vertical gap is the work
     in flight, the horizontal gap the lead time. A rollback takes its release's changes out
     of production (and out of approved), so those two lines step down when one happens."""
@@ -58,17 +62,15 @@ def cumulative_flow(result) -> Figure:  # type: ignore[no-untyped-def]
     return fig
 
 
-def lead_time_distribution(results: Mapping[str, object]) -> Figure:
+def lead_time_distribution(results: Mapping[str, Result]) -> Figure:
     """The distribution (ECDF) of commit-to-production time, one line per run, log scale."""
     with theme_if(True):
         fig = new_figure()
         ax = fig.subplots()
         drawn = False
         for index, (name, result) in enumerate(results.items()):
-            scenario = result.scenario  # type: ignore[attr-defined]
-            lead = np.sort(
-                lead_times(result.tables["changes"], scenario.warmup, scenario.horizon)  # type: ignore[attr-defined]
-            )
+            scenario = result.scenario
+            lead = np.sort(lead_times(result.tables["changes"], scenario.warmup, scenario.horizon))
             if len(lead) == 0:
                 continue
             hours = lead / HOUR
@@ -89,7 +91,7 @@ def lead_time_distribution(results: Mapping[str, object]) -> Figure:
     return fig
 
 
-def operator_hours(result) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def operator_hours(result: Result) -> dict[str, float]:
     """Operator hours per week by kind of work, with the rest of the team's working hours
     as project work (none when overtime and on-call exceed it). From the run's
     `operator_work` table and its scenario's working hours."""
@@ -110,7 +112,7 @@ def operator_hours(result) -> dict[str, float]:  # type: ignore[no-untyped-def]
     return out
 
 
-def operator_time(results: Mapping[str, object]) -> Figure:
+def operator_time(results: Mapping[str, Result]) -> Figure:
     """Stacked operator hours per week by kind of work, one bar per run."""
     with theme_if(True):
         fig = new_figure()

@@ -7,7 +7,7 @@ the Figure; without Axes it draws a slide-sized figure in the slide theme.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,11 @@ from ..scenario.units import format_duration
 from .common import THEORY_STYLE, empty_note, new_figure, root_figure, theme_if
 from .theme import PALETTE
 
+if TYPE_CHECKING:
+    from ..results import Result
 
-def _labelled(results: Any) -> dict[str, Any]:
+
+def _labelled(results: Result | Mapping[str, Result]) -> dict[str, Result]:
     if isinstance(results, Mapping):
         return dict(results)
     return {results.scenario.discovery.kind: results}
@@ -44,7 +47,9 @@ def gossip_share(rounds: int, agents: int, fanout: int) -> np.ndarray:
     return share
 
 
-def convergence_curves(results: Any, ax: Axes | None = None, log: bool = True) -> Figure:
+def convergence_curves(
+    results: Result | Mapping[str, Result], ax: Axes | None = None, log: bool = True
+) -> Figure:
     """Share of clients that know of a change against the time since it, per discovery kind.
 
     One line per change (removals and joins; additions cost no errors). For consul runs with
@@ -93,7 +98,10 @@ def convergence_curves(results: Any, ax: Axes | None = None, log: bool = True) -
 
 
 def stale_errors_over_time(
-    results: Any, ax: Axes | None = None, bin_s: float = 30.0, log: bool = False
+    results: Result | Mapping[str, Result],
+    ax: Axes | None = None,
+    bin_s: float = 30.0,
+    log: bool = False,
 ) -> Figure:
     """Visits that failed on a stale endpoint per second, over time, per discovery kind, with
     the scripted changes marked (`log`: a symmetric-log axis, for kinds far apart)."""
@@ -130,7 +138,7 @@ def stale_errors_over_time(
     return fig
 
 
-def blast_radius_chart(result, ax: Axes | None = None) -> Figure:  # type: ignore[no-untyped-def]
+def blast_radius_chart(result: Result, ax: Axes | None = None) -> Figure:
     """The call graph with a leaked credential's blast radius: services that must change
     (dark), their callers whose requests fail meanwhile (light), the rest (white)."""
     import networkx as nx
@@ -187,11 +195,11 @@ def blast_radius_chart(result, ax: Axes | None = None) -> Figure:  # type: ignor
     return fig
 
 
-def has_discovery(result) -> bool:  # type: ignore[no-untyped-def]
+def has_discovery(result: Result) -> bool:
     changes = result.tables.get("discovery_changes")
     return changes is not None and not changes.empty
 
 
-def has_leaks(result) -> bool:  # type: ignore[no-untyped-def]
+def has_leaks(result: Result) -> bool:
     leaks = result.tables.get("secret_leaks")
     return leaks is not None and not leaks.empty

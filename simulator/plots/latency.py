@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.artist import Artist
@@ -36,6 +36,10 @@ from .data import (
 )
 from .theme import OKABE_ITO
 
+if TYPE_CHECKING:
+    from ..results import Result
+    from ..theory.reference import Curve
+
 THEORY_POINTS = 400
 LABELLED_SERVICES = 2
 """Up to this many services, p50 and p99 are written on the chart; beyond, in the legend."""
@@ -54,7 +58,7 @@ class _Service:
     name: str
     curve: Line2D
     theory: Line2D | None = None
-    cdf: Callable | None = None  # type: ignore[type-arg]
+    cdf: Curve | None = None
     model: str | None = None
     handles: list[Artist] = field(default_factory=list)
 
@@ -63,7 +67,7 @@ class _Service:
         return [str(handle.get_label()) for handle in self.handles]
 
 
-def latency_cdf(result, service: str | None = None, ax: Axes | None = None) -> Figure:  # type: ignore[no-untyped-def]
+def latency_cdf(result: Result, service: str | None = None, ax: Axes | None = None) -> Figure:
     """Empirical CDF of the latency (end − arrival) of completed requests, per service.
 
     Draws one curve per service (or only `service`), marks p50 and p99 with dots (and, for
@@ -122,7 +126,7 @@ def latency_cdf(result, service: str | None = None, ax: Axes | None = None) -> F
 
 def _draw_service(
     ax: Axes,
-    result,  # type: ignore[no-untyped-def]
+    result: Result,
     name: str,
     values: np.ndarray,
     colour: str,
@@ -172,7 +176,7 @@ def _draw_service(
             color=OKABE_ITO["black"],
             label=f"theory: {reference.label}",
             zorder=4,
-            **THEORY_STYLE,  # type: ignore[arg-type]
+            **THEORY_STYLE,
         )
         drawn.cdf, drawn.model = reference.sojourn_cdf, reference.label
         drawn.handles.append(drawn.theory)
@@ -233,8 +237,8 @@ def _legend(fig: Figure, ax: Axes, services: list[_Service], own_figure: bool) -
     chart as fit, or in one column at the right when that would take too many rows.
     """
     if not own_figure:
-        handles = [h for drawn in services for h in drawn.handles]
-        ax.legend(handles, [h.get_label() for h in handles], loc="best", fontsize="small")
+        handles: list[Artist] = [h for drawn in services for h in drawn.handles]
+        ax.legend(handles, [str(h.get_label()) for h in handles], loc="best", fontsize="small")
         return
     room = fig.get_figwidth() - 0.5
     if len(services) == 1:
@@ -251,7 +255,7 @@ def _legend(fig: Figure, ax: Axes, services: list[_Service], own_figure: bool) -
         and legend_width_in([drawn.labels for drawn in services]) < room
     ):
         rows = max(len(drawn.handles) for drawn in services)
-        handles: list[Artist] = []
+        handles = []
         labels: list[str] = []
         for drawn in services:
             blanks = rows - len(drawn.handles)
@@ -266,7 +270,9 @@ def _legend(fig: Figure, ax: Axes, services: list[_Service], own_figure: bool) -
         if drawn.model is not None:
             models.setdefault(drawn.model, []).append(drawn)
     for model, sharing in models.items():
-        handles.append(sharing[0].theory)  # type: ignore[arg-type]
+        theory = sharing[0].theory
+        assert theory is not None  # a service has a model exactly when it has a theory line
+        handles.append(theory)
         names = ", ".join(drawn.name for drawn in sharing)
         labels.append(f"theory: {model}" if len(models) == 1 else f"theory for {names}: {model}")
     for columns in range(min(4, len(labels)), 0, -1):

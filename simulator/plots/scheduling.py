@@ -12,6 +12,7 @@ behind; `simulator.experiments.scheduling` runs the sweeps:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -21,6 +22,9 @@ from matplotlib.ticker import PercentFormatter
 from .common import empty_note, new_figure, root_figure, theme_if
 from .data import time_unit
 from .theme import PALETTE
+
+if TYPE_CHECKING:
+    from ..results import Result
 
 ARCHITECTURE_COLOURS = {
     "monolithic-single-path": PALETTE[0],
@@ -101,7 +105,7 @@ def abandoned_share(
     return fig
 
 
-def cluster_heatmap(result, ax: Axes | None = None) -> Figure:  # type: ignore[no-untyped-def]
+def cluster_heatmap(result: Result, ax: Axes | None = None) -> Figure:
     """CPU in use per rack (rows) over time (columns): where the cell is full, and when."""
     own = ax is None
     with theme_if(own):
@@ -134,7 +138,7 @@ def cluster_heatmap(result, ax: Axes | None = None) -> Figure:  # type: ignore[n
     return fig
 
 
-def failure_timeline(result, ax: Sequence[Axes] | None = None) -> Figure:  # type: ignore[no-untyped-def]
+def failure_timeline(result: Result, ax: Sequence[Axes] | None = None) -> Figure:
     """Nodes down and CPU in use (top) and tasks killed and resubmitted (bottom) over time."""
     own = ax is None
     with theme_if(own):
@@ -190,6 +194,6 @@ def failure_timeline(result, ax: Sequence[Axes] | None = None) -> Figure:  # typ
     return fig
 
 
-def has_scheduling(result) -> bool:  # type: ignore[no-untyped-def]
+def has_scheduling(result: Result) -> bool:
     """Whether a run carried the scheduling model (its tables are present)."""
     return "cluster_utilisation" in result.tables

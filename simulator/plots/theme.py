@@ -14,10 +14,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 from cycler import cycler
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 OKABE_ITO: dict[str, str] = {
     "blue": "#0072B2",
@@ -41,7 +45,7 @@ SLIDE_SIZE = (40 / 3, 7.5)
 PNG_DPI = 150
 """2000 × 1125 pixels at the slide size: sharp on a projector, small enough to email."""
 
-SLIDE_RC: dict[str, object] = {
+SLIDE_RC: dict[RcKeyType, Any] = {
     "figure.figsize": SLIDE_SIZE,
     "figure.dpi": 100,
     "figure.facecolor": "white",

@@ -4,9 +4,11 @@ retry storm."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -24,6 +26,10 @@ from .common import (
 )
 from .data import format_seconds, time_unit
 from .theme import OKABE_ITO
+
+if TYPE_CHECKING:
+    from ..results import Result
+    from ..scenario.schema import Scenario
 
 BINS = 100
 """By default the measured period is cut into this many windows..."""
@@ -52,7 +58,7 @@ CAUSE_LABELS = {
 
 
 def latency_over_time(
-    result,  # type: ignore[no-untyped-def]
+    result: Result,
     window: float | None = None,
     service: str | None = None,
     ax: Axes | None = None,
@@ -102,7 +108,7 @@ def latency_over_time(
     return fig
 
 
-def _bin(requests: pd.DataFrame, start: float, stop: float, window: float) -> dict:
+def _bin(requests: pd.DataFrame, start: float, stop: float, window: float) -> dict[str, Any]:
     """Per window: p50, p99, requests/s, attempts/s and failures/s by cause (vectorised)."""
     count = max(1, math.ceil((stop - start) / window - 1e-9))
     edges = start + window * np.arange(count + 1)
@@ -117,7 +123,7 @@ def _bin(requests: pd.DataFrame, start: float, stop: float, window: float) -> di
     ok = status == "ok"
     latency = rows["end"].to_numpy(dtype=float)[ok] - arrival[inside][ok]
     quantiles = (
-        pd.Series(latency).groupby(index[ok]).quantile([0.5, 0.99]).unstack()
+        pd.Series(latency).groupby(index[ok]).quantile(np.array([0.5, 0.99])).unstack()
         if ok.any()
         else pd.DataFrame(columns=[0.5, 0.99])
     )
@@ -147,8 +153,14 @@ def _bin(requests: pd.DataFrame, start: float, stop: float, window: float) -> di
 
 
 def _draw(
-    fig: Figure, top: Axes, bottom: Axes | None, scenario, service, binned, own: bool
-) -> None:  # type: ignore[no-untyped-def]
+    fig: Figure,
+    top: Axes,
+    bottom: Axes | None,
+    scenario: Scenario,
+    service: str | None,
+    binned: dict[str, Any],
+    own: bool,
+) -> None:
     unit, seconds = time_unit(scenario.horizon)
     where = f" at {service}" if service else ""
     title = f"{scenario.name}: latency over time{where}"
@@ -172,7 +184,9 @@ def _draw(
     traffic.grid(False)
     traffic.spines["right"].set_visible(True)
     traffic.stairs(binned["sent"], edges, fill=True, color=TRAFFIC_COLOUR, alpha=0.45, lw=0)
-    handles: list = [Patch(facecolor=TRAFFIC_COLOUR, alpha=0.45, label="requests sent per second")]
+    handles: list[Artist] = [
+        Patch(facecolor=TRAFFIC_COLOUR, alpha=0.45, label="requests sent per second")
+    ]
     if binned["attempts"] is not None:
         traffic.stairs(binned["attempts"], edges, color="#777777", lw=1.8, ls=(0, (4, 2)))
         handles.append(
@@ -204,7 +218,7 @@ def _draw(
             base = base + values
         bottom.set_ylim(0, max(1.0, float(base.max()) * 1.1))
         fig.align_ylabels([top, bottom])
-    labels = [h.get_label() for h in handles]
+    labels = [str(h.get_label()) for h in handles]
     if own:
         room = fig.get_figwidth() - 0.5
         columns = next(
@@ -217,7 +231,7 @@ def _draw(
         top.legend(handles, labels, loc="upper left", fontsize="small")
 
 
-def _latency_axis(ax: Axes, binned: dict) -> None:
+def _latency_axis(ax: Axes, binned: dict[str, Any]) -> None:
     """Seconds as '12.5 ms'; log scale when the tail is far above the median."""
     p50, p99 = binned["p50"], binned["p99"]
     finite50, finite99 = p50[np.isfinite(p50) & (p50 > 0)], p99[np.isfinite(p99)]

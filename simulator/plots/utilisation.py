@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,12 +24,15 @@ from .common import (
 )
 from .data import downsample_mean, moving_average, service_colours, service_names, time_unit
 
+if TYPE_CHECKING:
+    from ..results import Result
+
 SMOOTHING = 40
 """The moving average spans 1/40 of the measured period."""
 
 
 def utilisation_over_time(
-    result,  # type: ignore[no-untyped-def]
+    result: Result,
     ax: Sequence[Axes] | Axes | None = None,
 ) -> Figure:
     """Utilisation (top) and queue length (bottom) per service over the measured period.
@@ -59,7 +63,7 @@ MOST_SERVICES = 8
 """Services drawn at most; with more, the busiest."""
 
 
-def _draw(result, fig: Figure, top: Axes, bottom: Axes | None, own_figure: bool) -> None:  # type: ignore[no-untyped-def]
+def _draw(result: Result, fig: Figure, top: Axes, bottom: Axes | None, own_figure: bool) -> None:
     scenario = result.scenario
     title = f"{scenario.name}: utilisation and queue length over time"
     if own_figure:
@@ -118,7 +122,7 @@ def _draw(result, fig: Figure, top: Axes, bottom: Axes | None, own_figure: bool)
                     if column == "utilisation"
                     else reference.metrics.queue_length_mean * reference.queues
                 )
-                axes.axhline(level, color=colours[name], zorder=4, **THEORY_STYLE)  # type: ignore[arg-type]
+                axes.axhline(level, color=colours[name], zorder=4, **THEORY_STYLE)
                 theory = True
         handles.append(line)
         labels.append(name)
@@ -128,7 +132,7 @@ def _draw(result, fig: Figure, top: Axes, bottom: Axes | None, own_figure: bool)
         handles.append(Line2D([], [], color="#777777", lw=1.0, alpha=0.5))
         labels.append("samples")
     if theory:
-        handles.append(Line2D([], [], color="#333333", **THEORY_STYLE))  # type: ignore[arg-type]
+        handles.append(Line2D([], [], color="#333333", **THEORY_STYLE))
         labels.append("steady-state theory")
     if own_figure:
         figure_legend_right(fig, handles, labels, title="moving averages", alignment="left")

@@ -33,11 +33,11 @@ class ScalingLog:
     `kind` replicas or nodes), the count before (`from_`) and after (`to`), and why (a code
     from `REASONS`)."""
 
-    time: array = field(default_factory=lambda: array("d"))
+    time: array[float] = field(default_factory=lambda: array("d"))
     target: list[str] = field(default_factory=list)
     kind: list[str] = field(default_factory=list)
-    from_: array = field(default_factory=lambda: array("q"))
-    to: array = field(default_factory=lambda: array("q"))
+    from_: array[int] = field(default_factory=lambda: array("q"))
+    to: array[int] = field(default_factory=lambda: array("q"))
     reason: list[str] = field(default_factory=list)
 
     def record(self, time: float, target: str, kind: str, from_: int, to: int, reason: str) -> None:

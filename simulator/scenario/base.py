@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+if TYPE_CHECKING:
+    from pydantic.config import JsonDict
+
 
 def knob(default: Any = ..., description: str = "", unit: str = "-", **kwargs: Any) -> Any:
     """A scenario field with its default, meaning and unit, as `explain` and the docs show."""
-    extra = {"unit": unit}
+    extra: JsonDict = {"unit": unit}
     if "default_factory" in kwargs:
         return Field(description=description, json_schema_extra=extra, **kwargs)
     return Field(default, description=description, json_schema_extra=extra, **kwargs)

@@ -8,7 +8,7 @@ discrete exponential), as in the paper's simulator; a full mapping chooses anoth
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -21,9 +21,9 @@ Runtime = Literal["bare-metal", "vm", "container"]
 Architecture = Literal[
     "monolithic-single-path", "monolithic-multi-path", "two-level", "shared-state"
 ]
-ARCHITECTURES: tuple[str, ...] = Architecture.__args__  # type: ignore[attr-defined]
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 Placement = Literal["random-first-fit", "first-fit", "best-fit", "spread", "manual"]
-PLACEMENTS: tuple[str, ...] = Placement.__args__  # type: ignore[attr-defined]
+PLACEMENTS: tuple[str, ...] = get_args(Placement)
 
 
 def _mean_means_exponential(value: Any) -> Any:

@@ -11,7 +11,7 @@ distribution with that mean, as in the cluster's workloads.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, model_validator
 from pydantic_core import PydanticCustomError
@@ -22,7 +22,7 @@ from .distributions import Exponential
 from .units import DAY, HOUR, WEEK, Duration, MoneyPerHour
 
 Process = Literal["ticket", "config-management", "automated"]
-PROCESSES: tuple[str, ...] = Process.__args__  # type: ignore[attr-defined]
+PROCESSES: tuple[str, ...] = get_args(Process)
 Strategy = Literal["rolling", "blue-green", "canary"]
 Alerting = Literal["threshold", "burn-rate"]
 

@@ -6,7 +6,8 @@ cited in `docs/discovery.md`; the ones no source gives are marked "assumed" ther
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Literal, Protocol, get_args
 
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
@@ -15,7 +16,7 @@ from .base import ScenarioModel, knob
 from .units import Duration, Rate
 
 DiscoveryKind = Literal["none", "static", "lb-etcd", "skydns", "consul", "kubernetes"]
-DISCOVERY_KINDS: tuple[str, ...] = DiscoveryKind.__args__  # type: ignore[attr-defined]
+DISCOVERY_KINDS: tuple[str, ...] = get_args(DiscoveryKind)
 ChangeKind = Literal["node-failure", "scale-in", "scale-out", "move", "deploy", "join"]
 
 
@@ -330,7 +331,19 @@ class Secrets(ScenarioModel):
     )
 
 
-def check_discovery_services(scenario) -> None:  # type: ignore[no-untyped-def]
+class ScenarioLike(Protocol):
+    """What `check_discovery_services` reads of a Scenario (the schema's, which imports this
+    module, so it cannot be imported here)."""
+
+    @property
+    def services(self) -> Mapping[str, object]: ...
+    @property
+    def discovery(self) -> Discovery: ...
+    @property
+    def secrets(self) -> Secrets: ...
+
+
+def check_discovery_services(scenario: ScenarioLike) -> None:
     """Every service named by discovery events, leaks and renewal failures must exist."""
     from .base import suggest
 

@@ -12,7 +12,7 @@ import csv
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Protocol
 
 import numpy as np
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
@@ -34,6 +34,20 @@ def block_stream(draw: Callable[[int], np.ndarray]) -> Callable[[], float]:
     return values().__next__
 
 
+class _HasMean(Protocol):
+    """A family that states its mean (all but empirical, which overrides `mean_s`)."""
+
+    @property
+    def mean(self) -> float: ...
+
+
+class _HasCv(Protocol):
+    """A family that states its cv (the others override `cv_value`)."""
+
+    @property
+    def cv(self) -> float: ...
+
+
 class _Distribution(ScenarioModel):
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         raise NotImplementedError
@@ -43,14 +57,14 @@ class _Distribution(ScenarioModel):
         return block_stream(lambda size: self.draw(rng, size))
 
     @property
-    def mean_s(self) -> float:
+    def mean_s(self: _HasMean) -> float:
         """The mean in seconds (every family but empirical states it as `mean`)."""
-        return self.mean  # type: ignore[attr-defined]
+        return self.mean
 
     @property
-    def cv_value(self) -> float:
+    def cv_value(self: _HasCv) -> float:
         """The coefficient of variation (stated as `cv` by the families that have one)."""
-        return self.cv  # type: ignore[attr-defined]
+        return self.cv
 
 
 class Exponential(_Distribution):

@@ -45,7 +45,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 
@@ -191,6 +191,7 @@ def _apply_override(data: dict[str, Any], dotted: str, value: Any, label: str) -
     model: Any = Scenario
     node: Any = data
     depth = 0
+    part: str | int  # a key, or an index once inside a list
     while depth < len(parts):
         part = parts[depth]
         model = _unwrap(model, node)
@@ -224,7 +225,7 @@ def _apply_override(data: dict[str, Any], dotted: str, value: Any, label: str) -
                     label, path, f"no such entry ({where}); expected an index below {size}"
                 )
             model = typing.get_args(model)[0]
-            part = int(part)  # type: ignore[assignment]
+            part = int(part)
         else:
             path = ".".join(parts[: depth + 1])
             raise ScenarioError(

@@ -364,7 +364,7 @@ def _as_float_array(t: float | npt.ArrayLike) -> FloatArray:
     return np.asarray(t, dtype=float)
 
 
-def _return_like(t: object, out: FloatArray) -> float | FloatArray:
+def _return_like(t: float | npt.ArrayLike, out: FloatArray) -> float | FloatArray:
     """Return a Python float for scalar input, else the array (same shape as input)."""
     return float(out) if np.ndim(t) == 0 else out
 

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from .queues import QueueMetrics, mg1
 
 
-def decision_moments(t_job: float, t_task: float, tasks_mean: float, tasks_second: float):  # type: ignore[no-untyped-def]
+def decision_moments(
+    t_job: float, t_task: float, tasks_mean: float, tasks_second: float
+) -> tuple[float, float]:
     """E[S] and E[S²] of S = t_job + t_task·N, from E[N] and E[N²]."""
     first = t_job + t_task * tasks_mean
     second = t_job**2 + 2 * t_job * t_task * tasks_mean + t_task**2 * tasks_second

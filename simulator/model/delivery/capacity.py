@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from ...scenario.calendar import Calendar
+from ...scenario.delivery import ConfigManagement, Ticket
 from ...scenario.schema import Scenario
 from ...scenario.units import HOUR, WEEK
 from .decisions import burn_rate_detection
@@ -73,7 +74,7 @@ class Load:
 def release_ticks(calendar: Calendar, interval: float, weeks: int = 4) -> list[float]:
     """The distinct release times within `weeks` (ticks off working hours move to the next
     working start, and several landing there make one release)."""
-    ticks = []
+    ticks: list[float] = []
     k = 0
     while True:
         tick = calendar.next_working(k * interval + calendar.day_start)
@@ -185,6 +186,7 @@ def operator_load(scenario: Scenario, services: int | None = None) -> Load:
             runner_hours=auto.runners * WEEK / HOUR,
             working_share=calendar.working_seconds(0.0, WEEK) / WEEK,
         )
+    settings: Ticket | ConfigManagement
     if delivery.process == "ticket":
         settings = delivery.ticket
         effort = settings.manual_deploy_effort.mean_s

@@ -27,8 +27,9 @@ go out again with the next one, and the bad change comes back once a developer f
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import simpy
@@ -42,7 +43,15 @@ from ...records.delivery import (
     OperatorWork,
 )
 from ...scenario.calendar import Calendar
-from ...scenario.delivery import Delivery, Incidents, Monitoring, Organisation
+from ...scenario.delivery import (
+    ConfigManagement,
+    Delivery,
+    Incidents,
+    Monitoring,
+    Organisation,
+    Ticket,
+)
+from ...scenario.distributions import Distribution
 from ...scenario.schema import Scenario
 from ...scenario.units import HOUR
 from ..context import RunContext
@@ -132,7 +141,11 @@ def infrastructure_mtbf(scenario: Scenario) -> float:
     return 0.0
 
 
-def _sample(distribution, rng: np.random.Generator) -> float:  # type: ignore[no-untyped-def]
+_Process = Generator[simpy.Event, Any, None]
+"""A SimPy process of the model."""
+
+
+def _sample(distribution: Distribution, rng: np.random.Generator) -> float:
     return float(distribution.draw(rng, 1)[0])
 
 
@@ -190,8 +203,8 @@ class DeliveryModel:
         if self.delivery.change_rate > 0:
             for i in range(n):
                 env.process(self._commits(i))
-        settings = self._process_settings()
         if self.process != "automated":
+            settings = self._process_settings()
             env.process(self._release_cutter(settings.release_interval))
             if settings.cab.enabled:
                 env.process(self._cab(settings.cab.every, settings.cab.at))
@@ -210,12 +223,13 @@ class DeliveryModel:
         )
 
     # -- settings ------------------------------------------------------------------------
-    def _process_settings(self):  # type: ignore[no-untyped-def]
+    def _process_settings(self) -> Ticket | ConfigManagement:
+        """The settings of a process that cuts releases (the automated one ships change by
+        change: it has no release interval and no board)."""
         if self.process == "ticket":
             return self.delivery.ticket
-        if self.process == "config-management":
-            return self.delivery.config_management
-        return self.delivery.automated
+        assert self.process == "config-management", "the automated process cuts no releases"
+        return self.delivery.config_management
 
     @property
     def toil_hours_per_week(self) -> float:
@@ -228,7 +242,7 @@ class DeliveryModel:
         return per_service * self.delivery.services
 
     # -- developers ----------------------------------------------------------------------
-    def _commits(self, service: int):  # type: ignore[no-untyped-def]
+    def _commits(self, service: int) -> _Process:
         """Poisson commits in working time: exponential gaps of working time, mapped to the
         wall clock (so nobody commits at night or at the weekend)."""
         rng = self._service_streams[service]["changes"]
@@ -256,7 +270,7 @@ class DeliveryModel:
         if self._process_settings().release_interval == 0:
             self._cut(change.service)
 
-    def _rework(self, change: Change):  # type: ignore[no-untyped-def]
+    def _rework(self, change: Change) -> _Process:
         """A developer fixes a bad change (in working time); the fix goes round again."""
         rng = self._service_streams[change.service]["rework"]
         effort = _sample(self.delivery.rework_time, rng)
@@ -266,7 +280,7 @@ class DeliveryModel:
         self._enter(change)
 
     # -- ticket and config-management ------------------------------------------------------
-    def _release_cutter(self, interval: float):  # type: ignore[no-untyped-def]
+    def _release_cutter(self, interval: float) -> _Process:
         """Cuts a release of every service with waiting changes at the start of the working
         day, every `interval` (a weekly release goes on Mondays)."""
         if interval == 0:
@@ -289,7 +303,7 @@ class DeliveryModel:
         deploy = self._record(Deploy(service, self.env.now, changes))
         self.env.process(self._release(deploy))
 
-    def _cab(self, every: float, first: float):  # type: ignore[no-untyped-def]
+    def _cab(self, every: float, first: float) -> _Process:
         env = self.env
         while True:
             meeting = self.calendar.next_tick(env.now, every, first)
@@ -303,7 +317,7 @@ class DeliveryModel:
                 event.succeed()
             yield env.timeout(1.0)  # the next meeting, not this one again
 
-    def _approve(self, deploy: Deploy):  # type: ignore[no-untyped-def]
+    def _approve(self, deploy: Deploy) -> _Process:
         if self._process_settings().cab.enabled:
             event = self.env.event()
             self._cab_waiting.append(event)
@@ -312,7 +326,9 @@ class DeliveryModel:
             change.approved = self.env.now
         self.counts["approved"] += len(deploy.changes)
 
-    def _operator_work(self, kind: str, effort: float, priority: int, working_time: bool = True):  # type: ignore[no-untyped-def]
+    def _operator_work(
+        self, kind: str, effort: float, priority: int, working_time: bool = True
+    ) -> Generator[simpy.Event, Any, float]:
         """Queue for an operator, then work `effort` seconds (in working time, or on the wall
         clock for incidents); returns when the work is done."""
         env = self.env
@@ -324,10 +340,11 @@ class DeliveryModel:
             self.work.append(OperatorWork(kind, "operators", start, end, effort / HOUR))
             return start
 
-    def _release(self, deploy: Deploy):  # type: ignore[no-untyped-def]
+    def _release(self, deploy: Deploy) -> _Process:
         env = self.env
         rng = self._service_streams[deploy.service]["deploys"]
         yield from self._approve(deploy)
+        settings: Ticket | ConfigManagement
         if self.process == "ticket":
             settings = self.delivery.ticket
             effort = _sample(settings.manual_deploy_effort, rng)
@@ -352,7 +369,7 @@ class DeliveryModel:
         self._land(deploy, cause)
 
     # -- automated ------------------------------------------------------------------------
-    def _pipeline(self, change: Change):  # type: ignore[no-untyped-def]
+    def _pipeline(self, change: Change) -> _Process:
         """CI for one change: a runner, the image build, the tests (rerun when flaky)."""
         env = self.env
         auto = self.delivery.automated
@@ -383,7 +400,7 @@ class DeliveryModel:
         self.pending[change.service].append(change)
         self._kick(change.service)
 
-    def _deploy_pipeline(self, service: int):  # type: ignore[no-untyped-def]
+    def _deploy_pipeline(self, service: int) -> _Process:
         """Deploys everything merged for a service, one rollout at a time."""
         env = self.env
         auto = self.delivery.automated
@@ -427,7 +444,7 @@ class DeliveryModel:
             self._land(deploy, BAD_CHANGE if any_bad else None)
         self.deploying[service] = False
 
-    def _rollout(self, service: int):  # type: ignore[no-untyped-def]
+    def _rollout(self, service: int) -> _Process:
         """One rollout (or rollback) of a service: `rollout_time`. Under blue-green a full
         second copy of the service's nodes runs meanwhile, and is paid for."""
         auto = self.delivery.automated
@@ -537,7 +554,7 @@ class DeliveryModel:
             self.deploying[service] = True
             self.env.process(self._deploy_pipeline(service))
 
-    def _incident(self, incident: Incident, deploy: Deploy | None):  # type: ignore[no-untyped-def]
+    def _incident(self, incident: Incident, deploy: Deploy | None) -> _Process:
         env = self.env
         rng = self._service_streams[incident.service]["incidents"]
         delay, source = self._detect(incident.impact, rng)
@@ -646,7 +663,7 @@ class DeliveryModel:
         self._send_back(deploy.changes, deployed=True)
 
     # -- other work and failures ----------------------------------------------------------
-    def _toil(self):  # type: ignore[no-untyped-def]
+    def _toil(self) -> _Process:
         """Hand configuration, recipe upkeep: one-hour tickets, Poisson in working time."""
         env = self.env
         weekly_working = self.organisation.working_hours_per_week * HOUR
@@ -658,7 +675,7 @@ class DeliveryModel:
             yield env.timeout(at - env.now)
             env.process(self._operator_work("toil", TOIL_CHUNK, PRIORITY_TOIL))
 
-    def _infrastructure_failures(self):  # type: ignore[no-untyped-def]
+    def _infrastructure_failures(self) -> _Process:
         env = self.env
         rng = self._infra_rng
         mean_gap = self.infrastructure_mtbf / self.delivery.services
@@ -669,7 +686,7 @@ class DeliveryModel:
             self.incidents.append(incident)
             env.process(self._incident(incident, None))
 
-    def _sampler(self):  # type: ignore[no-untyped-def]
+    def _sampler(self) -> _Process:
         env = self.env
         while True:
             counts = self.counts
@@ -758,7 +775,7 @@ class DeliveryModel:
         env = self.env
         requested = env.now
 
-        def change():  # type: ignore[no-untyped-def]
+        def change() -> _Process:
             started, hours = env.now, 0.0
             if self.process == "automated":
                 auto = self.delivery.automated
@@ -820,7 +837,7 @@ class DeliveryModel:
         responder's diagnosis and repair."""
         env = self.env
 
-        def respond():  # type: ignore[no-untyped-def]
+        def respond() -> _Process:
             if start > env.now:
                 yield env.timeout(start - env.now)
             incident = Incident(service, cause, env.now)

@@ -12,7 +12,7 @@ a recipe for each (the talk's "you have to repeat recipes") or a few environment
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import simpy
@@ -23,6 +23,13 @@ from .common import faults_of, request_level
 if TYPE_CHECKING:
     from ..context import RunContext
     from ..services import Station
+
+
+class _Host(TypedDict):
+    """One replica's host: its key in the episodes (station, number) and whether it runs."""
+
+    key: tuple[str, int]
+    alive: bool
 
 
 class ConfigurationModel:
@@ -37,7 +44,7 @@ class ConfigurationModel:
         self.rng = context.streams.get("configuration/drift")
         self.episodes: list[DriftEpisode] = []
         self._open: dict[tuple[str, int], float] = {}  # drifted hosts not yet put right
-        self._hosts: dict[str, list[dict]] = {}  # per station, newest last: {"key", "alive"}
+        self._hosts: dict[str, list[_Host]] = {}  # per station, newest last
         self._hosts_changed = False  # the autoscaler added or removed hosts
         self._started: dict[str, int] = {}  # hosts started per station, for their numbers
         if settings.managed_by != "scheduler" and settings.drift_rate > 0:
@@ -52,7 +59,7 @@ class ConfigurationModel:
     def _start_host(self, station: Station) -> None:
         hosts = self._hosts[station.name]
         index = self._started[station.name] = self._started.get(station.name, -1) + 1
-        host = {"key": (station.name, index), "alive": True}
+        host: _Host = {"key": (station.name, index), "alive": True}
         hosts.append(host)
         self.env.process(self._host(station, host))
 
@@ -76,25 +83,28 @@ class ConfigurationModel:
             host["alive"] = False
             key = host["key"]
             if key in self._open:  # its drift goes with it
-                station.faults.drifted -= 1  # type: ignore[union-attr]
+                faults = station.faults
+                assert faults is not None  # attached (`faults_of`) before hosts start
+                faults.drifted -= 1
                 start = self._open.pop(key)
                 self.episodes.append(DriftEpisode(key[0], key[1], start, self.env.now))
 
         station.on_endpoint_change = changed
 
-    def _host(self, station: Station, host: dict) -> Generator[simpy.Event, None, None]:
+    def _host(self, station: Station, host: _Host) -> Generator[simpy.Event, None, None]:
         settings = self.settings
         env = self.env
         rng = self.rng
         phase = rng.random() * settings.run_interval  # this host's converging-run schedule
         faults = station.faults
+        assert faults is not None  # attached (`faults_of`) before hosts start
         key = host["key"]
         while True:
             yield env.timeout(rng.exponential(1 / settings.drift_rate))
             if not host["alive"]:
                 return
             start = env.now
-            faults.drifted += 1  # type: ignore[union-attr]
+            faults.drifted += 1
             self._open[key] = start
             if settings.managed_by == "hand":
                 fix = rng.exponential(settings.hand_fix_time)
@@ -103,7 +113,7 @@ class ConfigurationModel:
             yield env.timeout(fix)
             if not host["alive"]:
                 return  # the episode was closed when the replica went
-            faults.drifted -= 1  # type: ignore[union-attr]
+            faults.drifted -= 1
             del self._open[key]
             self.episodes.append(DriftEpisode(key[0], key[1], start, env.now))
 

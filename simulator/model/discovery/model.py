@@ -65,12 +65,18 @@ class DiscoveryModel:
         # Static addresses with a delivery model: address changes go through its process.
         self.delivery = delivery if settings.kind == "static" else None
         self._delivery_rng = context.streams.get("discovery/delivery")
-        self._pending: list[tuple] = []  # changes whose address changes are not all deployed
+        # Changes whose address changes are not all deployed: (time, service, kind, what,
+        # when each dependent learned, {"left", "hours", "registry"}).
+        self._pending: list[tuple[float, str, str, str, np.ndarray, dict[str, float]]] = []
         self._cause: tuple[str, bool] | None = None  # set while a scripted change runs
         for station in services.stations:
             station.on_endpoint_change = self._changed
         for event in settings.events:
-            self.env.timeout(event.at).callbacks.append(lambda _, e=event: self._script(e))
+
+            def script(_: simpy.Event, e: ScriptedChange = event) -> None:
+                self._script(e)
+
+            self.env.timeout(event.at).callbacks.append(script)
         context.events.record(
             0.0, "discovery", "model", f"{settings.kind} with {self.agents} agents"
         )

@@ -239,7 +239,12 @@ class SecretsModel:
             for name in changed:
                 restore = self._refuse(name, now, np.inf)
 
-                def deployed(time: float, hours: float, name=name, restore=restore) -> None:
+                def deployed(
+                    time: float,
+                    hours: float,
+                    name: str = name,
+                    restore: Callable[[float], None] = restore,
+                ) -> None:
                     restore(time)
                     self._audit(time, name, "shared-2", "configured", why.DEPLOYED)
                     row.engineer_hours += hours

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import numpy as np
+import simpy
 
 from ...records.scheduling import (
     KINDS,
@@ -30,7 +32,17 @@ from ...records.scheduling import (
     SchedulingRecords,
     UtilisationSamples,
 )
-from ...scenario.cluster import Cluster, JobClass, RuntimeSpec, Workloads, default_runtimes
+from ...scenario.cluster import (
+    Cluster,
+    Count,
+    JobClass,
+    Replicas,
+    Runtime,
+    RuntimeSpec,
+    Workloads,
+    default_runtimes,
+)
+from ...scenario.distributions import Distribution
 from ...scenario.units import format_duration
 from ..context import RunContext
 from .cell import CellState
@@ -84,7 +96,9 @@ class SchedulingModel:
                 env.process(self._arrivals(kind, spec))
         if self.cluster.failures.enabled:
             self._start_failures()
-        self._samples: dict[str, array] = {k: array("d") for k in ("time", "cpu", "mem", "up")}
+        self._samples: dict[str, array[float]] = {
+            k: array("d") for k in ("time", "cpu", "mem", "up")
+        }
         self._sample_rack = array("i")
         env.process(self._sample())
         events.record(
@@ -165,7 +179,9 @@ class SchedulingModel:
         self._owner_mem = np.zeros(len(self.schedulers))
         self._next_batch = 0
 
-    def _new_job(self, kind: str, origin: str, tasks: int, duration: float, spec) -> Job:  # type: ignore[no-untyped-def]
+    def _new_job(
+        self, kind: str, origin: str, tasks: int, duration: float, spec: JobClass | Replicas
+    ) -> Job:
         image = -1 if spec.image is None else self.image_names.index(spec.image)
         job = Job(
             len(self.jobs),
@@ -231,7 +247,7 @@ class SchedulingModel:
                 0.0, f"service/{name}", "submitted", f"{service.replicas} replicas as job {job.id}"
             )
 
-    def _arrivals(self, kind: str, spec: JobClass):  # type: ignore[no-untyped-def]
+    def _arrivals(self, kind: str, spec: JobClass) -> Generator[simpy.Event, Any, None]:
         rng = self.streams.get(f"scheduling/workload/{kind}")
         gap = spec.interarrival.sampler(rng)
         length = spec.duration.sampler(rng)
@@ -362,7 +378,11 @@ class SchedulingModel:
             self._owner_mem[owner] += float(dmem.sum())
         if math.isfinite(end):
             event = self.env.timeout(delay + job.duration)
-            event.callbacks.append(lambda _event, key=key: self._end(key))
+
+            def ended(_event: simpy.Event, key: int = key) -> None:
+                self._end(key)
+
+            event.callbacks.append(ended)
 
     def _end(self, key: int) -> None:
         claim = self.running.pop(key, None)
@@ -371,7 +391,14 @@ class SchedulingModel:
         claim.job.finished += int(claim.counts.sum())
         self._release(claim, claim.nodes, claim.counts, claim.dcpu, claim.dmem)
 
-    def _release(self, claim: Claim, nodes, counts, dcpu, dmem) -> None:  # type: ignore[no-untyped-def]
+    def _release(
+        self,
+        claim: Claim,
+        nodes: np.ndarray,
+        counts: np.ndarray,
+        dcpu: np.ndarray,
+        dmem: np.ndarray,
+    ) -> None:
         self.cell.release(self.env.now, nodes, counts, dcpu, dmem)
         if claim.owner >= 0 and self.allocator is not None:
             self._owner_cpu[claim.owner] -= float(dcpu.sum())
@@ -423,7 +450,7 @@ class SchedulingModel:
         domain_size = spec.nodes_per_power_domain
         domains = math.ceil(n / domain_size)
         scopes: list[
-            tuple[FailureScope, float, Callable[[np.random.Generator], np.ndarray], object]
+            tuple[FailureScope, float, Callable[[np.random.Generator], np.ndarray], Distribution]
         ] = [
             ("node", n / spec.node_mtbf, lambda rng: np.array([rng.integers(n)]), spec.node_repair),
             (
@@ -443,9 +470,16 @@ class SchedulingModel:
         ]
         for scope, rate, pick, repair in scopes:
             rng = self.streams.get(f"scheduling/failures/{scope}")
-            self.env.process(self._failures(scope, rate, pick, repair.sampler(rng), rng))  # type: ignore[attr-defined]
+            self.env.process(self._failures(scope, rate, pick, repair.sampler(rng), rng))
 
-    def _failures(self, scope, rate, pick, repair, rng):  # type: ignore[no-untyped-def]
+    def _failures(
+        self,
+        scope: FailureScope,
+        rate: float,
+        pick: Callable[[np.random.Generator], np.ndarray],
+        repair: Callable[[], float],
+        rng: np.random.Generator,
+    ) -> Generator[simpy.Event, Any, None]:
         while True:
             yield self.env.timeout(rng.exponential(1.0 / rate))
             self.fail(scope, pick(rng), repair())
@@ -527,7 +561,7 @@ class SchedulingModel:
             self.allocator.wake()
 
     # -- measurement ---------------------------------------------------------------------
-    def _sample(self):  # type: ignore[no-untyped-def]
+    def _sample(self) -> Generator[simpy.Event, Any, None]:
         """CPU and memory in use per rack, at SAMPLES instants over the measured period."""
         env, cell = self.env, self.cell
         interval = (self.horizon - self.warmup) / SAMPLES
@@ -651,18 +685,18 @@ def _scheduler_record(scheduler: SchedulerAgent) -> SchedulerRecord:
     )
 
 
-def _runtime(cluster: Cluster, name: str) -> RuntimeSpec:
+def _runtime(cluster: Cluster, name: Runtime) -> RuntimeSpec:
     """The scenario's spec of a runtime, or the default one when it does not give it."""
-    return cluster.runtimes.get(name) or default_runtimes()[name]  # type: ignore[call-overload]
+    return cluster.runtimes.get(name) or default_runtimes()[name]
 
 
-def _count_sampler(spec, rng: np.random.Generator) -> Callable[[], int]:  # type: ignore[no-untyped-def]
+def _count_sampler(spec: Count, rng: np.random.Generator) -> Callable[[], int]:
     if spec.distribution == "constant":
         value = int(spec.mean)
         return lambda: value
     p = 1.0 / spec.mean
 
-    def values():  # type: ignore[no-untyped-def]
+    def values() -> Iterator[int]:
         while True:
             yield from rng.geometric(p, 4096).tolist()
 

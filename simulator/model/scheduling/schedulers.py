@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from typing import Protocol
+from collections.abc import Generator
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
@@ -141,7 +142,7 @@ class QueueScheduler(SchedulerAgent):
         self.optimistic = optimistic
         self.env.process(self._run())
 
-    def _run(self):  # type: ignore[no-untyped-def]
+    def _run(self) -> Generator[simpy.Event, Any, None]:
         env, model, cell = self.env, self.model, self.model.cell
         while True:
             if not self.queue:
@@ -154,6 +155,7 @@ class QueueScheduler(SchedulerAgent):
             self._begin(job)
             start = env.now
             self.thinking_since = start
+            seen: np.ndarray | None
             if self.optimistic:
                 free_cpu, free_mem = cell.free()
                 seen = cell.seq.copy()
@@ -206,9 +208,16 @@ class Framework(SchedulerAgent):
         self.open_offers = 0
         self.backing_off: dict[int, Job] = {}  # jobs waiting out RETRY_DELAY, by id
 
+    @property
+    def _allocator(self) -> Allocator:
+        """The resource manager that makes this framework its offers."""
+        allocator = self.model.allocator
+        assert allocator is not None  # frameworks exist only under the two-level allocator
+        return allocator
+
     def enqueue(self, job: Job) -> None:
         super().enqueue(job)
-        self.model.allocator.request(self)
+        self._allocator.request(self)
 
     def receive(self, offer: Offer) -> None:
         """Decide now on the offer; the answer goes back after the decisions' total time."""
@@ -219,7 +228,7 @@ class Framework(SchedulerAgent):
         self.open_offers += 1
         think = model.scheduler.offer_cost + self._decide(offer)
         if not self.queue:
-            model.allocator.cancel(self)  # nothing left to place: stop asking for offers
+            self._allocator.cancel(self)  # nothing left to place: stop asking for offers
         answer = env.timeout(think)
         answer.callbacks.append(lambda _event: self._answer(offer))
 
@@ -278,7 +287,7 @@ class Framework(SchedulerAgent):
             elif job.unscheduled == 0 and job.promised == 0:
                 job.scheduled_at = now
             self._transaction(False)
-        model.allocator.returned(offer)
+        self._allocator.returned(offer)
         self.open_offers -= 1
         if self.open_offers == 0:
             self._busy(self.thinking_since)
