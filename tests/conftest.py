@@ -4,10 +4,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT / "scenarios"
-MMC = SCENARIOS / "validation" / "mmc.yaml"
-
 
 @pytest.fixture
 def write_yaml(tmp_path: Path):

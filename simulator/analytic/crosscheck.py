@@ -2,7 +2,7 @@
 
 As the Omega paper checked its lightweight simulator against its high-fidelity one, the
 analytic mode is checked against request-level runs of the same scenarios at utilisations
-0.3, 0.6 and 0.9. `tests/test_analytic.py` asserts the agreement documented in
+0.3, 0.6 and 0.9. `tests/analytic/test_analytic.py` asserts the agreement documented in
 docs/analytic.md; `benchmarks/bench_analytic.py --accuracy` measures it with long runs.
 
 Every scenario here is a plain mapping, built from its bottleneck utilisation, so both

@@ -1,4 +1,5 @@
-"""Statistical assertions for simulation output, with tolerances that can be justified.
+"""What tests share: the repository's paths, and statistical assertions for simulation
+output, with tolerances that can be justified.
 
 `assert_agrees` pools independent replications (different seeds) and asserts two things:
 the theory value lies inside the 99% Student-t confidence interval of the replication means,
@@ -10,9 +11,14 @@ the same verdict every time; a correct engine fails a given check with probabili
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+MMC = SCENARIOS / "validation" / "mmc.yaml"
 
 
 def confidence_half_width(values: np.ndarray, confidence: float) -> float:

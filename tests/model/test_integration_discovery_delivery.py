@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import simulator
-from tests.conftest import SCENARIOS
+from tests.helpers import SCENARIOS
 
 SECRETS = SCENARIOS / "secrets"
 

@@ -10,7 +10,7 @@ import simulator
 from simulator.engine import RandomStreams
 from simulator.engine.recorder import PENDING
 from simulator.model.world import World
-from tests.conftest import MMC
+from tests.helpers import MMC
 
 SHORT = {"horizon": "3000s", "warmup": "200s"}
 

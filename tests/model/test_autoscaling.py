@@ -13,7 +13,7 @@ import simulator
 from simulator.metrics.scaling import SCALING_COLUMNS
 from simulator.model.autoscaling import hpa_recommendation, scale_up_allowance, stabilised
 from simulator.records.scaling import REASONS
-from tests.conftest import SCENARIOS
+from tests.helpers import SCENARIOS
 
 
 @given(st.integers(1, 500), st.floats(0, 1), st.floats(0.05, 1), st.floats(0, 0.5))

@@ -8,7 +8,7 @@ from scipy import stats
 
 import simulator
 from simulator import theory
-from tests.stats import assert_agrees
+from tests.helpers import assert_agrees
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from simulator.topology import (
     random_dag,
     uncalled_services,
 )
-from tests.conftest import SCENARIOS
+from tests.helpers import SCENARIOS
 
 PRESET = SCENARIOS / "presets" / "deathstarbench-social-network.yaml"
 EXAMPLE = SCENARIOS / "examples" / "social-network.yaml"

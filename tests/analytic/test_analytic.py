@@ -21,8 +21,7 @@ from simulator import theory
 from simulator.analytic import compile_model, erlang_b, erlang_c, visits_per_request
 from simulator.analytic.crosscheck import call_graph, single_queue
 from simulator.analytic.stations import batch_queue, split_sizes
-from tests.conftest import MMC, SCENARIOS
-from tests.stats import confidence_half_width
+from tests.helpers import MMC, SCENARIOS, confidence_half_width
 
 EXPONENTIAL = {"distribution": "exponential", "mean": "1s"}
 

@@ -7,7 +7,7 @@ import pytest
 import simulator
 from simulator.model.discovery.secrets import blast_radius
 from simulator.scenario.graph import call_graph
-from tests.conftest import SCENARIOS
+from tests.helpers import SCENARIOS
 
 SECRETS = SCENARIOS / "secrets"
 

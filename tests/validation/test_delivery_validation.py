@@ -12,7 +12,7 @@ from simulator import load_scenario
 from simulator.model.delivery.capacity import operator_load
 from simulator.scenario.calendar import Calendar
 from simulator.theory.queues import mmc
-from tests.stats import assert_agrees
+from tests.helpers import assert_agrees
 
 pytestmark = pytest.mark.slow
 

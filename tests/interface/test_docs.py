@@ -3,7 +3,7 @@
 import re
 
 from simulator.scenario.reference import markdown
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_scenario_reference_is_up_to_date():

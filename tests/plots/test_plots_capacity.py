@@ -20,10 +20,9 @@ from simulator.plots.capacity import (
     requested_replicas,
     spend_by_kind,
 )
+from tests.helpers import MMC, SCENARIOS
 
-ROOT = Path(__file__).resolve().parents[1]
-SPIKE = ROOT / "scenarios" / "what-if" / "hacker-news-spike.yaml"
-MMC = ROOT / "scenarios" / "validation" / "mmc.yaml"
+SPIKE = SCENARIOS / "what-if" / "hacker-news-spike.yaml"
 
 TINY = {
     "horizon": "1500s",

@@ -6,7 +6,7 @@ import yaml
 
 from simulator import ScenarioError, load_scenario
 from simulator.scenario.explain import explain_yaml
-from tests.conftest import MMC, SCENARIOS
+from tests.helpers import MMC, SCENARIOS
 
 BASE = {"services": {"api": {"replicas": 2}}, "traffic": {"api": {"rate": "2/s"}}}
 

@@ -18,7 +18,7 @@ from simulator.plots import (
     slide_theme,
 )
 from simulator.topology import chain, fan_out_tree
-from tests.conftest import MMC, SCENARIOS
+from tests.helpers import MMC, SCENARIOS
 
 SMALL = {
     "name": "small",

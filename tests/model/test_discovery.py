@@ -21,7 +21,7 @@ from simulator.model.discovery import (
     suspicion_timeout,
 )
 from simulator.scenario.discovery import Discovery
-from tests.conftest import SCENARIOS
+from tests.helpers import SCENARIOS
 
 GOSSIP = SCENARIOS / "validation" / "gossip.yaml"
 COMPARE = SCENARIOS / "what-if" / "discovery-compare.yaml"

@@ -25,7 +25,7 @@ from simulator.records.run import RunRecords
 from simulator.records.scheduling import ORIGINS, JobRecords, SchedulingRecords
 from simulator.scenario.cluster import ARCHITECTURES
 from simulator.subsystems import build_subsystems
-from tests.conftest import SCENARIOS
+from tests.helpers import SCENARIOS
 
 EXAMPLE = SCENARIOS / "omega" / "example.yaml"
 ISSUE_TEXT = """\

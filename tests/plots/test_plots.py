@@ -24,8 +24,7 @@ from simulator.plots import (
 from simulator.plots.data import ecdf_points, latencies_by_service, time_unit
 from simulator.theory import ek_m1, mg1, mmc, mmc_sojourn_cdf, mmc_sojourn_quantile
 from simulator.theory.reference import Reference, service_reference
-
-MMC = Path(__file__).resolve().parents[1] / "scenarios" / "validation" / "mmc.yaml"
+from tests.helpers import MMC
 
 TWO_SERVICES = {
     "name": "two-services",
@@ -190,7 +189,7 @@ def test_result_save_writes_data_and_no_charts(
     calls = []
     monkeypatch.setattr(simulator.plots, "save_run_charts", lambda *args: calls.append(args))
     written = empty_result.save(tmp_path / "run", table_format="csv")
-    assert not calls  # charts are the CLI's to add (tests/test_cli.py)
+    assert not calls  # charts are the CLI's to add (tests/interface/test_cli.py)
     assert {p.suffix for p in written} == {".json", ".csv"}
 
 

@@ -10,8 +10,7 @@ import pytest
 
 import simulator
 from simulator import theory
-from tests.conftest import MMC
-from tests.stats import assert_agrees
+from tests.helpers import MMC, assert_agrees
 
 pytestmark = pytest.mark.slow
 

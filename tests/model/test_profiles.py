@@ -33,7 +33,7 @@ from simulator.model.profiles import (
 from simulator.scenario import profiles
 from simulator.scenario.base import unit_of
 from simulator.scenario.distributions import BLOCK
-from tests.conftest import SCENARIOS
+from tests.helpers import SCENARIOS
 
 PROFILE = TypeAdapter(profiles.Profile)
 HN_CSV = SCENARIOS / "data" / "hn-front-page-rates.csv"

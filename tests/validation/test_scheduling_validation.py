@@ -12,7 +12,7 @@ import pytest
 
 import simulator
 from simulator.theory.scheduling import busyness_line, single_path_queue
-from tests.stats import assert_agrees
+from tests.helpers import assert_agrees
 
 pytestmark = pytest.mark.slow
 

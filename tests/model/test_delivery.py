@@ -51,7 +51,7 @@ from simulator.records.delivery import (
 from simulator.records.run import RunRecords
 from simulator.scenario.calendar import Calendar
 from simulator.scenario.units import DAY, WEEK
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 H = 3600.0
 ERAS = ROOT / "scenarios" / "eras"

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from simulator.cli import main
-from tests.conftest import MMC, ROOT
+from tests.helpers import MMC, ROOT
 
 SHORT = ["--set", "horizon=3000s", "--set", "warmup=100s"]
 
