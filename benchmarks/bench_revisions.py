@@ -41,10 +41,11 @@ WORKLOADS: dict[str, str] = {
 
 
 def cpu_seconds(package_root: Path, code: str) -> float:
-    """CPU time of one child that imports the package from `package_root` and runs `code`."""
+    """CPU time of one child that runs `code` in `package_root` with that checkout's package
+    (and scenarios)."""
     env = {**os.environ, "PYTHONPATH": str(package_root), "MPLBACKEND": "Agg"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", code], cwd=HERE, env=env, check=True)
+    subprocess.run([sys.executable, "-c", code], cwd=package_root, env=env, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
