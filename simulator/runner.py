@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .analytic import AnalyticServices
 from .metrics import (
     cost_kpis,
     costs_table,
@@ -83,6 +82,8 @@ def run(
 def _run_analytic(scenario: Scenario, seed: int) -> Result:
     """The analytic services and every subsystem the scenario asks for on one clock, one
     decision log and the same random streams as at request level."""
+    from .analytic import AnalyticServices  # scipy's import is paid by analytic runs only
+
     context = RunContext.start(scenario, seed)
     services = AnalyticServices(context)
     subsystems = build_subsystems(context)
