@@ -19,7 +19,6 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 import simpy
 
@@ -29,16 +28,20 @@ from ...scenario.graph import call_graph
 from .common import Delivery, delivery_service, faults_of, request_level
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from ...scenario.discovery import Leak
     from ..context import RunContext
 
 
 def blast_radius(graph: nx.DiGraph, changed: list[str]) -> list[str]:
     """Services whose requests can fail while `changed` refuse work: they and their callers."""
+    from networkx import ancestors  # networkx's import is paid by secrets runs only
+
     affected = set(changed)
     for name in changed:
         if name in graph:
-            affected |= nx.ancestors(graph, name)
+            affected |= ancestors(graph, name)
     return sorted(affected)
 
 
