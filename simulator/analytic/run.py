@@ -17,6 +17,7 @@ There are no individual requests in this mode: the `requests` and `spans` tables
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -151,6 +152,17 @@ class Timeline:
         return np.bincount(self.state[m], sent, len(self.state_arrivals))
 
 
+@dataclass(frozen=True)
+class StepView:
+    """One step's state per station, as the analytic fidelity computed it."""
+
+    start: float
+    replicas: np.ndarray
+    workers: np.ndarray
+    utilisation: np.ndarray
+    saturated: np.ndarray
+
+
 @dataclass
 class EntryLatency:
     """One entry point in every state: latency moments, quantile rows and first wait."""
@@ -206,11 +218,13 @@ def client_timeout(info: EntryLatency, timeout: float) -> EntryLatency:
 class AnalyticServices:
     """The services of a run at the analytic fidelity, on the run's clock.
 
-    Built from the run context like any subsystem: the step grid is computed when it is
-    built (vectorised, folded into distinct load states), and a SimPy process publishes the
-    steps' decisions (saturation, recovery, the autoscalers' choices) to the run's decision
-    log as the clock reaches them, beside the delivery model on the same environment.
-    `results()` gives the KPIs, with the request level's names (see
+    Built from the run context like any subsystem. The numbers of every step are computed
+    when it is built (vectorised, folded into distinct load states: nothing acts on them
+    yet); a SimPy process then walks the step grid on the run's clock, beside the delivery
+    model on the same environment: it enters each step as the clock reaches it (`current`
+    is that step's state, for other subsystems to read) and writes the steps' decisions
+    (saturation, recovery, the autoscalers' choices) to the run's decision log at their
+    times. `results()` gives the KPIs, with the request level's names (see
     `simulator.metrics.requests.KPI_DESCRIPTIONS`), and these tables:
     * `services`: per service (or the monolith): mean replicas and workers, expected
       visits, throughput, mean and peak arrival rate and utilisation, mean wait per work
@@ -259,7 +273,43 @@ class AnalyticServices:
         ]
         events += _saturation_events(model, steps, timeline)
         events += fleet.events if fleet is not None else []
-        context.env.process(_publish(context, sorted(events, key=lambda row: row[0])))
+        self.step = -1
+        """The step the clock is in (-1 before the first)."""
+        context.env.process(self._walk(context, sorted(events, key=lambda row: row[0])))
+
+    @property
+    def current(self) -> StepView:
+        """The state of the step the clock is in, per station (model.stations' order)."""
+        index = max(self.step, 0)
+        state = self.timeline.state[index]
+        steps = self.steps
+        return StepView(
+            start=float(self.timeline.starts[index]),
+            replicas=steps.replicas[state],
+            workers=steps.workers[state],
+            utilisation=steps.utilisation[state],
+            saturated=steps.saturated[state],
+        )
+
+    def _walk(
+        self, context: RunContext, events: list[tuple[float, str, str, str]]
+    ) -> Generator[simpy.Event, Any, None]:
+        """Enter each step when the clock reaches its start; log each decision at its time."""
+        env, log = context.env, context.events
+        pending = deque(events)
+        for index, start in enumerate(self.timeline.starts.tolist()):
+            while pending and pending[0][0] <= start:
+                time, component, kind, detail = pending.popleft()
+                if time > env.now:
+                    yield env.timeout(time - env.now)
+                log.record(time, component, kind, detail)
+            if start > env.now:
+                yield env.timeout(start - env.now)
+            self.step = index
+        for time, component, kind, detail in pending:
+            if time > env.now:
+                yield env.timeout(time - env.now)
+            log.record(time, component, kind, detail)
 
     def results(self) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
         """KPIs and tables over the measured period."""
@@ -272,17 +322,6 @@ class AnalyticServices:
         tables["scaling"] = scaling_table(fleet.scaling if fleet is not None else ScalingLog())
         summary = _summary(scenario, model, steps, moments, timeline, entries, failures, billing)
         return summary, tables
-
-
-def _publish(
-    context: RunContext, events: list[tuple[float, str, str, str]]
-) -> Generator[simpy.Event, Any, None]:
-    """Each decision enters the run's log when the clock reaches its time."""
-    env = context.env
-    for time, component, kind, detail in events:
-        if time > env.now:
-            yield env.timeout(time - env.now)
-        context.events.record(time, component, kind, detail)
 
 
 def _simulate(

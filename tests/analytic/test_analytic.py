@@ -421,3 +421,33 @@ def test_both_fidelities_give_the_declared_columns(fidelity):
         frame = result.tables[table]
         names = [frame.index.name, *frame.columns] if table in INDEX else list(frame.columns)
         assert names == list(columns), table
+
+
+def test_the_analytic_services_walk_their_steps_on_the_runs_clock():
+    """Another process on the same environment sees, at any time, the step the clock is in."""
+    from simulator.analytic import AnalyticServices
+    from simulator.model.context import RunContext
+
+    scenario = simulator.load_scenario(
+        SCENARIOS / "what-if" / "hacker-news-spike.yaml",
+        overrides={"horizon": "2h", "warmup": "0s", "fidelity": "analytic"},
+    )
+    context = RunContext.start(scenario, 1)
+    services = AnalyticServices(context)
+    seen: list[tuple[float, float, float]] = []
+
+    def watch():
+        for minute in range(1, 120, 7):
+            yield context.env.timeout(minute * 60.0 + 1.0 - context.env.now)
+            view = services.current
+            seen.append((context.env.now, view.start, float(view.utilisation[0])))
+
+    context.env.process(watch())
+    context.env.run(until=scenario.horizon)
+    _, tables = services.results()
+    series = tables["timeseries"].set_index("time")
+    assert len(seen) == 17
+    for now, start, utilisation in seen:
+        assert start <= now < start + services.timeline.dt[services.timeline.starts == start][0]
+        assert utilisation == series.loc[start, "utilisation"]
+    assert any(event == "started" for event in context.events.table()["kind"])
