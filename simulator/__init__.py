@@ -7,12 +7,45 @@ The public API, shared by the `sresim` command and the notebooks:
     result.summary["wait_mean_s"], result.tables["requests"]
 """
 
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
 from .errors import ScenarioError
-from .results import Comparison, Replications, Result
-from .runner import compare, run, run_replications
-from .scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from .results import Comparison, Replications, Result
+    from .runner import compare, run, run_replications
+    from .scenario import Scenario, load_scenario
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Comparison": "results",
+    "Replications": "results",
+    "Result": "results",
+    "compare": "runner",
+    "run": "runner",
+    "run_replications": "runner",
+    "Scenario": "scenario",
+    "load_scenario": "scenario",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public API and the subpackages, imported on first use: `sresim` starts (and
+    answers Ctrl-C) before numpy, pandas and SimPy have loaded."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Comparison",

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import fcntl
 import json
 import math
 import os
 import shutil
+import signal
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +40,9 @@ class Result:
     scheduler adds `jobs`, `schedulers`, `cluster_utilisation` and `failures`; service
     discovery adds `discovery_changes` and `discovery_convergence`, configuration drift
     `config_drift`, secrets `secret_audit` and `secret_leaks`; the delivery model adds
-    `changes`, `deploys`, `incidents`, `operator_work` and `delivery_timeseries`; the analytic
+    `changes`, `deploys`, `incidents`, `operator_work`, `delivery_timeseries`,
+    `change_stages`, `lead_time_breakdown` and `incident_timeline`; every run has `scaling`
+    (the autoscalers' decisions: time, target, kind, from, to, reason); the analytic
     fidelity adds `entry_timeseries` and leaves `requests` and `spans` empty.
     """
 
@@ -73,21 +81,166 @@ def write_tables(tables: dict[str, pd.DataFrame], directory: Path, table_format:
             table.to_csv(directory / f"{name}.csv", index=name == "services")
 
 
-def write_atomically(directory: str | Path, write: Callable[[Path], None]) -> list[Path]:
-    """Write into a scratch folder first, so a failure leaves nothing half-written."""
+MARKER = ".sresim-output"
+"""The file that marks a folder as an output of this tool, which a new output may replace."""
+
+_HELD: dict[Path, int] = {}
+"""Output folders this process has locked (resolved path → descriptor), so that a caller
+holding one (the CLI, for a whole run) can still write into it."""
+
+
+def check_output(directory: str | Path) -> Path:
+    """The output folder `directory`, if a new output may replace it; else an OutputError
+    (one line) saying why: an empty name, a file, a symbolic link, a mount point, the
+    working folder or one of its parents, a folder with other content than an earlier
+    output, or a place this user cannot write. Checked before a run, and again at the end."""
+    from .errors import OutputError
+
+    text = str(directory)
+    if not text.strip():
+        raise OutputError("--out", "", "expected a folder name, got an empty one")
     target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    resolved = target.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or cwd.is_relative_to(resolved):
+        raise OutputError(
+            text, "", "is the working folder or one of its parents; give a new folder"
+        )
+    if target.is_symlink():
+        raise OutputError(text, "", "is a symbolic link; give the folder itself")
+    if target.exists():
+        if not target.is_dir():
+            raise OutputError(text, "", "exists and is not a folder; give a new folder")
+        if os.path.ismount(target):
+            raise OutputError(text, "", "is a mount point; give a folder inside it")
+        try:
+            with os.scandir(target) as entries:
+                names = {entry.name for _, entry in zip(range(2), entries, strict=False)}
+        except OSError as error:
+            raise OutputError(text, "", f"cannot be read: {error.strerror}") from None
+        if names and not (target / MARKER).is_file():
+            raise OutputError(
+                text,
+                "",
+                "is not empty and not an earlier output of sresim (it has no "
+                f"{MARKER}); give a new or empty folder",
+            )
+    parent = resolved.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(text, "", f"{parent} is a file, not a folder; give a folder path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(
+            text, "", f"cannot write in {parent} (no permission, or a read-only file system)"
+        )
+    return target
+
+
+@contextlib.contextmanager
+def reserved_output(directory: str | Path) -> Iterator[Path]:
+    """Hold `directory` for this process: checked, created if missing (and removed again if
+    it stays empty), and locked so that a second writer is refused at once (OutputError)."""
+    from .errors import OutputError
+
+    target = check_output(directory)
+    key = target.resolve()
+    if key in _HELD:
+        yield target
+        return
+    created = not target.exists()
+    target.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        write(scratch)
-        target.mkdir(exist_ok=True)
-        written = []
-        for item in sorted(scratch.iterdir()):
-            os.replace(item, target / item.name)
-            written.append(target / item.name)
-        return written
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise OutputError(
+            str(directory), "", "another sresim is writing this folder; wait for it to finish"
+        ) from None
+    _HELD[key] = descriptor
+    try:
+        yield target
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        del _HELD[key]
+        os.close(descriptor)
+        if created:
+            with contextlib.suppress(OSError):
+                target.rmdir()  # only if still empty: nothing was written
+
+
+def write_atomically(directory: str | Path, write: Callable[[Path], None]) -> list[Path]:
+    """Write a whole output folder: `write` fills a scratch folder beside the target (on
+    the same file system), which then replaces the target in one step, so a reader sees
+    the old output or the new one, never a mix. The target is checked first (see
+    `check_output`) and locked against other writers; the scratch folder is removed on any
+    failure, Ctrl-C or SIGTERM (the CLI turns SIGTERM into an exception). Returns the files
+    written (without the marker)."""
+    with reserved_output(directory) as target:
+        parent = target.resolve().parent
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.sresim-new-", dir=parent))
+        try:
+            write(scratch)
+            (scratch / MARKER).write_text(
+                "This folder was written by sresim; a new --out may replace it whole.\n"
+            )
+            names = sorted(p.name for p in scratch.iterdir() if p.name != MARKER)
+            with _signals_held():
+                _replace(scratch, target.resolve())
+            return [target / name for name in names]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _replace(scratch: Path, target: Path) -> None:
+    """Put `scratch` at `target`, atomically where the kernel can swap two folders
+    (Linux renameat2 RENAME_EXCHANGE); the old folder ends up at `scratch`, to be removed."""
+    if _exchange(scratch, target):
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.sresim-old-", dir=target.parent))
+    try:
+        os.replace(target, old)  # an empty folder `old` is replaced by the target
+        os.replace(scratch, target)
+    except OSError:
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one system call; False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    status = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    if status == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.ENOENT):
+        return False  # no such call or flag here, or no target yet: rename instead
+    raise OSError(error, os.strerror(error), str(second))
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the swap is done (main thread only)."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def json_ready(value: object) -> object:

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from .budget import check_budget
+from .errors import ScenarioError
 from .metrics import (
     cost_kpis,
     costs_table,
@@ -21,40 +23,72 @@ from .metrics import (
     station_kpis,
     timeseries_table,
 )
+from .metrics.rollout import rollout_tables
 from .metrics.scaling import scaling_table
 from .metrics.statistics import mean_ci
 from .model.context import RunContext
 from .model.world import World
 from .records.run import RunRecords
 from .results import Comparison, Replications, Result
+from .scenario.limits import Limits
 from .scenario.loader import load_scenario
 from .scenario.schema import Scenario
 from .subsystems import build_subsystems, collect
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
 
+MAX_SEED = 2**63 - 1
+"""Seeds are stored in int64 columns (the replications table, parquet)."""
 
-def _scenario(source: ScenarioLike, overrides: Any = None) -> Scenario:
+
+def _scenario(
+    source: ScenarioLike, overrides: Any = None, limits: Limits | None = None
+) -> Scenario:
     return (
-        load_scenario(source, overrides)
+        load_scenario(source, overrides, limits=limits)
         if overrides or not isinstance(source, Scenario)
         else source
     )
+
+
+def _seed(seed: object, runs: int = 1) -> int | None:
+    """`seed` checked at the API's door: None, or a whole number with room for `runs` seeds."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ScenarioError(
+            "<arguments>", "seed", f"expected a whole number ≥ 0, got {type(seed).__name__}"
+        )
+    if not 0 <= int(seed) <= MAX_SEED - (runs - 1):
+        raise ScenarioError(
+            "<arguments>", "seed", f"expected a whole number from 0 to {MAX_SEED - runs + 1}"
+        )
+    return int(seed)
+
+
+def _count(n: object, limits: Limits | None) -> int:
+    from .budget import check_replications
+
+    return check_replications(n, limits if limits is not None else Limits.from_environment())
 
 
 def run(
     scenario: ScenarioLike,
     seed: int | None = None,
     *,
-    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    overrides: Mapping[str, Any] | Iterable[str] | str | None = None,
     progress: bool = False,
+    limits: Limits | None = None,
 ) -> Result:
     """Simulate one scenario once. The same scenario and seed give the same numbers, bit for bit.
 
     `seed` defaults to the scenario's own. With `progress`, a progress bar appears on the
-    terminal for runs longer than two seconds.
+    terminal for runs longer than two seconds. Raises ScenarioError for bad arguments and
+    BudgetError (a ScenarioError) when the run would need more than `limits` allow.
     """
-    scenario = _scenario(scenario, overrides)
+    seed = _seed(seed)
+    scenario = _scenario(scenario, overrides, limits)
+    check_budget(scenario, limits)
     seed = scenario.seed if seed is None else seed
     if scenario.fidelity == "analytic":
         return _run_analytic(scenario, seed)
@@ -128,6 +162,7 @@ def _result(world: World) -> Result:
         "timeseries": timeseries_table(world.samples, stations, scenario.sample_interval, horizon),
         "costs": costs_table(world.node_samples, world.price_per_hour),
         "scaling": scaling_table(world.scaling),
+        **rollout_tables(world.rollouts.records()),
     }
     more_summary, more_tables = collect(
         world.subsystems, RunRecords(scenario, world.seed, requests, spans)
@@ -142,17 +177,20 @@ def run_replications(
     n: int,
     seed: int | None = None,
     *,
-    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    overrides: Mapping[str, Any] | Iterable[str] | str | None = None,
     keep_results: bool = False,
     progress: bool = False,
+    limits: Limits | None = None,
 ) -> Replications:
     """`n` independent runs with seeds `seed, seed+1, ..., seed+n−1`, and a 95% CI per KPI."""
-    if n < 1:
-        raise ValueError("expected at least one replication")
-    scenario = _scenario(scenario, overrides)
+    n = _count(n, limits)
+    seed = _seed(seed, n)
+    scenario = _scenario(scenario, overrides, limits)
+    check_budget(scenario, limits, n)
     first = scenario.seed if seed is None else seed
+    _seed(first, n)
     if n == 1:
-        results = [run(scenario, first, progress=progress)]
+        results = [run(scenario, first, progress=progress, limits=limits)]
     else:
         bar = tqdm(
             range(n),
@@ -161,7 +199,7 @@ def run_replications(
             leave=False,
             disable=None if progress else True,
         )
-        results = [run(scenario, first + replication) for replication in bar]
+        results = [run(scenario, first + replication, limits=limits) for replication in bar]
     table = pd.DataFrame(
         [{"replication": i, "seed": r.seed, **r.summary} for i, r in enumerate(results)]
     )
@@ -196,9 +234,10 @@ def compare(
     *scenarios: ScenarioLike,
     seed: int | None = None,
     replications: int = 1,
-    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    overrides: Mapping[str, Any] | Iterable[str] | str | None = None,
     names: Sequence[str] | None = None,
     progress: bool = False,
+    limits: Limits | None = None,
 ) -> Comparison:
     """Run scenarios on the same seeds and put their KPIs side by side, with differences.
 
@@ -207,12 +246,21 @@ def compare(
     `overrides` apply to every scenario; `names` label the columns (default: scenario names).
     """
     if len(scenarios) < 1:
-        raise ValueError("expected at least one scenario to compare")
-    loaded = [_scenario(s, overrides) for s in scenarios]
+        raise ScenarioError("<arguments>", "scenarios", "expected at least one scenario to compare")
+    replications = _count(replications, limits)
+    seed = _seed(seed, replications)
+    loaded = [_scenario(s, overrides, limits) for s in scenarios]
+    for each in loaded:
+        check_budget(each, limits, replications)
     first_seed = loaded[0].seed if seed is None else seed
-    runs = [run_replications(s, replications, first_seed, progress=progress) for s in loaded]
+    runs = [
+        run_replications(s, replications, first_seed, progress=progress, limits=limits)
+        for s in loaded
+    ]
     if names is not None and len(names) != len(loaded):
-        raise ValueError(f"expected {len(loaded)} names, one per scenario, got {len(names)}")
+        raise ScenarioError(
+            "<arguments>", "names", f"expected {len(loaded)} names, one per scenario"
+        )
     names = _unique(list(names) if names is not None else [s.name for s in loaded])
     kpis = list(runs[0].summary.index)
     table = pd.DataFrame(index=pd.Index(kpis, name="kpi"))

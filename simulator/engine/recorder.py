@@ -21,6 +21,8 @@ CIRCUIT_OPEN = 4
 STALE_ENDPOINT = 5
 MISCONFIGURED = 6
 UNAUTHORIZED = 7
+DEFECT = 8
+UNAVAILABLE = 9
 STATUSES: tuple[str, ...] = (
     "pending",
     "ok",
@@ -30,12 +32,17 @@ STATUSES: tuple[str, ...] = (
     "stale_endpoint",
     "misconfigured",
     "unauthorized",
+    "defect",
+    "unavailable",
 )
 """Status codes: `pending` is still running at the horizon; the failures are the causes a
 caller sees (a callee that failed because of its own dependency passes the cause on).
 `stale_endpoint`: sent to an address the client still believed in, of a replica that is gone;
 `misconfigured`: failed by a host drifted from its configuration; `unauthorized`: refused
-because the service's credential was revoked or expired (`model/discovery/`)."""
+because the service's credential was revoked or expired (`model/discovery/`); `defect`:
+failed by a bad version of the service's code (a share of the requests its replicas serve,
+`model/rollout.py`); `unavailable`: refused because no replica was serving (the service was
+down, e.g. for a manual deploy). New codes go at the end, so stored codes keep their meaning."""
 STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
 
 

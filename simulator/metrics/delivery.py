@@ -19,6 +19,11 @@ worked by hand and applied to any run's tables:
   over incidents that started in the measured period and were resolved.
 
 `dora_cluster` places the four keys in the State of DevOps 2019 clusters (REFERENCE.md §1).
+
+Where the time goes: `lead_time_breakdown` splits each deployed change's lead time into its
+stages (`simulator.records.delivery.STAGES`), and `incident_timeline` each incident's time to
+restore into detection, response, diagnosis and remediation; `simulator.stories` tells both
+in words.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..records.delivery import DeliveryRecords
+from ..records.delivery import NO_STAGE, STAGES, ChangeStages, DeliveryRecords
 from ..records.run import RunRecords
 from ..scenario.units import DAY, HOUR, WEEK
 
@@ -232,7 +237,8 @@ def delivery_results(
 
 
 def delivery_tables(records: DeliveryRecords) -> dict[str, pd.DataFrame]:
-    """`changes`, `deploys`, `incidents`, `operator_work` and `delivery_timeseries`."""
+    """`changes`, `deploys`, `incidents`, `operator_work`, `delivery_timeseries`, and where
+    the time went: `change_stages`, `lead_time_breakdown` and `incident_timeline`."""
     changes = pd.DataFrame(
         {
             "service": [c.service for c in records.changes],
@@ -240,8 +246,18 @@ def delivery_tables(records: DeliveryRecords) -> dict[str, pd.DataFrame]:
             "approved": [c.approved for c in records.changes],
             "deployed": [c.deployed for c in records.changes],
             "caused_failure": [c.caused_failure for c in records.changes],
+            "stage": [_stage_name(c.stage, c.deployed) for c in records.changes],
+            "since": [c.since for c in records.changes],
         },
-    ).astype({"service": "int64", "committed": float, "approved": float, "deployed": float})
+    ).astype(
+        {
+            "service": "int64",
+            "committed": float,
+            "approved": float,
+            "deployed": float,
+            "since": float,
+        }
+    )
     changes["caused_failure"] = changes["caused_failure"].astype(bool)
     deploys = pd.DataFrame(
         {
@@ -276,13 +292,130 @@ def delivery_tables(records: DeliveryRecords) -> dict[str, pd.DataFrame]:
         [(x.time, x.committed, x.approved, x.deployed, x.in_flight) for x in records.samples],
         columns=["time", "committed", "approved", "deployed", "in_flight"],
     )
+    stages = change_stages_table(records.stages, changes["service"].to_numpy())
     return {
         "changes": changes,
         "deploys": deploys,
         "incidents": incidents,
         "operator_work": work,
         "delivery_timeseries": timeseries,
+        "change_stages": stages,
+        "lead_time_breakdown": lead_time_breakdown(changes, stages),
+        "incident_timeline": incident_timeline(records),
     }
+
+
+# -- where the time goes ----------------------------------------------------------------------
+
+
+def _stage_name(code: int, deployed: float) -> str:
+    """The stage a change is in at the horizon: a stage's name, or production."""
+    if code == NO_STAGE:
+        return "" if math.isnan(deployed) else "production"
+    return STAGES[code]
+
+
+STAGE_COLUMNS = tuple(f"{stage}_s" for stage in STAGES)
+"""The columns of `lead_time_breakdown` that hold each stage's seconds, in STAGES order."""
+
+
+def change_stages_table(stages: ChangeStages, services: np.ndarray) -> pd.DataFrame:
+    """One row per stretch of one change in one stage: change, service, stage, start, end,
+    seconds, ahead (work items ahead of it in a queue it joined, else -1) and deploy (the
+    deploy it was part of, else -1). `services` maps a change's id to its service."""
+    change = stages.change.astype(np.int64)
+    return pd.DataFrame(
+        {
+            "change": change,
+            "service": services[change] if len(change) else np.zeros(0, np.int64),
+            "stage": np.asarray(STAGES, dtype=object)[stages.stage.astype(np.int64)],
+            "start": stages.start,
+            "end": stages.end,
+            "seconds": stages.end - stages.start,
+            "ahead": stages.ahead.astype(np.int64),
+            "deploy": stages.deploy.astype(np.int64),
+        }
+    )
+
+
+def lead_time_breakdown(changes: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFrame:
+    """One row per change in production at the horizon (its index in `changes` is its id):
+    change, service, committed, deployed, lead_time_s, and the seconds it spent in each
+    stage (`<stage>_s`, STAGES order). A change's stretches tile [committed, deployed], so
+    its stage columns sum to its lead time (to rounding: under a microsecond)."""
+    ids = np.flatnonzero(changes["deployed"].notna().to_numpy())
+    per_stage = np.zeros((len(changes), len(STAGES)))
+    if len(stages):
+        codes = pd.Categorical(stages["stage"], categories=list(STAGES)).codes
+        np.add.at(per_stage, (stages["change"].to_numpy(), codes), stages["seconds"].to_numpy())
+    committed = changes["committed"].to_numpy()[ids]
+    deployed = changes["deployed"].to_numpy()[ids]
+    table = pd.DataFrame(
+        {
+            "change": ids.astype(np.int64),
+            "service": changes["service"].to_numpy()[ids],
+            "committed": committed,
+            "deployed": deployed,
+            "lead_time_s": deployed - committed,
+        }
+    )
+    for column, values in zip(STAGE_COLUMNS, per_stage[ids].T, strict=True):
+        table[column] = values
+    return table
+
+
+TIMELINE_PHASES = ("detection", "response", "diagnosis", "remediation")
+"""The phases of an incident's time to restore, each ending at the next timestamp: detected,
+acknowledged, diagnosed, resolved (from started)."""
+
+
+def incident_timeline(records: DeliveryRecords) -> pd.DataFrame:
+    """One row per incident (its index in `incidents` is its id): what happened when, the
+    four phases of its time to restore in seconds (`<phase>_s`, which sum to
+    `time_to_restore_s`), and what it cost: the responder's hours and the error budget
+    (`budget_s`, seconds of the service fully down: its share of traffic × how long it
+    lasted within the run; `budget_share` of the budget, (1 − slo) × budget window).
+    `first_bad_request` is NaN unless a model that simulates requests reported it;
+    `requests_failed` is NaN: the delivery model's incidents do not act on requests."""
+    incidents = records.incidents
+    n = len(incidents)
+    table = pd.DataFrame(
+        {
+            "incident": np.arange(n, dtype=np.int64),
+            "service": np.array([i.service for i in incidents], dtype=np.int64),
+            "cause": [i.cause for i in incidents],
+            "deploy": np.array([i.deploy for i in incidents], dtype=np.int64),
+            "impact": np.array([i.impact for i in incidents], dtype=float),
+            "started": np.array([i.start for i in incidents], dtype=float),
+            "first_bad_request": np.array([i.first_bad for i in incidents], dtype=float),
+            "detected": np.array([i.detected for i in incidents], dtype=float),
+            "source": [i.source for i in incidents],
+            "rule": [i.rule for i in incidents],
+            "paged": np.array([i.notified for i in incidents], dtype=float),
+            "acknowledged": np.array([i.acknowledged for i in incidents], dtype=float),
+            "diagnosed": np.array([i.diagnosed for i in incidents], dtype=float),
+            "remediated": np.array([i.remediated for i in incidents], dtype=float),
+            "resolved": np.array([i.resolved for i in incidents], dtype=float),
+            "responder": [i.responder for i in incidents],
+        }
+    )
+    ends = ("detected", "acknowledged", "diagnosed", "resolved")
+    previous = table["started"]
+    for phase, end in zip(TIMELINE_PHASES, ends, strict=True):
+        table[f"{phase}_s"] = table[end] - previous
+        previous = table[end]
+    table["time_to_restore_s"] = table["resolved"] - table["started"]
+    table["operator_hours"] = np.array([i.hours for i in incidents], dtype=float)
+    lasted = np.clip(
+        np.minimum(table["resolved"].fillna(records.horizon), records.horizon) - table["started"],
+        0.0,
+        None,
+    )
+    table["budget_s"] = table["impact"] * lasted
+    budget = (1.0 - records.slo) * records.budget_window
+    table["budget_share"] = table["budget_s"] / budget if budget > 0 else math.nan
+    table["requests_failed"] = math.nan
+    return table
 
 
 def hours_in_window(work: pd.DataFrame, start: float, end: float) -> pd.Series:

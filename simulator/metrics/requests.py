@@ -43,6 +43,8 @@ KPI_DESCRIPTIONS: dict[str, str] = {
     "error_rate_stale_endpoint": "share of finished requests failed by a stale endpoint",
     "error_rate_misconfigured": "share of finished requests failed by a drifted host",
     "error_rate_unauthorized": "share of finished requests refused for a bad credential",
+    "error_rate_defect": "share of finished requests failed by a bad version of a service",
+    "error_rate_unavailable": "share of finished requests refused: no replica was serving",
     "slo_attainment": "share of finished requests that succeeded within the SLO latency",
     "attempts_mean": "mean attempts per request at the entry points (1 = no retries)",
     "utilisation": "busy worker time over available worker time, all services",

@@ -18,7 +18,16 @@ from typing import Any
 from simpy import Environment
 from simpy.events import Event, Timeout
 
-from ..engine.recorder import CIRCUIT_OPEN, OK, PENDING, REJECTED, TIMEOUT, RequestLog, SpanLog
+from ..engine.recorder import (
+    CIRCUIT_OPEN,
+    OK,
+    PENDING,
+    REJECTED,
+    TIMEOUT,
+    UNAVAILABLE,
+    RequestLog,
+    SpanLog,
+)
 from .resilience import BreakerState, RetryBudget, backoff_delay
 from .services import Station
 
@@ -145,9 +154,11 @@ class Visit:
                 self._fail_before_admission(*failed)
                 return
         if not self.station.admit(self):
+            # A full queue sheds the visit; with no replica serving, nothing could take it.
+            status = REJECTED if self.station.replicas else UNAVAILABLE
             spans.end[self.row] = now
-            spans.status[self.row] = REJECTED
-            self.call.answered(self, REJECTED)
+            spans.status[self.row] = status
+            self.call.answered(self, status)
             return
         if prefix_work is not None:
             self.station.work(self, prefix_work)
@@ -192,6 +203,16 @@ class Visit:
                     self._fan_out(calls, needed, sequential=False)
                     return
         self.finish(OK)
+
+    def at_first_work(self) -> bool:
+        """Whether the work step that just ended was this visit's first (the serialisation
+        of a network call's payload counts): a bad version decides a visit's fate there."""
+        step = self.step
+        if step == 0:
+            return True  # only the prefix work runs before the handler's first step
+        if self.call.spec.prefix_work is not None:
+            return False
+        return not any(kind == WORK for kind, *_ in self.handler[: step - 1])
 
     def _fan_out(self, calls: list[CallSpec], needed: int, sequential: bool) -> None:
         self.group += 1

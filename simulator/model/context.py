@@ -18,19 +18,22 @@ from ..engine import EventLog, RandomStreams, RequestLog, SpanLog
 
 if TYPE_CHECKING:
     from ..scenario.schema import Scenario
+    from .rollout import Rollouts
     from .services import Station
 
 
 @dataclass
 class ServiceHandles:
     """The request-level services a subsystem may act on: their stations (replicas, faults,
-    drains), the logs requests leave behind, and each station's time integrals at the end of
-    warm-up (filled in when warm-up ends)."""
+    drains), the logs requests leave behind, each station's time integrals at the end of
+    warm-up (filled in when warm-up ends), and the rollouts that deploy and roll back
+    versions on them (`deploy`, `rollback`, `serving_versions`; set by the World)."""
 
     stations: list[Station]
     spans: SpanLog
     requests: RequestLog
     warmup_areas: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+    rollouts: Rollouts | None = None
 
 
 @dataclass(frozen=True)

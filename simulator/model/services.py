@@ -4,19 +4,25 @@ A station only keeps time: it admits visits (choosing a replica with the pure fu
 `balancing`, or shedding load past the queue limit), runs their work steps on workers in
 FCFS order, and integrates busy workers, queued work and visits in flight over time.
 What a visit does between work steps (calls, retries) lives in `calls`.
+
+Replicas carry a version once a rollout (`rollout`) puts versions in play on a station; until
+then a station keeps no versions and its hot path tests nothing more than before. A bad
+version's replicas are *marked*, like replicas lost with their node: a station looks at a
+work step's replica again only when some replica is marked (one test, shared with node loss).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from simpy import Environment
 from simpy.events import Event, Timeout
 
-from ..engine.recorder import STALE_ENDPOINT, SpanLog
+from ..engine.recorder import DEFECT, STALE_ENDPOINT, SpanLog
 from ..scenario.distributions import block_stream
 from . import balancing
 
@@ -35,6 +41,70 @@ class Visit(Protocol):
     def advance(self) -> None: ...
 
     def finish(self, status: int) -> None: ...
+
+    def at_first_work(self) -> bool: ...
+
+
+@dataclass(frozen=True, eq=False)
+class ReplicaDefect:
+    """What a bad version does to the work its replicas run. A share `error_ratio` of the
+    visits whose first work step it runs fail (`defect`) when that step ends, so one visit
+    draws once however many work steps its handler has; each work step it runs takes
+    `latency_factor` times as long, holding its worker meanwhile."""
+
+    error_ratio: float
+    latency_factor: float
+    uniform: Callable[[], float]
+
+
+LOST = ReplicaDefect(0.0, 1.0, float)
+"""The mark of a replica that died with its node: its work fails with `stale_endpoint`."""
+
+
+class _Slowed(Timeout):
+    """The rest of a work step on a replica of a slow version."""
+
+
+def split_side(
+    live: Sequence[int], version: Mapping[int, int], canary: int, share: float, u: float
+) -> list[int]:
+    """Where among `live` a load balancer that splits traffic by weight chooses for one
+    request (positions in `live`): the canary version's replicas with probability `share`
+    (uniform `u` below it), else the others; all of them when one side has none serving."""
+    new = [i for i, replica in enumerate(live) if version[replica] == canary]
+    old = [i for i, replica in enumerate(live) if version[replica] != canary]
+    if not new or not old:
+        return list(range(len(live)))
+    return new if u < share else old
+
+
+class NothingServes(Exception):
+    """A load balancer with no replica to send a request to (it refuses: `unavailable`)."""
+
+
+@dataclass(eq=False)
+class Versions:
+    """A station's versions, once a rollout puts them in play (`Station.enable_versions`):
+    which version each replica runs (serving and retiring ones), the version replicas added
+    by others get (the autoscaler, a replacement), what bad versions do wrong, a hook that
+    hears of every replica added or retired, and a canary's traffic split (share, canary
+    version, uniform draws), with the plain balancer it wraps meanwhile."""
+
+    of: dict[int, int]
+    current: int = 0
+    defects: dict[int, ReplicaDefect] = field(default_factory=dict)
+    on_change: Callable[[Station, int, int, bool], None] | None = None
+    split: tuple[float, int, Callable[[], float]] | None = None
+    balancer: Callable[[list[int]], int] | None = None
+
+
+def newest_of(live: Sequence[int], version: Mapping[int, int], current: int) -> int:
+    """The replica scale-in retires when versions are in play: the newest of the current
+    version (a canary or a surge replica of another version stays), else the newest."""
+    for replica in reversed(live):
+        if version.get(replica, current) == current:
+            return replica
+    return live[-1]
 
 
 class Station:
@@ -67,7 +137,13 @@ class Station:
         self._last = 0.0
         self.faults: StationFaults | None = None  # stale endpoints, drift, bad credentials
         self.on_endpoint_change: Callable[[Station, str], None] | None = None  # discovery
-        self._dead: set[int] | None = None  # replicas lost with their node (discovery)
+        # Replicas whose work ends unusually: lost with their node (discovery), or of a bad
+        # version (rollouts). None until there is one, so the hot path pays a single test.
+        # (Few attributes: past 30, CPython stops sharing instance dict keys, and every
+        # attribute read on the hot path gets slower.)
+        self._marked: dict[int, ReplicaDefect] | None = None
+        self.versions: Versions | None = None  # once a rollout puts them in play
+        self._queue_limit_serving = queue_limit  # restored when a replica serves again
 
     def touch(self, now: float) -> None:
         """Bring the time integrals up to `now`."""
@@ -79,22 +155,109 @@ class Station:
             self.capacity_area += self.workers * elapsed
             self._last = now
 
-    def add_replica(self) -> None:
-        """A new replica is ready to serve (autoscaling)."""
+    def add_replica(self, version: int | None = None) -> None:
+        """A new replica is ready to serve (autoscaling, a rollout). `version`: the code it
+        runs, when versions are in play (default: the current one)."""
+        self.new_replica(version)
+
+    def new_replica(self, version: int | None = None) -> int:
+        """As `add_replica`, and returns the new replica's number."""
         raise NotImplementedError
 
-    def remove_replica(self, failed: bool = False) -> None:
+    def remove_replica(self, failed: bool = False, replica: int | None = None) -> None:
         """Stop sending work to one replica; it finishes what it has and goes (autoscaling).
-        `failed`: its node died, so the work it has fails instead (`_lose`)."""
+        `failed`: its node died, so the work it has fails instead (`_lose`). `replica`: which
+        one (a rollout retires old versions); by default the newest (of the current version,
+        when versions are in play)."""
         raise NotImplementedError
+
+    def live_replicas(self) -> list[int]:
+        """The replicas taking work, oldest first."""
+        raise NotImplementedError
+
+    def enable_versions(self) -> Versions:
+        """Put versions in play: every serving replica runs version 0. Idempotent."""
+        if self.versions is None:
+            self.versions = Versions(dict.fromkeys(self.live_replicas(), 0))
+        return self.versions
+
+    @property
+    def current_version(self) -> int:
+        """The version the station runs, or is rolling out (replicas added by others get it)."""
+        return self.versions.current if self.versions is not None else 0
+
+    def set_defect(self, version: int, defect: ReplicaDefect | None) -> None:
+        """What `version` does wrong (None: nothing); marks its replicas already serving."""
+        versions = self.enable_versions()
+        if defect is None:
+            versions.defects.pop(version, None)
+        else:
+            versions.defects[version] = defect
+        for replica, runs in versions.of.items():
+            if runs == version:
+                self._mark(replica, defect)
+
+    def _mark(self, replica: int, defect: ReplicaDefect | None) -> None:
+        marked = self._marked
+        if marked is not None and marked.get(replica) is LOST:
+            return  # lost with its node: that is how its work ends
+        if defect is None:
+            if marked is not None:
+                marked.pop(replica, None)
+                if not marked:
+                    self._marked = None
+            return
+        if marked is None:
+            marked = self._marked = {}
+        marked[replica] = defect
+
+    def _added(self, replica: int, version: int | None) -> None:
+        """Bookkeeping of a replica that starts serving, when versions are in play."""
+        versions = self.versions
+        if versions is None:
+            if not version:
+                return  # version 0, which every replica runs until versions are in play
+            versions = self.enable_versions()
+        runs = versions.current if version is None else version
+        versions.of[replica] = runs
+        defect = versions.defects.get(runs)
+        if defect is not None:
+            self._mark(replica, defect)
+        if versions.on_change is not None:
+            versions.on_change(self, replica, runs, True)
+
+    def _retired(self, replica: int) -> None:
+        versions = self.versions
+        if versions is not None and versions.on_change is not None:
+            versions.on_change(self, replica, versions.of[replica], False)
 
     def _lose(self, replica: int) -> None:
         """A replica died with its node: each visit working there fails with `stale_endpoint`
         when its current step would have ended (nothing answers; the caller hears no sooner,
         or at its own timeout)."""
-        if self._dead is None:
-            self._dead = set()
-        self._dead.add(replica)
+        if self._marked is None:
+            self._marked = {}
+        self._marked[replica] = LOST
+
+    def _slowed(self, event: Event, mark: ReplicaDefect) -> bool:
+        """A work step on a replica of a slow version goes on for (factor − 1) × its drawn
+        time more, on the same worker; True while it does."""
+        if mark.latency_factor == 1.0 or type(event) is _Slowed:
+            return False
+        assert isinstance(event, Timeout)  # a work step (`_run`)
+        extra = (mark.latency_factor - 1.0) * event._delay
+        _Slowed(self.env, extra, event._value).callbacks.append(self._done)
+        return True
+
+    def _marked_end(self, visit: Visit, mark: ReplicaDefect) -> None:
+        """The end of a work step on a marked replica: lost with its node, or of a bad version
+        (which fails a share of the visits it served, once per visit, at their first work)."""
+        if mark is LOST:
+            visit.finish(STALE_ENDPOINT)
+        elif mark.error_ratio and visit.at_first_work() and mark.uniform() < mark.error_ratio:
+            visit.finish(DEFECT)
+        else:
+            visit.advance()
 
     def _run(self, visit: Visit, sampler: Callable[[], float], now: float) -> None:
         if not visit.started:
@@ -145,32 +308,52 @@ class CentralQueueStation(Station):
         self._retiring: dict[int, int] = {}  # replica → workers still to stop
         self._next_replica = self.replicas
 
-    def add_replica(self) -> None:
+    def new_replica(self, version: int | None = None) -> int:
         now = self.env._now
         self.touch(now)
         replica = self._next_replica
         self._next_replica += 1
         self._live.append(replica)
+        if not self.replicas:
+            self.queue_limit = self._queue_limit_serving  # serving again (see remove_replica)
         self.replicas += 1
         self.workers += self.concurrency
+        self._added(replica, version)
         for _ in range(self.concurrency):
             self._release_worker(replica, now)
         if self.on_endpoint_change is not None:
             self.on_endpoint_change(self, "added")
+        return replica
 
-    def remove_replica(self, failed: bool = False) -> None:
+    def remove_replica(self, failed: bool = False, replica: int | None = None) -> None:
         self.touch(self.env._now)
-        replica = self._live.pop()
+        if replica is None:
+            if self.versions is None:
+                replica = self._live.pop()
+            else:
+                replica = newest_of(self._live, self.versions.of, self.versions.current)
+                self._live.remove(replica)
+        else:
+            self._live.remove(replica)
         self.replicas -= 1
+        if not self.replicas:
+            # Nothing serves: the load balancer has no backend and refuses new work at once
+            # (`unavailable`); a zero queue limit does it with no test in `admit`.
+            self._queue_limit_serving = self.queue_limit
+            self.queue_limit = 0
         idle = sum(1 for r in self._idle if r == replica)
         self._idle = deque(r for r in self._idle if r != replica)
         self.workers -= idle
         if idle < self.concurrency:
             self._retiring[replica] = self.concurrency - idle
+        self._retired(replica)
         if self.on_endpoint_change is not None:
             self.on_endpoint_change(self, "removed")
         if failed:
             self._lose(replica)
+
+    def live_replicas(self) -> list[int]:
+        return list(self._live)
 
     def _release_worker(self, replica: int, now: float) -> None:
         if self._queue:
@@ -202,9 +385,12 @@ class CentralQueueStation(Station):
 
     def _done(self, event: Event) -> None:
         visit: Visit = event._value
+        replica = visit.replica
+        marked = self._marked
+        if marked is not None and replica in marked and self._slowed(event, marked[replica]):
+            return
         now = self.env._now
         self.touch(now)
-        replica = visit.replica
         if self._retiring and replica in self._retiring:
             self.busy -= 1
             self.workers -= 1
@@ -219,8 +405,8 @@ class CentralQueueStation(Station):
         else:
             self._idle.append(replica)
             self.busy -= 1
-        if self._dead is not None and replica in self._dead:
-            visit.finish(STALE_ENDPOINT)
+        if marked is not None and replica in marked:
+            self._marked_end(visit, marked[replica])
         else:
             visit.advance()
 
@@ -249,30 +435,75 @@ class ReplicaQueueStation(Station):
         self._live: list[int] | None = None  # replicas taking work, when some are retiring
         self._retiring: set[int] = set()
 
-    def add_replica(self) -> None:
+    def new_replica(self, version: int | None = None) -> int:
         self.touch(self.env._now)
+        replica = len(self._queues)
         self._queues.append(deque())
         self._replica_in_flight.append(0)
         self._replica_busy.append(0)
         if self._live is not None:
-            self._live.append(len(self._queues) - 1)
+            self._live.append(replica)
         self.replicas += 1
         self.workers += self.concurrency
+        self._added(replica, version)
+        if self.replicas == 1:
+            self._route()  # serving again
         if self.on_endpoint_change is not None:
             self.on_endpoint_change(self, "added")
+        return replica
 
-    def remove_replica(self, failed: bool = False) -> None:
+    def remove_replica(self, failed: bool = False, replica: int | None = None) -> None:
         self.touch(self.env._now)
-        live = self._live if self._live is not None else list(range(len(self._queues)))
-        replica = live.pop()
+        live = self.live_replicas()
+        if replica is None:
+            if self.versions is None:
+                replica = live[-1]
+            else:
+                replica = newest_of(live, self.versions.of, self.versions.current)
+        live.remove(replica)
         self._live = live
         self._retiring.add(replica)
         self.replicas -= 1
+        if not self.replicas:
+            self._route()  # nothing serves
         self.workers -= self.concurrency - self._replica_busy[replica]
+        self._retired(replica)
         if self.on_endpoint_change is not None:
             self.on_endpoint_change(self, "removed")
         if failed:
             self._lose(replica)
+
+    def live_replicas(self) -> list[int]:
+        return list(self._live) if self._live is not None else list(range(len(self._queues)))
+
+    def set_split(self, split: tuple[float, int, Callable[[], float]] | None) -> None:
+        """Split traffic by weight between a canary version and the rest (None: stop)."""
+        self.enable_versions().split = split
+        self._route()
+
+    def _route(self) -> None:
+        """The balancer as it stands: the plain one, or (with a split, or nothing serving)
+        one that wraps it, on the slower path of `admit` (`_live` set), so the plain path
+        tests nothing more."""
+        versions = self.enable_versions()
+        plain = versions.balancer or self._choose
+        split = versions.split
+        if split is None and self.replicas:
+            self._choose, versions.balancer = plain, None
+            return
+        self._live = self.live_replicas()
+
+        def choose(in_flight: list[int]) -> int:
+            live = self._live
+            if not live:
+                raise NothingServes
+            if split is None:
+                return plain(in_flight)
+            share, canary, uniform = split
+            side = split_side(live, versions.of, canary, share, uniform())
+            return side[plain([in_flight[i] for i in side])]
+
+        self._choose, versions.balancer = choose, plain
 
     def _lose(self, replica: int) -> None:
         """As `Station._lose`; the visits waiting in the replica's own queue fail at once."""
@@ -289,7 +520,10 @@ class ReplicaQueueStation(Station):
             replica = self._choose(self._replica_in_flight)
         else:
             live = self._live
-            replica = live[self._choose([self._replica_in_flight[r] for r in live])]
+            try:
+                replica = live[self._choose([self._replica_in_flight[r] for r in live])]
+            except NothingServes:
+                return False  # refused (`unavailable`)
         if (
             self.queue_limit is not None
             and self._replica_busy[replica] >= self.concurrency
@@ -317,9 +551,12 @@ class ReplicaQueueStation(Station):
 
     def _done(self, event: Event) -> None:
         visit: Visit = event._value
+        replica = visit.replica
+        marked = self._marked
+        if marked is not None and replica in marked and self._slowed(event, marked[replica]):
+            return
         now = self.env._now
         self.touch(now)
-        replica = visit.replica
         queue = self._queues[replica]
         if queue:
             following, sampler = queue.popleft()
@@ -330,8 +567,8 @@ class ReplicaQueueStation(Station):
             self.busy -= 1
             if replica in self._retiring:
                 self.workers -= 1  # a retiring replica's workers stop as they finish
-        if self._dead is not None and replica in self._dead:
-            visit.finish(STALE_ENDPOINT)
+        if marked is not None and replica in marked:
+            self._marked_end(visit, marked[replica])
         else:
             visit.advance()
 

@@ -10,11 +10,13 @@ import simpy
 
 from ..engine import EventLog, RandomStreams, RequestLog, Samples, SpanLog
 from ..engine.recorder import STATUS_CODE
+from ..errors import ScenarioError
 from ..records.scaling import ScalingLog
 from ..scenario.calls import Call, CallPolicy, Parallel, Work
 from ..scenario.calls import RetryBudget as RetryBudgetSettings
 from ..scenario.cluster import NodeType, Replicas
 from ..scenario.distributions import block_stream
+from ..scenario.rollout import Defect
 from ..scenario.schema import Scenario, Service
 from ..scenario.units import format_duration, format_rate
 from . import calls
@@ -22,6 +24,7 @@ from .autoscaling import Autoscaler, NodePool, Scaled
 from .context import RunContext, ServiceHandles, Subsystem
 from .placement import Placement
 from .resilience import BreakerState, RetryBudget
+from .rollout import Rollouts, scripted, stations_by_service
 from .services import Station, build_station
 from .traffic import start_source
 
@@ -102,6 +105,7 @@ class World:
             self._build_autoscaler()
         elif self.placement is not None:
             self._place_fixed()
+        self.rollouts = self._build_rollouts()
         self.subsystems: dict[str, Subsystem] = (
             {} if subsystems is None else subsystems(self.context)
         )
@@ -323,11 +327,44 @@ class World:
         node_type = self._node_type()
         return node_type.price_per_hour if node_type is not None else math.nan
 
+    def _replica_start(self) -> float:
+        """Seconds from asking for a replica to its taking traffic: `autoscaling.replica_start`,
+        else the start time of the nodes' runtime, else the Kubernetes pod-startup SLO."""
+        scenario = self.scenario
+        replica_start = scenario.autoscaling.replica_start
+        node_type = self._node_type()
+        if replica_start is None and node_type is not None and scenario.cluster is not None:
+            replica_start = scenario.cluster.runtimes[node_type.runtime].start_time
+        return DEFAULT_REPLICA_START if replica_start is None else replica_start
+
+    def _build_rollouts(self) -> Rollouts:
+        """Deploys and rollbacks on the stations, for subsystems (`ServiceHandles.rollouts`)
+        and for the scenario's scripted deploys."""
+        scenario = self.scenario
+        rollouts = Rollouts(
+            self.env,
+            stations_by_service(
+                scenario.services, self.stations, scenario.deployment == "monolith"
+            ),
+            self.streams,
+            self.events,
+            self.spans,
+            self._replica_start(),
+        )
+        handles = self.context.services
+        assert handles is not None  # the World's context always holds its services
+        handles.rollouts = rollouts
+        deploys = [(name, d) for name, spec in scenario.services.items() for d in spec.deploys]
+        if scenario.deployment == "monolith":
+            _one_defect_per_version(scenario)
+        scripted(self.env, rollouts, deploys)
+        return rollouts
+
     def _build_autoscaler(self) -> None:
         scenario = self.scenario
         settings = scenario.autoscaling
         node_type = self._node_type()
-        replica_start = settings.replica_start
+        replica_start = self._replica_start()
         if node_type is not None and scenario.cluster is not None:
             name = scenario.cluster.node_type_list()[0][0]
             self.pool = NodePool(
@@ -335,10 +372,6 @@ class World:
             )
             for _ in range(node_type.count):
                 self.pool.add(ready=True)
-            if replica_start is None:
-                replica_start = scenario.cluster.runtimes[node_type.runtime].start_time
-        if replica_start is None:
-            replica_start = DEFAULT_REPLICA_START
         sizes = scenario.workloads.microservices if scenario.workloads else Replicas()
         scaled = [
             Scaled(
@@ -468,6 +501,22 @@ def _policy(policy: CallPolicy) -> _Policy:
         "retry_on": frozenset(STATUS_CODE[cause] for cause in policy.retry_on),
         "optional": getattr(policy, "optional", False),
     }
+
+
+def _one_defect_per_version(scenario: Scenario) -> None:
+    """In a monolith every service's deploy is a deploy of the one process, so a version
+    number means the same code (and defect) whichever service's deploys name it."""
+    seen: dict[int, tuple[str, Defect]] = {}
+    for name, spec in scenario.services.items():
+        for index, deploy in enumerate(spec.deploys):
+            first, defect = seen.setdefault(deploy.version, (name, deploy.defect))
+            if defect != deploy.defect:
+                raise ScenarioError(
+                    scenario.source,
+                    f"services.{name}.deploys.{index}.defect",
+                    f"version {deploy.version} of the monolith is deployed with another defect "
+                    f"by services.{first}; in a monolith a version is the whole process's",
+                )
 
 
 def _budget(settings: RetryBudgetSettings) -> RetryBudget | None:

@@ -28,7 +28,8 @@ def save_run_charts(result: Result, directory: Path | str) -> list[Path]:
     latency-cdf, latency-over-time and utilisation, and call-graph when services call each
     other; with the scheduling model, cluster-heatmap and failure-timeline; with endpoint
     changes, discovery-convergence and stale-errors; with a leaked credential, blast-radius;
-    with the delivery model, cumulative-flow, lead-time and operator-time."""
+    with the delivery model, cumulative-flow, lead-time and operator-time, and value-stream
+    and incident-timeline when a change reached production or an incident happened."""
     from .callgraph import call_graph_chart
     from .timeline import latency_over_time
 
@@ -47,12 +48,23 @@ def save_run_charts(result: Result, directory: Path | str) -> list[Path]:
             written += save_figure(cluster_heatmap(result), directory / "cluster-heatmap")
             written += save_figure(failure_timeline(result), directory / "failure-timeline")
         if has_delivery(result):
-            from .delivery import cumulative_flow, lead_time_distribution, operator_time
+            from .delivery import (
+                cumulative_flow,
+                incident_timeline_chart,
+                lead_time_distribution,
+                operator_time,
+                value_stream,
+            )
 
             name = {scenario.name: result}
             written += save_figure(cumulative_flow(result), directory / "cumulative-flow")
             written += save_figure(lead_time_distribution(name), directory / "lead-time")
             written += save_figure(operator_time(name), directory / "operator-time")
+            if not result.tables["lead_time_breakdown"].empty:
+                written += save_figure(value_stream(name), directory / "value-stream")
+            if not result.tables["incident_timeline"].empty:
+                chart = incident_timeline_chart(result)
+                written += save_figure(chart, directory / "incident-timeline")
         written += _discovery_charts(result, directory)
     return written
 

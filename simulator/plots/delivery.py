@@ -5,6 +5,8 @@ fig = lead_time_distribution({"sysadmin": r1, "sre": r3})
 fig = operator_time({"sysadmin": r1, "sre": r3})
 fig = growth_curves(sweep)                          # simulator.experiments.growth
 fig = era_comparison(table)                         # simulator.experiments.eras
+fig = value_stream({"sysadmin": r1, "sre": r3})    # where a change's time goes, stacked
+fig = incident_timeline_chart(result)              # each incident's phases
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..metrics.delivery import hours_in_window, lead_times
+from ..metrics.delivery import STAGE_COLUMNS, TIMELINE_PHASES, hours_in_window, lead_times
+from ..records.delivery import STAGES
 from ..scenario.calendar import Calendar
 from ..scenario.units import DAY, HOUR, WEEK
 from .common import empty_note, new_figure, theme_if
-from .theme import PALETTE
+from .data import time_unit
+from .theme import OKABE_ITO, PALETTE
 
 if TYPE_CHECKING:
     from ..results import Result
@@ -228,3 +232,209 @@ def era_comparison(table: pd.DataFrame) -> Figure:
                 low = float(np.nanmin(values))
                 ax.set_ylim(max(0.0, low - (100 - low) * 0.5), 100)
     return fig
+
+
+# -- where the time goes ----------------------------------------------------------------------
+
+STAGE_LABELS: dict[str, str] = {
+    "release_batch": "waiting for the release",
+    "change_board": "change board",
+    "operators_queue": "operators' queue",
+    "outside_hours": "outside working hours",
+    "ci_queue": "CI queue",
+    "build_test": "build and test",
+    "preview": "preview environment",
+    "freeze": "error-budget freeze",
+    "canary": "canary analysis",
+    "rollout": "rollout",
+    "rework": "rework after a failure",
+}
+"""The legend's name of each stage of `simulator.records.delivery.STAGES`."""
+
+STAGE_COLOURS: dict[str, str] = {
+    "release_batch": OKABE_ITO["blue"],
+    "change_board": OKABE_ITO["reddish purple"],
+    "operators_queue": OKABE_ITO["vermillion"],
+    "outside_hours": "#BBBBBB",
+    "ci_queue": OKABE_ITO["sky blue"],
+    "build_test": OKABE_ITO["bluish green"],
+    "preview": OKABE_ITO["yellow"],
+    "freeze": OKABE_ITO["black"],
+    "canary": OKABE_ITO["orange"],
+    "rollout": "#332288",
+    "rework": "#882255",
+}
+"""Eleven stages need more than Okabe–Ito's eight: Paul Tol's indigo and wine (also safe for
+colour-blind readers) and a light grey for the nights, which are nobody's work."""
+
+
+def mean_stage_hours(result: Result) -> pd.Series:
+    """Mean hours per change in each stage (STAGES order), over the changes committed in
+    the measured period that reached production, the changes DORA's lead time counts: the
+    stages sum to `lead_time_mean_s`."""
+    scenario = result.scenario
+    table = result.tables["lead_time_breakdown"]
+    keep = (table["committed"] >= scenario.warmup) & (table["committed"] < scenario.horizon)
+    measured = table[keep]
+    if measured.empty:
+        return pd.Series(np.nan, index=list(STAGES))
+    means = measured[list(STAGE_COLUMNS)].mean() / HOUR
+    means.index = list(STAGES)
+    return means
+
+
+def value_stream(results: Mapping[str, Result]) -> Figure:
+    """Where a change's time goes, one stacked bar per run (an era, a scenario): on the
+    left the mean hours per change in each stage (the bar's length is the mean lead time),
+    on the right the same as shares of the lead time, so that a run of minutes still shows
+    its make-up beside a run of weeks. Only stages some run spends time in are drawn, each
+    named in the legend."""
+    with theme_if(True):
+        fig = new_figure()
+        hours_ax, share_ax = fig.subplots(1, 2, sharey=True)
+        names = list(results)
+        means = pd.DataFrame({name: mean_stage_hours(results[name]) for name in names}).T
+        counts = {name: _measured_changes(results[name]) for name in names}
+        drawn = [stage for stage in STAGES if (means[stage].fillna(0.0) > 0).any()]
+        totals = means.sum(axis=1, min_count=1)
+        y = np.arange(len(names))
+        left_hours = np.zeros(len(names))
+        left_share = np.zeros(len(names))
+        for stage in drawn:
+            hours = means[stage].fillna(0.0).to_numpy()
+            share = np.divide(
+                100 * hours, totals.to_numpy(), out=np.zeros(len(names)), where=totals > 0
+            )
+            colour, label = STAGE_COLOURS[stage], STAGE_LABELS[stage]
+            hours_ax.barh(y, hours, left=left_hours, color=colour, label=label)
+            share_ax.barh(y, share, left=left_share, color=colour)
+            left_hours += hours
+            left_share += share
+        for index, name in enumerate(names):
+            total = totals.iloc[index]
+            text = "no change reached production" if np.isnan(total) else _hours(total)
+            hours_ax.annotate(
+                f" {text} (n = {counts[name]})",
+                (left_hours[index], index),
+                va="center",
+                fontsize=14,
+            )
+        if not drawn:
+            empty_note(hours_ax, "no change reached production")
+        hours_ax.set_yticks(y, names)
+        hours_ax.invert_yaxis()
+        hours_ax.set_xlabel("mean hours per change")
+        hours_ax.set_xlim(0, max(1.0, float(np.nanmax(left_hours, initial=0.0))) * 1.35)
+        share_ax.set_xlabel("share of the lead time (%)")
+        share_ax.set_xlim(0, 100)
+        fig.suptitle("Where a change's time goes, commit to production", x=0.01, ha="left")
+        if drawn:
+            fig.legend(loc="outside lower center", ncols=min(4, len(drawn)))
+    return fig
+
+
+def _measured_changes(result: Result) -> int:
+    scenario = result.scenario
+    committed = result.tables["lead_time_breakdown"]["committed"]
+    return int(((committed >= scenario.warmup) & (committed < scenario.horizon)).sum())
+
+
+def _hours(hours: float) -> str:
+    if hours >= 48:
+        return f"{hours / 24:.1f} d"
+    if hours >= 1:
+        return f"{hours:.1f} h"
+    return f"{hours * 60:.0f} min"
+
+
+PHASE_LABELS = {
+    "detection": "detection (start to alert or report)",
+    "response": "response (to the responder taking it up)",
+    "diagnosis": "diagnosis",
+    "remediation": "remediation (to service restored)",
+}
+PHASE_COLOURS = {
+    "detection": OKABE_ITO["vermillion"],
+    "response": OKABE_ITO["orange"],
+    "diagnosis": OKABE_ITO["sky blue"],
+    "remediation": OKABE_ITO["bluish green"],
+}
+
+
+def incident_timeline_chart(result: Result, limit: int = 30) -> Figure:
+    """One line per incident that started in the measured period, its time to restore split
+    into detection, response, diagnosis and remediation (hours or minutes since it
+    started); an incident still open at the horizon is drawn to the horizon, hatched. With
+    more than `limit` incidents, the `limit` longest are drawn, in order of start."""
+    with theme_if(True):
+        fig = new_figure()
+        ax = fig.subplots()
+        scenario = result.scenario
+        timeline = result.tables["incident_timeline"]
+        measured = timeline[
+            (timeline["started"] >= scenario.warmup) & (timeline["started"] < scenario.horizon)
+        ]
+        lasted = measured["resolved"].fillna(scenario.horizon) - measured["started"]
+        shown = measured.loc[lasted.sort_values(ascending=False).index[:limit]]
+        shown = shown.sort_values("started")
+        title = f"Incidents of {scenario.name}: where the time to restore goes"
+        if len(shown) < len(measured):
+            title += f" (the {len(shown)} longest of {len(measured)})"
+        fig.suptitle(title, x=0.01, ha="left", fontsize=22)
+        if shown.empty:
+            empty_note(ax, "no incident in the measured period")
+            ax.set_xlabel("time since the incident started (h)")
+            return fig
+        longest = float((shown["resolved"].fillna(scenario.horizon) - shown["started"]).max())
+        unit, seconds = time_unit(longest)
+        unit, seconds = ("h", HOUR) if unit == "d" else (unit, seconds)
+        y = np.arange(len(shown))
+        left = np.zeros(len(shown))
+        for phase in TIMELINE_PHASES:
+            width = shown[f"{phase}_s"].fillna(0.0).to_numpy() / seconds
+            if not (width > 0).any():
+                continue  # the pipeline's own rollbacks: no response, no diagnosis
+            ax.barh(y, width, left=left, color=PHASE_COLOURS[phase], label=PHASE_LABELS[phase])
+            left += width
+        open_now = shown["resolved"].isna().to_numpy()
+        if open_now.any():
+            rest = (scenario.horizon - shown["started"].to_numpy()) / seconds - left
+            ax.barh(
+                y[open_now],
+                rest[open_now],
+                left=left[open_now],
+                color="white",
+                edgecolor="#666666",
+                hatch="//",
+                label="still open at the horizon",
+            )
+        first_bad = (shown["first_bad_request"] - shown["started"]).to_numpy() / seconds
+        if np.isfinite(first_bad).any():
+            ax.plot(first_bad, y, "k|", markersize=16, label="first failed request")
+        labels = [
+            f"#{incident} {_when(started)}, svc {service} {cause.replace('-', ' ')}: "
+            f"{source or '?'} → {who or 'nobody'}"
+            for incident, started, service, cause, source, who in zip(
+                shown["incident"].astype(int).tolist(),
+                shown["started"].astype(float).tolist(),
+                shown["service"].astype(int).tolist(),
+                shown["cause"].astype(str).tolist(),
+                shown["source"].astype(str).tolist(),
+                shown["responder"].astype(str).tolist(),
+                strict=True,
+            )
+        ]
+        ax.set_yticks(y, labels, fontsize=max(8, 15 - len(shown) // 4))
+        ax.invert_yaxis()
+        ax.set_xlabel(f"time since the incident started ({unit})")
+        handles, names = ax.get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=min(3, len(names)))
+    return fig
+
+
+def _when(t: float) -> str:
+    """Day and hour of the week a time falls on: "week 2 Tue 10:14"."""
+    day = int(t // DAY)
+    minutes = int((t - day * DAY) // 60)
+    weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day % 7]
+    return f"week {day // 7 + 1} {weekday} {minutes // 60:02d}:{minutes % 60:02d}"

@@ -46,6 +46,8 @@ CAUSE_COLOURS = {
     "stale_endpoint": OKABE_ITO["vermillion"],
     "misconfigured": OKABE_ITO["yellow"],
     "unauthorized": OKABE_ITO["black"],
+    "defect": "#882255",  # Paul Tol's "wine", colour-blind safe beside Okabe–Ito
+    "unavailable": OKABE_ITO["sky blue"],
 }
 CAUSE_LABELS = {
     "timeout": "timed out",
@@ -54,6 +56,8 @@ CAUSE_LABELS = {
     "stale_endpoint": "stale endpoint",
     "misconfigured": "misconfigured host",
     "unauthorized": "refused credential",
+    "defect": "bad version",
+    "unavailable": "service down",
 }
 
 

@@ -8,10 +8,52 @@ where something has not happened (yet) by the horizon.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..scenario.calendar import Calendar
 from ..scenario.units import WEEK
+
+STAGES: tuple[str, ...] = (
+    "release_batch",
+    "change_board",
+    "operators_queue",
+    "outside_hours",
+    "ci_queue",
+    "build_test",
+    "preview",
+    "freeze",
+    "canary",
+    "rollout",
+    "rework",
+)
+"""Where a change's time goes between its commit and production; a stage's code in the
+records is its index here."""
+
+STAGE_DESCRIPTIONS: dict[str, str] = {
+    "release_batch": "waiting for the next release: the release cadence (ticket, "
+    "config-management), or the rollout under way that the deploy pipeline finishes before "
+    "it takes the next batch (automated)",
+    "change_board": "waiting for the change-approval board's next meeting",
+    "operators_queue": "waiting for a free operator to take the deploy ticket",
+    "outside_hours": "nights, weekends and holidays inside work done in working time (a "
+    "manual deploy, a recipe trigger, a developer's fix)",
+    "ci_queue": "waiting for a free CI runner",
+    "build_test": "the image build and the tests (flaky reruns included)",
+    "preview": "the preview environment's review",
+    "freeze": "deploys frozen by the error-budget policy",
+    "canary": "the canary analysis",
+    "rollout": "the deploy itself: by hand (ticket), the recipe trigger and the converge "
+    "run (config-management), the rollout (automated)",
+    "rework": "lost to a failure: a broken release in production until its rollback, the "
+    "rollback of a canary, and a developer's fix of a bad change",
+}
+"""What each stage of `STAGES` counts (the docs and the charts use these words)."""
+
+NO_STAGE = -1
+"""The stage code of a change in production (or of a record that does not know)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +70,10 @@ class ChangeRecord:
     """Running in production (NaN if not, or rolled back and not yet out again)."""
     caused_failure: bool
     """It was bad and reached production or a canary at least once."""
+    stage: int = NO_STAGE
+    """The stage (index into `STAGES`) it is in at the horizon; NO_STAGE in production."""
+    since: float = math.nan
+    """Since when it is in that stage (or in production)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +107,61 @@ class IncidentRecord:
     """A human responded to a page or a customer's report (not to a ticket alert)."""
     impact: float
     """Share of the service's traffic affected (a canary's slice, or all of it)."""
+    source: str = ""
+    """How it was detected: page, ticket (an alert that opens one), customer, canary (the
+    pipeline's canary analysis); "" if not (yet) detected."""
+    rule: str = ""
+    """The alert rule that fired (e.g. "burn-rate 14.4x/1h", "threshold"), "canary
+    analysis", or "" (a customer's report, or a caller that did not say)."""
+    first_bad: float = math.nan
+    """The first request that failed because of it (NaN where requests are not simulated)."""
+    notified: float = math.nan
+    """When a human was paged or handed it (a ticket: when working hours start; NaN if the
+    pipeline alone dealt with it)."""
+    acknowledged: float = math.nan
+    """When the responder took it up (answered and free to work on it)."""
+    diagnosed: float = math.nan
+    """When the responder knew what to do."""
+    remediated: float = math.nan
+    """When the remedy was applied (a rollback deployed or started, a repair done); the
+    incident is resolved once the remedy runs (`resolved`, the same time or later)."""
+    hours: float = math.nan
+    """The responder's hours on it (diagnosis and remedy; 0 for the pipeline)."""
+    deploy: int = -1
+    """The deploy whose release caused it (index into the deploys), else -1."""
+
+
+@dataclass(frozen=True)
+class ChangeStages:
+    """Where changes' time went, columnar: one row per stretch of one change in one stage.
+    A change's rows tile [committed, latest deployed] without gap or overlap (its last
+    stretch ends when it reaches production), so their durations sum to its lead time."""
+
+    change: np.ndarray
+    """The change's id (int64)."""
+    stage: np.ndarray
+    """Index into `STAGES` (int8)."""
+    start: np.ndarray
+    end: np.ndarray
+    ahead: np.ndarray
+    """Work items waiting ahead of it when it joined a queue (the operators' queue: tickets
+    of the same or higher priority; the CI queue: builds), else -1 (int32)."""
+    deploy: np.ndarray
+    """The deploy it was part of during the stretch (index into the deploys), else -1."""
+
+    @classmethod
+    def empty(cls) -> ChangeStages:
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int8),
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.change)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +230,12 @@ class DeliveryRecords:
     """US dollars per operator working hour."""
     on_call_standby_rate: float
     """Pay for an hour on call, as a share of `hourly_rate`."""
+    stages: ChangeStages = field(default_factory=ChangeStages.empty)
+    """Where each change's time went."""
+    slo: float = math.nan
+    """The availability objective the alerts protect (`monitoring.slo`)."""
+    budget_window: float = math.nan
+    """The window over which the error budget is counted (`error_budget.window`), seconds."""
 
     @property
     def period(self) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -60,4 +62,28 @@ class ScenarioModel(BaseModel):
                             "hint": cls.key_hints.get(key) or suggest(str(key), known),
                         },
                     )
+            for key, value in data.items():  # pydantic would read true as 1 for a number
+                field = cls.model_fields.get(key)
+                if isinstance(value, bool) and field is not None and _takes_no_bool(field):
+                    raise PydanticCustomError(
+                        "bool_for_number",
+                        "expected a number, got {value}",
+                        {"key": str(key), "value": str(value).lower()},
+                    )
         return data
+
+
+def _takes_no_bool(field: Any) -> bool:
+    """Whether a field is a number (int or float, maybe optional) that cannot be a bool."""
+    kinds: set[Any] = set()
+    todo = [field.annotation]
+    while todo:
+        annotation = todo.pop()
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) is typing.Annotated:
+            todo.append(args[0])
+        elif typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            todo.extend(args)
+        else:
+            kinds.add(annotation)
+    return bool(kinds & {int, float}) and bool not in kinds and Any not in kinds

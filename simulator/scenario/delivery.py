@@ -275,6 +275,23 @@ class Delivery(ScenarioModel):
     )
 
 
+class ManualScaleOut(ScenarioModel):
+    """The remedy of an overload incident opened by a monitoring alert (request level): the
+    responder adds servers by hand, which serve once the lead time of getting one (a
+    purchase, a VM, a boot and hand configuration) has passed. Neutral defaults; what each
+    era would use is in docs/monitoring.md."""
+
+    replicas: int = knob(
+        1, "replicas the responder adds to the overloaded service", "replicas", ge=1
+    )
+    lead_time: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=30 * 60.0),
+        description="time from the responder's decision to the new replicas serving: getting "
+        "a server, booting and configuring it (assumed)",
+        unit="s",
+    )
+
+
 class Incidents(ScenarioModel):
     """How incidents are restored, and failures that do not come from changes."""
 
@@ -301,6 +318,11 @@ class Incidents(ScenarioModel):
         default_factory=lambda: Exponential(mean=2 * HOUR),
         description="operator time to repair an infrastructure failure",
         unit="s",
+    )
+    manual_scale_out: ManualScaleOut = knob(
+        default_factory=ManualScaleOut,
+        description="how a responder scales out an overloaded service by hand (request level, "
+        "with monitoring)",
     )
 
 
@@ -338,6 +360,23 @@ def _workbook_rules() -> list[BurnRateRule]:
     ]
 
 
+class SaturationRule(ScenarioModel):
+    """A threshold alert on a cause: a service's busy workers over its workers, averaged
+    over each scrape interval (request level). Values are assumed (docs/monitoring.md)."""
+
+    enabled: bool = knob(True, "alert on saturated services")
+    threshold: float = knob(
+        0.9, "busy share of the workers above which a service counts as saturated", gt=0, le=1
+    )
+    alert_for: Duration = knob(
+        5 * 60.0,
+        "time the saturation must last before the alert fires (Prometheus' for; assumed)",
+        "s",
+        ge=0,
+    )
+    page: bool = knob(True, "the alert pages (else it opens a ticket)")
+
+
 class Monitoring(ScenarioModel):
     """Detection: alert rules over scraped metrics, or else customers who complain."""
 
@@ -371,6 +410,17 @@ class Monitoring(ScenarioModel):
         "no burn-rate rule fires; assumed)",
         unit="s",
     )
+    error_threshold: float = knob(
+        0.05,
+        "threshold alerting at request level: share of a scrape interval's requests that fail "
+        "or miss the SLO latency above which the error check holds (for alert_for; assumed)",
+        gt=0,
+        le=1,
+    )
+    saturation: SaturationRule = knob(
+        default_factory=SaturationRule,
+        description="threshold alert on busy workers per service (request level)",
+    )
 
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
@@ -383,7 +433,9 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("delivery.automated.preview", Preview),
     ("delivery.automated.error_budget", ErrorBudget),
     ("incidents", Incidents),
+    ("incidents.manual_scale_out", ManualScaleOut),
     ("monitoring", Monitoring),
     ("monitoring.burn_rate_rules[]", BurnRateRule),
+    ("monitoring.saturation", SaturationRule),
 ]
 """The sections of the generated scenario reference (docs/scenario-reference.md)."""

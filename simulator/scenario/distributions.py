@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from .base import ScenarioModel, knob
+from .files import data_file, read_text
 from .units import Duration, parse_duration
 
 BLOCK = 4096
@@ -173,8 +174,8 @@ class Empirical(_Distribution):
         if (self.samples is None) == (self.file is None):
             raise ValueError("give exactly one of 'samples' (a list) or 'file' (a CSV path)")
         if self.file is not None:
-            base = Path((info.context or {}).get("base_dir", "."))
-            self._loaded = _read_samples(base / self.file, self.column)
+            path = data_file(info.context, self.file, "a CSV file of samples")
+            self._loaded = _read_samples(path, self.column, self.file)
         else:
             self._loaded = tuple(self.samples or ())
         if not self._loaded:
@@ -210,21 +211,25 @@ class Empirical(_Distribution):
         return float(values.std() / mean) if mean > 0 else 0.0
 
 
-def _read_samples(path: Path, column: str | int) -> tuple[float, ...]:
-    if not path.is_file():
-        raise ValueError(f"expected a CSV file of samples, but {str(path)!r} does not exist")
-    with path.open(newline="") as handle:
+def _read_samples(path: Path, column: str | int, name: str) -> tuple[float, ...]:
+    """Samples from one column of a CSV; errors name the file, line and column, never a
+    cell's content."""
+    where = repr(name)
+    text = read_text(path, name)
+    try:
         rows = [
             (line, row)
-            for line, row in enumerate(csv.reader(handle), start=1)
+            for line, row in enumerate(csv.reader(text.splitlines(), strict=True), start=1)
             if any(cell.strip() for cell in row)
         ]
+    except csv.Error:
+        raise ValueError(f"{where}: unclosed or misplaced quote") from None
     if not rows:
-        raise ValueError(f"expected samples in {str(path)!r}, but it is empty")
+        raise ValueError(f"expected samples in {where}, but it is empty")
     header = [cell.strip() for cell in rows[0][1]]
     if isinstance(column, str):
         if column not in header:
-            raise ValueError(f"{str(path)!r} has no column {column!r} (has: {', '.join(header)})")
+            raise ValueError(f"{where} has no column {column!r} in its header (line 1)")
         index, rows = header.index(column), rows[1:]
     else:
         index = column
@@ -234,10 +239,17 @@ def _read_samples(path: Path, column: str | int) -> tuple[float, ...]:
             rows = rows[1:]  # the first row is a header
     values = []
     for line, row in rows:
+        if not -len(row) <= index < len(row):
+            raise ValueError(f"{where} line {line}: expected a column {column}, got {len(row)}")
         try:
-            values.append(parse_duration(row[index].strip()))
-        except (ValueError, IndexError) as error:
-            raise ValueError(f"{str(path)!r} line {line}: {error}") from None
+            value = parse_duration(row[index].strip())
+        except ValueError:
+            raise ValueError(
+                f"{where} line {line}: expected a duration such as 0.25 or 250ms"
+            ) from None
+        if not math.isfinite(value):
+            raise ValueError(f"{where} line {line}: expected a finite duration")
+        values.append(value)
     return tuple(values)
 
 

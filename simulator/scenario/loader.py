@@ -1,7 +1,9 @@
 """From YAML (or a mapping) to a validated Scenario: presets, overrides and clear errors.
 
 Loading never executes code: YAML is read with the safe loader, which builds only plain
-mappings, lists and scalars.
+mappings, lists and scalars. It never takes the machine either: files, nesting, anchors
+and generated topologies are bounded by `Limits` (see `limits.py`), and files are read only
+where `files.py` allows.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ScenarioError
 from .base import suggest
+from .files import allowed_roots, confine
 from .generators import TopologyError, expand_topology
+from .limits import Limits, check_data_shape, check_yaml_shape, generated_services
 from .mappings import deep_merge
 from .messages import first_error
 from .schema import Scenario
@@ -51,15 +55,22 @@ _StrictLoader.add_constructor(
 
 def load_scenario(
     source: str | Path | Mapping[str, Any] | Scenario,
-    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    overrides: Mapping[str, Any] | Iterable[str] | str | None = None,
+    *,
+    limits: Limits | None = None,
+    allow: Iterable[str | Path] = (),
 ) -> Scenario:
     """A validated Scenario from a YAML file or a mapping, with `dotted.path` overrides applied.
 
     Overrides are a mapping (`{"services.api.replicas": 8}`) or `"path=value"` strings as on
-    the command line, where the value is read as YAML (`8`, `3.6/s`, `{mean: 2s}`).
+    the command line (one string is one override), where the value is read as YAML (`8`,
+    `3.6/s`, `{mean: 2s}`). `limits` bounds what loading may take (default: `Limits` raised
+    by `SRESIM_LIMITS`); presets and data files are read only inside the scenario's folder,
+    the working folder, the shipped scenarios and the folders in `allow`.
     Raises ScenarioError, whose message is one line naming the file, the key and what was
     expected.
     """
+    limits = limits if limits is not None else Limits.from_environment()
     if isinstance(source, Scenario):
         if not overrides:
             return source
@@ -67,31 +78,68 @@ def load_scenario(
         data = source.model_dump(mode="json")
     elif isinstance(source, Mapping):
         label, base_dir = MAPPING_SOURCE, Path.cwd()
+        check_data_shape(source, label, limits)
         data = copy.deepcopy(dict(source))
-        data = _resolve_extends(data, label, base_dir, seen=())
-    else:
+        roots = allowed_roots(base_dir, allow)
+        data = _resolve_extends(data, label, base_dir, (), roots, limits)
+    elif isinstance(source, str | Path):
         path = Path(source)
         label, base_dir = str(path), path.parent
-        data = _read_with_presets(path, seen=())
-    parsed = _parse_overrides(overrides, label)
+        roots = allowed_roots(base_dir, allow)
+        data = _read_with_presets(path, (), roots, limits)
+    else:
+        raise ScenarioError(
+            "<arguments>",
+            "scenario",
+            f"expected a file path, a mapping or a Scenario, got {type(source).__name__}",
+        )
+    roots = allowed_roots(base_dir, allow)
+    parsed = _parse_overrides(overrides, label, limits)
     generated = [(k, v) for k, v in parsed if k == "topology" or k.startswith("topology.")]
     for dotted, value in generated:  # first, so that --set can reach generated services
         _apply_override(data, dotted, value, label)
-    data = _expand_topology(data, label, base_dir)
+    data = _expand_topology(data, label, base_dir, limits)
     for dotted, value in parsed:
         if (dotted, value) not in generated:
             _apply_override(data, dotted, value, label)
+    services = data.get("services")
+    if isinstance(services, Mapping) and len(services) > limits.max_services:
+        raise ScenarioError(
+            label,
+            "services",
+            f"{len(services):,} services, more than the limit of {limits.max_services:,}; "
+            "raise it with --limit max_services=N",
+        )
+    context = {
+        "base_dir": base_dir,
+        "roots": roots,
+        "max_data_bytes": limits.max_data_bytes,
+    }
     try:
-        scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
+        scenario = Scenario.model_validate(data, context=context)
     except ValidationError as error:
         raise _first_error(error, label, data, overrides) from None
+    except RecursionError:
+        raise ScenarioError(label, "", "nested too deeply to check") from None
     scenario._source, scenario._base_dir = label, base_dir
     return scenario
 
 
-def _expand_topology(data: dict[str, Any], label: str, base_dir: Path) -> dict[str, Any]:
+def _expand_topology(
+    data: dict[str, Any], label: str, base_dir: Path, limits: Limits
+) -> dict[str, Any]:
     if not data.get("topology"):
         return data
+    count, key = generated_services(data["topology"])
+    if count > limits.max_services:
+        size = f"{count:,.0f}" if count < 1e15 else "more than 10^15"
+        raise ScenarioError(
+            label,
+            key,
+            f"would generate {size} services, more than the limit of "
+            f"{limits.max_services:,}; lower {key.split('.')[-1]} or raise --limit "
+            "max_services=N",
+        )
     try:
         return expand_topology(data, base_dir)
     except TopologyError as error:
@@ -108,39 +156,78 @@ def _unshared(value: Any) -> Any:
     return value
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, limits: Limits) -> dict[str, Any]:
     label = str(path)
     if not path.exists():
         raise ScenarioError(label, "", "file not found")
     if not path.is_file():
-        raise ScenarioError(label, "", "expected a YAML file, found something else")
+        raise ScenarioError(label, "", "expected a YAML file, found a folder or something else")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ScenarioError(label, "", f"malformed YAML: {where}{problem}") from None
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise ScenarioError(
+                label,
+                "",
+                f"{size:,} bytes, more than the limit of {limits.max_file_bytes:,} for a "
+                "scenario file (max_file_bytes)",
+            )
+        with path.open("rb") as handle:  # the size may change between stat and read
+            raw = handle.read(limits.max_file_bytes + 1)
+    except OSError as error:
+        raise ScenarioError(label, "", f"cannot read: {error.strerror or 'unreadable'}") from None
+    if len(raw) > limits.max_file_bytes:
+        raise ScenarioError(
+            label, "", f"more than the limit of {limits.max_file_bytes:,} bytes (max_file_bytes)"
+        )
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError(label, "", "expected a UTF-8 text file") from None
+    data = _parse_yaml(text, label, limits)
     if data is None:
-        data = {}
+        raise ScenarioError(
+            label, "", "the file is empty; expected a mapping of keys (services:, traffic:, ...)"
+        )
     if not isinstance(data, dict):
         raise ScenarioError(label, "", f"expected a mapping of keys, got {type(data).__name__}")
     return _unshared(data)
 
 
-def _read_with_presets(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+def _parse_yaml(text: str, label: str, limits: Limits) -> Any:
+    """YAML text to plain data, refusing duplicate keys and shapes beyond `limits`; errors
+    give the position and PyYAML's problem, never the text."""
+    check_yaml_shape(text, label, limits)
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ScenarioError(label, "", f"malformed YAML: {where}{problem}") from None
+    except RecursionError:  # not reached within max_depth; kept as a last guard
+        raise ScenarioError(label, "", "nested too deeply (max_depth)") from None
+
+
+def _read_with_presets(
+    path: Path, seen: tuple[Path, ...], roots: tuple[Path, ...], limits: Limits
+) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in seen:
         chain = " -> ".join(str(p) for p in (*seen, resolved))
         raise ScenarioError(str(path), "extends", f"presets extend each other in a cycle: {chain}")
-    data = _read_yaml(path)
-    return _resolve_extends(data, str(path), path.parent, (*seen, resolved))
+    if len(seen) >= limits.max_depth:
+        raise ScenarioError(str(path), "extends", f"more than {limits.max_depth} presets deep")
+    data = _read_yaml(path, limits)
+    return _resolve_extends(data, str(path), path.parent, (*seen, resolved), roots, limits)
 
 
 def _resolve_extends(
-    data: dict[str, Any], label: str, base_dir: Path, seen: tuple[Path, ...]
+    data: dict[str, Any],
+    label: str,
+    base_dir: Path,
+    seen: tuple[Path, ...],
+    roots: tuple[Path, ...],
+    limits: Limits,
 ) -> dict[str, Any]:
     """Merge the presets named by `extends:` under this file's keys, later keys winning."""
     parents = data.pop("extends", None)
@@ -153,9 +240,13 @@ def _resolve_extends(
     merged: dict[str, Any] = {}
     for parent in parents:
         parent_path = base_dir / parent
+        try:
+            confine(parent_path, roots)
+        except ValueError as error:
+            raise ScenarioError(label, "extends", f"preset {error}") from None
         if not parent_path.exists():
             raise ScenarioError(label, "extends", f"preset {parent!r} not found in {base_dir}")
-        merged = deep_merge(merged, _read_with_presets(parent_path, seen))
+        merged = deep_merge(merged, _read_with_presets(parent_path, seen, roots, limits))
     return deep_merge(merged, data)
 
 
@@ -163,22 +254,39 @@ def _resolve_extends(
 
 
 def _parse_overrides(
-    overrides: Mapping[str, Any] | Iterable[str] | None, label: str
+    overrides: Mapping[str, Any] | Iterable[str] | str | None, label: str, limits: Limits
 ) -> list[tuple[str, Any]]:
     if overrides is None:
         return []
+    if isinstance(overrides, str):  # one override, not its characters
+        overrides = [overrides]
     if isinstance(overrides, Mapping):
+        check_data_shape(dict(overrides), "overrides", limits)
         return [(str(k), v) for k, v in overrides.items()]
+    if not isinstance(overrides, Iterable):
+        raise ScenarioError(
+            label,
+            "",
+            "expected overrides as a mapping or a list of 'path=value' strings, "
+            f"got {type(overrides).__name__}",
+        )
     parsed = []
     for item in overrides:
+        if not isinstance(item, str):
+            raise ScenarioError(
+                label, "", f"expected an override 'path=value' string, got {type(item).__name__}"
+            )
         if "=" not in item:
             raise ScenarioError(label, item, "expected an override of the form dotted.path=value")
         dotted, text = item.split("=", 1)
+        if len(text) > limits.max_file_bytes:
+            raise ScenarioError(label, dotted, "override longer than max_file_bytes")
+        check_yaml_shape(text, f"{label}: --set {dotted.strip()}", limits)
         try:
             value = yaml.load(text, Loader=_StrictLoader)
         except yaml.YAMLError:
             value = text
-        parsed.append((dotted.strip(), value))
+        parsed.append((dotted.strip(), _unshared(value)))
     return parsed
 
 
@@ -195,7 +303,11 @@ def _apply_override(data: dict[str, Any], dotted: str, value: Any, label: str) -
     while depth < len(parts):
         part = parts[depth]
         model = _unwrap(model, node)
-        if isinstance(model, type) and issubclass(model, BaseModel):
+        keyed = isinstance(model, type) and issubclass(model, BaseModel)
+        if (keyed or _origin(model) in (dict, Mapping)) and not isinstance(node, dict):
+            path = ".".join(parts[:depth])
+            raise ScenarioError(label, path, f"expected a mapping to go inside ({where})")
+        if keyed:
             fields = model.model_fields
             if part not in fields:
                 hints = getattr(model, "key_hints", {})
@@ -285,7 +397,7 @@ def _first_error(
     error: ValidationError,
     label: str,
     data: dict[str, Any],
-    overrides: Mapping[str, Any] | Iterable[str] | None,
+    overrides: Mapping[str, Any] | Iterable[str] | str | None,
 ) -> ScenarioError:
     """One line for the first problem, with the key path as the user wrote it."""
     path, message = first_error(error, data)
@@ -297,9 +409,11 @@ def _first_error(
     return ScenarioError(label, dotted, message)
 
 
-def _override_keys(overrides: Mapping[str, Any] | Iterable[str] | None) -> list[str]:
+def _override_keys(overrides: Mapping[str, Any] | Iterable[str] | str | None) -> list[str]:
     if overrides is None:
         return []
+    if isinstance(overrides, str):
+        overrides = [overrides]
     if isinstance(overrides, Mapping):
         return [str(k) for k in overrides]
     return [str(item).split("=", 1)[0].strip() for item in overrides]

@@ -9,6 +9,7 @@ diurnal profile. Every profile except `replay` multiplies the traffic's base `ra
 from __future__ import annotations
 
 import csv
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -17,6 +18,7 @@ import numpy as np
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from .base import ScenarioModel, knob
+from .files import data_file, read_text
 from .units import Duration, format_duration, parse_duration, parse_rate
 
 _CLOCK_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
@@ -178,8 +180,8 @@ class ReplayProfile(ScenarioModel):
     def _load_rates(self, info: ValidationInfo) -> ReplayProfile:
         if self.file is None:
             raise ValueError("expected 'file': a CSV of time,rate rows to replay")
-        base = Path((info.context or {}).get("base_dir", "."))
-        self._times, self._rates = read_rates(base / self.file)
+        path = data_file(info.context, self.file, "a CSV file of time,rate rows")
+        self._times, self._rates = read_rates(path, self.file)
         if self.repeat and self._times[-1] <= 0:
             raise ValueError(
                 f"{self.file!r}: cannot repeat, the last row's time (the loop length) is 0"
@@ -197,23 +199,26 @@ class ReplayProfile(ScenarioModel):
         return np.asarray(self._rates, dtype=float) * self.scale
 
 
-def read_rates(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def read_rates(path: Path, name: str | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Times (s) and rates (1/s) from a CSV with a `time,rate` header, checked row by row.
 
-    Errors name the file and the line, on one line, as scenario errors must.
+    Errors name the file (as `name`, what the scenario wrote), the line and the column, on
+    one line, as scenario errors must, and never repeat the file's content.
     """
-    where = repr(str(path))
+    where = repr(name if name is not None else str(path))
     if not path.is_file():
-        raise ValueError(f"expected a CSV file of time,rate rows, but {where} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"expected a UTF-8 text file, {where} is not") from None
-    rows = [
-        (number, [cell.strip() for cell in next(csv.reader([line]))])
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ValueError(f"expected a CSV file of time,rate rows, but {where} {what}")
+    text = read_text(path, name if name is not None else str(path))
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            cells = next(csv.reader([line], strict=True))
+        except csv.Error:
+            raise ValueError(f"{where} line {number}: unclosed or misplaced quote") from None
+        rows.append((number, [cell.strip() for cell in cells]))
     if not rows:
         raise ValueError(f"expected a header and rows of time,rate in {where}, but it is empty")
     header_line, header = rows[0]
@@ -221,8 +226,7 @@ def read_rates(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
     missing = [name for name in ("time", "rate") if name not in names]
     if missing:
         raise ValueError(
-            f"{where} line {header_line}: expected a header with the columns time and rate, "
-            f"got {','.join(header)!r}"
+            f"{where} line {header_line}: expected a header with the columns time and rate"
         )
     time_at, rate_at = names.index("time"), names.index("rate")
     if len(rows) < 2:
@@ -230,19 +234,27 @@ def read_rates(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
     times: list[float] = []
     rates: list[float] = []
     for number, row in rows[1:]:
-        try:
-            time = parse_duration(row[time_at])
-            rate = parse_rate(row[rate_at])
-        except IndexError:
+        if len(row) <= max(time_at, rate_at):
             raise ValueError(
                 f"{where} line {number}: expected {len(header)} columns, got {len(row)}"
+            )
+        try:
+            time = parse_duration(row[time_at])
+        except ValueError:
+            raise ValueError(
+                f"{where} line {number}: time: expected a duration such as 90 or 1.5min"
             ) from None
-        except ValueError as error:
-            raise ValueError(f"{where} line {number}: {error}") from None
+        try:
+            rate = parse_rate(row[rate_at])
+        except ValueError:
+            raise ValueError(
+                f"{where} line {number}: rate: expected a rate such as 20 or 1200/min"
+            ) from None
+        if not (math.isfinite(time) and math.isfinite(rate)):
+            raise ValueError(f"{where} line {number}: expected finite numbers")
         if time < 0:
             raise ValueError(
-                f"{where} line {number}: expected a time from the start of the run (≥ 0), "
-                f"got {row[time_at]!r}"
+                f"{where} line {number}: time: expected a time from the start of the run (≥ 0)"
             )
         if times and time <= times[-1]:
             raise ValueError(
@@ -250,9 +262,7 @@ def read_rates(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
                 f"{format_duration(time)} after {format_duration(times[-1])}"
             )
         if rate < 0:
-            raise ValueError(
-                f"{where} line {number}: expected a non-negative rate, got {row[rate_at]!r}"
-            )
+            raise ValueError(f"{where} line {number}: rate: expected a non-negative rate")
         times.append(time)
         rates.append(rate)
     return tuple(times), tuple(rates)

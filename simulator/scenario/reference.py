@@ -12,13 +12,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import cluster, delivery, distributions, schema
+from . import cluster, delivery, distributions, rollout, schema
 from .base import unit_of
 from .units import DURATION_UNITS, MONEY_UNITS, RATE_UNITS
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Top level", schema.Scenario),
     ("services.NAME", schema.Service),
+    *rollout.SECTIONS,
     ("traffic.NAME", schema.Traffic),
     ("metrics", schema.Metrics),
     ("cluster", cluster.Cluster),

@@ -256,10 +256,10 @@ class Scenario(ScenarioModel):
                     if call.call not in self.services:
                         raise PydanticCustomError(
                             "unknown_service",
-                            "calls a service that does not exist: {target!r}; {hint}",
+                            "calls a service that does not exist: {target}; {hint}",
                             {
                                 "key": f"services.{name}.handler.{index}",
-                                "target": call.call,
+                                "target": repr(call.call),
                                 "hint": suggest(call.call, list(self.services)),
                             },
                         )

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from pydantic import field_validator
+
 from .base import ScenarioModel, knob
 from .calls import Call, CircuitBreaker, Parallel, RetryBudget, Step
 from .distributions import Distribution, Exponential
+from .rollout import Deploy, check_deploys
 from .units import Duration
 
 LoadBalancerPolicy = Literal[
@@ -72,6 +75,17 @@ class Service(ScenarioModel):
     retry_budget: RetryBudget = knob(
         default_factory=RetryBudget, description="budget for this service's outgoing retries"
     )
+    deploys: list[Deploy] = knob(
+        default_factory=list,
+        description="scripted rollouts of new versions (rolling, blue-green, canary, manual), "
+        "each with what its version does wrong; the services start at version 0",
+    )
+
+    @field_validator("deploys")
+    @classmethod
+    def _versions(cls, deploys: list[Deploy]) -> list[Deploy]:
+        check_deploys(deploys)
+        return deploys
 
     @property
     def workers(self) -> int:

@@ -13,10 +13,15 @@ import pandas as pd
 
 from ..model.context import RunContext, Subsystem
 from ..records.run import RunRecords
-from . import delivery, discovery, scheduling
+from . import delivery, discovery, monitoring, scheduling
 from .spec import Results, SubsystemSpec
 
-SPECS: tuple[SubsystemSpec, ...] = (scheduling.SPEC, delivery.SPEC, *discovery.SPECS)
+SPECS: tuple[SubsystemSpec, ...] = (
+    scheduling.SPEC,
+    delivery.SPEC,
+    monitoring.SPEC,
+    *discovery.SPECS,
+)
 """Every kind of subsystem, in the order they are built (dependencies first)."""
 
 

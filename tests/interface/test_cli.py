@@ -71,9 +71,13 @@ def test_run_out_is_all_or_nothing_when_a_chart_fails(capsys, tmp_path, monkeypa
         raise RuntimeError("no chart today")
 
     monkeypatch.setattr(simulator.plots, "save_run_charts", broken)
+    assert main(["run", str(MMC), *SHORT, "--out", str(tmp_path / "out")]) == 1
+    assert "internal error: RuntimeError: no chart today" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the data nor a scratch folder
+    monkeypatch.setenv("SRESIM_DEBUG", "1")  # the traceback for whoever fixes it
     with pytest.raises(RuntimeError, match="no chart today"):
         main(["run", str(MMC), *SHORT, "--out", str(tmp_path / "out")])
-    assert list(tmp_path.iterdir()) == []  # neither the data nor a scratch folder
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_kpis_without_a_value_are_named_once_unless_all_are_asked_for(capsys):
@@ -156,3 +160,57 @@ def test_replications_summary_is_valid_json_with_nan_kpis(tmp_path):
     text = (out / "summary.json").read_text()
     assert "NaN" not in text
     json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run"], "sresim run: error: the following arguments are required: scenario"),
+        (["run", str(MMC), "--bogus"], "sresim: error: unrecognized arguments: --bogus"),
+        (["run", str(MMC), "--replications", "1e9"], "expected a whole number, got '1e9'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_argument_errors_are_one_line_with_a_pointer_to_help(args, expected, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert expected in err and "(see sresim" in err and "--help)" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", str(MMC), "--set", "services.api.replicas=1000000000000"],
+        ["run", str(MMC), "--set", "horizon=1e15s"],
+        ["run", str(MMC), "--set", "traffic.api.rate=1000", "--set", "horizon=1e6s"],
+        ["run", str(MMC), "--set", "metrics.sample_interval=1us"],
+        ["run", str(MMC), "--set", "fidelity=analytic", "--set", "horizon=1e15s"],
+        ["run", str(MMC), "--replications", "99999999999999999999999"],
+        ["validate", str(MMC), "--set", "horizon=1e15s"],
+        ["compare", str(MMC), str(MMC), "--set", "horizon=1e15s"],
+    ],
+)
+def test_runs_above_the_budget_are_refused_up_front_in_one_line(args, tmp_path):
+    process = subprocess.run(
+        [sys.executable, "-m", "simulator", *args, "--limit", "max_memory=4GB"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert process.returncode == 2, process.stderr
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the limit is" in lines[0] and "--limit max_" in lines[0]
+
+
+def test_a_limit_raised_on_the_command_line_lets_the_run_go(capsys):
+    args = ["validate", str(MMC), "--set", "horizon=1e8s"]
+    assert main(args) == 2
+    assert "max_requests" in capsys.readouterr().err
+    assert main([*args, "--limit", "max_requests=1e9", "--limit", "max_memory=1TB"]) == 0
+    assert "about 3.6e+08 requests" in capsys.readouterr().out
+    assert main([*args, "--limit", "max_requests=lots"]) == 2
+    assert "expected a positive number such as 1e9 or 64GB" in capsys.readouterr().err

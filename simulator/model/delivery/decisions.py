@@ -61,8 +61,21 @@ def detection_delay(
 PAGE = "page"
 TICKET = "ticket"
 CUSTOMER = "customer"
+CANARY = "canary"
 """How an incident was detected: an alert that pages, an alert that opens a ticket (read in
-working hours), or a customer's complaint."""
+working hours), a customer's complaint, or the deploy pipeline during a canary (its analysis,
+or an alert it acts on)."""
+
+THRESHOLD_RULE = "threshold"
+"""The name of the alert rule of threshold alerting (anything wrong, for `alert_for`)."""
+
+
+def rule_name(burn: float, long_window: float) -> str:
+    """A burn-rate rule's name for the incident timeline, e.g. "burn-rate 14.4x/1h"."""
+    for unit, seconds in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if long_window >= seconds and float(long_window / seconds).is_integer():
+            return f"burn-rate {burn:g}x/{long_window / seconds:g}{unit}"
+    return f"burn-rate {burn:g}x/{long_window:g}s"
 
 
 def burn_rate_crossing(
@@ -98,17 +111,34 @@ def burn_rate_detection(
     interval): a rule's crossing shows at the first scrape at or after it, and fires at the
     next rule evaluation (`evaluation_draw` of an interval later). No `for`: the Workbook's
     rules rely on the long window instead."""
+    delay, kind, _ = burn_rate_alert(
+        error_ratio, slo, rules, scrape_interval, evaluation_interval, scrape_draw, evaluation_draw
+    )
+    return delay, kind
+
+
+def burn_rate_alert(
+    error_ratio: float,
+    slo: float,
+    rules: Sequence[tuple[float, float, float, bool]],
+    scrape_interval: float,
+    evaluation_interval: float,
+    scrape_draw: float,
+    evaluation_draw: float,
+) -> tuple[float, str | None, int]:
+    """`burn_rate_detection` and the index of the rule that fires first (-1 when none does),
+    for the incident's timeline."""
     first_scrape = scrape_draw * scrape_interval
-    best, kind = math.inf, None
-    for burn, long_window, short_window, pages in rules:
+    best, kind, which = math.inf, None, -1
+    for index, (burn, long_window, short_window, pages) in enumerate(rules):
         crossing = burn_rate_crossing(error_ratio, slo, burn, long_window, short_window)
         if math.isinf(crossing):
             continue
         scrapes = math.ceil(max(0.0, crossing - first_scrape) / scrape_interval)
         delay = first_scrape + scrapes * scrape_interval + evaluation_draw * evaluation_interval
         if delay < best or (delay == best and pages):
-            best, kind = delay, PAGE if pages else TICKET
-    return best, kind
+            best, kind, which = delay, PAGE if pages else TICKET, index
+    return best, kind, which
 
 
 def responder(now: float, calendar: Calendar, on_call: bool) -> str:

@@ -27,7 +27,7 @@ go out again with the next one, and the bad change comes back once a developer f
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ import numpy as np
 import simpy
 
 from ...records.delivery import (
+    NO_STAGE,
     ChangeRecord,
     DeliveryRecords,
     DeployRecord,
@@ -57,6 +58,7 @@ from ...scenario.units import HOUR
 from ..context import RunContext
 from .decisions import (
     BAD_CHANGE,
+    CANARY,
     CUSTOMER,
     FAILED,
     FALSE_ALARM,
@@ -65,14 +67,17 @@ from .decisions import (
     PAGE,
     ROLLBACK,
     ROLLED_BACK,
+    THRESHOLD_RULE,
     TICKET,
     budget_spent,
-    burn_rate_detection,
+    burn_rate_alert,
     canary_verdict,
     deploy_failure,
     detection_delay,
     responder,
+    rule_name,
 )
+from .stages import IN_PRODUCTION, StageLog
 
 PRIORITY_INCIDENT = 0
 PRIORITY_DEPLOY = 1
@@ -99,6 +104,16 @@ class Change:
     approved: float = math.nan
     deployed: float = math.nan
     caused_failure: bool = False
+    # Where it is now (see stages.py): the stage's code, since when, the work items ahead
+    # of it in a queue, the deploy it is part of, and whether the stage is working time.
+    stage: int = NO_STAGE
+    since: float = math.nan
+    ahead: int = -1
+    deploy: int = -1
+    split: bool = False
+
+    def __post_init__(self) -> None:
+        self.since = self.committed
 
 
 @dataclass
@@ -124,6 +139,22 @@ class Incident:
     paged: bool = False
     impact: float = 1.0
     """Share of the service's traffic affected (a canary's slice, or all of it)."""
+    # Its timeline (see IncidentRecord): how it was found, and when each phase ended.
+    source: str = ""
+    rule: str = ""
+    first_bad: float = math.nan
+    notified: float = math.nan
+    acknowledged: float = math.nan
+    diagnosed: float = math.nan
+    remediated: float = math.nan
+    hours: float = math.nan
+    deploy: int = -1
+
+    def handled_by_pipeline(self, now: float) -> None:
+        """The pipeline acts the moment it knows: no human, no diagnosis."""
+        self.responder = "pipeline"
+        self.acknowledged = self.diagnosed = self.remediated = now
+        self.hours = 0.0
 
 
 def infrastructure_mtbf(scenario: Scenario) -> float:
@@ -190,6 +221,10 @@ class DeliveryModel:
         self.frozen_seconds = 0.0
         self.counts = {"committed": 0, "approved": 0, "deployed": 0}
         self.samples: list[FlowSample] = []
+        self.stages = StageLog(self.calendar)
+        """Where each change's time goes (bookkeeping only: no draws, no events)."""
+        self.frozen = [False] * n
+        """Per service: its deploy pipeline is frozen by the error-budget policy now."""
         self._cab_waiting: list[simpy.Event] = []
         self._service_streams = [
             {
@@ -267,12 +302,14 @@ class DeliveryModel:
             self.env.process(self._pipeline(change))
             return
         self.pending[change.service].append(change)
+        self.stages.move([change], "release_batch", self.env.now)
         if self._process_settings().release_interval == 0:
             self._cut(change.service)
 
     def _rework(self, change: Change) -> _Process:
         """A developer fixes a bad change (in working time); the fix goes round again."""
         rng = self._service_streams[change.service]["rework"]
+        self.stages.move([change], "rework", self.env.now, split=True)
         effort = _sample(self.delivery.rework_time, rng)
         at = self.calendar.add_working_time(self.env.now, effort)
         yield self.env.timeout(at - self.env.now)
@@ -301,6 +338,7 @@ class DeliveryModel:
     def _cut(self, service: int) -> None:
         changes, self.pending[service] = self.pending[service], []
         deploy = self._record(Deploy(service, self.env.now, changes))
+        self.stages.move(changes, "change_board", self.env.now, deploy=deploy.id)
         self.env.process(self._release(deploy))
 
     def _cab(self, every: float, first: float) -> _Process:
@@ -327,14 +365,29 @@ class DeliveryModel:
         self.counts["approved"] += len(deploy.changes)
 
     def _operator_work(
-        self, kind: str, effort: float, priority: int, working_time: bool = True
+        self,
+        kind: str,
+        effort: float,
+        priority: int,
+        working_time: bool = True,
+        deploy: Deploy | None = None,
     ) -> Generator[simpy.Event, Any, float]:
         """Queue for an operator, then work `effort` seconds (in working time, or on the wall
-        clock for incidents); returns when the work is done."""
+        clock for incidents); returns when the work is done. For a `deploy`, its changes
+        wait in the operators' queue, then roll out while the operator works."""
         env = self.env
+        if deploy is not None:
+            ahead = sum(1 for waiting in self.operators.queue if waiting.priority <= priority)
+            self.stages.move(
+                deploy.changes, "operators_queue", env.now, ahead=ahead, deploy=deploy.id
+            )
         with self.operators.request(priority=priority) as request:
             yield request
             start = env.now
+            if deploy is not None:
+                self.stages.move(
+                    deploy.changes, "rollout", start, deploy=deploy.id, split=working_time
+                )
             end = self.calendar.add_working_time(start, effort) if working_time else start + effort
             yield env.timeout(end - start)
             self.work.append(OperatorWork(kind, "operators", start, end, effort / HOUR))
@@ -350,7 +403,7 @@ class DeliveryModel:
             effort = _sample(settings.manual_deploy_effort, rng)
             started = yield env.process(
                 self._operator_work(
-                    "deploy", effort, PRIORITY_DEPLOY, not settings.deploy_outside_hours
+                    "deploy", effort, PRIORITY_DEPLOY, not settings.deploy_outside_hours, deploy
                 )
             )
             deploy.started = started
@@ -358,8 +411,9 @@ class DeliveryModel:
             settings = self.delivery.config_management
             effort = _sample(settings.trigger_effort, rng)
             deploy.started = yield env.process(
-                self._operator_work("deploy", effort, PRIORITY_DEPLOY)
+                self._operator_work("deploy", effort, PRIORITY_DEPLOY, True, deploy)
             )
+            self.stages.move(deploy.changes, "rollout", env.now, deploy=deploy.id)
             converge = self.calendar.next_tick(env.now, settings.converge_interval, 0.0)
             yield env.timeout(converge - env.now + settings.converge_duration)
         deploy.finished = env.now
@@ -375,8 +429,10 @@ class DeliveryModel:
         auto = self.delivery.automated
         rng = self._service_streams[change.service]["deploys"]
         while True:
+            self.stages.move([change], "ci_queue", env.now, ahead=len(self.runners.queue))
             with self.runners.request() as runner:
                 yield runner
+                self.stages.move([change], "build_test", env.now)
                 cached = rng.random() < auto.cache_hit_probability
                 build = _sample(auto.cached_build_time if cached else auto.build_time, rng)
                 test = _sample(auto.test_time, rng)
@@ -390,6 +446,7 @@ class DeliveryModel:
             break
         if auto.preview.enabled:
             preview = auto.preview
+            self.stages.move([change], "preview", env.now)
             yield env.timeout(preview.lifetime)
             self.preview_node_seconds += preview.nodes * preview.lifetime
             if change.bad and rng.random() < preview.detection:
@@ -398,7 +455,14 @@ class DeliveryModel:
         change.approved = env.now
         self.counts["approved"] += 1
         self.pending[change.service].append(change)
+        self._wait_for_release([change])
         self._kick(change.service)
+
+    def _wait_for_release(self, changes: Sequence[Change]) -> None:
+        """Merged changes wait for their service's next rollout (frozen, if it is)."""
+        for change in changes:
+            stage = "freeze" if self.frozen[change.service] else "release_batch"
+            self.stages.move([change], stage, self.env.now)
 
     def _deploy_pipeline(self, service: int) -> _Process:
         """Deploys everything merged for a service, one rollout at a time."""
@@ -411,20 +475,27 @@ class DeliveryModel:
             while budget.enabled and budget_spent(
                 self.outages[service], env.now, budget.window, budget.slo
             ):
+                if not self.frozen[service]:
+                    self.frozen[service] = True
+                    self.stages.move(self.pending[service], "freeze", env.now)
                 yield env.timeout(FREEZE_CHECK)
                 self.frozen_seconds += FREEZE_CHECK
+            self.frozen[service] = False
             changes, self.pending[service] = self.pending[service], []
             deploy = self._record(Deploy(service, requested, changes, started=env.now))
+            canary = auto.strategy == "canary"
+            first = "canary" if canary else "rollout"
+            self.stages.move(changes, first, env.now, deploy=deploy.id)
             any_bad = any(c.bad for c in changes)
-            if auto.strategy == "canary":
-                alert = self._canary_alert(any_bad, rng)
+            if canary:
+                alert, rule = self._canary_alert(any_bad, rng)
                 if alert < auto.canary_duration:
                     # The SLO burn-rate alert fired before the analysis ended: roll back.
                     yield env.timeout(alert)
                     self.events.record(
                         env.now, "delivery/canary", "burn-rate alert", f"service {service}"
                     )
-                    self._canary_rollback(deploy)
+                    self._canary_rollback(deploy, rule)
                     yield env.timeout(auto.rollout_time)
                     continue
                 yield env.timeout(auto.canary_duration)
@@ -432,13 +503,14 @@ class DeliveryModel:
                     any_bad, rng.random(), auto.canary_detection, auto.canary_false_alarm
                 )
                 if verdict == ROLLED_BACK:
-                    self._canary_rollback(deploy)
+                    self._canary_rollback(deploy, "canary analysis")
                     yield env.timeout(auto.rollout_time)
                     continue
                 if verdict == FALSE_ALARM:
                     self._false_alarm(deploy)
                     yield env.timeout(auto.rollout_time)
                     continue
+                self.stages.move(changes, "rollout", env.now, deploy=deploy.id)
             yield from self._rollout(service)
             deploy.finished = env.now
             self._land(deploy, BAD_CHANGE if any_bad else None)
@@ -454,10 +526,11 @@ class DeliveryModel:
             self.second_copy_node_seconds += self.delivery.nodes_per_service * max(0.0, high - low)
         yield self.env.timeout(auto.rollout_time)
 
-    def _canary_alert(self, any_bad: bool, rng: np.random.Generator) -> float:
+    def _canary_alert(self, any_bad: bool, rng: np.random.Generator) -> tuple[float, str]:
         """When an SLO burn-rate alert fires on a bad canary (its error ratio is the slice it
-        serves: a bad change fails every request it gets), if the pipeline acts on alerts;
-        else infinity. Draws only then, so threshold alerting keeps its draws."""
+        serves: a bad change fails every request it gets), if the pipeline acts on alerts,
+        and the rule that fires; else infinity. Draws only then, so threshold alerting keeps
+        its draws."""
         auto = self.delivery.automated
         monitoring = self.monitoring
         if not (
@@ -466,12 +539,13 @@ class DeliveryModel:
             and monitoring.enabled
             and monitoring.alerting == "burn-rate"
         ):
-            return math.inf
-        delay, _ = self._burn_rate(auto.canary_share, rng)
-        return delay
+            return math.inf, ""
+        delay, _, rule = self._burn_rate(auto.canary_share, rng)
+        return delay, rule
 
-    def _canary_rollback(self, deploy: Deploy) -> None:
-        """The canary failed: roll back at once; the slice of users it hit had an incident."""
+    def _canary_rollback(self, deploy: Deploy, rule: str) -> None:
+        """The canary failed (`rule`: the analysis, or the alert that fired): roll back at
+        once; the slice of users it hit had an incident."""
         env = self.env
         auto = self.delivery.automated
         deploy.finished = env.now
@@ -479,6 +553,8 @@ class DeliveryModel:
         incident = Incident(
             deploy.service, BAD_CHANGE, deploy.started, detected=env.now, responder="pipeline"
         )
+        incident.source, incident.rule, incident.deploy = CANARY, rule, deploy.id
+        incident.handled_by_pipeline(env.now)
         incident.resolved = env.now + auto.rollout_time
         incident.impact = auto.canary_share
         self.incidents.append(incident)
@@ -500,6 +576,7 @@ class DeliveryModel:
         rollback.rollback_of = deploy.id
         self._record(rollback)
         self.pending[deploy.service][:0] = deploy.changes
+        self.stages.move(deploy.changes, "rework", env.now, deploy=deploy.id)
         self.events.record(env.now, "delivery/canary", "false-alarm", f"service {deploy.service}")
 
     # -- production -----------------------------------------------------------------------
@@ -508,6 +585,7 @@ class DeliveryModel:
         now = self.env.now
         for change in deploy.changes:
             change.deployed = now
+        self.stages.land(deploy.changes, now)
         self.counts["deployed"] += len(deploy.changes)
         if cause is None:
             deploy.outcome = OK
@@ -517,6 +595,7 @@ class DeliveryModel:
             if change.bad:
                 change.caused_failure = True
         incident = Incident(deploy.service, cause, now)
+        incident.deploy = deploy.id
         self.incidents.append(incident)
         self.env.process(self._incident(incident, deploy))
 
@@ -529,6 +608,8 @@ class DeliveryModel:
         """After a rollback: good changes go out with the next release (an automated
         pipeline keeps their CI verdict), bad ones come back once a developer fixed them."""
         automated = self.process == "automated"
+        if deployed:
+            self.stages.rolled_back(changes)
         for change in changes:
             if deployed:
                 change.deployed = math.nan
@@ -542,6 +623,10 @@ class DeliveryModel:
                 self.env.process(self._rework(change))
             elif automated:
                 self.pending[change.service].append(change)
+                if deployed:  # the rollback is done: wait for the next rollout
+                    self._wait_for_release([change])
+                else:  # a canary: its rollback runs before the next rollout
+                    self.stages.move([change], "rework", self.env.now, deploy=change.deploy)
             else:
                 self._enter(change)
         if automated and changes:
@@ -557,7 +642,8 @@ class DeliveryModel:
     def _incident(self, incident: Incident, deploy: Deploy | None) -> _Process:
         env = self.env
         rng = self._service_streams[incident.service]["incidents"]
-        delay, source = self._detect(incident.impact, rng)
+        delay, source, incident.rule = self._detect(incident.impact, rng)
+        incident.source = source
         yield env.timeout(delay)
         incident.detected = env.now
         auto = self.delivery.automated
@@ -568,7 +654,7 @@ class DeliveryModel:
             and deploy is not None
         )
         if automatic:
-            incident.responder = "pipeline"
+            incident.handled_by_pipeline(env.now)
             yield from self._rollout(incident.service)
             self._restore(incident, deploy, rollback_started=env.now - auto.rollout_time)
             self._follow_up()
@@ -580,7 +666,9 @@ class DeliveryModel:
             who = "operators"
         incident.responder = who
         incident.paged = source != TICKET
-        effort = _sample(self.incident_settings.diagnosis_effort, rng)
+        incident.notified = env.now
+        diagnosis = _sample(self.incident_settings.diagnosis_effort, rng)
+        effort = diagnosis
         if deploy is None:
             effort += _sample(self.incident_settings.repair_effort, rng)
         elif self.process == "ticket":
@@ -595,7 +683,11 @@ class DeliveryModel:
                 yield env.timeout(effort)
                 self.work.append(OperatorWork("incident", "on-call", start, env.now, effort / HOUR))
         else:
-            yield env.process(self._operator_work("incident", effort, PRIORITY_INCIDENT, False))
+            start = yield env.process(
+                self._operator_work("incident", effort, PRIORITY_INCIDENT, False)
+            )
+        incident.acknowledged, incident.diagnosed = start, start + diagnosis
+        incident.remediated, incident.hours = env.now, effort / HOUR
         rollback_started = env.now
         if deploy is not None:
             if self.process == "config-management":
@@ -607,17 +699,17 @@ class DeliveryModel:
         self._restore(incident, deploy, rollback_started)
         self._follow_up()
 
-    def _detect(self, impact: float, rng: np.random.Generator) -> tuple[float, str]:
-        """Delay until an incident of `impact` (share of requests failing) is detected, and
-        how: PAGE, TICKET (a burn-rate rule that opens a ticket) or CUSTOMER. Threshold
-        alerting fires whatever the impact; burn-rate rules may never fire on a small one,
-        and then customers report it."""
+    def _detect(self, impact: float, rng: np.random.Generator) -> tuple[float, str, str]:
+        """Delay until an incident of `impact` (share of requests failing) is detected, how
+        (PAGE, TICKET: a burn-rate rule that opens a ticket, or CUSTOMER), and the alert rule
+        that fired ("" for a customer). Threshold alerting fires whatever the impact;
+        burn-rate rules may never fire on a small one, and then customers report it."""
         monitoring = self.monitoring
         if monitoring.enabled and monitoring.alerting == "burn-rate":
-            delay, kind = self._burn_rate(impact, rng)
+            delay, kind, rule = self._burn_rate(impact, rng)
             if kind is not None:
-                return delay, kind
-            return _sample(monitoring.customer_report_delay, rng), CUSTOMER
+                return delay, kind, rule
+            return _sample(monitoring.customer_report_delay, rng), CUSTOMER, ""
         delay = detection_delay(
             monitoring.enabled,
             monitoring.scrape_interval,
@@ -627,15 +719,19 @@ class DeliveryModel:
             rng.random(),
             0.0 if monitoring.enabled else _sample(monitoring.customer_report_delay, rng),
         )
-        return delay, PAGE if monitoring.enabled else CUSTOMER
+        if monitoring.enabled:
+            return delay, PAGE, THRESHOLD_RULE
+        return delay, CUSTOMER, ""
 
-    def _burn_rate(self, impact: float, rng: np.random.Generator) -> tuple[float, str | None]:
+    def _burn_rate(self, impact: float, rng: np.random.Generator) -> tuple[float, str | None, str]:
+        """The first burn-rate alert on an error ratio of `impact`: its delay, whether it
+        pages, and the rule's name ("" when none fires)."""
         monitoring = self.monitoring
         rules = [
             (rule.burn, rule.long_window, rule.short_window, rule.page)
             for rule in monitoring.burn_rate_rules
         ]
-        return burn_rate_detection(
+        delay, kind, index = burn_rate_alert(
             impact,
             monitoring.slo,
             rules,
@@ -644,6 +740,10 @@ class DeliveryModel:
             rng.random(),
             rng.random(),
         )
+        if index < 0:
+            return delay, kind, ""
+        fired = monitoring.burn_rate_rules[index]
+        return delay, kind, rule_name(fired.burn, fired.long_window)
 
     def _follow_up(self) -> None:
         """Root cause and postmortem, in working time, queued behind incidents."""
@@ -711,7 +811,16 @@ class DeliveryModel:
             operators=organisation.operators,
             on_call=organisation.on_call,
             changes=tuple(
-                ChangeRecord(c.id, c.service, c.committed, c.approved, c.deployed, c.caused_failure)
+                ChangeRecord(
+                    c.id,
+                    c.service,
+                    c.committed,
+                    c.approved,
+                    c.deployed,
+                    c.caused_failure,
+                    NO_STAGE if c.stage == IN_PRODUCTION else c.stage,
+                    c.since,
+                )
                 for c in self.changes
             ),
             deploys=tuple(
@@ -737,6 +846,15 @@ class DeliveryModel:
                     i.responder,
                     i.paged,
                     i.impact,
+                    i.source,
+                    i.rule,
+                    i.first_bad,
+                    i.notified,
+                    i.acknowledged,
+                    i.diagnosed,
+                    i.remediated,
+                    i.hours,
+                    i.deploy,
                 )
                 for i in self.incidents
             ),
@@ -753,6 +871,9 @@ class DeliveryModel:
             runner_price=delivery.automated.runner_price,
             hourly_rate=organisation.hourly_rate,
             on_call_standby_rate=organisation.on_call_standby_rate,
+            stages=self.stages.records(),
+            slo=self.monitoring.slo,
+            budget_window=delivery.automated.error_budget.window,
         )
 
     # -- work the discovery and secrets models hand to the organisation -------------------
@@ -826,6 +947,9 @@ class DeliveryModel:
         on_resolved: Callable[[float, float], None] | None = None,
         remedy: Callable[[str], simpy.Event] | None = None,
         detected: float | None = None,
+        *,
+        rule: str | None = None,
+        first_bad: float | None = None,
     ) -> None:
         """An incident another model caused (a refused credential, routing to a dead node).
         From `start` it is detected (at `detected` if someone already knows, else by
@@ -834,18 +958,23 @@ class DeliveryModel:
         configuration changes through `request_config_change`); without one, the responder
         repairs it (`incidents.repair_effort`). `on_resolved(time, operator_hours)` tells the
         caller when it is resolved, so that its outage ends then; the hours are the
-        responder's diagnosis and repair."""
+        responder's diagnosis and repair. For the incident's timeline, a caller may name the
+        alert `rule` that found it (with `detected`) and the time of the `first_bad` request
+        it failed; neither changes what happens."""
         env = self.env
 
         def respond() -> _Process:
             if start > env.now:
                 yield env.timeout(start - env.now)
-            incident = Incident(service, cause, env.now)
+            incident = Incident(service, cause, min(start, env.now))  # found late: began then
+            if first_bad is not None:
+                incident.first_bad = first_bad
             self.incidents.append(incident)
             if detected is not None:
-                delay, source = max(0.0, detected - env.now), PAGE
+                delay, source, name = max(0.0, detected - env.now), PAGE, rule or ""
             else:
-                delay, source = self._detect(incident.impact, rng)
+                delay, source, name = self._detect(incident.impact, rng)
+            incident.source, incident.rule = source, name
             yield env.timeout(delay)
             incident.detected = env.now
             on_call = self.organisation.on_call and source != TICKET
@@ -854,7 +983,9 @@ class DeliveryModel:
                 yield env.timeout(self.calendar.next_working(env.now) - env.now)
                 who = "operators"
             incident.responder, incident.paged = who, source != TICKET
-            effort = _sample(self.incident_settings.diagnosis_effort, rng)
+            incident.notified = env.now
+            diagnosis = _sample(self.incident_settings.diagnosis_effort, rng)
+            effort = diagnosis
             if remedy is None:
                 effort += _sample(self.incident_settings.repair_effort, rng)
             if who == "on-call":
@@ -866,8 +997,10 @@ class DeliveryModel:
             with request:
                 yield request
                 begun = env.now
+                incident.acknowledged, incident.diagnosed = begun, begun + diagnosis
                 yield env.timeout(effort)
                 self.work.append(OperatorWork("incident", who, begun, env.now, effort / HOUR))
+                incident.remediated, incident.hours = env.now, effort / HOUR
                 if remedy is not None:
                     fixed = remedy(who)
                     yield env.timeout(0)  # the remedy's work queues before this hand is free

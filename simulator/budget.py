@@ -1,0 +1,202 @@
+"""What a run will take, estimated before it starts, and a clear refusal above the limits.
+
+The estimate reads only the scenario: external requests are the integral of each entry
+point's rate profile over the horizon; visits follow the call graph (`expected_visits`,
+without retries); the analytic fidelity's work is its time steps × services; samples are
+horizon / sample interval × services. Memory uses per-item costs measured on this code
+(docs/reliability.md): about 80 B per request plus 170 B per visit at request level,
+2.5 kB per analytic step plus 150 B per step and service, 100 B per sample and service.
+The refusal names the knob that drives the estimate, the estimate and the limit, and how
+to raise the limit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import BudgetError, ScenarioError
+from .scenario.limits import Limits, human_bytes
+from .scenario.schema import Scenario
+
+BYTES_PER_REQUEST = 80.0
+BYTES_PER_VISIT = 170.0
+BYTES_PER_ANALYTIC_STEP = 2500.0
+BYTES_PER_ANALYTIC_CELL = 150.0
+BYTES_PER_SAMPLE = 100.0
+BYTES_PER_WORKER = 100.0
+BYTES_PER_REPLICA = 300.0
+VISITS_PER_SECOND = 140_000.0
+"""Visits simulated per second of wall-clock time on one core (measured), for messages."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The work and memory of one run of a scenario, and the knobs that drive them."""
+
+    requests: float = 0.0
+    visits: float = 0.0
+    analytic_cells: float = 0.0
+    samples: float = 0.0
+    workers: float = 0.0
+    memory: float = 0.0
+    drivers: dict[str, str] = field(default_factory=dict)
+    """For each quantity, the scenario key that contributes most to it."""
+
+    def describe(self) -> str:
+        """One line, for `sresim validate`."""
+        parts = []
+        if self.visits:
+            parts.append(f"about {self.requests:.2g} requests ({self.visits:.2g} visits)")
+        if self.analytic_cells:
+            parts.append(f"{self.analytic_cells:.2g} analytic step × service cells")
+        if self.memory >= 1e6:
+            parts.append(f"~{human_bytes(self.memory)} of memory")
+        return ", ".join(parts) or "no requests to simulate"
+
+
+def estimate(scenario: Scenario) -> Estimate:
+    """The work and memory of one run, from rates, horizons, call graphs and settings."""
+    from .model.profiles import rate_function
+    from .scenario.graph import call_graph, expected_visits
+
+    horizon = scenario.horizon
+    services = max(len(scenario.services), 1)
+    drivers: dict[str, str] = {}
+    replicas = 0.0
+    workers = 0.0
+    for name, service in scenario.services.items():
+        most = service.replicas
+        if scenario.autoscaling.enabled:
+            most = max(most, service.max_replicas or 10 * service.replicas)
+        replicas += most
+        workers += most * service.concurrency
+        if most * service.concurrency >= workers / 2:
+            drivers["workers"] = f"services.{name}.replicas"
+    requests = visits = 0.0
+    analytic_cells = analytic_steps = 0.0
+    if scenario.fidelity == "analytic":
+        analytic_steps = horizon / _analytic_step(scenario)
+        analytic_cells = analytic_steps * (services + len(scenario.traffic))
+        drivers["analytic_cells"] = (
+            "analytic.time_step" if scenario.analytic.time_step else "horizon"
+        )
+    elif scenario.traffic:
+        graph = call_graph(scenario)
+        heaviest = 0.0
+        for entry, traffic in scenario.traffic.items():
+            count = float(rate_function(traffic.profile, traffic.rate).expected_count(0, horizon))
+            per_request = sum(expected_visits(graph, entry).values())
+            requests += count
+            visits += count * per_request
+            if count * per_request >= heaviest:
+                heaviest = count * per_request
+                knob = "rate" if traffic.profile.profile != "replay" else "profile.scale"
+                drivers["visits"] = f"horizon or traffic.{entry}.{knob}"
+    samples = 0.0
+    if scenario.services and scenario.fidelity == "request":
+        samples = horizon / scenario.sample_interval * services
+        drivers["samples"] = (
+            "metrics.sample_interval" if scenario.metrics.sample_interval else "horizon"
+        )
+    memory = (
+        requests * BYTES_PER_REQUEST
+        + visits * BYTES_PER_VISIT
+        + analytic_cells * BYTES_PER_ANALYTIC_CELL
+        + analytic_steps * BYTES_PER_ANALYTIC_STEP
+        + samples * BYTES_PER_SAMPLE
+        + workers * BYTES_PER_WORKER
+        + replicas * BYTES_PER_REPLICA
+    )
+    shares = {
+        "visits": visits * BYTES_PER_VISIT + requests * BYTES_PER_REQUEST,
+        "analytic_cells": analytic_cells * BYTES_PER_ANALYTIC_CELL
+        + analytic_steps * BYTES_PER_ANALYTIC_STEP,
+        "samples": samples * BYTES_PER_SAMPLE,
+        "workers": workers * BYTES_PER_WORKER + replicas * BYTES_PER_REPLICA,
+    }
+    biggest = max(shares, key=lambda key: shares[key])
+    drivers["memory"] = drivers.get(biggest, "horizon")
+    return Estimate(requests, visits, analytic_cells, samples, workers, memory, drivers)
+
+
+def _analytic_step(scenario: Scenario) -> float:
+    """The analytic fidelity's time step (simulator.analytic.time_step, imported lazily)."""
+    from .analytic import time_step
+
+    return time_step(scenario)
+
+
+def check_budget(
+    scenario: Scenario, limits: Limits | None = None, replications: int = 1
+) -> Estimate:
+    """The estimate of `replications` runs, or a BudgetError (one line) above `limits`."""
+    limits = limits if limits is not None else Limits.from_environment()
+    check_replications(replications, limits, scenario.source)
+    found = estimate(scenario)
+    runs = f" in {replications:,} replications" if replications > 1 else ""
+    how = "or raise it with --limit {name}=N (or SRESIM_LIMITS={name}=N)"
+    checks = [
+        (
+            found.visits * replications,
+            limits.max_requests,
+            "max_requests",
+            f"about {found.visits * replications:.2g} visits to services{runs} "
+            f"(~{_duration(found.visits * replications / VISITS_PER_SECOND)} of run time)",
+            found.drivers.get("visits", "horizon"),
+        ),
+        (
+            found.analytic_cells * replications,
+            limits.max_analytic_steps,
+            "max_analytic_steps",
+            f"about {found.analytic_cells * replications:.2g} analytic time steps × services"
+            + runs,
+            found.drivers.get("analytic_cells", "horizon"),
+        ),
+        (
+            found.samples,
+            limits.max_samples,
+            "max_samples",
+            f"about {found.samples:.2g} timeseries samples × services",
+            found.drivers.get("samples", "horizon"),
+        ),
+        (
+            found.memory,
+            limits.max_memory,
+            "max_memory",
+            f"~{human_bytes(found.memory)} of memory for one run",
+            found.drivers.get("memory", "horizon"),
+        ),
+    ]
+    for value, limit, name, what, knob in checks:
+        if value > limit or not math.isfinite(value):
+            shown = human_bytes(limit) if name == "max_memory" else f"{limit:.2g}"
+            raise BudgetError(
+                scenario.source,
+                knob.split(" ")[0],
+                f"{what}; the limit is {shown} ({name}); lower {knob}, " + how.format(name=name),
+            )
+    return found
+
+
+def check_replications(replications: object, limits: Limits, source: str = "<arguments>") -> int:
+    """A count of replications, as a whole number from 1 to `limits.max_replications`."""
+    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
+        raise ScenarioError(
+            source, "replications", f"expected a whole number of at least 1, got {replications!r}"
+        )
+    if replications > limits.max_replications:
+        raise BudgetError(
+            source,
+            "replications",
+            f"{replications:.3g} replications; the limit is {limits.max_replications:,} "
+            "(max_replications); run fewer, or raise it with --limit max_replications=N",
+        )
+    return replications
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("years", 365 * 86400.0), ("days", 86400.0), ("h", 3600.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:,.0f} {unit}"
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"

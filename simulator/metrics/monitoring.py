@@ -1,0 +1,167 @@
+"""Monitoring records → KPIs and tables: the scraped SLIs, the alerts, and the incidents
+they opened.
+
+Measurement rule: SLI samples count when their scrape interval lies in the measured period
+(the scrape grid is anchored at the end of the warm-up, so none straddles it); alerts count
+when they fire after the warm-up. The error budget spent is the integrated bad ratio of the
+entry points' requests that finished in the measured period, over the SLO's budget
+(1 − slo): 1 means the period used exactly the budget the SLO allows for its length.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..records.monitoring import ENTRY_POINT, OPENED, SCOPES, MonitoringRecords
+from ..records.run import RunRecords
+from ..scenario.units import HOUR
+
+MONITORING_KPI_DESCRIPTIONS: dict[str, str] = {
+    "alerts_fired": "alerts that fired after warm-up (every rule and target)",
+    "pages": "of those, alerts whose rule pages (grouped into incidents or not)",
+    "alert_tickets": "of those, alerts whose rule opens a ticket",
+    "alert_incidents": "incidents opened by paging alerts after warm-up",
+    "first_page_s": "time of the first page after warm-up (NaN: none)",
+    "error_budget_spent": "bad requests over all requests at the entry points in the "
+    "measured period, over the SLO's budget (1 − monitoring.slo)",
+    "replicas_added_by_hand": "replicas responders added to overloaded services",
+    "replica_hours_added_by_hand": "hours those replicas served within the measured period",
+}
+
+
+def sli_table(records: MonitoringRecords) -> pd.DataFrame:
+    """One row per scrape and target in the measured period: `time` (end of the interval),
+    `scope` (entry_point or service), `service`, `requests` (requests at an entry point,
+    visits at a service), `bad` (failed or too slow; failed visits), `bad_ratio`,
+    `saturation` (busy share of the workers; NaN at entry points) and `replicas`."""
+    sli = records.sli
+    time = np.asarray(sli.time, dtype=float)
+    keep = time > records.warmup
+    scope = np.asarray(sli.scope, dtype=np.int64)[keep]
+    target = np.asarray(sli.target, dtype=np.int64)[keep]
+    named = (records.entry_points, records.services)
+    names = [named[s][t] for s, t in zip(scope.tolist(), target.tolist(), strict=True)]
+    requests = np.asarray(sli.requests, dtype=np.int64)[keep]
+    bad = np.asarray(sli.bad, dtype=np.int64)[keep]
+    busy = np.asarray(sli.busy, dtype=float)[keep]
+    capacity = np.asarray(sli.capacity, dtype=float)[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(requests > 0, bad / np.maximum(requests, 1), np.nan)
+        saturation = np.where(capacity > 0, busy / capacity, np.nan)
+    return pd.DataFrame(
+        {
+            "time": time[keep],
+            "scope": np.asarray(SCOPES)[scope],
+            "service": pd.Series(names, dtype=str),
+            "requests": requests,
+            "bad": bad,
+            "bad_ratio": ratio,
+            "saturation": saturation,
+            "replicas": np.asarray(sli.replicas, dtype=np.int64)[keep],
+        }
+    )
+
+
+def alerts_table(records: MonitoringRecords) -> pd.DataFrame:
+    """Every alert fired after warm-up: the rule, its kind, the scope and target, when the
+    target became unhealthy (`started`), `fired`, `resolved` (NaN: still firing at the
+    horizon), whether it pages, what followed (`action`: incident, joined, ticket or
+    recorded) and, for an incident it opened (or joined), the incident's `cause`,
+    `remedied` (replicas added by hand serving), `resolved` as `incident_resolved`, and
+    `replicas_added`."""
+    rows = []
+    for alert in records.alerts:
+        if alert.fired < records.warmup:
+            continue
+        incident = records.incidents[alert.incident] if alert.incident >= 0 else None
+        rows.append(
+            {
+                "rule": alert.rule,
+                "kind": alert.kind,
+                "scope": SCOPES[alert.scope],
+                "service": alert.target,
+                "started": alert.started,
+                "fired": alert.fired,
+                "resolved": alert.resolved,
+                "page": alert.page,
+                "action": alert.action,
+                "incident": alert.incident,
+                "cause": incident.cause if incident is not None else "",
+                "incident_service": incident.service if incident is not None else "",
+                "remedied": incident.remedied if incident is not None else math.nan,
+                "incident_resolved": incident.resolved if incident is not None else math.nan,
+                "replicas_added": incident.replicas_added if incident is not None else 0,
+            }
+        )
+    columns = [
+        "rule",
+        "kind",
+        "scope",
+        "service",
+        "started",
+        "fired",
+        "resolved",
+        "page",
+        "action",
+        "incident",
+        "cause",
+        "incident_service",
+        "remedied",
+        "incident_resolved",
+        "replicas_added",
+    ]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.astype(
+        {
+            "started": float,
+            "fired": float,
+            "resolved": float,
+            "page": bool,
+            "incident": "int64",
+            "remedied": float,
+            "incident_resolved": float,
+            "replicas_added": "int64",
+        }
+    )
+
+
+def error_budget_spent(records: MonitoringRecords) -> float:
+    """Σ bad / Σ requests over the entry points' samples in the measured period, over the
+    budget 1 − slo; NaN without requests."""
+    sli = records.sli
+    time = np.asarray(sli.time, dtype=float)
+    entry = (np.asarray(sli.scope) == ENTRY_POINT) & (time > records.warmup)
+    total = float(np.asarray(sli.requests, dtype=float)[entry].sum())
+    bad = float(np.asarray(sli.bad, dtype=float)[entry].sum())
+    return bad / total / (1.0 - records.slo) if total > 0 else math.nan
+
+
+def monitoring_results(
+    records: MonitoringRecords, run: RunRecords
+) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
+    """The KPIs (see MONITORING_KPI_DESCRIPTIONS) and the tables `sli` and `alerts`. `run`
+    is not needed: the SLI samples already hold what requests saw."""
+    alerts = alerts_table(records)
+    pages = alerts[alerts["page"]]
+    opened = [
+        i
+        for i, incident in enumerate(records.incidents)
+        if incident.detected >= records.warmup
+        and any(a.incident == i and a.action == OPENED for a in records.alerts)
+    ]
+    summary = {
+        "alerts_fired": float(len(alerts)),
+        "pages": float(len(pages)),
+        "alert_tickets": float(len(alerts) - len(pages)),
+        "alert_incidents": float(len(opened)),
+        "first_page_s": float(pages["fired"].min()) if len(pages) else math.nan,
+        "error_budget_spent": error_budget_spent(records),
+        "replicas_added_by_hand": float(
+            sum(i.replicas_added for i in records.incidents if i.remedied <= records.horizon)
+        ),
+        "replica_hours_added_by_hand": records.replica_seconds_added / HOUR,
+    }
+    return summary, {"sli": sli_table(records), "alerts": alerts}

@@ -1,0 +1,637 @@
+"""Monitoring of the running system: SLIs scraped from what requests saw, alert rules
+evaluated on them, and alerts that page the organisation, which acts on the runtime.
+
+The registry (`simulator/subsystems/`) builds a `MonitoringModel` at request level when
+`monitoring.enabled` and the scenario sends traffic. Every `monitoring.scrape_interval` it
+reads what was appended to the request and span logs since its last scrape (an index into
+each append-only log; numpy over the new slice, no per-request Python work) and the
+stations' time integrals, and keeps per entry point the requests that finished and the bad
+ones (failed, or slower than `slo.latency`), per service the visits that finished and
+failed, and the busy and available worker-seconds. Every `evaluation_interval` the rules of
+`rules.py` run on those samples: the multiwindow burn-rate rules (`alerting: burn-rate`) or
+the error-ratio threshold (`alerting: threshold`) per entry point, and the saturation
+threshold per service. The scrape grid is anchored at the end of the warm-up, so the
+samples split the measured period exactly.
+
+An alert that pages opens an incident in the delivery model (`report_incident`, detected
+at the firing time), unless an incident is already open on a service the alert concerns
+(the delivery model's own, say a bad change's or a dead node's, or one an earlier alert
+opened): then it joins it, as an on-call engineer would, so one overload or one bad
+change is one incident, not one per rule. An overload (a saturated service, named by the
+saturation rule or found among an entry point's call tree when its SLO alert fires) is
+remedied by adding replicas by hand (`incidents.manual_scale_out`): the responder orders
+them after the diagnosis, and they serve after the lead time. Other errors are repaired
+by the responder (`incidents.repair_effort`), which does not change the runtime. Alerts
+that open tickets, and every alert without a `delivery:` section, are only recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import networkx as nx
+import numpy as np
+import simpy
+
+from ...engine.recorder import OK
+from ...records.monitoring import (
+    BURN_RATE,
+    ENTRY_POINT,
+    ERRORS,
+    JOINED,
+    OPENED,
+    OVERLOAD,
+    RECORDED,
+    SATURATION,
+    SERVICE,
+    THRESHOLD,
+    TICKET,
+    AlertRecord,
+    IncidentRecord,
+    MonitoringRecords,
+    SliLog,
+)
+from ...scenario.graph import call_graph
+from ...scenario.units import format_duration
+from ..context import RunContext
+from ..delivery.decisions import rule_name
+from ..discovery.common import delivery_service
+from .rules import (
+    FIRED,
+    RESOLVED,
+    AlertState,
+    burn_rate_fires,
+    error_ratio_exceeds,
+    evaluate,
+    most_saturated,
+    saturated,
+    saturation,
+    trailing,
+    unhealthy_since,
+    window_scrapes,
+)
+
+MONOLITH = "monolith"
+"""The name of the one station of a monolith: every service's work runs on it."""
+
+
+class OpenIncident(Protocol):
+    """What monitoring reads of one of the delivery model's incidents."""
+
+    @property
+    def service(self) -> int: ...
+    @property
+    def resolved(self) -> float: ...
+
+
+class Delivery(Protocol):
+    """What monitoring asks of the delivery model (`simulator.model.delivery`): its
+    incidents (to group an alert with one already open) and to open one. Declared here so
+    that monitoring does not depend on the delivery package's model."""
+
+    @property
+    def incidents(self) -> Sequence[OpenIncident]: ...
+
+    def report_incident(
+        self,
+        service: int,
+        cause: str,
+        start: float,
+        rng: np.random.Generator,
+        on_resolved: Callable[[float, float], None] | None = None,
+        remedy: Callable[[str], simpy.Event] | None = None,
+        detected: float | None = None,
+        *,
+        rule: str | None = None,
+        first_bad: float | None = None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One alert rule as the model evaluates it."""
+
+    name: str
+    kind: str
+    scope: int
+    page: bool
+    hold_for: float
+    threshold: float = math.nan
+    """Error ratio or saturation above which a threshold rule holds."""
+    burn: float = math.nan
+    long_scrapes: int = 1
+    short_scrapes: int = 1
+
+
+@dataclass
+class _Alert:
+    rule: Rule
+    target: str
+    started: float
+    fired: float
+    resolved: float = math.nan
+    action: str = ""
+    incident: int = -1
+
+
+@dataclass
+class _Incident:
+    service: str
+    delivery_service: int
+    cause: str
+    started: float
+    detected: float
+    remedied: float = math.nan
+    resolved: float = math.nan
+    replicas_added: int = 0
+    hours: float = 0.0
+
+
+@dataclass
+class _EntryPoint:
+    """An entry point's running totals (starting with 0, one more per scrape)."""
+
+    total: list[float] = field(default_factory=lambda: [0.0])
+    bad: list[float] = field(default_factory=lambda: [0.0])
+    unhealthy_since: float = math.nan
+    first_bad: float = math.nan
+    """End of the first bad request of the current unhealthy run of intervals."""
+
+
+@dataclass
+class _Service:
+    busy_seen: float = 0.0
+    capacity_seen: float = 0.0
+    busy: float = 0.0
+    capacity: float = 0.0
+    """Worker-seconds busy and available in the last scrape interval."""
+    unhealthy_since: float = math.nan
+
+
+_Process = Generator[simpy.Event, Any, None]
+
+
+def rules_of(context: RunContext) -> list[Rule]:
+    """The rules a scenario's `monitoring` section asks for, in evaluation order."""
+    settings = context.scenario.monitoring
+    scrape = settings.scrape_interval
+    rules: list[Rule] = []
+    if settings.alerting == "burn-rate":
+        rules += [
+            Rule(
+                rule_name(r.burn, r.long_window),
+                BURN_RATE,
+                ENTRY_POINT,
+                r.page,
+                0.0,
+                burn=r.burn,
+                long_scrapes=window_scrapes(r.long_window, scrape),
+                short_scrapes=window_scrapes(r.short_window, scrape),
+            )
+            for r in settings.burn_rate_rules
+        ]
+    else:
+        rules.append(
+            Rule(
+                "error-ratio",
+                THRESHOLD,
+                ENTRY_POINT,
+                True,
+                settings.alert_for,
+                threshold=settings.error_threshold,
+            )
+        )
+    if settings.saturation.enabled:
+        sat = settings.saturation
+        rules.append(
+            Rule("saturation", SATURATION, SERVICE, sat.page, sat.alert_for, sat.threshold)
+        )
+    return rules
+
+
+def _grid(phase: float, interval: float, k: int) -> float:
+    return phase + k * interval
+
+
+class MonitoringModel:
+    """Scrapes, rule evaluations, alerts and the incidents they open, for one run."""
+
+    def __init__(self, context: RunContext, delivery: Delivery | None = None) -> None:
+        if context.services is None:
+            raise ValueError("monitoring reads the request-level services")
+        handles = context.services
+        scenario = context.scenario
+        settings = scenario.monitoring
+        self.env = context.env
+        self.scenario = scenario
+        self.events = context.events
+        self.settings = settings
+        self.stations = handles.stations
+        self.request_log = handles.requests
+        self.span_log = handles.spans
+        self.delivery = delivery if scenario.delivery is not None else None
+        self.slo = settings.slo
+        self.slo_latency = scenario.slo.latency if scenario.slo.latency is not None else math.inf
+        self.saturation_threshold = settings.saturation.threshold
+        self.scale_out = scenario.incidents.manual_scale_out
+        self.names = list(scenario.services)
+        self.entries = [i for i, name in enumerate(self.names) if name in scenario.traffic]
+        self.rules = rules_of(context)
+        self.sli = SliLog()
+        self.alerts: list[_Alert] = []
+        self.incidents: list[_Incident] = []
+        self._entry = {e: _EntryPoint() for e in self.entries}
+        self._service = [_Service() for _ in self.stations]
+        self._states: dict[tuple[int, int], AlertState] = {}
+        self._firing: dict[tuple[int, int], _Alert] = {}
+        self._open: dict[int, int] = {}
+        """Delivery service index → the monitoring incident open on it."""
+        self._added: list[tuple[float, int]] = []
+        self._read = 0
+        self._span_low = 0
+        self._last_scrape = 0.0
+        self._scrapes = 0
+        self._trees = self._call_trees()
+        self._incident_rng = context.streams.get("monitoring/incidents")
+        self._lead_rng = context.streams.get("monitoring/scale-out")
+        self.env.process(self._run())
+        rules = ", ".join(rule.name for rule in self.rules)
+        self.events.record(
+            0.0,
+            "monitoring",
+            "started",
+            f"scrape every {format_duration(settings.scrape_interval)}, rules: {rules}",
+        )
+
+    def _call_trees(self) -> dict[int, list[int]]:
+        """For each entry point, the stations its requests can visit."""
+        by_name = {station.name: station.index for station in self.stations}
+        if MONOLITH in by_name and self.scenario.deployment == "monolith":
+            return {entry: [by_name[MONOLITH]] for entry in self.entries}
+        graph = call_graph(self.scenario)
+        trees: dict[int, list[int]] = {}
+        for entry in self.entries:
+            name = self.names[entry]
+            reached = {name} | set(nx.descendants(graph, name))
+            trees[entry] = [by_name[n] for n in self.names if n in reached and n in by_name]
+        return trees
+
+    # -- the clock ---------------------------------------------------------------------
+    def _run(self) -> _Process:
+        """Scrapes and evaluations on two grids anchored at the end of the warm-up (a
+        scrape before an evaluation at the same instant)."""
+        env = self.env
+        settings = self.settings
+        scrape, every = settings.scrape_interval, settings.evaluation_interval
+        horizon = self.scenario.horizon
+        warmup = self.scenario.warmup
+        scrape_phase, evaluation_phase = warmup % scrape, warmup % every
+        ks = 0 if scrape_phase > 0 else 1
+        ke = 0 if evaluation_phase > 0 else 1
+        next_scrape = _grid(scrape_phase, scrape, ks)
+        next_evaluation = _grid(evaluation_phase, every, ke)
+        while True:
+            now = min(next_scrape, next_evaluation)
+            if now >= horizon:
+                return
+            yield env.timeout(now - env.now)
+            if now == next_scrape:
+                self._scrape(now)
+                ks += 1
+                next_scrape = _grid(scrape_phase, scrape, ks)
+            if now == next_evaluation:
+                self._evaluate(now)
+                ke += 1
+                next_evaluation = _grid(evaluation_phase, every, ke)
+
+    # -- scraping ----------------------------------------------------------------------
+    def _scrape(self, now: float) -> None:
+        """One scrape: what finished since the last one, from the logs' new rows."""
+        start = self._last_scrape
+        totals, bads, first_bad = self._read_requests()
+        visits, failed = self._read_spans(start)
+        for entry in self.entries:
+            state = self._entry[entry]
+            total, bad = int(totals[entry]), int(bads[entry])
+            self.sli.record(now, ENTRY_POINT, entry, total, bad, math.nan, math.nan, 0)
+            state.total.append(state.total[-1] + total)
+            state.bad.append(state.bad[-1] + bad)
+            holds = error_ratio_exceeds(bad, total, 1.0 - self.slo)
+            was = state.unhealthy_since
+            state.unhealthy_since = unhealthy_since(was, holds, start)
+            if not holds:
+                state.first_bad = math.nan
+            elif math.isnan(was):
+                state.first_bad = first_bad.get(entry, math.nan)
+        for station, seen in zip(self.stations, self._service, strict=True):
+            station.touch(now)
+            seen.busy = station.busy_area - seen.busy_seen
+            seen.capacity = station.capacity_area - seen.capacity_seen
+            seen.busy_seen, seen.capacity_seen = station.busy_area, station.capacity_area
+            index = station.index
+            self.sli.record(
+                now,
+                SERVICE,
+                index,
+                int(visits[index]),
+                int(failed[index]),
+                seen.busy,
+                seen.capacity,
+                station.replicas,
+            )
+            holds = saturated(seen.busy, seen.capacity, self.saturation_threshold)
+            seen.unhealthy_since = unhealthy_since(seen.unhealthy_since, holds, start)
+        self._last_scrape = now
+        self._scrapes += 1
+
+    def _read_requests(self) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
+        """Requests finished since the last scrape (the request log is appended to when a
+        request ends): per entry point, how many and how many were bad, and the end of the
+        first bad one."""
+        log = self.request_log
+        low, high = self._read, len(log)
+        self._read = high
+        size = len(self.names)
+        if high == low:
+            return np.zeros(size, np.int64), np.zeros(size, np.int64), {}
+        service = np.frombuffer(log.service[low:high], dtype=np.int32)
+        arrival = np.frombuffer(log.arrival[low:high], dtype=np.float64)
+        end = np.frombuffer(log.end[low:high], dtype=np.float64)
+        status = np.frombuffer(log.status[low:high], dtype=np.int8)
+        bad = (status != OK) | (end - arrival > self.slo_latency)
+        totals = np.bincount(service, minlength=size)
+        bads = np.bincount(service[bad], minlength=size)
+        first: dict[int, float] = {}
+        if bads.any():
+            for entry in np.flatnonzero(bads):
+                first[int(entry)] = float(end[bad & (service == entry)].min())
+        return totals, bads, first
+
+    def _read_spans(self, since: float) -> tuple[np.ndarray, np.ndarray]:
+        """Visits that finished after `since`, per station, and how many failed. Spans are
+        appended when a visit is sent and finished later, so the slice starts at the oldest
+        visit still unfinished at the last scrape."""
+        log = self.span_log
+        low, high = self._span_low, len(log)
+        size = len(self.stations)
+        if high == low:
+            return np.zeros(size, np.int64), np.zeros(size, np.int64)
+        end = np.frombuffer(log.end[low:high], dtype=np.float64)
+        done = ~np.isnan(end)
+        new = done & (end > since)
+        service = np.frombuffer(log.service[low:high], dtype=np.int32)[new]
+        failed = np.frombuffer(log.status[low:high], dtype=np.int8)[new] != OK
+        unfinished = np.flatnonzero(~done)
+        self._span_low = low + int(unfinished[0]) if unfinished.size else high
+        return (
+            np.bincount(service, minlength=size),
+            np.bincount(service[failed], minlength=size),
+        )
+
+    # -- rules -------------------------------------------------------------------------
+    def _evaluate(self, now: float) -> None:
+        if not self._scrapes:
+            return
+        for index, rule in enumerate(self.rules):
+            targets = self.entries if rule.scope == ENTRY_POINT else range(len(self.stations))
+            for target in targets:
+                key = (index, target)
+                holds = self._holds(rule, target)
+                state, change = evaluate(
+                    self._states.get(key, AlertState()), holds, now, rule.hold_for
+                )
+                self._states[key] = state
+                if change == FIRED:
+                    self._fire(key, rule, target, now)
+                elif change == RESOLVED:
+                    alert = self._firing.pop(key)
+                    alert.resolved = now
+                    self.events.record(
+                        now, "monitoring", "alert_resolved", f"{rule.name} on {alert.target}"
+                    )
+
+    def _holds(self, rule: Rule, target: int) -> bool:
+        if rule.kind == SATURATION:
+            state = self._service[target]
+            return saturated(state.busy, state.capacity, rule.threshold)
+        entry = self._entry[target]
+        if rule.kind == THRESHOLD:
+            total = entry.total[-1] - entry.total[-2]
+            bad = entry.bad[-1] - entry.bad[-2]
+            return error_ratio_exceeds(bad, total, rule.threshold)
+        return burn_rate_fires(
+            trailing(entry.bad, rule.long_scrapes),
+            trailing(entry.total, rule.long_scrapes),
+            trailing(entry.bad, rule.short_scrapes),
+            trailing(entry.total, rule.short_scrapes),
+            rule.burn,
+            self.slo,
+        )
+
+    def _target_name(self, rule: Rule, target: int) -> str:
+        return self.names[target] if rule.scope == ENTRY_POINT else self.stations[target].name
+
+    def _fire(self, key: tuple[int, int], rule: Rule, target: int, now: float) -> None:
+        name = self._target_name(rule, target)
+        if rule.scope == ENTRY_POINT:
+            since = self._entry[target].unhealthy_since
+        else:
+            since = self._service[target].unhealthy_since
+        alert = _Alert(rule, name, since if not math.isnan(since) else now, now)
+        self.alerts.append(alert)
+        self._firing[key] = alert
+        self.events.record(
+            now, "monitoring", "alert_fired", f"{rule.name} on {name}, {self._describe(rule)}"
+        )
+        if not rule.page:
+            alert.action = TICKET
+        elif self.delivery is None:
+            alert.action = RECORDED
+        else:
+            self._page(alert, rule, target, now)
+
+    def _describe(self, rule: Rule) -> str:
+        if rule.kind == BURN_RATE:
+            return f"error budget burning over {rule.burn:g}x on both windows"
+        if rule.kind == THRESHOLD:
+            return f"over {rule.threshold:.1%} of requests bad for {rule.hold_for:g} s"
+        return f"over {rule.threshold:.0%} of workers busy for {rule.hold_for:g} s"
+
+    # -- paging and incidents ----------------------------------------------------------
+    def _affected(self, rule: Rule, target: int) -> set[int]:
+        """The delivery model's services an alert concerns: an entry point's whole call
+        tree (its errors may come from any of them), or the one service of a station (every
+        service for a monolith)."""
+        stations = self._trees[target] if rule.scope == ENTRY_POINT else [target]
+        names: list[str] = []
+        for index in stations:
+            station = self.stations[index].name
+            names += self.names if station == MONOLITH else [station]
+        return {delivery_service(self.scenario, name) for name in names}
+
+    def _already_open(self, affected: set[int]) -> int | None:
+        """The monitoring incident open on one of `affected` (-1 for one the delivery model
+        opened by itself), or None when nobody is working on any of them."""
+        for service in sorted(affected):
+            if service in self._open:
+                return self._open[service]
+        assert self.delivery is not None
+        for incident in self.delivery.incidents:
+            if incident.service in affected and math.isnan(incident.resolved):
+                return -1
+        return None
+
+    def _page(self, alert: _Alert, rule: Rule, target: int, now: float) -> None:
+        delivery = self.delivery
+        assert delivery is not None
+        joined = self._already_open(self._affected(rule, target))
+        if joined is not None:
+            alert.action, alert.incident = JOINED, joined
+            return
+        if rule.scope == SERVICE:
+            overloaded: int | None = target
+        else:
+            found = most_saturated(
+                {
+                    self.stations[i].name: saturation(
+                        self._service[i].busy, self._service[i].capacity
+                    )
+                    for i in self._trees[target]
+                },
+                self.saturation_threshold,
+            )
+            overloaded = None if found is None else self._station_index(found)
+        name = alert.target if overloaded is None else self.stations[overloaded].name
+        cause = ERRORS if overloaded is None else OVERLOAD
+        service = delivery_service(self.scenario, name)
+        number = len(self.incidents)
+        incident = _Incident(name, service, cause, alert.started, now)
+        self.incidents.append(incident)
+        self._open[service] = number
+        alert.action, alert.incident = OPENED, number
+        self.events.record(now, "monitoring", "paged", f"{cause} of {name}: {rule.name}")
+
+        def resolved(time: float, hours: float) -> None:
+            incident.resolved, incident.hours = time, hours
+            if self._open.get(service) == number:
+                del self._open[service]
+
+        remedy = None if overloaded is None else self._scale_out(incident, overloaded)
+        first_bad = self._first_bad(rule, target, overloaded)
+        delivery.report_incident(
+            service,
+            cause,
+            alert.started,
+            self._incident_rng,
+            on_resolved=resolved,
+            remedy=remedy,
+            detected=now,
+            rule=rule.name,
+            first_bad=None if math.isnan(first_bad) else first_bad,
+        )
+
+    def _station_index(self, name: str) -> int:
+        return next(s.index for s in self.stations if s.name == name)
+
+    def _first_bad(self, rule: Rule, target: int, station: int | None) -> float:
+        """The end of the first bad request of the trouble, as far as monitoring saw it: of
+        the alert's entry point, or of the entry points whose requests visit the station."""
+        if rule.scope == ENTRY_POINT:
+            return self._entry[target].first_bad
+        seen = [
+            self._entry[entry].first_bad
+            for entry, stations in self._trees.items()
+            if station in stations and not math.isnan(self._entry[entry].first_bad)
+        ]
+        return min(seen) if seen else math.nan
+
+    def _scale_out(self, incident: _Incident, station: int) -> Callable[[str], simpy.Event]:
+        """The remedy of an overload: once diagnosed, the responder orders
+        `manual_scale_out.replicas` more, which serve after the lead time."""
+        env = self.env
+        settings = self.scale_out
+        target = self.stations[station]
+
+        def remedy(who: str) -> simpy.Event:
+            done = env.event()
+            lead = float(settings.lead_time.draw(self._lead_rng, 1)[0])
+            self.events.record(
+                env.now,
+                "monitoring",
+                "scale_out_ordered",
+                f"{who}: {settings.replicas} more replicas of {target.name}, ready in "
+                f"{lead / 60:.0f} min",
+            )
+
+            def serve(_event: simpy.Event) -> None:
+                for _ in range(settings.replicas):
+                    target.add_replica()
+                incident.remedied = env.now
+                incident.replicas_added = settings.replicas
+                self._added.append((env.now, settings.replicas))
+                self.events.record(
+                    env.now,
+                    f"service/{target.name}",
+                    "replicas_added_by_hand",
+                    f"{target.replicas} replicas now",
+                )
+                done.succeed()
+
+            env.timeout(lead).callbacks.append(serve)
+            return done
+
+        return remedy
+
+    # -- results -----------------------------------------------------------------------
+    def records(self) -> MonitoringRecords:
+        """What the run left behind (call it at the horizon): the last, partial scrape
+        interval up to now is read first, so the samples cover the whole run."""
+        now = self.env.now
+        if now > self._last_scrape:
+            self._scrape(now)
+        scenario = self.scenario
+        warmup, horizon = scenario.warmup, scenario.horizon
+        added = sum(n * max(0.0, horizon - max(t, warmup)) for t, n in self._added)
+        return MonitoringRecords(
+            warmup=warmup,
+            horizon=horizon,
+            slo=self.slo,
+            slo_latency=self.slo_latency,
+            scrape_interval=self.settings.scrape_interval,
+            entry_points=tuple(self.names),
+            services=tuple(station.name for station in self.stations),
+            sli=self.sli,
+            alerts=tuple(
+                AlertRecord(
+                    a.rule.name,
+                    a.rule.kind,
+                    a.rule.scope,
+                    a.target,
+                    a.started,
+                    a.fired,
+                    a.resolved,
+                    a.rule.page,
+                    a.action,
+                    a.incident,
+                )
+                for a in self.alerts
+            ),
+            incidents=tuple(
+                IncidentRecord(
+                    i.service,
+                    i.delivery_service,
+                    i.cause,
+                    i.started,
+                    i.detected,
+                    i.remedied,
+                    i.resolved,
+                    i.replicas_added,
+                    i.hours,
+                )
+                for i in self.incidents
+            ),
+            replica_seconds_added=added,
+        )
