@@ -272,6 +272,15 @@ class Scenario(ScenarioModel):
                             {"key": f"services.{name}.handler.{index}.wait_for", "most": most},
                         )
         check_discovery_services(self)
+        if self.fidelity == "analytic":
+            for name, service in self.services.items():
+                if service.deploys:
+                    raise PydanticCustomError(
+                        "deploys_analytic",
+                        "expected no scripted deploys with fidelity analytic: rollouts act on "
+                        "replicas, which only the request level simulates",
+                        {"key": f"services.{name}.deploys"},
+                    )
         cycle = find_call_cycle(self.services)
         if cycle:
             raise PydanticCustomError(
