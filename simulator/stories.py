@@ -402,9 +402,9 @@ def _cost(result: Result, row: pd.Series) -> str:
     parts.append(spent)
     failed = float(row["requests_failed"])
     requests = (
-        f"{failed:,.0f} failed requests"
+        f"{failed:,.0f} requests failed while it was open"
         if not math.isnan(failed)
-        else "failed requests: not simulated (incidents do not act on requests yet)"
+        else "failed requests: not simulated at this fidelity"
     )
     return f"It cost {' and '.join(parts)}; {requests}."
 

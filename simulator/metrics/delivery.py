@@ -33,6 +33,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..engine.recorder import OK, PENDING
 from ..records.delivery import NO_STAGE, STAGES, ChangeStages, DeliveryRecords
 from ..records.run import RunRecords
 from ..scenario.units import DAY, HOUR, WEEK
@@ -231,9 +232,27 @@ def delivery_results(
     records: DeliveryRecords, run: RunRecords
 ) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
     """The summary KPIs (see DELIVERY_KPI_DESCRIPTIONS) and the tables of a run's delivery
-    records. `run` is not needed: the delivery records carry every fact they use."""
+    records. At request level, `run`'s requests give each incident's failed requests."""
     tables = delivery_tables(records)
+    if len(run.requests.get("end", ())):
+        tables["incident_timeline"]["requests_failed"] = failed_while_open(
+            tables["incident_timeline"], run.requests, records.horizon
+        )
     return delivery_kpis(records, tables), tables
+
+
+def failed_while_open(
+    timeline: pd.DataFrame, requests: dict[str, np.ndarray], horizon: float
+) -> np.ndarray:
+    """Per incident, the requests (at any entry point) that failed between its start and its
+    resolution (or the horizon): what customers saw while it was open. Overlapping incidents
+    count the same request each."""
+    status, end = requests["status"], requests["end"]
+    failed = np.sort(end[(status != OK) & (status != PENDING)])
+    started = timeline["started"].to_numpy(dtype=float)
+    resolved = np.minimum(timeline["resolved"].fillna(horizon).to_numpy(dtype=float), horizon)
+    counts = np.searchsorted(failed, resolved) - np.searchsorted(failed, started)
+    return np.maximum(counts, 0).astype(float)
 
 
 def delivery_tables(records: DeliveryRecords) -> dict[str, pd.DataFrame]:
@@ -376,7 +395,8 @@ def incident_timeline(records: DeliveryRecords) -> pd.DataFrame:
     (`budget_s`, seconds of the service fully down: its share of traffic × how long it
     lasted within the run; `budget_share` of the budget, (1 − slo) × budget window).
     `first_bad_request` is NaN unless a model that simulates requests reported it;
-    `requests_failed` is NaN: the delivery model's incidents do not act on requests."""
+    `requests_failed` is NaN here; at request level `delivery_results` fills it with the
+    requests that failed while the incident was open."""
     incidents = records.incidents
     n = len(incidents)
     table = pd.DataFrame(

@@ -40,6 +40,7 @@ from simulator.records.monitoring import (
 from simulator.records.run import RunRecords
 from simulator.scenario.loader import load_scenario
 from simulator.subsystems import build_subsystems
+from tests.helpers import SCENARIOS
 
 # -- rules ---------------------------------------------------------------------------------
 
@@ -386,3 +387,14 @@ def test_same_seed_same_alerts():
     assert len(first.tables["alerts"]) >= 1
     assert first.tables["alerts"].equals(second.tables["alerts"])
     assert first.summary == pytest.approx(second.summary, nan_ok=True)
+
+
+def test_an_incident_counts_the_requests_that_failed_while_it_was_open():
+    result = simulator.run(SCENARIOS / "one-world" / "spike-sysadmin.yaml")
+    timeline = result.tables["incident_timeline"]
+    requests = result.tables["requests"]
+    failed = requests[~requests["status"].isin(["ok", "pending"])]
+    assert len(timeline) >= 1
+    for row in timeline.itertuples():
+        inside = failed[(failed["end"] >= row.started) & (failed["end"] < row.resolved)]
+        assert row.requests_failed == len(inside) > 0
