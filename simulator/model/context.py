@@ -9,9 +9,11 @@ typed rows with numbers, never prose. `metrics/` turns records into KPIs and tab
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import simpy
 
 from ..engine import EventLog, RandomStreams, RequestLog, SpanLog
@@ -59,3 +61,43 @@ class Subsystem(Protocol):
     """A model that simulates alongside the services and gives back records at the end."""
 
     def records(self) -> Any: ...
+
+
+class OpenIncident(Protocol):
+    """What another subsystem reads of one of the organisation's incidents."""
+
+    @property
+    def service(self) -> int: ...
+    @property
+    def resolved(self) -> float: ...
+
+
+class Organisation(Protocol):
+    """What other subsystems ask of the delivery model (`simulator.model.delivery`): ship a
+    configuration change, see the incidents, open one. Declared here, low, so that discovery
+    and monitoring depend on this shape and not on the delivery package."""
+
+    @property
+    def incidents(self) -> Sequence[OpenIncident]: ...
+
+    def request_config_change(
+        self,
+        service: int,
+        on_deployed: Callable[[float, float], None],
+        rng: np.random.Generator,
+        by: str | None = None,
+    ) -> None: ...
+
+    def report_incident(
+        self,
+        service: int,
+        cause: str,
+        start: float,
+        rng: np.random.Generator,
+        on_resolved: Callable[[float, float], None] | None = None,
+        remedy: Callable[[str], simpy.Event] | None = None,
+        detected: float | None = None,
+        *,
+        rule: str | None = None,
+        first_bad: float | None = None,
+    ) -> None: ...

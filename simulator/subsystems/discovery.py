@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from typing import cast
 
 from ..metrics.discovery import configuration_results, discovery_results, secrets_results
-from ..model.context import RunContext, Subsystem
-from ..model.discovery.common import Delivery
+from ..model.context import Organisation, RunContext, Subsystem
 from ..model.discovery.configuration import ConfigurationModel
 from ..model.discovery.model import DiscoveryModel, is_active
 from ..model.discovery.secrets import SecretsModel
@@ -17,10 +16,10 @@ from ..scenario.schema import Scenario
 from .spec import SubsystemSpec
 
 
-def _delivery(needed: Mapping[str, Subsystem]) -> Delivery | None:
+def _delivery(needed: Mapping[str, Subsystem]) -> Organisation | None:
     """The delivery model, if the scenario switched it on (it ships configuration changes
     and opens incidents)."""
-    return cast("Delivery | None", needed.get("delivery"))
+    return cast("Organisation | None", needed.get("delivery"))
 
 
 def _microservices(scenario: Scenario) -> bool:

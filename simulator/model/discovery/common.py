@@ -3,11 +3,7 @@ graph's callers, and the delivery model they may hand work to."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
-
-import numpy as np
-import simpy
+from typing import TYPE_CHECKING
 
 from ...scenario.distributions import block_stream
 from .faults import StationFaults
@@ -16,31 +12,6 @@ if TYPE_CHECKING:
     from ...scenario.schema import Scenario
     from ..context import RunContext, ServiceHandles
     from ..services import Station
-
-
-class Delivery(Protocol):
-    """What discovery and secrets ask of the delivery model (`simulator.model.delivery`):
-    ship a configuration change, and open an incident. Declared here so that discovery does
-    not depend on the delivery package."""
-
-    def request_config_change(
-        self,
-        service: int,
-        on_deployed: Callable[[float, float], None],
-        rng: np.random.Generator,
-        by: str | None = None,
-    ) -> None: ...
-
-    def report_incident(
-        self,
-        service: int,
-        cause: str,
-        start: float,
-        rng: np.random.Generator,
-        on_resolved: Callable[[float, float], None] | None = None,
-        remedy: Callable[[str], simpy.Event] | None = None,
-        detected: float | None = None,
-    ) -> None: ...
 
 
 def request_level(context: RunContext) -> ServiceHandles:

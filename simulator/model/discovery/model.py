@@ -16,14 +16,14 @@ import numpy as np
 import simpy
 
 from ...records.discovery import DiscoveryRecords, EndpointChange
-from .common import Delivery, callers, delivery_service, faults_of, request_level
+from .common import callers, delivery_service, faults_of, request_level
 from .faults import StaleEndpoint
 from .propagation import Learned, Propagation, convergence_time
 
 if TYPE_CHECKING:
     from ...scenario.discovery import EndpointChange as ScriptedChange
     from ...scenario.schema import Scenario
-    from ..context import RunContext
+    from ..context import Organisation, RunContext
     from ..services import Station
 
 DEPLOY_STEP = 10.0
@@ -47,7 +47,7 @@ def is_active(scenario: Scenario) -> bool:
 class DiscoveryModel:
     """A `Subsystem`: the discovery kind's view of every endpoint change in the run."""
 
-    def __init__(self, context: RunContext, delivery: Delivery | None = None) -> None:
+    def __init__(self, context: RunContext, delivery: Organisation | None = None) -> None:
         """`delivery`: the run's delivery model, if any; under static discovery address
         changes are its work (and a failed node its incident)."""
         self.context = context

@@ -25,13 +25,13 @@ import simpy
 from ...records import discovery as why  # the audit's reason codes
 from ...records.discovery import AuditEntry, LeakRecord, SecretsRecords
 from ...scenario.graph import call_graph
-from .common import Delivery, delivery_service, faults_of, request_level
+from .common import delivery_service, faults_of, request_level
 
 if TYPE_CHECKING:
     import networkx as nx
 
     from ...scenario.discovery import Leak
-    from ..context import RunContext
+    from ..context import Organisation, RunContext
 
 
 def blast_radius(graph: nx.DiGraph, changed: list[str]) -> list[str]:
@@ -48,7 +48,7 @@ def blast_radius(graph: nx.DiGraph, changed: list[str]) -> list[str]:
 class SecretsModel:
     """A `Subsystem`: credentials, their leaks, expiries and rotations, and the audit trail."""
 
-    def __init__(self, context: RunContext, delivery: Delivery | None = None) -> None:
+    def __init__(self, context: RunContext, delivery: Organisation | None = None) -> None:
         """`delivery`: the run's delivery model, if any; fixes are then the organisation's
         work, incidents it resolves."""
         self.context = context

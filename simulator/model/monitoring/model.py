@@ -28,9 +28,9 @@ that open tickets, and every alert without a `delivery:` section, are only recor
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -56,7 +56,7 @@ from ...records.monitoring import (
 )
 from ...scenario.graph import call_graph
 from ...scenario.units import format_duration
-from ..context import RunContext
+from ..context import Organisation, RunContext
 from ..delivery.decisions import rule_name
 from ..discovery.common import delivery_service
 from .rules import (
@@ -76,38 +76,6 @@ from .rules import (
 
 MONOLITH = "monolith"
 """The name of the one station of a monolith: every service's work runs on it."""
-
-
-class OpenIncident(Protocol):
-    """What monitoring reads of one of the delivery model's incidents."""
-
-    @property
-    def service(self) -> int: ...
-    @property
-    def resolved(self) -> float: ...
-
-
-class Delivery(Protocol):
-    """What monitoring asks of the delivery model (`simulator.model.delivery`): its
-    incidents (to group an alert with one already open) and to open one. Declared here so
-    that monitoring does not depend on the delivery package's model."""
-
-    @property
-    def incidents(self) -> Sequence[OpenIncident]: ...
-
-    def report_incident(
-        self,
-        service: int,
-        cause: str,
-        start: float,
-        rng: np.random.Generator,
-        on_resolved: Callable[[float, float], None] | None = None,
-        remedy: Callable[[str], simpy.Event] | None = None,
-        detected: float | None = None,
-        *,
-        rule: str | None = None,
-        first_bad: float | None = None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -219,7 +187,7 @@ def _grid(phase: float, interval: float, k: int) -> float:
 class MonitoringModel:
     """Scrapes, rule evaluations, alerts and the incidents they open, for one run."""
 
-    def __init__(self, context: RunContext, delivery: Delivery | None = None) -> None:
+    def __init__(self, context: RunContext, delivery: Organisation | None = None) -> None:
         if context.services is None:
             raise ValueError("monitoring reads the request-level services")
         handles = context.services
