@@ -6,8 +6,9 @@ without retries); the analytic fidelity's work is its time steps × services; sa
 horizon / sample interval × services. Memory uses per-item costs measured on this code
 (docs/reliability.md): about 80 B per request plus 170 B per visit at request level,
 2.5 kB per analytic step plus 150 B per step and service, 100 B per sample and service.
-The refusal names the knob that drives the estimate, the estimate and the limit, and how
-to raise the limit.
+Tables switched off (`metrics.record.spans` / `.requests`) cost nothing per visit or per
+request; a memory refusal driven by them names those switches. The refusal names the knob
+that drives the estimate, the estimate and the limit, and how to raise the limit.
 """
 
 from __future__ import annotations
@@ -99,9 +100,13 @@ def estimate(scenario: Scenario) -> Estimate:
         drivers["samples"] = (
             "metrics.sample_interval" if scenario.metrics.sample_interval else "horizon"
         )
+    # Tables switched off (metrics.record) keep only the rows in flight: nothing to count.
+    record = scenario.metrics.record
+    request_bytes = BYTES_PER_REQUEST if record.requests else 0.0
+    visit_bytes = BYTES_PER_VISIT if record.spans else 0.0
     memory = (
-        requests * BYTES_PER_REQUEST
-        + visits * BYTES_PER_VISIT
+        requests * request_bytes
+        + visits * visit_bytes
         + analytic_cells * BYTES_PER_ANALYTIC_CELL
         + analytic_steps * BYTES_PER_ANALYTIC_STEP
         + samples * BYTES_PER_SAMPLE
@@ -109,7 +114,7 @@ def estimate(scenario: Scenario) -> Estimate:
         + replicas * BYTES_PER_REPLICA
     )
     shares = {
-        "visits": visits * BYTES_PER_VISIT + requests * BYTES_PER_REQUEST,
+        "visits": visits * visit_bytes + requests * request_bytes,
         "analytic_cells": analytic_cells * BYTES_PER_ANALYTIC_CELL
         + analytic_steps * BYTES_PER_ANALYTIC_STEP,
         "samples": samples * BYTES_PER_SAMPLE,
@@ -117,6 +122,10 @@ def estimate(scenario: Scenario) -> Estimate:
     }
     biggest = max(shares, key=lambda key: shares[key])
     drivers["memory"] = drivers.get(biggest, "horizon")
+    if biggest == "visits":
+        switches = [f"metrics.record.{t}" for t in ("spans", "requests") if getattr(record, t)]
+        if switches:
+            drivers["memory"] += ", or set " + " or ".join(f"{s}=false" for s in switches)
     return Estimate(requests, visits, analytic_cells, samples, workers, memory, drivers)
 
 

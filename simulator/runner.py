@@ -11,6 +11,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .budget import check_budget
+from .engine.recorder import SpanLog
 from .errors import ScenarioError
 from .metrics import (
     cost_kpis,
@@ -23,6 +24,7 @@ from .metrics import (
     station_kpis,
     timeseries_table,
 )
+from .metrics.requests import unrecorded_request_kpis
 from .metrics.rollout import rollout_tables
 from .metrics.scaling import scaling_table
 from .metrics.statistics import mean_ci
@@ -136,14 +138,19 @@ def _run_analytic(scenario: Scenario, seed: int) -> Result:
 def _result(world: World) -> Result:
     scenario = world.scenario
     warmup, horizon = scenario.warmup, scenario.horizon
+    record = scenario.metrics.record
     requests = world.requests.columns()
-    spans = world.spans.columns()
+    # Without kept spans the log holds reused rows of the visits last in flight: not a table.
+    spans = world.spans.columns() if record.spans else SpanLog().columns()
     services = list(scenario.services)
     stations = world.stations
     slo = scenario.slo.latency
     summary: dict[str, float] = {}
     if services:
-        summary.update(request_kpis(requests, warmup, horizon, slo))
+        if record.requests:
+            summary.update(request_kpis(requests, warmup, horizon, slo, spans))
+        else:
+            summary.update(unrecorded_request_kpis(slo))
         summary.update(station_kpis(stations, world.warmup_areas, horizon - warmup))
         summary.update(
             cost_kpis(
@@ -155,7 +162,9 @@ def _result(world: World) -> Result:
         )
     tables = {
         "requests": requests_table(requests, services, warmup),
-        "services": services_table(spans, stations, world.warmup_areas, warmup, horizon),
+        "services": services_table(
+            spans, stations, world.warmup_areas, warmup, horizon, spans_kept=record.spans
+        ),
         "entry_points": entry_points_table(requests, services, warmup, horizon, slo),
         "spans": spans_table(spans, [s.name for s in stations], warmup),
         "events": world.events.table(),

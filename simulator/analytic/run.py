@@ -582,6 +582,7 @@ def _summary(
             "requests_failed": nan if failures else sum(info.failed for info in infos),
             "throughput_rps": completed / period,
             "wait_mean_s": average("wait_mean"),
+            "wait_total_mean_s": _wait_total(model, steps, timeline, infos, weight),
             "p_wait": average("p_wait"),
             "latency_mean_s": average("mean"),
         }
@@ -625,6 +626,23 @@ def _failure_kpis(
         kpis["slo_attainment"] = within * ok / finished
     kpis["attempts_mean"] = 1.0
     return kpis
+
+
+def _wait_total(
+    model: Model, steps: StationSteps, timeline: Timeline, infos: list[EntryLatency], weight: float
+) -> float:
+    """Whole-path wait per successful request: in each load state, the stations' visit rates
+    × their mean waits, over the entry arrival rate (the expected waits summed over the
+    visits of one request, retries included as the flows include them); weighted over the
+    states as `wait_mean_s`, by the requests that succeed."""
+    if not weight:
+        return math.nan
+    rate, _ = _visit_rates(model, timeline.state_arrivals)
+    sent = timeline.state_arrivals.sum(axis=1)
+    succeeded = np.vstack([info.weights for info in infos]).sum(axis=0)
+    used = succeeded > 0
+    per_request = (rate[used] * steps.wait_mean[used]).sum(axis=1) / sent[used]
+    return float(succeeded[used] @ per_request / weight)
 
 
 def _completed(info: EntryLatency, timeline: Timeline, entry: int) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.recorder import OK, PENDING, STATUS_CODE, STATUSES, Samples
-from .columns import FAILURE_CAUSES, frame
+from .columns import COLUMNS, FAILURE_CAUSES, frame
 
 LATENCY_PERCENTILES = {
     "latency_p50_s": 50,
@@ -29,7 +29,10 @@ KPI_DESCRIPTIONS: dict[str, str] = {
     "requests_completed": "end-to-end requests sent after warm-up that succeeded",
     "requests_failed": "end-to-end requests sent after warm-up that failed",
     "throughput_rps": "successful requests per second of measured time",
-    "wait_mean_s": "mean time from arrival to start of service, successful requests",
+    "wait_mean_s": "mean time from sending to start of service at the entry service only, "
+    "successful requests (not the waits at the services it calls)",
+    "wait_total_mean_s": "mean queueing wait summed over every visit of a request (every "
+    "service, every attempt), successful requests",
     "p_wait": "share of successful requests that waited at all",
     "latency_mean_s": "mean end-to-end time from sending to answer, successful requests",
     "latency_p50_s": "median latency",
@@ -69,8 +72,10 @@ def request_kpis(
     warmup: float,
     horizon: float,
     slo_latency: float | None = None,
+    spans: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """End-to-end KPIs of a set of request rows (all entry points, or one)."""
+    """End-to-end KPIs of a set of request rows (all entry points, or one); with the span
+    log of the same run, also the whole-path wait `wait_total_mean_s`."""
     arrival, start, end, status = (columns[k] for k in ("arrival", "start", "end", "status"))
     measured = arrival >= warmup
     finished = measured & (status != PENDING)
@@ -83,6 +88,7 @@ def request_kpis(
         "requests_failed": count - int(ok.sum()),
         "throughput_rps": float(ok.sum() / (horizon - warmup)),
         "wait_mean_s": _mean(wait),
+        **({} if spans is None else {"wait_total_mean_s": _mean(total_waits(spans, warmup))}),
         "p_wait": _mean(wait > 0),
         "latency_mean_s": _mean(latency),
         **_percentiles(latency),
@@ -97,6 +103,42 @@ def request_kpis(
         )
     kpis["attempts_mean"] = _mean(columns["attempts"][finished].astype(float))
     return kpis
+
+
+def unrecorded_request_kpis(slo_latency: float | None = None) -> dict[str, float]:
+    """The request KPIs as NaN, for a run that did not record requests
+    (`metrics.record.requests` false): the same keys, nothing measured."""
+    empty = {
+        key: np.zeros(0, dtype=float) for key in ("arrival", "start", "end", "status", "attempts")
+    }
+    kpis = request_kpis(empty, 0.0, 1.0, slo_latency)
+    return {key: float("nan") for key in ["wait_total_mean_s", *kpis]}
+
+
+def total_waits(spans: Mapping[str, np.ndarray], warmup: float) -> np.ndarray:
+    """Per successful end-to-end request sent after warm-up, the queueing waits (start −
+    arrival) of all its visits summed: every service and every attempt, where `wait_mean_s`
+    has the entry service's only. A visit that never started (rejected, or still queued at
+    the horizon) adds nothing.
+
+    The request log has no request id, so the spans say which requests count, as
+    `request_kpis` counts them: the entry spans (no parent) of a request carry its send time
+    (the first attempt arrives at once: entry calls have no network) and its outcome (the
+    final attempt's is the request's status). Ordered by request id.
+    """
+    request, parent, attempt = spans["request"], spans["parent"], spans["attempt"]
+    if not request.size:
+        return np.zeros(0)
+    size = int(request.max()) + 1
+    entry = parent == -1
+    first = entry & (attempt == 0)
+    sent = np.full(size, np.nan)
+    sent[request[first]] = spans["arrival"][first]
+    ok = np.bincount(request[entry & (spans["outcome"] == OK)], minlength=size) > 0
+    counted = ok & (sent >= warmup)
+    wait = np.nan_to_num(spans["start"] - spans["arrival"])  # NaN: never started
+    keep = counted[request]
+    return np.bincount(request[keep], wait[keep], size)[counted]
 
 
 class StationLike(Protocol):
@@ -185,11 +227,25 @@ def services_table(
     warmup_areas: Mapping[int, tuple[float, ...]],
     warmup: float,
     horizon: float,
+    spans_kept: bool = True,
 ) -> pd.DataFrame:
-    """Per service, the server's view: visits, outcomes, latency at the service, utilisation."""
+    """Per service, the server's view: visits, outcomes, latency at the service, utilisation.
+    Without kept spans (`metrics.record.spans` false) the span-derived columns are NaN and
+    only the station integrals (utilisation, queues) are measured."""
     rows = []
     period = horizon - warmup
     for station in stations:
+        if not spans_kept:
+            rows.append(
+                {
+                    **{key: float("nan") for key in COLUMNS["services", "request"]},
+                    "service": station.name,
+                    "replicas": station.replicas,
+                    "workers": station.workers,
+                    **station_kpis([station], warmup_areas, period),
+                }
+            )
+            continue
         mine = (spans["service"] == station.index) & (spans["arrival"] >= warmup)
         status = spans["status"][mine]
         ok = status == OK

@@ -73,10 +73,29 @@ class CallSpec:
 class Runtime:
     """What every visit and call of a run shares: the clock and the logs."""
 
-    def __init__(self, env: Environment, spans: SpanLog, requests: RequestLog) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        spans: SpanLog,
+        requests: RequestLog,
+        keep_spans: bool = True,
+        keep_requests: bool = True,
+    ) -> None:
+        """`keep_spans` False: span rows are reused once nothing reads them any more (see
+        `_reused_span`), so the log holds the visits in flight rather than every visit;
+        `keep_requests` False: end-to-end requests are not recorded at all."""
         self.env = env
         self.spans = spans
         self.requests = requests
+        self.keep_requests = keep_requests
+        self.reuse_after = 0.0
+        """Seconds after a caller had its answer during which the row may still be read
+        (the longest call timeout or retry backoff; World sets it while building calls)."""
+        self._cursor = 0
+        # Chosen once here, so that a run that keeps every span pays no check per visit.
+        self.new_span: Callable[[Station, int, int, int], int] = (
+            self._append_span if keep_spans else self._reused_span
+        )
         self._span_columns = (
             spans.service.append,
             spans.replica.append,
@@ -91,7 +110,7 @@ class Runtime:
             spans.outcome.append,
         )
 
-    def new_span(self, station: Station, parent: int, request: int, attempt: int) -> int:
+    def _append_span(self, station: Station, parent: int, request: int, attempt: int) -> int:
         row = len(self.spans.arrival)
         (service, replica, parent_, request_, attempt_, arrival, start, end, responded,
          status, outcome) = self._span_columns  # fmt: skip
@@ -107,6 +126,38 @@ class Runtime:
         status(PENDING)
         outcome(PENDING)
         return row
+
+    def _reused_span(self, station: Station, parent: int, request: int, attempt: int) -> int:
+        """A row for a new visit when spans are not kept: the next of a few rows after the
+        last one handed out that is finished for good (the callee ended it, the caller had
+        its answer more than `reuse_after` ago, so no timer or late answer of that attempt
+        can still look at it); a new row when none is. Only `start` (read for the request
+        log) and `outcome` (read to drop late answers) matter while a row is live."""
+        spans = self.spans
+        statuses, outcomes, responded = spans.status, spans.outcome, spans.responded
+        size = len(statuses)
+        row = self._cursor
+        oldest = self.env._now - self.reuse_after
+        for _ in range(min(size, 4)):
+            if row >= size:
+                row = 0
+            if statuses[row] != PENDING and outcomes[row] != PENDING and responded[row] < oldest:
+                self._cursor = row + 1
+                spans.service[row] = station.index
+                spans.replica[row] = -1
+                spans.parent[row] = parent
+                spans.request[row] = request
+                spans.attempt[row] = min(attempt, 127)
+                spans.arrival[row] = NAN
+                spans.start[row] = NAN
+                spans.end[row] = NAN
+                spans.responded[row] = NAN
+                statuses[row] = PENDING
+                outcomes[row] = PENDING
+                return row
+            row += 1
+        self._cursor = row
+        return self._append_span(station, parent, request, attempt)
 
 
 class Visit:
@@ -389,6 +440,8 @@ class OutgoingCall:
             self._record_request(status)
 
     def _record_request(self, status: int) -> None:
+        if not self.runtime.keep_requests:
+            return
         log = self.runtime.requests
         visit = self.visit
         spans = self.runtime.spans

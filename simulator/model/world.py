@@ -76,7 +76,24 @@ class World:
         self.events = EventLog()
         self.scaling = ScalingLog()  # the autoscalers' decisions as numbers
         self.samples = Samples()
-        self.runtime = calls.Runtime(self.env, self.spans, self.requests)
+        record = scenario.metrics.record
+        self.runtime = calls.Runtime(
+            self.env, self.spans, self.requests, record.spans, record.requests
+        )
+        self.runtime.reuse_after = _longest_wait(scenario)
+        for table, kept in (("spans", record.spans), ("requests", record.requests)):
+            if not kept:
+                self.events.record(
+                    0.0,
+                    "run",
+                    "recording_off",
+                    f"metrics.record.{table} is false: the {table} table is empty"
+                    + (
+                        "; the services table's visit counts and latencies are NaN"
+                        if table == "spans"
+                        else "; the request KPIs and entry_points table are NaN"
+                    ),
+                )
         self.stations: list[Station] = []
         self.warmup_areas: dict[int, tuple[float, float, float, float]] = {}
         self.context = RunContext(
@@ -489,6 +506,23 @@ class World:
         self.events.record(
             horizon, "run", "horizon_reached", f"{in_service} requests in service, {queued} queued"
         )
+
+
+def _longest_wait(scenario: Scenario) -> float:
+    """The longest call timeout or retry backoff of any call: how long after its answer a
+    span row may still be read (by a pending timer, or a late answer during backoff)."""
+    policies: list[object] = list(scenario.traffic.values())
+    for service in scenario.services.values():
+        for step in service.handler or []:
+            policies.extend(step.parallel if isinstance(step, Parallel) else [step])
+    return max(
+        (
+            max(policy.timeout or 0.0, policy.backoff_max)
+            for policy in policies
+            if isinstance(policy, CallPolicy)
+        ),
+        default=0.0,
+    )
 
 
 def _policy(policy: CallPolicy) -> _Policy:

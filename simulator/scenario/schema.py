@@ -122,6 +122,22 @@ class Traffic(CallPolicy):
     )
 
 
+class Record(ScenarioModel):
+    """Which per-visit and per-request tables a request-level run keeps (they dominate its
+    memory: docs/reliability.md, "Recording off per table")."""
+
+    spans: bool = knob(
+        True,
+        "keep every visit to a service (the spans table, ~51 B each); off leaves the table "
+        "empty and the services table's visit counts and latencies NaN",
+    )
+    requests: bool = knob(
+        True,
+        "keep every end-to-end request (the requests table, ~34 B each); off leaves the "
+        "requests table empty and the request KPIs NaN",
+    )
+
+
 class Metrics(ScenarioModel):
     """What is measured, beyond the per-request records."""
 
@@ -131,6 +147,9 @@ class Metrics(ScenarioModel):
         "empty means 1/1000 of the measured period (horizon − warmup)",
         "s",
         gt=0,
+    )
+    record: Record = knob(
+        default_factory=Record, description="which request-level tables are recorded"
     )
 
 
@@ -272,6 +291,8 @@ class Scenario(ScenarioModel):
                             {"key": f"services.{name}.handler.{index}.wait_for", "most": most},
                         )
         check_discovery_services(self)
+        if self.fidelity == "request":
+            check_recording(self)
         if self.fidelity == "analytic":
             for name, service in self.services.items():
                 if service.deploys:
@@ -317,3 +338,32 @@ __all__ = [
     "Traffic",
     "find_call_cycle",
 ]
+
+
+def check_recording(scenario: Scenario) -> None:
+    """Refuse recording switched off under a subsystem that reads what it would drop:
+    monitoring's SLIs, rollout analysis and the discovery family's error counts read
+    spans; monitoring and discovery also read requests."""
+    record = scenario.metrics.record
+    readers = {
+        "monitoring.enabled": scenario.monitoring.enabled,
+        "discovery": scenario.discovery.kind != "none" or bool(scenario.discovery.events),
+        "configuration": "configuration" in scenario.model_fields_set,
+        "secrets": scenario.secrets.kind != "none",
+    }
+    span_readers = {
+        **readers,
+        **{f"services.{name}.deploys": bool(s.deploys) for name, s in scenario.services.items()},
+    }
+    for table, on, using in (
+        ("spans", record.spans, span_readers),
+        ("requests", record.requests, readers),
+    ):
+        needing = [key for key, used in using.items() if used]
+        if not on and needing:
+            raise PydanticCustomError(
+                "recording_off",
+                "expected {table} recorded: {needing} reads them; set "
+                "metrics.record.{table}: true or drop {needing}",
+                {"key": f"metrics.record.{table}", "table": table, "needing": needing[0]},
+            )
