@@ -5,6 +5,7 @@ The public API, shared by the `sresim` command and the notebooks:
     scenario = simulator.load_scenario("scenarios/validation/mmc.yaml", overrides={...})
     result = simulator.run(scenario, seed=1)
     result.summary["wait_mean_s"], result.tables["requests"]
+    grid = simulator.sweep(scenario, {"traffic.api.rate": ["3/s", "3.6/s"]}, replications=5)
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import ScenarioError
 
 if TYPE_CHECKING:
-    from .results import Comparison, Replications, Result
+    from .experiments.sweep import sweep
+    from .results import Comparison, Replications, Result, SweepResult
     from .runner import compare, run, run_replications
     from .scenario import Scenario, load_scenario
 
@@ -26,6 +28,8 @@ _LAZY = {
     "Comparison": "results",
     "Replications": "results",
     "Result": "results",
+    "SweepResult": "results",
+    "sweep": "experiments.sweep",
     "compare": "runner",
     "run": "runner",
     "run_replications": "runner",
@@ -53,8 +57,10 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "SweepResult",
     "compare",
     "load_scenario",
     "run",
     "run_replications",
+    "sweep",
 ]

@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="independent runs with seeds seed..seed+N-1 (default 1)",
     )
+    _parallel_options(run)
     _output_options(run)
     run.add_argument(
         "--all",
@@ -161,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     _scenario_options(compare)
     _safety_options(compare)
     compare.add_argument("--replications", type=_positive_int, default=1, metavar="N")
+    _parallel_options(compare)
     _output_options(compare)
     compare.set_defaults(handler=_compare)
 
@@ -174,6 +176,73 @@ def _parser() -> argparse.ArgumentParser:
     _scenario_options(why)
     _safety_options(why)
     why.set_defaults(handler=_why)
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a scenario over a grid of settings, with replications (or an experiment file)",
+        description="Run a scenario at every combination of --axis values (or run an "
+        "experiment file), with replications paired across points; see docs/experiments.md.",
+    )
+    sweep.add_argument("target", metavar="SCENARIO|EXPERIMENT", help="scenario or experiment YAML")
+    sweep.add_argument(
+        "--axis",
+        action="append",
+        default=[],
+        type=_axis_option,
+        metavar="PATH=V1,V2,...",
+        help="a setting and its values, e.g. --axis traffic.api.rate=2/s,3/s,3.6/s "
+        "(repeatable; the grid of every combination)",
+    )
+    sweep.add_argument(
+        "--zip",
+        action="append",
+        default=[],
+        type=_zip_option,
+        metavar="PATH,PATH,...",
+        help="axes whose values go together (the i-th values form one point), not a grid",
+    )
+    _scenario_options(sweep)
+    _safety_options(sweep)
+    sweep.add_argument(
+        "--replications",
+        type=_positive_int,
+        metavar="N",
+        help="runs per point, seeds seed..seed+N-1 at every point (default 1, or the file's)",
+    )
+    sweep.add_argument(
+        "--kpi", action="append", default=[], metavar="NAME", help="keep only these KPIs"
+    )
+    sweep.add_argument(
+        "--table", action="append", default=[], metavar="NAME", help="also keep this run table"
+    )
+    _parallel_options(sweep)
+    sweep.add_argument(
+        "--out",
+        type=_out_option,
+        metavar="DIR",
+        help="write sweep.parquet, summary.csv/.parquet and sweep.json into DIR, and keep "
+        "every finished run in DIR/runs, so that an interrupted sweep resumes",
+    )
+    sweep.add_argument(
+        "--force", action="store_true", help="with --out, run again what DIR/runs already has"
+    )
+    sweep.add_argument(
+        "--chart",
+        action="append",
+        default=[],
+        type=_chart_option,
+        metavar="KPI:AXIS[:AXIS]",
+        help="with --out, draw KPI against an axis (two axes: a heat map); default: the "
+        "KPIs printed, against the first axis",
+    )
+    sweep.add_argument("--no-charts", action="store_true", help="with --out, skip the charts")
+    sweep.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="what to print: a table of means ± 95%% CI (default) or JSON",
+    )
+    sweep.set_defaults(handler=_sweep)
 
     listing = commands.add_parser("list", help="list the shipped scenarios")
     listing.add_argument(
@@ -211,6 +280,93 @@ def _safety_options(parser: argparse.ArgumentParser) -> None:
         help="also let presets and data files be read from DIR (by default only the "
         "scenario's folder, the working folder and the shipped scenarios)",
     )
+
+
+def _parallel_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes on this machine (default 1; same numbers on any count)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="where runs go: local processes (default) or a Dask cluster (the dask extra)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --backend dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default "
+        "DASK_SCHEDULER_ADDRESS, else a local cluster of --workers processes)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="with --backend dask and no scheduler: the local cluster's processes (default --jobs)",
+    )
+
+
+def _parallel(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "jobs": args.jobs,
+        "backend": args.backend,
+        "scheduler": args.scheduler,
+        "workers": args.workers,
+    }
+
+
+def _axis_option(text: str) -> tuple[str, list[str]]:
+    """`path=v1,v2,...`: commas inside brackets, braces or quotes do not split values."""
+    key, sep, values = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(
+            f"expected PATH=V1,V2,..., e.g. traffic.api.rate=2/s,3/s; got {printable(text, 80)!r}"
+        )
+    parts = [part.strip() for part in _split_values(values)]
+    if not parts or any(not part for part in parts):
+        raise argparse.ArgumentTypeError(f"expected values separated by commas after {key}=")
+    return key, parts
+
+
+def _split_values(text: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{(":
+            depth += 1
+        elif char in "]})":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _chart_option(text: str) -> tuple[str, str, str | None]:
+    parts = [part.strip() for part in text.split(":")]
+    if len(parts) not in (2, 3) or not all(parts):
+        raise argparse.ArgumentTypeError(f"expected KPI:AXIS or KPI:AXIS:AXIS, got {text!r}")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+
+def _zip_option(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if len(names) < 2 or any(not name for name in names):
+        raise argparse.ArgumentTypeError(f"expected two or more axis paths, got {text!r}")
+    return names
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -295,6 +451,7 @@ def _output(args: argparse.Namespace) -> Any:
 
 def _run_and_print(args: argparse.Namespace) -> int:
     from .budget import check_budget
+    from .model import fastpath
     from .runner import run, run_replications
 
     scenario = _load(args, args.scenario)
@@ -309,8 +466,12 @@ def _run_and_print(args: argparse.Namespace) -> int:
         else:
             kpis = {k: (v, math.nan) for k, v in result.summary.items()}
             print(_summary_table(scenario, kpis, show_all=args.all))
+            if fastpath.ran(result.tables["events"]):
+                print(f"\n  {fastpath.NOTE}")
         return 0
-    reps = run_replications(scenario, args.replications, args.seed, progress=True, limits=limits)
+    reps = run_replications(
+        scenario, args.replications, args.seed, progress=True, limits=limits, **_parallel(args)
+    )
     kpis = {str(k): (row["mean"], row["ci95_half_width"]) for k, row in reps.summary.iterrows()}
     if args.out:
         _save_replications(reps, Path(args.out), args.tables)
@@ -386,6 +547,7 @@ def _compare_and_print(args: argparse.Namespace) -> int:
         replications=args.replications,
         progress=True,
         limits=limits,
+        **_parallel(args),
     )
     if args.out:
         write_atomically(args.out, lambda folder: comparison.table.to_csv(folder / "compare.csv"))
@@ -394,6 +556,141 @@ def _compare_and_print(args: argparse.Namespace) -> int:
     else:
         print(_comparison_text(comparison))
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """Check the whole sweep, then (with --out) hold the folder, keep each finished run in
+    DIR/runs as it ends, and write the tables; print the summary and what it took."""
+    from .experiments.executor import Store
+    from .experiments.sweep import is_experiment, load_experiment, prepare
+
+    limits = _limits(args)
+    axes: dict[str, list[Any]] = {}
+    zipped: list[list[str]] = []
+    kpis: list[str] | None = None
+    tables: list[str] = []
+    charts: list[tuple[str, str, str | None]] = []
+    replications, seed = 1, None
+    if _is_experiment_file(args.target, limits, is_experiment):
+        experiment, source = load_experiment(args.target)
+        base = load_scenario(source, experiment.overrides, limits=limits, allow=args.allow_path)
+        if args.set:
+            base = load_scenario(base, args.set, limits=limits)
+        axes.update(experiment.axes)
+        zipped += experiment.zipped
+        kpis, tables = experiment.kpis, list(experiment.tables)
+        charts = [(c.kpi, c.x, c.y) for c in experiment.charts]
+        replications, seed = experiment.replications, experiment.seed
+    else:
+        base = _load(args, args.target)
+    for key, values in args.axis:
+        axes[key] = values
+    zipped += args.zip
+    if not axes:
+        raise ScenarioError(args.target, "--axis", "expected at least one --axis PATH=V1,V2,...")
+    charts = args.chart or charts
+    for kpi, *names in charts:
+        for name in names:
+            if name is not None and name not in axes:
+                raise ScenarioError(args.target, "charts", f"{name!r} is not an axis of the sweep")
+        if (kpis or args.kpi) and kpi not in (args.kpi or kpis or []):
+            raise ScenarioError(args.target, "charts", f"KPI {kpi!r} is not among those kept")
+    plan = prepare(
+        base,
+        axes,
+        zipped=zipped,
+        replications=args.replications or replications,
+        seed=args.seed if args.seed is not None else seed,
+        kpis=args.kpi or kpis,
+        tables=args.table or tables,
+        limits=limits,
+    )
+    with _output(args) as out:
+        store = None
+        if out is not None:
+            from .results import MARKER
+
+            (out / MARKER).write_text(
+                "This folder was written by sresim; a new --out may replace it whole.\n"
+            )
+            store = Store(out / "runs")
+        result = plan.run(store=store, force=args.force, progress=True, **_parallel(args))
+        shown = _shown_kpis(result.summary, args.kpi or kpis)
+        if out is not None:
+            result.write(out)
+            if not args.no_charts:
+                from .plots.sweep import default_charts, save_sweep_charts
+
+                found = set(result.summary["kpi"])
+                missing = [kpi for kpi, _, _ in charts if kpi not in found]
+                if missing:
+                    raise ScenarioError(
+                        args.target, "charts", f"no KPI {missing[0]!r} in these runs"
+                    )
+                drawn = charts or default_charts(result.summary, result.axes, shown[:3])
+                save_sweep_charts(result.summary, result.axes, drawn, out / "charts")
+    if args.format == "json":
+        summary = result.summary.to_dict(orient="records")
+        print(json.dumps(json_ready({"sweep": result.describe(), "summary": summary})))
+        return 0
+    print(_sweep_text(result, shown))
+    took = (
+        f"{result.runs} runs ({result.cached} more from the store) in "
+        f"{result.seconds:.1f} s on {result.backend}"
+    )
+    print(f"\n{took}" + (f"; tables in {args.out}/" if args.out else ""))
+    return 0
+
+
+def _is_experiment_file(path: str, limits: Limits, test: Any) -> bool:
+    """Whether `path` is an experiment file (scenario: and axes: at the top), read only if
+    it is small enough to be one; anything else is left to the scenario loader."""
+    import yaml
+
+    try:
+        if Path(path).stat().st_size > limits.max_file_bytes:
+            return False
+        return bool(test(yaml.safe_load(Path(path).read_text())))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+
+
+HEADLINE_KPIS = (
+    "throughput_rps",
+    "wait_mean_s",
+    "latency_mean_s",
+    "latency_p99_s",
+    "availability",
+    "utilisation",
+)
+"""What `sresim sweep` prints without --kpi (those with a value)."""
+
+
+def _shown_kpis(summary: Any, kpis: Sequence[str] | None) -> list[str]:
+    """The KPIs asked for, else the headline ones that have a value (else any six)."""
+    if kpis:
+        return list(kpis)
+    valued = set(summary.loc[summary["mean"].notna(), "kpi"])
+    return [k for k in HEADLINE_KPIS if k in valued] or sorted(valued)[:6]
+
+
+def _sweep_text(result: Any, shown: Sequence[str]) -> str:
+    """One line per point: its axis values, then mean ± 95% half-width per KPI shown."""
+    summary = result.summary
+    rows = {}
+    for kpi in shown:
+        part = summary[summary["kpi"] == kpi].set_index("point")
+        rows[kpi] = [
+            _number(m) + ("" if _missing(h) else f" ± {_number(h)}")
+            for m, h in zip(part["mean"], part["ci95_half_width"], strict=True)
+        ]
+    points = result.table.drop_duplicates("point").set_index("point")[result.axes]
+    frame = points.assign(**rows)
+    header = (
+        f"{result.scenario.name}: {len(points)} points × {result.replications} replications "
+        f"(seeds {result.seed}..{result.seed + result.replications - 1}), mean ± 95% CI"
+    )
+    return header + "\n\n" + frame.to_string(index=False)
 
 
 def _why(args: argparse.Namespace) -> int:

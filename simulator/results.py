@@ -192,6 +192,24 @@ def write_atomically(directory: str | Path, write: Callable[[Path], None]) -> li
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def write_file_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write one file: `write` fills a scratch file beside `path`, which is flushed to disk
+    and renamed over `path` in one step, so a reader (or a crash) sees the old file or the
+    whole new one, never a part. The scratch file is removed on any failure."""
+    target = Path(path)
+    scratch = target.with_name(f".{target.name}.{os.urandom(6).hex()}.part")
+    os.close(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # umask applies
+    try:
+        write(scratch)
+        with open(scratch, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(scratch, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            scratch.unlink()
+    return target
+
+
 def _replace(scratch: Path, target: Path) -> None:
     """Put `scratch` at `target`, atomically where the kernel can swap two folders
     (Linux renameat2 RENAME_EXCHANGE); the old folder ends up at `scratch`, to be removed."""
@@ -280,3 +298,72 @@ class Comparison:
     names: list[str]
     table: pd.DataFrame
     replications: list[Replications] = field(repr=False, default_factory=list)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A sweep: a base scenario run at every point of a grid of settings, `replications`
+    times per point with seeds seed, seed+1, ... (the same seeds at every point: paired).
+
+    `table`: one row per point and replication (point, the axis values, replication, seed
+    and every KPI kept). Axis columns hold the resolved value in SI units (seconds, per
+    second, bytes) where the setting is a number, else the value as given. `summary`: one
+    row per point and KPI: the axis values, mean, 95% confidence half-width and bounds, how
+    many runs had a value, and `theory`, what queueing theory predicts where it applies
+    exactly (a one-service M/M/c and kin; NaN elsewhere). `tables`: the tables asked for,
+    every run's rows with its point, replication and seed. `runs`, `cached`, `seconds` and
+    `run_seconds` say what it took: runs done, runs read back from the store, wall-clock
+    time, and the time the runs done took inside their workers, summed.
+    """
+
+    scenario: Scenario
+    axes: list[str]
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(repr=False, default_factory=dict)
+    replications: int = 1
+    seed: int = 0
+    runs: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+    backend: str = "serial"
+    run_seconds: float = 0.0
+
+    def means(self, kpi: str) -> pd.DataFrame:
+        """One KPI's summary rows (axis values, mean, CI), one per point."""
+        rows = self.summary[self.summary["kpi"] == kpi]
+        return rows.drop(columns="kpi").reset_index(drop=True)
+
+    def describe(self) -> dict[str, object]:
+        """What the sweep was and what it took, for sweep.json and the CLI's last line."""
+        return {
+            "scenario": self.scenario.name,
+            "axes": self.axes,
+            "points": int(self.table["point"].nunique()) if len(self.table) else 0,
+            "replications": self.replications,
+            "seed": self.seed,
+            "runs": self.runs,
+            "cached": self.cached,
+            "seconds": round(self.seconds, 3),
+            "run_seconds": round(self.run_seconds, 3),
+            "backend": self.backend,
+        }
+
+    def write(self, directory: Path) -> list[Path]:
+        """sweep.parquet (the tidy table), summary.parquet and summary.csv, sweep.json and
+        a Parquet file per table asked for, each file replaced whole, into an existing
+        folder (the store beside them is left alone)."""
+        written = [
+            write_file_atomically(directory / "sweep.parquet", self.table.to_parquet),
+            write_file_atomically(directory / "summary.parquet", self.summary.to_parquet),
+            write_file_atomically(
+                directory / "summary.csv", lambda path: self.summary.to_csv(path, index=False)
+            ),
+        ]
+        for name, table in self.tables.items():
+            written.append(write_file_atomically(directory / f"{name}.parquet", table.to_parquet))
+        text = json.dumps(json_ready(self.describe()), indent=2)
+        written.append(
+            write_file_atomically(directory / "sweep.json", lambda path: path.write_text(text))
+        )
+        return written

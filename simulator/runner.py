@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from tqdm import tqdm
 from .budget import check_budget
 from .engine.recorder import SpanLog
 from .errors import ScenarioError
+from .experiments.executor import RunOutcome, RunTask, execute
 from .metrics import (
     cost_kpis,
     costs_table,
@@ -28,6 +30,7 @@ from .metrics.requests import unrecorded_request_kpis
 from .metrics.rollout import rollout_tables
 from .metrics.scaling import scaling_table
 from .metrics.statistics import mean_ci
+from .model import fastpath
 from .model.context import RunContext
 from .model.world import World
 from .records.run import RunRecords
@@ -95,6 +98,8 @@ def run(
     if scenario.fidelity == "analytic":
         return _run_analytic(scenario, seed)
     world = World(scenario, seed, build_subsystems)
+    if fastpath.simulate(world):  # simple stations: the same numbers without the event loop
+        return _result(world)
     if progress:
         with tqdm(
             total=scenario.horizon,
@@ -181,6 +186,20 @@ def _result(world: World) -> Result:
     return Result(scenario=scenario, seed=world.seed, summary=summary, tables=tables)
 
 
+def run_task(task: RunTask) -> RunOutcome:
+    """One run of the experiment engine, in this process or a worker: the summary and only
+    the tables the task asks for (or the whole Result when it asks to keep it)."""
+    began = time.perf_counter()
+    result = run(task.scenario, task.seed, progress=task.progress, limits=task.limits)
+    return RunOutcome(
+        seed=result.seed,
+        summary=result.summary,
+        tables={name: result.tables[name] for name in task.tables if name in result.tables},
+        result=result if task.keep else None,
+        seconds=time.perf_counter() - began,
+    )
+
+
 def run_replications(
     scenario: ScenarioLike,
     n: int,
@@ -190,29 +209,48 @@ def run_replications(
     keep_results: bool = False,
     progress: bool = False,
     limits: Limits | None = None,
+    jobs: int = 1,
+    backend: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Replications:
-    """`n` independent runs with seeds `seed, seed+1, ..., seed+n−1`, and a 95% CI per KPI."""
+    """`n` independent runs with seeds `seed, seed+1, ..., seed+n−1`, and a 95% CI per KPI.
+
+    The runs go through the experiment engine (`simulator.experiments.executor`): `jobs`
+    local worker processes, or `backend="dask"` (see `simulator.sweep`); the numbers are the
+    same bit for bit on any backend.
+    """
     n = _count(n, limits)
     seed = _seed(seed, n)
     scenario = _scenario(scenario, overrides, limits)
     check_budget(scenario, limits, n)
     first = scenario.seed if seed is None else seed
     _seed(first, n)
-    if n == 1:
-        results = [run(scenario, first, progress=progress, limits=limits)]
-    else:
-        bar = tqdm(
-            range(n),
-            desc=f"{scenario.name}: replications",
-            delay=2.0,
-            leave=False,
-            disable=None if progress else True,
-        )
-        results = [run(scenario, first + replication, limits=limits) for replication in bar]
-    table = pd.DataFrame(
-        [{"replication": i, "seed": r.seed, **r.summary} for i, r in enumerate(results)]
+    tasks = [
+        RunTask(scenario, first + i, keep=keep_results, progress=progress and n == 1, limits=limits)
+        for i in range(n)
+    ]
+    execution = execute(
+        tasks,
+        run_task,
+        jobs=jobs,
+        backend=backend,
+        scheduler=scheduler,
+        workers=workers,
+        progress=progress,
+        label=f"{scenario.name}: replications",
     )
-    kpis = list(results[0].summary)
+    return _replications(scenario, execution.outcomes, keep_results)
+
+
+def _replications(
+    scenario: Scenario, outcomes: Sequence[RunOutcome], keep_results: bool
+) -> Replications:
+    table = pd.DataFrame(
+        [{"replication": i, "seed": o.seed, **o.summary} for i, o in enumerate(outcomes)]
+    )
+    kpis = list(outcomes[0].summary)
+    results = [o.result for o in outcomes if o.result is not None]
     return Replications(
         scenario=scenario,
         table=table,
@@ -247,12 +285,17 @@ def compare(
     names: Sequence[str] | None = None,
     progress: bool = False,
     limits: Limits | None = None,
+    jobs: int = 1,
+    backend: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Comparison:
     """Run scenarios on the same seeds and put their KPIs side by side, with differences.
 
     Every scenario runs with the same seeds (the first scenario's seed unless `seed` is
     given), so differences are paired: common random numbers cancel much of the noise.
     `overrides` apply to every scenario; `names` label the columns (default: scenario names).
+    All runs go to the experiment engine at once (`jobs`, `backend`: see `run_replications`).
     """
     if len(scenarios) < 1:
         raise ScenarioError("<arguments>", "scenarios", "expected at least one scenario to compare")
@@ -262,14 +305,30 @@ def compare(
     for each in loaded:
         check_budget(each, limits, replications)
     first_seed = loaded[0].seed if seed is None else seed
-    runs = [
-        run_replications(s, replications, first_seed, progress=progress, limits=limits)
-        for s in loaded
-    ]
+    _seed(first_seed, replications)
     if names is not None and len(names) != len(loaded):
         raise ScenarioError(
             "<arguments>", "names", f"expected {len(loaded)} names, one per scenario"
         )
+    tasks = [
+        RunTask(s, first_seed + i, progress=progress and len(loaded) * replications == 1)
+        for s in loaded
+        for i in range(replications)
+    ]
+    outcomes = execute(
+        tasks,
+        run_task,
+        jobs=jobs,
+        backend=backend,
+        scheduler=scheduler,
+        workers=workers,
+        progress=progress,
+        label="compare",
+    ).outcomes
+    runs = [
+        _replications(s, outcomes[k * replications : (k + 1) * replications], False)
+        for k, s in enumerate(loaded)
+    ]
     names = _unique(list(names) if names is not None else [s.name for s in loaded])
     kpis = list(runs[0].summary.index)
     table = pd.DataFrame(index=pd.Index(kpis, name="kpi"))

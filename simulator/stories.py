@@ -318,7 +318,8 @@ def incident_story(result: Result, incident: int) -> str:
     row = timeline.iloc[incident]
     started = float(row["started"])
     share = float(row["impact"])
-    hit = "all of its traffic" if share >= 1 else f"{share:.0%} of its traffic (a canary)"
+    slice_ = " (a canary)" if row["source"] == "canary" else ""
+    hit = "all of its traffic" if share >= 1 else f"{share:.1%} of its traffic{slice_}"
     lines = [
         f"incident {incident} (service {int(row['service'])}, {_cause(result, row)}) started "
         f"{clock(started)} and hit {hit}."

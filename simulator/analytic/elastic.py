@@ -4,7 +4,8 @@ The request level runs the HPA every `sync_period` on utilisation measured from 
 time integrals. Here a step's stations report their utilisation (work served, backlog
 included, over workers), and `ElasticFleet` runs the HPA's syncs and the node autoscaler's
 scans that fall within the step on it, with the decisions of `simulator.model.autoscaling`
-(`hpa_recommendation`, `scale_up_allowance`) vectorised over services. Replicas take
+(`hpa_recommendation`, `hpa_decision`: Kubernetes' replica calculator and `behavior`) on arrays
+of services, so both fidelities decide alike. Replicas take
 traffic `replica_start` after they have room; nodes take `boot_time`. The step after gets the
 replicas that are ready at its start: with steps as long as the sync period (the default when
 autoscaling is on) this is the HPA's own lag; with longer steps the response lags by up to a
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..model.autoscaling import hpa_recommendation, scale_up_allowance
+from ..model.autoscaling import forget, hpa_decision, hpa_recommendation, memory_horizon
 from ..records.scaling import (
     IDLE_NODE,
     NODES,
@@ -64,8 +65,8 @@ class ElasticFleet:
         self.ready = np.array([s.replicas for s in model.stations])
         self.waiting = np.zeros_like(self.ready)  # asked for, no room on a node yet
         self.starting: deque[tuple[float, np.ndarray]] = deque()  # (ready at, replicas)
-        self.history: deque[tuple[float, np.ndarray]] = deque()  # HPA recommendations
-        self.additions: deque[tuple[float, np.ndarray]] = deque()  # scale-ups per period
+        self.recommendations: deque[tuple[float, np.ndarray]] = deque()  # the HPA's, raw
+        self.scale_events: deque[tuple[float, np.ndarray, np.ndarray]] = deque()  # +, -
         self.events: list[tuple[float, str, str, str]] = []
         self.scaling = ScalingLog()
         self._next_sync = settings.sync_period
@@ -133,26 +134,25 @@ class ElasticFleet:
 
     def _sync(self, now: float, busy: np.ndarray) -> None:
         settings = self.settings
+        behavior = settings.behavior
         on_the_way = self.waiting + sum((c for _, c in self.starting), np.zeros_like(self.ready))
         current = self.ready + on_the_way
         desired = hpa_recommendation(
             self.ready, on_the_way, busy, settings.target_utilisation, settings.tolerance
         )
-        desired = np.clip(desired, self.minimum, self.maximum)
-        self.history.append((now, desired))
-        while self.history[0][0] < now - settings.scale_down_stabilisation:
-            self.history.popleft()
-        target = np.max([d for _, d in self.history], axis=0)
-        while self.additions and self.additions[0][0] <= now - settings.scale_up_period:
-            self.additions.popleft()
-        added = sum((c for _, c in self.additions), np.zeros_like(self.ready))
-        allowance = scale_up_allowance(
-            current, added, settings.max_scale_up_pods, settings.max_scale_up_percent
-        )
-        more = np.where(desired > current, np.minimum(desired - current, allowance), 0)
-        fewer = np.where((desired <= current) & (target < current), current - target, 0)
+        new = hpa_decision(
+            current, desired, self.minimum, self.maximum, now, behavior,
+            self.recommendations, self.scale_events,
+        )  # fmt: skip
+        windows, periods = memory_horizon(behavior)
+        self.recommendations.append((now, desired))
+        forget(self.recommendations, now, windows)
+        forget(self.scale_events, now, periods)
+        more = np.maximum(new - current, 0)
+        fewer = np.maximum(current - new, 0)
+        if more.any() or fewer.any():
+            self.scale_events.append((now, more, fewer))
         if more.any():
-            self.additions.append((now, more))
             self._start(now, more)
             self._log(now, "scale_up", more, current, UTILISATION)
         if fewer.any():

@@ -23,9 +23,11 @@ import pandas as pd
 from ..metrics.delivery import CLUSTERS
 from ..model.profiles import DiurnalRate, SpikeRate
 from ..results import Result
-from ..runner import run
+from ..runner import run_task
+from ..scenario.loader import load_scenario
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, HOUR
+from .executor import RunTask, execute
 from .growth import break_points, growth_sweep, service_counts
 
 ERAS_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "eras"
@@ -99,13 +101,23 @@ def run_eras(
     seed: int = 1,
     services: int | None = COMMON_SERVICES,
     overrides: dict[str, Any] | None = None,
+    jobs: int = 1,
 ) -> dict[str, Result]:
     """The three era presets on the same seed, all at `services` services (None: each at
-    its own size)."""
+    its own size), through the experiment engine (`jobs` local workers)."""
     common = dict(overrides or {})
     if services is not None:
         common["delivery.services"] = services
-    return {era: run(directory / f"{era}.yaml", seed, overrides=common) for era in ERAS}
+    tasks = [
+        RunTask(load_scenario(directory / f"{era}.yaml", common), seed, keep=True) for era in ERAS
+    ]
+    outcomes = execute(tasks, run_task, jobs=jobs, label="eras").outcomes
+    return {era: _kept(outcome.result) for era, outcome in zip(ERAS, outcomes, strict=True)}
+
+
+def _kept(result: Result | None) -> Result:
+    assert result is not None, "tasks with keep=True send their Result back"
+    return result
 
 
 def era_table(results: dict[str, Result]) -> pd.DataFrame:
@@ -172,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--services", type=int, default=COMMON_SERVICES, help="services every era deploys"
     )
+    parser.add_argument("--jobs", type=int, default=1, help="local worker processes")
     args = parser.parse_args(argv)
 
     from ..plots.delivery import (
@@ -183,13 +196,14 @@ def main(argv: list[str] | None = None) -> None:
     from ..plots.theme import save_figure
 
     began = time.perf_counter()
-    results = run_eras(seed=args.seed, services=args.services)
+    results = run_eras(seed=args.seed, services=args.services, jobs=args.jobs)
     table = era_table(results)
     sweep = growth_sweep(
         [ERAS_DIR / f"{era}.yaml" for era in ERAS],
         service_counts(args.points),
         horizon=args.horizon,
         seed=args.seed,
+        jobs=args.jobs,
     )
     breaks = break_points(sweep)
     out = args.out

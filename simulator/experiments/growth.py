@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..model.delivery.capacity import operator_load
-from ..runner import run
+from ..runner import run_task
 from ..scenario.loader import load_scenario
+from .executor import RunTask, execute
 
 DELIVERY_ONLY = {
     "fidelity": "request",
@@ -58,26 +59,29 @@ def growth_sweep(
     horizon: str = "6w",
     warmup: str = "1w",
     seed: int = 1,
+    jobs: int = 1,
 ) -> pd.DataFrame:
     """One row per era and number of services: simulated KPIs, the expected utilisation
-    and the era's break point (services at which the expected utilisation reaches 1)."""
-    rows = []
+    and the era's break point (services at which the expected utilisation reaches 1).
+    The runs go through the experiment engine (`jobs` local workers)."""
+    points = []
     for path in eras:
         base = load_scenario(path, {**DELIVERY_ONLY, "horizon": horizon, "warmup": warmup})
-        limit = operator_load(base).break_services
-        ci_limit = operator_load(base).ci_break_services
         for n in services:
-            scenario = load_scenario(base, {"delivery.services": int(n)})
-            result = run(scenario, seed)
-            load = operator_load(scenario)
-            row = {"era": base.name, "services": int(n)}
-            row.update({k: result.summary.get(k, np.nan) for k in KPIS})
-            row["utilisation_expected"] = load.utilisation
-            row["ci_utilisation_expected"] = load.ci_utilisation
-            row["break_services"] = limit
-            row["ci_break_services"] = ci_limit
-            row["operators"] = scenario.organisation.operators
-            rows.append(row)
+            points.append((base, int(n), load_scenario(base, {"delivery.services": int(n)})))
+    tasks = [RunTask(scenario, seed) for _, _, scenario in points]
+    outcomes = execute(tasks, run_task, jobs=jobs, label="growth").outcomes
+    rows = []
+    for (base, n, scenario), outcome in zip(points, outcomes, strict=True):
+        load = operator_load(scenario)
+        row = {"era": base.name, "services": n}
+        row.update({k: outcome.summary.get(k, np.nan) for k in KPIS})
+        row["utilisation_expected"] = load.utilisation
+        row["ci_utilisation_expected"] = load.ci_utilisation
+        row["break_services"] = operator_load(base).break_services
+        row["ci_break_services"] = operator_load(base).ci_break_services
+        row["operators"] = scenario.organisation.operators
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

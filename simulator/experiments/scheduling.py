@@ -10,8 +10,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..runner import ScenarioLike, run
+from ..runner import ScenarioLike, run_task
 from ..scenario.cluster import ARCHITECTURES
+from ..scenario.loader import load_scenario
+from .executor import RunTask, execute
 
 
 def decision_time_sweep(
@@ -20,22 +22,25 @@ def decision_time_sweep(
     architectures: Sequence[str] = ARCHITECTURES,
     overrides: Sequence[str] = (),
     seed: int | None = None,
+    jobs: int = 1,
 ) -> pd.DataFrame:
     """Run each architecture at each service decision time: the data of the paper's figures.
 
-    One row per run: architecture, t_job_service and every summary KPI.
+    One row per run: architecture, t_job_service and every summary KPI. The runs go
+    through the experiment engine (`jobs` local workers).
     """
-    rows = []
-    for architecture in architectures:
-        for t_job in t_jobs:
-            result = run(
-                scenario,
-                seed,
-                overrides=[
-                    *overrides,
-                    f"scheduler.architecture={architecture}",
-                    f"scheduler.t_job.service={t_job}s",
-                ],
-            )
-            rows.append({"architecture": architecture, "t_job_service": t_job, **result.summary})
+    points = [(a, t) for a in architectures for t in t_jobs]
+    scenarios = [
+        load_scenario(
+            scenario,
+            [*overrides, f"scheduler.architecture={a}", f"scheduler.t_job.service={t}s"],
+        )
+        for a, t in points
+    ]
+    tasks = [RunTask(s, s.seed if seed is None else seed) for s in scenarios]
+    outcomes = execute(tasks, run_task, jobs=jobs, label="decision times").outcomes
+    rows = [
+        {"architecture": a, "t_job_service": t, **outcome.summary}
+        for (a, t), outcome in zip(points, outcomes, strict=True)
+    ]
     return pd.DataFrame(rows)

@@ -1,6 +1,7 @@
 """Elasticity: a horizontal autoscaler for replicas (as Kubernetes' HPA) and a node autoscaler.
 
-The decisions are pure functions (`hpa_recommendation`, `scale_up_allowance`, `stabilised`); the
+The decisions are pure functions (`hpa_recommendation`, then `hpa_decision`: `stabilised` and
+`scale_limit`), shared with the analytic fidelity (`analytic/elastic.py`); the
 `Autoscaler` only keeps time: every sync period it reads each service's utilisation from
 the station's time integrals, asks the decisions, and starts or retires replicas. Replicas
 need room on a node (CPU and memory); the `NodePool` places them first-fit and, when they do
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -30,7 +31,7 @@ from ..records.scaling import (
     UTILISATION,
     ScalingLog,
 )
-from ..scenario.schema import Autoscaling
+from ..scenario.autoscaling import Autoscaling, Behavior, ScaleDownRules, ScaleUpRules
 from .placement import Placement
 from .services import Station
 
@@ -50,14 +51,17 @@ def hpa_recommendation(
 def hpa_recommendation(
     ready: ArrayLike, unready: ArrayLike, busy: ArrayLike, target: float, tolerance: float
 ) -> int | np.ndarray:
-    """Kubernetes' rule with its treatment of pods that report no usage yet.
+    """Kubernetes' replica calculator for a utilisation target (`GetResourceReplicas` in
+    pkg/controller/podautoscaler/replica_calculator.go), with its treatment of pods that are
+    not ready.
 
     `busy` is the ready pods' usage summed, in pods (a pod fully busy counts 1). Pods that
-    are waiting for a node or still starting have no metrics: when the ready pods alone say
-    "scale up", Kubernetes counts them as idle, so a replica already on its way is not asked
-    for twice; when they say "scale down", it counts them as fully used, so a starting replica
-    is not retired before it could serve. If that flips the direction, or lands within the
-    tolerance, nothing changes. Takes numbers or arrays (one entry per service).
+    are waiting for a node or still starting are not ready: when the ready pods alone say
+    "scale up", Kubernetes counts them as idle (so a replica already on its way is not asked
+    for twice) and gives up if that flips the direction or lands within the tolerance; when
+    they say "scale down", it leaves them out (4 ready pods at 20% against 60% with 2
+    starting: ⌈4 × 20/60⌉ = 2). Without ready pods there are no metrics and nothing changes.
+    Takes numbers or arrays (one entry per service).
     """
     ready = np.asarray(ready, dtype=float)
     unready = np.asarray(unready, dtype=float)
@@ -65,45 +69,130 @@ def hpa_recommendation(
     current = ready + unready
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = busy / (ready * target)
-        assumed = np.where(ratio > 1.0, 0.0, unready)
-        rebalanced = (busy + assumed * target) / (current * target)
+        rebalanced = busy / (current * target)  # the pods on their way count as idle
+    with_unready = (unready > 0) & (ratio > 1.0)
     steady = np.abs(ratio - 1.0) <= tolerance
-    flipped = (unready > 0) & (
-        (np.abs(rebalanced - 1.0) <= tolerance) | ((rebalanced - 1.0) * (ratio - 1.0) < 0)
+    flipped = (np.abs(rebalanced - 1.0) <= tolerance) | (rebalanced < 1.0)
+    plain = np.ceil(ready * ratio - 1e-9)
+    up = np.maximum(np.ceil(current * rebalanced - 1e-9), current)
+    desired = np.where(
+        with_unready, np.where(flipped, current, up), np.where(steady, current, plain)
     )
-    ratio = np.where(unready > 0, rebalanced, ratio)
-    desired = np.maximum(1.0, np.ceil(current * ratio - 1e-9))
-    desired = np.where(steady | flipped, current, desired)
-    desired = np.where(ready <= 0, np.maximum(current, 1.0), desired).astype(np.int64)
+    desired = np.where(ready <= 0, current, desired).astype(np.int64)
     return int(desired) if desired.ndim == 0 else desired
 
 
-@overload
-def scale_up_allowance(current: float, added_recently: float, pods: int, percent: float) -> int: ...
+ScaleRules = ScaleUpRules | ScaleDownRules
+
+Events = Sequence[tuple[float, ArrayLike, ArrayLike]]
+"""Scale events: (time, replicas added, replicas removed), per service when arrays."""
 
 
-@overload
-def scale_up_allowance(
-    current: np.ndarray, added_recently: ArrayLike, pods: int, percent: float
-) -> np.ndarray: ...
+def replicas_changed(events: Events, now: float, period: float) -> tuple[Any, Any]:
+    """Replicas added and removed by scale events less than `period` ago (Kubernetes'
+    `getReplicasChangePerPeriod`: events strictly after now − period)."""
+    added: Any = 0
+    removed: Any = 0
+    for time, up, down in events:
+        if time > now - period + 1e-9:
+            added = added + np.asarray(up)
+            removed = removed + np.asarray(down)
+    return added, removed
 
 
-def scale_up_allowance(
-    current: ArrayLike, added_recently: ArrayLike, pods: int, percent: float
-) -> int | np.ndarray:
-    """Replicas that may still be added in this period: the larger of `pods` and `percent`
-    of the current replicas (the HPA's default scale-up policies), less what was added.
-    Takes numbers or arrays (one entry per service)."""
-    limit = np.maximum(pods, np.floor(np.asarray(current) * percent / 100.0))
-    allowance = np.maximum(0, limit - np.asarray(added_recently)).astype(np.int64)
-    return int(allowance) if allowance.ndim == 0 else allowance
+def scale_limit(current: ArrayLike, events: Events, now: float, rules: ScaleRules) -> np.ndarray:
+    """The most replicas a scale-up may reach (`ScaleUpRules`) or the fewest a scale-down
+    may leave (`ScaleDownRules`), as Kubernetes' `calculateScaleUpLimitWithScalingRules` and
+    `calculateScaleDownLimitWithBehaviors` (pkg/controller/podautoscaler/horizontal.go):
+    each policy counts from the replicas at the start of its sliding period (current − added
+    + removed since then); Pods adds (removes) `value` to (from) them, Percent multiplies
+    them by 1 ± value/100 (rounded up for scale-up, down for scale-down); `select_policy`
+    Max takes the policy allowing the largest change, Min the smallest, Disabled none."""
+    current = np.asarray(current, dtype=np.int64)
+    if rules.select_policy == "Disabled":
+        return current
+    up = isinstance(rules, ScaleUpRules)
+    proposals = []
+    for policy in rules.policies:
+        added, removed = replicas_changed(events, now, policy.period_seconds)
+        start = current - added + removed
+        if policy.type == "Pods":
+            proposals.append(start + policy.value if up else start - policy.value)
+        elif up:
+            proposals.append(np.ceil(start * (1 + policy.value / 100) - 1e-9))
+        else:
+            proposals.append(np.floor(start * (1 - policy.value / 100) + 1e-9))
+    largest_change = (rules.select_policy == "Max") == up
+    limit = np.max(proposals, axis=0) if largest_change else np.min(proposals, axis=0)
+    return np.asarray(limit, dtype=np.int64)
 
 
-def stabilised(history: deque[tuple[float, int]], now: float, window: float) -> int:
-    """The highest recommendation of the last `window` seconds: scale down only to that."""
-    while history and history[0][0] < now - window:
+def stabilised(
+    current: ArrayLike,
+    desired: ArrayLike,
+    recommendations: Sequence[tuple[float, ArrayLike]],
+    now: float,
+    behavior: Behavior,
+) -> np.ndarray:
+    """Kubernetes' `stabilizeRecommendationWithBehaviors`: scale up no further than the
+    lowest recommendation of the scale-up window, down no further than the highest of the
+    scale-down window (both windows include this sync's `desired`)."""
+    up_window = behavior.scale_up.stabilization_window_seconds
+    down_window = behavior.scale_down.stabilization_window_seconds
+    lowest = np.asarray(desired, dtype=np.int64)
+    highest = lowest
+    for time, recommendation in recommendations:
+        if time > now - up_window + 1e-9:
+            lowest = np.minimum(lowest, recommendation)
+        if time > now - down_window + 1e-9:
+            highest = np.maximum(highest, recommendation)
+    return np.minimum(np.maximum(np.asarray(current), lowest), highest)
+
+
+def hpa_decision(
+    current: ArrayLike,
+    desired: ArrayLike,
+    minimum: ArrayLike,
+    maximum: ArrayLike,
+    now: float,
+    behavior: Behavior,
+    recommendations: Sequence[tuple[float, ArrayLike]],
+    events: Events,
+) -> np.ndarray:
+    """The replicas the HPA sets: Kubernetes' `normalizeDesiredReplicasWithBehaviors`, the
+    recommendation stabilised, then held within the rate limits and min/max replicas
+    (`convertDesiredReplicasWithBehaviorRate`). Out-of-range replicas go to the range first,
+    as in `reconcileAutoscaler`. `recommendations` and `events` are the earlier syncs'; the
+    caller appends this one's. Numbers or arrays (one entry per service); returns an array.
+    """
+    current = np.asarray(current, dtype=np.int64)
+    stable = stabilised(current, desired, recommendations, now, behavior)
+    up_limit = np.maximum(scale_limit(current, events, now, behavior.scale_up), current)
+    down_limit = np.minimum(scale_limit(current, events, now, behavior.scale_down), current)
+    upper = np.minimum(maximum, up_limit)
+    lower = np.maximum(minimum, down_limit)
+    new = np.where(
+        stable > current,
+        np.minimum(stable, upper),
+        np.where(stable < current, np.maximum(stable, lower), current),
+    )
+    new = np.where(current > maximum, maximum, np.where(current < minimum, minimum, new))
+    return np.asarray(new, dtype=np.int64)
+
+
+def forget(history: deque[Any], now: float, horizon: float) -> None:
+    """Drop entries (time first) that no window reaches any more."""
+    while history and history[0][0] <= now - horizon:
         history.popleft()
-    return max(desired for _, desired in history)
+
+
+def memory_horizon(behavior: Behavior) -> tuple[float, float]:
+    """How far back recommendations and scale events matter: the longest stabilisation
+    window and the longest policy period."""
+    up, down = behavior.scale_up, behavior.scale_down
+    windows = max(up.stabilization_window_seconds, down.stabilization_window_seconds)
+    periods = max([p.period_seconds for p in (*up.policies, *down.policies)], default=0.0)
+    return windows, periods
 
 
 @dataclass
@@ -197,8 +286,8 @@ class Scaled:
     cpu: float
     memory_gb: float
     replicas: list[Replica] = field(default_factory=list)
-    history: deque[tuple[float, int]] = field(default_factory=deque)
-    additions: deque[tuple[float, int]] = field(default_factory=deque)
+    recommendations: deque[tuple[float, int]] = field(default_factory=deque)
+    events: deque[tuple[float, int, int]] = field(default_factory=deque)  # added, removed
     busy_seen: float = 0.0
     capacity_seen: float = 0.0
     seen_at: float = 0.0
@@ -270,51 +359,50 @@ class Autoscaler:
         if capacity <= 0 or elapsed <= 0:
             return
         settings = self.settings
+        behavior = settings.behavior
         current = sum(1 for r in scaled.replicas if not r.cancelled)
         ready = sum(1 for r in scaled.replicas if r.serving and not r.cancelled)
-        busy_pods = busy / (elapsed * station.concurrency)
+        # The ready pods' mean busy share over the sync period (workers that served part of
+        # it count for that part), as the metrics pipeline averages pods' usage.
+        utilisation = busy / capacity
         desired = hpa_recommendation(
-            ready,
-            current - ready,
-            busy_pods,
-            settings.target_utilisation,
+            ready, current - ready, ready * utilisation, settings.target_utilisation,
             settings.tolerance,
-        )
-        desired = min(scaled.maximum, max(scaled.minimum, desired))
-        scaled.history.append((now, desired))
-        target = stabilised(scaled.history, now, settings.scale_down_stabilisation)
-        if desired > current:
-            while scaled.additions and scaled.additions[0][0] <= now - settings.scale_up_period:
-                scaled.additions.popleft()
-            added = sum(count for _, count in scaled.additions)
-            allowance = scale_up_allowance(
-                current, added, settings.max_scale_up_pods, settings.max_scale_up_percent
+        )  # fmt: skip
+        new = int(
+            hpa_decision(
+                current, desired, scaled.minimum, scaled.maximum, now, behavior,
+                scaled.recommendations, scaled.events,
             )
-            more = min(desired - current, allowance)
-            if more > 0:
-                scaled.additions.append((now, more))
-                for _ in range(more):
-                    self._start(scaled)
-                self.events.record(
-                    now,
-                    f"autoscaler/{scaled.name}",
-                    "scale_up",
-                    f"{current} → {current + more} replicas at {busy / capacity:.0%} busy",
-                )
-                self.scaling.record(
-                    now, scaled.name, REPLICAS, current, current + more, UTILISATION
-                )
-        elif target < current:
-            for _ in range(current - target):
+        )  # fmt: skip
+        windows, periods = memory_horizon(behavior)
+        scaled.recommendations.append((now, desired))
+        forget(scaled.recommendations, now, windows)
+        forget(scaled.events, now, periods)
+        if new == current:
+            return
+        scaled.events.append((now, max(new - current, 0), max(current - new, 0)))
+        if new > current:
+            for _ in range(new - current):
+                self._start(scaled)
+            self.events.record(
+                now,
+                f"autoscaler/{scaled.name}",
+                "scale_up",
+                f"{current} → {new} replicas at {utilisation:.0%} busy",
+            )
+            self.scaling.record(now, scaled.name, REPLICAS, current, new, UTILISATION)
+        else:
+            for _ in range(current - new):
                 self._retire(scaled)
+            window = behavior.scale_down.stabilization_window_seconds
             self.events.record(
                 now,
                 f"autoscaler/{scaled.name}",
                 "scale_down",
-                f"{current} → {target} replicas (highest target of the last "
-                f"{settings.scale_down_stabilisation:g} s)",
+                f"{current} → {new} replicas (highest recommendation of the last {window:g} s)",
             )
-            self.scaling.record(now, scaled.name, REPLICAS, current, target, STABILISED)
+            self.scaling.record(now, scaled.name, REPLICAS, current, new, STABILISED)
 
     def _start(self, scaled: Scaled) -> None:
         replica = Replica(scaled.name)

@@ -3,9 +3,11 @@
 A `Visit` is one attempt at one service: it runs the service's handler step by step (work on
 a worker of the station, calls in turn, or a parallel fan-out) and ends ok or with the cause
 of its failure. An `OutgoingCall` is the caller's side: it sends attempts over the network, times
-them out, retries with backoff within the budget, consults the circuit breaker, and tells
-its caller the final outcome. Everything is driven by SimPy event callbacks, so a request
-costs a handful of events and no generator.
+them out, retries with backoff within the budget, consults the circuit breaker, takes a
+connection from the caller replica's pool when the caller has one, and tells its caller the
+final outcome. Everything is driven by SimPy event callbacks, so a request costs a handful
+of events and no generator. At a thread-per-request station a visit keeps its worker from
+its first step to its answer (`services.ThreadedCentralQueueStation`), its calls included.
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ from ..engine.recorder import (
     RequestLog,
     SpanLog,
 )
-from .resilience import BreakerState, RetryBudget, backoff_delay
-from .services import Station
+from .resilience import BreakerState, ConnectionPool, ConnectionPools, RetryBudget, backoff_delay
+from .services import HOLD, Station
 
 NAN = math.nan
 WORK, CALL, PARALLEL = 0, 1, 2
 
 Handler = tuple[tuple[Any, ...], ...]
 """A handler's compiled steps: (WORK, sampler) | (CALL, CallSpec) | (PARALLEL, specs, k)."""
+
+Waiter = tuple["OutgoingCall", int]
+"""A call waiting for a connection, and the attempt that waits (a retry may wait again)."""
 
 
 @dataclass(eq=False)
@@ -68,6 +73,15 @@ class CallSpec:
     on_breaker_change: Callable[[str], None] | None = None
     local: Callable[[], bool] | None = None  # does this call stay on the caller's node?
     network_local: Callable[[], float] | None = None  # one-way latency when it does
+    pools: ConnectionPools[Waiter] | None = None  # the caller's, for this callee
+
+
+def thread_per_request(handler: Handler) -> Handler:
+    """A handler for a thread-per-request station: one whose first step is not work first
+    takes a thread (`HOLD`), so that its calls hold one too."""
+    if handler and handler[0][0] == WORK:
+        return handler
+    return ((WORK, HOLD), *handler)
 
 
 class Runtime:
@@ -263,7 +277,7 @@ class Visit:
             return True  # only the prefix work runs before the handler's first step
         if self.call.spec.prefix_work is not None:
             return False
-        return not any(kind == WORK for kind, *_ in self.handler[: step - 1])
+        return not any(s[0] == WORK and s[1] is not HOLD for s in self.handler[: step - 1])
 
     def _fan_out(self, calls: list[CallSpec], needed: int, sequential: bool) -> None:
         self.group += 1
@@ -301,6 +315,11 @@ class Visit:
         self.call.answered(self, status)
 
 
+def _still_waiting(waiter: Waiter) -> bool:
+    call, attempt = waiter
+    return call.waiting and call.attempt == attempt
+
+
 def _draw_count(spec: CallSpec) -> int:
     if spec.probability >= 1.0:
         return spec.count
@@ -319,14 +338,19 @@ class OutgoingCall:
         "first_sent",
         "group",
         "network",
+        "pool",
         "request",
         "rest",
         "runtime",
         "spec",
         "visit",
+        "waiting",
     )
 
     network: Callable[[], float]  # set by `send` for a network call: the way back
+    # Set only when the caller has connection pools (`_connect`), so other calls pay nothing:
+    pool: ConnectionPool[Waiter]  # the pool the current attempt takes a connection of
+    waiting: bool  # whether the current attempt waits for a connection
 
     def __init__(
         self,
@@ -350,15 +374,20 @@ class OutgoingCall:
         self.done = False
         self.first_sent = runtime.env._now
 
-    def send(self) -> None:
-        """Send the current attempt: through the breaker and the network to the target."""
+    def send(self, connected: bool = False) -> None:
+        """Send the current attempt: through the breaker (and the caller replica's connection
+        pool, if it has one) and the network to the target. `connected`: the attempt has
+        waited for a connection and now holds one, so it goes straight to the network."""
         spec = self.spec
-        now = self.runtime.env._now
-        if spec.breaker is not None and not spec.breaker.allows(now):
-            self._failed(CIRCUIT_OPEN)
-            return
-        if self.attempt == 0 and spec.budget is not None:
-            spec.budget.deposit(now)
+        if not connected:
+            now = self.runtime.env._now
+            if spec.breaker is not None and not spec.breaker.allows(now):
+                self._failed(CIRCUIT_OPEN)
+                return
+            if self.attempt == 0 and spec.budget is not None:
+                spec.budget.deposit(now)
+            if spec.pools is not None and not self._connect(spec.pools):
+                return
         parent = self.caller.row if self.caller is not None else -1
         target = spec.target
         row = self.runtime.new_span(target.station, parent, self.request, self.attempt)
@@ -376,6 +405,39 @@ class OutgoingCall:
             Timeout(self.runtime.env, network(), visit).callbacks.append(self._arrive)
         else:
             visit.begin(spec.prefix_work)
+
+    def _connect(self, pools: ConnectionPools[Waiter]) -> bool:
+        """Take a connection of the caller replica's pool: True if there was a free one;
+        else wait for one (FIFO; `send(connected=True)` when it comes), failing as `rejected`
+        after the acquire timeout (at once with 0)."""
+        assert self.caller is not None  # pools are on calls between services
+        pool = self.pool = pools.of(self.caller.replica)
+        if pool.try_acquire():
+            self.waiting = False
+            return True
+        timeout = pools.acquire_timeout
+        if timeout == 0:
+            self.waiting = False
+            self._failed(REJECTED)
+            return False
+        self.waiting = True
+        pool.waiters.append((self, self.attempt))
+        if timeout is not None:
+            Timeout(self.runtime.env, timeout, self.attempt).callbacks.append(self._no_connection)
+        return False
+
+    def _no_connection(self, event: Event) -> None:
+        if self.waiting and event._value == self.attempt:
+            self.waiting = False
+            self._failed(REJECTED)
+
+    def _release(self) -> None:
+        """Give the attempt's connection back: to the longest waiter, which sends at once."""
+        following = self.pool.release(_still_waiting)
+        if following is not None:
+            call = following[0]
+            call.waiting = False
+            call.send(connected=True)
 
     def _arrive(self, event: Event) -> None:
         event._value.begin(self.spec.prefix_work)
@@ -406,11 +468,14 @@ class OutgoingCall:
             return  # an answer after the caller gave up on this attempt
         spans.responded[visit.row] = self.runtime.env._now
         spans.outcome[visit.row] = status
-        breaker = self.spec.breaker
+        spec = self.spec
+        if spec.pools is not None:
+            self._release()
+        breaker = spec.breaker
         if breaker is not None:
             change = breaker.record(self.runtime.env._now, status == OK)
-            if change is not None and self.spec.on_breaker_change is not None:
-                self.spec.on_breaker_change(change)
+            if change is not None and spec.on_breaker_change is not None:
+                spec.on_breaker_change(change)
         if status == OK:
             self._complete(OK)
         else:

@@ -1,11 +1,16 @@
-"""Resilience decisions as pure functions and small state records: backoff, retry budgets
-and circuit breakers. The call machinery asks them; they never touch the clock themselves.
+"""Resilience decisions as pure functions and small state records: backoff, retry budgets,
+circuit breakers and connection pools (bulkheads). The call machinery asks them; they never
+touch the clock themselves.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+W = TypeVar("W")
 
 
 def backoff_delay(retry: int, base: float, cap: float, jitter: bool, u: float) -> float:
@@ -111,3 +116,47 @@ class BreakerState:
         self.outcomes.clear()
         self.failures = 0
         return OPEN
+
+
+@dataclass(eq=False)
+class ConnectionPool(Generic[W]):
+    """`size` connections; callers that find none free wait in FIFO order. Waiters that gave
+    up stay in the queue until a free connection skips them (`release`)."""
+
+    size: int
+    in_use: int = 0
+    waiters: deque[W] = field(default_factory=deque)
+
+    def try_acquire(self) -> bool:
+        """Take a free connection if there is one."""
+        if self.in_use < self.size:
+            self.in_use += 1
+            return True
+        return False
+
+    def release(self, still_waiting: Callable[[W], bool]) -> W | None:
+        """Give a connection back: to the longest waiter still waiting (returned: it now
+        holds the connection), else to the pool."""
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if still_waiting(waiter):
+                return waiter
+        self.in_use -= 1
+        return None
+
+
+@dataclass(eq=False)
+class ConnectionPools(Generic[W]):
+    """The pools of one caller→callee edge: one per replica of the caller, made when that
+    replica first calls (replicas added by the autoscaler get theirs the same way)."""
+
+    size: int
+    acquire_timeout: float | None
+    by_replica: dict[int, ConnectionPool[W]] = field(default_factory=dict)
+
+    def of(self, replica: int) -> ConnectionPool[W]:
+        pool = self.by_replica.get(replica)
+        if pool is None:
+            pool = self.by_replica[replica] = ConnectionPool(self.size)
+        return pool

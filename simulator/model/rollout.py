@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,7 +174,7 @@ class _Plan:
 
     number: int
     kind: str
-    target: int | None  # None: the version before (a rollback, resolved when it starts)
+    target: int | None  # a rollback's None: the version before (resolved when it starts)
     settings: RolloutSettings
     done: simpy.Event
     from_version: int = 0
@@ -247,15 +248,23 @@ class Rollouts:
         self._define(state, version, defect)
         return self._ask(state, _Plan(self._next(), DEPLOY, version, settings, self.env.event()))
 
-    def rollback(self, service: str) -> simpy.Event:
-        """Roll `service` back to the version before its last deploy, the way that deploy
-        went (a canary's slice goes; blue-green switches back, at once while the old copy
-        is kept); the rollout in progress, if any, ends there. The event fires with a
-        `RolloutOutcome` (None at once when nothing was ever deployed). Rolling back twice,
-        or after a canary that was rolled back already, replaces nothing: a rollback never
-        brings the rolled-back version back."""
+    def rollback(
+        self,
+        service: str,
+        to_version: int | None = None,
+        settings: RolloutSettings | None = None,
+    ) -> simpy.Event:
+        """Roll `service` back to the version before its last deploy (or to `to_version`, a
+        version it ran before: the last good one, under later deploys that carried the same
+        bug), the way that deploy went unless `settings` say otherwise (a canary's slice goes;
+        blue-green switches back, at once while the old copy is kept); the rollout in
+        progress, if any, ends there. The event fires with a `RolloutOutcome` (None at once
+        when nothing was ever deployed). Rolling back twice, or after a canary that was
+        rolled back already, replaces nothing: a rollback never brings the rolled-back
+        version back."""
         state = self._state(service)
-        plan = _Plan(self._next(), ROLLBACK, None, state.last, self.env.event())
+        how = state.last if settings is None else settings
+        plan = _Plan(self._next(), ROLLBACK, to_version, how, self.env.event())
         if state.deployed is None and state.running is None and not state.queue:
             plan.done.succeed(None)  # nothing was deployed: nothing to roll back
             return plan.done
@@ -387,6 +396,8 @@ class Rollouts:
         if plan.kind == ROLLBACK:
             assert state.deployed is not None  # (`rollback` answers at once otherwise)
             plan.to_version, plan.from_version = state.deployed
+            if plan.target is not None:
+                plan.to_version = plan.target
         else:
             assert plan.target is not None
             plan.from_version, plan.to_version = station.current_version, plan.target
@@ -626,22 +637,39 @@ class Rollouts:
             return DONE  # nothing to replace
         station.enable_versions().current = target
         if settings.outage == "down" or len(servers) == 1:
-            self._retire(state, old)
+            with _in_place(station):
+                self._retire(state, old)
             self._record(state, plan, DOWN)
             yield self.env.timeout(settings.duration)
-            for _ in servers:  # the servers that stopped come back with the new version
-                station.add_replica(target)
+            with _in_place(station):
+                for _ in servers:  # the servers that stopped come back with the new version
+                    station.add_replica(target)
             self._record(state, plan, UP)
             return DONE
         share = settings.duration / len(servers)
         for replica in servers:
+            if replica is not None and replica not in station.live_replicas():
+                continue  # it went meanwhile (a failure, a scale-in): nothing to replace
             if replica is not None:
-                self._retire(state, [replica])
+                with _in_place(station):
+                    self._retire(state, [replica])
                 self._record(state, plan, DOWN)
             yield self.env.timeout(share)
-            station.add_replica(target)
+            with _in_place(station):
+                station.add_replica(target)
             self._record(state, plan, UP)
         return DONE
+
+
+@contextmanager
+def _in_place(station: Station) -> Iterator[None]:
+    """A server restarted by hand keeps its address: discovery hears of no change (the
+    replica's number changes only for the records)."""
+    hook, station.on_endpoint_change = station.on_endpoint_change, None
+    try:
+        yield
+    finally:
+        station.on_endpoint_change = hook
 
 
 def stations_by_service(

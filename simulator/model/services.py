@@ -78,6 +78,12 @@ def split_side(
     return new if u < share else old
 
 
+def HOLD() -> float:
+    """The sampler of a handler's first step at a thread-per-request station whose handler
+    does not start with work: take a thread (queueing for it) and go on at once."""
+    return 0.0
+
+
 class NothingServes(Exception):
     """A load balancer with no replica to send a request to (it refuses: `unavailable`)."""
 
@@ -577,6 +583,116 @@ class ReplicaQueueStation(Station):
         self._replica_in_flight[visit.replica] -= 1
 
 
+class ThreadedCentralQueueStation(CentralQueueStation):
+    """Thread per request behind one FCFS queue: a visit takes a worker (its thread) at its
+    first work step (or `HOLD`) and keeps it, through its calls, until it leaves; its later
+    work steps run on that thread without queueing again. The base class frees a worker at
+    the end of every work step; this one only in `leave`, so the general path tests nothing
+    more."""
+
+    def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
+        if visit.started:  # it holds its thread
+            if sampler is HOLD:
+                visit.advance()
+            else:
+                Timeout(self.env, sampler(), visit).callbacks.append(self._done)
+            return
+        super().work(visit, sampler)
+
+    def _run(self, visit: Visit, sampler: Callable[[], float], now: float) -> None:
+        if sampler is HOLD:
+            visit.started = True
+            spans = self.spans
+            assert spans is not None  # World sets it before any visit arrives
+            spans.start[visit.row] = now
+            spans.replica[visit.row] = visit.replica
+            visit.advance()
+            return
+        super()._run(visit, sampler, now)
+
+    def _done(self, event: Event) -> None:
+        _step_done(self, event)
+
+    def leave(self, visit: Visit) -> None:
+        now = self.env._now
+        self.touch(now)
+        self.in_flight -= 1
+        if not visit.started:
+            return  # it never had a thread
+        replica = visit.replica
+        if self._retiring and replica in self._retiring:
+            self.busy -= 1
+            self.workers -= 1
+            self._retiring[replica] -= 1
+            if not self._retiring[replica]:
+                del self._retiring[replica]
+        elif self._queue:
+            following, sampler = self._queue.popleft()
+            self.queued -= 1
+            following.replica = replica
+            self._run(following, sampler, now)
+        else:
+            self._idle.append(replica)
+            self.busy -= 1
+
+
+class ThreadedReplicaQueueStation(ReplicaQueueStation):
+    """Thread per request with a queue per replica (see `ThreadedCentralQueueStation`)."""
+
+    def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
+        if visit.started:  # it holds its thread
+            if sampler is HOLD:
+                visit.advance()
+            else:
+                Timeout(self.env, sampler(), visit).callbacks.append(self._done)
+            return
+        super().work(visit, sampler)
+
+    def _run(self, visit: Visit, sampler: Callable[[], float], now: float) -> None:
+        if sampler is HOLD:
+            visit.started = True
+            spans = self.spans
+            assert spans is not None  # World sets it before any visit arrives
+            spans.start[visit.row] = now
+            spans.replica[visit.row] = visit.replica
+            visit.advance()
+            return
+        super()._run(visit, sampler, now)
+
+    def _done(self, event: Event) -> None:
+        _step_done(self, event)
+
+    def leave(self, visit: Visit) -> None:
+        super().leave(visit)
+        if not visit.started:
+            return  # it never had a thread
+        replica = visit.replica
+        queue = self._queues[replica]
+        if queue:
+            following, sampler = queue.popleft()
+            self.queued -= 1
+            self._run(following, sampler, self.env._now)
+        else:
+            self._replica_busy[replica] -= 1
+            self.busy -= 1
+            if replica in self._retiring:
+                self.workers -= 1
+
+
+def _step_done(station: Station, event: Event) -> None:
+    """The end of a work step on a thread the visit keeps: it goes on (or, on a marked
+    replica, ends as the mark says); no worker changes hands."""
+    visit: Visit = event._value
+    marked = station._marked
+    if marked is not None and visit.replica in marked:
+        mark = marked[visit.replica]
+        if station._slowed(event, mark):
+            return
+        station._marked_end(visit, mark)
+    else:
+        visit.advance()
+
+
 def chooser(policy: str, rng: np.random.Generator) -> Callable[[list[int]], int]:
     """The replica-picking function of a load-balancer policy, bound to its random stream.
 
@@ -605,8 +721,14 @@ def build_station(
     load_balancer: str,
     queue_limit: int | None,
     balancer_rng: np.random.Generator,
+    threading: str = "event-loop",
 ) -> Station:
+    """A station of the scenario's kind; `threading` thread-per-request keeps a visit's
+    worker for its whole stay (see `ThreadedCentralQueueStation`)."""
+    threaded = threading == "thread-per-request"
     if load_balancer == "central-queue":
-        return CentralQueueStation(env, name, index, replicas, concurrency, queue_limit)
+        central = ThreadedCentralQueueStation if threaded else CentralQueueStation
+        return central(env, name, index, replicas, concurrency, queue_limit)
     choose = chooser(load_balancer, balancer_rng)
-    return ReplicaQueueStation(env, name, index, replicas, concurrency, queue_limit, choose=choose)
+    per_replica = ThreadedReplicaQueueStation if threaded else ReplicaQueueStation
+    return per_replica(env, name, index, replicas, concurrency, queue_limit, choose=choose)

@@ -23,7 +23,7 @@ from . import calls
 from .autoscaling import Autoscaler, NodePool, Scaled
 from .context import RunContext, ServiceHandles, Subsystem
 from .placement import Placement
-from .resilience import BreakerState, RetryBudget
+from .resilience import BreakerState, ConnectionPools, RetryBudget
 from .rollout import Rollouts, scripted, stations_by_service
 from .services import Station, build_station
 from .traffic import start_source
@@ -131,7 +131,7 @@ class World:
     # ------------------------------------------------------------------ building
 
     def _station(self, name: str, replicas: int, concurrency: int, balancer: str,
-                 queue_limit: int | None) -> Station:  # fmt: skip
+                 queue_limit: int | None, threading: str = "event-loop") -> Station:  # fmt: skip
         station = build_station(
             self.env,
             name,
@@ -141,6 +141,7 @@ class World:
             load_balancer=balancer,
             queue_limit=queue_limit,
             balancer_rng=self.streams.get(f"service/{name}/load_balancer"),
+            threading=threading,
         )
         station.spans = self.spans
         self.stations.append(station)
@@ -157,7 +158,12 @@ class World:
         targets = {
             name: calls.Target(
                 self._station(
-                    name, spec.replicas, spec.concurrency, spec.load_balancer, spec.queue_limit
+                    name,
+                    spec.replicas,
+                    spec.concurrency,
+                    spec.load_balancer,
+                    spec.queue_limit,
+                    spec.threading,
                 ),
                 handler=(),
             )
@@ -180,6 +186,8 @@ class World:
         serialisation = network.serialisation
         budget = _budget(spec.retry_budget)
         breakers: dict[str, BreakerState] = {}
+        pools: dict[str, ConnectionPools[calls.Waiter]] = {}
+        pool = spec.connection_pool
 
         def call_spec(call: Call, where: str) -> calls.CallSpec:
             breaker = None
@@ -196,6 +204,11 @@ class World:
                 breaker=breaker,
                 budget=budget,
                 on_breaker_change=self._breaker_logger(name, call.call),
+                pools=(
+                    pools.setdefault(call.call, ConnectionPools(pool.size, pool.acquire_timeout))
+                    if pool.enabled
+                    else None
+                ),
                 **_policy(call),
             )
 
@@ -210,6 +223,8 @@ class World:
                 specs = tuple(call_spec(c, f"{where}/{j}") for j, c in enumerate(step.parallel))
                 needed = None if step.wait_for == "all" else step.wait_for
                 steps.append((calls.PARALLEL, specs, needed))
+        if spec.threading == "thread-per-request":
+            return calls.thread_per_request(tuple(steps))
         return tuple(steps)
 
     def _work_sampler(

@@ -131,6 +131,29 @@ class CircuitBreaker(ScenarioModel):
     )
 
 
+class ConnectionPool(ScenarioModel):
+    """Connections from each replica of the caller to each service it calls, one pool per
+    called service (separate pools: a bulkhead). A call takes a connection for each attempt
+    and gives it back when it has its answer or gives up; with none free it waits, and fails
+    (`rejected`) when it has waited `acquire_timeout`. A small pool with no wait is a
+    semaphore bulkhead (Resilience4j: 25 calls, no wait, by default)."""
+
+    enabled: bool = knob(False, "whether this service's calls go through connection pools")
+    size: int = knob(
+        10,
+        "connections to each called service, per replica of the caller (HikariCP's "
+        "maximumPoolSize default)",
+        ge=1,
+    )
+    acquire_timeout: Duration | None = knob(
+        30.0,
+        "longest wait for a free connection before the call fails as rejected; 0 fails at once "
+        "(a bulkhead), empty waits for ever (HikariCP's connectionTimeout default 30 s)",
+        "s",
+        ge=0,
+    )
+
+
 class RetryBudget(ScenarioModel):
     """Caps retries at a share of first attempts, as Finagle's and gRPC's budgets do."""
 

@@ -11,6 +11,7 @@ distribution with that mean, as in the cluster's workloads.
 
 from __future__ import annotations
 
+import math
 from typing import Literal, get_args
 
 from pydantic import BaseModel, model_validator
@@ -18,7 +19,8 @@ from pydantic_core import PydanticCustomError
 
 from .base import ScenarioModel, knob
 from .cluster import MeanDuration
-from .distributions import Exponential
+from .distributions import Constant, Distribution, Empirical, Exponential, Uniform
+from .rollout import Outage
 from .units import DAY, HOUR, WEEK, Duration, MoneyPerHour
 
 Process = Literal["ticket", "config-management", "automated"]
@@ -233,6 +235,57 @@ class Automated(ScenarioModel):
     )
 
 
+def _worst_case(distribution: Distribution) -> float:
+    """The largest value a distribution can draw (infinity when unbounded)."""
+    if isinstance(distribution, Empirical):
+        return float(distribution.values.max())
+    if isinstance(distribution, Constant):
+        return distribution.mean
+    if isinstance(distribution, Uniform):
+        return distribution.mean * (1 + math.sqrt(3) * distribution.cv)
+    return math.inf
+
+
+class OnRuntime(ScenarioModel):
+    """How the organisation's deploys act on the running services when requests are
+    simulated one by one (request level). Versions, rollouts and what a bad version does are
+    the same as scripted deploys' (docs/delivery.md, "Rollouts on the running services")."""
+
+    enabled: bool = knob(
+        True,
+        "at request level, a deploy of a service that serves requests replaces its replicas "
+        "(ticket: by hand; config-management: rolling, at the converge run; automated: "
+        "delivery.automated.strategy), a bad change is a defect of the version, and its "
+        "incident is opened by monitoring or by customers who see it, not drawn; false, or "
+        "the analytic fidelity: incidents drawn from the probabilities",
+    )
+    error_ratio: Distribution = knob(
+        default_factory=lambda: Empirical(samples=(1.0, 0.5, 0.2, 0.1, 0.05)),
+        description="share of the requests that a bad version's replicas fail, drawn per bad "
+        "deploy: 1 breaks everything, 0.1 one endpoint of ten (assumed: equally likely, "
+        "from everything to one endpoint in twenty)",
+    )
+    latency_factor: float = knob(
+        1.0, "how many times longer a bad version's work takes (1: as fast)", ge=1
+    )
+    manual_outage: Outage = knob(
+        "degraded",
+        "a deploy by hand (process ticket) takes the servers down one at a time for their "
+        "share of the operator's deploy work (degraded), or all of them for all of it (down)",
+    )
+
+    @model_validator(mode="after")
+    def _a_ratio(self) -> OnRuntime:
+        if _worst_case(self.error_ratio) > 1:
+            raise PydanticCustomError(
+                "error_ratio",
+                "expected a distribution of ratios between 0 and 1 (constant, uniform or "
+                "empirical with values up to 1)",
+                {"key": "error_ratio"},
+            )
+        return self
+
+
 class Delivery(ScenarioModel):
     """Developers' changes to services, and the process that takes them to production."""
 
@@ -272,6 +325,10 @@ class Delivery(ScenarioModel):
     )
     automated: Automated = knob(
         default_factory=Automated, description="settings of process: automated"
+    )
+    on_runtime: OnRuntime = knob(
+        default_factory=OnRuntime,
+        description="how deploys and bad changes act on the running services (request level)",
     )
 
 
@@ -432,6 +489,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("delivery.automated", Automated),
     ("delivery.automated.preview", Preview),
     ("delivery.automated.error_budget", ErrorBudget),
+    ("delivery.on_runtime", OnRuntime),
     ("incidents", Incidents),
     ("incidents.manual_scale_out", ManualScaleOut),
     ("monitoring", Monitoring),

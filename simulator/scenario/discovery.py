@@ -145,8 +145,9 @@ class Discovery(ScenarioModel):
     )
     probe_timeout: Duration = knob(0.5, "consul: probe timeout (LAN default 500 ms)", "s", gt=0)
     suspicion_mult: int = knob(
-        5,
-        "consul: suspicion timeout = suspicion_mult·max(1, log10 N)·probe_interval (LAN default 5)",
+        4,
+        "consul: suspicion timeout = suspicion_mult·max(1, log10 N)·probe_interval (memberlist "
+        "LAN default 4; 5 before memberlist's Lifeguard changes)",
         ge=1,
     )
     push_pull_interval: Duration = knob(
@@ -172,9 +173,10 @@ class Discovery(ScenarioModel):
     )
     # kubernetes
     node_monitor_grace: Duration = knob(
-        40.0,
+        50.0,
         "kubernetes: time before an unresponsive node's pods are marked not ready "
-        "(kube-controller-manager --node-monitor-grace-period default 40 s)",
+        "(kube-controller-manager --node-monitor-grace-period default 50 s since v1.32; 40 s "
+        "before)",
         "s",
         ge=0,
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import cluster, delivery, distributions, rollout, schema
+from . import autoscaling, cluster, delivery, distributions, rollout, schema
 from .base import unit_of
 from .units import DURATION_UNITS, MONEY_UNITS, RATE_UNITS
 
@@ -30,6 +30,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("workloads.batch / workloads.service", cluster.JobClass),
     ("workloads.microservices", cluster.Replicas),
     ("workloads.images.NAME", cluster.Image),
+    *autoscaling.SECTIONS,
     ("scheduler", cluster.Scheduler),
     ("scheduler.t_job", cluster.JobTimes),
     ("workloads.KIND.tasks: geometric", cluster.GeometricCount),

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .autoscaling import Autoscaling, NodeAutoscaling
 from .base import ScenarioModel, knob, suggest
 from .calls import Call, CallPolicy, Network, Parallel, RetryBudget, Slo
 from .cluster import Cluster, Scheduler, Workloads
@@ -25,49 +26,6 @@ from .topology import Topology
 from .units import Duration, Rate, format_duration
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-
-
-class NodeAutoscaling(ScenarioModel):
-    """The node autoscaler: adds nodes when replicas cannot be placed, removes idle ones."""
-
-    enabled: bool = knob(True, "whether nodes are added and removed (with autoscaling on)")
-    min_nodes: int = knob(1, "never fewer nodes", "nodes", ge=0)
-    max_nodes: int = knob(100, "never more nodes", "nodes", ge=1)
-    scan_interval: Duration = knob(10.0, "how often it looks for unplaced replicas", "s", gt=0)
-    scale_down_delay: Duration = knob(
-        600.0, "how long a node must be empty before it is removed", "s", ge=0
-    )
-
-
-class Autoscaling(ScenarioModel):
-    """Horizontal autoscaling of replicas (as Kubernetes' HPA) and of nodes."""
-
-    enabled: bool = knob(False, "whether replicas (and nodes) follow the load")
-    target_utilisation: float = knob(
-        0.6, "busy share of workers the autoscaler aims for", gt=0, le=1
-    )
-    tolerance: float = knob(
-        0.1, "no change while utilisation is within this share of the target", ge=0
-    )
-    sync_period: Duration = knob(15.0, "how often replicas are recomputed", "s", gt=0)
-    scale_down_stabilisation: Duration = knob(
-        300.0, "scale down only to the highest target of this recent window", "s", ge=0
-    )
-    max_scale_up_pods: int = knob(4, "replicas that may always be added per period", ge=1)
-    max_scale_up_percent: float = knob(
-        100.0, "or this share of the current replicas per period, if more", "%", ge=0
-    )
-    scale_up_period: Duration = knob(60.0, "the period of those two limits", "s", gt=0)
-    replica_start: Duration | None = knob(
-        None,
-        "time from decision to a replica taking traffic; empty means the start time of the "
-        "nodes' runtime (cluster.runtimes), e.g. a container's 5 s",
-        "s",
-        ge=0,
-    )
-    nodes: NodeAutoscaling = knob(
-        default_factory=NodeAutoscaling, description="the node autoscaler (needs cluster:)"
-    )
 
 
 class Analytic(ScenarioModel):
@@ -183,6 +141,13 @@ class Scenario(ScenarioModel):
         "request",
         "request: simulate every request exactly; analytic: queueing approximations per time "
         "step, for long horizons and large fleets",
+    )
+    engine: Literal["auto", "general"] = knob(
+        "auto",
+        "request level: auto runs a scenario of simple FCFS stations (one work step, no "
+        "calls, timeouts, queue limits, autoscaling, faults or slowdowns) by the fast path, "
+        "a sequential recursion with the same numbers as the event loop; general always "
+        "runs the SimPy event loop",
     )
     analytic: Analytic = knob(
         default_factory=Analytic, description="settings of the analytic fidelity"
@@ -301,6 +266,21 @@ class Scenario(ScenarioModel):
                         "expected no scripted deploys with fidelity analytic: rollouts act on "
                         "replicas, which only the request level simulates",
                         {"key": f"services.{name}.deploys"},
+                    )
+                if service.threading != "event-loop" or service.connection_pool.enabled:
+                    raise PydanticCustomError(
+                        "threads_analytic",
+                        "expected threading event-loop and no connection pool with fidelity "
+                        "analytic: threads held across calls and pools waited for are only "
+                        "simulated at request level",
+                        {
+                            "key": f"services.{name}."
+                            + (
+                                "threading"
+                                if service.threading != "event-loop"
+                                else "connection_pool"
+                            )
+                        },
                     )
         cycle = find_call_cycle(self.services)
         if cycle:

@@ -10,7 +10,7 @@ from typing import Literal, get_args
 from pydantic import field_validator
 
 from .base import ScenarioModel, knob
-from .calls import Call, CircuitBreaker, Parallel, RetryBudget, Step
+from .calls import Call, CircuitBreaker, ConnectionPool, Parallel, RetryBudget, Step
 from .distributions import Distribution, Exponential
 from .rollout import Deploy, check_deploys
 from .units import Duration
@@ -19,6 +19,7 @@ LoadBalancerPolicy = Literal[
     "central-queue", "round-robin", "random", "least-connections", "power-of-two"
 ]
 LOAD_BALANCER_POLICIES: tuple[str, ...] = get_args(LoadBalancerPolicy)
+Threading = Literal["event-loop", "thread-per-request"]
 
 
 class Slowdown(ScenarioModel):
@@ -49,6 +50,14 @@ class Service(ScenarioModel):
         "(fewest requests in flight) or power-of-two (the less loaded of two random replicas)",
     )
 
+    threading: Threading = knob(
+        "event-loop",
+        "what a request holds while the service waits for its calls: event-loop (nothing: a "
+        "worker is busy only during work steps, as in Node.js or an async server) or "
+        "thread-per-request (the worker, its thread, from its first step to its answer, "
+        "calls included, as a Tomcat or gunicorn sync worker; `concurrency` is then the "
+        "thread pool, e.g. Tomcat's maxThreads default 200)",
+    )
     handler: list[Step] | None = knob(
         None,
         "what the service does with a request, step by step (work, call, parallel); "
@@ -71,6 +80,10 @@ class Service(ScenarioModel):
     )
     circuit_breaker: CircuitBreaker = knob(
         default_factory=CircuitBreaker, description="breakers on this service's outgoing calls"
+    )
+    connection_pool: ConnectionPool = knob(
+        default_factory=ConnectionPool,
+        description="connection pools (bulkheads) on this service's outgoing calls",
     )
     retry_budget: RetryBudget = knob(
         default_factory=RetryBudget, description="budget for this service's outgoing retries"

@@ -81,7 +81,10 @@ def test_the_autoscaler_keeps_the_placement_of_serving_replicas():
         "profile": {"profile": "step", "at": "200s", "factor": 20, "until": "400s"},
     }
     scenario["cluster"]["node_types"]["n"].update({"cpu": 2, "boot_time": "30s"})
-    scenario["autoscaling"] = {"enabled": True, "scale_down_stabilisation": "60s"}
+    scenario["autoscaling"] = {
+        "enabled": True,
+        "behavior": {"scale_down": {"stabilization_window_seconds": "60s"}},
+    }
     world = World(simulator.load_scenario(scenario), seed=1)
     world.run()
     assert world.placement is not None

@@ -32,7 +32,7 @@ TINY = {
     "traffic.blog.profile.hold": "500s",
     "traffic.blog.profile.decay": "100s",
     "cluster.node_types.m5.large.boot_time": "30s",
-    "autoscaling.scale_down_stabilisation": "60s",
+    "autoscaling.behavior.scale_down.stabilization_window_seconds": "60s",
     "autoscaling.nodes.scale_down_delay": "60s",
 }
 """A whole spike in 25 simulated minutes: up, hold, back down, nodes booting and leaving."""

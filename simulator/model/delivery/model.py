@@ -43,6 +43,8 @@ from ...records.delivery import (
     IncidentRecord,
     OperatorWork,
 )
+from ...records.rollout import INTERRUPTED as ROLLOUT_INTERRUPTED
+from ...records.rollout import ROLLED_BACK as CANARY_FAILED
 from ...scenario.calendar import Calendar
 from ...scenario.delivery import (
     ConfigManagement,
@@ -53,6 +55,7 @@ from ...scenario.delivery import (
     Ticket,
 )
 from ...scenario.distributions import Distribution
+from ...scenario.rollout import RolloutSettings
 from ...scenario.schema import Scenario
 from ...scenario.units import HOUR
 from ..context import RunContext
@@ -77,6 +80,7 @@ from .decisions import (
     responder,
     rule_name,
 )
+from .runtime import LiveDefect, RuntimeDeploys, first_failure, outcomes, rollout_settings
 from .stages import IN_PRODUCTION, StageLog
 
 PRIORITY_INCIDENT = 0
@@ -229,11 +233,14 @@ class DeliveryModel:
         self._service_streams = [
             {
                 kind: streams.get(f"delivery/service-{i}/{kind}")
-                for kind in ("changes", "rework", "deploys", "incidents")
+                for kind in ("changes", "rework", "deploys", "incidents", "defects")
             }
             for i in range(n)
         ]
         self._toil_rng = streams.get("delivery/toil")
+        self._customer_rng = streams.get("delivery/customers")
+        self.runtime = self._on_runtime(context)
+        """The running services the deploys act on (request level), or None."""
         self._infra_rng = streams.get("delivery/infrastructure")
         if self.delivery.change_rate > 0:
             for i in range(n):
@@ -256,6 +263,28 @@ class DeliveryModel:
             f"{n} services, process {self.process}, {self.organisation.operators} operators, "
             f"{self.delivery.change_rate:g} changes/service/working day",
         )
+
+    def _on_runtime(self, context: RunContext) -> RuntimeDeploys | None:
+        """The stations deploys act on: at request level, unless switched off."""
+        handles = context.services
+        if handles is None or handles.rollouts is None or not self.delivery.on_runtime.enabled:
+            return None
+        runtime = RuntimeDeploys(self.scenario, handles.rollouts, self.env)
+        served = sum(runtime.serves(i) for i in range(self.delivery.services))
+        if served == 0:
+            return None
+        self.events.record(
+            0.0,
+            "delivery",
+            "on_runtime",
+            f"deploys of {served} of {self.delivery.services} services act on the running "
+            "services; their incidents are opened by monitoring or customers",
+        )
+        return runtime
+
+    def _acts(self, service: int) -> bool:
+        """Whether this service's deploys replace running replicas (else: drawn outcomes)."""
+        return self.runtime is not None and self.runtime.serves(service)
 
     # -- settings ------------------------------------------------------------------------
     def _process_settings(self) -> Ticket | ConfigManagement:
@@ -371,10 +400,12 @@ class DeliveryModel:
         priority: int,
         working_time: bool = True,
         deploy: Deploy | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> Generator[simpy.Event, Any, float]:
         """Queue for an operator, then work `effort` seconds (in working time, or on the wall
         clock for incidents); returns when the work is done. For a `deploy`, its changes
-        wait in the operators' queue, then roll out while the operator works."""
+        wait in the operators' queue, then roll out while the operator works (`on_start`:
+        what the operator starts on the running services)."""
         env = self.env
         if deploy is not None:
             ahead = sum(1 for waiting in self.operators.queue if waiting.priority <= priority)
@@ -389,6 +420,8 @@ class DeliveryModel:
                     deploy.changes, "rollout", start, deploy=deploy.id, split=working_time
                 )
             end = self.calendar.add_working_time(start, effort) if working_time else start + effort
+            if on_start is not None:
+                on_start()
             yield env.timeout(end - start)
             self.work.append(OperatorWork(kind, "operators", start, end, effort / HOUR))
             return start
@@ -397,6 +430,9 @@ class DeliveryModel:
         env = self.env
         rng = self._service_streams[deploy.service]["deploys"]
         yield from self._approve(deploy)
+        if self._acts(deploy.service):
+            yield from self._release_on_runtime(deploy, rng)
+            return
         settings: Ticket | ConfigManagement
         if self.process == "ticket":
             settings = self.delivery.ticket
@@ -421,6 +457,57 @@ class DeliveryModel:
             [c.bad for c in deploy.changes], rng.random(), settings.manual_error_probability
         )
         self._land(deploy, cause)
+
+    def _release_on_runtime(self, deploy: Deploy, rng: np.random.Generator) -> _Process:
+        """A release that replaces the running replicas: by hand while the operator deploys
+        (ticket), or rolling at the converge run after the operator's trigger; whether it
+        breaks (a bad change, or a slip by hand) is known from the start, as a version's
+        code is."""
+        env = self.env
+        settings = self._process_settings()
+        ticket = self.process == "ticket"
+        by_ticket = self.delivery.ticket.manual_deploy_effort
+        effort = _sample(
+            by_ticket if ticket else self.delivery.config_management.trigger_effort, rng
+        )
+        cause = deploy_failure(
+            [c.bad for c in deploy.changes], rng.random(), settings.manual_error_probability
+        )
+        rollout: list[simpy.Event] = []
+
+        def by_hand() -> None:
+            rollout.append(self._roll_out(deploy, rollout_settings(self.delivery, effort), cause))
+
+        outside = ticket and self.delivery.ticket.deploy_outside_hours
+        work = self._operator_work(
+            "deploy", effort, PRIORITY_DEPLOY, not outside, deploy, by_hand if ticket else None
+        )
+        deploy.started = yield env.process(work)
+        if not ticket:
+            self.stages.move(deploy.changes, "rollout", env.now, deploy=deploy.id)
+            every = self.delivery.config_management.converge_interval
+            converge = self.calendar.next_tick(env.now, every, 0.0)
+            yield env.timeout(converge - env.now)
+            rollout.append(self._roll_out(deploy, rollout_settings(self.delivery, 0.0), cause))
+        yield rollout[0]
+        deploy.finished = env.now
+        self._land(deploy, cause)
+
+    def _roll_out(
+        self, deploy: Deploy, settings: RolloutSettings, cause: str | None
+    ) -> simpy.Event:
+        """Start the rollout of `deploy` on its stations; a bad version is watched by the
+        customers it fails."""
+        assert self.runtime is not None
+        rng = self._service_streams[deploy.service]["defects"]
+        defect = self.runtime.draw_defect(rng) if cause is not None else None
+        done = self.runtime.deploy(deploy.service, deploy.id, settings, cause, defect)
+        if cause is not None:
+            live = self.runtime.live_defect(deploy.service)
+            assert live is not None
+            if live.deploys == [deploy.id]:  # newly bad: customers start to see it
+                self.env.process(self._customers(deploy.service, live))
+        return done
 
     # -- automated ------------------------------------------------------------------------
     def _pipeline(self, change: Change) -> _Process:
@@ -487,6 +574,9 @@ class DeliveryModel:
             first = "canary" if canary else "rollout"
             self.stages.move(changes, first, env.now, deploy=deploy.id)
             any_bad = any(c.bad for c in changes)
+            if self._acts(service):
+                yield from self._pipeline_on_runtime(deploy, any_bad)
+                continue
             if canary:
                 alert, rule = self._canary_alert(any_bad, rng)
                 if alert < auto.canary_duration:
@@ -516,6 +606,36 @@ class DeliveryModel:
             self._land(deploy, BAD_CHANGE if any_bad else None)
         self.deploying[service] = False
 
+    def _pipeline_on_runtime(self, deploy: Deploy, any_bad: bool) -> _Process:
+        """The pipeline's rollout on the running replicas: the canary's analysis compares
+        what its requests saw with the others'; a rollback that an alert started ends it."""
+        env = self.env
+        done = self._roll_out(
+            deploy, rollout_settings(self.delivery, 0.0), BAD_CHANGE if any_bad else None
+        )
+        yield done
+        result = first_failure(outcomes(done))
+        assert self.runtime is not None
+        if result == CANARY_FAILED:
+            self.runtime.forget(deploy.service, deploy.id)
+            known = any(i.deploy == deploy.id and math.isnan(i.resolved) for i in self.incidents)
+            if any_bad and known:  # customers reported it first: that incident is this one
+                deploy.finished, deploy.outcome = env.now, ROLLED_BACK
+                self._send_back(deploy.changes, deployed=False)
+            elif any_bad:
+                self._canary_rollback(deploy, "canary analysis", took=0.0)
+            else:
+                self._false_alarm(deploy, took=0.0)
+            return
+        if result == ROLLOUT_INTERRUPTED:  # an alert's rollback took over (see `_remedy`)
+            deploy.finished, deploy.outcome = env.now, ROLLED_BACK
+            self._send_back(deploy.changes, deployed=False)
+            return
+        if self.delivery.automated.strategy == "canary":
+            self.stages.move(deploy.changes, "rollout", env.now, deploy=deploy.id)
+        deploy.finished = env.now
+        self._land(deploy, BAD_CHANGE if any_bad else None)
+
     def _rollout(self, service: int) -> _Process:
         """One rollout (or rollback) of a service: `rollout_time`. Under blue-green a full
         second copy of the service's nodes runs meanwhile, and is paid for."""
@@ -543,11 +663,13 @@ class DeliveryModel:
         delay, _, rule = self._burn_rate(auto.canary_share, rng)
         return delay, rule
 
-    def _canary_rollback(self, deploy: Deploy, rule: str) -> None:
+    def _canary_rollback(self, deploy: Deploy, rule: str, took: float | None = None) -> None:
         """The canary failed (`rule`: the analysis, or the alert that fired): roll back at
-        once; the slice of users it hit had an incident."""
+        once (taking `took`, the pipeline's rollout time unless the replicas went back
+        already); the slice of users it hit had an incident."""
         env = self.env
         auto = self.delivery.automated
+        took = auto.rollout_time if took is None else took
         deploy.finished = env.now
         deploy.outcome = ROLLED_BACK
         incident = Incident(
@@ -555,7 +677,7 @@ class DeliveryModel:
         )
         incident.source, incident.rule, incident.deploy = CANARY, rule, deploy.id
         incident.handled_by_pipeline(env.now)
-        incident.resolved = env.now + auto.rollout_time
+        incident.resolved = env.now + took
         incident.impact = auto.canary_share
         self.incidents.append(incident)
         self.outages[deploy.service].append((incident.start, incident.resolved, incident.impact))
@@ -564,14 +686,14 @@ class DeliveryModel:
         self._record(rollback)
         self._send_back(deploy.changes, deployed=False)
 
-    def _false_alarm(self, deploy: Deploy) -> None:
+    def _false_alarm(self, deploy: Deploy, took: float | None = None) -> None:
         """The canary analysis failed a good release: it is rolled back (no incident, nobody
         was hurt) and its changes, CI verdicts kept, go out with the pipeline's next
         rollout, which analyses a canary again."""
         env = self.env
         deploy.finished = env.now
         deploy.outcome = FALSE_ALARM
-        done = env.now + self.delivery.automated.rollout_time
+        done = env.now + (self.delivery.automated.rollout_time if took is None else took)
         rollback = Deploy(deploy.service, env.now, [], env.now, done, ROLLBACK)
         rollback.rollback_of = deploy.id
         self._record(rollback)
@@ -594,6 +716,8 @@ class DeliveryModel:
         for change in deploy.changes:
             if change.bad:
                 change.caused_failure = True
+        if self._acts(deploy.service):
+            return  # its requests fail: monitoring or customers open the incident
         incident = Incident(deploy.service, cause, now)
         incident.deploy = deploy.id
         self.incidents.append(incident)
@@ -950,43 +1074,67 @@ class DeliveryModel:
         *,
         rule: str | None = None,
         first_bad: float | None = None,
+        source: str = PAGE,
     ) -> None:
-        """An incident another model caused (a refused credential, routing to a dead node).
-        From `start` it is detected (at `detected` if someone already knows, else by
-        monitoring or a customer), the on-call or working operator diagnoses it, and the
-        remedy runs: `remedy(responder)` returns an event that fires once the fix runs (say,
-        configuration changes through `request_config_change`); without one, the responder
-        repairs it (`incidents.repair_effort`). `on_resolved(time, operator_hours)` tells the
-        caller when it is resolved, so that its outage ends then; the hours are the
-        responder's diagnosis and repair. For the incident's timeline, a caller may name the
-        alert `rule` that found it (with `detected`) and the time of the `first_bad` request
-        it failed; neither changes what happens."""
+        """An incident another model caused or saw (a refused credential, routing to a dead
+        node, an alert on what requests saw). From `start` it is detected (at `detected` if
+        someone already knows, by an alert or a customer: `source`; else by monitoring or a
+        customer), the on-call or working operator diagnoses it, and the remedy runs:
+        `remedy(responder)` returns an event that fires once the fix runs (say, configuration
+        changes through `request_config_change`); without one, the responder repairs it
+        (`incidents.repair_effort`) — unless a bad version of the service is serving (request
+        level): then the diagnosis finds it, the incident is that change's, and the remedy is
+        a rollback (by the pipeline, without a human, when an alert found it and the
+        process rolls back by itself). `on_resolved(time, operator_hours)` tells the caller
+        when it is resolved, so that its outage ends then; the hours are the responder's
+        diagnosis and repair. For the incident's timeline, a caller may name the alert `rule`
+        that found it (with `detected`) and the time of the `first_bad` request it failed;
+        neither changes what happens."""
         env = self.env
 
         def respond() -> _Process:
             if start > env.now:
                 yield env.timeout(start - env.now)
-            incident = Incident(service, cause, min(start, env.now))  # found late: began then
+            live = self._live(service) if remedy is None else None
+            if live is None:
+                incident = Incident(service, cause, min(start, env.now))  # found late: began then
+            else:
+                incident = Incident(service, live.cause, min(live.since, env.now))
+                incident.deploy, incident.impact = live.deploys[0], live.defect.error_ratio
             if first_bad is not None:
                 incident.first_bad = first_bad
             self.incidents.append(incident)
             if detected is not None:
-                delay, source, name = max(0.0, detected - env.now), PAGE, rule or ""
+                delay, found, name = max(0.0, detected - env.now), source, rule or ""
             else:
-                delay, source, name = self._detect(incident.impact, rng)
-            incident.source, incident.rule = source, name
+                delay, found, name = self._detect(incident.impact, rng)
+            incident.source, incident.rule = found, name
             yield env.timeout(delay)
             incident.detected = env.now
-            on_call = self.organisation.on_call and source != TICKET
+            auto = self.delivery.automated
+            by_pipeline = found != CUSTOMER and self.process == "automated" and auto.auto_rollback
+            if live is not None and by_pipeline:  # the pipeline acts on the alert
+                incident.handled_by_pipeline(env.now)
+                yield self._roll_back(service, live, env.now)
+                self._measure(incident, live)
+                self._restore(incident, None, env.now)
+                self._follow_up()
+                if on_resolved is not None:
+                    on_resolved(env.now, 0.0)
+                return
+            on_call = self.organisation.on_call and found != TICKET
             who = responder(env.now, self.calendar, on_call)
             if who == "morning":
                 yield env.timeout(self.calendar.next_working(env.now) - env.now)
                 who = "operators"
-            incident.responder, incident.paged = who, source != TICKET
+            incident.responder, incident.paged = who, found != TICKET
             incident.notified = env.now
             diagnosis = _sample(self.incident_settings.diagnosis_effort, rng)
             effort = diagnosis
-            if remedy is None:
+            fix, by_hand = remedy, False
+            if live is not None:
+                fix, effort, by_hand = self._rollback_remedy(service, live, diagnosis, rng)
+            elif remedy is None:
                 effort += _sample(self.incident_settings.repair_effort, rng)
             if who == "on-call":
                 yield env.timeout(_sample(self.organisation.on_call_response, rng))
@@ -999,16 +1147,110 @@ class DeliveryModel:
                 begun = env.now
                 incident.acknowledged, incident.diagnosed = begun, begun + diagnosis
                 yield env.timeout(effort)
-                self.work.append(OperatorWork("incident", who, begun, env.now, effort / HOUR))
+                if not by_hand:
+                    self.work.append(OperatorWork("incident", who, begun, env.now, effort / HOUR))
                 incident.remediated, incident.hours = env.now, effort / HOUR
-                if remedy is not None:
-                    fixed = remedy(who)
-                    yield env.timeout(0)  # the remedy's work queues before this hand is free
+                if fix is not None:
+                    fixed = fix(who)
+                    if by_hand:  # the responder deploys the rollback
+                        yield fixed
+                        effort = env.now - begun
+                        self.work.append(
+                            OperatorWork("incident", who, begun, env.now, effort / HOUR)
+                        )
+                        incident.hours = effort / HOUR
+                    else:
+                        yield env.timeout(0)  # its work queues before this hand is free
             if fixed is not None:
                 yield fixed
+            self._measure(incident, live)
             self._restore(incident, None, env.now)
             self._follow_up()
             if on_resolved is not None:
                 on_resolved(env.now, effort / HOUR)
 
         env.process(respond())
+
+    # -- bad versions on the running services ------------------------------------------------
+    def _live(self, service: int) -> LiveDefect | None:
+        return self.runtime.live_defect(service) if self.runtime is not None else None
+
+    def _measure(self, incident: Incident, live: LiveDefect | None) -> None:
+        """A bad version's incident hit the share of its service's visits that failed while
+        it was open (a canary's slice, a rollout's growing share, a partial defect)."""
+        if live is not None and self.runtime is not None:
+            incident.impact = self.runtime.failed_share(
+                incident.service, incident.start, self.env.now, incident.impact
+            )
+
+    def _rollback_remedy(
+        self, service: int, live: LiveDefect, diagnosis: float, rng: np.random.Generator
+    ) -> tuple[Callable[[str], simpy.Event], float, bool]:
+        """A human's rollback of a bad version, as the process ships anything: (the remedy,
+        the responder's work before it, whether the responder does it by hand). By ticket the
+        responder deploys the last good version by hand (as long as a deploy takes, the
+        servers going down as then); by configuration management they revert the recipe
+        (a trigger) and the replicas roll back at once (they run the converge by hand); an
+        automated pipeline rolls back at a click."""
+        if self.process == "ticket":
+            took = _sample(self.delivery.ticket.manual_deploy_effort, rng)
+            settings: RolloutSettings | None = rollout_settings(self.delivery, took)
+            by_hand = True
+        elif self.process == "config-management":
+            diagnosis += _sample(self.delivery.config_management.trigger_effort, rng)
+            settings, by_hand = rollout_settings(self.delivery, 0.0), False
+        else:
+            settings, by_hand = None, False
+
+        def remedy(_who: str) -> simpy.Event:
+            return self._roll_back(service, live, self.env.now, settings)
+
+        return remedy, diagnosis, by_hand
+
+    def _roll_back(
+        self,
+        service: int,
+        live: LiveDefect,
+        started: float,
+        settings: RolloutSettings | None = None,
+    ) -> simpy.Event:
+        """Roll the service's stations back to their last good version; once done, the
+        deploys that went out with the bad version are rolled back (a row in `deploys`
+        each), their good changes go out again and the bad ones go to rework."""
+        assert self.runtime is not None
+        done = self.runtime.roll_back(service, settings)
+
+        def finished(_event: simpy.Event) -> None:
+            for number in live.deploys:
+                deploy = self.deploys[number]
+                if deploy.outcome not in (OK, FAILED):
+                    continue  # cut short before it landed: its pipeline sends it back
+                rollback = Deploy(service, started, [], started, self.env.now, ROLLBACK)
+                rollback.rollback_of = deploy.id
+                self._record(rollback)
+                self._send_back(deploy.changes, deployed=True)
+
+        done.callbacks.append(finished)
+        return done
+
+    def _customers(self, service: int, live: LiveDefect) -> _Process:
+        """Customers who get errors or slow pages from a bad version complain: one reaches
+        operations `monitoring.customer_report_delay` later, unless somebody is already
+        working on the service (then they complain again later, if it is still bad)."""
+        env = self.env
+        assert self.runtime is not None
+        delay = self.monitoring.customer_report_delay
+        while True:
+            yield env.timeout(_sample(delay, self._customer_rng))
+            if live not in self.runtime.live.values():
+                return
+            if not any(i.service == service and math.isnan(i.resolved) for i in self.incidents):
+                self.report_incident(
+                    service,
+                    live.cause,
+                    live.since,
+                    self._customer_rng,
+                    detected=env.now,
+                    source=CUSTOMER,
+                )
+                return

@@ -46,6 +46,43 @@ def epidemic_rounds(agents: int, fanout: int) -> float:
     return math.log(agents) / math.log(1 + fanout) + math.log(agents) / fanout
 
 
+SERF_CONTACT_SHARE = 0.5
+"""The factor HashiCorp's convergence simulator puts on the contact rate (undocumented there)."""
+
+
+def serf_convergence(
+    agents: int,
+    fanout: float,
+    rounds: float | np.ndarray,
+    packet_loss: float = 0.0,
+    failed_share: float = 0.0,
+) -> float | np.ndarray:
+    """The share of agents that know a message after `rounds` gossip intervals, as Serf's
+    "Convergence Simulator" computes it (hashicorp/serf, website/source/assets/javascripts/
+    _simulator.js, `convergenceAtRound`): a deterministic logistic (SI) epidemic
+    N / (1 + (N + 1)·e^(−βNx)) with contact rate β = (fanout / N)·(1 − loss)·(1 − failed)·0.5.
+    Every informed agent thus reaches fanout/2 others per interval, in continuous time; the
+    model has no retransmit limit, no push/pull and no failure detection."""
+    contact = fanout / agents * (1 - packet_loss) * (1 - failed_share) * SERF_CONTACT_SHARE
+    informed = agents / (1 + (agents + 1) * np.exp(-contact * agents * np.asarray(rounds)))
+    share = informed / agents
+    return float(share) if np.ndim(share) == 0 else share
+
+
+def serf_convergence_rounds(
+    agents: int,
+    fanout: float,
+    target: float = 0.9999,
+    packet_loss: float = 0.0,
+    failed_share: float = 0.0,
+) -> float:
+    """Rounds until `serf_convergence` reaches `target` (the simulator's chart stops at
+    99.99%): ln((N + 1)·target / (1 − target)) / (βN), continuous; the chart's own points
+    are whole rounds, so it shows the next one."""
+    rate = fanout * (1 - packet_loss) * (1 - failed_share) * SERF_CONTACT_SHARE
+    return math.log((agents + 1) * target / (1 - target)) / rate
+
+
 def gossip_spread(
     agents: int,
     fanout: int,

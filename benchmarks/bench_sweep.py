@@ -1,0 +1,193 @@
+"""The same sweep serially, on local worker processes and on a local Dask cluster, side by
+side in one process: speed-up, overhead per run and the parent's memory.
+
+    .venv/bin/python benchmarks/bench_sweep.py               # about two minutes on 2 cores
+    .venv/bin/python benchmarks/bench_sweep.py --horizon 20000s --no-dask   # quick look
+
+1. Speed-up: scenarios/validation/mmc.yaml over `--rates` arrival rates × `--replications`
+   (runs of about two CPU seconds at the scenario's 60,000 s), serially in this process,
+   then on `--jobs` local workers, then on a local Dask cluster of as many workers (its
+   start-up timed apart). Every backend's tidy table must equal the serial one bit for bit.
+2. Overhead per run: `--tiny` runs of 50 simulated seconds on each backend; the overhead is
+   the worker-seconds not spent inside runs, (wall × workers − Σ run seconds) / runs.
+3. Memory: the parent's resident memory after sweeps of `--tiny` and 4 × `--tiny` tiny runs
+   on local workers; it should grow with the tidy table only.
+
+It is a benchmark, not a test: it always exits 0 and says whether the target (a speed-up of
+at least 1.7 on 2 workers for runs of a few seconds) is met. The wall time depends on what
+else the machine runs; the load average is printed with the figures, and "s inside a run"
+(a run's own wall time, averaged) shows how much CPU the workers got: on a machine whose
+cores are taken by others (and, on Linux with autogroup, by other sessions), two workers
+each run at half speed and there is no speed-up to be had.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import simulator
+from simulator.experiments.sweep import prepare
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "validation" / "mmc.yaml"
+TARGET = 1.7
+
+
+def rss_mib() -> float:
+    """This process's resident memory now (Linux), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def timed(plan, **where) -> tuple[simulator.SweepResult, float]:
+    began = time.perf_counter()
+    result = plan.run(**where)
+    return result, time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--horizon", default="60000s", help="simulated time of each run")
+    parser.add_argument("--rates", default="3.0,3.2,3.4,3.6", help="arrival rates per second")
+    parser.add_argument("--replications", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--tiny", type=int, default=40, help="tiny runs for the overhead")
+    parser.add_argument("--dask", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    axes = {"traffic.api.rate": rates}
+    plan = prepare(
+        SCENARIO,
+        axes,
+        replications=args.replications,
+        overrides={"horizon": args.horizon, "warmup": "1000s"},
+    )
+    print(
+        f"sweep: {len(rates)} rates × {args.replications} replications = {plan.runs} runs of "
+        f"M/M/4 over {args.horizon}; {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the start"
+    )
+    simulator.run(SCENARIO, overrides={"horizon": "100s", "warmup": "10s"})  # imports, untimed
+
+    rows = []
+    serial, serial_wall = timed(plan)
+    rows.append(("serial", serial_wall, 1.0, serial.run_seconds / plan.runs, "yes"))
+    local, local_wall = timed(plan, jobs=args.jobs)
+    same = "yes" if local.table.equals(serial.table) else "NO"
+    rows.append(
+        (
+            f"local, {args.jobs} workers",
+            local_wall,
+            serial_wall / local_wall,
+            local.run_seconds / plan.runs,
+            same,
+        )
+    )
+    dask_note = ""
+    if args.dask:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            dask_note = "dask: not installed (pip install 'sre-sandbox[dask]')"
+        else:
+            began = time.perf_counter()
+            with (
+                LocalCluster(
+                    n_workers=args.jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=logging.ERROR,
+                ) as cluster,
+                Client(cluster),
+            ):
+                started = time.perf_counter() - began
+                address = cluster.scheduler_address
+                on_dask, dask_wall = timed(plan, backend="dask", scheduler=address)
+            same = "yes" if on_dask.table.equals(serial.table) else "NO"
+            rows.append(
+                (
+                    f"dask local, {args.jobs} workers",
+                    dask_wall,
+                    serial_wall / dask_wall,
+                    on_dask.run_seconds / plan.runs,
+                    same,
+                )
+            )
+            dask_note = f"dask local cluster start-up: {started:.1f} s (not in the row above)"
+    columns = ["backend", "wall s", "speed-up", "s inside a run", "same numbers"]
+    table = pd.DataFrame(rows, columns=columns)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if dask_note:
+        print(dask_note)
+    best = max(r[2] for r in rows[1:])
+    verdict = "met" if best >= TARGET else "not met"
+    print(f"target: speed-up ≥ {TARGET} on {args.jobs} workers: {verdict} (best {best:.2f})")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+    # ---------------------------------------------------------------- overhead per run
+    tiny = prepare(
+        SCENARIO,
+        {"traffic.api.rate": [3.0 + 0.01 * i for i in range(args.tiny)]},
+        overrides={"horizon": "50s", "warmup": "5s"},
+    )
+    print(f"\noverhead per run: {tiny.runs} runs of 50 simulated seconds")
+    from simulator.experiments.executor import RunTask, execute
+    from simulator.runner import run_task
+
+    tasks = [RunTask(s, tiny.seed) for s in tiny.scenarios]
+    lines = []
+    ways: list[tuple[str, dict, int]] = [
+        ("serial", {}, 1),
+        ("local", {"jobs": args.jobs}, args.jobs),
+    ]
+    if args.dask and not dask_note.startswith("dask: not"):
+        ways.append(
+            ("dask local (start-up included)", {"backend": "dask", "workers": args.jobs}, args.jobs)
+        )
+    for name, where, workers in ways:
+        began = time.perf_counter()
+        done = execute(tasks, run_task, **where)
+        wall = time.perf_counter() - began
+        inside = sum(o.seconds for o in done.outcomes)
+        lines.append(
+            (name, wall, inside / len(tasks) * 1e3, (wall * workers - inside) / len(tasks) * 1e3)
+        )
+    print(
+        pd.DataFrame(lines, columns=["backend", "wall s", "run ms", "overhead ms/run"]).to_string(
+            index=False, float_format=lambda v: f"{v:.1f}"
+        )
+    )
+
+    # ---------------------------------------------------------------- parent's memory
+    print("\nparent's resident memory, local workers, tiny runs")
+    for factor in (1, 4):
+        many = prepare(
+            SCENARIO,
+            {"traffic.api.rate": [3.0 + 0.001 * i for i in range(args.tiny * factor)]},
+            overrides={"horizon": "50s", "warmup": "5s"},
+        )
+        gc.collect()
+        before = rss_mib()
+        result = many.run(jobs=args.jobs)
+        gc.collect()
+        after = rss_mib()
+        size = result.table.memory_usage(deep=True).sum() / 1024
+        print(
+            f"  {many.runs:4d} runs: {before:.0f} → {after:.0f} MiB "
+            f"(+{after - before:.1f}); tidy table {size:.0f} KiB"
+        )
+        del result, many
+
+
+if __name__ == "__main__":
+    main()

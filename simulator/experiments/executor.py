@@ -1,0 +1,424 @@
+"""The experiment engine: many runs of the simulator on one core, on local worker processes
+or on a Dask cluster, with a store that survives crashes.
+
+Every multi-run feature (replications, comparisons, sweeps, the eras and growth
+experiments, the scheduler sweep) hands a list of `RunTask`s to `execute`, which gives back
+one `RunOutcome` per task in the tasks' order, whatever the backend and whatever order the
+runs finish in. A run depends on its scenario and seed only (random streams by name), so
+the numbers are the same bit for bit on every backend and any number of workers.
+
+The engine knows nothing of how one run is done: the caller passes the function that does
+it (`simulator.runner.run_task`). That keeps the import graph one way: the runner uses the
+engine, the engine never imports the runner. Workers send back the summary and only the
+tables a task asks for, so the parent's memory grows with the tidy table, not with the runs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from .. import __version__
+from ..errors import ScenarioError
+from ..results import Result, write_file_atomically
+from ..scenario.limits import Limits
+from ..scenario.schema import Scenario
+
+BACKENDS = ("local", "dask")
+"""`local`: this process (one job) or worker processes on this machine; `dask`: a Dask
+cluster (a scheduler's address, or a local cluster started for the call)."""
+
+DASK_HINT = "the dask backend needs the dask extra: pip install 'sre-sandbox[dask]'"
+
+DASK_CONNECT_TIMEOUT = "20s"
+"""How long to wait for a Dask scheduler to answer before saying it does not."""
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run to do: a resolved scenario and a seed, and what to send back besides the
+    summary (`tables` by name; `keep` the whole Result, which no store holds)."""
+
+    scenario: Scenario
+    seed: int
+    tables: tuple[str, ...] = ()
+    keep: bool = False
+    progress: bool = False
+    limits: Limits | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run sends back: its seed, KPIs, the tables asked for (those the run has),
+    the Result when kept, the seconds it took and whether it came from the store."""
+
+    seed: int
+    summary: dict[str, float]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    result: Result | None = field(default=None, repr=False)
+    seconds: float = 0.0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The outcomes in the tasks' order, and what they took: runs done, runs read from the
+    store, wall-clock seconds, the seconds the runs done took inside their workers (summed;
+    against wall × workers it shows the overhead, or a machine that gave fewer cores than
+    workers) and the backend that did them."""
+
+    outcomes: list[RunOutcome]
+    runs: int
+    cached: int
+    seconds: float
+    backend: str
+    run_seconds: float = 0.0
+
+
+Work = Callable[[RunTask], RunOutcome]
+
+
+# ---------------------------------------------------------------------------- the store
+
+
+class Store:
+    """Finished runs on disk, one JSON file of KPIs (and one Parquet file per table asked
+    for) per run, keyed by a hash of the resolved scenario, the seed and the package
+    version. Every file is written to a scratch name and renamed into place, the JSON last,
+    so a crash at any moment leaves either a whole run or none: nothing half-written is
+    ever read back, and running the same runs again computes only what is missing."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def key(self, task: RunTask) -> str:
+        """The run's identity: the scenario's content (every setting, and the data read
+        from files such as replayed rates), the seed and the package version."""
+        digest = hashlib.sha256()
+        digest.update(f"sre-sandbox {__version__}\nseed {task.seed}\n".encode())
+        digest.update(task.scenario.model_dump_json().encode())
+        for name, value in _private_state(task.scenario):
+            digest.update(f"\n{name}={value!r}".encode())
+        return digest.hexdigest()[:40]
+
+    def _path(self, key: str, suffix: str) -> Path:
+        return self.directory / key[:2] / f"{key}{suffix}"
+
+    def load(self, key: str, tables: Sequence[str]) -> RunOutcome | None:
+        """The stored run, or None if it is missing (or lacks a table asked for now)."""
+        path = self._path(key, ".json")
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        present = set(stored.get("tables", ()))
+        if stored.get("key") != key or not set(tables) <= set(stored.get("checked", ())):
+            return None
+        loaded = {}
+        for name in tables:
+            if name in present:
+                try:
+                    loaded[name] = pd.read_parquet(self._path(key, f".{name}.parquet"))
+                except (OSError, ValueError):
+                    return None
+        summary = {k: math.nan if v is None else v for k, v in stored["summary"].items()}
+        return RunOutcome(
+            seed=int(stored["seed"]),
+            summary=summary,
+            tables=loaded,
+            seconds=float(stored["seconds"]),
+            cached=True,
+        )
+
+    def save(self, key: str, outcome: RunOutcome, tables: Sequence[str]) -> None:
+        """Write one finished run: its tables first, then the JSON that makes it count."""
+        folder = self.directory / key[:2]
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, table in outcome.tables.items():
+            write_file_atomically(self._path(key, f".{name}.parquet"), table.to_parquet)
+        record = {
+            "key": key,
+            "version": __version__,
+            "seed": outcome.seed,
+            "seconds": outcome.seconds,
+            "checked": sorted(tables),  # asked for: absent from `tables` if the run had none
+            "tables": sorted(outcome.tables),
+            # repr-exact floats; NaN and infinities as JSON's common extensions
+            "summary": outcome.summary,
+        }
+        text = json.dumps(record, indent=1)
+        write_file_atomically(self._path(key, ".json"), lambda path: path.write_text(text))
+
+
+def _private_state(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Data a scenario read from files (kept in private attributes, not in its JSON)."""
+    private = getattr(model, "__pydantic_private__", None) or {}
+    for name, value in sorted(private.items()):
+        if name not in ("_source", "_base_dir"):
+            yield f"{prefix}{name}", value
+    for name in type(model).model_fields:
+        yield from _private_children(getattr(model, name), f"{prefix}{name}.")
+
+
+def _private_children(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, BaseModel):
+        yield from _private_state(value, prefix)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _private_children(item, f"{prefix}{key}.")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _private_children(item, f"{prefix}{index}.")
+
+
+# ---------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Bad input found inside a worker, sent back as data (ScenarioError does not pickle)."""
+
+    kind: str
+    source: str
+    path: str
+    message: str
+
+
+def _call(work: Work, task: RunTask) -> RunOutcome | _Failure:
+    """Run one task where it lands; bad input comes back as data, to be raised here."""
+    try:
+        return work(task)
+    except ScenarioError as error:
+        return _Failure(type(error).__name__, error.source, error.path, error.message)
+
+
+def _unwrap(value: RunOutcome | _Failure) -> RunOutcome:
+    if isinstance(value, _Failure):
+        from .. import errors
+
+        kind = getattr(errors, value.kind, ScenarioError)
+        raise kind(value.source, value.path, value.message)
+    return value
+
+
+def execute(
+    tasks: Sequence[RunTask],
+    work: Work,
+    *,
+    jobs: int = 1,
+    backend: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    store: Store | str | Path | None = None,
+    force: bool = False,
+    progress: bool = False,
+    label: str = "runs",
+) -> Execution:
+    """Do `tasks` with `work` and give back one outcome per task, in the tasks' order.
+
+    `jobs` worker processes on this machine (1: in this process), or `backend="dask"` on
+    the scheduler at `scheduler` (default: `DASK_SCHEDULER_ADDRESS`) or, without one, a
+    local Dask cluster of `workers` processes (default `jobs`). With a `store`, finished
+    runs are read back instead of run again (unless `force`) and every new run is written
+    the moment it finishes. `progress` shows a bar over the runs with the time left (a
+    widget in a notebook, text on a terminal, nothing when the output is a file or pipe).
+    """
+    jobs = _whole("jobs", jobs)
+    if workers is not None:
+        workers = _whole("workers", workers)
+    if backend not in BACKENDS:
+        raise ScenarioError("<arguments>", "backend", f"expected one of {', '.join(BACKENDS)}")
+    began = time.perf_counter()
+    if store is not None and not isinstance(store, Store):
+        store = Store(store)
+    outcomes: list[RunOutcome | None] = [None] * len(tasks)
+    keys: list[str | None] = [None] * len(tasks)
+    if store is not None:
+        for index, task in enumerate(tasks):
+            if task.keep:
+                continue  # a whole Result is never stored
+            keys[index] = key = store.key(task)
+            if not force:
+                outcomes[index] = store.load(key, task.tables)
+    pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    cached = len(tasks) - len(pending)
+    bar = _bar(len(tasks), cached, label, progress and len(tasks) > 1)
+
+    def record(index: int, outcome: RunOutcome) -> None:
+        key = keys[index]
+        if store is not None and key is not None:
+            store.save(key, outcome, tasks[index].tables)
+        outcomes[index] = outcome
+        bar.update(1)
+
+    try:
+        if not pending:
+            name = "store"
+        elif backend == "dask":
+            name = _on_dask(tasks, pending, work, record, scheduler, workers or jobs)
+        elif jobs == 1 or len(pending) == 1:
+            name = "serial"
+            for index in pending:
+                record(index, _unwrap(_call(work, tasks[index])))
+        else:
+            name = f"local ×{min(jobs, len(pending))}"
+            _on_processes(tasks, pending, work, record, min(jobs, len(pending)))
+    finally:
+        bar.close()
+    done = [outcome for outcome in outcomes if outcome is not None]
+    assert len(done) == len(tasks), "every task has an outcome"
+    return Execution(
+        outcomes=done,
+        runs=len(pending),
+        cached=cached,
+        seconds=time.perf_counter() - began,
+        backend=name,
+        run_seconds=sum(done[i].seconds for i in pending),
+    )
+
+
+def _whole(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScenarioError("<arguments>", name, f"expected a whole number ≥ 1, got {value!r}")
+    return value
+
+
+def _bar(total: int, initial: int, label: str, show: bool) -> Any:
+    """A bar over runs with the time left (a widget in a notebook, text on a terminal,
+    nothing when output is not a terminal)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=label,
+        unit="run",
+        delay=1.0,
+        leave=False,
+        disable=None if show else True,
+    )
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Fresh workers that start with the simulator already imported: a fork server with
+    it preloaded where there is one (Linux), else spawned interpreters."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["simulator.runner"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _on_processes(
+    tasks: Sequence[RunTask],
+    pending: list[int],
+    work: Work,
+    record: Callable[[int, RunOutcome], None],
+    jobs: int,
+) -> None:
+    """Local worker processes; at most two tasks per worker are in flight, so a sweep of a
+    million runs holds a few scenarios in memory, not a million."""
+    queue = iter(pending)
+    running: dict[concurrent.futures.Future[RunOutcome | _Failure], int] = {}
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=_context())
+    try:
+
+        def submit() -> None:
+            index = next(queue, None)
+            if index is not None:
+                running[pool.submit(_call, work, tasks[index])] = index
+
+        for _ in range(2 * jobs):
+            submit()
+        while running:
+            finished, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in finished:
+                index = running.pop(future)
+                record(index, _unwrap(future.result()))
+                submit()
+    except BaseException:
+        # Ctrl-C, SIGTERM or bad input: stop the workers now rather than let their runs
+        # finish (what finished is in the store already)
+        for process in list(pool._processes.values()):
+            process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _on_dask(
+    tasks: Sequence[RunTask],
+    pending: list[int],
+    work: Work,
+    record: Callable[[int, RunOutcome], None],
+    scheduler: str | None,
+    workers: int,
+) -> str:
+    """A Dask cluster: the scheduler at `scheduler` (or DASK_SCHEDULER_ADDRESS), else a
+    local cluster of `workers` processes with one thread each. A task whose worker is lost
+    is run again by Dask on another worker; at most two tasks per worker are in flight."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ScenarioError("<arguments>", "backend", DASK_HINT) from None
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    with contextlib.ExitStack() as stack:
+        if address:
+            try:
+                client = stack.enter_context(Client(address, timeout=DASK_CONNECT_TIMEOUT))
+            except OSError as error:
+                raise ScenarioError(
+                    "<arguments>",
+                    "scheduler",
+                    f"no Dask scheduler answers at {address} ({error})",
+                ) from None
+            name = f"dask {address}"
+        else:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # any free port: never a clash
+                    silence_logs=logging.ERROR,
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+            name = f"dask local ×{workers}"
+        slots = 2 * max(1, len(client.scheduler_info().get("workers", {})) or workers)
+        queue = iter(pending)
+        index_of: dict[Any, int] = {}
+        finished = as_completed()
+
+        def submit() -> None:
+            index = next(queue, None)
+            if index is not None:
+                future = client.submit(_call, work, tasks[index], pure=False)
+                index_of[future.key] = index
+                finished.add(future)
+
+        for _ in range(slots):
+            submit()
+        for future in finished:
+            index = index_of.pop(future.key)
+            outcome = future.result()
+            future.release()
+            record(index, _unwrap(outcome))
+            submit()
+    return name
