@@ -319,7 +319,7 @@ def incident_story(result: Result, incident: int) -> str:
     started = float(row["started"])
     share = float(row["impact"])
     slice_ = " (a canary)" if row["source"] == "canary" else ""
-    hit = "all of its traffic" if share >= 1 else f"{share:.1%} of its traffic{slice_}"
+    hit = "all of its traffic" if share >= 1 else f"{100 * share:.2g}% of its traffic{slice_}"
     lines = [
         f"incident {incident} (service {int(row['service'])}, {_cause(result, row)}) started "
         f"{clock(started)} and hit {hit}."

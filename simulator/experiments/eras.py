@@ -24,13 +24,14 @@ from ..metrics.delivery import CLUSTERS
 from ..model.profiles import DiurnalRate, SpikeRate
 from ..results import Result
 from ..runner import run_task
+from ..scenario.files import SHIPPED
 from ..scenario.loader import load_scenario
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, HOUR
 from .executor import RunTask, execute
 from .growth import break_points, growth_sweep, service_counts
 
-ERAS_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "eras"
+ERAS_DIR = SHIPPED / "eras"
 ERAS = ("sysadmin", "devops", "sre")
 
 SUMMARY = {
@@ -40,6 +41,10 @@ SUMMARY = {
     "change_failure_rate": ("change failure rate", 0.01, "{:.0f}%"),
     "mttr_median_s": ("time to restore p50 (h)", 3600.0, "{:.2f}"),
     "operator_utilisation": ("operator utilisation", 0.01, "{:.0f}%"),
+    "pages_per_week": ("pages per week", 1.0, "{:.1f}"),
+    "night_pages_per_week": ("pages at night or weekends per week", 1.0, "{:.1f}"),
+    "incident_hours_per_week": ("incident hours per week", 1.0, "{:.1f}"),
+    "project_share": ("team time left for projects", 0.01, "{:.0f}%"),
     "nodes_mean": ("serving nodes (mean)", 1.0, "{:.1f}"),
     "latency_p99_s": ("p99 latency (ms)", 1e-3, "{:,.0f}"),
     "slo_attainment": ("requests within the SLO latency", 0.01, "{:.2f}%"),

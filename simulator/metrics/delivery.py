@@ -63,6 +63,14 @@ DELIVERY_KPI_DESCRIPTIONS: dict[str, str] = {
     "services_per_operator": "services the team runs, per operator",
     "pages_per_shift": "incidents a human responded to on a page or a customer's report "
     "(not a ticket alert), per 12 h of measured time",
+    "pages_per_week": "incidents a human was paged for (or a customer's report reached), per week",
+    "night_pages_per_week": "of those, pages that reached the on-call outside working hours "
+    "(nights and weekends woken), per week",
+    "incident_hours_per_week": "hours people spent responding to incidents and on follow-ups, "
+    "per week",
+    "on_call_hours_per_week": "hours the on-call worked outside working hours, per week",
+    "project_share": "the team's working hours left for project work: one minus deploys, toil "
+    "and incidents over its working hours (the SRE book caps toil and on-call at 50%)",
     "operator_backlog": "work items waiting for an operator at the horizon (grows without "
     "bound when the team is overloaded)",
     "ci_utilisation": "share of the CI runners' time spent building and testing (automated)",
@@ -488,6 +496,15 @@ def delivery_kpis(records: DeliveryRecords, tables: dict[str, pd.DataFrame]) -> 
     kpis["toil_share"] = toil / team_hours if team_hours else math.nan
     kpis["services_per_operator"] = services / records.operators
     kpis["pages_per_shift"] = float(recent["paged"].sum()) / (period / SHIFT)
+    kpis["pages_per_week"] = float(recent["paged"].sum()) / weeks
+    notified = [i.notified for i in records.incidents if i.paged and start <= i.start < end]
+    night = sum(1 for t in notified if not math.isnan(t) and not records.calendar.is_working(t))
+    kpis["night_pages_per_week"] = night / weeks
+    kpis["incident_hours_per_week"] = float(by_kind.get("incident", 0.0)) / weeks
+    kpis["on_call_hours_per_week"] = (
+        float(hours[work["who"] == "on-call"].sum()) / weeks if not work.empty else 0.0
+    )
+    kpis["project_share"] = 1.0 - kpis["operator_utilisation"]
     kpis["deploy_freeze_hours"] = records.frozen_seconds / HOUR
     kpis["operator_backlog"] = float(records.operator_backlog)
     automated = records.process == "automated"

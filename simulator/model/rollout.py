@@ -192,6 +192,7 @@ class _Service:
     station: Station
     desired: int
     deployed: tuple[int, int] | None = None  # (from, to) of the last deploy: what to undo
+    deployed_at: float = math.nan  # when the last deploy started
     last: RolloutSettings = field(default_factory=RolloutSettings)
     queue: deque[_Plan] = field(default_factory=deque)
     running: _Plan | None = None
@@ -282,6 +283,19 @@ class Rollouts:
             return {0: station.replicas} if station.replicas else {}
         runs = station.versions.of
         return dict(sorted(Counter(runs[r] for r in station.live_replicas()).items()))
+
+    def bad_version(self, service: str) -> tuple[float, int, Defect] | None:
+        """If replicas of the last deploy's version serve and it does something wrong: when
+        that deploy started, the version before it and what it does (else None)."""
+        station = self.stations[service]
+        state = self._services.get(station.index)
+        if state is None or state.deployed is None:
+            return None
+        before, version = state.deployed
+        ratio, factor = state.defined.get(version, (0.0, 1.0))
+        if (ratio, factor) == (0.0, 1.0) or version not in self.serving_versions(service):
+            return None
+        return state.deployed_at, before, Defect(error_ratio=ratio, latency_factor=factor)
 
     def current_version(self, service: str) -> int:
         """The version the service runs, or is rolling out (new replicas get it)."""
@@ -402,6 +416,7 @@ class Rollouts:
             assert plan.target is not None
             plan.from_version, plan.to_version = station.current_version, plan.target
             state.deployed = (plan.from_version, plan.to_version)
+            state.deployed_at = plan.started
             state.last = plan.settings
         if not interrupted:
             state.desired = max(station.replicas, 1)

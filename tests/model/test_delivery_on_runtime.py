@@ -170,3 +170,20 @@ def test_same_seed_same_numbers(by_pipeline):
             assert math.isnan(again.summary[key])
         else:
             assert again.summary[key] == value, key
+
+
+def test_the_people_kpis_add_up(by_hand, by_pipeline):
+    """Pages, nights woken, incident hours and project time, from the same records."""
+    for result in (by_hand, by_pipeline):
+        s = result.summary
+        weeks = (result.scenario.horizon - result.scenario.warmup) / (7 * 86400)
+        incidents = result.tables["incidents"]
+        measured = incidents[incidents["start"] >= result.scenario.warmup]
+        assert s["pages_per_week"] * weeks == pytest.approx(measured["paged"].sum())
+        assert 0 <= s["night_pages_per_week"] <= s["pages_per_week"]
+        assert 0 <= s["on_call_hours_per_week"] <= s["incident_hours_per_week"] + 1e-12
+        assert s["project_share"] == pytest.approx(1 - s["operator_utilisation"])
+    # The pipeline rolled back by itself: nobody worked on its alerts' incidents.
+    pipeline = by_pipeline.tables["incident_timeline"]
+    by_machine = pipeline[pipeline["responder"] == "pipeline"]
+    assert (by_machine["operator_hours"] == 0).all()

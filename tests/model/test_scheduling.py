@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import simulator
 from simulator import ScenarioError, load_scenario
 from simulator.metrics.scheduling import scheduling_results
-from simulator.model.scheduling import SchedulingModel
+from simulator.model.scheduling import SchedulingModel, placement
 from simulator.model.scheduling.cell import CellState
 from simulator.model.scheduling.placement import (
     POLICIES,
@@ -143,6 +143,54 @@ def test_random_first_fit_scans_forward_from_its_random_node():
     assert random_first_fit(slots, 1, np.array([0.9])).tolist() == [0]
 
 
+def _one_by_one(slots: np.ndarray, count: int, draws: np.ndarray) -> list[int]:
+    """Random first-fit as the Omega simulator does it, one task after the other: the
+    reference the vectorised rounds must reproduce exactly."""
+    left = slots.astype(int).tolist()
+    placed: list[int] = []
+    for draw in draws[:count]:
+        if sum(left) == 0:
+            break
+        node = int(draw * len(left)) % len(left)
+        while left[node] == 0:
+            node = (node + 1) % len(left)
+        left[node] -= 1
+        placed.append(node)
+    return placed
+
+
+@pytest.mark.parametrize("rounds", [0, 1, 4, 1000])
+@settings(max_examples=300, deadline=None)
+@given(
+    slots=st.lists(st.integers(0, 3), min_size=1, max_size=60).map(np.array),
+    count=st.integers(0, 120),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_random_first_fit_places_exactly_as_one_task_after_the_other(rounds, slots, count, seed):
+    # every mix of vectorised rounds and one-by-one steps gives the reference's nodes
+    draws = np.random.default_rng(seed).random(max(count, 1))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(placement, "ROUNDS", rounds)
+        placed = random_first_fit(slots, count, draws).tolist()
+    assert placed == _one_by_one(slots, count, draws)
+
+
+def test_random_first_fit_on_a_large_sparse_cell_looks_past_its_window():
+    rng = np.random.default_rng(5)
+    slots = np.where(rng.random(5000) < 0.01, 2, 0)  # long runs of full nodes
+    draws = rng.random(300)
+    assert random_first_fit(slots, 300, draws).tolist() == _one_by_one(slots, 300, draws)
+
+
+@settings(max_examples=200, deadline=None)
+@given(nodes=st.lists(st.integers(0, 30), max_size=50).map(lambda v: np.array(v, dtype=np.int64)))
+def test_claims_are_numpys_unique_with_counts(nodes):
+    unique, counts = claims(nodes)
+    expected_unique, expected_counts = np.unique(nodes, return_counts=True)
+    assert unique.tolist() == expected_unique.tolist()
+    assert counts.tolist() == expected_counts.tolist()
+
+
 def test_manual_placement_does_not_search():
     slots = np.array([0, 0, 5, 5])
     assert POLICIES["manual"](slots, 3, np.array([0.0])).tolist() == [2]
@@ -184,6 +232,56 @@ def test_fine_conflicts_only_when_room_is_gone_coarse_whenever_the_node_changed(
     assert coarse.tolist() == [True, True]
     cell.apply(2.0, np.array([1]), np.array([1]), np.array([1.0]), np.array([1.0]))
     assert cell.conflicts(nodes, dcpu, dmem, counts, seen[nodes], "fine").tolist() == [False, True]
+
+
+@pytest.mark.parametrize("runtime", ["bare-metal", "container"])
+def test_the_kept_slots_equal_slots_computed_afresh_after_every_kind_of_change(runtime):
+    """The cell updates its free resources and slots per shape only where nodes changed;
+    they must equal, bit for bit, what a full computation on its arrays gives."""
+    rng = np.random.default_rng(11)
+    n = 60
+    overhead = (0.01, 0.05, 110) if runtime == "container" else (0.0, 0.0, 0)
+    cell = CellState(
+        rng.choice([4.0, 8.0], n),
+        rng.choice([16.0, 32.0], n),
+        np.full(n, overhead[0]),
+        np.full(n, overhead[1]),
+        np.full(n, overhead[2]),
+        np.arange(n) // 10,
+        0.0,
+    )
+    shapes = [(1.0, 2.0), (0.3, 0.7), (2.0, 1.0)]
+    running: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for step in range(400):
+        cpu, mem = shapes[step % len(shapes)]
+        kept = cell.live_slots(cpu, mem)
+        raw_cpu = np.where(cell.up, cell.cap_cpu - cell.used_cpu - cell.locked_cpu, 0.0)
+        raw_mem = np.where(cell.up, cell.cap_mem - cell.used_mem - cell.locked_mem, 0.0)
+        afresh = cell.slots(raw_cpu, raw_mem, cpu, mem, False)
+        assert kept.tolist() == afresh.tolist(), step
+        assert not kept.flags.writeable
+        action = rng.integers(5)
+        if action <= 1:  # place a few tasks where they fit
+            nodes = random_first_fit(kept, int(rng.integers(1, 8)), rng.random(8))
+            if len(nodes):
+                unique, counts = claims(nodes)
+                dcpu, dmem = cell.deltas(unique, counts, cpu, mem)
+                cell.apply(float(step), unique, counts, dcpu, dmem)
+                running.append((unique, counts, dcpu, dmem))
+        elif action == 2 and running:  # a claim ends
+            cell.release(float(step), *running.pop(int(rng.integers(len(running)))))
+        elif action == 3:  # an offer locks what is free, then gives part of it back
+            free_cpu, free_mem = cell.free()
+            free_cpu, free_mem = np.clip(free_cpu, 0, None), np.clip(free_mem, 0, None)
+            cell.lock(float(step), free_cpu, free_mem)
+            some = np.unique(rng.integers(0, n, 5))
+            cell.unlock(float(step), some, free_cpu[some] / 2, free_mem[some] / 2)
+            free_cpu[some] /= 2
+            free_mem[some] /= 2
+            cell.lock(float(step), free_cpu, free_mem, sign=-1.0)
+        else:  # nodes fail or come back
+            nodes = np.unique(rng.integers(0, n, 3))
+            cell.set_up(float(step), nodes, bool(rng.integers(2)))
 
 
 def test_utilisation_integral_is_exact():

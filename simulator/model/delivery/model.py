@@ -180,6 +180,19 @@ _Process = Generator[simpy.Event, Any, None]
 """A SimPy process of the model."""
 
 
+def _both(
+    first: Callable[[str], simpy.Event],
+    second: Callable[[str], simpy.Event],
+    env: simpy.Environment,
+) -> Callable[[str], simpy.Event]:
+    """Two remedies started together; done when both are."""
+
+    def remedy(who: str) -> simpy.Event:
+        return env.all_of([first(who), second(who)])
+
+    return remedy
+
+
 def _sample(distribution: Distribution, rng: np.random.Generator) -> float:
     return float(distribution.draw(rng, 1)[0])
 
@@ -1095,12 +1108,13 @@ class DeliveryModel:
         def respond() -> _Process:
             if start > env.now:
                 yield env.timeout(start - env.now)
-            live = self._live(service) if remedy is None else None
-            if live is None:
+            live = self._live(service)
+            if live is None or remedy is not None:  # (an overload: its remedy, and a rollback)
                 incident = Incident(service, cause, min(start, env.now))  # found late: began then
             else:
                 incident = Incident(service, live.cause, min(live.since, env.now))
-                incident.deploy, incident.impact = live.deploys[0], live.defect.error_ratio
+                incident.deploy = live.deploys[0] if live.deploys else -1
+                incident.impact = live.defect.error_ratio
             if first_bad is not None:
                 incident.first_bad = first_bad
             self.incidents.append(incident)
@@ -1113,7 +1127,7 @@ class DeliveryModel:
             incident.detected = env.now
             auto = self.delivery.automated
             by_pipeline = found != CUSTOMER and self.process == "automated" and auto.auto_rollback
-            if live is not None and by_pipeline:  # the pipeline acts on the alert
+            if live is not None and remedy is None and by_pipeline:  # it acts on the alert
                 incident.handled_by_pipeline(env.now)
                 yield self._roll_back(service, live, env.now)
                 self._measure(incident, live)
@@ -1132,8 +1146,9 @@ class DeliveryModel:
             diagnosis = _sample(self.incident_settings.diagnosis_effort, rng)
             effort = diagnosis
             fix, by_hand = remedy, False
-            if live is not None:
-                fix, effort, by_hand = self._rollback_remedy(service, live, diagnosis, rng)
+            if live is not None:  # the diagnosis finds the bad version too: roll it back
+                rollback, effort, by_hand = self._rollback_remedy(service, live, diagnosis, rng)
+                fix = rollback if remedy is None else _both(remedy, rollback, env)
             elif remedy is None:
                 effort += _sample(self.incident_settings.repair_effort, rng)
             if who == "on-call":

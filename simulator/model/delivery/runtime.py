@@ -22,6 +22,7 @@ from ...records.rollout import DONE
 from ...scenario.delivery import Delivery
 from ...scenario.rollout import Canary, Defect, Manual, RolloutSettings
 from ..discovery.common import delivery_service
+from .decisions import BAD_CHANGE
 
 if TYPE_CHECKING:
     from ...scenario.schema import Scenario
@@ -118,7 +119,14 @@ class RuntimeDeploys:
         return self.env.all_of(events)
 
     def live_defect(self, service: int) -> LiveDefect | None:
-        """The oldest bad version serving on one of the service's stations, if any."""
+        """The oldest bad version serving on one of the service's stations, if any: one of
+        this organisation's deploys, or a scripted one (`services.NAME.deploys`), which a
+        diagnosis finds the same way."""
+        for name in self.targets[service]:
+            scripted = self.rollouts.bad_version(name) if name not in self.live else None
+            if scripted is not None:
+                since, good, defect = scripted
+                self.live[name] = LiveDefect(since, BAD_CHANGE, defect, good)
         found = [self.live[name] for name in self.targets[service] if name in self.live]
         return min(found, key=lambda live: live.since) if found else None
 

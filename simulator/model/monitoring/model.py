@@ -380,6 +380,23 @@ class MonitoringModel:
                     self.events.record(
                         now, "monitoring", "alert_resolved", f"{rule.name} on {alert.target}"
                     )
+                elif key in self._firing and self._outlived(self._firing[key], rule, now):
+                    self._firing.pop(key).resolved = now  # this episode ends; a new page
+                    self._fire(key, rule, target, now)
+
+    def _outlived(self, alert: _Alert, rule: Rule, now: float) -> bool:
+        """Whether an alert still fires well after the incident it opened was resolved: the
+        remedy did not cure what it sees (a bad version under an overload's fix, say), so
+        it pages again — once its condition has held on fresh scrapes for the rule's own
+        delay (its `for`, or its short window) and an evaluation."""
+        if alert.action != OPENED or alert.incident < 0:
+            return False
+        resolved = self.incidents[alert.incident].resolved
+        if math.isnan(resolved):
+            return False
+        settings = self.settings
+        fresh = max(rule.hold_for, rule.short_scrapes * settings.scrape_interval)
+        return now - resolved >= fresh + settings.evaluation_interval
 
     def _holds(self, rule: Rule, target: int) -> bool:
         if rule.kind == SATURATION:

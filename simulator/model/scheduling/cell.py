@@ -8,10 +8,17 @@ CellState with its claim deltas.
 
 Time integrals (CPU and memory in use, locked, and capacity down) are kept exactly from the
 end of warm-up on, so utilisation needs no sampling.
+
+For speed the cell keeps what schedulers read on every decision: the free CPU and memory per
+node and, per task shape asked for, the tasks of that shape that fit per node (`live_slots`).
+A commit touches a few nodes, so only those are recomputed, lazily, at the next read, with
+the same element-wise arithmetic as a full recomputation (the numbers are identical); a lock
+(two-level offers take every node's free resources) marks the whole cache stale.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -19,6 +26,21 @@ import numpy as np
 from .placement import EPS, fit_slots
 
 NO_LIMIT = 1 << 30
+
+SHAPES = 16
+"""Task shapes whose slots the cell keeps up to date; the oldest is dropped beyond that."""
+
+
+@dataclass(slots=True)
+class _Shape:
+    """Tasks of one (cpu, memory) shape that fit per node on the live cell."""
+
+    cpu: float
+    mem: float
+    need_cpu: np.ndarray  # cpu + per-instance overhead, per node
+    need_mem: np.ndarray
+    slots: np.ndarray  # int64, updated in place
+    view: np.ndarray  # a read-only view of `slots`, handed out
 
 
 class CellState:
@@ -53,35 +75,144 @@ class CellState:
         self.total_mem = float(self.cap_mem.sum())
         self.warmup = warmup
         self._last = warmup
-        self._levels = np.zeros(4)  # used cpu, used mem, locked cpu, down cpu
-        self.areas = np.zeros(4)
+        # Python floats: the same IEEE arithmetic as numpy's, without its per-call cost
+        self._levels = [0.0, 0.0, 0.0, 0.0]  # used cpu, used mem, locked cpu, down cpu
+        self._areas = [0.0, 0.0, 0.0, 0.0]
+        # Facts that let the hot path skip terms that cannot change a number: x + 0.0 and
+        # x − 0.0 are x, where(True, x, 0) is x, and without a density limit the room for
+        # instances (2^30 minus the node's instances) never binds.
+        self.density_limited = bool((self.density < NO_LIMIT).any())
+        """Whether any node has a density limit."""
+        self.no_overhead = not (self.overhead_cpu.any() or self.overhead_mem.any())
+        self._ever_locked = False  # two-level offers have locked resources at some point
+        self._ever_down = False  # a node has failed at some point
+        self._free_cpu = np.zeros(n)
+        self._free_mem = np.zeros(n)
+        self._shapes: dict[tuple[float, float], _Shape] = {}
+        self._stale = True  # every node must be recomputed at the next read
+        self._dirty: list[np.ndarray] = []  # nodes changed since the last read
+        self._dirty_count = 0
 
     # -- time integrals ------------------------------------------------------------------
     def _advance(self, now: float) -> None:
         if now > self._last:
-            self.areas += self._levels * (now - self._last)
+            dt = now - self._last
+            levels, areas = self._levels, self._areas
+            for i in range(4):
+                areas[i] += levels[i] * dt
             self._last = now
 
     def _shift(self, now: float, index: int, amount: float) -> None:
         self._advance(now)
         self._levels[index] += amount
 
+    @property
+    def areas(self) -> np.ndarray:
+        """Integrals of (used cpu, used memory, locked cpu, down cpu) so far."""
+        return np.array(self._areas)
+
     def finish(self, horizon: float) -> np.ndarray:
         """Integrals of (used cpu, used memory, locked cpu, down cpu) over [warmup, horizon]."""
         self._advance(horizon)
-        return self.areas.copy()
+        return np.array(self._areas)
 
     # -- views ---------------------------------------------------------------------------
+    def free_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """`free()` without the copies: read-only by convention, valid until the cell
+        changes."""
+        self._refresh()
+        return self._free_cpu, self._free_mem
+
     def free(self) -> tuple[np.ndarray, np.ndarray]:
-        """Free CPU and memory per node, as a scheduler would see them now."""
-        cpu = np.where(self.up, self.cap_cpu - self.used_cpu - self.locked_cpu, 0.0)
-        mem = np.where(self.up, self.cap_mem - self.used_mem - self.locked_mem, 0.0)
+        """Free CPU and memory per node, as a scheduler would see them now (new arrays, the
+        caller's to keep or change)."""
+        self._refresh()
+        return self._free_cpu.copy(), self._free_mem.copy()
+
+    def live_slots(self, cpu: float, mem: float) -> np.ndarray:
+        """How many tasks of (cpu, mem) fit per node now: `slots(*free(), cpu, mem, False)`,
+        kept up to date between calls. Read-only; it changes as the cell does."""
+        self._refresh()
+        shape = self._shapes.get((cpu, mem))
+        if shape is None:
+            if len(self._shapes) >= SHAPES:
+                del self._shapes[next(iter(self._shapes))]
+            need_cpu = cpu + self.overhead_cpu
+            need_mem = mem + self.overhead_mem
+            slots = fit_slots(
+                self._free_cpu, self._free_mem, need_cpu, need_mem, self.density - self.instances
+            )
+            view = slots.view()
+            view.flags.writeable = False
+            shape = self._shapes[(cpu, mem)] = _Shape(cpu, mem, need_cpu, need_mem, slots, view)
+        return shape.view
+
+    def _touch(self, nodes: np.ndarray) -> None:
+        """These nodes changed: recompute them at the next read."""
+        if self._stale:
+            return
+        self._dirty.append(nodes)
+        self._dirty_count += len(nodes)
+        if self._dirty_count > self.n // 4:
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._stale = True
+        self._dirty.clear()
+        self._dirty_count = 0
+
+    def _refresh(self) -> None:
+        """Bring the free resources and the kept shapes' slots up to date (same arithmetic,
+        element by element, as computing them from scratch)."""
+        if self._stale:
+            self._free_cpu, self._free_mem = self._free_at(slice(None))
+            every = self.density - self.instances
+            for shape in self._shapes.values():
+                shape.slots[:] = fit_slots(
+                    self._free_cpu, self._free_mem, shape.need_cpu, shape.need_mem, every
+                )
+            self._stale = False
+            return
+        if not self._dirty:
+            return
+        dirty = self._dirty
+        nodes = dirty[0] if len(dirty) == 1 else np.concatenate(dirty)
+        dirty.clear()
+        self._dirty_count = 0
+        cpu, mem = self._free_at(nodes)
+        self._free_cpu[nodes] = cpu
+        self._free_mem[nodes] = mem
+        if self._shapes:
+            room = None
+            if self.density_limited:
+                room = self.density[nodes] - self.instances[nodes]
+            for shape in self._shapes.values():
+                if self.no_overhead:
+                    shape.slots[nodes] = fit_slots(cpu, mem, shape.cpu, shape.mem, room)
+                else:
+                    need_cpu, need_mem = shape.need_cpu[nodes], shape.need_mem[nodes]
+                    shape.slots[nodes] = fit_slots(cpu, mem, need_cpu, need_mem, room)
+
+    def _free_at(self, nodes: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
+        """Free CPU and memory at these nodes (new arrays), leaving out the terms that are
+        zero: the same numbers as `where(up, cap − used − locked, 0)`."""
+        cpu = self.cap_cpu[nodes] - self.used_cpu[nodes]
+        mem = self.cap_mem[nodes] - self.used_mem[nodes]
+        if self._ever_locked:
+            cpu -= self.locked_cpu[nodes]
+            mem -= self.locked_mem[nodes]
+        if self._ever_down:
+            up = self.up[nodes]
+            cpu = np.where(up, cpu, 0.0)
+            mem = np.where(up, mem, 0.0)
         return cpu, mem
 
     def slots(
         self, free_cpu: np.ndarray, free_mem: np.ndarray, cpu: float, mem: float, one: bool
     ) -> np.ndarray:
         """How many tasks of (cpu, mem) fit per node in the given free resources."""
+        if self.no_overhead and not self.density_limited:
+            return fit_slots(free_cpu, free_mem, cpu, mem, None, one)
         return fit_slots(
             free_cpu,
             free_mem,
@@ -91,10 +222,24 @@ class CellState:
             one,
         )
 
+    def slots_at(
+        self, nodes: np.ndarray, free_cpu: np.ndarray, free_mem: np.ndarray, cpu: float, mem: float
+    ) -> np.ndarray:
+        """`slots(...)[nodes]` for free resources given at `nodes` only (same arithmetic)."""
+        return fit_slots(
+            free_cpu,
+            free_mem,
+            cpu + self.overhead_cpu[nodes],
+            mem + self.overhead_mem[nodes],
+            self.density[nodes] - self.instances[nodes],
+        )
+
     def deltas(
         self, nodes: np.ndarray, counts: np.ndarray, cpu: float, mem: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """The claim deltas: what `counts` tasks cost on `nodes`, overheads included."""
+        if self.no_overhead:
+            return counts * cpu, counts * mem
         return (
             counts * (cpu + self.overhead_cpu[nodes]),
             counts * (mem + self.overhead_mem[nodes]),
@@ -107,48 +252,112 @@ class CellState:
         dcpu: np.ndarray,
         dmem: np.ndarray,
         counts: np.ndarray,
-        seen_seq: np.ndarray,
+        seen_seq: np.ndarray | None,
         mode: Literal["fine", "coarse"],
     ) -> np.ndarray:
         """True where a claim can no longer be committed.
 
         fine: the node is down or lacks room now (resource fit). coarse: the node's sequence
-        number moved since the snapshot, whatever the change was.
+        number moved since the snapshot (`seen_seq`, which only coarse needs), whatever the
+        change was.
         """
         if mode == "coarse":
+            assert seen_seq is not None  # coarse conflicts compare with the snapshot
             return (self.seq[nodes] != seen_seq) | ~self.up[nodes]
-        free_cpu = self.cap_cpu[nodes] - self.used_cpu[nodes] - self.locked_cpu[nodes]
-        free_mem = self.cap_mem[nodes] - self.used_mem[nodes] - self.locked_mem[nodes]
-        room = self.density[nodes] - self.instances[nodes]
-        return ~self.up[nodes] | (free_cpu + EPS < dcpu) | (free_mem + EPS < dmem) | (room < counts)
+        if not self._ever_locked:
+            free_cpu = self.cap_cpu[nodes] - self.used_cpu[nodes]
+            free_mem = self.cap_mem[nodes] - self.used_mem[nodes]
+        else:
+            free_cpu = self.cap_cpu[nodes] - self.used_cpu[nodes] - self.locked_cpu[nodes]
+            free_mem = self.cap_mem[nodes] - self.used_mem[nodes] - self.locked_mem[nodes]
+        bad = (free_cpu + EPS < dcpu) | (free_mem + EPS < dmem)
+        if self.density_limited:
+            bad |= self.density[nodes] - self.instances[nodes] < counts
+        if self._ever_down:
+            bad |= ~self.up[nodes]
+        return bad
 
     def apply(
-        self, now: float, nodes: np.ndarray, counts: np.ndarray, dcpu: np.ndarray, dmem: np.ndarray
-    ) -> None:
-        self._shift(now, 0, float(dcpu.sum()))
-        self._shift(now, 1, float(dmem.sum()))
+        self,
+        now: float,
+        nodes: np.ndarray,
+        counts: np.ndarray,
+        dcpu: np.ndarray,
+        dmem: np.ndarray,
+        sums: tuple[float, float] | None = None,
+    ) -> tuple[float, float]:
+        """Start claims (`nodes` distinct); returns the CPU and memory they add, which
+        `release` may be given back (`sums`) to spare adding them up again."""
+        if sums is None:
+            sums = (float(np.add.reduce(dcpu)), float(np.add.reduce(dmem)))
+        self._advance(now)
+        self._levels[0] += sums[0]
+        self._levels[1] += sums[1]
         self.used_cpu[nodes] += dcpu
         self.used_mem[nodes] += dmem
         self.instances[nodes] += counts
         self.seq[nodes] += 1
+        self._touch(nodes)
+        return sums
 
     def release(
-        self, now: float, nodes: np.ndarray, counts: np.ndarray, dcpu: np.ndarray, dmem: np.ndarray
+        self,
+        now: float,
+        nodes: np.ndarray,
+        counts: np.ndarray,
+        dcpu: np.ndarray,
+        dmem: np.ndarray,
+        sums: tuple[float, float] | None = None,
     ) -> None:
-        self._shift(now, 0, -float(dcpu.sum()))
-        self._shift(now, 1, -float(dmem.sum()))
+        if sums is None:
+            sums = (float(np.add.reduce(dcpu)), float(np.add.reduce(dmem)))
+        self._advance(now)
+        self._levels[0] += -sums[0]
+        self._levels[1] += -sums[1]
         self.used_cpu[nodes] -= dcpu
         self.used_mem[nodes] -= dmem
         self.instances[nodes] -= counts
         self.seq[nodes] += 1
+        self._touch(nodes)
 
-    def lock(self, now: float, cpu: np.ndarray, mem: np.ndarray, sign: float = 1.0) -> None:
-        """Hold (or, with sign −1, return) resources offered to a two-level framework."""
-        self._shift(now, 2, sign * float(cpu.sum()))
-        self.locked_cpu += sign * cpu
-        self.locked_mem += sign * mem
+    def lock(
+        self,
+        now: float,
+        cpu: np.ndarray,
+        mem: np.ndarray,
+        sign: float = 1.0,
+        cpu_sum: float | None = None,
+    ) -> None:
+        """Hold (or, with sign −1, return) resources offered to a two-level framework
+        (`cpu_sum`: what `cpu` adds up to, if the caller has it)."""
+        if cpu_sum is None:
+            cpu_sum = float(np.add.reduce(cpu))
+        self._shift(now, 2, sign * cpu_sum)
+        # x + 1·c is x + c and x + (−1)·c is x − c: no temporary arrays for the product
+        if sign == 1.0:
+            self.locked_cpu += cpu
+            self.locked_mem += mem
+        elif sign == -1.0:
+            self.locked_cpu -= cpu
+            self.locked_mem -= mem
+        else:
+            self.locked_cpu += sign * cpu
+            self.locked_mem += sign * mem
+        self._ever_locked = True
+        self._invalidate()
+
+    def unlock(self, now: float, nodes: np.ndarray, cpu: np.ndarray, mem: np.ndarray) -> None:
+        """Return part of an offer's locked resources (distinct `nodes`), e.g. as its
+        accepted tasks start."""
+        self._shift(now, 2, -float(cpu.sum()))
+        self.locked_cpu[nodes] -= cpu
+        self.locked_mem[nodes] -= mem
+        self._ever_locked = True
+        self._touch(nodes)
 
     def set_up(self, now: float, nodes: np.ndarray, up: bool) -> None:
         self._shift(now, 3, (-1.0 if up else 1.0) * float(self.cap_cpu[nodes].sum()))
         self.up[nodes] = up
+        self._ever_down = self._ever_down or not up
         self.seq[nodes] += 1
+        self._touch(nodes)

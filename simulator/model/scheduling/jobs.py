@@ -4,7 +4,6 @@ turns it into `simulator.records.scheduling.JobRecords` at the horizon)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -79,15 +78,41 @@ class Job:
         self.scheduler = ""
 
 
-@dataclass(eq=False)
 class Claim:
-    """Tasks of one job committed in one transaction: they start and end together."""
+    """Tasks of one job committed in one transaction: they start and end together.
 
-    job: Job
-    owner: int
-    nodes: np.ndarray
-    counts: np.ndarray
-    dcpu: np.ndarray
-    dmem: np.ndarray
-    end: float
-    alive: bool = field(default=True)
+    `tasks` and `sums` (the CPU and memory the claim holds) are kept beside the arrays so
+    that its end need not add them up again; `set` changes all of them together."""
+
+    __slots__ = ("alive", "counts", "dcpu", "dmem", "end", "job", "nodes", "owner", "sums", "tasks")
+
+    def __init__(
+        self,
+        job: Job,
+        owner: int,
+        nodes: np.ndarray,
+        counts: np.ndarray,
+        dcpu: np.ndarray,
+        dmem: np.ndarray,
+        end: float,
+        sums: tuple[float, float],
+        tasks: int,
+    ) -> None:
+        self.job = job
+        self.owner = owner
+        self.nodes = nodes
+        self.counts = counts
+        self.dcpu = dcpu
+        self.dmem = dmem
+        self.end = end
+        self.sums = sums
+        self.tasks = tasks
+        self.alive = True
+
+    def set(
+        self, nodes: np.ndarray, counts: np.ndarray, dcpu: np.ndarray, dmem: np.ndarray
+    ) -> None:
+        """What is left of the claim (after some of its nodes failed)."""
+        self.nodes, self.counts, self.dcpu, self.dmem = nodes, counts, dcpu, dmem
+        self.sums = (float(dcpu.sum()), float(dmem.sum()))
+        self.tasks = int(counts.sum())

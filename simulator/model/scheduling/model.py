@@ -7,7 +7,8 @@ streams and, once the horizon is reached, hands back its records (`records`, see
 
 Cost per job, for speed at 10,000 nodes: one SimPy event per arrival, one per decision (per
 offer in two-level, plus the allocator's offer rounds, at most one a second) and one per
-committed claim's end (not per task); placement works on numpy arrays.
+committed claim's end (not per task); placement works on numpy arrays, on slots per node
+that the cell keeps up to date node by node rather than recomputing for every decision.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class SchedulingModel:
         self.cell = self._build_cell()
         self._build_images()
         self.policy = POLICIES[self.scheduler.placement]
+        self._placement_rngs: dict[str, np.random.Generator] = {}
+        self._decision_times: dict[str, float] = {}
         self.jobs: list[Job] = []
         self.running: dict[int, Claim] = {}
         self._claim_ids = 0
@@ -122,6 +125,9 @@ class SchedulingModel:
         self.start_time = per_node([r.start_time for r in runtimes])
         self.price = per_node([t.price_per_hour for _, t in types])
         self.boot = per_node([t.boot_time for _, t in types])
+        starts = {r.start_time for r in runtimes}
+        # one start time for every node: a claim's delay needs no look-up over its nodes
+        self._start_time: float | None = starts.pop() if len(starts) == 1 else None
         n = len(self.price)
         return CellState(
             per_node([t.cpu for _, t in types]),
@@ -259,7 +265,10 @@ class SchedulingModel:
 
     # -- decisions -----------------------------------------------------------------------
     def decision_time(self, job: Job) -> float:
-        return self.scheduler.decision_time(job.kind)
+        time = self._decision_times.get(job.kind)
+        if time is None:
+            time = self._decision_times[job.kind] = self.scheduler.decision_time(job.kind)
+        return time
 
     def submit(self, job: Job) -> None:
         if job.kind == "service" or len(self.batch_schedulers) == 1:
@@ -272,26 +281,18 @@ class SchedulingModel:
         target.jobs += 1
         target.enqueue(job)
 
-    def place(
-        self,
-        scheduler: SchedulerAgent,
-        job: Job,
-        free_cpu: np.ndarray,
-        free_mem: np.ndarray,
-        slots: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Nodes for the job's unscheduled tasks, by the scenario's policy, on what it sees
-        (`slots`: the tasks of its shape that fit per node, if the caller has them already)."""
-        if slots is None or job.anti_affinity:
-            slots = self.cell.slots(free_cpu, free_mem, job.cpu, job.memory, job.anti_affinity)
-        if job.anti_affinity and job.placed:
-            slots = slots.copy()
-            slots[self._nodes_of(job)] = 0
+    def place(self, scheduler: SchedulerAgent, job: Job, slots: np.ndarray) -> np.ndarray:
+        """Nodes for the job's unscheduled tasks, by the scenario's policy, on what it sees:
+        `slots`, the tasks of its shape that fit per node (not changed here)."""
+        if job.anti_affinity:
+            slots = np.minimum(slots, 1)
+            if job.placed:
+                slots[self._nodes_of(job)] = 0
         draws = self._rng(scheduler).random(max(job.unscheduled, 1))
         return self.policy(slots, job.unscheduled, draws)
 
     def _rng(self, scheduler: SchedulerAgent) -> np.random.Generator:
-        rngs = self.__dict__.setdefault("_placement_rngs", {})
+        rngs = self._placement_rngs
         if scheduler.name not in rngs:
             rngs[scheduler.name] = self.streams.get(f"scheduling/{scheduler.name}/placement")
         return rngs[scheduler.name]
@@ -301,15 +302,26 @@ class SchedulingModel:
         return np.concatenate(held) if held else np.empty(0, dtype=np.int64)
 
     def commit(
-        self, scheduler: SchedulerAgent, job: Job, nodes: np.ndarray, seen: np.ndarray | None
+        self,
+        scheduler: SchedulerAgent,
+        job: Job,
+        nodes: np.ndarray,
+        optimistic: bool,
+        seen: np.ndarray | None = None,
     ) -> bool:
-        """Commit a placement; with a snapshot (`seen`), check conflicts first. True if any."""
+        """Commit a placement; if it was made on a snapshot (`optimistic`), check conflicts
+        first (coarse ones against the snapshot's sequence numbers, `seen`). True if any."""
         unique, counts = claims(nodes)
         dcpu, dmem = self.cell.deltas(unique, counts, job.cpu, job.memory)
         conflicted = False
-        if seen is not None:
+        if optimistic:
             bad = self.cell.conflicts(
-                unique, dcpu, dmem, counts, seen[unique], self.scheduler.conflict_mode
+                unique,
+                dcpu,
+                dmem,
+                counts,
+                None if seen is None else seen[unique],
+                self.scheduler.conflict_mode,
             )
             if bad.any():
                 conflicted = True
@@ -333,9 +345,7 @@ class SchedulingModel:
         """Start tasks a framework accepted in its offer (they cannot conflict: the offer was
         locked). Tasks on nodes that failed meanwhile go back to the job: how many."""
         cell, now = self.cell, self.env.now
-        cell._shift(now, 2, -float(dcpu.sum()))
-        cell.locked_cpu[nodes] -= dcpu
-        cell.locked_mem[nodes] -= dmem
+        cell.unlock(now, nodes, dcpu, dmem)
         total = int(counts.sum())
         job.promised -= total
         job.unscheduled += total  # `_apply` moves the started ones to `placed`
@@ -356,11 +366,16 @@ class SchedulingModel:
         dmem: np.ndarray,
     ) -> None:
         now = self.env.now
-        self.cell.apply(now, nodes, counts, dcpu, dmem)
+        sums = self.cell.apply(now, nodes, counts, dcpu, dmem)
         placed = int(counts.sum())
         job.placed += placed
         job.unscheduled -= placed
-        delay = float(self.start_time[nodes].max()) if len(nodes) else 0.0
+        if not len(nodes):
+            delay = 0.0
+        elif self._start_time is not None:
+            delay = self._start_time
+        else:
+            delay = float(self.start_time[nodes].max())
         if job.image >= 0:
             layers = self.image_layers[job.image]
             missing = ~self.cache[np.ix_(nodes, layers)]
@@ -369,13 +384,13 @@ class SchedulingModel:
             self.cache[np.ix_(nodes, layers)] = True
         job.start_delay = max(job.start_delay, delay)
         end = now + delay + job.duration
-        claim = Claim(job, owner, nodes, counts, dcpu, dmem, end)
+        claim = Claim(job, owner, nodes, counts, dcpu, dmem, end, sums, placed)
         self._claim_ids += 1
         key = self._claim_ids
         self.running[key] = claim
         if owner >= 0 and self.allocator is not None:
-            self._owner_cpu[owner] += float(dcpu.sum())
-            self._owner_mem[owner] += float(dmem.sum())
+            self._owner_cpu[owner] += sums[0]
+            self._owner_mem[owner] += sums[1]
         if math.isfinite(end):
             event = self.env.timeout(delay + job.duration)
 
@@ -388,8 +403,8 @@ class SchedulingModel:
         claim = self.running.pop(key, None)
         if claim is None or not claim.alive:
             return
-        claim.job.finished += int(claim.counts.sum())
-        self._release(claim, claim.nodes, claim.counts, claim.dcpu, claim.dmem)
+        claim.job.finished += claim.tasks
+        self._release(claim, claim.nodes, claim.counts, claim.dcpu, claim.dmem, claim.sums)
 
     def _release(
         self,
@@ -398,11 +413,14 @@ class SchedulingModel:
         counts: np.ndarray,
         dcpu: np.ndarray,
         dmem: np.ndarray,
+        sums: tuple[float, float] | None = None,
     ) -> None:
-        self.cell.release(self.env.now, nodes, counts, dcpu, dmem)
+        if sums is None:
+            sums = (float(dcpu.sum()), float(dmem.sum()))
+        self.cell.release(self.env.now, nodes, counts, dcpu, dmem, sums)
         if claim.owner >= 0 and self.allocator is not None:
-            self._owner_cpu[claim.owner] -= float(dcpu.sum())
-            self._owner_mem[claim.owner] -= float(dmem.sum())
+            self._owner_cpu[claim.owner] -= sums[0]
+            self._owner_mem[claim.owner] -= sums[1]
             self.allocator.wake()
 
     def after_attempt(self, scheduler: SchedulerAgent, job: Job) -> None:
@@ -504,8 +522,7 @@ class SchedulingModel:
                 claim, claim.nodes[hit], claim.counts[hit], claim.dcpu[hit], claim.dmem[hit]
             )
             keep = ~hit
-            claim.nodes, claim.counts = claim.nodes[keep], claim.counts[keep]
-            claim.dcpu, claim.dmem = claim.dcpu[keep], claim.dmem[keep]
+            claim.set(claim.nodes[keep], claim.counts[keep], claim.dcpu[keep], claim.dmem[keep])
             if not len(claim.nodes):
                 claim.alive = False
                 del self.running[key]
@@ -627,7 +644,7 @@ class SchedulingModel:
         jobs = self.jobs
         running = np.zeros(len(jobs), dtype=np.int64)
         for claim in self.running.values():
-            running[claim.job.id] += int(claim.counts.sum())
+            running[claim.job.id] += claim.tasks
         waiting = np.zeros(len(jobs), dtype=bool)
         for scheduler in self.schedulers:
             held = [*scheduler.queue, *scheduler.deciding]

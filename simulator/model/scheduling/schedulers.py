@@ -57,17 +57,15 @@ class SchedulerHost(Protocol):
 
     def decision_time(self, job: Job) -> float: ...
 
-    def place(
+    def place(self, scheduler: SchedulerAgent, job: Job, slots: np.ndarray) -> np.ndarray: ...
+
+    def commit(
         self,
         scheduler: SchedulerAgent,
         job: Job,
-        free_cpu: np.ndarray,
-        free_mem: np.ndarray,
-        slots: np.ndarray | None = None,
-    ) -> np.ndarray: ...
-
-    def commit(
-        self, scheduler: SchedulerAgent, job: Job, nodes: np.ndarray, seen: np.ndarray | None
+        nodes: np.ndarray,
+        optimistic: bool,
+        seen: np.ndarray | None = None,
     ) -> bool: ...
 
     def commit_offer(
@@ -133,7 +131,13 @@ class SchedulerAgent:
 
 
 class QueueScheduler(SchedulerAgent):
-    """Monolithic (live state) or shared-state (private copy, optimistic commit)."""
+    """Monolithic (live state) or shared-state (private copy, optimistic commit).
+
+    The private copy is what placement needs of the cell: the slots of the job's shape per
+    node when the decision starts (plus the sequence numbers, for coarse conflicts). With a
+    density limit the room for instances is read when placing, as the live cell has it, so
+    then the copy is of the free resources instead.
+    """
 
     def __init__(
         self, model: SchedulerHost, name: str, handles: Handles, index: int, optimistic: bool
@@ -144,6 +148,7 @@ class QueueScheduler(SchedulerAgent):
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         env, model, cell = self.env, self.model, self.model.cell
+        coarse = model.scheduler.conflict_mode == "coarse"
         while True:
             if not self.queue:
                 self._wake = env.event()
@@ -155,19 +160,28 @@ class QueueScheduler(SchedulerAgent):
             self._begin(job)
             start = env.now
             self.thinking_since = start
-            seen: np.ndarray | None
+            seen: np.ndarray | None = None
+            copy: np.ndarray | None = None
+            free: tuple[np.ndarray, np.ndarray] | None = None
             if self.optimistic:
-                free_cpu, free_mem = cell.free()
-                seen = cell.seq.copy()
+                if cell.density_limited:
+                    free = cell.free()
+                else:
+                    copy = cell.live_slots(job.cpu, job.memory).copy()
+                if coarse:
+                    seen = cell.seq.copy()
             yield env.timeout(self.think_time(job))
             self.thinking_since = math.nan
             self._busy(start)
-            if not self.optimistic:
-                free_cpu, free_mem = cell.free()
-                seen = None
-            nodes = model.place(self, job, free_cpu, free_mem)
+            if copy is not None:
+                slots = copy
+            elif free is not None:
+                slots = cell.slots(free[0], free[1], job.cpu, job.memory, False)
+            else:
+                slots = cell.live_slots(job.cpu, job.memory)
+            nodes = model.place(self, job, slots)
             if len(nodes):
-                conflicted = model.commit(self, job, nodes, seen)
+                conflicted = model.commit(self, job, nodes, self.optimistic, seen)
                 self._transaction(conflicted)
             model.after_attempt(self, job)
             self.deciding = []
@@ -176,18 +190,30 @@ class QueueScheduler(SchedulerAgent):
 class Offer:
     """Resources the allocator locked for one framework: a private view it decides on."""
 
-    __slots__ = ("accepted", "cpu", "framework", "made_at", "mem", "offered_cpu")
+    __slots__ = ("accepted", "cpu", "framework", "made_at", "mem", "offered_cpu", "offered_mem")
 
-    def __init__(self, framework: Framework, cpu: np.ndarray, mem: np.ndarray, now: float) -> None:
+    def __init__(
+        self,
+        framework: Framework,
+        cpu: np.ndarray,
+        mem: np.ndarray,
+        now: float,
+        sums: tuple[float, float] | None = None,
+    ) -> None:
         self.framework = framework
         self.cpu = cpu  # what is left of the offer as the framework's decisions take from it
         self.mem = mem
         self.made_at = now
-        self.offered_cpu = float(cpu.sum())
+        if sums is None:
+            sums = (float(np.add.reduce(cpu)), float(np.add.reduce(mem)))
+        self.offered_cpu, self.offered_mem = sums
         self.accepted: list[tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def room(self) -> tuple[float, float]:
-        return float(self.cpu.sum()), float(self.mem.sum())
+        """What is left of the offer, in all (before any decision: what was offered)."""
+        if not self.accepted:
+            return self.offered_cpu, self.offered_mem
+        return float(np.add.reduce(self.cpu)), float(np.add.reduce(self.mem))
 
 
 class Framework(SchedulerAgent):
@@ -242,14 +268,21 @@ class Framework(SchedulerAgent):
         think = 0.0
         room_cpu, room_mem = offer.room()
         no_room: set[tuple[float, float]] = set()  # task shapes no node of the offer can hold
+        # slots per task shape on what is left of the offer, updated where it shrinks (the
+        # live cell's instances, which bound them with a density limit, stay as they are
+        # until the answer)
+        shapes: dict[tuple[float, float], np.ndarray] = {}
         while self.queue and room_cpu > EPS and room_mem > EPS:
             job = self.queue.popleft()
             self._begin(job)
             think += self.think_time(job)
             shape = (job.cpu, job.memory)
             if shape not in no_room:
-                slots = cell.slots(offer.cpu, offer.mem, job.cpu, job.memory, False)
-                nodes = model.place(self, job, offer.cpu, offer.mem, slots)
+                slots = shapes.get(shape)
+                if slots is None:
+                    slots = cell.slots(offer.cpu, offer.mem, job.cpu, job.memory, False)
+                    shapes[shape] = slots
+                nodes = model.place(self, job, slots)
                 if not len(nodes) and not slots.any():
                     no_room.add(shape)  # the offer only shrinks: it stays so for this offer
                 if len(nodes):
@@ -257,6 +290,10 @@ class Framework(SchedulerAgent):
                     dcpu, dmem = cell.deltas(unique, counts, job.cpu, job.memory)
                     offer.cpu[unique] -= dcpu
                     offer.mem[unique] -= dmem
+                    for (cpu, mem), held in shapes.items():
+                        held[unique] = cell.slots_at(
+                            unique, offer.cpu[unique], offer.mem[unique], cpu, mem
+                        )
                     room_cpu -= float(dcpu.sum())
                     room_mem -= float(dmem.sum())
                     placed = int(counts.sum())
@@ -331,19 +368,21 @@ class Allocator:
 
     def _round(self, _event: object) -> None:
         self._round_due = False
-        if not self.requesting.any():
+        if not np.logical_or.reduce(self.requesting):
             return
         cell = self.model.cell
-        cpu, mem = cell.free()
+        cpu, mem = cell.free_view()
         cpu = np.clip(cpu, 0.0, None)
         mem = np.clip(mem, 0.0, None)
-        if cpu.sum() < self.min_cpu or mem.sum() <= EPS:
+        cpu_sum, mem_sum = float(np.add.reduce(cpu)), float(np.add.reduce(mem))
+        if cpu_sum < self.min_cpu or mem_sum <= EPS:
             return  # too little to offer: wait for more to free up
         pick = offer_pick(self.policy, self.model.shares(), self.requesting, self.next_rr)
         self.next_rr = (pick + 1) % len(self.frameworks)
         now = self.model.env.now
-        cell.lock(now, cpu, mem)
-        self.frameworks[pick].receive(Offer(self.frameworks[pick], cpu, mem, now))
+        cell.lock(now, cpu, mem, cpu_sum=cpu_sum)
+        offer = Offer(self.frameworks[pick], cpu, mem, now, (cpu_sum, mem_sum))
+        self.frameworks[pick].receive(offer)
 
     def returned(self, offer: Offer) -> None:
         """The answer is in: what the framework did not take goes back to the pool."""
