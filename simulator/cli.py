@@ -18,24 +18,16 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .errors import ScenarioError, printable
-from .metrics import KPI_DESCRIPTIONS
-from .results import (
-    Comparison,
-    Replications,
-    Result,
-    json_ready,
-    reserved_output,
-    write_atomically,
-    write_tables,
-)
-from .scenario.explain import explain_yaml
 from .scenario.limits import Limits
 from .scenario.loader import load_scenario
-from .scenario.schema import Scenario
+
+if TYPE_CHECKING:  # the results and metrics load pandas: imported where a command needs them
+    from .results import Comparison, Replications, Result
+    from .scenario.schema import Scenario
 
 EXIT_FAULT = 1
 EXIT_BAD_INPUT = 2
@@ -122,7 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a scenario and print its KPIs")
-    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument(
+        "scenario", help="scenario YAML file, or a shipped scenario's name (validation/mmc)"
+    )
     _scenario_options(run)
     _safety_options(run)
     run.add_argument(
@@ -143,7 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="check a scenario without running it")
-    validate.add_argument("scenario", help="scenario YAML file")
+    validate.add_argument(
+        "scenario", help="scenario YAML file, or a shipped scenario's name (validation/mmc)"
+    )
     validate.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
     _safety_options(validate)
     validate.set_defaults(handler=_validate)
@@ -151,7 +147,9 @@ def _parser() -> argparse.ArgumentParser:
     explain = commands.add_parser(
         "explain", help="print the fully resolved scenario with every default"
     )
-    explain.add_argument("scenario", help="scenario YAML file")
+    explain.add_argument(
+        "scenario", help="scenario YAML file, or a shipped scenario's name (validation/mmc)"
+    )
     explain.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
     explain.add_argument("--bare", action="store_true", help="without the comments")
     _safety_options(explain)
@@ -243,6 +241,43 @@ def _parser() -> argparse.ArgumentParser:
         help="what to print: a table of means ± 95%% CI (default) or JSON",
     )
     sweep.set_defaults(handler=_sweep)
+
+    chart = commands.add_parser(
+        "chart",
+        help="run a scenario and draw one chart of it into a file (--list: the charts)",
+        description="Run a scenario once and draw one chart into an SVG or PNG file, at a "
+        "size and in a theme; `sresim chart --list` names the charts.",
+    )
+    chart.add_argument("scenario", nargs="?", help="scenario YAML file or shipped name")
+    chart.add_argument("chart", nargs="?", help="chart name (see --list)")
+    chart.add_argument("--list", action="store_true", help="list the charts and what they show")
+    chart.add_argument("-o", "--output", metavar="FILE", help="FILE.svg or FILE.png")
+    chart.add_argument(
+        "--size",
+        type=_size_option,
+        default=(1280, 720),
+        metavar="WxH",
+        help="width and height in pixels (default 1280x720)",
+    )
+    chart.add_argument(
+        "--dpi",
+        type=_positive_int,
+        metavar="N",
+        help="pixels per inch: larger makes type and lines smaller relative to the picture "
+        "(default 100; paper theme 200)",
+    )
+    chart.add_argument(
+        "--theme", choices=("slide", "paper", "dark"), default="slide", help="the look"
+    )
+    _scenario_options(chart)
+    _safety_options(chart)
+    chart.set_defaults(handler=_chart)
+
+    schema = commands.add_parser(
+        "schema", help="print the scenario format's JSON Schema (for editors' completion)"
+    )
+    schema.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
+    schema.set_defaults(handler=_schema)
 
     listing = commands.add_parser("list", help="list the shipped scenarios")
     listing.add_argument(
@@ -409,6 +444,17 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-charts", action="store_true", help="with --out, skip the charts")
 
 
+def _size_option(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or not (
+        16 <= int(width) <= 10_000 and 16 <= int(height) <= 10_000
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT in pixels between 16 and 10000, got {printable(text, 40)!r}"
+        )
+    return int(width), int(height)
+
+
 def _positive_int(text: str) -> int:
     value = _non_negative_int(text)
     if value < 1:
@@ -446,12 +492,15 @@ def _run(args: argparse.Namespace) -> int:
 def _output(args: argparse.Namespace) -> Any:
     """With --out, the folder checked and locked for the whole command (refused before
     anything runs if it cannot be used); without, nothing."""
+    from .results import reserved_output
+
     return reserved_output(args.out) if args.out else contextlib.nullcontext()
 
 
 def _run_and_print(args: argparse.Namespace) -> int:
     from .budget import check_budget
     from .model import fastpath
+    from .results import json_ready
     from .runner import run, run_replications
 
     scenario = _load(args, args.scenario)
@@ -488,6 +537,7 @@ def _run_and_print(args: argparse.Namespace) -> int:
 
 def _save_run(result: Result, directory: Path, table_format: str, charts: bool) -> list[Path]:
     """The run's data and, unless asked not to, its charts: one folder, all or nothing."""
+    from .results import write_atomically
 
     def write(folder: Path) -> None:
         result.write(folder, table_format)
@@ -500,6 +550,8 @@ def _save_run(result: Result, directory: Path, table_format: str, charts: bool) 
 
 
 def _save_replications(reps: Replications, directory: Path, table_format: str) -> None:
+    from .results import json_ready, write_atomically, write_tables
+
     def write(folder: Path) -> None:
         summary = reps.summary.reset_index().to_dict(orient="records")
         (folder / "summary.json").write_text(json.dumps(json_ready(summary), indent=2))
@@ -523,6 +575,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from .scenario.explain import explain_yaml
+
     scenario = _load(args, args.scenario)
     print(explain_yaml(scenario, comments=not args.bare), end="")
     return 0
@@ -535,6 +589,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _compare_and_print(args: argparse.Namespace) -> int:
     from .budget import check_budget
+    from .results import write_atomically
     from .runner import compare
 
     scenarios = [_load(args, path) for path in args.scenarios]
@@ -630,6 +685,8 @@ def _sweep(args: argparse.Namespace) -> int:
                 drawn = charts or default_charts(result.summary, result.axes, shown[:3])
                 save_sweep_charts(result.summary, result.axes, drawn, out / "charts")
     if args.format == "json":
+        from .results import json_ready
+
         summary = result.summary.to_dict(orient="records")
         print(json.dumps(json_ready({"sweep": result.describe(), "summary": summary})))
         return 0
@@ -714,6 +771,63 @@ def _why(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chart(args: argparse.Namespace) -> int:
+    """One chart of one run into one file (simulator/plots/registry.py)."""
+    from .plots.registry import CHARTS, ChartError, chart_named
+
+    if args.list:
+        width = max(len(name) for name in CHARTS)
+        for name, chart in CHARTS.items():
+            print(f"{name:<{width}}  {chart.shows} (needs {chart.needs})")
+        return 0
+    if not args.scenario or not args.chart:
+        raise ScenarioError("<arguments>", "chart", "expected SCENARIO CHART (or --list)")
+    if not args.output:
+        raise ScenarioError("<arguments>", "-o", "expected an output file: -o FILE.svg|png")
+    output = Path(args.output)
+    try:
+        chart_named(args.chart)
+    except ChartError as error:
+        raise ScenarioError("<arguments>", "chart", str(error)) from None
+    if output.suffix.lower() not in (".svg", ".png"):
+        raise ScenarioError(
+            "<arguments>", "-o", f"expected a file ending in .svg or .png, got {output.name!r}"
+        )
+    if not output.parent.is_dir():
+        raise ScenarioError(str(output), "-o", "expected an existing folder to write into")
+    from .budget import check_budget
+    from .plots.registry import draw_chart, save_one
+    from .plots.theme import chart_theme
+    from .runner import run
+
+    scenario = _load(args, args.scenario)
+    limits = _limits(args)
+    check_budget(scenario, limits)
+    result = run(scenario, args.seed, progress=True, limits=limits)
+    dpi = args.dpi or (200 if args.theme == "paper" else 100)
+    with chart_theme(args.theme):
+        try:
+            figure = draw_chart(args.chart, result)
+        except ChartError as error:
+            raise ScenarioError(args.scenario, "chart", str(error)) from None
+        width, height = args.size
+        save_one(figure, output, width, height, dpi)
+    print(f"{output}: {args.chart} of {scenario.name}, {width}x{height} px, {args.theme} theme")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    """The scenario format's JSON Schema, for editors (docs/editors.md)."""
+    from .scenario.editor_schema import scenario_schema
+
+    text = json.dumps(scenario_schema(), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     folder = Path(args.folder) if args.folder else shipped_scenarios()
     if not folder.is_dir():
@@ -732,9 +846,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def shipped_scenarios() -> Path:
-    """The scenarios folder of this checkout (next to the package), or of the current folder."""
-    beside_package = Path(__file__).resolve().parent.parent / "scenarios"
-    return beside_package if beside_package.is_dir() else Path("scenarios")
+    """The scenarios shipped inside the package (the checkout's `scenarios` links to it)."""
+    from .scenario.files import SHIPPED
+
+    return SHIPPED
 
 
 # ---------------------------------------------------------------------------- formatting
@@ -748,6 +863,8 @@ def _summary_table(
 ) -> str:
     """One line per KPI. Without `show_all`, KPIs with no value (NaN: not modelled here, or
     not applicable, as cost without priced nodes) are only named at the end."""
+    from .metrics import KPI_DESCRIPTIONS
+
     header = f"{scenario.name}: {scenario.description}".rstrip(": ")
     if replications > 1:
         header += f"  ({replications} replications, mean ± 95% CI)"

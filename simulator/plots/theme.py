@@ -5,7 +5,8 @@
     save_figure(fig, Path("out/latency-cdf"))   # out/latency-cdf.png and .svg
 
 The theme is an `rc_context`, so it changes nothing outside the `with` block and never
-touches the backend.
+touches the backend. `chart_theme("paper")` or `chart_theme("dark")` swaps the look for
+everything drawn inside it, charts that apply the slide theme themselves included.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,11 +85,72 @@ SLIDE_RC: dict[RcKeyType, Any] = {
 """The rcParams of the theme."""
 
 
+PAPER_RC: dict[RcKeyType, Any] = {
+    **SLIDE_RC,
+    "figure.figsize": (6.4, 3.6),
+    "figure.titlesize": 11,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.labelpad": 4,
+    "axes.titlepad": 6,
+    "axes.linewidth": 0.8,
+    "grid.linewidth": 0.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "lines.linewidth": 1.5,
+    "lines.markersize": 4,
+    "savefig.dpi": 300,
+}
+"""A printed page: a figure a column or half a page wide, type at the size of a caption."""
+
+DARK_FOREGROUND = "#DDDDDD"
+DARK_BACKGROUND = "#1E1E1E"
+
+DARK_RC: dict[RcKeyType, Any] = {
+    **SLIDE_RC,
+    "axes.prop_cycle": cycler(color=(*PALETTE[:-1], "#FFFFFF")),  # white, not black, last
+    "figure.facecolor": DARK_BACKGROUND,
+    "axes.facecolor": DARK_BACKGROUND,
+    "savefig.facecolor": DARK_BACKGROUND,
+    "axes.edgecolor": DARK_FOREGROUND,
+    "axes.labelcolor": DARK_FOREGROUND,
+    "axes.titlecolor": DARK_FOREGROUND,
+    "text.color": DARK_FOREGROUND,
+    "xtick.color": DARK_FOREGROUND,
+    "ytick.color": DARK_FOREGROUND,
+    "grid.color": "#444444",
+    "legend.labelcolor": DARK_FOREGROUND,
+}
+"""Slides with a dark background: the slide theme with light text and lines."""
+
+THEMES: dict[str, dict[RcKeyType, Any]] = {"slide": SLIDE_RC, "paper": PAPER_RC, "dark": DARK_RC}
+"""The looks a chart can be drawn in, by name (`sresim chart --theme`)."""
+
+_CHOSEN: ContextVar[str | None] = ContextVar("simulator_chart_theme", default=None)
+
+
 @contextmanager
 def slide_theme() -> Iterator[None]:
-    """Draw in the slide theme inside the `with` block; the previous settings return after."""
-    with mpl.rc_context(SLIDE_RC):
+    """Draw in the slide theme inside the `with` block; the previous settings return after.
+    Inside `chart_theme(name)`, in that theme instead, so that charts which apply the slide
+    theme themselves follow the chosen one."""
+    with mpl.rc_context(THEMES[_CHOSEN.get() or "slide"]):
         yield
+
+
+@contextmanager
+def chart_theme(name: str) -> Iterator[None]:
+    """Draw in the theme `name` (a key of THEMES) inside the `with` block."""
+    if name not in THEMES:
+        raise ValueError(f"expected a theme among {', '.join(THEMES)}, got {name!r}")
+    token = _CHOSEN.set(name)
+    try:
+        with mpl.rc_context(THEMES[name]):
+            yield
+    finally:
+        _CHOSEN.reset(token)
 
 
 def save_figure(fig: Figure, stem: Path | str) -> list[Path]:

@@ -11,11 +11,52 @@ never a line of a file's content.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"
-"""The scenarios shipped beside the package (present in a checkout or editable install)."""
+
+def _shipped() -> Path:
+    """The scenarios shipped inside the package (`simulator/scenarios/`, package data), as
+    a folder on disk: installed from a wheel, editable or in a checkout alike. The
+    checkout's top-level `scenarios` is a symbolic link to it."""
+    folder = resources.files("simulator").joinpath("scenarios")
+    return Path(str(folder)).resolve()
+
+
+SHIPPED = _shipped()
+"""The shipped scenarios (package data; a zipped install, which has no folder, is not
+supported)."""
+
+
+def shipped_name(source: str | Path) -> Path:
+    """`source` as a file to read: itself if it exists (a path wins over a name), else the
+    shipped scenario of that name, with or without `.yaml` (`validation/mmc`,
+    `eras/sre.yaml`, `scenarios/eras/sre`), else `source` unchanged, for the caller's
+    "file not found"."""
+    path = Path(source)
+    if path.exists() or path.is_absolute():
+        return path
+    if path.suffix not in (".yaml", ".yml") and path.with_name(f"{path.name}.yaml").is_file():
+        return path.with_name(f"{path.name}.yaml")
+    return shipped_file(path) or path
+
+
+def shipped_file(name: str | Path) -> Path | None:
+    """The shipped file called `name` (relative to the shipped folder, `.yaml` optional, a
+    leading `scenarios/` allowed), or None: how `sresim run eras/sre` and `extends:
+    presets/lb-cluster.yaml` find the package's scenarios from any folder."""
+    path = Path(name)
+    parts = path.parts[1:] if path.parts[:1] == ("scenarios",) else path.parts
+    if not parts or path.is_absolute() or ".." in parts:
+        return None
+    names = [parts[-1]] if path.suffix in (".yaml", ".yml") else [f"{parts[-1]}.yaml", parts[-1]]
+    for file_name in names:
+        candidate = SHIPPED.joinpath(*parts[:-1], file_name)
+        if candidate.is_file():
+            return candidate
+    return None
+
 
 MAX_DATA_BYTES = 50_000_000
 """Size of a data file (CSV of rates or samples) read without a `limits` in the context."""

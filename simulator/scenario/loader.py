@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ScenarioError
 from .base import suggest
-from .files import allowed_roots, confine
+from .files import allowed_roots, confine, shipped_file, shipped_name
 from .generators import TopologyError, expand_topology
 from .limits import Limits, check_data_shape, check_yaml_shape, generated_services
 from .mappings import deep_merge
@@ -66,7 +66,9 @@ def load_scenario(
     the command line (one string is one override), where the value is read as YAML (`8`,
     `3.6/s`, `{mean: 2s}`). `limits` bounds what loading may take (default: `Limits` raised
     by `SRESIM_LIMITS`); presets and data files are read only inside the scenario's folder,
-    the working folder, the shipped scenarios and the folders in `allow`.
+    the working folder, the shipped scenarios and the folders in `allow`. A path that does
+    not exist is looked up among the shipped scenarios (`"validation/mmc"`), as is a preset
+    that `extends:` names and the scenario's folder does not have.
     Raises ScenarioError, whose message is one line naming the file, the key and what was
     expected.
     """
@@ -83,7 +85,7 @@ def load_scenario(
         roots = allowed_roots(base_dir, allow)
         data = _resolve_extends(data, label, base_dir, (), roots, limits)
     elif isinstance(source, str | Path):
-        path = Path(source)
+        path = shipped_name(source)
         label, base_dir = str(path), path.parent
         roots = allowed_roots(base_dir, allow)
         data = _read_with_presets(path, (), roots, limits)
@@ -240,6 +242,8 @@ def _resolve_extends(
     merged: dict[str, Any] = {}
     for parent in parents:
         parent_path = base_dir / parent
+        if not parent_path.exists():  # a shipped preset, by its name in the package
+            parent_path = shipped_file(parent) or parent_path
         try:
             confine(parent_path, roots)
         except ValueError as error:

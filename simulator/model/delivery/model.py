@@ -1115,7 +1115,9 @@ class DeliveryModel:
                 incident = Incident(service, live.cause, min(live.since, env.now))
                 incident.deploy = live.deploys[0] if live.deploys else -1
                 incident.impact = live.defect.error_ratio
-            if first_bad is not None:
+            if (
+                first_bad is not None and first_bad >= incident.start
+            ):  # (else: an earlier trouble's)
                 incident.first_bad = first_bad
             self.incidents.append(incident)
             if detected is not None:

@@ -1,0 +1,50 @@
+"""`sresim --help` and `sresim validate` start without pandas, matplotlib or scipy: a
+user checking a scenario in an editor loop should not wait for the data libraries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import MMC, ROOT
+
+HEAVY = ("pandas", "matplotlib", "scipy")
+
+PROBE = """
+import contextlib, io, sys
+from simulator.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        status = main({args!r})
+    except SystemExit as stop:
+        status = stop.code
+print(status, *[m for m in {heavy!r} if m in sys.modules])
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["validate", str(MMC)], ["validate", "examples/web-shop"]],
+)
+def test_help_and_validate_do_not_import_the_data_libraries(args):
+    code = PROBE.format(args=args, heavy=HEAVY)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    status, *loaded = done.stdout.split()
+    assert status == "0"
+    assert loaded == []
+
+
+def test_the_probe_would_see_them():  # the check above can fail: a run loads pandas
+    code = PROBE.format(
+        args=["run", str(MMC), "--set", "horizon=200s", "--set", "warmup=10s"], heavy=HEAVY
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pandas" in done.stdout.split()
