@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_analytic.py                  # speed: about a minute
     .venv/bin/python benchmarks/bench_analytic.py --repeats 1      # one timed run
+    .venv/bin/python benchmarks/bench_analytic.py --fleet          # 10,000 services × 365 d
+    .venv/bin/python benchmarks/bench_analytic.py --baseline /tmp/old   # side by side, horizons
     .venv/bin/python benchmarks/bench_analytic.py --accuracy       # cross-validation: ~1 h
     .venv/bin/python benchmarks/bench_analytic.py --accuracy --save runs.json   # keep runs
     .venv/bin/python benchmarks/bench_analytic.py --accuracy --load runs.json   # reuse them
@@ -11,7 +13,18 @@ scenarios/scale/sre-1000.yaml` does (import, load and validate the YAML, run, pr
 summary table; the CLI's own `main`, its output discarded) and reports its wall time, CPU
 time and peak resident set size (`VmHWM` of /proc/self/status, read by the child itself:
 `ru_maxrss` of a child can carry its parent's peak over `exec` on Linux). The target: under
-30 s on one core and under 1 GB.
+3 s and under 1 GB.
+
+Fleet (`--fleet`): the same in a child process on a generated 10,000-service fleet over 365
+days: ten copies of sre-1000's services and entry points (`c0-edge-000`, ...,
+`c9-data-199`: 200 entry points, the same call graphs, rates and replicas), written to a
+temporary YAML and run as `sresim run FILE --set horizon=365d`. Targets: under 60 s and
+under 1 GB. (A benchmark, not a shipped scenario: the file is 10 MB and the test suite
+stays fast.)
+
+Side by side (`--baseline CHECKOUT`): sre-1000 over 30, 90 and 365 days, each in child
+processes of this checkout and of another one (e.g. `git worktree add /tmp/old HEAD`),
+alternating which goes first, with CPU time and peak RSS of each.
 
 Accuracy: the scenarios of `simulator.analytic.crosscheck` (a single M/G/4 queue, four
 round-robin replicas, a call graph with a chain and a fan-out) at utilisations 0.3, 0.6
@@ -37,15 +50,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "scale" / "sre-1000.yaml"
-TARGET_SECONDS = 30.0
+TARGET_SECONDS = 3.0
 TARGET_BYTES = 1024**3
+FLEET_COPIES = 10
+FLEET_HORIZON = "365d"
+FLEET_TARGET_SECONDS = 60.0
+FLEET_LIMITS = ("--limit", "max_nodes=2e6", "--limit", "max_file_bytes=2e7")
+"""The scenario file is larger than the default limits allow (docs/reliability.md)."""
 
 CHILD = r"""
 import contextlib, io, json, sys, time
 wall0, cpu0 = time.perf_counter(), time.process_time()
 from simulator.cli import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
-    code = main(["run", sys.argv[1]])
+    code = main(["run", *sys.argv[1:]])
 wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
 status = open("/proc/self/status").read()
 peak_kib = int(status.split("VmHWM:")[1].split()[0])
@@ -54,13 +72,15 @@ print(json.dumps({"code": code, "wall": wall, "cpu": cpu, "peak_bytes": peak_kib
 """
 
 
-def child_run(scenario: Path) -> dict:
-    """One `sresim run` equivalent in a fresh interpreter, on one core where possible."""
-    command = [sys.executable, "-c", CHILD, str(scenario)]
+def child_run(scenario: Path, *extra: str, root: Path = ROOT) -> dict:
+    """One `sresim run` equivalent in a fresh interpreter, on one core where possible, with
+    the package of the checkout at `root`."""
+    command = [sys.executable, "-c", CHILD, str(scenario), *extra]
     if hasattr(os, "sched_setaffinity"):
         core = sorted(os.sched_getaffinity(0))[0]
         command = ["taskset", "-c", str(core), *command] if _has_taskset() else command
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(command, capture_output=True, text=True, cwd=root, env=env, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"child failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -141,6 +161,82 @@ def accuracy(replications: int, save: Path | None, load: Path | None) -> None:
         )
 
 
+HORIZONS = ("30d", "90d", "365d")
+
+
+def side_by_side(baseline: Path, repeats: int) -> None:
+    """sre-1000 at several horizons, this checkout against `baseline`, CPU and peak RSS."""
+    sides = {"baseline": baseline.resolve(), "this": ROOT}
+    print(f"{'sre-1000 horizon':<18} {'side':<9} {'CPU s (median)':>14} {'peak RSS MiB (max)':>19}")
+    for horizon in HORIZONS:
+        runs: dict[str, list[dict]] = {side: [] for side in sides}
+        for repeat in range(repeats):
+            order = list(sides) if repeat % 2 == 0 else list(reversed(sides))
+            for side in order:
+                scenario = sides[side] / "scenarios" / "scale" / "sre-1000.yaml"
+                runs[side].append(
+                    child_run(scenario, "--set", f"horizon={horizon}", root=sides[side])
+                )
+        for side, found in runs.items():
+            cpu = statistics.median(r["cpu"] for r in found)
+            peak = max(r["peak_bytes"] for r in found) / 2**20
+            print(f"{horizon:<18} {side:<9} {cpu:>14.2f} {peak:>19.0f}", flush=True)
+
+
+def fleet_yaml(copies: int, path: Path) -> Path:
+    """sre-1000's services and entry points `copies` times over, under prefixed names."""
+    import yaml
+
+    data = yaml.safe_load(SCENARIO.read_text())
+
+    def renamed(value: object, prefix: str) -> object:
+        if isinstance(value, dict):
+            return {renamed(k, prefix): renamed(v, prefix) for k, v in value.items()}
+        if isinstance(value, list):
+            return [renamed(v, prefix) for v in value]
+        if isinstance(value, str) and value in data["services"]:
+            return prefix + value
+        return value
+
+    services: dict[object, object] = {}
+    traffic: dict[str, object] = {}
+    for copy in range(copies):
+        prefix = f"c{copy}-"
+        services.update({prefix + k: renamed(v, prefix) for k, v in data["services"].items()})
+        traffic.update({prefix + k: v for k, v in data["traffic"].items()})
+    data.update(
+        name=f"sre-{len(services)}",
+        description=f"{copies} copies of sre-1000: {len(services):,} services",
+        services=services,
+        traffic=traffic,
+    )
+    data["cluster"] = {**data["cluster"], "nodes": data["cluster"]["nodes"] * copies}
+    dumper = type("Plain", (yaml.SafeDumper,), {"ignore_aliases": lambda self, data: True})
+    text = yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=None, width=1000)
+    path.write_text(text)
+    return path
+
+
+def fleet(repeats: int) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = fleet_yaml(FLEET_COPIES, Path(folder) / "fleet.yaml")
+        print(f"scenario: {FLEET_COPIES} copies of sre-1000, horizon {FLEET_HORIZON}")
+        runs = []
+        for repeat in range(repeats):
+            result = child_run(path, "--set", f"horizon={FLEET_HORIZON}", *FLEET_LIMITS)
+            runs.append(result)
+            print(
+                f"run {repeat + 1}: wall {result['wall']:.2f} s, CPU {result['cpu']:.2f} s, "
+                f"peak RSS {result['peak_bytes'] / 2**20:.0f} MiB"
+            )
+    cpu = statistics.median(r["cpu"] for r in runs)
+    peak = max(r["peak_bytes"] for r in runs)
+    met = cpu < FLEET_TARGET_SECONDS and peak < TARGET_BYTES
+    print(f"target (< {FLEET_TARGET_SECONDS:.0f} s CPU, < 1 GiB): " + ("met" if met else "NOT met"))
+
+
 LONG_REQUESTS = {"single-queue": 200_000, "round-robin": 200_000, "call-graph": 100_000}
 """Requests per replication in --accuracy runs (the tests use far fewer)."""
 
@@ -154,8 +250,16 @@ def main() -> int:
     parser.add_argument("--replications", type=int, default=10, help="request-level seeds")
     parser.add_argument("--save", type=Path, help="write the request-level KPIs to this JSON")
     parser.add_argument("--load", type=Path, help="reuse request-level KPIs from this JSON")
+    parser.add_argument("--baseline", type=Path, help="another checkout, side by side")
+    parser.add_argument(
+        "--fleet", action="store_true", help="10,000 services over 365 days (child runs)"
+    )
     args = parser.parse_args()
-    if args.accuracy:
+    if args.baseline:
+        side_by_side(args.baseline, args.repeats)
+    elif args.fleet:
+        fleet(args.repeats)
+    elif args.accuracy:
         accuracy(args.replications, args.save, args.load)
     else:
         speed(args.repeats)

@@ -2,10 +2,14 @@
 
 The estimate reads only the scenario: external requests are the integral of each entry
 point's rate profile over the horizon; visits follow the call graph (`expected_visits`,
-without retries); the analytic fidelity's work is its time steps × services; samples are
-horizon / sample interval × services. Memory uses per-item costs measured on this code
-(docs/reliability.md): about 80 B per request plus 170 B per visit at request level,
-2.5 kB per analytic step plus 150 B per step and service, 100 B per sample and service.
+without retries); the analytic fidelity's work is its distinct load states × services
+(steps with the same arrival rates are computed once; with autoscaling every step is a
+state); samples are horizon / sample interval × services. Memory uses per-item costs
+measured on this code (docs/reliability.md, docs/analytic.md): about 80 B per request plus
+170 B per visit at request level; at the analytic fidelity 150 B per load state and
+service, 100 B per kept row of its per-step tables (steps × services, at most about
+`MAX_TIMESERIES_CELLS` of them: longer runs merge steps), 60 B per step and entry point
+60 kB per service (the scenario, the compiled flows) and 2 MB per run; 100 B per sample and service.
 Tables switched off (`metrics.record.spans` / `.requests`) cost nothing per visit or per
 request; a memory refusal driven by them names those switches. The refusal names the knob
 that drives the estimate, the estimate and the limit, and how to raise the limit.
@@ -22,8 +26,19 @@ from .scenario.schema import Scenario
 
 BYTES_PER_REQUEST = 80.0
 BYTES_PER_VISIT = 170.0
-BYTES_PER_ANALYTIC_STEP = 2500.0
+BYTES_PER_ANALYTIC_STEP = 60.0
+"""Per time step and entry point (the timeline: rates, states, latency per step)."""
 BYTES_PER_ANALYTIC_CELL = 150.0
+"""Per load state and service (the stations' arrays, latency moments)."""
+BYTES_PER_ANALYTIC_ROW = 100.0
+"""Per kept row of the per-step tables (timeseries, entry_timeseries)."""
+BYTES_PER_ANALYTIC_SERVICE = 60_000.0
+"""Per service (the scenario as loaded, the compiled flows and latency trees)."""
+BYTES_PER_ANALYTIC_RUN = 2_000_000.0
+"""Whatever the size (latency lattices, the tables' fixed parts)."""
+MAX_FOLDED_STEPS = 2_000_000
+"""Above this many steps the budget does not fold them (it would take seconds): it counts
+every step as a state, the most there can be."""
 BYTES_PER_SAMPLE = 100.0
 BYTES_PER_WORKER = 100.0
 BYTES_PER_REPLICA = 300.0
@@ -50,7 +65,7 @@ class Estimate:
         if self.visits:
             parts.append(f"about {self.requests:.2g} requests ({self.visits:.2g} visits)")
         if self.analytic_cells:
-            parts.append(f"{self.analytic_cells:.2g} analytic step × service cells")
+            parts.append(f"{self.analytic_cells:.2g} analytic load state × service cells")
         if self.memory >= 1e6:
             parts.append(f"~{human_bytes(self.memory)} of memory")
         return ", ".join(parts) or "no requests to simulate"
@@ -76,9 +91,18 @@ def estimate(scenario: Scenario) -> Estimate:
             drivers["workers"] = f"services.{name}.replicas"
     requests = visits = 0.0
     analytic_cells = analytic_steps = 0.0
+    analytic_rows = analytic_fixed = 0.0
     if scenario.fidelity == "analytic":
-        analytic_steps = horizon / _analytic_step(scenario)
-        analytic_cells = analytic_steps * (services + len(scenario.traffic))
+        from .analytic import MAX_TIMESERIES_CELLS
+
+        steps, states = _analytic_states(scenario)
+        entries = len(scenario.traffic)
+        analytic_steps = steps * max(entries, 1)
+        analytic_cells = states * (services + entries)
+        analytic_rows = min(steps * services, MAX_TIMESERIES_CELLS) + min(
+            steps * entries, MAX_TIMESERIES_CELLS
+        )
+        analytic_fixed = services * BYTES_PER_ANALYTIC_SERVICE + BYTES_PER_ANALYTIC_RUN
         drivers["analytic_cells"] = (
             "analytic.time_step" if scenario.analytic.time_step else "horizon"
         )
@@ -107,16 +131,16 @@ def estimate(scenario: Scenario) -> Estimate:
     memory = (
         requests * request_bytes
         + visits * visit_bytes
-        + analytic_cells * BYTES_PER_ANALYTIC_CELL
-        + analytic_steps * BYTES_PER_ANALYTIC_STEP
+        + analytic_memory(analytic_cells, analytic_rows, analytic_steps, analytic_fixed)
         + samples * BYTES_PER_SAMPLE
         + workers * BYTES_PER_WORKER
         + replicas * BYTES_PER_REPLICA
     )
     shares = {
         "visits": visits * visit_bytes + requests * request_bytes,
-        "analytic_cells": analytic_cells * BYTES_PER_ANALYTIC_CELL
-        + analytic_steps * BYTES_PER_ANALYTIC_STEP,
+        "analytic_cells": analytic_memory(
+            analytic_cells, analytic_rows, analytic_steps, analytic_fixed
+        ),
         "samples": samples * BYTES_PER_SAMPLE,
         "workers": workers * BYTES_PER_WORKER + replicas * BYTES_PER_REPLICA,
     }
@@ -129,11 +153,27 @@ def estimate(scenario: Scenario) -> Estimate:
     return Estimate(requests, visits, analytic_cells, samples, workers, memory, drivers)
 
 
-def _analytic_step(scenario: Scenario) -> float:
-    """The analytic fidelity's time step (simulator.analytic.time_step, imported lazily)."""
-    from .analytic import time_step
+def analytic_memory(cells: float, rows: float, step_entries: float, fixed: float) -> float:
+    """Bytes of an analytic run: load states × services, kept table rows, steps × entry
+    points, and what every service costs whatever the horizon."""
+    return (
+        cells * BYTES_PER_ANALYTIC_CELL
+        + rows * BYTES_PER_ANALYTIC_ROW
+        + step_entries * BYTES_PER_ANALYTIC_STEP
+        + fixed
+    )
 
-    return time_step(scenario)
+
+def _analytic_states(scenario: Scenario) -> tuple[float, float]:
+    """Time steps and distinct load states of an analytic run (simulator.analytic, imported
+    lazily); beyond MAX_FOLDED_STEPS steps, every step counted as a state."""
+    from .analytic import load_states, time_step
+
+    steps = scenario.horizon / time_step(scenario)
+    if steps > MAX_FOLDED_STEPS:
+        return steps, steps
+    found, states = load_states(scenario)
+    return float(found), float(states)
 
 
 def check_budget(
@@ -159,6 +199,7 @@ def check_budget(
             limits.max_analytic_steps,
             "max_analytic_steps",
             f"about {found.analytic_cells * replications:.2g} analytic time steps × services"
+            + " (steps with the same rates counted once)"
             + runs,
             found.drivers.get("analytic_cells", "horizon"),
         ),

@@ -13,12 +13,21 @@ Where it is accurate and where not: docs/analytic.md.
 """
 
 from .flows import Model, compile_model, visits_per_request
-from .run import DEFAULT_STEPS, MAX_DEFAULT_STEP, REPRESENTATIVE_STEPS, AnalyticServices, time_step
+from .run import (
+    DEFAULT_STEPS,
+    MAX_DEFAULT_STEP,
+    MAX_TIMESERIES_CELLS,
+    REPRESENTATIVE_STEPS,
+    AnalyticServices,
+    load_states,
+    time_step,
+)
 from .stations import Autoscaler, StationSteps, StepLoad, erlang_b, erlang_c, simulate_stations
 
 __all__ = [
     "DEFAULT_STEPS",
     "MAX_DEFAULT_STEP",
+    "MAX_TIMESERIES_CELLS",
     "REPRESENTATIVE_STEPS",
     "AnalyticServices",
     "Autoscaler",
@@ -28,6 +37,7 @@ __all__ = [
     "compile_model",
     "erlang_b",
     "erlang_c",
+    "load_states",
     "simulate_stations",
     "time_step",
     "visits_per_request",

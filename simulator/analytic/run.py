@@ -68,6 +68,16 @@ REPRESENTATIVE_STEPS = 16
 MAX_BREAKPOINTS = 10_000
 """At most this many profile breakpoints (steps, spike knots, replay rows) become step edges."""
 
+MAX_TIMESERIES_CELLS = 2_000_000
+"""At most about this many rows in a per-step table (`timeseries`: rows are steps ×
+services; `entry_timeseries`: steps × entry points). A longer run or a larger fleet gets
+consecutive measured steps merged into one row each (`timeseries_stride`), so the tables,
+and the run's memory, do not grow with the horizon: 2,000 points per service still draw a
+year at about 4-hour resolution, and a month of 1,000 services at 30 minutes."""
+
+CHUNK_CELLS = 1_000_000
+"""Merged rows are built this many step × column cells at a time (bounded scratch memory)."""
+
 PERCENTILES = {
     "latency_p50_s": 0.5,
     "latency_p95_s": 0.95,
@@ -118,6 +128,21 @@ def step_edges(scenario: Scenario, functions: dict[str, RateFunction], step: flo
     edges = edges[keep]
     edges[-1] = horizon
     return edges
+
+
+def load_states(scenario: Scenario) -> tuple[int, int]:
+    """Time steps and distinct load states of a run, read from the traffic profiles alone
+    (what `_simulate` folds), for the budget before a run. With autoscaling every step is
+    its own state; a run that saturates a station is too, which only the run can tell."""
+    functions = rate_functions(scenario)
+    edges = step_edges(scenario, functions, time_step(scenario))
+    steps = len(edges) - 1
+    if _elastic(scenario) or not functions:
+        return steps, steps if functions else 1
+    arrivals = np.column_stack([f.mean_rates(edges) for f in functions.values()])
+    top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
+    keys = np.round(arrivals / top * 1e12).astype(np.int64)
+    return steps, len(np.unique(keys, axis=0))
 
 
 # ----------------------------------------------------------------------------- the run
@@ -339,9 +364,7 @@ def _simulate(
         if entries
         else np.zeros((len(dt), 0))
     )
-    workers = np.array([s.workers for s in model.stations])
-    offered = arrivals @ model.loads[1]
-    if autoscaler is None and not (offered >= workers).any():
+    if autoscaler is None and not _saturates(model, arrivals):
         top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
         keys = np.round(arrivals / top * 1e12).astype(np.int64)
         _, first, state = np.unique(keys, axis=0, return_index=True, return_inverse=True)
@@ -351,6 +374,17 @@ def _simulate(
         return timeline, stations
     stations = simulate_stations(model, arrivals, dt, autoscaler=autoscaler)
     return Timeline(starts, dt, measured, arrivals, np.arange(len(dt)), arrivals), stations
+
+
+def _saturates(model: Model, arrivals: np.ndarray) -> bool:
+    """Whether any step offers a station as much work as it has workers, a chunk of steps
+    at a time (steps × stations at once would be the largest array of a long run)."""
+    workers = np.array([s.workers for s in model.stations])
+    rows = max(1, CHUNK_CELLS // max(len(workers), 1))
+    for lo in range(0, len(arrivals), rows):
+        if ((arrivals[lo : lo + rows] @ model.loads[1]) >= workers).any():
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------------- entries
@@ -744,40 +778,48 @@ def _tables(
     )
     m = timeline.measured
     state = timeline.state[m]
-    count, stations = len(state), len(names)
+    stations = len(names)
+    stride = timeseries_stride(len(state), stations)
+    bins = _Bins(timeline.starts[m], timeline.dt[m], state, stride)
+    count = bins.count
     timeseries = frame(
         "timeseries",
         "analytic",
         {
-            "time": np.repeat(timeline.starts[m], stations),
+            "time": np.repeat(bins.starts, stations),
             "service": pd.Categorical.from_codes(
                 np.tile(np.arange(stations, dtype=np.int32), count), categories=pd.Index(names)
             ),
-            "workers": steps.workers[state].astype(np.int32).ravel(),
-            "replicas": steps.replicas[state].astype(np.int32).ravel(),
-            "arrival_rate": rate[state].ravel(),
-            "utilisation": steps.utilisation[state].ravel(),
-            "queued_mean": steps.queued_mean[state].ravel(),
-            "in_system_mean": (rate * latency)[state].ravel(),
-            "latency_mean_s": latency[state].ravel(),
-            "saturated": saturated[state].ravel(),
+            "workers": bins.most(steps.workers).astype(np.int32).ravel(),
+            "replicas": bins.most(steps.replicas).astype(np.int32).ravel(),
+            "arrival_rate": bins.mean(rate).ravel(),
+            "utilisation": bins.mean(steps.utilisation).ravel(),
+            "queued_mean": bins.mean(steps.queued_mean).ravel(),
+            "in_system_mean": bins.mean(rate * latency).ravel(),
+            "latency_mean_s": bins.mean(latency).ravel(),
+            "saturated": bins.most(saturated).ravel(),
         },
     )
     level_index = {k: int(np.searchsorted(LEVELS, p)) for k, p in PERCENTILES.items()}
     entry_rows: list[pd.DataFrame] = []
     point_rows: list[dict[str, str | float]] = []
+    stride = timeseries_stride(len(state), len(entries))
+    by_step = _Bins(timeline.starts[m], timeline.dt[m], np.arange(len(state)), stride)
     for e, (name, info) in enumerate(entries.items()):
-        quantiles = info.quantiles[info.rows[state]]
+        rows = info.rows[state]
         entry_rows.append(
             frame(
                 "entry_timeseries",
                 "analytic",
                 {
-                    "time": timeline.starts[m],
+                    "time": by_step.starts,
                     "entry_point": name,
-                    "arrival_rate": timeline.arrivals[m, e],
-                    "latency_mean_s": info.mean[state],
-                    **{k: quantiles[:, j] for k, j in level_index.items()},
+                    "arrival_rate": by_step.mean(timeline.arrivals[m, e][:, None])[:, 0],
+                    "latency_mean_s": by_step.mean(info.mean[state][:, None])[:, 0],
+                    **{
+                        k: by_step.most(info.quantiles[rows, j][:, None])[:, 0]
+                        for k, j in level_index.items()
+                    },
                 },
             )
         )
@@ -802,6 +844,57 @@ def _tables(
             billing.price_per_hour,
         ),
     }
+
+
+def timeseries_stride(steps: int, columns: int) -> int:
+    """Measured steps merged into one row of a per-step table with `columns` rows per step
+    (services or entry points): 1 while steps × columns ≤ MAX_TIMESERIES_CELLS."""
+    if steps * columns <= MAX_TIMESERIES_CELLS:
+        return 1
+    return math.ceil(steps * columns / MAX_TIMESERIES_CELLS)
+
+
+class _Bins:
+    """Consecutive measured steps merged `stride` at a time, for the per-step tables.
+
+    `values` are per state (rows: `state` maps each measured step to one); a bin's value is
+    the time-weighted mean (`mean`) or the largest (`most`) of its steps'. With stride 1 a
+    bin is a step and the values are the steps' own, exactly. Bins are built a chunk of
+    steps at a time (CHUNK_CELLS), so scratch memory does not grow with the horizon."""
+
+    def __init__(self, starts: np.ndarray, dt: np.ndarray, state: np.ndarray, stride: int):
+        self.stride, self.dt, self.state = stride, dt, state
+        self.first = np.arange(0, len(state), stride)
+        self.starts = starts[self.first]
+        self.count = len(self.first)
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        if self.stride == 1:
+            return values[self.state]
+        return self._reduce(values, np.add, weighted=True)
+
+    def most(self, values: np.ndarray) -> np.ndarray:
+        if self.stride == 1:
+            return values[self.state]
+        return self._reduce(values, np.maximum, weighted=False)
+
+    def _reduce(self, values: np.ndarray, ufunc: np.ufunc, weighted: bool) -> np.ndarray:
+        out = np.empty((self.count, values.shape[1]), dtype=float if weighted else values.dtype)
+        per_chunk = max(1, CHUNK_CELLS // max(values.shape[1] * self.stride, 1))
+        for lo in range(0, self.count, per_chunk):
+            hi = min(lo + per_chunk, self.count)
+            begin = int(self.first[lo])
+            end = int(self.first[hi]) if hi < self.count else len(self.state)
+            block = values[self.state[begin:end]]
+            offsets = self.first[lo:hi] - begin
+            if weighted:
+                dt = self.dt[begin:end]
+                block = block * dt[:, None]
+                seconds = np.add.reduceat(dt, offsets)
+                out[lo:hi] = np.add.reduceat(block, offsets, axis=0) / seconds[:, None]
+            else:
+                out[lo:hi] = ufunc.reduceat(block, offsets, axis=0)
+        return out
 
 
 def _entry_point_row(
@@ -841,13 +934,15 @@ def _saturation_events(
 ) -> list[tuple[float, str, str, str]]:
     """One event when a station becomes saturated and one when it recovers."""
     events: list[tuple[float, str, str, str]] = []
-    saturated = steps.saturated[timeline.state]
-    if not saturated.any():
+    ever = np.flatnonzero(steps.saturated.any(axis=0))  # only these: steps × all is large
+    if not ever.size:
         return events
+    saturated = steps.saturated[:, ever][timeline.state]
     padded = np.vstack([np.zeros((1, saturated.shape[1]), bool), saturated])
-    for t, s in np.argwhere(padded[1:] != padded[:-1]):
-        name, u = model.stations[s].name, timeline.state[t]
-        if saturated[t, s]:
+    for t, column in np.argwhere(padded[1:] != padded[:-1]):
+        s, u = int(ever[column]), timeline.state[t]
+        name = model.stations[s].name
+        if saturated[t, column]:
             load = steps.offered[u, s] / steps.workers[u, s]
             detail = (
                 f"offered load {load:.0%} of {int(steps.workers[u, s])} workers; the queue "

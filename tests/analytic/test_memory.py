@@ -1,0 +1,126 @@
+"""The analytic fidelity's memory does not grow with the horizon: per-step tables keep at
+most about `MAX_TIMESERIES_CELLS` rows (consecutive steps merged), the KPIs are
+accumulated over load states and do not depend on that, and the budget's estimate follows."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simulator
+import simulator.analytic.run as analytic_run
+from simulator.budget import estimate
+from simulator.scenario.loader import load_scenario
+
+
+def fleet(horizon: str = "6h") -> dict:
+    """Three services in a chain, a step of overload (so every step is its own state, with a
+    backlog and saturation) on a diurnal base."""
+    work = {"distribution": "exponential", "mean": "50ms"}
+    return {
+        "name": "merge",
+        "fidelity": "analytic",
+        "horizon": horizon,
+        "warmup": "30min",
+        "services": {
+            "a": {
+                "replicas": 2,
+                "service_time": work,
+                "handler": [{"work": "20ms"}, {"call": "b"}],
+            },
+            "b": {
+                "replicas": 2,
+                "service_time": work,
+                "handler": [{"work": "50ms"}, {"call": "c"}],
+            },
+            "c": {"replicas": 1, "concurrency": 2, "service_time": work},
+        },
+        "traffic": {
+            "a": {
+                "rate": 20,
+                "profile": {"profile": "step", "at": "2h", "factor": 2.5, "until": "3h"},
+            }
+        },
+    }
+
+
+def test_long_runs_merge_steps_in_the_tables_and_keep_every_kpi(monkeypatch):
+    full = simulator.run(fleet())
+    monkeypatch.setattr(analytic_run, "MAX_TIMESERIES_CELLS", 300)
+    merged = simulator.run(fleet())
+    assert merged.summary.keys() == full.summary.keys()
+    for kpi, value in full.summary.items():  # bit for bit: KPIs are sums over load states
+        assert merged.summary[kpi] == value or (np.isnan(value) and np.isnan(merged.summary[kpi]))
+    steps = full.tables["timeseries"].time.nunique()
+    stride = analytic_run.timeseries_stride(steps, 3)
+    assert stride > 1 and len(merged.tables["timeseries"]) <= 300 + 3 * stride
+    # Each merged row is the time-weighted mean (or the largest) of its steps' rows.
+    series = full.tables["timeseries"].copy()
+    times = np.sort(series.time.unique())
+    dt = np.diff(np.append(times, 6 * 3600.0))
+    series["bin"] = series.time.map(dict(zip(times, np.arange(len(times)) // stride, strict=True)))
+    series["dt"] = series.time.map(dict(zip(times, dt, strict=True)))
+    for column in ("utilisation", "arrival_rate", "queued_mean", "latency_mean_s"):
+        series[column + "_w"] = series[column] * series["dt"]
+    grouped = series.groupby(["bin", "service"], observed=True)
+    seconds = grouped["dt"].sum()
+    got = merged.tables["timeseries"].set_index(
+        [np.repeat(np.arange(len(merged.tables["timeseries"]) // 3), 3), "service"]
+    )
+    for column in ("utilisation", "arrival_rate", "queued_mean", "latency_mean_s"):
+        expected = grouped[column + "_w"].sum() / seconds
+        assert np.allclose(got[column].to_numpy(), expected.to_numpy(), rtol=1e-12)
+    assert (got["saturated"].to_numpy() == grouped["saturated"].max().to_numpy()).all()
+    assert got["saturated"].any()  # the overload shows in the merged rows
+    assert (got["workers"].to_numpy() == grouped["workers"].max().to_numpy()).all()
+    # The entry point: merged too (300 cells for one entry point), percentiles the worst.
+    entry = full.tables["entry_timeseries"]
+    entry_stride = analytic_run.timeseries_stride(len(entry), 1)
+    kept = merged.tables["entry_timeseries"]
+    assert len(kept) == -(-len(entry) // entry_stride)
+    worst = entry.latency_p99_s.to_numpy()
+    padded = np.pad(worst, (0, -len(worst) % entry_stride), constant_values=-np.inf)
+    assert np.array_equal(kept.latency_p99_s.to_numpy(), padded.reshape(-1, entry_stride).max(1))
+    assert kept.time.iloc[1] == entry.time.iloc[entry_stride]
+
+
+def test_short_runs_keep_every_step():
+    result = simulator.run(fleet("2h"))
+    assert analytic_run.timeseries_stride(len(result.tables["entry_timeseries"]), 3) == 1
+    assert len(result.tables["timeseries"]) == 3 * len(result.tables["entry_timeseries"])
+
+
+def test_the_memory_estimate_follows_the_analytic_fidelity():
+    """The budget's estimate is within a factor of two of what Python allocates
+    (tracemalloc counts numpy's arrays), for a week and for a year (which here stays below
+    the tables' cap: small fleets keep every step)."""
+    base = fleet()
+    base["traffic"]["a"]["profile"] = {"profile": "diurnal", "trough_ratio": 0.3}
+    simulator.run({**base, "horizon": "2d"})  # imports paid before measuring
+    peaks = {}
+    for horizon in ("7d", "365d"):
+        scenario = load_scenario({**base, "horizon": horizon, "warmup": "1d"})
+        tracemalloc.start()
+        result = simulator.run(scenario)
+        peaks[horizon] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert isinstance(result.tables["timeseries"], pd.DataFrame)
+        ratio = estimate(scenario).memory / peaks[horizon]
+        print(f"{horizon}: traced {peaks[horizon] / 1e6:.1f} MB, estimate / traced {ratio:.2f}")
+        assert 0.5 < ratio < 2.0
+
+
+@pytest.mark.parametrize("horizon", ["7d", "365d"])
+def test_the_budget_counts_the_load_states_the_run_folds(horizon):
+    base = fleet()
+    base["traffic"]["a"]["profile"] = {"profile": "diurnal", "trough_ratio": 0.3}
+    scenario = load_scenario({**base, "horizon": horizon, "warmup": "1d"})
+    steps, states = analytic_run.load_states(scenario)
+    assert steps == round(scenario.horizon / analytic_run.time_step(scenario))
+    started = simulator.run(scenario).tables["events"].detail.iloc[0]
+    assert started.startswith(f"{steps} steps") and f"({states} distinct load states)" in started
+    assert states < steps / 10  # the days fold (not into one day's 96: see docs/analytic.md)
+    assert estimate(scenario).analytic_cells == states * 4  # three services, one entry
