@@ -6,9 +6,10 @@ service take under 100 MB rather than the ~500 MB of one Python object each.
 
 from __future__ import annotations
 
+import math
 from array import array
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -69,12 +70,25 @@ class _Columns:
         return sum(getattr(self, name).itemsize * len(self) for name, _ in self.SCHEMA)
 
 
+RequestRow = tuple[int, int, float, float, float, int, int]
+"""One end-to-end request, in `RequestLog.SCHEMA`'s order."""
+
+FLUSH_ROWS = 4096
+"""Rows a `RequestLog` buffers before it moves them into its columns (a few hundred KiB)."""
+
+
 class RequestLog(_Columns):
     """End-to-end requests at the entry points, one row each, as their clients saw them.
 
     `arrival` is when the client sent the first attempt, `end` when it got its final answer
     (or gave up), `start` when the final attempt's first work began, `status` the final
     outcome and `attempts` how many tries it took.
+
+    A finished request is written once, as one tuple appended to `pending` (one Python call
+    rather than one per column: `calls.OutgoingCall` counts `room` down and calls `flush`
+    when it reaches zero); the columns are properties that flush first, so every reader
+    (monitoring's scrapes during a run, the tables after it, the fast path's bulk writes)
+    sees every row so far.
     """
 
     SCHEMA = (
@@ -86,14 +100,74 @@ class RequestLog(_Columns):
         ("status", "b"),
         ("attempts", "b"),
     )
-    # The columns `_Columns.__init__` makes from SCHEMA, declared for the type checker.
-    service: array[int]
-    replica: array[int]
-    arrival: array[float]
-    start: array[float]
-    end: array[float]
-    status: array[int]
-    attempts: array[int]
+
+    def __init__(self) -> None:
+        self._service: array[int] = array("i")
+        self._replica: array[int] = array("i")
+        self._arrival: array[float] = array("d")
+        self._start: array[float] = array("d")
+        self._end: array[float] = array("d")
+        self._status: array[int] = array("b")
+        self._attempts: array[int] = array("b")
+        self.pending: list[RequestRow] = []
+        self.room = FLUSH_ROWS  # rows `pending` takes before the writer flushes it
+
+    def flush(self) -> None:
+        """Move the buffered rows into the columns (one `extend` per column)."""
+        pending = self.pending
+        if pending:
+            columns: tuple[array[Any], ...] = (
+                self._service,
+                self._replica,
+                self._arrival,
+                self._start,
+                self._end,
+                self._status,
+                self._attempts,
+            )
+            for column, values in zip(columns, zip(*pending, strict=True), strict=True):
+                column.extend(values)
+            pending.clear()
+        self.room = FLUSH_ROWS
+
+    @property
+    def service(self) -> array[int]:
+        self.flush()
+        return self._service
+
+    @property
+    def replica(self) -> array[int]:
+        self.flush()
+        return self._replica
+
+    @property
+    def arrival(self) -> array[float]:
+        self.flush()
+        return self._arrival
+
+    @property
+    def start(self) -> array[float]:
+        self.flush()
+        return self._start
+
+    @property
+    def end(self) -> array[float]:
+        self.flush()
+        return self._end
+
+    @property
+    def status(self) -> array[int]:
+        self.flush()
+        return self._status
+
+    @property
+    def attempts(self) -> array[int]:
+        self.flush()
+        return self._attempts
+
+
+SPAN_CHUNK = 4096
+"""Rows a `SpanLog` adds at a time, filled with the values of a new visit's row."""
 
 
 class SpanLog(_Columns):
@@ -102,6 +176,14 @@ class SpanLog(_Columns):
     The callee's view: `arrival`, `start` (first work), `end` and `status` at the service.
     The caller's view: `responded` (when it had an answer or gave up) and `outcome`.
     `parent` is the caller's span (−1 for entry points), `request` the end-to-end request.
+
+    The run writes a visit's fields by row as they become known, into the `live_*` columns,
+    which grow `SPAN_CHUNK` rows at a time, already holding a new row's values (no replica,
+    NaN times, pending), so a new visit writes only its four identifying fields
+    (`calls.Runtime`) rather than appending to eleven columns. The columns by their names
+    are properties that first drop the rows not handed out yet (`padding`), so readers
+    during the run (monitoring, rollouts, delivery) and after it see exactly the visits so
+    far, and may append to them (the fast path does).
     """
 
     SCHEMA = (
@@ -117,18 +199,118 @@ class SpanLog(_Columns):
         ("status", "b"),
         ("outcome", "b"),
     )
-    # The columns `_Columns.__init__` makes from SCHEMA, declared for the type checker.
-    service: array[int]
-    replica: array[int]
-    parent: array[int]
-    request: array[int]
-    attempt: array[int]
-    arrival: array[float]
-    start: array[float]
-    end: array[float]
-    responded: array[float]
-    status: array[int]
-    outcome: array[int]
+
+    def __init__(self) -> None:
+        self.live_service: array[int] = array("i")
+        self.live_replica: array[int] = array("i")
+        self.live_parent: array[int] = array("i")
+        self.live_request: array[int] = array("i")
+        self.live_attempt: array[int] = array("b")
+        self.live_arrival: array[float] = array("d")
+        self.live_start: array[float] = array("d")
+        self.live_end: array[float] = array("d")
+        self.live_responded: array[float] = array("d")
+        self.live_status: array[int] = array("b")
+        self.live_outcome: array[int] = array("b")
+        self.rows = 0  # rows handed out (valid while `padding` is positive)
+        self.padding = 0  # rows at the end of the live columns not handed out yet
+
+    def _live(self) -> tuple[array[Any], ...]:
+        return (
+            self.live_service,
+            self.live_replica,
+            self.live_parent,
+            self.live_request,
+            self.live_attempt,
+            self.live_arrival,
+            self.live_start,
+            self.live_end,
+            self.live_responded,
+            self.live_status,
+            self.live_outcome,
+        )
+
+    def grow(self) -> None:
+        """Add `SPAN_CHUNK` rows of a new visit's values (when `padding` is 0: the columns
+        hold exactly the rows so far, some perhaps appended by a reader)."""
+        self.rows = len(self.live_arrival) - self.padding
+        for column, fill in zip(self._live(), _SPAN_FILL, strict=True):
+            column.extend(fill)
+        self.padding += SPAN_CHUNK
+
+    def trim(self) -> None:
+        """Drop the rows not handed out, so that the columns hold exactly the visits so far."""
+        if self.padding:
+            rows = self.rows
+            for column in self._live():
+                del column[rows:]
+            self.padding = 0
+
+    @property
+    def service(self) -> array[int]:
+        self.trim()
+        return self.live_service
+
+    @property
+    def replica(self) -> array[int]:
+        self.trim()
+        return self.live_replica
+
+    @property
+    def parent(self) -> array[int]:
+        self.trim()
+        return self.live_parent
+
+    @property
+    def request(self) -> array[int]:
+        self.trim()
+        return self.live_request
+
+    @property
+    def attempt(self) -> array[int]:
+        self.trim()
+        return self.live_attempt
+
+    @property
+    def arrival(self) -> array[float]:
+        self.trim()
+        return self.live_arrival
+
+    @property
+    def start(self) -> array[float]:
+        self.trim()
+        return self.live_start
+
+    @property
+    def end(self) -> array[float]:
+        self.trim()
+        return self.live_end
+
+    @property
+    def responded(self) -> array[float]:
+        self.trim()
+        return self.live_responded
+
+    @property
+    def status(self) -> array[int]:
+        self.trim()
+        return self.live_status
+
+    @property
+    def outcome(self) -> array[int]:
+        self.trim()
+        return self.live_outcome
+
+
+_SPAN_FILL: tuple[array[Any], ...] = tuple(
+    array(code, [value]) * SPAN_CHUNK
+    for (_, code), value in zip(
+        SpanLog.SCHEMA,
+        (0, -1, 0, 0, 0, math.nan, math.nan, math.nan, math.nan, PENDING, PENDING),
+        strict=True,
+    )
+)
+"""A chunk of new rows: no replica, times not yet known (NaN), status and outcome pending."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simpy import Environment
-from simpy.events import Event, Timeout
+from simpy.events import Event
 
 from ..engine.recorder import (
     CIRCUIT_OPEN,
@@ -31,7 +31,7 @@ from ..engine.recorder import (
     SpanLog,
 )
 from .resilience import BreakerState, ConnectionPool, ConnectionPools, RetryBudget, backoff_delay
-from .services import HOLD, Station
+from .services import HOLD, Station, Step
 
 NAN = math.nan
 WORK, CALL, PARALLEL = 0, 1, 2
@@ -110,35 +110,20 @@ class Runtime:
         self.new_span: Callable[[Station, int, int, int], int] = (
             self._append_span if keep_spans else self._reused_span
         )
-        self._span_columns = (
-            spans.service.append,
-            spans.replica.append,
-            spans.parent.append,
-            spans.request.append,
-            spans.attempt.append,
-            spans.arrival.append,
-            spans.start.append,
-            spans.end.append,
-            spans.responded.append,
-            spans.status.append,
-            spans.outcome.append,
-        )
 
     def _append_span(self, station: Station, parent: int, request: int, attempt: int) -> int:
-        row = len(self.spans.arrival)
-        (service, replica, parent_, request_, attempt_, arrival, start, end, responded,
-         status, outcome) = self._span_columns  # fmt: skip
-        service(station.index)
-        replica(-1)
-        parent_(parent)
-        request_(request)
-        attempt_(min(attempt, 127))
-        arrival(NAN)
-        start(NAN)
-        end(NAN)
-        responded(NAN)
-        status(PENDING)
-        outcome(PENDING)
+        """A new row of the span log: the next one of its chunk, which already holds a new
+        visit's values (`SpanLog`), given the visit's four identifying fields."""
+        spans = self.spans
+        if not spans.padding:
+            spans.grow()
+        row = spans.rows
+        spans.rows = row + 1
+        spans.padding -= 1
+        spans.live_service[row] = station.index
+        spans.live_parent[row] = parent
+        spans.live_request[row] = request
+        spans.live_attempt[row] = attempt if attempt < 127 else 127
         return row
 
     def _reused_span(self, station: Station, parent: int, request: int, attempt: int) -> int:
@@ -148,8 +133,9 @@ class Runtime:
         can still look at it); a new row when none is. Only `start` (read for the request
         log) and `outcome` (read to drop late answers) matter while a row is live."""
         spans = self.spans
-        statuses, outcomes, responded = spans.status, spans.outcome, spans.responded
-        size = len(statuses)
+        statuses, outcomes = spans.live_status, spans.live_outcome
+        responded = spans.live_responded
+        size = len(statuses) - spans.padding
         row = self._cursor
         oldest = self.env._now - self.reuse_after
         for _ in range(min(size, 4)):
@@ -157,15 +143,15 @@ class Runtime:
                 row = 0
             if statuses[row] != PENDING and outcomes[row] != PENDING and responded[row] < oldest:
                 self._cursor = row + 1
-                spans.service[row] = station.index
-                spans.replica[row] = -1
-                spans.parent[row] = parent
-                spans.request[row] = request
-                spans.attempt[row] = min(attempt, 127)
-                spans.arrival[row] = NAN
-                spans.start[row] = NAN
-                spans.end[row] = NAN
-                spans.responded[row] = NAN
+                spans.live_service[row] = station.index
+                spans.live_replica[row] = -1
+                spans.live_parent[row] = parent
+                spans.live_request[row] = request
+                spans.live_attempt[row] = attempt if attempt < 127 else 127
+                spans.live_arrival[row] = NAN
+                spans.live_start[row] = NAN
+                spans.live_end[row] = NAN
+                spans.live_responded[row] = NAN
                 statuses[row] = PENDING
                 outcomes[row] = PENDING
                 return row
@@ -212,7 +198,7 @@ class Visit:
         """Arrive at the station: rejected at once, or admitted and started."""
         now = self.runtime.env._now
         spans = self.runtime.spans
-        spans.arrival[self.row] = now
+        spans.live_arrival[self.row] = now
         if self.station.faults is not None:
             failed = self.station.faults.check(now)
             if failed is not None:
@@ -221,8 +207,8 @@ class Visit:
         if not self.station.admit(self):
             # A full queue sheds the visit; with no replica serving, nothing could take it.
             status = REJECTED if self.station.replicas else UNAVAILABLE
-            spans.end[self.row] = now
-            spans.status[self.row] = status
+            spans.live_end[self.row] = now
+            spans.live_status[self.row] = status
             self.call.answered(self, status)
             return
         if prefix_work is not None:
@@ -234,14 +220,14 @@ class Visit:
         """A stale address, a drifted host or a refused credential: the visit fails without
         using a worker, at once or after `delay` (a connection that hangs)."""
         spans = self.runtime.spans
-        spans.status[self.row] = status
+        spans.live_status[self.row] = status
 
         def fail(_event: Event | None = None) -> None:
-            spans.end[self.row] = self.runtime.env._now
+            spans.live_end[self.row] = self.runtime.env._now
             self.call.answered(self, status)
 
         if delay > 0:
-            Timeout(self.runtime.env, delay).callbacks.append(fail)
+            Step(self.runtime.env, delay, None, fail)
         else:
             fail()
 
@@ -257,6 +243,13 @@ class Visit:
                 return
             if kind == CALL:
                 spec = step[1]
+                if spec.count == 1 and spec.probability >= 1.0:
+                    # One call, always made (most calls): `_fan_out` of one, inlined.
+                    self.group = group = self.group + 1
+                    self.needed = self.pending = 1
+                    self.successes = 0
+                    OutgoingCall(self.runtime, spec, self, group).send()
+                    return
                 calls = [spec] * _draw_count(spec)
                 if calls:
                     self._fan_out(calls, len(calls), sequential=True)
@@ -309,8 +302,8 @@ class Visit:
     def finish(self, status: int) -> None:
         self.status = status
         spans = self.runtime.spans
-        spans.end[self.row] = self.runtime.env._now
-        spans.status[self.row] = status
+        spans.live_end[self.row] = self.runtime.env._now
+        spans.live_status[self.row] = status
         self.station.leave(self)
         self.call.answered(self, status)
 
@@ -393,8 +386,7 @@ class OutgoingCall:
         row = self.runtime.new_span(target.station, parent, self.request, self.attempt)
         visit = self.visit = Visit(self.runtime, self, target, row)
         if spec.timeout is not None:
-            timer = Timeout(self.runtime.env, spec.timeout, visit)
-            timer.callbacks.append(self._timed_out)
+            Step(self.runtime.env, spec.timeout, visit, self._timed_out)
         if spec.network is not None:
             network = spec.network
             if spec.local is not None and spec.local():
@@ -402,7 +394,7 @@ class OutgoingCall:
                 assert network_local is not None  # set with `local` (World._local_network)
                 network = network_local
             self.network = network  # the answer comes back the same way
-            Timeout(self.runtime.env, network(), visit).callbacks.append(self._arrive)
+            Step(self.runtime.env, network(), visit, self._arrive)
         else:
             visit.begin(spec.prefix_work)
 
@@ -423,7 +415,7 @@ class OutgoingCall:
         self.waiting = True
         pool.waiters.append((self, self.attempt))
         if timeout is not None:
-            Timeout(self.runtime.env, timeout, self.attempt).callbacks.append(self._no_connection)
+            Step(self.runtime.env, timeout, self.attempt, self._no_connection)
         return False
 
     def _no_connection(self, event: Event) -> None:
@@ -445,8 +437,7 @@ class OutgoingCall:
     def answered(self, visit: Visit, status: int) -> None:
         """The callee finished this attempt; the answer travels back over the network."""
         if self.spec.network is not None:
-            event = Timeout(self.runtime.env, self.network(), (visit, status))
-            event.callbacks.append(self._answer_arrived)
+            Step(self.runtime.env, self.network(), (visit, status), self._answer_arrived)
         else:
             self._outcome(visit, status)
 
@@ -458,16 +449,16 @@ class OutgoingCall:
         if (
             visit is self.visit
             and not self.done
-            and self.runtime.spans.outcome[visit.row] == PENDING
+            and self.runtime.spans.live_outcome[visit.row] == PENDING
         ):
             self._outcome(visit, TIMEOUT)
 
     def _outcome(self, visit: Visit, status: int) -> None:
         spans = self.runtime.spans
-        if visit is not self.visit or self.done or spans.outcome[visit.row] != PENDING:
+        if visit is not self.visit or self.done or spans.live_outcome[visit.row] != PENDING:
             return  # an answer after the caller gave up on this attempt
-        spans.responded[visit.row] = self.runtime.env._now
-        spans.outcome[visit.row] = status
+        spans.live_responded[visit.row] = self.runtime.env._now
+        spans.live_outcome[visit.row] = status
         spec = self.spec
         if spec.pools is not None:
             self._release()
@@ -493,7 +484,7 @@ class OutgoingCall:
             delay = backoff_delay(
                 self.attempt, spec.backoff, spec.backoff_max, spec.jitter, spec.uniform()
             )
-            Timeout(self.runtime.env, delay).callbacks.append(lambda _: self.send())
+            Step(self.runtime.env, delay, None, lambda _: self.send())
             return
         self._complete(status)
 
@@ -501,19 +492,38 @@ class OutgoingCall:
         self.done = True
         if self.caller is not None:
             self.caller.call_finished(self, status)
-        else:
-            self._record_request(status)
-
-    def _record_request(self, status: int) -> None:
-        if not self.runtime.keep_requests:
             return
-        log = self.runtime.requests
+        runtime = self.runtime
+        if not runtime.keep_requests:
+            return
+        # The end-to-end request, as one row of the request log (see `RequestLog`).
+        log = runtime.requests
         visit = self.visit
-        spans = self.runtime.spans
-        log.service.append(self.entry)
-        log.replica.append(visit.replica if visit is not None else -1)
-        log.arrival.append(self.first_sent)
-        log.start.append(spans.start[visit.row] if visit is not None else NAN)
-        log.end.append(self.runtime.env._now)
-        log.status.append(status)
-        log.attempts.append(min(self.attempt + 1, 127))
+        attempts = self.attempt + 1
+        if visit is not None:
+            log.pending.append(
+                (
+                    self.entry,
+                    visit.replica,
+                    self.first_sent,
+                    runtime.spans.live_start[visit.row],
+                    runtime.env._now,
+                    status,
+                    attempts if attempts < 127 else 127,
+                )
+            )
+        else:
+            log.pending.append(
+                (
+                    self.entry,
+                    -1,
+                    self.first_sent,
+                    NAN,
+                    runtime.env._now,
+                    status,
+                    attempts if attempts < 127 else 127,
+                )
+            )
+        log.room -= 1
+        if not log.room:
+            log.flush()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,15 +215,20 @@ class Rollouts:
         events: EventLog,
         spans: SpanLog,
         replica_start: float,
+        in_place: bool = False,
     ) -> None:
         """`stations`: by the service names callers use (in a monolith every service names
-        the one station); `replica_start`: seconds from asking for a replica to its serving."""
+        the one station); `replica_start`: seconds from asking for a replica to its serving;
+        `in_place`: new versions replace old ones on the same servers, keeping their addresses
+        (static discovery: there is nothing that would tell clients of new ones), as a deploy
+        by hand always does."""
         self.env = env
         self.stations = stations
         self.streams = streams
         self.events = events
         self.spans = spans
         self.replica_start = replica_start
+        self.in_place = in_place
         self.log = RolloutLog()
         self.lives = ReplicaLives()
         self._services: dict[int, _Service] = {}  # by station index
@@ -482,7 +487,8 @@ class Rollouts:
                 return
             start.serving = True
             if serve:
-                start.replica = state.station.new_replica(version)
+                with self._addresses(state.station):
+                    start.replica = state.station.new_replica(version)
                 self._record(state, plan, SERVING)
             if min_ready > 0:
                 self.env.timeout(min_ready).callbacks.append(available)
@@ -506,8 +512,12 @@ class Rollouts:
         return plan.wake
 
     def _retire(self, state: _Service, replicas: Iterable[int]) -> None:
-        for replica in replicas:
-            state.station.remove_replica(replica=replica)
+        with self._addresses(state.station):
+            for replica in replicas:
+                state.station.remove_replica(replica=replica)
+
+    def _addresses(self, station: Station) -> AbstractContextManager[None]:
+        return _in_place(station) if self.in_place else nullcontext()
 
     def _serving(self, state: _Service, version: int, same: bool) -> list[int]:
         """Serving replicas of `version` (`same`), or of any other version."""
@@ -625,8 +635,9 @@ class Rollouts:
                 yield self._wait(plan)
             if settings.switch_after > 0:
                 yield self.env.timeout(settings.switch_after)
-        for _ in range(count):
-            station.add_replica(target)
+        with self._addresses(station):
+            for _ in range(count):
+                station.add_replica(target)
         self._retire(state, old)
         station.enable_versions().current = target
         until = self.env.now + settings.scale_down_delay

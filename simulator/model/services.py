@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from heapq import heappush
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from simpy import Environment
-from simpy.events import Event, Timeout
+from simpy.events import NORMAL, Event, Timeout
 
 from ..engine.recorder import DEFECT, STALE_ENDPOINT, SpanLog
 from ..scenario.distributions import block_stream
@@ -59,6 +60,25 @@ class ReplicaDefect:
 
 LOST = ReplicaDefect(0.0, 1.0, float)
 """The mark of a replica that died with its node: its work fails with `stale_endpoint`."""
+
+
+class Step(Timeout):
+    """A `Timeout` with its one callback, built in one Python call: what `Timeout.__init__`,
+    `Environment.schedule` and `callbacks.append` do, inlined (the same event, the same
+    place in the event queue, the same event id), because the request level makes one per
+    work step, network leg, timer and arrival."""
+
+    def __init__(
+        self, env: Environment, delay: float, value: Any, callback: Callable[[Event], None]
+    ) -> None:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        self.env = env
+        self.callbacks = [callback]
+        self._value = value
+        self._delay = delay
+        self._ok = True
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
 
 
 class _Slowed(Timeout):
@@ -270,9 +290,9 @@ class Station:
             visit.started = True
             spans = self.spans
             assert spans is not None  # World sets it before any visit arrives
-            spans.start[visit.row] = now
-            spans.replica[visit.row] = visit.replica
-        Timeout(self.env, sampler(), visit).callbacks.append(self._done)
+            spans.live_start[visit.row] = now
+            spans.live_replica[visit.row] = visit.replica
+        Step(self.env, sampler(), visit, self._done)
 
     def admit(self, visit: Visit) -> bool:
         raise NotImplementedError
@@ -281,7 +301,9 @@ class Station:
         raise NotImplementedError
 
     def leave(self, visit: Visit) -> None:
-        self.touch(self.env._now)
+        now = self.env._now
+        if now != self._last:  # usually the instant its last work step ended
+            self.touch(now)
         self.in_flight -= 1
 
     def _done(self, event: Event) -> None:
@@ -372,7 +394,9 @@ class CentralQueueStation(Station):
             self._idle.append(replica)
 
     def admit(self, visit: Visit) -> bool:
-        self.touch(self.env._now)
+        now = self.env._now
+        if now != self._last:  # (`touch` at the same instant does nothing)
+            self.touch(now)
         if self.queue_limit is not None and not self._idle and self.queued >= self.queue_limit:
             return False
         self.in_flight += 1
@@ -380,7 +404,8 @@ class CentralQueueStation(Station):
 
     def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
         now = self.env._now
-        self.touch(now)
+        if now != self._last:  # usually the instant the visit was admitted
+            self.touch(now)
         if self._idle:
             visit.replica = self._idle.popleft()
             self.busy += 1
@@ -521,7 +546,9 @@ class ReplicaQueueStation(Station):
             visit.finish(STALE_ENDPOINT)
 
     def admit(self, visit: Visit) -> bool:
-        self.touch(self.env._now)
+        now = self.env._now
+        if now != self._last:
+            self.touch(now)
         if self._live is None:
             replica = self._choose(self._replica_in_flight)
         else:
@@ -543,7 +570,8 @@ class ReplicaQueueStation(Station):
 
     def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
         now = self.env._now
-        self.touch(now)
+        if now != self._last:
+            self.touch(now)
         replica = visit.replica
         if self._replica_busy[replica] < self.concurrency:
             if self._retiring and replica in self._retiring:
@@ -595,7 +623,7 @@ class ThreadedCentralQueueStation(CentralQueueStation):
             if sampler is HOLD:
                 visit.advance()
             else:
-                Timeout(self.env, sampler(), visit).callbacks.append(self._done)
+                Step(self.env, sampler(), visit, self._done)
             return
         super().work(visit, sampler)
 
@@ -604,8 +632,8 @@ class ThreadedCentralQueueStation(CentralQueueStation):
             visit.started = True
             spans = self.spans
             assert spans is not None  # World sets it before any visit arrives
-            spans.start[visit.row] = now
-            spans.replica[visit.row] = visit.replica
+            spans.live_start[visit.row] = now
+            spans.live_replica[visit.row] = visit.replica
             visit.advance()
             return
         super()._run(visit, sampler, now)
@@ -644,7 +672,7 @@ class ThreadedReplicaQueueStation(ReplicaQueueStation):
             if sampler is HOLD:
                 visit.advance()
             else:
-                Timeout(self.env, sampler(), visit).callbacks.append(self._done)
+                Step(self.env, sampler(), visit, self._done)
             return
         super().work(visit, sampler)
 
@@ -653,8 +681,8 @@ class ThreadedReplicaQueueStation(ReplicaQueueStation):
             visit.started = True
             spans = self.spans
             assert spans is not None  # World sets it before any visit arrives
-            spans.start[visit.row] = now
-            spans.replica[visit.row] = visit.replica
+            spans.live_start[visit.row] = now
+            spans.live_replica[visit.row] = visit.replica
             visit.advance()
             return
         super()._run(visit, sampler, now)

@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 import numpy as np
 from simpy import Environment
-from simpy.events import Event, Timeout
+from simpy.events import Event
 
 from ..scenario.distributions import block_stream
 from ..scenario.profiles import ReplayProfile
 from ..scenario.schema import Traffic
 from .profiles import RateFunction, arrival_stream, rate_function
+from .services import Step
 
 
 class PoissonSource:
@@ -36,10 +37,10 @@ class PoissonSource:
         self._schedule()
 
     def _schedule(self) -> None:
-        Timeout(self.env, self._gap()).callbacks.append(self._on_arrival)
+        Step(self.env, self._gap(), None, self._on_arrival)
 
     def _on_arrival(self, _event: Event) -> None:
-        self._schedule()
+        Step(self.env, self._gap(), None, self._on_arrival)  # `_schedule`, inlined
         self._arrive()
 
 
@@ -63,7 +64,7 @@ class ProfileSource:
     def _schedule(self) -> None:
         at = self._next()
         if at != math.inf:
-            Timeout(self.env, max(0.0, at - self.env._now)).callbacks.append(self._on_arrival)
+            Step(self.env, max(0.0, at - self.env._now), None, self._on_arrival)
 
     def _on_arrival(self, _event: Event) -> None:
         self._schedule()

@@ -382,6 +382,7 @@ class World:
             self.events,
             self.spans,
             self._replica_start(),
+            in_place=scenario.discovery.kind == "static",
         )
         handles = self.context.services
         assert handles is not None  # the World's context always holds its services
@@ -453,7 +454,7 @@ class World:
         def arrive() -> None:
             request = self._next_request
             self._next_request = request + 1
-            calls.OutgoingCall(runtime, entry, None, request=request, entry=index).send()
+            calls.OutgoingCall(runtime, entry, None, 0, None, request, index).send()
 
         start_source(
             self.env, spec, arrive, self.streams.get(f"traffic/{name}"), self.scenario.horizon
@@ -512,6 +513,8 @@ class World:
             for step in range(1, steps + 1):
                 self.env.run(until=horizon * step / steps)
                 progress(self.env.now)
+        self.spans.trim()  # the columns as the visits left them (no rows not handed out)
+        self.requests.flush()
         for station in self.stations:
             station.touch(horizon)
         if self.pool is not None:
