@@ -1,13 +1,16 @@
 # Two commands on a fresh machine with python3 (3.11+) and make:
 #   make demo   # set up .venv, run the default scenarios, write tables and charts under out/
 #   make test   # set up .venv with the dev extra, lint, and run every test and notebook
+# and, for the course:
+#   make site   # build the website (docs, executed course, gallery, API) into site/_build/html
+#   make lab    # install JupyterLab and open the course's notebooks in it
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_OUT := out
 
-.PHONY: demo test lint format docs bench validation-figures clean
+.PHONY: demo test lint format docs bench validation-figures clean site lab chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sre-sandbox needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -19,10 +22,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
-# The dask extra too, so that the Dask backend's tests run (they are skipped without it).
+# The dask extra too, so that the Dask backend's tests run (they are skipped without it), and
+# the site extra, for the website's browser test (tests/site/).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
-	@touch $@ $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask,site]'
+	@touch $@ $(VENV)/.installed $(VENV)/.installed-site
 
 demo: $(VENV)/.installed
 	MPLBACKEND=Agg $(BIN)/python -m simulator.experiments.eras --out $(DEMO_OUT)/eras
@@ -38,8 +42,35 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint chromium
 	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# The website: Sphinx + MyST-NB + the PyData theme. Notebooks execute at small sizes, cached by
+# their code in site/_build/.jupyter_cache; the gallery is cached by a digest of the code.
+$(VENV)/.installed-site: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[site]'
+	@touch $@ $(VENV)/.installed
+
+site: $(VENV)/.installed-site
+	@mkdir -p site/_build
+	MPLBACKEND=Agg flock site/_build/.build-lock $(BIN)/python -m sphinx -b html -q site site/_build/html
+	@echo "The website is in site/_build/html/ (open index.html, or: $(BIN)/python -m http.server -d site/_build/html)"
+
+# The course in JupyterLab (LAB_ARGS=--no-browser on a machine without a display).
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[lab]'
+	@touch $@ $(VENV)/.installed
+
+lab: $(VENV)/.installed-lab
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+# Headless Chromium for the website's browser test: Debian's package, installed when missing
+# (as root, or through sudo); without it the browser test skips and says why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "chromium is missing and there is no root to install it: the browser test will skip"; exit 0; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
@@ -58,4 +89,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache site/_build

@@ -1,0 +1,307 @@
+"""Lay out the website's generated sources before Sphinx reads them.
+
+`conf.py` calls `prepare()` on every build. It copies `docs/*.md` (and their images) into
+`site/docs/`, the course notebooks into `site/notebooks/` with the site's run sizes injected
+below each notebook's `parameters` cell (as papermill does for the tests), and draws the
+gallery of every shipped scenario's charts into `site/gallery/`. A file is rewritten only
+when its content changes, so Sphinx re-reads only what changed; the notebooks' execution is
+cached by MyST-NB (keyed on their code, so a prose edit re-executes nothing) and the gallery
+by a digest of the package's code and the scenarios, so a rebuild after a prose edit takes
+seconds. The generated folders are listed in `.gitignore`.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+SITE = Path(__file__).resolve().parent
+ROOT = SITE.parent
+
+SITE_SIZES: dict[str, object] = {
+    "horizon": "2000s",
+    "warmup": "200s",
+    "replications": 2,
+    "sweep_points": 3,
+    "weeks": 3,
+    "growth_weeks": 2,
+    "most_services": 100,
+}
+"""The notebooks' sizes on the site: the tests' small sizes (tests/interface/test_notebooks.py),
+so that the whole course executes in a few minutes on two cores. A notebook's page says so in
+the injected cell; a student who runs it in JupyterLab gets the full size."""
+
+GALLERY_HORIZON: dict[str, str] = {
+    # Shortened like the golden results (tests/golden/cases.py): enough for every chart to
+    # have something to show, at a fraction of a full run.
+    "delivery/": "4w",
+    "eras/": "3w",
+    "omega/": "3h",
+    "scale/": "1d",
+    "validation/mmc.yaml": "20000s",
+    "secrets/leak-organisation.yaml": "4h",
+    "what-if/discovery-delivery.yaml": "6h",
+    "what-if/hacker-news-spike.yaml": "3h",
+    "what-if/honeymoon-": "1h",
+    "presets/lb-cluster.yaml": "30min",
+    "examples/load-balancers/": "30min",
+}
+"""The gallery's horizon per shipped scenario (by path prefix); others run at their own."""
+
+GALLERY_SEED = 1
+
+LINK = re.compile(r"\[([^\]]*)\]\((\.\./[^)#\s]+)(#[^)\s]*)?\)")
+
+
+def _write(path: Path, text: str) -> None:
+    """Write only when the content differs: an unchanged file keeps its time for Sphinx."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _copy(source: Path, target: Path) -> None:
+    if target.exists() and target.read_bytes() == source.read_bytes():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def _outside_links(text: str, inside: tuple[str, ...]) -> str:
+    """A link that leaves docs/ and notebooks/ (to a scenario file, the benchmarks) has no
+    page on the site: keep its text and show the path as code instead of a broken link."""
+
+    def replace(match: re.Match[str]) -> str:
+        label, target = match.group(1), match.group(2)
+        if target.startswith(inside):
+            return match.group(0)
+        return f"{label} (`{target.removeprefix('../')}`)"
+
+    return LINK.sub(replace, text)
+
+
+def prepare_docs() -> None:
+    for source in sorted((ROOT / "docs").glob("*.md")):
+        text = _outside_links(source.read_text(encoding="utf-8"), ("../notebooks/",))
+        _write(SITE / "docs" / source.name, text)
+    for image in sorted((ROOT / "docs" / "images").glob("*")):
+        _copy(image, SITE / "docs" / "images" / image.name)
+    _write(SITE / "docs" / "index.md", DOCS_INDEX)
+
+
+DOCS_INDEX = """# Documentation
+
+How to run a scenario, what each subsystem models and what it leaves out, where the defaults
+come from, how the simulator is checked against theory, and every key of the scenario format.
+
+```{toctree}
+:maxdepth: 1
+:glob:
+
+quickstart
+*
+```
+"""
+
+COURSE_TOC = """
+
+```{toctree}
+:hidden:
+:glob:
+
+[0-9]*
+```
+"""
+
+
+def declared_parameters(source: str) -> set[str]:
+    """The names a parameters cell assigns (what papermill would inject)."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        names |= {target.id for target in targets if isinstance(target, ast.Name)}
+    return names
+
+
+def site_notebook(notebook: dict) -> dict:
+    """The notebook with the site's sizes in a cell below its parameters cell."""
+    cells = notebook["cells"]
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] == "code" and "parameters" in cell["metadata"].get("tags", []):
+            declared = declared_parameters("".join(cell["source"]))
+            sizes = {name: value for name, value in SITE_SIZES.items() if name in declared}
+            if sizes:
+                lines = ["# The website runs this notebook small, to build in minutes; the\n"]
+                lines.append("# results are noisier than at the full sizes above.\n")
+                lines += [f"{name} = {value!r}\n" for name, value in sizes.items()]
+                lines[-1] = lines[-1].rstrip("\n")
+                injected = {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "id": "site-sizes",
+                    "metadata": {"tags": ["injected-parameters"]},
+                    "outputs": [],
+                    "source": lines,
+                }
+                cells.insert(index + 1, injected)
+            break
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            text = _outside_links("".join(cell["source"]), ("../docs/", "../notebooks/"))
+            cell["source"] = text
+    return notebook
+
+
+def prepare_notebooks() -> None:
+    target = SITE / "notebooks"
+    sources = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for source in sources:
+        notebook = site_notebook(json.loads(source.read_text(encoding="utf-8")))
+        _write(target / source.name, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    readme = (ROOT / "notebooks" / "README.md").read_text(encoding="utf-8")
+    _write(target / "README.md", _outside_links(readme, ("../docs/",)) + COURSE_TOC)
+    for stale in target.glob("*.ipynb"):
+        if not (ROOT / "notebooks" / stale.name).exists():
+            stale.unlink()
+    # The notebooks find their scenarios one folder up from where they run.
+    link = SITE / "scenarios"
+    if not link.exists():
+        link.symlink_to(Path("..") / "scenarios", target_is_directory=True)
+
+
+def gallery_horizon(name: str) -> str | None:
+    for prefix, horizon in GALLERY_HORIZON.items():
+        if name.startswith(prefix):
+            return horizon
+    return None
+
+
+def _digest() -> str:
+    """Changes when the package's code, a scenario or the gallery's sizes change."""
+    digest = hashlib.sha256(json.dumps([GALLERY_HORIZON, GALLERY_SEED]).encode())
+    for folder in (ROOT / "simulator", ROOT / "scenarios"):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in {".py", ".yaml", ".csv", ".json"}:
+                digest.update(path.relative_to(ROOT).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def shipped_name(name: str) -> str:
+    """A shipped scenario as the command line takes it by name (`eras/sre`)."""
+    return name.removesuffix(".yaml")
+
+
+def _options(horizon: str | None) -> str:
+    return (f" --set horizon={horizon}" if horizon else "") + f" --seed {GALLERY_SEED}"
+
+
+def run_command(name: str, horizon: str | None) -> str:
+    """The command that writes all of a scenario's charts (PNG and SVG) and its tables."""
+    return f"sresim run {shipped_name(name)}{_options(horizon)} --out out/{slug(name)}"
+
+
+def chart_command(name: str, chart: str, horizon: str | None) -> str:
+    """The command that draws one chart of the gallery, as shown."""
+    return f"sresim chart {shipped_name(name)} {chart}{_options(horizon)} -o {chart}.svg"
+
+
+def slug(name: str) -> str:
+    return name.removesuffix(".yaml").replace("/", "--")
+
+
+def prepare_gallery(log: bool = True) -> None:
+    """Run every shipped scenario once (shortened where long) and keep its charts."""
+    from simulator import ScenarioError, load_scenario, run
+    from simulator.plots.charts import save_run_charts
+
+    folder = SITE / "gallery"
+    stamp = folder / ".digest"
+    kept = folder / "entries.json"
+    digest = _digest()
+    if stamp.exists() and stamp.read_text() == digest and kept.exists():
+        entries = [tuple(entry) for entry in json.loads(kept.read_text())]
+        _write(folder / "index.md", gallery_page(entries))  # the page's words may have changed
+        return
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    scenarios = ROOT / "scenarios"
+    entries: list[tuple[str, str, str | None, list[str], str]] = []
+    started = time.perf_counter()
+    for path in sorted(scenarios.rglob("*.yaml")):
+        name = path.relative_to(scenarios).as_posix()
+        horizon = gallery_horizon(name)
+        overrides = {"horizon": horizon} if horizon else {}
+        charts_dir = folder / slug(name)
+        shutil.rmtree(charts_dir, ignore_errors=True)
+        try:
+            scenario = load_scenario(path, overrides=overrides)
+            result = run(scenario, seed=GALLERY_SEED)
+            written = save_run_charts(result, charts_dir)
+        except ScenarioError as error:
+            # A preset meant to be extended, not run: listed, with why it has no charts.
+            entries.append((name, scenario_description(path), horizon, [], str(error)))
+            continue
+        for svg in charts_dir.glob("*.svg"):
+            svg.unlink()  # the page shows the PNGs; the command writes both
+        pngs = sorted(p.name for p in written if p.suffix == ".png")
+        entries.append((name, scenario.description, horizon, pngs, ""))
+        if log:
+            print(f"gallery: {name} ({time.perf_counter() - started:.0f} s)", flush=True)
+    _write(folder / "index.md", gallery_page(entries))
+    kept.write_text(json.dumps(entries, indent=1))
+    stamp.write_text(digest)
+
+
+def scenario_description(path: Path) -> str:
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return str(data.get("description", "")) if isinstance(data, dict) else ""
+
+
+def gallery_page(entries: list) -> str:
+    """The gallery's page: per scenario, its description, commands and charts."""
+    lines = [
+        "# Gallery: every shipped scenario's charts",
+        "",
+        "Each shipped scenario, run once and drawn with the charts that `--out` writes. The",
+        "command under each title writes all of them (PNG and SVG, with the run's tables); the",
+        "one under each chart draws that chart alone (`sresim chart --list` names them all, and",
+        "`--size`, `--dpi` and `--theme` change how it looks). Long scenarios are drawn here",
+        "from a shortened run (`--set horizon=...`), so that the website builds in minutes:",
+        "leave that option out for the full run.",
+        "",
+    ]
+    for name, description, horizon, pngs, error in entries:
+        lines += [f"## {shipped_name(name)}", "", description, ""]
+        if error:
+            lines += [f"No charts: it does not run on its own ({error}).", ""]
+            continue
+        lines += ["```console", run_command(name, horizon), "```", ""]
+        for png in pngs:
+            chart = png.removesuffix(".png")
+            lines += [
+                f"```{{figure}} {slug(name)}/{png}",
+                f":alt: {shipped_name(name)}: {chart.replace('-', ' ')}",
+                "",
+                f"`{chart_command(name, chart, horizon)}`",
+                "```",
+                "",
+            ]
+    return "\n".join(lines)
+
+
+def prepare(gallery: bool = True) -> None:
+    prepare_docs()
+    prepare_notebooks()
+    if gallery:
+        prepare_gallery()
