@@ -184,6 +184,12 @@ def _preview_cost(g: Given, days: float = 5.0) -> float:
     return changes * g["nodes"] * g["lifetime_h"] * g["price"]
 
 
+def _burn_rate_minutes(g: Given) -> float:
+    """Minutes until a steady error ratio fills the long window past the burn threshold."""
+    seen = g["share"] * g["error_ratio"]
+    return g["window"] * g["burn"] * (1 - g["slo"]) / seen
+
+
 EXERCISES: dict[str, Exercise] = {
     exercise.key: exercise
     for exercise in [
@@ -476,6 +482,37 @@ EXERCISES: dict[str, Exercise] = {
             why="Node-hours are cheap: a preview costs well under a dollar, so even one for "
             "every change is a small line next to people. Whether it pays depends on what it "
             "saves, which the sweep measures.",
+        ),
+        Exercise(
+            key="09-ex1",
+            question="A canary gets 10% of the traffic and its version fails 20% of the "
+            "requests it serves. The SLO is 99.9%, and the fast burn-rate rule fires when the "
+            "error ratio over its long window of 60 minutes exceeds 14.4 times the budget's "
+            "rate (its 5-minute window crosses sooner). If nothing rolls the canary back, how "
+            "many minutes after the deploy does the rule fire?",
+            expected=_burn_rate_minutes,
+            relative=0.03,
+            defaults={"share": 0.1, "error_ratio": 0.2, "slo": 0.999, "burn": 14.4, "window": 60},
+            mistakes=(
+                Mistake(
+                    lambda g: _burn_rate_minutes({**g, "share": 1.0}),
+                    "That is the time if every request went to the bad version. Users see the "
+                    "canary's share of the traffic times its error ratio.",
+                ),
+                Mistake(
+                    lambda g: g["window"],
+                    "The rule does not wait for a full window of errors: it fires once the "
+                    "errors in the window add up to 14.4 times the budget's rate over it.",
+                ),
+            ),
+            too_low="Too low: the users' error ratio is only the canary's slice of 20%; the "
+            "window's average reaches the threshold later.",
+            too_high="Too high: errors arriving at a steady ratio fill the 60-minute window "
+            "linearly; the rule fires when the window's average crosses the threshold.",
+            why="The window's bad share grows linearly from the deploy: it crosses "
+            "burn × (1 − SLO) after window × burn × (1 − SLO) / (share × error ratio). A "
+            "canary slows detection in proportion to its slice, which is why it has its own "
+            "analysis. Notebook 09's SRE run shows the analysis winning that race.",
         ),
     ]
 }

@@ -34,6 +34,7 @@ SOLUTIONS: dict[str, float] = {
     "06-ex1": 1 - 0.95**10,
     "07-ex1": 120 / 3.5,
     "08-ex1": 30 * 2 * 5 * 1 * 4 * 0.096,
+    "09-ex1": 60 * 14.4 * 0.001 / (0.1 * 0.2),
 }
 """Each exercise's reference solution at its default numbers."""
 
@@ -48,6 +49,7 @@ WRONG: dict[str, list[float]] = {
     "06-ex1": [0.5, 0.05, 0.6, 0.3],
     "07-ex1": [60.0, 90.0, 10.0, 50.0],
     "08-ex1": [161.28, 0.384, 50.0, 500.0],
+    "09-ex1": [4.32, 60.0, 10.0, 200.0],
 }
 """Typical wrong answers: the mistakes each check names, and plain over- and underestimates."""
 
