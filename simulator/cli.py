@@ -121,11 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     _safety_options(run)
     run.add_argument(
         "--replications",
-        type=_positive_int,
+        type=_replications_option,
         default=1,
-        metavar="N",
-        help="independent runs with seeds seed..seed+N-1 (default 1)",
+        metavar="N|auto",
+        help="independent runs with seeds seed..seed+N-1 (default 1); auto: until --precision",
     )
+    _precision_options(run)
     _parallel_options(run)
     _output_options(run)
     run.add_argument(
@@ -203,10 +204,12 @@ def _parser() -> argparse.ArgumentParser:
     _safety_options(sweep)
     sweep.add_argument(
         "--replications",
-        type=_positive_int,
-        metavar="N",
-        help="runs per point, seeds seed..seed+N-1 at every point (default 1, or the file's)",
+        type=_replications_option,
+        metavar="N|auto",
+        help="runs per point, seeds seed..seed+N-1 at every point (default 1, or the file's); "
+        "auto: until --precision",
     )
+    _precision_options(sweep)
     sweep.add_argument(
         "--kpi", action="append", default=[], metavar="NAME", help="keep only these KPIs"
     )
@@ -314,6 +317,93 @@ def _safety_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also let presets and data files be read from DIR (by default only the "
         "scenario's folder, the working folder and the shipped scenarios)",
+    )
+
+
+def _precision_options(parser: argparse.ArgumentParser) -> None:
+    """--replications auto: the precision, the KPIs it watches and the ceiling."""
+    parser.add_argument(
+        "--precision",
+        type=_precision_option,
+        metavar="P",
+        help="with --replications auto: add runs until each watched KPI's 95%% half-width "
+        "is at most P × |mean| (5%% or 0.05; default 5%%)",
+    )
+    parser.add_argument(
+        "--precision-kpi",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a KPI --replications auto watches (default latency_mean_s, else wait_mean_s)",
+    )
+    parser.add_argument(
+        "--max-replications",
+        type=_positive_int,
+        metavar="N",
+        help="with --replications auto: at most N runs (per point; default 50)",
+    )
+
+
+def _replications_option(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error} (or auto)") from None
+
+
+def _precision_option(text: str) -> float:
+    """A relative precision: 5% or 0.05, above 0 and below 1."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a relative precision such as 5% or 0.05 (above 0, below 1), got {text!r}"
+        )
+    return value
+
+
+def _auto_options(args: argparse.Namespace, auto: bool) -> dict[str, Any]:
+    """The --precision options as API arguments; a mistake without auto is one line."""
+    if not auto:
+        for flag, value in (
+            ("--precision", args.precision),
+            ("--precision-kpi", args.precision_kpi or None),
+            ("--max-replications", args.max_replications),
+        ):
+            if value is not None:
+                raise ScenarioError("<arguments>", flag, "applies only with --replications auto")
+        return {}
+    options: dict[str, Any] = {
+        "precision": args.precision,
+        "precision_kpis": args.precision_kpi or None,
+    }
+    if args.max_replications is not None:
+        options["max_replications"] = args.max_replications
+    return options
+
+
+def _auto_line(
+    counts: Sequence[int],
+    reached: Sequence[bool],
+    args_kpis: Sequence[str],
+    precision: float | None,
+) -> str:
+    """What --replications auto took: how many runs, and whether the precision was met."""
+    short = sum(not r for r in reached)
+    verdict = (
+        "reached everywhere"
+        if not short
+        else f"NOT reached at {short} of {len(reached)} (the ceiling; raise --max-replications)"
+    )
+    took = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}..{max(counts)}"
+    return (
+        f"replications auto: {took} runs{' per point' if len(counts) > 1 else ''} "
+        f"for ±{precision:.3g} × |mean| "
+        f"on {', '.join(args_kpis)}: precision {verdict}"
     )
 
 
@@ -505,6 +595,25 @@ def _run_and_print(args: argparse.Namespace) -> int:
 
     scenario = _load(args, args.scenario)
     limits = _limits(args)
+    auto = _auto_options(args, args.replications == "auto")
+    if auto:
+        reps = run_replications(
+            scenario, "auto", args.seed, progress=True, limits=limits, **auto, **_parallel(args)
+        )
+        kpis = {str(k): (row["mean"], row["ci95_half_width"]) for k, row in reps.summary.iterrows()}
+        if args.out:
+            _save_replications(reps, Path(args.out), args.tables)
+        line = _auto_line(
+            [len(reps.table)], [bool(reps.precise)], reps.precision_kpis, reps.precision
+        )
+        if args.format == "json":
+            summary = {k: {"mean": m, "ci95_half_width": h} for k, (m, h) in kpis.items()}
+            summary["replications"] = {"n": len(reps.table), "precise": bool(reps.precise)}
+            print(json.dumps(json_ready(summary)))
+        else:
+            print(_summary_table(scenario, kpis, len(reps.table), show_all=args.all))
+            print(f"\n{line}")
+        return 0
     check_budget(scenario, limits, args.replications)
     if args.replications == 1:
         result = run(scenario, args.seed, progress=True, limits=limits)
@@ -625,7 +734,9 @@ def _sweep(args: argparse.Namespace) -> int:
     kpis: list[str] | None = None
     tables: list[str] = []
     charts: list[tuple[str, str, str | None]] = []
-    replications, seed = 1, None
+    replications: int | str = 1
+    seed = None
+    precision: float | None = None
     if _is_experiment_file(args.target, limits, is_experiment):
         experiment, source = load_experiment(args.target)
         base = load_scenario(source, experiment.overrides, limits=limits, allow=args.allow_path)
@@ -636,6 +747,7 @@ def _sweep(args: argparse.Namespace) -> int:
         kpis, tables = experiment.kpis, list(experiment.tables)
         charts = [(c.kpi, c.x, c.y) for c in experiment.charts]
         replications, seed = experiment.replications, experiment.seed
+        precision = experiment.precision
     else:
         base = _load(args, args.target)
     for key, values in args.axis:
@@ -650,11 +762,18 @@ def _sweep(args: argparse.Namespace) -> int:
                 raise ScenarioError(args.target, "charts", f"{name!r} is not an axis of the sweep")
         if (kpis or args.kpi) and kpi not in (args.kpi or kpis or []):
             raise ScenarioError(args.target, "charts", f"KPI {kpi!r} is not among those kept")
+    chosen = args.replications or replications
+    auto = _auto_options(args, chosen == "auto")
+    if auto and auto["precision"] is None:
+        auto["precision"] = precision
+    elif precision is not None and not auto and not args.replications:
+        raise ScenarioError(args.target, "precision", "applies only with replications: auto")
     plan = prepare(
         base,
         axes,
         zipped=zipped,
-        replications=args.replications or replications,
+        replications=chosen,
+        **auto,
         seed=args.seed if args.seed is not None else seed,
         kpis=args.kpi or kpis,
         tables=args.table or tables,
@@ -691,6 +810,17 @@ def _sweep(args: argparse.Namespace) -> int:
         print(json.dumps(json_ready({"sweep": result.describe(), "summary": summary})))
         return 0
     print(_sweep_text(result, shown))
+    if result.precision is not None:
+        per_point = result.summary.drop_duplicates("point")
+        print(
+            "\n"
+            + _auto_line(
+                list(per_point["replications"]),
+                list(per_point["precise"]),
+                result.precision_kpis,
+                result.precision,
+            )
+        )
     took = (
         f"{result.runs} runs ({result.cached} more from the store) in "
         f"{result.seconds:.1f} s on {result.backend}"
@@ -747,6 +877,13 @@ def _sweep_text(result: Any, shown: Sequence[str]) -> str:
         f"{result.scenario.name}: {len(points)} points × {result.replications} replications "
         f"(seeds {result.seed}..{result.seed + result.replications - 1}), mean ± 95% CI"
     )
+    if result.precision is not None:
+        first = summary.drop_duplicates("point").set_index("point")
+        frame = frame.assign(runs=list(first["replications"]), precise=list(first["precise"]))
+        header = (
+            f"{result.scenario.name}: {len(points)} points × up to {result.replications} "
+            f"replications (seeds from {result.seed}, auto), mean ± 95% CI"
+        )
     return header + "\n\n" + frame.to_string(index=False)
 
 

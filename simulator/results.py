@@ -284,6 +284,11 @@ class Replications:
     table: pd.DataFrame
     summary: pd.DataFrame
     results: list[Result] = field(repr=False, default_factory=list)
+    precision: float | None = None
+    """With `replications="auto"`: the relative precision asked for, the KPIs it watched
+    and whether their half-widths got within it (else None, [] and None)."""
+    precision_kpis: list[str] = field(default_factory=list)
+    precise: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -313,7 +318,10 @@ class SweepResult:
     exactly (a one-service M/M/c and kin; NaN elsewhere). `tables`: the tables asked for,
     every run's rows with its point, replication and seed. `runs`, `cached`, `seconds` and
     `run_seconds` say what it took: runs done, runs read back from the store, wall-clock
-    time, and the time the runs done took inside their workers, summed.
+    time, and the time the runs done took inside their workers, summed. With
+    `replications="auto"`, `precision` and `precision_kpis` say what was asked, the summary
+    has `replications` (runs of that point) and `precise` (whether it got within the
+    precision) columns, and `replications` is the most any point took.
     """
 
     scenario: Scenario
@@ -328,6 +336,8 @@ class SweepResult:
     seconds: float = 0.0
     backend: str = "serial"
     run_seconds: float = 0.0
+    precision: float | None = None
+    precision_kpis: list[str] = field(default_factory=list)
 
     def means(self, kpi: str) -> pd.DataFrame:
         """One KPI's summary rows (axis values, mean, CI), one per point."""
@@ -347,6 +357,11 @@ class SweepResult:
             "seconds": round(self.seconds, 3),
             "run_seconds": round(self.run_seconds, 3),
             "backend": self.backend,
+            **(
+                {}
+                if self.precision is None
+                else {"precision": self.precision, "precision_kpis": self.precision_kpis}
+            ),
         }
 
     def write(self, directory: Path) -> list[Path]:

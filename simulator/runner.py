@@ -14,7 +14,15 @@ from tqdm import tqdm
 from .budget import check_budget
 from .engine.recorder import SpanLog
 from .errors import ScenarioError
-from .experiments.executor import RunOutcome, RunTask, execute
+from .experiments.executor import (
+    AUTO_MAXIMUM,
+    AUTO_MINIMUM,
+    RunOutcome,
+    RunTask,
+    auto_replications,
+    execute,
+    execute_until_precise,
+)
 from .metrics import (
     cost_kpis,
     costs_table,
@@ -202,7 +210,7 @@ def run_task(task: RunTask) -> RunOutcome:
 
 def run_replications(
     scenario: ScenarioLike,
-    n: int,
+    n: int | str,
     seed: int | None = None,
     *,
     overrides: Mapping[str, Any] | Iterable[str] | str | None = None,
@@ -213,13 +221,34 @@ def run_replications(
     backend: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
+    precision: float | None = None,
+    precision_kpis: Sequence[str] | str | None = None,
+    max_replications: int = AUTO_MAXIMUM,
+    min_replications: int = AUTO_MINIMUM,
 ) -> Replications:
     """`n` independent runs with seeds `seed, seed+1, ..., seed+n−1`, and a 95% CI per KPI.
 
     The runs go through the experiment engine (`simulator.experiments.executor`): `jobs`
     local worker processes, or `backend="dask"` (see `simulator.sweep`); the numbers are the
-    same bit for bit on any backend.
+    same bit for bit on any backend. `n="auto"` adds runs until the KPIs' 95% half-widths
+    are within `precision` × |mean| (as `simulator.sweep` does; docs/experiments.md): the
+    same numbers as a fixed count of as many runs.
     """
+    auto = auto_replications(n, precision, precision_kpis, min_replications, max_replications)
+    if auto is not None:
+        return _auto_replications(
+            scenario,
+            auto,
+            seed,
+            overrides=overrides,
+            keep_results=keep_results,
+            progress=progress,
+            limits=limits,
+            jobs=jobs,
+            backend=backend,
+            scheduler=scheduler,
+            workers=workers,
+        )
     n = _count(n, limits)
     seed = _seed(seed, n)
     scenario = _scenario(scenario, overrides, limits)
@@ -241,6 +270,50 @@ def run_replications(
         label=f"{scenario.name}: replications",
     )
     return _replications(scenario, execution.outcomes, keep_results)
+
+
+def _auto_replications(
+    scenario: ScenarioLike,
+    auto: tuple[float, int, int, list[str] | None],
+    seed: int | None,
+    *,
+    overrides: Any,
+    keep_results: bool,
+    progress: bool,
+    limits: Limits | None,
+    **options: Any,
+) -> Replications:
+    """Replications in rounds until precise (see `run_replications`)."""
+    precision, low, high, kpis = auto
+    high = _count(high, limits)
+    seed = _seed(seed, high)
+    scenario = _scenario(scenario, overrides, limits)
+    check_budget(scenario, limits, high)
+    first = scenario.seed if seed is None else seed
+    _seed(first, high)
+    done = execute_until_precise(
+        lambda _, i: RunTask(scenario, first + i, keep=keep_results, limits=limits),
+        1,
+        run_task,
+        precision=precision,
+        kpis=kpis,
+        minimum=low,
+        maximum=high,
+        batch=options["jobs"],
+        progress=progress,
+        label=f"{scenario.name}: replications",
+        **options,
+    )
+    reps = _replications(scenario, done.outcomes[0], keep_results)
+    return Replications(
+        scenario=reps.scenario,
+        table=reps.table,
+        summary=reps.summary,
+        results=reps.results,
+        precision=precision,
+        precision_kpis=done.kpis,
+        precise=done.reached[0],
+    )
 
 
 def _replications(

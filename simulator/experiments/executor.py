@@ -422,3 +422,203 @@ def _on_dask(
             record(index, _unwrap(outcome))
             submit()
     return name
+
+
+# ---------------------------------------------------------------------------- how many runs
+
+AUTO_MINIMUM = 3
+"""Fewest replications `replications="auto"` runs: a t interval needs a few degrees of
+freedom before its half-width means anything (Law & Kelton suggest n0 ≥ 3, better 10)."""
+
+AUTO_MAXIMUM = 50
+"""Default ceiling of `replications="auto"` (a knob: `max_replications`)."""
+
+AUTO_KPIS = ("latency_mean_s", "wait_mean_s", "throughput_rps")
+"""The headline KPI that `replications="auto"` watches when none is named: the first of
+these that the runs give a value for."""
+
+
+def precise(values: Sequence[float], precision: float) -> bool:
+    """Whether the 95% confidence half-width of `values` is at most `precision` × |mean|
+    (the relative-precision criterion); never with fewer than two values or a NaN."""
+    from ..metrics.statistics import mean_ci
+
+    mean, half = mean_ci(values)
+    return math.isfinite(mean) and math.isfinite(half) and half <= precision * abs(mean)
+
+
+def stop_at(
+    values: Sequence[Sequence[float]], precision: float, minimum: int, maximum: int
+) -> int | None:
+    """The sequential stopping rule: given each watched KPI's values over the first
+    replications (all the same length), the first count n with minimum ≤ n ≤ maximum at
+    which every KPI's first n values are `precise`, or `maximum` if none is and the values
+    reach it; None while more replications are needed. A pure function of the values, so
+    the count does not depend on how many runs were done at once."""
+    have = min((len(v) for v in values), default=0)
+    for n in range(minimum, min(have, maximum) + 1):
+        if all(precise(v[:n], precision) for v in values):
+            return n
+    return maximum if have >= maximum else None
+
+
+def check_auto(precision: object, minimum: object, maximum: object) -> tuple[float, int, int]:
+    """`precision`, `min_replications` and `max_replications` checked at the API's door."""
+    if (
+        isinstance(precision, bool)
+        or not isinstance(precision, int | float)
+        or not 0 < precision < 1
+    ):
+        raise ScenarioError(
+            "<arguments>",
+            "precision",
+            f"expected a relative precision above 0 and below 1 (0.05 is 5%), got {precision!r}",
+        )
+    low = _whole("min_replications", minimum)
+    high = _whole("max_replications", maximum)
+    if low < 2 or high < low:
+        raise ScenarioError(
+            "<arguments>",
+            "max_replications",
+            f"expected 2 ≤ min_replications ≤ max_replications, got {low} and {high}",
+        )
+    return float(precision), low, high
+
+
+Auto = tuple[float, int, int, list[str] | None]
+"""An auto-replication setting: precision, fewest and most replications, KPIs watched."""
+
+
+def auto_replications(
+    replications: object,
+    precision: object,
+    kpis: Sequence[str] | str | None,
+    minimum: object,
+    maximum: object,
+) -> Auto | None:
+    """`replications="auto"` and its settings checked (None for a fixed count); a
+    precision without "auto" is a mistake, not silently ignored."""
+    if replications != "auto":
+        if isinstance(replications, str):
+            raise ScenarioError(
+                "<arguments>",
+                "replications",
+                f"expected a whole number ≥ 1 or 'auto', got {replications!r}",
+            )
+        if precision is not None or kpis is not None:
+            raise ScenarioError("<arguments>", "precision", "applies only with replications='auto'")
+        return None
+    checked, low, high = check_auto(0.05 if precision is None else precision, minimum, maximum)
+    if isinstance(kpis, str):
+        kpis = [kpis]
+    if kpis is not None and (not kpis or not all(isinstance(k, str) for k in kpis)):
+        raise ScenarioError("<arguments>", "precision_kpis", "expected a list of KPI names")
+    return checked, low, high, None if kpis is None else list(dict.fromkeys(kpis))
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """Runs of several points done until each is precise: per point its outcomes (the
+    first `counts[p]` replications), the count, whether the precision was reached, the
+    KPIs watched and what it took, as in `Execution`."""
+
+    outcomes: list[list[RunOutcome]]
+    counts: list[int]
+    reached: list[bool]
+    kpis: list[str]
+    runs: int
+    cached: int
+    seconds: float
+    backend: str
+    run_seconds: float
+
+
+def execute_until_precise(
+    tasks_for: Callable[[int, int], RunTask],
+    points: int,
+    work: Work,
+    *,
+    precision: float,
+    kpis: Sequence[str] | None,
+    minimum: int = AUTO_MINIMUM,
+    maximum: int = AUTO_MAXIMUM,
+    batch: int = 1,
+    **options: Any,
+) -> Sequential:
+    """Replications of `points` points in rounds until `stop_at` says each has enough:
+    `tasks_for(point, i)` is replication i of a point (seed + i, as for a fixed count).
+    The first round runs `minimum` per point, later ones `batch` more per unfinished point
+    (runs past the stopping count are dropped, so the numbers equal a fixed-count run of
+    the final count, bit for bit, whatever the batch). `options` go to `execute` (the
+    store makes an interrupted sequential run resume where it stopped)."""
+    done: list[list[RunOutcome]] = [[] for _ in range(points)]
+    counts: list[int | None] = [None] * points
+    watched = list(kpis) if kpis else None
+    runs = cached = 0
+    seconds = run_seconds = 0.0
+    backend = "store"
+    started = False
+    while True:
+        wanted = [
+            (p, i)
+            for p in range(points)
+            if counts[p] is None
+            for i in range(len(done[p]), min(maximum, max(minimum, len(done[p]) + max(1, batch))))
+        ]
+        if not wanted:
+            break
+        execution = execute([tasks_for(p, i) for p, i in wanted], work, **options)
+        runs += execution.runs
+        cached += execution.cached
+        seconds += execution.seconds
+        run_seconds += execution.run_seconds
+        if execution.backend != "store":
+            backend = execution.backend
+        for (p, _), outcome in zip(wanted, execution.outcomes, strict=True):
+            done[p].append(outcome)
+        first_round, started = not started, True
+        if watched is not None and first_round:
+            have = {k for d in done for o in d for k in o.summary}
+            unknown = [k for k in watched if k not in have]
+            if unknown:
+                raise ScenarioError(
+                    "<arguments>",
+                    "precision_kpis",
+                    f"no KPI {unknown[0]!r} in these runs; they have {', '.join(sorted(have))}",
+                )
+        if watched is None:
+            found = [k for k in AUTO_KPIS if any(_valued(o, k) for d in done for o in d)]
+            if not found:
+                raise ScenarioError(
+                    "<arguments>",
+                    "precision_kpis",
+                    f"none of {', '.join(AUTO_KPIS)} has a value in these runs; "
+                    "name the KPI to make precise",
+                )
+            watched = found[:1]
+        for p in range(points):
+            if counts[p] is None:
+                values = [[o.summary.get(k, math.nan) for o in done[p]] for k in watched]
+                counts[p] = stop_at(values, precision, minimum, maximum)
+    final = [int(c) for c in counts if c is not None]
+    return Sequential(
+        outcomes=[d[:n] for d, n in zip(done, final, strict=True)],
+        counts=final,
+        reached=[
+            all(precise([o.summary.get(k, math.nan) for o in d[:n]], precision) for k in watched)
+            for d, n in zip(done, final, strict=True)
+        ]
+        if watched
+        else [False] * points,
+        kpis=watched or [],
+        runs=runs,
+        cached=cached,
+        seconds=seconds,
+        backend=backend,
+        run_seconds=run_seconds,
+    )
+
+
+def _valued(outcome: RunOutcome, kpi: str) -> bool:
+    value = outcome.summary.get(kpi)
+    return value is not None and math.isfinite(value)

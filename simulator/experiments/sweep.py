@@ -26,12 +26,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ScenarioError
 from ..results import SweepResult
@@ -39,7 +39,16 @@ from ..runner import ScenarioLike, _count, _scenario, _seed, run_task, summarise
 from ..scenario.limits import Limits
 from ..scenario.loader import load_scenario
 from ..scenario.schema import Scenario
-from .executor import RunTask, Store, execute
+from .executor import (
+    AUTO_MAXIMUM,
+    AUTO_MINIMUM,
+    Auto,
+    RunTask,
+    Store,
+    auto_replications,
+    execute,
+    execute_until_precise,
+)
 
 ARGUMENTS = "<arguments>"
 
@@ -169,11 +178,15 @@ def sweep(
     axes: Mapping[str, Sequence[Any]],
     *,
     zipped: Iterable[Sequence[str]] = (),
-    replications: int = 1,
+    replications: int | str = 1,
     seed: int | None = None,
     overrides: Mapping[str, Any] | Iterable[str] | str | None = None,
     kpis: Sequence[str] | None = None,
     tables: Sequence[str] = (),
+    precision: float | None = None,
+    precision_kpis: Sequence[str] | str | None = None,
+    max_replications: int = AUTO_MAXIMUM,
+    min_replications: int = AUTO_MINIMUM,
     jobs: int = 1,
     backend: str = "local",
     scheduler: str | None = None,
@@ -193,6 +206,13 @@ def sweep(
     a crash and are not run again (`force` runs them anyway). `progress` shows a bar with
     the time left in a notebook or on a terminal (never in a log). Every point is checked
     before the first run: a bad key or value is a ScenarioError naming the axis.
+
+    `replications="auto"` adds replications to each point (seeds seed, seed+1, ... as
+    ever) until the 95% half-width of every KPI in `precision_kpis` (default the headline
+    one: latency_mean_s, else wait_mean_s, else throughput_rps) is at most `precision`
+    (default 0.05) × |mean|, with at least `min_replications` and at most
+    `max_replications`; the summary's `replications` and `precise` columns say how many
+    each point took and whether it got there (docs/experiments.md).
     """
     plan = prepare(
         scenario,
@@ -203,6 +223,10 @@ def sweep(
         overrides=overrides,
         kpis=kpis,
         tables=tables,
+        precision=precision,
+        precision_kpis=precision_kpis,
+        max_replications=max_replications,
+        min_replications=min_replications,
         limits=limits,
     )
     return plan.run(
@@ -221,16 +245,24 @@ def prepare(
     axes: Mapping[str, Sequence[Any]],
     *,
     zipped: Iterable[Sequence[str]] = (),
-    replications: int = 1,
+    replications: int | str = 1,
     seed: int | None = None,
     overrides: Mapping[str, Any] | Iterable[str] | str | None = None,
     kpis: Sequence[str] | None = None,
     tables: Sequence[str] = (),
+    precision: float | None = None,
+    precision_kpis: Sequence[str] | str | None = None,
+    max_replications: int = AUTO_MAXIMUM,
+    min_replications: int = AUTO_MINIMUM,
     limits: Limits | None = None,
 ) -> SweepPlan:
     """A sweep checked whole before anything runs or is written: every point's scenario
-    loaded and within the budget (see `sweep` for the arguments)."""
-    replications = _count(replications, limits)
+    loaded and within the budget (see `sweep` for the arguments; an auto sweep is checked
+    for its most replications)."""
+    auto = auto_replications(
+        replications, precision, precision_kpis, min_replications, max_replications
+    )
+    replications = _count(auto[2] if auto else replications, limits)
     seed = _seed(seed, replications)
     base = _scenario(scenario, overrides, limits)
     points = grid(axes, zipped)
@@ -252,6 +284,7 @@ def prepare(
         kpis=None if kpis is None else list(dict.fromkeys(kpis)),
         tables=tuple(dict.fromkeys(str(t) for t in tables)),
         limits=limits,
+        auto=auto,
     )
 
 
@@ -267,9 +300,11 @@ class SweepPlan:
     kpis: list[str] | None
     tables: tuple[str, ...]
     limits: Limits | None
+    auto: Auto | None = None
 
     @property
     def runs(self) -> int:
+        """Runs of the plan (with auto replications: the most it may take)."""
         return len(self.points) * self.replications
 
     def run(
@@ -285,14 +320,7 @@ class SweepPlan:
     ) -> SweepResult:
         """Every run of the plan through the experiment engine, then the tidy table and
         the summary."""
-        tasks = [
-            RunTask(s, self.seed + i, tables=self.tables, limits=self.limits)
-            for s in self.scenarios
-            for i in range(self.replications)
-        ]
-        execution = execute(
-            tasks,
-            run_task,
+        options: dict[str, Any] = dict(
             jobs=jobs,
             backend=backend,
             scheduler=scheduler,
@@ -302,7 +330,34 @@ class SweepPlan:
             progress=progress,
             label=f"{self.base.name}: sweep",
         )
-        outcomes = execution.outcomes
+        counts = [self.replications] * len(self.points)
+        reached: list[bool] | None = None
+        watched: list[str] = []
+        if self.auto is None:
+            tasks = [
+                RunTask(s, self.seed + i, tables=self.tables, limits=self.limits)
+                for s in self.scenarios
+                for i in range(self.replications)
+            ]
+            execution: Any = execute(tasks, run_task, **options)
+            outcomes = execution.outcomes
+        else:
+            precision, low, high, kpis = self.auto
+            execution = execute_until_precise(
+                lambda p, i: RunTask(
+                    self.scenarios[p], self.seed + i, tables=self.tables, limits=self.limits
+                ),
+                len(self.points),
+                run_task,
+                precision=precision,
+                kpis=kpis,
+                minimum=low,
+                maximum=high,
+                batch=-(-jobs // len(self.points)),
+                **options,
+            )
+            outcomes = [o for point in execution.outcomes for o in point]
+            counts, reached, watched = execution.counts, execution.reached, execution.kpis
         found = list(dict.fromkeys(k for o in outcomes for k in o.summary))
         unknown = [k for k in self.kpis or () if k not in found]
         if unknown:
@@ -315,8 +370,8 @@ class SweepPlan:
         columns = _axis_columns(self.points, self.scenarios)
         axis_names = list(columns)
         rows = []
-        for index, outcome in enumerate(outcomes):
-            point, replication = divmod(index, self.replications)
+        places = [(p, i) for p, n in enumerate(counts) for i in range(n)]
+        for (point, replication), outcome in zip(places, outcomes, strict=True):
             row: dict[str, Any] = {"point": point}
             row.update({key: columns[key][point] for key in axis_names})
             row.update({"replication": replication, "seed": outcome.seed})
@@ -328,14 +383,19 @@ class SweepPlan:
             theory(self.scenarios[int(point)], str(kpi))
             for point, kpi in zip(summary["point"], summary["kpi"], strict=True)
         ]
+        if reached is not None:
+            summary["replications"] = [counts[int(p)] for p in summary["point"]]
+            summary["precise"] = [reached[int(p)] for p in summary["point"]]
         return SweepResult(
             scenario=self.base,
             axes=axis_names,
             table=table,
             summary=summary,
             tables=_run_tables(outcomes, self.tables, table, axis_names),
-            replications=self.replications,
+            replications=max(counts),
             seed=self.seed,
+            precision=None if self.auto is None else self.auto[0],
+            precision_kpis=watched,
             runs=execution.runs,
             cached=execution.cached,
             seconds=execution.seconds,
@@ -452,13 +512,33 @@ class Experiment(BaseModel):
     zipped: list[list[str]] = Field(
         default_factory=list, alias="zip", description="groups of axes whose values go together"
     )
-    replications: int = Field(default=1, ge=1, description="runs per point (seeds seed, seed+1, …)")
+    replications: int | Literal["auto"] = Field(
+        default=1,
+        description="runs per point (seeds seed, seed+1, …), a whole number ≥ 1 or auto "
+        "(until `precision`)",
+    )
+    precision: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="with replications: auto, the relative 95% half-width to reach (0.05)",
+    )
     seed: int | None = Field(default=None, ge=0, description="first seed (default the scenario's)")
     kpis: list[str] | None = Field(default=None, description="KPIs to keep (default all)")
     tables: list[str] = Field(default_factory=list, description="run tables to keep, by name")
     charts: list[Chart] = Field(
         default_factory=list, description="charts to draw with --out (default: a few)"
     )
+
+    @field_validator("replications", mode="before")
+    @classmethod
+    def _count_or_auto(cls, value: object) -> object:
+        """One message for both forms, not one per branch of the union."""
+        if value == "auto" or (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        ):
+            return value
+        raise ValueError(f"expected a whole number ≥ 1 or auto, got {value!r}")
 
 
 def is_experiment(data: object) -> bool:

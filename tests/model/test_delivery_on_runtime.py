@@ -187,3 +187,26 @@ def test_the_people_kpis_add_up(by_hand, by_pipeline):
     pipeline = by_pipeline.tables["incident_timeline"]
     by_machine = pipeline[pipeline["responder"] == "pipeline"]
     assert (by_machine["operator_hours"] == 0).all()
+
+
+def test_the_error_budget_an_incident_spent_is_what_its_requests_saw(by_hand, by_pipeline):
+    """An incident's budget (seconds of the service fully down: its measured failed share ×
+    how long it lasted) times the request rate is the requests its bad version failed. The
+    share is measured on the visits in the incident's window, so the two differ only by the
+    Poisson noise of the arrivals in it: within 4 standard deviations (1/sqrt(λ·duration))."""
+    checked = 0
+    for result in (by_hand, by_pipeline):
+        rate = 2.0  # both scenarios send 2 requests per second to their one service
+        requests = result.tables["requests"]
+        for _, incident in result.tables["incident_timeline"].iterrows():
+            start, end = incident["started"], incident["resolved"]
+            if np.isnan(end) or end - start < 60:
+                continue
+            failed = int(
+                ((requests["status"] == "defect") & requests["end"].between(start, end)).sum()
+            )
+            expected = incident["budget_s"] * rate
+            sigma = max(failed, 1) / math.sqrt(rate * (end - start))
+            assert abs(expected - failed) <= 4 * sigma + 1, (expected, failed)
+            checked += 1
+    assert checked >= 2
