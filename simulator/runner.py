@@ -231,8 +231,8 @@ def run_replications(
     The runs go through the experiment engine (`simulator.experiments.executor`): `jobs`
     local worker processes, or `backend="dask"` (see `simulator.sweep`); the numbers are the
     same bit for bit on any backend. `n="auto"` adds runs until the KPIs' 95% half-widths
-    are within `precision` × |mean| (as `simulator.sweep` does; docs/experiments.md): the
-    same numbers as a fixed count of as many runs.
+    are within `precision` × the mean's magnitude (as `simulator.sweep` does;
+    docs/experiments.md): the same numbers as a fixed count of as many runs.
     """
     auto = auto_replications(n, precision, precision_kpis, min_replications, max_replications)
     if auto is not None:

@@ -439,8 +439,8 @@ these that the runs give a value for."""
 
 
 def precise(values: Sequence[float], precision: float) -> bool:
-    """Whether the 95% confidence half-width of `values` is at most `precision` × |mean|
-    (the relative-precision criterion); never with fewer than two values or a NaN."""
+    """Whether the 95% confidence half-width of `values` is at most `precision` × the mean's
+    magnitude (the relative-precision criterion); never with fewer than two values or a NaN."""
     from ..metrics.statistics import mean_ci
 
     mean, half = mean_ci(values)

@@ -210,7 +210,7 @@ def sweep(
     `replications="auto"` adds replications to each point (seeds seed, seed+1, ... as
     ever) until the 95% half-width of every KPI in `precision_kpis` (default the headline
     one: latency_mean_s, else wait_mean_s, else throughput_rps) is at most `precision`
-    (default 0.05) × |mean|, with at least `min_replications` and at most
+    (default 0.05) × the mean's magnitude, with at least `min_replications` and at most
     `max_replications`; the summary's `replications` and `precise` columns say how many
     each point took and whether it got there (docs/experiments.md).
     """
