@@ -611,12 +611,10 @@ class ReplicaQueueStation(Station):
         self._replica_in_flight[visit.replica] -= 1
 
 
-class ThreadedCentralQueueStation(CentralQueueStation):
-    """Thread per request behind one FCFS queue: a visit takes a worker (its thread) at its
-    first work step (or `HOLD`) and keeps it, through its calls, until it leaves; its later
-    work steps run on that thread without queueing again. The base class frees a worker at
-    the end of every work step; this one only in `leave`, so the general path tests nothing
-    more."""
+class _HoldsThread(Station):
+    """What thread-per-request adds to a station, mixed in before it: a visit that has its
+    thread runs its later work steps on it without queueing again, and `HOLD` takes a thread
+    without work (a handler that starts with a call)."""
 
     def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
         if visit.started:  # it holds its thread
@@ -640,6 +638,14 @@ class ThreadedCentralQueueStation(CentralQueueStation):
 
     def _done(self, event: Event) -> None:
         _step_done(self, event)
+
+
+class ThreadedCentralQueueStation(_HoldsThread, CentralQueueStation):
+    """Thread per request behind one FCFS queue: a visit takes a worker (its thread) at its
+    first work step (or `HOLD`) and keeps it, through its calls, until it leaves; its later
+    work steps run on that thread without queueing again. The base class frees a worker at
+    the end of every work step; this one only in `leave`, so the general path tests nothing
+    more."""
 
     def leave(self, visit: Visit) -> None:
         now = self.env._now
@@ -664,31 +670,8 @@ class ThreadedCentralQueueStation(CentralQueueStation):
             self.busy -= 1
 
 
-class ThreadedReplicaQueueStation(ReplicaQueueStation):
+class ThreadedReplicaQueueStation(_HoldsThread, ReplicaQueueStation):
     """Thread per request with a queue per replica (see `ThreadedCentralQueueStation`)."""
-
-    def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
-        if visit.started:  # it holds its thread
-            if sampler is HOLD:
-                visit.advance()
-            else:
-                Step(self.env, sampler(), visit, self._done)
-            return
-        super().work(visit, sampler)
-
-    def _run(self, visit: Visit, sampler: Callable[[], float], now: float) -> None:
-        if sampler is HOLD:
-            visit.started = True
-            spans = self.spans
-            assert spans is not None  # World sets it before any visit arrives
-            spans.live_start[visit.row] = now
-            spans.live_replica[visit.row] = visit.replica
-            visit.advance()
-            return
-        super()._run(visit, sampler, now)
-
-    def _done(self, event: Event) -> None:
-        _step_done(self, event)
 
     def leave(self, visit: Visit) -> None:
         super().leave(visit)
