@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,7 @@ def _run_analytic(scenario: Scenario, seed: int) -> Result:
 
     context = RunContext.start(scenario, seed)
     services = AnalyticServices(context)
+    context = replace(context, analytic=services.handles())
     subsystems = build_subsystems(context)
     context.env.run(until=scenario.horizon)
     summary, tables = services.results()

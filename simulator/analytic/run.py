@@ -30,9 +30,11 @@ from ..engine.recorder import RequestLog, SpanLog
 from ..metrics.columns import FAILURE_CAUSES, frame
 from ..metrics.cost import cost_kpis, costs_table
 from ..metrics.requests import requests_table, spans_table
+from ..metrics.rollout import rollout_tables
 from ..metrics.scaling import scaling_table
-from ..model.context import RunContext
+from ..model.context import AnalyticHandles, RunContext
 from ..model.profiles import RateFunction, rate_function
+from ..model.rollout import replica_start, scripted
 from ..records.scaling import ScalingLog
 from ..scenario.calls import Call, Parallel
 from ..scenario.schema import Scenario
@@ -47,6 +49,8 @@ from .latency import (
     mixture_quantiles,
     quantile_function,
 )
+from .rollouts import AnalyticRollouts, StationRef
+from .sli import AnalyticSli
 from .stations import RHO_CAP, Autoscaler, StationSteps, simulate_stations
 
 if TYPE_CHECKING:
@@ -279,9 +283,15 @@ class AnalyticServices:
         if autoscaler is None and _elastic(scenario):
             fleet = autoscaler = _fleet(scenario, model)
         self.fleet = fleet
+        self.autoscaler = autoscaler
         self.timeline, self.steps = timeline, steps = _simulate(scenario, model, autoscaler)
         self.billing = Billing.of(scenario, fleet)
         self.moments = Moments(model, steps)
+        self.generation = 0
+        """How many times the steps were computed again (replicas added by hand)."""
+        self._extra: np.ndarray | None = None
+        self._entry_latency: dict[str, EntryLatency] | None = None
+        self._sli: AnalyticSli | None = None
         self.failures = _failure_mechanisms(scenario)
         events = [
             (
@@ -300,7 +310,10 @@ class AnalyticServices:
         events += fleet.events if fleet is not None else []
         self.step = -1
         """The step the clock is in (-1 before the first)."""
-        context.env.process(self._walk(context, sorted(events, key=lambda row: row[0])))
+        self.env = context.env
+        self.events = context.events
+        self._pending = deque(sorted(events, key=lambda row: row[0]))
+        context.env.process(self._walk())
 
     @property
     def current(self) -> StepView:
@@ -316,22 +329,85 @@ class AnalyticServices:
             saturated=steps.saturated[state],
         )
 
-    def _walk(
-        self, context: RunContext, events: list[tuple[float, str, str, str]]
-    ) -> Generator[simpy.Event, Any, None]:
+    def add_replicas(self, station: int, count: int) -> int:
+        """Replicas added to a station by hand, serving from the next step on: the steps
+        from there are computed again (the queues, the backlog, the latencies), and the
+        station's saturation events after now follow. Under an autoscaler the HPA owns the
+        replicas and this changes nothing (logged). Returns the station's replicas then."""
+        now = self.env.now
+        name = self.model.stations[station].name
+        steps = len(self.timeline.dt)
+        if self.autoscaler is not None:
+            self.events.record(
+                now,
+                f"service/{name}",
+                "not_modelled",
+                f"{count} replicas added by hand: under the autoscaler the analytic fidelity "
+                "keeps the HPA's count",
+            )
+            return int(self.current.replicas[station])
+        first = int(np.searchsorted(self.timeline.starts, now, side="right"))
+        if self._extra is None:
+            self._extra = np.zeros((steps, len(self.model.stations)), dtype=np.int64)
+        self._extra[first:, station] += count
+        timeline, steps_now = _simulate(self.scenario, self.model, None, self._extra)
+        self.timeline, self.steps = timeline, steps_now
+        self.moments = Moments(self.model, steps_now)
+        self._entry_latency = None
+        self.generation += 1
+        later = [row for row in self._pending if row[2] not in ("saturated", "recovered")]
+        later += [row for row in _saturation_events(self.model, steps_now, timeline)
+                  if row[0] > now]  # fmt: skip
+        self._pending = deque(sorted(later, key=lambda row: row[0]))
+        return int(steps_now.replicas[timeline.state[min(first, len(timeline.dt) - 1)], station])
+
+    def handles(self) -> AnalyticHandles:
+        """What other subsystems act on: versions rolled out on these stations (the
+        delivery model's deploys and rollbacks) and the samples monitoring scrapes."""
+        scenario, model = self.scenario, self.model
+        sli = AnalyticSli(self, scenario)
+        if model.monolith:  # every service, and the station by its own name
+            one = StationRef(0, model.stations[0].name)
+            refs = {name: one for name in [*scenario.services, one.name]}
+        else:
+            refs = {name: StationRef(i, name) for i, name in enumerate(model.services)}
+        rollouts = AnalyticRollouts(
+            self.env,
+            refs,
+            {i: station.replicas for i, station in enumerate(model.stations)},
+            self.events,
+            replica_start(scenario),
+            sli.visits,
+        )
+        sli.rollouts = rollouts
+        self._sli = sli
+        scripted(
+            self.env, rollouts, [(n, d) for n, s in scenario.services.items() for d in s.deploys]
+        )
+        return AnalyticHandles(rollouts, sli)
+
+    def entry_latency(self) -> dict[str, EntryLatency]:
+        """Latency of every entry point in every state (computed once per generation)."""
+        if self._entry_latency is None:
+            self._entry_latency = _entries(
+                self.scenario, self.model, self.steps, self.moments, self.timeline
+            )
+        return self._entry_latency
+
+    def _walk(self) -> Generator[simpy.Event, Any, None]:
         """Enter each step when the clock reaches its start; log each decision at its time."""
-        env, log = context.env, context.events
-        pending = deque(events)
+        env, log = self.env, self.events
         for index, start in enumerate(self.timeline.starts.tolist()):
-            while pending and pending[0][0] <= start:
-                time, component, kind, detail = pending.popleft()
+            while self._pending and self._pending[0][0] <= start:
+                time, component, kind, detail = self._pending.popleft()
                 if time > env.now:
                     yield env.timeout(time - env.now)
                 log.record(time, component, kind, detail)
             if start > env.now:
                 yield env.timeout(start - env.now)
             self.step = index
-        for time, component, kind, detail in pending:
+        while self._pending:
+            time, component, kind, detail = self._pending.popleft()
             if time > env.now:
                 yield env.timeout(time - env.now)
             log.record(time, component, kind, detail)
@@ -341,18 +417,53 @@ class AnalyticServices:
         scenario, model, steps = self.scenario, self.model, self.steps
         moments, timeline, billing = self.moments, self.timeline, self.billing
         failures = bool(self.failures)
-        entries = _entries(scenario, model, steps, moments, timeline)
+        entries = self.entry_latency()
         tables = _tables(scenario, model, steps, moments, timeline, entries, failures, billing)
         fleet = self.fleet
         tables["scaling"] = scaling_table(fleet.scaling if fleet is not None else ScalingLog())
         summary = _summary(scenario, model, steps, moments, timeline, entries, failures, billing)
+        if self._sli is not None:
+            summary.update(self._versions_toll(summary))
+            if self._sli.rollouts is not None:
+                tables.update(rollout_tables(self._sli.rollouts.records()))
         return summary, tables
+
+    def _versions_toll(self, summary: dict[str, float]) -> dict[str, float]:
+        """The KPIs with the requests that bad versions and manual deploys' outages failed:
+        they finished (as failures) instead of completing."""
+        assert self._sli is not None
+        scenario = self.scenario
+        defect, down = self._sli.failed_by_versions(scenario.warmup, scenario.horizon)
+        if defect + down == 0 or math.isnan(summary.get("availability", math.nan)):
+            return {}
+        completed = summary["requests_completed"]
+        failed = summary["requests_failed"]
+        finished = completed + failed
+        now_completed = completed - defect - down
+        kpis = {
+            "requests_completed": now_completed,
+            "requests_failed": failed + defect + down,
+            "throughput_rps": now_completed / scenario.measured_period,
+            "availability": now_completed / finished,
+            "error_rate_defect": defect / finished,
+            "error_rate_unavailable": down / finished,
+        }
+        if "slo_attainment" in summary and completed > 0:
+            kpis["slo_attainment"] = summary["slo_attainment"] * now_completed / completed
+        node_seconds = self.billing.node_seconds(scenario.warmup, scenario.horizon)
+        period = scenario.measured_period
+        kpis.update(cost_kpis(node_seconds, self.billing.price_per_hour, period, now_completed))
+        return kpis
 
 
 def _simulate(
-    scenario: Scenario, model: Model, autoscaler: Autoscaler | None
+    scenario: Scenario,
+    model: Model,
+    autoscaler: Autoscaler | None,
+    extra: np.ndarray | None = None,
 ) -> tuple[Timeline, StationSteps]:
-    """Arrival rates per step, folded into distinct load states, and the stations in each."""
+    """Arrival rates per step, folded into distinct load states, and the stations in each.
+    `extra` (steps × stations) are replicas added to the scenario's counts (by hand)."""
     functions = rate_functions(scenario)
     edges = step_edges(scenario, functions, time_step(scenario))
     dt = np.diff(edges)
@@ -364,25 +475,34 @@ def _simulate(
         if entries
         else np.zeros((len(dt), 0))
     )
-    if autoscaler is None and not _saturates(model, arrivals):
+    replicas = None
+    if extra is not None:
+        replicas = np.array([s.replicas for s in model.stations], dtype=np.int64) + extra
+    if autoscaler is None and not _saturates(model, arrivals, replicas):
         top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
         keys = np.round(arrivals / top * 1e12).astype(np.int64)
+        if extra is not None:
+            keys = np.column_stack([keys, extra])
         _, first, state = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         state = state.ravel()
-        stations = simulate_stations(model, arrivals[first], dt[first])
+        chosen = replicas[first] if replicas is not None else None
+        stations = simulate_stations(model, arrivals[first], dt[first], replicas=chosen)
         timeline = Timeline(starts, dt, measured, arrivals, state, arrivals[first])
         return timeline, stations
-    stations = simulate_stations(model, arrivals, dt, autoscaler=autoscaler)
+    stations = simulate_stations(model, arrivals, dt, replicas=replicas, autoscaler=autoscaler)
     return Timeline(starts, dt, measured, arrivals, np.arange(len(dt)), arrivals), stations
 
 
-def _saturates(model: Model, arrivals: np.ndarray) -> bool:
+def _saturates(model: Model, arrivals: np.ndarray, replicas: np.ndarray | None = None) -> bool:
     """Whether any step offers a station as much work as it has workers, a chunk of steps
-    at a time (steps × stations at once would be the largest array of a long run)."""
+    at a time (steps × stations at once would be the largest array of a long run);
+    `replicas` (steps × stations), if given, replace the scenario's counts."""
     workers = np.array([s.workers for s in model.stations])
+    per_replica = np.array([s.concurrency for s in model.stations])
     rows = max(1, CHUNK_CELLS // max(len(workers), 1))
     for lo in range(0, len(arrivals), rows):
-        if ((arrivals[lo : lo + rows] @ model.loads[1]) >= workers).any():
+        have = workers if replicas is None else replicas[lo : lo + rows] * per_replica
+        if ((arrivals[lo : lo + rows] @ model.loads[1]) >= have).any():
             return True
     return False
 

@@ -35,7 +35,8 @@ MONITORING_KPI_DESCRIPTIONS: dict[str, str] = {
 def sli_table(records: MonitoringRecords) -> pd.DataFrame:
     """One row per scrape and target in the measured period: `time` (end of the interval),
     `scope` (entry_point or service), `service`, `requests` (requests at an entry point,
-    visits at a service), `bad` (failed or too slow; failed visits), `bad_ratio`,
+    visits at a service; expectations at the analytic fidelity), `bad` (failed or too slow;
+    failed visits), `bad_ratio`,
     `saturation` (busy share of the workers; NaN at entry points) and `replicas`."""
     sli = records.sli
     time = np.asarray(sli.time, dtype=float)
@@ -44,12 +45,13 @@ def sli_table(records: MonitoringRecords) -> pd.DataFrame:
     target = np.asarray(sli.target, dtype=np.int64)[keep]
     named = (records.entry_points, records.services)
     names = [named[s][t] for s, t in zip(scope.tolist(), target.tolist(), strict=True)]
-    requests = np.asarray(sli.requests, dtype=np.int64)[keep]
-    bad = np.asarray(sli.bad, dtype=np.int64)[keep]
+    counts = float if records.expected_counts else np.int64
+    requests = np.asarray(sli.requests, dtype=counts)[keep]
+    bad = np.asarray(sli.bad, dtype=counts)[keep]
     busy = np.asarray(sli.busy, dtype=float)[keep]
     capacity = np.asarray(sli.capacity, dtype=float)[keep]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(requests > 0, bad / np.maximum(requests, 1), np.nan)
+        ratio = np.where(requests > 0, bad / np.where(requests > 0, requests, 1), np.nan)
         saturation = np.where(capacity > 0, busy / capacity, np.nan)
     return pd.DataFrame(
         {

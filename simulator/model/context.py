@@ -9,7 +9,7 @@ typed rows with numbers, never prose. `metrics/` turns records into KPIs and tab
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,8 +19,8 @@ import simpy
 from ..engine import EventLog, RandomStreams, RequestLog, SpanLog
 
 if TYPE_CHECKING:
+    from ..scenario.rollout import Defect, RolloutSettings
     from ..scenario.schema import Scenario
-    from .rollout import Rollouts
     from .services import Station
 
 
@@ -35,13 +35,99 @@ class ServiceHandles:
     spans: SpanLog
     requests: RequestLog
     warmup_areas: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
-    rollouts: Rollouts | None = None
+    rollouts: VersionedStations | None = None
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """One scrape interval's samples. Per scenario service (entry points are read):
+    requests that finished and the bad ones (failed, or slower than the SLO latency), and
+    when the first bad one ended (by entry, when there was one). Per station: visits that
+    finished and failed, worker-seconds busy and available, and the replicas at the end.
+    Counts are whole numbers at request level and expectations at the analytic fidelity."""
+
+    totals: np.ndarray
+    bads: np.ndarray
+    first_bad: dict[int, float]
+    visits: np.ndarray
+    failed: np.ndarray
+    busy: np.ndarray
+    capacity: np.ndarray
+    replicas: np.ndarray
+
+
+class SliSource(Protocol):
+    """What monitoring reads of the running services, in either fidelity, and the one
+    thing a responder's remedy does to them."""
+
+    expected_counts: bool
+
+    @property
+    def station_names(self) -> list[str]: ...
+
+    def scrape(self, start: float, now: float) -> Scrape:
+        """What finished in (start, now]."""
+        ...
+
+    def add_replicas(self, station: int, count: int) -> int:
+        """Add replicas to a station by hand; the replicas it runs with then."""
+        ...
+
+
+class NamedStation(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+
+
+class VersionedStations(Protocol):
+    """The rollouts of either fidelity, as the organisation drives them: deploy a version,
+    roll back, ask what runs and what a bad version cost (`simulator.model.rollout`,
+    `simulator.analytic.rollouts`)."""
+
+    @property
+    def stations(self) -> Mapping[str, NamedStation]: ...
+
+    def deploy(
+        self,
+        service: str,
+        version: int,
+        strategy: RolloutSettings,
+        defect: Defect | None = None,
+    ) -> simpy.Event: ...
+
+    def rollback(
+        self,
+        service: str,
+        to_version: int | None = None,
+        settings: RolloutSettings | None = None,
+    ) -> simpy.Event: ...
+
+    def current_version(self, service: str) -> int: ...
+
+    def bad_version(self, service: str) -> tuple[float, int, Defect] | None: ...
+
+    def defect_share(self, stations: list[int], start: float, end: float) -> float | None:
+        """The share of the visits to `stations` that ended in [start, end] and failed by a
+        defect (None when there were none, or they are not known)."""
+        ...
+
+
+@dataclass
+class AnalyticHandles:
+    """The analytic services a subsystem may act on: the rollouts that deploy and roll back
+    versions on them, and the samples monitoring scrapes."""
+
+    rollouts: VersionedStations
+    sli: SliSource
 
 
 @dataclass(frozen=True)
 class RunContext:
     """One run's clock, scenario, random streams and decision log, shared by every subsystem
-    in both fidelities. `services` is None when requests are not simulated one by one."""
+    in both fidelities. `services` is None when requests are not simulated one by one;
+    `analytic` is set when the analytic fidelity runs them."""
 
     env: simpy.Environment
     scenario: Scenario
@@ -49,6 +135,7 @@ class RunContext:
     streams: RandomStreams
     events: EventLog
     services: ServiceHandles | None = None
+    analytic: AnalyticHandles | None = None
 
     @classmethod
     def start(cls, scenario: Scenario, seed: int) -> RunContext:

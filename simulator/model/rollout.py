@@ -21,14 +21,14 @@ from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 from simpy import Environment
 
 from ..engine import EventLog, RandomStreams, SpanLog
-from ..engine.recorder import OK, PENDING
+from ..engine.recorder import DEFECT, OK, PENDING
 from ..records.rollout import (
     CANARY,
     DEPLOY,
@@ -55,7 +55,27 @@ from ..scenario.rollout import Canary, Defect, Deploy, RolloutSettings, resolve_
 from ..scenario.units import format_duration
 from .services import ReplicaDefect, ReplicaQueueStation, Station
 
+if TYPE_CHECKING:
+    from ..scenario.schema import Scenario
+    from .context import VersionedStations
+
+DEFAULT_REPLICA_START = 5.0
+"""Seconds from an autoscaler's decision to a replica taking traffic when no cluster runtime
+says otherwise: the Kubernetes pod-startup SLO, p99 ≤ 5 s (REFERENCE.md §4)."""
+
 # ---------------------------------------------------------------------------- decisions
+
+
+def replica_start(scenario: Scenario) -> float:
+    """Seconds from asking for a replica to its taking traffic: `autoscaling.replica_start`,
+    else the start time of the runtime of the nodes' first type (when the services run on
+    nodes, not under a cluster scheduler), else DEFAULT_REPLICA_START."""
+    start = scenario.autoscaling.replica_start
+    cluster = scenario.cluster
+    if start is None and cluster is not None and scenario.scheduler is None:
+        node_type = cluster.node_type_list()[0][1]
+        start = cluster.runtimes[node_type.runtime].start_time
+    return DEFAULT_REPLICA_START if start is None else start
 
 
 def fenceposts(desired: int, max_surge: int | str, max_unavailable: int | str) -> tuple[int, int]:
@@ -305,6 +325,21 @@ class Rollouts:
     def current_version(self, service: str) -> int:
         """The version the service runs, or is rolling out (new replicas get it)."""
         return self.stations[service].current_version
+
+    def defect_share(self, stations: list[int], start: float, end: float) -> float | None:
+        """The share of the visits to `stations` (indices) that ended in [start, end] and
+        failed with `defect`: what a bad version cost its users (None if none ended, or the
+        spans are not kept)."""
+        ends = np.frombuffer(self.spans.end, dtype=np.float64)
+        if not len(ends):
+            return None
+        mine = np.isin(np.frombuffer(self.spans.service, dtype=np.int32), stations)
+        mine &= (ends >= start) & (ends <= end)
+        visits = int(mine.sum())
+        if not visits:
+            return None
+        defect = np.frombuffer(self.spans.status, dtype=np.int8)[mine] == DEFECT
+        return float(defect.sum()) / visits
 
     def records(self) -> RolloutRecords:
         return RolloutRecords(self.log, self.lives)
@@ -709,9 +744,11 @@ def stations_by_service(
     return {station.name: station for station in stations}
 
 
-def scripted(env: Environment, rollouts: Rollouts, deploys: Iterable[tuple[str, Deploy]]) -> None:
+def scripted(
+    env: Environment, rollouts: VersionedStations, deploys: Iterable[tuple[str, Deploy]]
+) -> None:
     """Start each scripted deploy (`services.NAME.deploys`) at its time, and its rollback
-    `rollback_after` later."""
+    `rollback_after` later (on the rollouts of either fidelity)."""
     for service, deploy in deploys:
 
         def go(_: simpy.Event, service: str = service, deploy: Deploy = deploy) -> None:

@@ -24,13 +24,9 @@ from .autoscaling import Autoscaler, NodePool, Scaled
 from .context import RunContext, ServiceHandles, Subsystem
 from .placement import Placement
 from .resilience import BreakerState, ConnectionPools, RetryBudget
-from .rollout import Rollouts, scripted, stations_by_service
+from .rollout import Rollouts, replica_start, scripted, stations_by_service
 from .services import Station, build_station
 from .traffic import start_source
-
-DEFAULT_REPLICA_START = 5.0
-"""Seconds from an autoscaler's decision to a replica taking traffic when no cluster runtime
-says otherwise: the Kubernetes pod-startup SLO, p99 ≤ 5 s (REFERENCE.md §4)."""
 
 
 class _Policy(TypedDict):
@@ -359,16 +355,6 @@ class World:
         node_type = self._node_type()
         return node_type.price_per_hour if node_type is not None else math.nan
 
-    def _replica_start(self) -> float:
-        """Seconds from asking for a replica to its taking traffic: `autoscaling.replica_start`,
-        else the start time of the nodes' runtime, else the Kubernetes pod-startup SLO."""
-        scenario = self.scenario
-        replica_start = scenario.autoscaling.replica_start
-        node_type = self._node_type()
-        if replica_start is None and node_type is not None and scenario.cluster is not None:
-            replica_start = scenario.cluster.runtimes[node_type.runtime].start_time
-        return DEFAULT_REPLICA_START if replica_start is None else replica_start
-
     def _build_rollouts(self) -> Rollouts:
         """Deploys and rollbacks on the stations, for subsystems (`ServiceHandles.rollouts`)
         and for the scenario's scripted deploys."""
@@ -381,7 +367,7 @@ class World:
             self.streams,
             self.events,
             self.spans,
-            self._replica_start(),
+            replica_start(self.scenario),
             in_place=scenario.discovery.kind == "static",
         )
         handles = self.context.services
@@ -397,7 +383,7 @@ class World:
         scenario = self.scenario
         settings = scenario.autoscaling
         node_type = self._node_type()
-        replica_start = self._replica_start()
+        start = replica_start(scenario)
         if node_type is not None and scenario.cluster is not None:
             name = scenario.cluster.node_type_list()[0][0]
             self.pool = NodePool(
@@ -422,7 +408,7 @@ class World:
             settings,
             scaled,
             self.pool,
-            replica_start,
+            start,
             self.events,
             self.scaling,
             self.placement,

@@ -49,14 +49,15 @@ class SliLog:
     the target's index (the scenario's service order for entry points, the station's index
     for services), requests (entry points) or visits (services) that finished in the
     interval, how many of them were bad (failed, or at an entry point slower than the SLO
-    latency), the worker-seconds busy and available in the interval (services; NaN for
+    latency; whole numbers at request level, expectations at the analytic fidelity), the
+    worker-seconds busy and available in the interval (services; NaN for
     entry points) and the replicas at the scrape."""
 
     time: array[float] = field(default_factory=lambda: array("d"))
     scope: array[int] = field(default_factory=lambda: array("b"))
     target: array[int] = field(default_factory=lambda: array("i"))
-    requests: array[int] = field(default_factory=lambda: array("q"))
-    bad: array[int] = field(default_factory=lambda: array("q"))
+    requests: array[float] = field(default_factory=lambda: array("d"))
+    bad: array[float] = field(default_factory=lambda: array("d"))
     busy: array[float] = field(default_factory=lambda: array("d"))
     capacity: array[float] = field(default_factory=lambda: array("d"))
     replicas: array[int] = field(default_factory=lambda: array("i"))
@@ -66,8 +67,8 @@ class SliLog:
         time: float,
         scope: int,
         target: int,
-        requests: int,
-        bad: int,
+        requests: float,
+        bad: float,
         busy: float,
         capacity: float,
         replicas: int,
@@ -152,3 +153,5 @@ class MonitoringRecords:
     incidents: tuple[IncidentRecord, ...]
     replica_seconds_added: float
     """Seconds × replicas that hand-added replicas served within [warmup, horizon]."""
+    expected_counts: bool = False
+    """Whether the SLI counts are expectations (the analytic fidelity), not whole numbers."""

@@ -247,17 +247,17 @@ def _worst_case(distribution: Distribution) -> float:
 
 
 class OnRuntime(ScenarioModel):
-    """How the organisation's deploys act on the running services when requests are
-    simulated one by one (request level). Versions, rollouts and what a bad version does are
-    the same as scripted deploys' (docs/delivery.md, "Rollouts on the running services")."""
+    """How the organisation's deploys act on the running services, in both fidelities.
+    Versions, rollouts and what a bad version does are the same as scripted deploys'
+    (docs/delivery.md, "Rollouts on the running services")."""
 
     enabled: bool = knob(
         True,
-        "at request level, a deploy of a service that serves requests replaces its replicas "
-        "(ticket: by hand; config-management: rolling, at the converge run; automated: "
+        "a deploy of a service that serves requests rolls a new version out on it (ticket: "
+        "by hand; config-management: rolling, at the converge run; automated: "
         "delivery.automated.strategy), a bad change is a defect of the version, and its "
-        "incident is opened by monitoring or by customers who see it, not drawn; false, or "
-        "the analytic fidelity: incidents drawn from the probabilities",
+        "incident is opened by monitoring or by customers who see it, not drawn; false: "
+        "incidents drawn from the probabilities",
     )
     error_ratio: Distribution = knob(
         default_factory=lambda: Empirical(samples=(1.0, 0.5, 0.2, 0.1, 0.05)),
@@ -469,7 +469,7 @@ class Monitoring(ScenarioModel):
     )
     error_threshold: float = knob(
         0.05,
-        "threshold alerting at request level: share of a scrape interval's requests that fail "
+        "threshold alerting: share of a scrape interval's requests that fail "
         "or miss the SLO latency above which the error check holds (for alert_for; assumed)",
         gt=0,
         le=1,

@@ -260,13 +260,6 @@ class Scenario(ScenarioModel):
             check_recording(self)
         if self.fidelity == "analytic":
             for name, service in self.services.items():
-                if service.deploys:
-                    raise PydanticCustomError(
-                        "deploys_analytic",
-                        "expected no scripted deploys with fidelity analytic: rollouts act on "
-                        "replicas, which only the request level simulates",
-                        {"key": f"services.{name}.deploys"},
-                    )
                 if service.threading != "event-loop" or service.connection_pool.enabled:
                     raise PydanticCustomError(
                         "threads_analytic",

@@ -1,15 +1,18 @@
-"""Monitoring of the running system: SLIs scraped from the request and span logs, alert
+"""Monitoring of the running system: SLIs scraped from what requests saw (the request and
+span logs at request level, the steps' expectations at the analytic fidelity), alert
 rules, and pages that open incidents in the delivery model (when there is one), whose
-remedies act on the stations. Request level only: it reads what requests saw."""
+remedies act on the stations."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from ..metrics.monitoring import monitoring_results
-from ..model.context import RunContext, Subsystem
+from ..model.context import RunContext, SliSource, Subsystem
 from ..model.delivery import DeliveryModel
 from ..model.monitoring import MonitoringModel
+from ..model.monitoring.sources import RequestSli
 from ..scenario.schema import Scenario
 from .spec import SubsystemSpec
 
@@ -19,10 +22,27 @@ def _wanted(scenario: Scenario) -> bool:
     return scenario.monitoring.enabled and bool(scenario.traffic)
 
 
+def _source(context: RunContext) -> SliSource:
+    """The samples of the fidelity that runs the services."""
+    handles = context.services
+    if handles is not None:
+        latency = context.scenario.slo.latency
+        return RequestSli(
+            handles.stations,
+            handles.requests,
+            handles.spans,
+            len(context.scenario.services),
+            math.inf if latency is None else latency,
+        )
+    assert context.analytic is not None  # the runner hands the analytic services over
+    return context.analytic.sli
+
+
 def _build(context: RunContext, needed: Mapping[str, Subsystem]) -> MonitoringModel:
     delivery = needed.get("delivery")
     # The delivery model, typed, so that the type checker holds it to monitoring's Protocol.
-    return MonitoringModel(context, delivery if isinstance(delivery, DeliveryModel) else None)
+    organisation = delivery if isinstance(delivery, DeliveryModel) else None
+    return MonitoringModel(context, _source(context), organisation)
 
 
 SPEC = SubsystemSpec(
@@ -31,5 +51,4 @@ SPEC = SubsystemSpec(
     build=_build,
     collect=monitoring_results,
     needs=("delivery",),
-    request_level_only=True,
 )

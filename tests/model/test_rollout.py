@@ -507,14 +507,3 @@ def test_metrics_on_hand_made_records():
     ]  # fmt: skip
     with pytest.raises(ValueError, match="unknown rollout step"):
         log.record(0.0, "api", 0, "deploy", "rolling", "finished", (0, 1), (0, 0, 0))
-
-
-def test_scripted_deploys_are_refused_in_the_analytic_fidelity():
-    from simulator import ScenarioError, load_scenario
-    from tests.helpers import SCENARIOS
-
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(SCENARIOS / "one-world" / "bad-canary.yaml", ["fidelity=analytic"])
-    message = str(caught.value)
-    assert ".deploys: expected no scripted deploys with fidelity analytic" in message
-    assert "\n" not in message

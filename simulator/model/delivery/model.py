@@ -58,7 +58,7 @@ from ...scenario.distributions import Distribution
 from ...scenario.rollout import RolloutSettings
 from ...scenario.schema import Scenario
 from ...scenario.units import HOUR
-from ..context import RunContext
+from ..context import RunContext, VersionedStations
 from .decisions import (
     BAD_CHANGE,
     CANARY,
@@ -278,11 +278,14 @@ class DeliveryModel:
         )
 
     def _on_runtime(self, context: RunContext) -> RuntimeDeploys | None:
-        """The stations deploys act on: at request level, unless switched off."""
-        handles = context.services
-        if handles is None or handles.rollouts is None or not self.delivery.on_runtime.enabled:
+        """The stations deploys act on, in either fidelity, unless switched off."""
+        if context.services is not None:
+            rollouts: VersionedStations | None = context.services.rollouts
+        else:
+            rollouts = context.analytic.rollouts if context.analytic is not None else None
+        if rollouts is None or not self.delivery.on_runtime.enabled:
             return None
-        runtime = RuntimeDeploys(self.scenario, handles.rollouts, self.env)
+        runtime = RuntimeDeploys(self.scenario, rollouts, self.env)
         served = sum(runtime.serves(i) for i in range(self.delivery.services))
         if served == 0:
             return None

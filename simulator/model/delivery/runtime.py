@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from ...engine.recorder import STATUSES
 from ...records.rollout import DONE
 from ...scenario.delivery import Delivery
 from ...scenario.rollout import Canary, Defect, Manual, RolloutSettings
@@ -26,10 +25,8 @@ from .decisions import BAD_CHANGE
 
 if TYPE_CHECKING:
     from ...scenario.schema import Scenario
-    from ..rollout import RolloutOutcome, Rollouts
-
-DEFECT = STATUSES.index("defect")
-
+    from ..context import VersionedStations
+    from ..rollout import RolloutOutcome
 
 def rollout_settings(delivery: Delivery, duration: float) -> RolloutSettings:
     """How a process replaces replicas: by hand for tickets (the servers go down while the
@@ -63,7 +60,9 @@ class LiveDefect:
 class RuntimeDeploys:
     """Which stations each delivery service deploys to, and their live bad versions."""
 
-    def __init__(self, scenario: Scenario, rollouts: Rollouts, env: simpy.Environment) -> None:
+    def __init__(
+        self, scenario: Scenario, rollouts: VersionedStations, env: simpy.Environment
+    ) -> None:
         assert scenario.delivery is not None
         self.env = env
         self.rollouts = rollouts
@@ -132,20 +131,11 @@ class RuntimeDeploys:
 
     def failed_share(self, service: int, start: float, end: float, otherwise: float) -> float:
         """The share of the visits to the service's stations that ended in [start, end] and
-        failed with `defect`: what a bad version cost its users (`otherwise` if none ended,
-        or the spans are not recorded)."""
-        spans = self.rollouts.spans
-        ends = np.frombuffer(spans.end, dtype=np.float64)
-        if not len(ends):
-            return otherwise
+        failed by a defect: what a bad version cost its users (`otherwise` if none ended, or
+        that is not known)."""
         stations = [self.rollouts.stations[name].index for name in self.targets[service]]
-        mine = np.isin(np.frombuffer(spans.service, dtype=np.int32), stations)
-        mine &= (ends >= start) & (ends <= end)
-        visits = int(mine.sum())
-        if not visits:
-            return otherwise
-        defect = np.frombuffer(spans.status, dtype=np.int8)[mine] == DEFECT
-        return float(defect.sum()) / visits
+        share = self.rollouts.defect_share(stations, start, end)
+        return otherwise if share is None else share
 
     def roll_back(self, service: int, settings: RolloutSettings | None = None) -> simpy.Event:
         """Deploy, on each of the service's stations with a live bad version, the last version

@@ -33,10 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
-import numpy as np
 import simpy
 
-from ...engine.recorder import OK
 from ...records.monitoring import (
     BURN_RATE,
     ENTRY_POINT,
@@ -56,7 +54,7 @@ from ...records.monitoring import (
 )
 from ...scenario.graph import call_graph
 from ...scenario.units import format_duration
-from ..context import Organisation, RunContext
+from ..context import Organisation, RunContext, SliSource
 from ..delivery.decisions import rule_name
 from ..discovery.common import delivery_service
 from .rules import (
@@ -187,22 +185,19 @@ def _grid(phase: float, interval: float, k: int) -> float:
 class MonitoringModel:
     """Scrapes, rule evaluations, alerts and the incidents they open, for one run."""
 
-    def __init__(self, context: RunContext, delivery: Organisation | None = None) -> None:
-        if context.services is None:
-            raise ValueError("monitoring reads the request-level services")
-        handles = context.services
+    def __init__(
+        self, context: RunContext, source: SliSource, delivery: Organisation | None = None
+    ) -> None:
         scenario = context.scenario
         settings = scenario.monitoring
         self.env = context.env
         self.scenario = scenario
         self.events = context.events
         self.settings = settings
-        self.stations = handles.stations
-        self.request_log = handles.requests
-        self.span_log = handles.spans
+        self.source = source
+        self.station_names = source.station_names
         self.delivery = delivery if scenario.delivery is not None else None
         self.slo = settings.slo
-        self.slo_latency = scenario.slo.latency if scenario.slo.latency is not None else math.inf
         self.saturation_threshold = settings.saturation.threshold
         self.scale_out = scenario.incidents.manual_scale_out
         self.names = list(scenario.services)
@@ -212,14 +207,12 @@ class MonitoringModel:
         self.alerts: list[_Alert] = []
         self.incidents: list[_Incident] = []
         self._entry = {e: _EntryPoint() for e in self.entries}
-        self._service = [_Service() for _ in self.stations]
+        self._service = [_Service() for _ in self.station_names]
         self._states: dict[tuple[int, int], AlertState] = {}
         self._firing: dict[tuple[int, int], _Alert] = {}
         self._open: dict[int, int] = {}
         """Delivery service index → the monitoring incident open on it."""
         self._added: list[tuple[float, int]] = []
-        self._read = 0
-        self._span_low = 0
         self._last_scrape = 0.0
         self._scrapes = 0
         self._trees = self._call_trees()
@@ -236,7 +229,7 @@ class MonitoringModel:
 
     def _call_trees(self) -> dict[int, list[int]]:
         """For each entry point, the stations its requests can visit."""
-        by_name = {station.name: station.index for station in self.stations}
+        by_name = {name: index for index, name in enumerate(self.station_names)}
         if MONOLITH in by_name and self.scenario.deployment == "monolith":
             return {entry: [by_name[MONOLITH]] for entry in self.entries}
         graph = call_graph(self.scenario)
@@ -277,13 +270,12 @@ class MonitoringModel:
 
     # -- scraping ----------------------------------------------------------------------
     def _scrape(self, now: float) -> None:
-        """One scrape: what finished since the last one, from the logs' new rows."""
+        """One scrape: what finished since the last one."""
         start = self._last_scrape
-        totals, bads, first_bad = self._read_requests()
-        visits, failed = self._read_spans(start)
+        scrape = self.source.scrape(start, now)
         for entry in self.entries:
             state = self._entry[entry]
-            total, bad = int(totals[entry]), int(bads[entry])
+            total, bad = scrape.totals[entry], scrape.bads[entry]
             self.sli.record(now, ENTRY_POINT, entry, total, bad, math.nan, math.nan, 0)
             state.total.append(state.total[-1] + total)
             state.bad.append(state.bad[-1] + bad)
@@ -293,78 +285,30 @@ class MonitoringModel:
             if not holds:
                 state.first_bad = math.nan
             elif math.isnan(was):
-                state.first_bad = first_bad.get(entry, math.nan)
-        for station, seen in zip(self.stations, self._service, strict=True):
-            station.touch(now)
-            seen.busy = station.busy_area - seen.busy_seen
-            seen.capacity = station.capacity_area - seen.capacity_seen
-            seen.busy_seen, seen.capacity_seen = station.busy_area, station.capacity_area
-            index = station.index
+                state.first_bad = scrape.first_bad.get(entry, math.nan)
+        for index, seen in enumerate(self._service):
+            seen.busy, seen.capacity = float(scrape.busy[index]), float(scrape.capacity[index])
             self.sli.record(
                 now,
                 SERVICE,
                 index,
-                int(visits[index]),
-                int(failed[index]),
+                scrape.visits[index],
+                scrape.failed[index],
                 seen.busy,
                 seen.capacity,
-                station.replicas,
+                int(scrape.replicas[index]),
             )
             holds = saturated(seen.busy, seen.capacity, self.saturation_threshold)
             seen.unhealthy_since = unhealthy_since(seen.unhealthy_since, holds, start)
         self._last_scrape = now
         self._scrapes += 1
 
-    def _read_requests(self) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
-        """Requests finished since the last scrape (the request log is appended to when a
-        request ends): per entry point, how many and how many were bad, and the end of the
-        first bad one."""
-        log = self.request_log
-        low, high = self._read, len(log)
-        self._read = high
-        size = len(self.names)
-        if high == low:
-            return np.zeros(size, np.int64), np.zeros(size, np.int64), {}
-        service = np.frombuffer(log.service[low:high], dtype=np.int32)
-        arrival = np.frombuffer(log.arrival[low:high], dtype=np.float64)
-        end = np.frombuffer(log.end[low:high], dtype=np.float64)
-        status = np.frombuffer(log.status[low:high], dtype=np.int8)
-        bad = (status != OK) | (end - arrival > self.slo_latency)
-        totals = np.bincount(service, minlength=size)
-        bads = np.bincount(service[bad], minlength=size)
-        first: dict[int, float] = {}
-        if bads.any():
-            for entry in np.flatnonzero(bads):
-                first[int(entry)] = float(end[bad & (service == entry)].min())
-        return totals, bads, first
-
-    def _read_spans(self, since: float) -> tuple[np.ndarray, np.ndarray]:
-        """Visits that finished after `since`, per station, and how many failed. Spans are
-        appended when a visit is sent and finished later, so the slice starts at the oldest
-        visit still unfinished at the last scrape."""
-        log = self.span_log
-        low, high = self._span_low, len(log)
-        size = len(self.stations)
-        if high == low:
-            return np.zeros(size, np.int64), np.zeros(size, np.int64)
-        end = np.frombuffer(log.end[low:high], dtype=np.float64)
-        done = ~np.isnan(end)
-        new = done & (end > since)
-        service = np.frombuffer(log.service[low:high], dtype=np.int32)[new]
-        failed = np.frombuffer(log.status[low:high], dtype=np.int8)[new] != OK
-        unfinished = np.flatnonzero(~done)
-        self._span_low = low + int(unfinished[0]) if unfinished.size else high
-        return (
-            np.bincount(service, minlength=size),
-            np.bincount(service[failed], minlength=size),
-        )
-
     # -- rules -------------------------------------------------------------------------
     def _evaluate(self, now: float) -> None:
         if not self._scrapes:
             return
         for index, rule in enumerate(self.rules):
-            targets = self.entries if rule.scope == ENTRY_POINT else range(len(self.stations))
+            targets = self.entries if rule.scope == ENTRY_POINT else range(len(self._service))
             for target in targets:
                 key = (index, target)
                 holds = self._holds(rule, target)
@@ -381,8 +325,10 @@ class MonitoringModel:
                         now, "monitoring", "alert_resolved", f"{rule.name} on {alert.target}"
                     )
                 elif key in self._firing and self._outlived(self._firing[key], rule, now):
-                    self._firing.pop(key).resolved = now  # this episode ends; a new page
-                    self._fire(key, rule, target, now)
+                    old = self._firing.pop(key)
+                    old.resolved = now  # this episode ends; a new page
+                    after = self.incidents[old.incident].resolved
+                    self._fire(key, rule, target, now, after)
 
     def _outlived(self, alert: _Alert, rule: Rule, now: float) -> bool:
         """Whether an alert still fires well after the incident it opened was resolved: the
@@ -417,15 +363,20 @@ class MonitoringModel:
         )
 
     def _target_name(self, rule: Rule, target: int) -> str:
-        return self.names[target] if rule.scope == ENTRY_POINT else self.stations[target].name
+        return self.names[target] if rule.scope == ENTRY_POINT else self.station_names[target]
 
-    def _fire(self, key: tuple[int, int], rule: Rule, target: int, now: float) -> None:
+    def _fire(
+        self, key: tuple[int, int], rule: Rule, target: int, now: float, after: float = 0.0
+    ) -> None:
+        """An alert fires; the trouble it sees started when its condition began to hold
+        (not before `after`: the end of the incident an earlier page of it opened)."""
         name = self._target_name(rule, target)
         if rule.scope == ENTRY_POINT:
             since = self._entry[target].unhealthy_since
         else:
             since = self._service[target].unhealthy_since
-        alert = _Alert(rule, name, since if not math.isnan(since) else now, now)
+        started = max(since, after) if not math.isnan(since) else now
+        alert = _Alert(rule, name, started, now)
         self.alerts.append(alert)
         self._firing[key] = alert
         self.events.record(
@@ -453,7 +404,7 @@ class MonitoringModel:
         stations = self._trees[target] if rule.scope == ENTRY_POINT else [target]
         names: list[str] = []
         for index in stations:
-            station = self.stations[index].name
+            station = self.station_names[index]
             names += self.names if station == MONOLITH else [station]
         return {delivery_service(self.scenario, name) for name in names}
 
@@ -481,7 +432,7 @@ class MonitoringModel:
         else:
             found = most_saturated(
                 {
-                    self.stations[i].name: saturation(
+                    self.station_names[i]: saturation(
                         self._service[i].busy, self._service[i].capacity
                     )
                     for i in self._trees[target]
@@ -489,7 +440,7 @@ class MonitoringModel:
                 self.saturation_threshold,
             )
             overloaded = None if found is None else self._station_index(found)
-        name = alert.target if overloaded is None else self.stations[overloaded].name
+        name = alert.target if overloaded is None else self.station_names[overloaded]
         cause = ERRORS if overloaded is None else OVERLOAD
         service = delivery_service(self.scenario, name)
         number = len(self.incidents)
@@ -519,7 +470,7 @@ class MonitoringModel:
         )
 
     def _station_index(self, name: str) -> int:
-        return next(s.index for s in self.stations if s.name == name)
+        return self.station_names.index(name)
 
     def _first_bad(self, rule: Rule, target: int, station: int | None) -> float:
         """The end of the first bad request of the trouble, as far as monitoring saw it: of
@@ -538,7 +489,7 @@ class MonitoringModel:
         `manual_scale_out.replicas` more, which serve after the lead time."""
         env = self.env
         settings = self.scale_out
-        target = self.stations[station]
+        name = self.station_names[station]
 
         def remedy(who: str) -> simpy.Event:
             done = env.event()
@@ -547,21 +498,19 @@ class MonitoringModel:
                 env.now,
                 "monitoring",
                 "scale_out_ordered",
-                f"{who}: {settings.replicas} more replicas of {target.name}, ready in "
-                f"{lead / 60:.0f} min",
+                f"{who}: {settings.replicas} more replicas of {name}, ready in {lead / 60:.0f} min",
             )
 
             def serve(_event: simpy.Event) -> None:
-                for _ in range(settings.replicas):
-                    target.add_replica()
+                replicas = self.source.add_replicas(station, settings.replicas)
                 incident.remedied = env.now
                 incident.replicas_added = settings.replicas
                 self._added.append((env.now, settings.replicas))
                 self.events.record(
                     env.now,
-                    f"service/{target.name}",
+                    f"service/{name}",
                     "replicas_added_by_hand",
-                    f"{target.replicas} replicas now",
+                    f"{replicas} replicas now",
                 )
                 done.succeed()
 
@@ -584,10 +533,12 @@ class MonitoringModel:
             warmup=warmup,
             horizon=horizon,
             slo=self.slo,
-            slo_latency=self.slo_latency,
+            slo_latency=self.scenario.slo.latency
+            if self.scenario.slo.latency is not None
+            else math.inf,
             scrape_interval=self.settings.scrape_interval,
             entry_points=tuple(self.names),
-            services=tuple(station.name for station in self.stations),
+            services=tuple(self.station_names),
             sli=self.sli,
             alerts=tuple(
                 AlertRecord(

@@ -1,0 +1,505 @@
+"""Rollouts at the analytic fidelity: which share of a station's traffic each version
+serves, over time, and the errors a bad version makes of it.
+
+There are no replicas to replace one by one at this fidelity. A rollout is a *ramp*: the
+new version's share of the traffic moves linearly from one value to another over the
+rollout's time (the request level's replicas, replaced in rounds, become a straight line),
+and a station's error ratio at any time is its mix's, (1 − x) × r_before + x × r_new, or 1
+while a manual deploy has the service down. The delivery model drives it with the calls it
+makes of `simulator.model.rollout.Rollouts` (`deploy`, `rollback`, `current_version`,
+`bad_version`, `defect_share`), so the organisation does not know which fidelity it acts
+on. How long each strategy takes (`ramp_time` and the processes below):
+
+* rolling: ⌈desired / (surge + unavailable)⌉ rounds of a replica's start and `min_ready`
+  (Kubernetes' fenceposts, as at request level); the share ramps 0 → 1 over them;
+* canary: the slice starts (a replica's start), serves its share (`share`, or its replicas
+  over the desired count) for the analysis, whose verdict compares the expected errors of
+  both slices (`canary_passes`); then the rest as a rolling update, or the slice goes;
+* blue-green: the copy starts (a replica's start, then `switch_after`), then all traffic
+  switches at once;
+* manual: `duration`; `down`: every request fails meanwhile, then the new version serves;
+  `degraded`: the share ramps over the duration;
+* a rollback: the same way back, from wherever the mix is (a canary's: rolling); it cuts a
+  deploy in progress short.
+
+Not modelled here (docs/delivery.md): the capacity a rolling update or a degraded manual
+deploy takes away while replicas restart (the queues keep their replicas), latency
+regressions (`latency_factor`: the canary analysis compares errors only), and scripted
+deploys (`services.NAME.deploys`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from ..engine import EventLog
+from ..model.rollout import RolloutOutcome, SliceStats, canary_passes, canary_size, fenceposts
+from ..records.rollout import (
+    CANARY,
+    DEPLOY,
+    DONE,
+    DOWN,
+    FAILED,
+    INTERRUPTED,
+    PROMOTED,
+    ROLLBACK,
+    ROLLED_BACK,
+    STARTED,
+    SWITCHED,
+    UP,
+    ReplicaLives,
+    RolloutLog,
+    RolloutRecords,
+)
+from ..scenario.rollout import Defect, RolloutSettings
+from ..scenario.units import format_duration
+
+VisitCounter = Callable[[int, float, float], float]
+"""`visits(station, start, end)`: the expected visits to a station in [start, end]."""
+
+
+@dataclass(frozen=True)
+class StationRef:
+    """A station as the organisation names it."""
+
+    index: int
+    name: str
+
+
+@dataclass
+class Ramp:
+    """From `start` to `end` the share of `version` goes linearly from `low` to `high`, and
+    stays there after; `before` and `after` are the error ratios of the rest (the old mix)
+    and of `version`; while `down`, every request fails."""
+
+    start: float
+    end: float
+    low: float
+    high: float
+    before: float
+    after: float
+    version: int
+    down: bool = False
+
+    def share(self, time: float) -> float:
+        if time >= self.end or self.end <= self.start:
+            return self.high
+        return self.low + (self.high - self.low) * (time - self.start) / (self.end - self.start)
+
+    def ratio(self, time: float) -> float:
+        """The defect error ratio of the mix at `time` (outages aside)."""
+        x = self.share(time)
+        return (1.0 - x) * self.before + x * self.after
+
+    def mean_ratio(self, lo: float, hi: float) -> float:
+        """The mean defect error ratio over [lo, hi] (within this ramp's reign): linear on
+        the ramp, constant after it."""
+        if hi <= lo:
+            return self.ratio(lo)
+        mid = min(max(self.end, lo), hi)
+        total = (mid - lo) * (self.ratio(lo) + self.ratio(mid)) / 2 + (hi - mid) * self.ratio(hi)
+        return total / (hi - lo)
+
+
+def ramp_time(desired: int, settings: RolloutSettings, replica_start: float) -> float:
+    """A whole rolling update's time: rounds of a replica's start and `min_ready`, as many
+    as the surge and unavailable fenceposts need to replace every replica."""
+    rolling = settings.rolling
+    surge, unavailable = fenceposts(desired, rolling.max_surge, rolling.max_unavailable)
+    rounds = math.ceil(max(desired, 1) / max(surge + unavailable, 1))
+    return rounds * (replica_start + rolling.min_ready)
+
+
+@dataclass(eq=False)
+class _Plan:
+    number: int
+    kind: str
+    target: int | None
+    settings: RolloutSettings
+    done: simpy.Event
+    from_version: int = 0
+    to_version: int = 0
+    started: float = math.nan
+
+
+@dataclass(eq=False)
+class _Station:
+    ref: StationRef
+    desired: int
+    ramps: list[Ramp] = field(default_factory=list)
+    starts: list[float] = field(default_factory=list)
+    current: int = 0
+    defined: dict[int, Defect] = field(default_factory=dict)
+    deployed: tuple[int, int] | None = None
+    deployed_at: float = math.nan
+    last: RolloutSettings = field(default_factory=RolloutSettings)
+    queue: deque[_Plan] = field(default_factory=deque)
+    running: _Plan | None = None
+    process: simpy.Process | None = None
+
+    def ramp_at(self, time: float) -> Ramp | None:
+        i = bisect.bisect_right(self.starts, time) - 1
+        return self.ramps[i] if i >= 0 else None
+
+    def ratio(self, version: int) -> float:
+        defect = self.defined.get(version)
+        return defect.error_ratio if defect is not None else 0.0
+
+    def add(self, ramp: Ramp) -> None:
+        """A new ramp from now on (one starting at the same instant replaces it)."""
+        if self.ramps and self.ramps[-1].start >= ramp.start:
+            self.ramps.pop()
+            self.starts.pop()
+        self.ramps.append(ramp)
+        self.starts.append(ramp.start)
+
+
+class AnalyticRollouts:
+    """Deploys and rollbacks on the analytic stations, one rollout at a time per station
+    (later ones wait; a rollback cuts the one in progress short)."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        stations: Mapping[str, StationRef],
+        replicas: Mapping[int, int],
+        events: EventLog,
+        replica_start: float,
+        visits: VisitCounter,
+    ) -> None:
+        """`stations`: by the service names callers use (a monolith's services all name its
+        one station); `replicas`: each station's desired count; `visits`: the expected
+        visits to a station in an interval (for the canary analysis and `defect_share`)."""
+        self.env = env
+        self.stations = dict(stations)
+        self.events = events
+        self.replica_start = replica_start
+        self.visits = visits
+        self.log = RolloutLog()
+        self._states = {
+            ref.index: _Station(ref, max(replicas[ref.index], 1)) for ref in stations.values()
+        }
+        self._count = 0
+
+    # ------------------------------------------------------------------ what others read
+
+    def error_ratio(self, station: int, start: float, end: float) -> float:
+        """The mean share of the station's visits in [start, end] that fail: by a bad
+        version's defect, or all of them while a manual deploy has it down."""
+        state = self._states.get(station)
+        if state is None or not state.ramps:
+            return 0.0
+        return self._mean(state, start, end, outages=True)
+
+    def error_ratios(self, start: float, end: float, outages: bool = True) -> dict[int, float]:
+        """`error_ratio` of every station that has been deployed to and fails some of its
+        visits in [start, end], by station index (without `outages`: by defects only)."""
+        ratios: dict[int, float] = {}
+        for index, state in self._states.items():
+            if state.ramps and state.ramps[0].start <= end:
+                ratio = self._mean(state, start, end, outages=outages)
+                if ratio > 0:
+                    ratios[index] = ratio
+        return ratios
+
+    def first_deploy(self) -> float:
+        """When the first rollout began to change what serves (infinity if none did)."""
+        return min((s.ramps[0].start for s in self._states.values() if s.ramps), default=math.inf)
+
+    def active(self) -> bool:
+        """Whether any station has ever been deployed to (otherwise nothing fails)."""
+        return any(state.ramps for state in self._states.values())
+
+    def defect_share(self, stations: list[int], start: float, end: float) -> float | None:
+        """The share of the visits to `stations` in [start, end] that a defect failed (None
+        when no visit is expected)."""
+        visits = failed = 0.0
+        for index in stations:
+            count = self.visits(index, start, end)
+            visits += count
+            state = self._states.get(index)
+            if state is not None and state.ramps:
+                failed += count * self._mean(state, start, end, outages=False)
+        return failed / visits if visits > 0 else None
+
+    def current_version(self, service: str) -> int:
+        return self._state(service).current
+
+    def bad_version(self, service: str) -> tuple[float, int, Defect] | None:
+        """If the last deploy's version serves and fails requests: when that deploy started,
+        the version before it and its defect (else None)."""
+        state = self._state(service)
+        if state.deployed is None:
+            return None
+        before, version = state.deployed
+        defect = state.defined.get(version)
+        ramp = state.ramp_at(self.env.now)
+        serving = ramp is not None and ramp.share(self.env.now) > 0 and state.current == version
+        if defect is None or defect.error_ratio == 0.0 or not serving:
+            return None
+        return state.deployed_at, before, defect
+
+    def records(self) -> RolloutRecords:
+        """The rollouts' steps (no replicas at this fidelity: an empty `replica_versions`)."""
+        return RolloutRecords(self.log, ReplicaLives())
+
+    # ------------------------------------------------------------------ the API
+
+    def deploy(
+        self,
+        service: str,
+        version: int,
+        strategy: RolloutSettings,
+        defect: Defect | None = None,
+    ) -> simpy.Event:
+        """Roll `version` out to the service's station; the event fires with a
+        `RolloutOutcome` when the rollout ends."""
+        state = self._state(service)
+        if defect is not None:
+            state.defined.setdefault(version, defect)
+        plan = _Plan(self._next(), DEPLOY, version, strategy, self.env.event())
+        return self._ask(state, plan)
+
+    def rollback(
+        self,
+        service: str,
+        to_version: int | None = None,
+        settings: RolloutSettings | None = None,
+    ) -> simpy.Event:
+        """Roll the service back to the version before its last deploy (or `to_version`),
+        the way that deploy went unless `settings` say otherwise; a deploy in progress ends
+        there (its event fires with `interrupted`)."""
+        state = self._state(service)
+        how = state.last if settings is None else settings
+        plan = _Plan(self._next(), ROLLBACK, to_version, how, self.env.event())
+        if state.deployed is None and state.running is None and not state.queue:
+            plan.done.succeed(None)
+            return plan.done
+        if state.running is not None and state.running.kind == DEPLOY:
+            state.queue.appendleft(plan)
+            assert state.process is not None
+            state.process.interrupt("rollback")
+            return plan.done
+        return self._ask(state, plan)
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _state(self, service: str) -> _Station:
+        if service not in self.stations:
+            raise ValueError(f"no service {service!r} to roll out; expected one of "
+                             f"{', '.join(sorted(self.stations))}")  # fmt: skip
+        return self._states[self.stations[service].index]
+
+    def _next(self) -> int:
+        self._count += 1
+        return self._count - 1
+
+    def _mean(self, state: _Station, start: float, end: float, outages: bool) -> float:
+        """The mean error ratio over [start, end], ramp by ramp."""
+        if end <= start:
+            ramp = state.ramp_at(start)
+            if ramp is None:
+                return 0.0
+            return 1.0 if outages and ramp.down and start < ramp.end else ramp.ratio(start)
+        starts, ramps = state.starts, state.ramps
+        i = max(bisect.bisect_right(starts, start) - 1, 0)
+        total, covered = 0.0, 0.0
+        while i < len(ramps):
+            ramp = ramps[i]
+            lo = max(start, ramp.start)
+            hi = min(end, starts[i + 1]) if i + 1 < len(ramps) else end
+            if lo >= end:
+                break
+            if hi > lo:
+                covered += hi - lo
+                down_end = min(hi, ramp.end) if outages and ramp.down else lo
+                total += down_end - lo  # every request fails while down
+                if hi > down_end:
+                    total += ramp.mean_ratio(down_end, hi) * (hi - down_end)
+            i += 1
+        return total / (end - start) if covered else 0.0
+
+    def _ask(self, state: _Station, plan: _Plan) -> simpy.Event:
+        state.queue.append(plan)
+        if state.running is None:
+            self._start_next(state)
+        return plan.done
+
+    def _start_next(self, state: _Station) -> None:
+        if not state.queue:
+            state.running = state.process = None
+            return
+        plan = state.queue.popleft()
+        state.running = plan
+        state.process = self.env.process(self._run(state, plan))
+
+    def _record(self, state: _Station, plan: _Plan, step: str) -> None:
+        new = round(self._on(state, plan.to_version, plan.kind == ROLLBACK) * state.desired)
+        self.log.record(
+            self.env.now,
+            state.ref.name,
+            plan.number,
+            plan.kind,
+            plan.settings.strategy,
+            step,
+            (plan.from_version, plan.to_version),
+            (state.desired - new, new, 0),
+        )
+
+    def _mix_now(self, state: _Station) -> float:
+        """The defect error ratio of what serves now (0 before any deploy)."""
+        ramp = state.ramp_at(self.env.now)
+        return ramp.ratio(self.env.now) if ramp is not None else 0.0
+
+    def _ramp(
+        self,
+        state: _Station,
+        duration: float,
+        low: float,
+        high: float,
+        *,
+        running: float = 0.0,
+        down: bool = False,
+    ) -> None:
+        """From now, the share of the version being rolled out (`state.current`) goes from
+        `low` to `high` over `duration`; `running` of the traffic is on it already (the rest
+        keeps the error ratio it has)."""
+        now = self.env.now
+        after = state.ratio(state.current)
+        mix = self._mix_now(state)
+        before = (mix - running * after) / (1.0 - running) if running < 1 else after
+        state.add(Ramp(now, now + duration, low, high, max(before, 0.0), after, state.current,
+                       down))  # fmt: skip
+
+    def _on(self, state: _Station, version: int, rollback: bool) -> float:
+        """The share of the traffic `version` serves now: the current ramp's, or for a
+        rollback to the version its ramp replaces, the rest."""
+        ramp = state.ramp_at(self.env.now)
+        if ramp is None:
+            return 1.0 if state.current == version else 0.0
+        if ramp.version == version:
+            return ramp.share(self.env.now)
+        return 1.0 - ramp.share(self.env.now) if rollback else 0.0
+
+    # ------------------------------------------------------------------ one rollout
+
+    def _run(self, state: _Station, plan: _Plan) -> Generator[simpy.Event, Any, None]:
+        plan.started = self.env.now
+        if plan.kind == ROLLBACK:
+            assert state.deployed is not None
+            plan.to_version, plan.from_version = state.deployed
+            if plan.target is not None:
+                plan.to_version = plan.target
+        else:
+            assert plan.target is not None
+            plan.from_version, plan.to_version = state.current, plan.target
+            state.deployed = (plan.from_version, plan.to_version)
+            state.deployed_at = plan.started
+            state.last = plan.settings
+        self._record(state, plan, STARTED)
+        self.events.record(
+            self.env.now,
+            f"rollout/{state.ref.name}",
+            f"{plan.kind}_started",
+            f"{plan.settings.strategy} from version {plan.from_version} to {plan.to_version}",
+        )
+        outcome = DONE
+        try:
+            outcome = yield from self._strategy(state, plan)
+        except simpy.Interrupt:
+            outcome = INTERRUPTED
+            ramp = state.ramp_at(self.env.now)
+            if ramp is not None and ramp.end > self.env.now:  # the mix stops where it is
+                x = ramp.share(self.env.now)
+                state.add(Ramp(self.env.now, self.env.now, x, x, ramp.before, ramp.after,
+                               ramp.version))  # fmt: skip
+        self._record(state, plan, outcome)
+        self.events.record(
+            self.env.now,
+            f"rollout/{state.ref.name}",
+            f"{plan.kind}_{outcome}",
+            f"version {plan.to_version if outcome == DONE else plan.from_version} serves"
+            if outcome != INTERRUPTED
+            else "a rollback takes over",
+        )
+        plan.done.succeed(
+            RolloutOutcome(
+                state.ref.name, plan.number, plan.kind, plan.settings.strategy,
+                plan.from_version, plan.to_version, outcome, plan.started, self.env.now,
+            )
+        )  # fmt: skip
+        self._start_next(state)
+
+    def _strategy(self, state: _Station, plan: _Plan) -> Generator[simpy.Event, Any, str]:
+        settings = plan.settings
+        strategy = settings.strategy
+        if plan.kind == ROLLBACK and strategy == "canary":
+            strategy = "rolling"  # as at request level: a canary's slice goes the way it came
+        low = self._on(state, plan.to_version, plan.kind == ROLLBACK)
+        state.current = plan.to_version
+        if strategy == "manual":
+            manual = settings.manual
+            down = manual.outage == "down"
+            if down:
+                self._record(state, plan, DOWN)
+            self._ramp(state, manual.duration, low, 1.0, running=low, down=down)
+            yield self.env.timeout(manual.duration)
+            if down:
+                self._record(state, plan, UP)
+            return DONE
+        if strategy == "blue-green":
+            yield self.env.timeout(self.replica_start + settings.blue_green.switch_after)
+            self._ramp(state, 0.0, 1.0, 1.0)
+            self._record(state, plan, SWITCHED)
+            return DONE
+        if strategy == "canary":
+            return (yield from self._canary(state, plan))
+        whole = ramp_time(state.desired, settings, self.replica_start)
+        self._ramp(state, whole * (1.0 - low), low, 1.0, running=low)
+        yield self.env.timeout(whole * (1.0 - low))
+        return DONE
+
+    def _canary(self, state: _Station, plan: _Plan) -> Generator[simpy.Event, Any, str]:
+        canary = plan.settings.canary
+        size = canary_size(state.desired, canary.replicas, canary.share, split=True)
+        share = canary.share if canary.share is not None else size / state.desired
+        before = self._mix_now(state)
+        yield self.env.timeout(self.replica_start)
+        self._ramp(state, 0.0, share, share)
+        self._record(state, plan, CANARY)
+        start = self.env.now
+        yield self.env.timeout(canary.analysis)
+        passes = canary.verdict == "promote"
+        if canary.verdict == "analysis":
+            seen = self.visits(state.ref.index, start, self.env.now)
+            on_canary, on_others = seen * share, seen * (1.0 - share)
+            new = state.ratio(plan.to_version)
+            passes = canary_passes(
+                SliceStats(round(on_canary), round(on_canary * new), math.nan),
+                SliceStats(round(on_others), round(on_others * before), math.nan),
+                canary,
+            )
+            self.events.record(
+                self.env.now,
+                f"rollout/{state.ref.name}",
+                "canary_analysis",
+                f"{'passed' if passes else 'failed'} after {format_duration(canary.analysis)}",
+            )
+        if not passes:
+            state.current = plan.from_version
+            now = self.env.now
+            state.add(Ramp(now, now, 1.0, 1.0, before, before, plan.from_version))
+            self._record(state, plan, FAILED)
+            return ROLLED_BACK
+        self._record(state, plan, PROMOTED)
+        whole = ramp_time(state.desired, plan.settings, self.replica_start)
+        self._ramp(state, whole * (1.0 - share), share, 1.0, running=share)
+        yield self.env.timeout(whole * (1.0 - share))
+        return DONE
