@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..context import VersionedStations
     from ..rollout import RolloutOutcome
 
+
 def rollout_settings(delivery: Delivery, duration: float) -> RolloutSettings:
     """How a process replaces replicas: by hand for tickets (the servers go down while the
     operator deploys: `duration`, one at a time or all at once), a rolling update at the
