@@ -53,7 +53,6 @@ import simulator
 from simulator import Scenario, load_scenario
 from simulator.model import fastpath
 from simulator.model.world import World
-from simulator.theory import mmc
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "validation" / "mmc.yaml"
@@ -284,12 +283,13 @@ def measure_memory(requests: int) -> dict[str, float]:
     world = World(scenario, scenario.seed)
     world.run()
     after_run = peak_rss_mib()
+    arrivals, log_bytes = len(world.requests), world.requests.nbytes()  # `_result` empties it
     result = _result(world)
     seconds = time.perf_counter() - start
     return {
         "horizon_s": scenario.horizon,
-        "arrivals": len(world.requests),
-        "log_bytes": world.requests.nbytes(),
+        "arrivals": arrivals,
+        "log_bytes": log_bytes,
         "table_rows": len(result.requests),
         "table_bytes": int(result.requests.memory_usage(deep=True).sum()),
         "all_tables_bytes": int(
@@ -360,6 +360,10 @@ def report(
     scenario: Scenario,
     rng: str,
 ) -> None:
+    # Imported here, not at the top: the theory needs scipy, which a run does not import,
+    # and the memory child (`measure_memory`) should weigh what a run takes.
+    from simulator.theory import mmc
+
     queue = Queue.of(scenario)
     theory = mmc(queue.rate, queue.service_mean, queue.servers)
     print(

@@ -175,22 +175,32 @@ def _result(world: World) -> Result:
                 summary["requests_completed"],
             )
         )
+    # What reads the logs first; then the two big tables, each log let go of once its table
+    # is built, so that a million rows are not held as columns and as a table at once.
+    services_frame = services_table(
+        spans, stations, world.warmup_areas, warmup, horizon, spans_kept=record.spans
+    )
+    entry_points = entry_points_table(requests, services, warmup, horizon, slo)
+    more_summary, more_tables = collect(
+        world.subsystems, RunRecords(scenario, world.seed, requests, spans)
+    )
+    requests_frame = requests_table(requests, services, warmup)
+    del requests
+    world.requests.release()
+    spans_frame = spans_table(spans, [s.name for s in stations], warmup)
+    del spans
+    world.spans.release()
     tables = {
-        "requests": requests_table(requests, services, warmup),
-        "services": services_table(
-            spans, stations, world.warmup_areas, warmup, horizon, spans_kept=record.spans
-        ),
-        "entry_points": entry_points_table(requests, services, warmup, horizon, slo),
-        "spans": spans_table(spans, [s.name for s in stations], warmup),
+        "requests": requests_frame,
+        "services": services_frame,
+        "entry_points": entry_points,
+        "spans": spans_frame,
         "events": world.events.table(),
         "timeseries": timeseries_table(world.samples, stations, scenario.sample_interval, horizon),
         "costs": costs_table(world.node_samples, world.price_per_hour),
         "scaling": scaling_table(world.scaling),
         **rollout_tables(world.rollouts.records()),
     }
-    more_summary, more_tables = collect(
-        world.subsystems, RunRecords(scenario, world.seed, requests, spans)
-    )
     summary.update(more_summary)
     tables.update(more_tables)
     return Result(scenario=scenario, seed=world.seed, summary=summary, tables=tables)

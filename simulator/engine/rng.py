@@ -8,8 +8,21 @@ gives common random numbers across the scenarios of a comparison, and so less no
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from itertools import chain, repeat
 
 import numpy as np
+
+BLOCK = 4096
+"""Values a `value_stream` draws per numpy call."""
+
+
+def value_stream(draw: Callable[[int], np.ndarray]) -> Callable[[], float]:
+    """A zero-argument sampler of the values `draw(BLOCK)` returns, block after block, in
+    order: `scenario.distributions.block_stream`'s values, handed out by C iterators (no
+    Python frame per value), for the hot path of the request level."""
+    blocks = map(lambda _: draw(BLOCK).tolist(), repeat(None))
+    return chain.from_iterable(blocks).__next__
 
 
 def stream_key(name: str) -> int:

@@ -77,18 +77,23 @@ def request_kpis(
     """End-to-end KPIs of a set of request rows (all entry points, or one); with the span
     log of the same run, also the whole-path wait `wait_total_mean_s`."""
     arrival, start, end, status = (columns[k] for k in ("arrival", "start", "end", "status"))
+    # The whole-path waits first, while none of the per-request arrays below exist: on a
+    # million requests each is 8 MB, and the peak memory of a run is reached here or later.
+    wait_total = None if spans is None else _mean(total_waits(spans, warmup))
     measured = arrival >= warmup
     finished = measured & (status != PENDING)
     ok = measured & (status == OK)
-    wait = start[ok] - arrival[ok]
-    latency = end[ok] - arrival[ok]
+    sent = arrival[ok]
+    wait = start[ok] - sent
+    latency = end[ok] - sent
+    del sent
     count = int(finished.sum())
     kpis: dict[str, float] = {
         "requests_completed": int(ok.sum()),
         "requests_failed": count - int(ok.sum()),
         "throughput_rps": float(ok.sum() / (horizon - warmup)),
         "wait_mean_s": _mean(wait),
-        **({} if spans is None else {"wait_total_mean_s": _mean(total_waits(spans, warmup))}),
+        **({} if wait_total is None else {"wait_total_mean_s": wait_total}),
         "p_wait": _mean(wait > 0),
         "latency_mean_s": _mean(latency),
         **_percentiles(latency),
@@ -136,9 +141,11 @@ def total_waits(spans: Mapping[str, np.ndarray], warmup: float) -> np.ndarray:
     sent[request[first]] = spans["arrival"][first]
     ok = np.bincount(request[entry & (spans["outcome"] == OK)], minlength=size) > 0
     counted = ok & (sent >= warmup)
-    wait = np.nan_to_num(spans["start"] - spans["arrival"])  # NaN: never started
+    del sent, ok
     keep = counted[request]
-    return np.bincount(request[keep], wait[keep], size)[counted]
+    # NaN: never started (computed on the kept rows only, in place: the same values).
+    wait = np.nan_to_num(spans["start"][keep] - spans["arrival"][keep], copy=False)
+    return np.bincount(request[keep], wait, size)[counted]
 
 
 class StationLike(Protocol):
@@ -200,7 +207,8 @@ def requests_table(
             "end": columns["end"][keep],
             "status": _categorical(columns["status"][keep], STATUSES),
             "attempts": columns["attempts"][keep].astype(np.int16),
-        }
+        },
+        copy=False,  # the columns are new arrays: no second copy of a million rows
     )
 
 
@@ -218,7 +226,7 @@ def spans_table(
         "status": _categorical(columns["status"][keep], STATUSES),
         "outcome": _categorical(columns["outcome"][keep], STATUSES),
     }
-    return pd.DataFrame(frame)
+    return pd.DataFrame(frame, copy=False)  # new arrays, as in `requests_table`
 
 
 def services_table(
@@ -284,7 +292,8 @@ def entry_points_table(
         mine = requests["service"] == index
         if not mine.any():
             continue
-        subset = {key: values[mine] for key, values in requests.items()}
+        # One entry point (the usual case): its rows are all of them, so no copy.
+        subset = requests if mine.all() else {key: values[mine] for key, values in requests.items()}
         rows.append({"entry_point": name, **request_kpis(subset, warmup, horizon, slo_latency)})
     frame = pd.DataFrame(rows)
     return frame.set_index("entry_point") if rows else frame

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from simpy import Environment
-from simpy.events import NORMAL, Event, Timeout
+from simpy.events import NORMAL, Event, EventCallbacks, Timeout
 
 from ..engine.recorder import DEFECT, STALE_ENDPOINT, SpanLog
 from ..scenario.distributions import block_stream
@@ -170,6 +170,7 @@ class Station:
         self._marked: dict[int, ReplicaDefect] | None = None
         self.versions: Versions | None = None  # once a rollout puts them in play
         self._queue_limit_serving = queue_limit  # restored when a replica serves again
+        self._done_callbacks: EventCallbacks = [self._done]  # `_done` reuses work steps
 
     def touch(self, now: float) -> None:
         """Bring the time integrals up to `now`."""
@@ -300,10 +301,18 @@ class Station:
     def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
         raise NotImplementedError
 
+    def _queue_work(self, visit: Visit, sampler: Callable[[], float]) -> None:
+        raise NotImplementedError
+
     def leave(self, visit: Visit) -> None:
         now = self.env._now
-        if now != self._last:  # usually the instant its last work step ended
-            self.touch(now)
+        elapsed = now - self._last  # `touch`, inlined
+        if elapsed:
+            self.busy_area += self.busy * elapsed
+            self.queued_area += self.queued * elapsed
+            self.in_flight_area += self.in_flight * elapsed
+            self.capacity_area += self.workers * elapsed
+            self._last = now
         self.in_flight -= 1
 
     def _done(self, event: Event) -> None:
@@ -395,8 +404,13 @@ class CentralQueueStation(Station):
 
     def admit(self, visit: Visit) -> bool:
         now = self.env._now
-        if now != self._last:  # (`touch` at the same instant does nothing)
-            self.touch(now)
+        elapsed = now - self._last  # `touch`, inlined
+        if elapsed:
+            self.busy_area += self.busy * elapsed
+            self.queued_area += self.queued * elapsed
+            self.in_flight_area += self.in_flight * elapsed
+            self.capacity_area += self.workers * elapsed
+            self._last = now
         if self.queue_limit is not None and not self._idle and self.queued >= self.queue_limit:
             return False
         self.in_flight += 1
@@ -405,6 +419,26 @@ class CentralQueueStation(Station):
     def work(self, visit: Visit, sampler: Callable[[], float]) -> None:
         now = self.env._now
         if now != self._last:  # usually the instant the visit was admitted
+            self.touch(now)
+        if self._idle:
+            visit.replica = self._idle.popleft()
+            self.busy += 1
+            # `_run`, inlined (the thread-per-request stations call `_queue_work`)
+            if not visit.started:
+                visit.started = True
+                spans = self.spans
+                assert spans is not None  # World sets it before any visit arrives
+                spans.live_start[visit.row] = now
+                spans.live_replica[visit.row] = visit.replica
+            Step(self.env, sampler(), visit, self._done)
+        else:
+            self._queue.append((visit, sampler))
+            self.queued += 1
+
+    def _queue_work(self, visit: Visit, sampler: Callable[[], float]) -> None:
+        """`work` through `_run`, which the thread-per-request stations override."""
+        now = self.env._now
+        if now != self._last:
             self.touch(now)
         if self._idle:
             visit.replica = self._idle.popleft()
@@ -421,7 +455,13 @@ class CentralQueueStation(Station):
         if marked is not None and replica in marked and self._slowed(event, marked[replica]):
             return
         now = self.env._now
-        self.touch(now)
+        elapsed = now - self._last  # `touch`, inlined
+        if elapsed:
+            self.busy_area += self.busy * elapsed
+            self.queued_area += self.queued * elapsed
+            self.in_flight_area += self.in_flight * elapsed
+            self.capacity_area += self.workers * elapsed
+            self._last = now
         if self._retiring and replica in self._retiring:
             self.busy -= 1
             self.workers -= 1
@@ -432,7 +472,24 @@ class CentralQueueStation(Station):
             following, sampler = self._queue.popleft()
             self.queued -= 1
             following.replica = replica
-            self._run(following, sampler, now)
+            if not following.started:  # `_run`, inlined
+                following.started = True
+                spans = self.spans
+                assert spans is not None
+                spans.live_start[following.row] = now
+                spans.live_replica[following.row] = replica
+            if type(event) is Step:
+                # This event again, as the following visit's work step: what `Step` does
+                # (the same time, priority and event id) without making a new event.
+                env = self.env
+                event._delay = delay = sampler()
+                if delay < 0:
+                    raise ValueError(f"Negative delay {delay}")
+                event._value = following
+                event.callbacks = self._done_callbacks
+                heappush(env._queue, (now + delay, NORMAL, next(env._eid), event))
+            else:
+                Step(self.env, sampler(), following, self._done)
         else:
             self._idle.append(replica)
             self.busy -= 1
@@ -547,8 +604,13 @@ class ReplicaQueueStation(Station):
 
     def admit(self, visit: Visit) -> bool:
         now = self.env._now
-        if now != self._last:
-            self.touch(now)
+        elapsed = now - self._last  # `touch`, inlined
+        if elapsed:
+            self.busy_area += self.busy * elapsed
+            self.queued_area += self.queued * elapsed
+            self.in_flight_area += self.in_flight * elapsed
+            self.capacity_area += self.workers * elapsed
+            self._last = now
         if self._live is None:
             replica = self._choose(self._replica_in_flight)
         else:
@@ -578,6 +640,29 @@ class ReplicaQueueStation(Station):
                 self.workers += 1  # a retiring replica's visit needs a worker once more
             self._replica_busy[replica] += 1
             self.busy += 1
+            # `_run`, inlined (the thread-per-request stations call `_queue_work`)
+            if not visit.started:
+                visit.started = True
+                spans = self.spans
+                assert spans is not None  # World sets it before any visit arrives
+                spans.live_start[visit.row] = now
+                spans.live_replica[visit.row] = replica
+            Step(self.env, sampler(), visit, self._done)
+        else:
+            self._queues[replica].append((visit, sampler))
+            self.queued += 1
+
+    def _queue_work(self, visit: Visit, sampler: Callable[[], float]) -> None:
+        """`work` through `_run`, which the thread-per-request stations override."""
+        now = self.env._now
+        if now != self._last:
+            self.touch(now)
+        replica = visit.replica
+        if self._replica_busy[replica] < self.concurrency:
+            if self._retiring and replica in self._retiring:
+                self.workers += 1
+            self._replica_busy[replica] += 1
+            self.busy += 1
             self._run(visit, sampler, now)
         else:
             self._queues[replica].append((visit, sampler))
@@ -590,12 +675,35 @@ class ReplicaQueueStation(Station):
         if marked is not None and replica in marked and self._slowed(event, marked[replica]):
             return
         now = self.env._now
-        self.touch(now)
+        elapsed = now - self._last  # `touch`, inlined
+        if elapsed:
+            self.busy_area += self.busy * elapsed
+            self.queued_area += self.queued * elapsed
+            self.in_flight_area += self.in_flight * elapsed
+            self.capacity_area += self.workers * elapsed
+            self._last = now
         queue = self._queues[replica]
         if queue:
             following, sampler = queue.popleft()
             self.queued -= 1
-            self._run(following, sampler, now)
+            if not following.started:  # `_run`, inlined
+                following.started = True
+                spans = self.spans
+                assert spans is not None
+                spans.live_start[following.row] = now
+                spans.live_replica[following.row] = following.replica
+            if type(event) is Step:
+                # This event again, as the following visit's work step: what `Step` does
+                # (the same time, priority and event id) without making a new event.
+                env = self.env
+                event._delay = delay = sampler()
+                if delay < 0:
+                    raise ValueError(f"Negative delay {delay}")
+                event._value = following
+                event.callbacks = self._done_callbacks
+                heappush(env._queue, (now + delay, NORMAL, next(env._eid), event))
+            else:
+                Step(self.env, sampler(), following, self._done)
         else:
             self._replica_busy[replica] -= 1
             self.busy -= 1
@@ -623,7 +731,7 @@ class _HoldsThread(Station):
             else:
                 Step(self.env, sampler(), visit, self._done)
             return
-        super().work(visit, sampler)
+        self._queue_work(visit, sampler)
 
     def _run(self, visit: Visit, sampler: Callable[[], float], now: float) -> None:
         if sampler is HOLD:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from heapq import heappush
 
 import numpy as np
 from simpy import Environment
-from simpy.events import Event
+from simpy.events import NORMAL, Event, EventCallbacks
 
-from ..scenario.distributions import block_stream
+from ..engine.rng import value_stream
 from ..scenario.profiles import ReplayProfile
 from ..scenario.schema import Traffic
 from .profiles import RateFunction, arrival_stream, rate_function
@@ -33,14 +34,18 @@ class PoissonSource:
         self.env = env
         self._arrive = arrive
         mean_gap = 1.0 / spec.rate
-        self._gap = block_stream(lambda size: rng.exponential(mean_gap, size))
-        self._schedule()
-
-    def _schedule(self) -> None:
+        self._gap = value_stream(lambda size: rng.exponential(mean_gap, size))
+        self._callbacks: EventCallbacks = [self._on_arrival]
         Step(self.env, self._gap(), None, self._on_arrival)
 
-    def _on_arrival(self, _event: Event) -> None:
-        Step(self.env, self._gap(), None, self._on_arrival)  # `_schedule`, inlined
+    def _on_arrival(self, event: Event) -> None:
+        # The next arrival is this event again, pushed back on SimPy's queue as `Step`
+        # would push a new one (the same time, priority and event id): SimPy has taken it
+        # off the queue and holds the callback list it runs, which nothing changes. (Its
+        # `_delay` stays the first gap: only a work step's is read, by `Station._slowed`.)
+        env = self.env
+        event.callbacks = self._callbacks
+        heappush(env._queue, (env._now + self._gap(), NORMAL, next(env._eid), event))
         self._arrive()
 
 
