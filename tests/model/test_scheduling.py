@@ -19,6 +19,7 @@ from simulator.model.scheduling.placement import (
     drf_pick,
     fit_slots,
     random_first_fit,
+    random_first_fit_claims,
 )
 from simulator.model.world import World
 from simulator.records.run import RunRecords
@@ -175,6 +176,38 @@ def test_random_first_fit_places_exactly_as_one_task_after_the_other(rounds, slo
     assert placed == _one_by_one(slots, count, draws)
 
 
+@pytest.mark.parametrize("waves", [0, 1, 16, 1000])
+@settings(max_examples=300, deadline=None)
+@given(
+    slots=st.lists(st.integers(0, 3), min_size=1, max_size=60).map(np.array),
+    count=st.integers(0, 150),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_random_first_fit_claims_count_the_tasks_of_the_one_by_one_scan(waves, slots, count, seed):
+    # the tasks per node do not depend on the order they scan in: waves of left-over tasks
+    # (or, after `waves` of them, the task-by-task rounds) give the reference's counts
+    draws = np.random.default_rng(seed).random(max(count, 1))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(placement, "WAVES", waves)
+        unique, counts = random_first_fit_claims(slots, count, draws)
+    placed = np.array(_one_by_one(slots, count, draws), dtype=np.int64)
+    expected = np.unique(placed, return_counts=True)
+    assert unique.tolist() == expected[0].tolist()
+    assert counts.tolist() == expected[1].tolist()
+    assert unique.dtype == counts.dtype == np.int64
+
+
+def test_random_first_fit_claims_on_crowded_and_sparse_cells():
+    rng = np.random.default_rng(7)
+    for room in (0.002, 0.01, 0.3, 0.9):  # from long runs of full nodes to a nearly empty cell
+        slots = np.where(rng.random(5000) < room, rng.integers(1, 4, 5000), 0)
+        draws = rng.random(400)
+        expected = np.unique(np.array(_one_by_one(slots, 400, draws)), return_counts=True)
+        unique, counts = random_first_fit_claims(slots, 400, draws)
+        assert unique.tolist() == expected[0].tolist(), room
+        assert counts.tolist() == expected[1].tolist(), room
+
+
 def test_random_first_fit_on_a_large_sparse_cell_looks_past_its_window():
     rng = np.random.default_rng(5)
     slots = np.where(rng.random(5000) < 0.01, 2, 0)  # long runs of full nodes
@@ -271,17 +304,60 @@ def test_the_kept_slots_equal_slots_computed_afresh_after_every_kind_of_change(r
         elif action == 2 and running:  # a claim ends
             cell.release(float(step), *running.pop(int(rng.integers(len(running)))))
         elif action == 3:  # an offer locks what is free, then gives part of it back
-            free_cpu, free_mem = cell.free()
-            free_cpu, free_mem = np.clip(free_cpu, 0, None), np.clip(free_mem, 0, None)
-            cell.lock(float(step), free_cpu, free_mem)
-            some = np.unique(rng.integers(0, n, 5))
-            cell.unlock(float(step), some, free_cpu[some] / 2, free_mem[some] / 2)
-            free_cpu[some] /= 2
-            free_mem[some] /= 2
-            cell.lock(float(step), free_cpu, free_mem, sign=-1.0)
+            _offer_and_return(cell, rng, step, (cpu, mem), overlap=bool(rng.integers(3) == 0))
         else:  # nodes fail or come back
             nodes = np.unique(rng.integers(0, n, 3))
             cell.set_up(float(step), nodes, bool(rng.integers(2)))
+
+
+def _offer_and_return(
+    cell: CellState,
+    rng: np.random.Generator,
+    step: int,
+    shape: tuple[float, float],
+    overlap: bool,
+) -> None:
+    """A two-level offer of every free resource: the slots the cell hands out for it must be
+    those computed on the offer; claims start meanwhile; what is left goes back. With
+    `overlap`, a second offer is made (and returned) while the first is out."""
+    free_cpu, free_mem = cell.free()
+    free_cpu, free_mem = np.clip(free_cpu, 0, None), np.clip(free_mem, 0, None)
+    cell.lock(float(step), free_cpu, free_mem)
+    offered = cell.offered_slots(*shape)
+    if offered is not None:
+        assert offered.tolist() == cell.slots(free_cpu, free_mem, *shape, False).tolist()
+    second = None
+    if overlap:
+        second = cell.free()
+        cell.lock(float(step), *second)
+        assert cell.offered_slots(*shape) is None  # not known for an offer over another
+    some = np.unique(rng.integers(0, cell.n, 5))
+    cell.unlock(float(step), some, free_cpu[some] / 2, free_mem[some] / 2)
+    free_cpu[some] /= 2
+    free_mem[some] /= 2
+    ends = np.unique(rng.integers(0, cell.n, 3))  # work ends meanwhile on a few nodes
+    counts = np.zeros(len(ends), dtype=np.int64)
+    cell.release(float(step), ends, counts, np.zeros(len(ends)), np.zeros(len(ends)))
+    if second is not None:
+        cell.lock(float(step), *second, sign=-1.0)
+    cell.lock(float(step), free_cpu, free_mem, sign=-1.0)
+
+
+def test_an_offer_returned_whole_leaves_the_kept_slots_as_computed_afresh():
+    """The cell holds its free resources and slots from before an offer and restores them at
+    its return, recomputing only the nodes that changed meanwhile."""
+    rng = np.random.default_rng(3)
+    cell = small_cell(50)
+    shape = (1.0, 2.0)
+    cell.live_slots(*shape)
+    for step in range(60):
+        nodes = np.unique(rng.integers(0, 50, 4))
+        counts = rng.integers(1, 3, len(nodes))
+        cell.apply(float(step), nodes, counts, *cell.deltas(nodes, counts, *shape))
+        _offer_and_return(cell, rng, step, shape, overlap=step % 5 == 0)
+        kept = cell.live_slots(*shape).tolist()
+        assert kept == cell.slots(*cell.free(), *shape, False).tolist(), step
+        assert not cell.locked_cpu.any() and not cell.locked_mem.any()
 
 
 def test_utilisation_integral_is_exact():

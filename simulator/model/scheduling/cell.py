@@ -13,12 +13,14 @@ For speed the cell keeps what schedulers read on every decision: the free CPU an
 node and, per task shape asked for, the tasks of that shape that fit per node (`live_slots`).
 A commit touches a few nodes, so only those are recomputed, lazily, at the next read, with
 the same element-wise arithmetic as a full recomputation (the numbers are identical); a lock
-(two-level offers take every node's free resources) marks the whole cache stale.
+(two-level offers take every node's free resources) marks the whole cache stale, and the
+offer's return, when it leaves nothing locked, restores what the cache held before the lock
+and recomputes only the nodes changed meanwhile.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -29,6 +31,17 @@ NO_LIMIT = 1 << 30
 
 SHAPES = 16
 """Task shapes whose slots the cell keeps up to date; the oldest is dropped beyond that."""
+
+
+@dataclass(slots=True)
+class _Held:
+    """The cell just before an offer locked it, and the nodes changed since."""
+
+    free_cpu: np.ndarray
+    free_mem: np.ndarray
+    slots: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]]  # per shape: slots, view
+    changed: list[np.ndarray] = field(default_factory=list)
+    count: int = 0
 
 
 @dataclass(slots=True)
@@ -55,6 +68,7 @@ class CellState:
         density: np.ndarray,
         rack: np.ndarray,
         warmup: float,
+        sequence_numbers: bool = True,
     ) -> None:
         n = len(cpu)
         self.n = n
@@ -71,6 +85,8 @@ class CellState:
         self.instances = np.zeros(n, dtype=np.int64)
         self.up = np.ones(n, dtype=bool)
         self.seq = np.zeros(n, dtype=np.int64)
+        self.sequence_numbers = sequence_numbers
+        """Whether `seq` is kept (only coarse conflicts read it)."""
         self.total_cpu = float(self.cap_cpu.sum())
         self.total_mem = float(self.cap_mem.sum())
         self.warmup = warmup
@@ -82,7 +98,7 @@ class CellState:
         # x − 0.0 are x, where(True, x, 0) is x, and without a density limit the room for
         # instances (2^30 minus the node's instances) never binds.
         self.density_limited = bool((self.density < NO_LIMIT).any())
-        """Whether any node has a density limit."""
+        """Whether any node has a density limit (without one, `instances` is not kept)."""
         self.no_overhead = not (self.overhead_cpu.any() or self.overhead_mem.any())
         self._ever_locked = False  # two-level offers have locked resources at some point
         self._ever_down = False  # a node has failed at some point
@@ -92,6 +108,15 @@ class CellState:
         self._stale = True  # every node must be recomputed at the next read
         self._dirty: list[np.ndarray] = []  # nodes changed since the last read
         self._dirty_count = 0
+        # Two-level offers: a lock takes every node's free resources and its return gives
+        # back what was not used, leaving `locked` all zero again when no other offer is
+        # out. The free resources and kept slots from just before such a lock are held, with
+        # the nodes changed since, so that the return restores them instead of recomputing
+        # every node.
+        self._locks = 0  # offers out
+        self._locked_zero = True  # `locked_cpu` and `locked_mem` are all exactly zero
+        self._held: _Held | None = None
+        self._wanted: set[tuple[float, float]] = set()  # shapes to keep from the next return
 
     # -- time integrals ------------------------------------------------------------------
     def _advance(self, now: float) -> None:
@@ -139,9 +164,7 @@ class CellState:
                 del self._shapes[next(iter(self._shapes))]
             need_cpu = cpu + self.overhead_cpu
             need_mem = mem + self.overhead_mem
-            slots = fit_slots(
-                self._free_cpu, self._free_mem, need_cpu, need_mem, self.density - self.instances
-            )
+            slots = fit_slots(self._free_cpu, self._free_mem, need_cpu, need_mem, self._room())
             view = slots.view()
             view.flags.writeable = False
             shape = self._shapes[(cpu, mem)] = _Shape(cpu, mem, need_cpu, need_mem, slots, view)
@@ -149,6 +172,12 @@ class CellState:
 
     def _touch(self, nodes: np.ndarray) -> None:
         """These nodes changed: recompute them at the next read."""
+        held = self._held
+        if held is not None:
+            held.changed.append(nodes)
+            held.count += len(nodes)
+            if held.count > self.n // 4:
+                self._held = None
         if self._stale:
             return
         self._dirty.append(nodes)
@@ -166,7 +195,7 @@ class CellState:
         element by element, as computing them from scratch)."""
         if self._stale:
             self._free_cpu, self._free_mem = self._free_at(slice(None))
-            every = self.density - self.instances
+            every = self._room()
             for shape in self._shapes.values():
                 shape.slots[:] = fit_slots(
                     self._free_cpu, self._free_mem, shape.need_cpu, shape.need_mem, every
@@ -207,31 +236,30 @@ class CellState:
             mem = np.where(up, mem, 0.0)
         return cpu, mem
 
+    def _room(self) -> np.ndarray | None:
+        """Room for instances per node, None without a density limit (2^30 minus a node's
+        instances would take more than 500 million tasks on one node to bind)."""
+        return self.density - self.instances if self.density_limited else None
+
     def slots(
         self, free_cpu: np.ndarray, free_mem: np.ndarray, cpu: float, mem: float, one: bool
     ) -> np.ndarray:
         """How many tasks of (cpu, mem) fit per node in the given free resources."""
-        if self.no_overhead and not self.density_limited:
-            return fit_slots(free_cpu, free_mem, cpu, mem, None, one)
+        if self.no_overhead:
+            return fit_slots(free_cpu, free_mem, cpu, mem, self._room(), one)
         return fit_slots(
-            free_cpu,
-            free_mem,
-            cpu + self.overhead_cpu,
-            mem + self.overhead_mem,
-            self.density - self.instances,
-            one,
+            free_cpu, free_mem, cpu + self.overhead_cpu, mem + self.overhead_mem, self._room(), one
         )
 
     def slots_at(
         self, nodes: np.ndarray, free_cpu: np.ndarray, free_mem: np.ndarray, cpu: float, mem: float
     ) -> np.ndarray:
         """`slots(...)[nodes]` for free resources given at `nodes` only (same arithmetic)."""
+        room = self.density[nodes] - self.instances[nodes] if self.density_limited else None
+        if self.no_overhead:
+            return fit_slots(free_cpu, free_mem, cpu, mem, room)
         return fit_slots(
-            free_cpu,
-            free_mem,
-            cpu + self.overhead_cpu[nodes],
-            mem + self.overhead_mem[nodes],
-            self.density[nodes] - self.instances[nodes],
+            free_cpu, free_mem, cpu + self.overhead_cpu[nodes], mem + self.overhead_mem[nodes], room
         )
 
     def deltas(
@@ -295,8 +323,10 @@ class CellState:
         self._levels[1] += sums[1]
         self.used_cpu[nodes] += dcpu
         self.used_mem[nodes] += dmem
-        self.instances[nodes] += counts
-        self.seq[nodes] += 1
+        if self.density_limited:
+            self.instances[nodes] += counts
+        if self.sequence_numbers:
+            self.seq[nodes] += 1
         self._touch(nodes)
         return sums
 
@@ -316,8 +346,10 @@ class CellState:
         self._levels[1] += -sums[1]
         self.used_cpu[nodes] -= dcpu
         self.used_mem[nodes] -= dmem
-        self.instances[nodes] -= counts
-        self.seq[nodes] += 1
+        if self.density_limited:
+            self.instances[nodes] -= counts
+        if self.sequence_numbers:
+            self.seq[nodes] += 1
         self._touch(nodes)
 
     def lock(
@@ -332,6 +364,12 @@ class CellState:
         (`cpu_sum`: what `cpu` adds up to, if the caller has it)."""
         if cpu_sum is None:
             cpu_sum = float(np.add.reduce(cpu))
+        if sign == 1.0:
+            if self._locks == 0 and self._locked_zero:
+                self._hold()
+            else:
+                self._held = None  # offers overlap, or the cell is not as before one
+        self._locks += 1 if sign > 0 else -1
         self._shift(now, 2, sign * cpu_sum)
         # x + 1·c is x + c and x + (−1)·c is x − c: no temporary arrays for the product
         if sign == 1.0:
@@ -344,12 +382,66 @@ class CellState:
             self.locked_cpu += sign * cpu
             self.locked_mem += sign * mem
         self._ever_locked = True
+        if sign == 1.0:
+            self._locked_zero = False
+        elif self._locks == 0:
+            self._locked_zero = not (
+                np.logical_or.reduce(self.locked_cpu) or np.logical_or.reduce(self.locked_mem)
+            )
+            if self._locked_zero and self._restore():
+                return
         self._invalidate()
+
+    def _hold(self) -> None:
+        """Keep the free resources and the kept slots as they are before this lock (the
+        live ones get new arrays, recomputed if read while the offer is out)."""
+        self._refresh()
+        slots = {}
+        for key, shape in self._shapes.items():
+            slots[key] = (shape.slots, shape.view)
+            shape.slots = np.empty(self.n, dtype=np.int64)
+            shape.view = shape.slots.view()
+            shape.view.flags.writeable = False
+        self._held = _Held(self._free_cpu, self._free_mem, slots)
+
+    def _restore(self) -> bool:
+        """After the return of the only offer out, with `locked` all zero again: every node
+        not changed since the lock is as it was before it, so take back what was held and
+        recompute only the changed nodes. False if nothing usable is held."""
+        held, self._held = self._held, None
+        if held is None or held.slots.keys() != self._shapes.keys():
+            return False
+        self._free_cpu, self._free_mem = held.free_cpu, held.free_mem
+        for key, shape in self._shapes.items():
+            shape.slots, shape.view = held.slots[key]
+        self._stale = False
+        self._dirty = held.changed
+        self._dirty_count = held.count
+        for cpu, mem in self._wanted:
+            self.live_slots(cpu, mem)
+        self._wanted.clear()
+        return True
+
+    def offered_slots(self, cpu: float, mem: float) -> np.ndarray | None:
+        """Two-level: the slots of (cpu, mem) in the offer just made, which locked all free
+        resources while no other offer was out (a new array, the caller's to change), or
+        None if not known; then this shape is kept from the offer's return on.
+
+        They are the kept slots from just before the lock: `fit_slots` of the offer, which is
+        the free resources clipped at zero, equals `fit_slots` of the free resources, since
+        a node without room has no slots either way."""
+        held = self._held
+        if held is not None and self._locks == 1:
+            slots = held.slots.get((cpu, mem))
+            if slots is not None:
+                return slots[0].copy()
+            self._wanted.add((cpu, mem))
+        return None
 
     def unlock(self, now: float, nodes: np.ndarray, cpu: np.ndarray, mem: np.ndarray) -> None:
         """Return part of an offer's locked resources (distinct `nodes`), e.g. as its
         accepted tasks start."""
-        self._shift(now, 2, -float(cpu.sum()))
+        self._shift(now, 2, -float(np.add.reduce(cpu)))
         self.locked_cpu[nodes] -= cpu
         self.locked_mem[nodes] -= mem
         self._ever_locked = True

@@ -48,7 +48,12 @@ from ...scenario.units import format_duration
 from ..context import RunContext
 from .cell import CellState
 from .jobs import Claim, Job
-from .placement import POLICIES, claims, dominant_shares, random_first_fit
+from .placement import (
+    POLICIES,
+    claims,
+    random_first_fit,
+    random_first_fit_claims,
+)
 from .schedulers import Allocator, Framework, QueueScheduler, SchedulerAgent
 
 SAMPLES = 240
@@ -137,6 +142,7 @@ class SchedulingModel:
             per_node([r.density_limit for r in runtimes]).astype(np.int64),
             np.arange(n) // cluster.nodes_per_rack,
             self.warmup,
+            sequence_numbers=self.scheduler.conflict_mode == "coarse",
         )
 
     def _build_images(self) -> None:
@@ -181,8 +187,9 @@ class SchedulingModel:
             self.allocator = Allocator(self, frameworks, self.scheduler.allocator)
         self.batch_schedulers = self.schedulers[:-1]
         self.service_schedulers = self.schedulers[-1:]
-        self._owner_cpu = np.zeros(len(self.schedulers))
-        self._owner_mem = np.zeros(len(self.schedulers))
+        # Python floats: the same IEEE sums as numpy's, and DRF reads them every offer
+        self._owner_cpu = [0.0] * len(self.schedulers)
+        self._owner_mem = [0.0] * len(self.schedulers)
         self._next_batch = 0
 
     def _new_job(
@@ -281,15 +288,20 @@ class SchedulingModel:
         target.jobs += 1
         target.enqueue(job)
 
-    def place(self, scheduler: SchedulerAgent, job: Job, slots: np.ndarray) -> np.ndarray:
-        """Nodes for the job's unscheduled tasks, by the scenario's policy, on what it sees:
-        `slots`, the tasks of its shape that fit per node (not changed here)."""
+    def place(
+        self, scheduler: SchedulerAgent, job: Job, slots: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Claims (distinct nodes, ascending, and tasks on each) for the job's unscheduled
+        tasks, by the scenario's policy, on what it sees: `slots`, the tasks of its shape
+        that fit per node (not changed here)."""
         if job.anti_affinity:
             slots = np.minimum(slots, 1)
             if job.placed:
                 slots[self._nodes_of(job)] = 0
         draws = self._rng(scheduler).random(max(job.unscheduled, 1))
-        return self.policy(slots, job.unscheduled, draws)
+        if self.policy is random_first_fit:
+            return random_first_fit_claims(slots, job.unscheduled, draws)
+        return claims(self.policy(slots, job.unscheduled, draws))
 
     def _rng(self, scheduler: SchedulerAgent) -> np.random.Generator:
         rngs = self._placement_rngs
@@ -305,13 +317,14 @@ class SchedulingModel:
         self,
         scheduler: SchedulerAgent,
         job: Job,
-        nodes: np.ndarray,
+        unique: np.ndarray,
+        counts: np.ndarray,
         optimistic: bool,
         seen: np.ndarray | None = None,
     ) -> bool:
-        """Commit a placement; if it was made on a snapshot (`optimistic`), check conflicts
-        first (coarse ones against the snapshot's sequence numbers, `seen`). True if any."""
-        unique, counts = claims(nodes)
+        """Commit a placement's claims (`place`); if it was made on a snapshot (`optimistic`),
+        check conflicts first (coarse ones against the snapshot's sequence numbers, `seen`).
+        True if any."""
         dcpu, dmem = self.cell.deltas(unique, counts, job.cpu, job.memory)
         conflicted = False
         if optimistic:
@@ -323,7 +336,7 @@ class SchedulingModel:
                 None if seen is None else seen[unique],
                 self.scheduler.conflict_mode,
             )
-            if bad.any():
+            if np.logical_or.reduce(bad):
                 conflicted = True
                 if self.scheduler.commit_mode == "all-or-nothing":
                     return True
@@ -346,15 +359,15 @@ class SchedulingModel:
         locked). Tasks on nodes that failed meanwhile go back to the job: how many."""
         cell, now = self.cell, self.env.now
         cell.unlock(now, nodes, dcpu, dmem)
-        total = int(counts.sum())
+        total = int(np.add.reduce(counts))
         job.promised -= total
         job.unscheduled += total  # `_apply` moves the started ones to `placed`
         up = cell.up[nodes]
-        if not up.all():
+        if not np.logical_and.reduce(up):
             nodes, counts, dcpu, dmem = nodes[up], counts[up], dcpu[up], dmem[up]
         if len(nodes):
             self._apply(scheduler.index, job, nodes, counts, dcpu, dmem)
-        return total - int(counts.sum())
+        return total - int(np.add.reduce(counts))
 
     def _apply(
         self,
@@ -367,7 +380,7 @@ class SchedulingModel:
     ) -> None:
         now = self.env.now
         sums = self.cell.apply(now, nodes, counts, dcpu, dmem)
-        placed = int(counts.sum())
+        placed = int(np.add.reduce(counts))
         job.placed += placed
         job.unscheduled -= placed
         if not len(nodes):
@@ -452,10 +465,11 @@ class SchedulingModel:
             )
         return True
 
-    def shares(self) -> np.ndarray:
-        return dominant_shares(
-            self._owner_cpu, self._owner_mem, self.cell.total_cpu, self.cell.total_mem
-        )
+    def shares(self) -> list[float]:
+        """Each framework's dominant share: its larger share of CPU or of memory (DRF)."""
+        total_cpu, total_mem = self.cell.total_cpu, self.cell.total_mem
+        owned = zip(self._owner_cpu, self._owner_mem, strict=True)
+        return [max(c / total_cpu, m / total_mem) for c, m in owned]
 
     def clip_period(self, start: float, end: float) -> float:
         return max(0.0, min(end, self.horizon) - max(start, self.warmup))

@@ -9,7 +9,7 @@ Nothing here reads a clock or a random generator, so each policy is tested on it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -58,21 +58,94 @@ def random_first_fit(slots: np.ndarray, count: int, draws: np.ndarray) -> np.nda
     remaining tasks go one by one. All ways give the same nodes as placing the tasks one by
     one; they only avoid passes over every node where a look a few nodes ahead will do.
     """
+    wanted = _first_wanted(slots, count, draws)
+    if wanted is None:
+        return _NONE
+    return _rounds(slots, wanted, None)
+
+
+def random_first_fit_claims(
+    slots: np.ndarray, count: int, draws: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`claims(random_first_fit(slots, count, draws))`: how many tasks each node gets, which
+    is all a commit needs, computed without the order of the tasks.
+
+    How many tasks each node ends up with does not depend on the order in which the tasks
+    scan (placing one task and moving another past a full node commute: the tasks are
+    alike), so every task takes the first node with room from its start at once; where more
+    tasks want a node than it has room for, the rest move on together from the next node,
+    again at once, until none is left over (or no node has room). A few vector operations
+    per wave, and no order to keep; after `WAVES` waves the rest go as in
+    `random_first_fit`."""
+    wanted = _first_wanted(slots, count, draws)
+    if wanted is None:
+        return _NONE, _NONE
+    unique, counts = claims(wanted)
+    room = slots[unique]
+    over = counts > room
+    if not np.logical_or.reduce(over):
+        return unique, counts  # no node is wanted by more tasks than it has room for
+    total = len(slots)
+    left = slots.copy()
+    nodes, taken = [unique], [np.minimum(counts, room)]
+    left[unique] -= taken[0]
+    for _ in range(WAVES):
+        starts = np.repeat(unique[over] + 1, (counts - room)[over])
+        np.remainder(starts, total, out=starts)
+        found = _next_with_room(left, starts)
+        if found is None:
+            break  # every node is full: the rest cannot be placed
+        unique, counts = claims(found)
+        room = left[unique]
+        take = np.minimum(counts, room)
+        left[unique] -= take
+        nodes.append(unique)
+        taken.append(take)
+        over = counts > room
+        if not np.logical_or.reduce(over):
+            break
+    else:
+        return claims(random_first_fit(slots, count, draws))
+    every = np.concatenate(nodes)
+    order = np.argsort(every, kind="stable")
+    every = every[order]
+    first = np.empty(len(every), dtype=bool)
+    first[0] = True
+    np.not_equal(every[1:], every[:-1], out=first[1:])
+    starts = first.nonzero()[0]
+    return every[starts], np.add.reduceat(np.concatenate(taken)[order], starts)
+
+
+WAVES = 16
+"""Waves of left-over tasks moved on at once before random first-fit goes task by task."""
+
+
+def _first_wanted(slots: np.ndarray, count: int, draws: np.ndarray) -> np.ndarray | None:
+    """The node each task wants first: the first with room at or after its random start
+    (None if no task can be placed)."""
     total = len(slots)
     if count <= 0 or total == 0:
-        return _NONE
+        return None
     # ⌊draw·N⌋ is N only when a draw rounds up to 1; it wraps to node 0 like any other scan
     wanted = np.remainder((draws[:count] * total).astype(np.int64), total)
-    left = slots
-    full = left[wanted] <= 0
+    full = slots[wanted] <= 0
     if np.logical_or.reduce(full):
-        found = _next_with_room(left, wanted[full])
+        found = _next_with_room(slots, wanted[full])
         if found is None:
-            return _NONE
+            return None
         wanted[full] = found
+    return wanted
+
+
+def _rounds(
+    slots: np.ndarray, wanted: np.ndarray, counted: tuple[np.ndarray, np.ndarray] | None
+) -> np.ndarray:
+    """Random first-fit from the nodes first wanted (`counted`: their claims, if known)."""
+    left = slots
     placed: list[np.ndarray] = []
     for _ in range(ROUNDS):
-        first = _first_too_late(wanted, left)
+        first = _first_too_late(wanted, left, counted)
+        counted = None
         if first < 0:
             placed.append(wanted)
             return np.concatenate(placed) if len(placed) > 1 else wanted
@@ -111,12 +184,9 @@ def _next_with_room(left: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
     if len(starts) == 0:
         return starts
     total = len(left)
-    window = np.remainder(starts[:, None] + _AHEAD, total)
-    room = left[window] > 0
-    ahead = room.argmax(axis=1)
-    rows = np.arange(len(starts))
-    found = window[rows, ahead]
-    missed = ~room[rows, ahead]
+    room = left.take(starts[:, None] + _AHEAD, mode="wrap") > 0  # the window, wrapping
+    found = np.remainder(starts + room.argmax(axis=1), total)
+    missed = left[found] <= 0  # argmax is 0 where no node of the window has room
     if np.logical_or.reduce(missed):
         nodes = np.flatnonzero(left > 0)
         if len(nodes) == 0:
@@ -125,10 +195,13 @@ def _next_with_room(left: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
     return found
 
 
-def _first_too_late(wanted: np.ndarray, left: np.ndarray) -> int:
+def _first_too_late(
+    wanted: np.ndarray, left: np.ndarray, counted: tuple[np.ndarray, np.ndarray] | None = None
+) -> int:
     """The first task whose wanted node is full by its turn (more tasks before it want that
-    node than it has room for), or −1 if every task gets the node it wants."""
-    unique, counts = claims(wanted)
+    node than it has room for), or −1 if every task gets the node it wants (`counted`:
+    `claims(wanted)`, if known)."""
+    unique, counts = claims(wanted) if counted is None else counted
     if not np.logical_or.reduce(counts > left[unique]):
         return -1  # no node is wanted by more tasks than it has room for
     size = len(wanted)
@@ -241,23 +314,18 @@ def claims(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first = np.empty(size + 1, dtype=bool)
     first[0] = first[size] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:size])
-    bounds = np.flatnonzero(first)
+    bounds = first.nonzero()[0]  # np.flatnonzero of a 1-d array, without its wrappers
     return ordered[bounds[:-1]], bounds[1:] - bounds[:-1]
 
 
-def dominant_shares(
-    used_cpu: np.ndarray, used_mem: np.ndarray, total_cpu: float, total_mem: float
-) -> np.ndarray:
-    """Each framework's dominant share: its larger share of CPU or of memory (DRF)."""
-    return np.maximum(used_cpu / total_cpu, used_mem / total_mem)
-
-
-def drf_pick(shares: np.ndarray, wanting: np.ndarray) -> int:
+def drf_pick(shares: Sequence[float], wanting: Sequence[bool]) -> int:
     """Dominant-resource fairness: the framework with work and the lowest dominant share.
 
-    Ties go to the lowest index. Returns −1 when no framework wants resources.
+    Ties go to the lowest index. Returns −1 when no framework wants resources. (A loop over
+    a handful of frameworks: numpy's calls would cost more than the comparisons.)
     """
-    candidates = np.flatnonzero(wanting)
-    if len(candidates) == 0:
-        return -1
-    return int(candidates[np.argmin(shares[candidates])])
+    best = -1
+    for index, wants in enumerate(wanting):
+        if wants and (best < 0 or shares[index] < shares[best]):
+            best = index
+    return best

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,7 +29,7 @@ from ...records.scheduling import Handles
 from ...scenario.cluster import Scheduler as SchedulerSettings
 from .cell import CellState
 from .jobs import Job
-from .placement import EPS, claims, drf_pick
+from .placement import EPS, drf_pick
 
 OFFER_INTERVAL = 1.0
 """Two-level: the allocator gathers what frees up and makes its next offer this long after a
@@ -57,13 +57,16 @@ class SchedulerHost(Protocol):
 
     def decision_time(self, job: Job) -> float: ...
 
-    def place(self, scheduler: SchedulerAgent, job: Job, slots: np.ndarray) -> np.ndarray: ...
+    def place(
+        self, scheduler: SchedulerAgent, job: Job, slots: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def commit(
         self,
         scheduler: SchedulerAgent,
         job: Job,
-        nodes: np.ndarray,
+        unique: np.ndarray,
+        counts: np.ndarray,
         optimistic: bool,
         seen: np.ndarray | None = None,
     ) -> bool: ...
@@ -82,7 +85,7 @@ class SchedulerHost(Protocol):
 
     def give_up(self, scheduler: SchedulerAgent, job: Job) -> bool: ...
 
-    def shares(self) -> np.ndarray: ...
+    def shares(self) -> list[float]: ...
 
     def clip_period(self, start: float, end: float) -> float: ...
 
@@ -179,9 +182,9 @@ class QueueScheduler(SchedulerAgent):
                 slots = cell.slots(free[0], free[1], job.cpu, job.memory, False)
             else:
                 slots = cell.live_slots(job.cpu, job.memory)
-            nodes = model.place(self, job, slots)
-            if len(nodes):
-                conflicted = model.commit(self, job, nodes, self.optimistic, seen)
+            unique, counts = model.place(self, job, slots)
+            if len(unique):
+                conflicted = model.commit(self, job, unique, counts, self.optimistic, seen)
                 self._transaction(conflicted)
             model.after_attempt(self, job)
             self.deciding = []
@@ -280,13 +283,14 @@ class Framework(SchedulerAgent):
             if shape not in no_room:
                 slots = shapes.get(shape)
                 if slots is None:
-                    slots = cell.slots(offer.cpu, offer.mem, job.cpu, job.memory, False)
+                    slots = cell.offered_slots(job.cpu, job.memory)
+                    if slots is None:
+                        slots = cell.slots(offer.cpu, offer.mem, job.cpu, job.memory, False)
                     shapes[shape] = slots
-                nodes = model.place(self, job, slots)
-                if not len(nodes) and not slots.any():
+                unique, counts = model.place(self, job, slots)
+                if not len(unique) and not slots.any():
                     no_room.add(shape)  # the offer only shrinks: it stays so for this offer
-                if len(nodes):
-                    unique, counts = claims(nodes)
+                if len(unique):
                     dcpu, dmem = cell.deltas(unique, counts, job.cpu, job.memory)
                     offer.cpu[unique] -= dcpu
                     offer.mem[unique] -= dmem
@@ -294,9 +298,10 @@ class Framework(SchedulerAgent):
                         held[unique] = cell.slots_at(
                             unique, offer.cpu[unique], offer.mem[unique], cpu, mem
                         )
-                    room_cpu -= float(dcpu.sum())
-                    room_mem -= float(dmem.sum())
-                    placed = int(counts.sum())
+                    # np.add.reduce is what .sum() calls, without its Python layers
+                    room_cpu -= float(np.add.reduce(dcpu))
+                    room_mem -= float(np.add.reduce(dmem))
+                    placed = int(np.add.reduce(counts))
                     job.unscheduled -= placed
                     job.promised += placed
                     offer.accepted.append((job, unique, counts, dcpu, dmem))
@@ -347,7 +352,7 @@ class Allocator:
         self.frameworks = frameworks
         self.policy = policy
         self.next_rr = 0
-        self.requesting = np.zeros(len(frameworks), dtype=bool)
+        self.requesting = [False] * len(frameworks)
         self.min_cpu = MIN_OFFER_CPU_SHARE * model.cell.total_cpu
         self._round_due = False
 
@@ -368,12 +373,12 @@ class Allocator:
 
     def _round(self, _event: object) -> None:
         self._round_due = False
-        if not np.logical_or.reduce(self.requesting):
+        if not any(self.requesting):
             return
         cell = self.model.cell
         cpu, mem = cell.free_view()
-        cpu = np.clip(cpu, 0.0, None)
-        mem = np.clip(mem, 0.0, None)
+        cpu = np.maximum(cpu, 0.0)  # what np.clip(cpu, 0.0, None) computes, with less overhead
+        mem = np.maximum(mem, 0.0)
         cpu_sum, mem_sum = float(np.add.reduce(cpu)), float(np.add.reduce(mem))
         if cpu_sum < self.min_cpu or mem_sum <= EPS:
             return  # too little to offer: wait for more to free up
@@ -392,7 +397,9 @@ class Allocator:
         self.wake()
 
 
-def offer_pick(policy: str, shares: np.ndarray, requesting: np.ndarray, next_rr: int) -> int:
+def offer_pick(
+    policy: str, shares: Sequence[float], requesting: Sequence[bool], next_rr: int
+) -> int:
     """Which requesting framework gets the next offer: DRF, or round-robin from `next_rr`."""
     if policy == "drf":
         return drf_pick(shares, requesting)
