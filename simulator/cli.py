@@ -247,13 +247,27 @@ def _parser() -> argparse.ArgumentParser:
 
     chart = commands.add_parser(
         "chart",
-        help="run a scenario and draw one chart of it into a file (--list: the charts)",
-        description="Run a scenario once and draw one chart into an SVG or PNG file, at a "
-        "size and in a theme; `sresim chart --list` names the charts.",
+        help="draw one chart of a run, a sweep or the eras into a file (--list: the charts)",
+        description="Draw one chart into an SVG or PNG file, at a size and in a theme: of one "
+        "run of a scenario (SCENARIO CHART), of a sweep (SCENARIO KPI:AXIS --axis ..., an "
+        "experiment file, or a folder `sresim sweep --out` wrote), or of the Sysadmin, "
+        "DevOps and SRE eras (--eras CHART); `sresim chart --list` names the charts.",
     )
-    chart.add_argument("scenario", nargs="?", help="scenario YAML file or shipped name")
-    chart.add_argument("chart", nargs="?", help="chart name (see --list)")
+    chart.add_argument(
+        "scenario",
+        nargs="?",
+        metavar="SCENARIO",
+        help="scenario YAML file or shipped name; for a sweep chart also an experiment file "
+        "or a sweep's --out folder",
+    )
+    chart.add_argument("chart", nargs="?", metavar="CHART", help="chart name (see --list)")
     chart.add_argument("--list", action="store_true", help="list the charts and what they show")
+    chart.add_argument(
+        "--eras",
+        action="store_true",
+        help="a chart of the eras experiment: sresim chart --eras CHART (--set horizon=3w "
+        "shortens it)",
+    )
     chart.add_argument("-o", "--output", metavar="FILE", help="FILE.svg or FILE.png")
     chart.add_argument(
         "--size",
@@ -274,6 +288,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     _scenario_options(chart)
     _safety_options(chart)
+    chart.add_argument(
+        "--axis",
+        action="append",
+        default=[],
+        type=_axis_option,
+        metavar="PATH=V1,V2,...",
+        help="for a sweep chart of a scenario: an axis, as for `sresim sweep` (repeatable)",
+    )
+    chart.add_argument(
+        "--zip",
+        action="append",
+        default=[],
+        type=_zip_option,
+        metavar="PATH,PATH,...",
+        help="for a sweep chart: axes whose values go together, as for `sresim sweep`",
+    )
+    chart.add_argument(
+        "--replications",
+        type=_positive_int,
+        metavar="N",
+        help="for a sweep chart: runs per point (default 1, or the experiment file's)",
+    )
+    _parallel_options(chart)
     chart.set_defaults(handler=_chart)
 
     schema = commands.add_parser(
@@ -909,21 +946,28 @@ def _why(args: argparse.Namespace) -> int:
 
 
 def _chart(args: argparse.Namespace) -> int:
-    """One chart of one run into one file (simulator/plots/registry.py)."""
-    from .plots.registry import CHARTS, ChartError, chart_named
+    """One chart of one run, of a sweep or of the eras into one file; every argument is
+    checked before anything runs (simulator/chart_catalogue.py, plots/registry.py)."""
+    from .chart_catalogue import ChartError, era_chart, is_sweep_chart, listing, run_chart
+    from .chart_catalogue import sweep_chart as sweep_chart_name
 
     if args.list:
-        width = max(len(name) for name in CHARTS)
-        for name, chart in CHARTS.items():
-            print(f"{name:<{width}}  {chart.shows} (needs {chart.needs})")
+        print("\n".join(listing()))
         return 0
-    if not args.scenario or not args.chart:
-        raise ScenarioError("<arguments>", "chart", "expected SCENARIO CHART (or --list)")
+    given = [text for text in (args.scenario, args.chart) if text]
+    if args.eras and len(given) != 1:
+        raise ScenarioError("<arguments>", "chart", "expected --eras CHART (see --list)")
+    if not args.eras and len(given) != 2:
+        raise ScenarioError(
+            "<arguments>", "chart", "expected SCENARIO CHART (or --eras CHART, or --list)"
+        )
+    name = given[-1]
+    sweep = not args.eras and is_sweep_chart(name)
     if not args.output:
         raise ScenarioError("<arguments>", "-o", "expected an output file: -o FILE.svg|png")
     output = Path(args.output)
     try:
-        chart_named(args.chart)
+        (era_chart if args.eras else sweep_chart_name if sweep else run_chart)(name)
     except ChartError as error:
         raise ScenarioError("<arguments>", "chart", str(error)) from None
     if output.suffix.lower() not in (".svg", ".png"):
@@ -932,25 +976,166 @@ def _chart(args: argparse.Namespace) -> int:
         )
     if not output.parent.is_dir():
         raise ScenarioError(str(output), "-o", "expected an existing folder to write into")
-    from .budget import check_budget
-    from .plots.registry import draw_chart, save_one
+    if not sweep and (args.axis or args.zip or args.replications):
+        raise ScenarioError(
+            "<arguments>", "--axis", "applies only to a sweep chart (KPI:AXIS, see --list)"
+        )
+    if not sweep and args.backend != "local":
+        raise ScenarioError(
+            "<arguments>", "--backend", "applies only to a sweep chart; the eras take --jobs N"
+        )
+    from .plots.registry import save_one
     from .plots.theme import chart_theme
+
+    if args.eras:
+        draw, what = _era_drawing(args, name)
+    elif sweep:
+        draw, what = _sweep_drawing(args, given[0], name)
+    else:
+        draw, what = _run_drawing(args, given[0], name)
+    dpi = args.dpi or (200 if args.theme == "paper" else 100)
+    width, height = args.size
+    with chart_theme(args.theme):
+        try:
+            figure = draw()
+        except ChartError as error:
+            raise ScenarioError("--eras" if args.eras else given[0], "chart", str(error)) from None
+        save_one(figure, output, width, height, dpi)
+    print(f"{output}: {what}, {width}x{height} px, {args.theme} theme")
+    return 0
+
+
+def _run_drawing(args: argparse.Namespace, source: str, name: str) -> tuple[Any, str]:
+    """Run the scenario once; a function drawing chart `name` of it, and what it is."""
+    from .budget import check_budget
+    from .plots.registry import draw_chart
     from .runner import run
 
-    scenario = _load(args, args.scenario)
+    scenario = _load(args, source)
     limits = _limits(args)
     check_budget(scenario, limits)
     result = run(scenario, args.seed, progress=True, limits=limits)
-    dpi = args.dpi or (200 if args.theme == "paper" else 100)
-    with chart_theme(args.theme):
+    return lambda: draw_chart(name, result), f"{name} of {scenario.name}"
+
+
+def _sweep_drawing(args: argparse.Namespace, source: str, name: str) -> tuple[Any, str]:
+    """A sweep's summary: read from a folder `sresim sweep --out` wrote, or run here from
+    an experiment file or a scenario with --axis (as `sresim sweep` would, keeping nothing);
+    a function drawing chart `name` (KPI:AXIS[:AXIS]) of it, and what it is."""
+    from .chart_catalogue import ChartError, sweep_chart
+    from .plots.sweep import draw_sweep_chart, read_sweep
+
+    if Path(source).is_dir():
+        if args.axis or args.zip or args.set or args.replications or args.seed is not None:
+            raise ScenarioError(
+                source,
+                "--axis",
+                "a sweep folder is drawn as it is: --axis, --set, --seed and "
+                "--replications apply when `sresim sweep` runs it",
+            )
         try:
-            figure = draw_chart(args.chart, result)
+            summary, swept = read_sweep(Path(source))
         except ChartError as error:
-            raise ScenarioError(args.scenario, "chart", str(error)) from None
-        width, height = args.size
-        save_one(figure, output, width, height, dpi)
-    print(f"{output}: {args.chart} of {scenario.name}, {width}x{height} px, {args.theme} theme")
-    return 0
+            raise ScenarioError(source, "chart", str(error)) from None
+        return lambda: draw_sweep_chart(summary, swept, name), f"{name} of the sweep in {source}"
+    from .experiments.sweep import is_experiment, load_experiment, prepare
+
+    kpi, *names = sweep_chart(name)
+    limits = _limits(args)
+    axes: dict[str, list[Any]] = {}
+    zipped: list[list[str]] = []
+    replications: int | str = 1
+    seed: int | None = None
+    precision: float | None = None
+    if _is_experiment_file(source, limits, is_experiment):
+        experiment, base_source = load_experiment(source)
+        base = load_scenario(
+            base_source, experiment.overrides, limits=limits, allow=args.allow_path
+        )
+        if args.set:
+            base = load_scenario(base, args.set, limits=limits)
+        axes.update(experiment.axes)
+        zipped += experiment.zipped
+        replications, seed = experiment.replications, experiment.seed
+        if replications == "auto" and not args.replications:
+            precision = experiment.precision
+    else:
+        base = _load(args, source)
+    for key, values in args.axis:
+        axes[key] = values
+    zipped += args.zip
+    if not axes:
+        raise ScenarioError(
+            source,
+            "--axis",
+            "a sweep chart needs --axis PATH=V1,V2,..., an experiment file or a folder "
+            "`sresim sweep --out` wrote",
+        )
+    for axis in names:
+        if axis is not None and axis not in axes:
+            raise ScenarioError(source, "chart", f"{axis!r} is not an axis of the sweep")
+    plan = prepare(
+        base,
+        axes,
+        zipped=zipped,
+        replications=args.replications or replications,
+        precision=precision,
+        seed=args.seed if args.seed is not None else seed,
+        kpis=[kpi],
+        limits=limits,
+    )
+    result = plan.run(progress=True, **_parallel(args))
+    points = result.table["point"].nunique()
+    what = f"{name} of {base.name}, {points} points × {result.replications} replications"
+    return lambda: draw_sweep_chart(result.summary, result.axes, name), what
+
+
+GROWTH_POINTS = 6
+"""Service counts of the growth chart, 1 to 1,000 (as `python -m simulator.experiments.eras`)."""
+GROWTH_HORIZON = "4w"
+"""The growth runs' horizon unless --set horizon=... (as `python -m simulator.experiments.eras`)."""
+
+
+def _era_drawing(args: argparse.Namespace, name: str) -> tuple[Any, str]:
+    """Run what era chart `name` needs: the three era presets (with --set, at the common ten
+    services unless --set delivery.services=N) or the growth sweep; a function drawing the
+    chart, and what it is. Every era scenario is checked before the first run."""
+    import yaml
+
+    from .budget import check_budget
+    from .chart_catalogue import ERA_CHARTS
+    from .experiments.eras import COMMON_SERVICES, ERAS, ERAS_DIR, era_table, run_eras
+    from .experiments.growth import growth_sweep, service_counts
+    from .plots.registry import EraData, draw_era_chart
+
+    limits = _limits(args)
+    seed = 1 if args.seed is None else args.seed
+    paths = [ERAS_DIR / f"{era}.yaml" for era in ERAS]
+    for path in paths:
+        check_budget(load_scenario(path, args.set, limits=limits), limits)
+    overrides: dict[str, Any] = {}
+    for item in args.set:  # read as the loader reads --set (checked above)
+        key, _, text = item.partition("=")
+        try:
+            overrides[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            overrides[key.strip()] = text
+    if ERA_CHARTS[name][1] == "growth":
+        other = [key for key in overrides if key != "horizon"]
+        if other:
+            raise ScenarioError(
+                "--eras", "--set", f"the growth chart takes only --set horizon=..., not {other[0]}"
+            )
+        horizon = str(overrides.get("horizon", GROWTH_HORIZON))
+        counts = service_counts(GROWTH_POINTS)
+        growth = growth_sweep(paths, counts, horizon=horizon, seed=seed, jobs=args.jobs)
+        what = f"growth of the eras, {counts[0]}-{counts[-1]} services, {horizon} runs, seed {seed}"
+        return lambda: draw_era_chart(name, EraData(growth=growth)), what
+    services = None if "delivery.services" in overrides else COMMON_SERVICES
+    results = run_eras(seed=seed, services=services, overrides=overrides, jobs=args.jobs)
+    data = EraData(results=results, table=era_table(results))
+    horizon_text = f", horizon {overrides['horizon']}" if "horizon" in overrides else ""
+    return lambda: draw_era_chart(name, data), f"{name} of the eras, seed {seed}{horizon_text}"
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -3,7 +3,9 @@
 `conf.py` calls `prepare()` on every build. It copies `docs/*.md` (and their images) into
 `site/docs/`, the course notebooks into `site/notebooks/` with the site's run sizes injected
 below each notebook's `parameters` cell (as papermill does for the tests), and draws the
-gallery of every shipped scenario's charts into `site/gallery/`. A file is rewritten only
+gallery of every shipped scenario's charts into `site/gallery/`, and the presenters' page's
+charts into `site/gallery/presenters/` (by running the commands the page shows). A file is
+rewritten only
 when its content changes, so Sphinx re-reads only what changed; the notebooks' execution is
 cached by MyST-NB (keyed on their code, so a prose edit re-executes nothing) and the gallery
 by a digest of the package's code and the scenarios, so a rebuild after a prose edit takes
@@ -17,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import time
 from pathlib import Path
@@ -300,8 +303,55 @@ def gallery_page(entries: list) -> str:
     return "\n".join(lines)
 
 
+PRESENTERS = SITE / "presenters.md"
+"""The presenters' page (written by hand): the talk as ten charts, each a figure whose
+caption is the command that draws it."""
+
+FIGURE = re.compile(r"```\{figure\} (gallery/presenters/[\w-]+\.png)\n[^`]*`(sresim chart [^`]+)`")
+
+
+def presenter_charts(page: str) -> list[tuple[str, str]]:
+    """(image path, command) of each figure of the presenters' page, in order."""
+    return FIGURE.findall(page)
+
+
+def presenter_arguments(command: str, image: Path) -> list[str]:
+    """The command's arguments for `simulator.cli.main`, writing `image` instead of its -o."""
+    arguments = shlex.split(command)[1:]
+    at = arguments.index("-o")
+    arguments[at + 1] = str(image)
+    return arguments
+
+
+def prepare_presenters(log: bool = True) -> None:
+    """Draw each chart of the presenters' page by running the command its caption shows (the
+    file it writes replaced by the page's image): what the page shows is what the command
+    makes. Cached like the gallery, by the code, the scenarios and the commands."""
+    from simulator.cli import main
+
+    charts = presenter_charts(PRESENTERS.read_text(encoding="utf-8"))
+    folder = SITE / "gallery" / "presenters"
+    stamp = folder / ".digest"
+    digest = hashlib.sha256((_digest() + json.dumps(charts)).encode()).hexdigest()
+    images = [SITE / image for image, _ in charts]
+    if stamp.exists() and stamp.read_text() == digest and all(p.exists() for p in images):
+        return
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    started = time.perf_counter()
+    for image, command in zip(images, (command for _, command in charts), strict=True):
+        status = main(presenter_arguments(command, image))
+        if status != 0:
+            raise RuntimeError(f"the presenters' page shows a command that fails: {command}")
+        if log:
+            print(f"presenters: {image.name} ({time.perf_counter() - started:.0f} s)", flush=True)
+    stamp.write_text(digest)
+
+
 def prepare(gallery: bool = True) -> None:
     prepare_docs()
     prepare_notebooks()
     if gallery:
         prepare_gallery()
+        prepare_presenters()

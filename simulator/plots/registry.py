@@ -1,25 +1,29 @@
-"""One chart of one run, by name: what `sresim chart` draws and `sresim chart --list` lists.
+"""Charts by name, for `sresim chart`: one run's, and the eras' (a sweep's: plots/sweep.py).
 
     figure = draw_chart("latency-cdf", result)
     save_one(figure, Path("cdf.svg"), width=1280, height=720, dpi=100)
+    figure = draw_era_chart("comparison", EraData(results=results, table=era_table(results)))
 
-Each entry wraps a chart function of this package (the same ones `save_run_charts` uses)
-with a line saying what it shows and a test of whether a run has what it needs; the
-functions themselves are unchanged.
+Each entry wraps a chart function of this package (the same ones `save_run_charts` and
+`python -m simulator.experiments.eras` use) with a test of whether a run has what it needs;
+the names and what each shows are in simulator/chart_catalogue.py (no plotting library, so
+that `sresim chart --list` starts at once). The functions themselves are unchanged.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..chart_catalogue import ERA_CHARTS, RUN_CHARTS, ChartError, era_chart, run_chart
 from .theme import close_figure
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from ..results import Result
@@ -160,136 +164,38 @@ def _blast_radius(result: Result) -> Figure:
     return blast_radius_chart(result)
 
 
-CHARTS: dict[str, Chart] = {
-    chart.name: chart
-    for chart in (
-        Chart(
-            "latency-cdf",
-            "share of requests answered within each latency, per service, with theory",
-            "services",
-            _latency_cdf,
-            _services,
-        ),
-        Chart(
-            "latency-over-time",
-            "p50 and p99 latency of successful requests over time",
-            "services",
-            _latency_over_time,
-            _services,
-        ),
-        Chart(
-            "utilisation",
-            "utilisation and queue length per service over time",
-            "services",
-            _utilisation,
-            _services,
-        ),
-        Chart(
-            "call-graph",
-            "which service calls which, with visits per request",
-            "services that call each other",
-            _call_graph,
-            _calls,
-        ),
-        Chart(
-            "capacity",
-            "replicas per service and nodes over time, with the traffic behind",
-            "services",
-            _capacity,
-            _services,
-        ),
-        Chart(
-            "cost",
-            "spend per hour on nodes: the base and what the autoscaler added",
-            "services",
-            _cost,
-            _services,
-        ),
-        Chart(
-            "cluster-heatmap",
-            "the cluster scheduler's machines busy over time",
-            "a scheduling: section",
-            _cluster_heatmap,
-            _scheduling,
-        ),
-        Chart(
-            "failure-timeline",
-            "jobs abandoned and scheduler conflicts over time",
-            "a scheduling: section",
-            _failure_timeline,
-            _scheduling,
-        ),
-        Chart(
-            "cumulative-flow",
-            "changes in each delivery stage over time",
-            "a delivery: section",
-            _cumulative_flow,
-            _delivery,
-        ),
-        Chart(
-            "lead-time",
-            "distribution of the lead time from commit to production",
-            "a delivery: section",
-            _lead_time,
-            _delivery,
-        ),
-        Chart(
-            "operator-time",
-            "operators' hours by kind of work",
-            "a delivery: section",
-            _operator_time,
-            _delivery,
-        ),
-        Chart(
-            "value-stream",
-            "where a change's lead time goes, stage by stage",
-            "a change that reached production",
-            _value_stream,
-            _table("lead_time_breakdown"),
-        ),
-        Chart(
-            "incident-timeline",
-            "each incident from start to detection, response and recovery",
-            "an incident",
-            _incident_timeline,
-            _table("incident_timeline"),
-        ),
-        Chart(
-            "discovery-convergence",
-            "share of clients that know of an endpoint change against the time since it",
-            "endpoint changes (discovery:)",
-            _convergence,
-            _table("discovery_changes"),
-        ),
-        Chart(
-            "stale-errors",
-            "visits failed on a stale endpoint per second over time",
-            "endpoint changes and services",
-            _stale_errors,
-            lambda result: _services(result) and _table("discovery_changes")(result),
-        ),
-        Chart(
-            "blast-radius",
-            "what a leaked credential could reach while it was valid",
-            "a leaked credential (secrets: leak)",
-            _blast_radius,
-            _table("secret_leaks"),
-        ),
-    )
+_DRAWN: dict[str, tuple[Callable[[Result], Figure], Callable[[Result], bool]]] = {
+    "latency-cdf": (_latency_cdf, _services),
+    "latency-over-time": (_latency_over_time, _services),
+    "utilisation": (_utilisation, _services),
+    "call-graph": (_call_graph, _calls),
+    "capacity": (_capacity, _services),
+    "cost": (_cost, _services),
+    "cluster-heatmap": (_cluster_heatmap, _scheduling),
+    "failure-timeline": (_failure_timeline, _scheduling),
+    "cumulative-flow": (_cumulative_flow, _delivery),
+    "lead-time": (_lead_time, _delivery),
+    "operator-time": (_operator_time, _delivery),
+    "value-stream": (_value_stream, _table("lead_time_breakdown")),
+    "incident-timeline": (_incident_timeline, _table("incident_timeline")),
+    "discovery-convergence": (_convergence, _table("discovery_changes")),
+    "stale-errors": (
+        _stale_errors,
+        lambda result: _services(result) and _table("discovery_changes")(result),
+    ),
+    "blast-radius": (_blast_radius, _table("secret_leaks")),
 }
-"""Every chart of one run, by name, in the order `--list` shows them."""
 
-
-class ChartError(ValueError):
-    """A chart that does not exist or that the run cannot show: one line saying why."""
+CHARTS: dict[str, Chart] = {
+    name: Chart(name, shows, needs, *_DRAWN[name]) for name, (shows, needs) in RUN_CHARTS.items()
+}
+"""Every chart of one run, by name, in the order `--list` shows them (the names and words
+are in simulator/chart_catalogue.py, which loads no plotting library)."""
 
 
 def chart_named(name: str) -> Chart:
     """The chart called `name`; a ChartError listing the valid names if none is."""
-    try:
-        return CHARTS[name]
-    except KeyError:
-        raise ChartError(f"no chart {name!r}; expected one of: {', '.join(CHARTS)}") from None
+    return CHARTS[run_chart(name)]
 
 
 def draw_chart(name: str, result: Result) -> Figure:
@@ -299,6 +205,40 @@ def draw_chart(name: str, result: Result) -> Figure:
     if not chart.applies(result):
         raise ChartError(f"chart {name!r} needs {chart.needs}, which this run does not have")
     return chart.draw(result)
+
+
+@dataclass(frozen=True)
+class EraData:
+    """What the era charts draw: each era's run and the table `era_table` makes of them
+    (simulator/experiments/eras.py), or the growth sweep's table (experiments/growth.py).
+    The charts read them only; whoever calls runs what the chart needs (ERA_CHARTS)."""
+
+    results: Mapping[str, Result] | None = None
+    table: pd.DataFrame | None = None
+    growth: pd.DataFrame | None = None
+
+
+def draw_era_chart(name: str, data: EraData) -> Figure:
+    """Era chart `name` (a key of ERA_CHARTS) of `data`, in the current theme."""
+    from . import delivery
+
+    needs = ERA_CHARTS[era_chart(name)][1]
+    if needs == "growth":
+        if data.growth is None:
+            raise ChartError(f"era chart {name!r} needs the growth sweep's table")
+        return delivery.growth_curves(data.growth)
+    if data.results is None:
+        raise ChartError(f"era chart {name!r} needs the runs of the three eras")
+    if name == "comparison":
+        if data.table is None:
+            raise ChartError("era chart 'comparison' needs the era table of the runs")
+        return delivery.era_comparison(data.table)
+    draw = {
+        "lead-time": delivery.lead_time_distribution,
+        "operator-time": delivery.operator_time,
+        "value-stream": delivery.value_stream,
+    }[name]
+    return draw(data.results)
 
 
 def save_one(fig: Figure, path: Path, width: int, height: int, dpi: int) -> Path:

@@ -2,7 +2,8 @@
 of the other axes, the theory dashed where it applies), and a heat map over two axes.
 
 They read the summary a sweep returns (`SweepResult.summary`: one row per point and KPI
-with the axis values, mean, ci95_low, ci95_high and theory) and never run anything:
+with the axis values, mean, ci95_low, ci95_high and theory), or the one `sresim sweep
+--out DIR` wrote (`read_sweep(DIR)`), and never run anything:
 
     result = simulator.sweep("scenarios/validation/mmc.yaml", {...}, replications=5)
     fig = kpi_against_axis(result.summary, "wait_mean_s", "traffic.api.rate", result.axes)
@@ -22,7 +23,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
+from ..chart_catalogue import ChartError, sweep_chart
 from .common import THEORY_STYLE, empty_note, new_figure, root_figure, theme_if
 from .theme import PALETTE
 
@@ -46,35 +49,59 @@ def kpi_against_axis(
 ) -> Figure:
     """`kpi`'s mean against axis `x` with its 95% confidence band, one line per combination
     of the other axes' values (`axes`: every axis of the sweep), and what theory predicts,
-    dashed, where the summary has it."""
+    dashed, where the summary has it. An axis of words (discovery.kind) keeps the sweep's
+    order, with a dot and a 95% error bar per value: no line joins values without an order
+    between them."""
     own = ax is None
     with theme_if(own):
         fig = new_figure() if ax is None else root_figure(ax)
         plot = fig.subplots() if ax is None else ax
         rows = _rows(summary, kpi)
         others = [a for a in axes if a != x and rows[a].nunique() > 1]
-        groups = rows.groupby(others, sort=False) if others else [((), rows)]
+        groups = list(rows.groupby(others, sort=False) if others else [((), rows)])
+        numeric = rows.empty or pd.api.types.is_numeric_dtype(rows[x])
+        order = list(dict.fromkeys(rows[x]))  # the points' order: the axis as given
         drawn_theory = False
         for index, (values, group) in enumerate(groups):
-            group = group.sort_values(x)
             colour = PALETTE[index % len(PALETTE)]
-            label = _label(others, values) if others else "simulated"
-            plot.plot(group[x], group["mean"], "-o", color=colour, label=f"{label}: mean")
-            plot.fill_between(
-                group[x], group["ci95_low"], group["ci95_high"], color=colour, alpha=0.2, lw=0
-            )
+            label = f"{_label(others, values) if others else 'simulated'}: mean"
+            if numeric:
+                group = group.sort_values(x)
+                plot.plot(group[x], group["mean"], "-o", color=colour, label=label)
+                low, high = group["ci95_low"], group["ci95_high"]
+                plot.fill_between(group[x], low, high, color=colour, alpha=0.2, lw=0)
+                where = group[x].to_numpy()
+            else:
+                shift = (index - (len(groups) - 1) / 2) * 0.1  # side by side, not on top
+                where = np.array([order.index(v) for v in group[x]], dtype=float) + shift
+                below = (group["mean"] - group["ci95_low"]).to_numpy()
+                above = (group["ci95_high"] - group["mean"]).to_numpy()
+                plot.errorbar(where, group["mean"], yerr=[below, above], fmt="o", capsize=6,
+                              color=colour, label=label)  # fmt: skip
             if "theory" in group and group["theory"].notna().any():
-                plot.plot(group[x], group["theory"], color=colour, **THEORY_STYLE)
+                plot.plot(where, group["theory"], color=colour, **THEORY_STYLE)
                 drawn_theory = True
         if rows.empty:
             empty_note(plot, f"no {kpi} in this sweep")
         if drawn_theory:
             plot.plot([], [], color="#333333", **THEORY_STYLE, label="queueing theory")
-        plot.set_xlabel(f"{x} (SI units)")
-        plot.set_ylabel(kpi)
-        plot.set_title(f"{kpi} against {x} (mean, 95% confidence band)")
+        if numeric:
+            plot.set_xlabel(f"{x} (SI units)")
+        else:
+            plot.set_xticks(range(len(order)), [str(v) for v in order])
+            plot.set_xlim(-0.5, len(order) - 0.5)
+            plot.set_xlabel(x)
+        plot.set_ylabel(kpi_label(kpi))
+        plot.set_title(f"{kpi} against {x}")  # short: a long axis name would be clipped
         if not rows.empty:
-            plot.legend(fontsize="small", loc="best")
+            handles, labels = plot.get_legend_handles_labels()
+            if numeric and rows["ci95_high"].notna().any():  # one replication: no band
+                band = Patch(color="#333333", alpha=0.2, lw=0, label="95% confidence band")
+                handles, labels = [*handles, band], [*labels, "95% confidence band"]
+            elif rows["ci95_high"].notna().any():
+                labels = [f"{text} (bar: 95% confidence)" if text.endswith(": mean") else text
+                          for text in labels]  # fmt: skip
+            plot.legend(handles, labels, fontsize="small")
     return fig
 
 
@@ -111,15 +138,67 @@ def kpi_heatmap(
                 bright = shade > 0.6  # viridis is light at the top of its scale
                 colour = "black" if bright else "white"
                 plot.text(column, row, f"{value:.3g}", ha="center", va="center", color=colour)
-        fig.colorbar(image, ax=plot, label=kpi)
+        fig.colorbar(image, ax=plot, label=kpi_label(kpi))
         plot.set_xlabel(x)
         plot.set_ylabel(y)
         plot.set_title(f"{kpi} (mean over replications)")
     return fig
 
 
+UNITS = {"s": "s", "rps": "per s", "usd": "$", "bytes": "bytes"}
+"""A KPI's unit, by a word of its name (wait_mean_s, wait_mean_s_batch, cost_usd)."""
+
+
+def kpi_label(kpi: str) -> str:
+    """The KPI's name with its unit, or "share, 0-1" for a share (by its description)."""
+    from ..metrics import KPI_DESCRIPTIONS
+
+    words = kpi.split("_")
+    unit = next((unit for word, unit in UNITS.items() if word in words), None)
+    if unit is None and KPI_DESCRIPTIONS.get(kpi, "").startswith("share of"):
+        unit = "share, 0–1"
+    return f"{kpi} ({unit})" if unit else kpi
+
+
 def _tick(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def read_sweep(folder: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The summary and the axes of a sweep that `sresim sweep --out folder` wrote
+    (summary.parquet and sweep.json); a ChartError if the folder holds no such sweep."""
+    import json
+
+    summary_file, about_file = folder / "summary.parquet", folder / "sweep.json"
+    if not (summary_file.is_file() and about_file.is_file()):
+        raise ChartError(
+            f"{folder}: expected a folder written by `sresim sweep --out` "
+            "(summary.parquet and sweep.json)"
+        )
+    try:
+        axes = json.loads(about_file.read_text(encoding="utf-8"))["axes"]
+        summary = pd.read_parquet(summary_file)
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise ChartError(f"{folder}: not a readable sweep ({type(error).__name__})") from None
+    if not isinstance(axes, list) or not set(axes) <= set(summary.columns):
+        raise ChartError(f"{folder}: sweep.json's axes do not match summary.parquet")
+    return summary, [str(axis) for axis in axes]
+
+
+def draw_sweep_chart(summary: pd.DataFrame, axes: Sequence[str], name: str) -> Figure:
+    """Chart `name` (KPI:AXIS, or KPI:AXIS:AXIS for a heat map) of a sweep's summary; a
+    ChartError naming what the sweep has if the KPI or an axis is not in it."""
+    kpi, x, y = sweep_chart(name)
+    for axis in (x, y):
+        if axis is not None and axis not in axes:
+            raise ChartError(f"{axis!r} is not an axis of this sweep; it has {', '.join(axes)}")
+    kpis = list(dict.fromkeys(summary["kpi"]))
+    if kpi not in kpis:
+        shown = ", ".join(kpis[:12]) + (", ..." if len(kpis) > 12 else "")
+        raise ChartError(f"no KPI {kpi!r} in this sweep; it has {shown}")
+    if y is None:
+        return kpi_against_axis(summary, kpi, x, axes)
+    return kpi_heatmap(summary, kpi, x, y, axes)
 
 
 def save_sweep_charts(

@@ -1,5 +1,6 @@
-"""`sresim --help` and `sresim validate` start without pandas, matplotlib or scipy: a
-user checking a scenario in an editor loop should not wait for the data libraries."""
+"""`sresim --help`, `sresim validate` and `sresim chart --list` start without pandas,
+matplotlib or scipy: a user checking a scenario in an editor loop, or looking for a chart's
+name, should not wait for the data libraries."""
 
 from __future__ import annotations
 
@@ -26,9 +27,15 @@ print(status, *[m for m in {heavy!r} if m in sys.modules])
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["validate", str(MMC)], ["validate", "examples/web-shop"]],
+    [
+        ["--help"],
+        ["validate", str(MMC)],
+        ["validate", "examples/web-shop"],
+        ["chart", "--list"],
+        ["chart", "--help"],
+    ],
 )
-def test_help_and_validate_do_not_import_the_data_libraries(args):
+def test_help_validate_and_chart_list_do_not_import_the_data_libraries(args):
     code = PROBE.format(args=args, heavy=HEAVY)
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
