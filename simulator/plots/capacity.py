@@ -1,7 +1,8 @@
 """Capacity and cost over time: what the autoscaler ran, how late, and what it cost.
 
-`capacity_over_time(result)` shows replicas per service and nodes with the traffic behind
-them, so the autoscaler's lag is visible; `cost_over_time(results)` shows the spend rate of
+`capacity_over_time(result)` shows the traffic against what the serving replicas can take
+(one scale, requests per second), then replicas per service and nodes, so the autoscaler's
+lag is visible; `cost_over_time(results)` shows the spend rate of
 one or several runs, split into the nodes a run always had and the nodes the autoscaler
 added.
 """
@@ -41,6 +42,7 @@ BASELINE_COLOUR = OKABE_ITO["blue"]
 EXTRA_COLOUR = OKABE_ITO["orange"]
 NODES_COLOUR = "#333333"
 BOOT_COLOUR = OKABE_ITO["sky blue"]
+CAPACITY_COLOUR = OKABE_ITO["vermillion"]
 TRAFFIC_BINS = 120
 """The traffic behind the capacity is counted in this many windows..."""
 MIN_PER_BIN = 50
@@ -268,17 +270,18 @@ def capacity_over_time(
     end: float | None = None,
     ax: Axes | Sequence[Axes] | None = None,
 ) -> Figure:
-    """Replicas per service (top) and nodes (bottom) over time, with the traffic behind.
+    """Traffic against capacity (top), replicas per service (middle) and nodes (bottom).
 
-    Solid lines are what served and what was paid for: replicas taking traffic, sampled
-    from the `timeseries` table, and nodes billed (booting ones included; see
-    `nodes_over_time`). Dashed lines are
-    the replicas the autoscaler had asked for (from the `scaling` table); shaded spans are nodes
-    booting (the node type's `boot_time` after each scale-up). The gap between asking and
-    serving is the autoscaler's lag. The traffic (requests sent per second, all entry points)
-    is shaded grey on a second axis. `start` and `end` (seconds) zoom in; they default to
-    the measured period. Without a `cluster:` there are no nodes, and only the top panel.
-    `ax`: one or two Axes (replicas, nodes).
+    The top panel is in requests per second only: the traffic sent (grey, all entry points)
+    and, for each entry-point service with a plain service time, the most its replicas can
+    serve at 100% busy (replicas × concurrency / mean service time), so "capacity tracks
+    traffic" is read off one scale, not two axes aligned by chance. The middle panel counts
+    replicas: solid lines are the replicas taking traffic (the `timeseries` table), dashed
+    ones the replicas the autoscaler had asked for (the `scaling` table); the gap between
+    them is the autoscaler's lag. The bottom panel counts the nodes billed (booting ones
+    included; see `nodes_over_time`), with a shaded span for each boot. `start` and `end`
+    (seconds) zoom in; they default to the measured period. Without a `cluster:` there is
+    no nodes panel. `ax`: two or three Axes (traffic, replicas, nodes).
     """
     scenario = result.scenario
     start = scenario.warmup if start is None else max(0.0, float(start))
@@ -290,20 +293,19 @@ def capacity_over_time(
     with theme_if(own_figure):
         if ax is None:
             fig = new_figure()
-            if has_nodes:
-                top, bottom = fig.subplots(
-                    2, 1, sharex=True, gridspec_kw={"height_ratios": [1.7, 1]}
-                )
-            else:
-                top, bottom = fig.add_subplot(), None
+            ratios = [1.3, 1.0, 0.8] if has_nodes else [1.0, 1.0]
+            panels = list(
+                fig.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
+            )
         else:
-            axes = [ax] if isinstance(ax, Axes) else list(ax)
-            if not 1 <= len(axes) <= 2:
-                raise ValueError(f"expected one or two Axes, got {len(axes)}")
-            top = axes[0]
-            bottom = axes[1] if len(axes) == 2 and has_nodes else None
-            fig = root_figure(top)
-        _draw_capacity(fig, top, bottom, result, start, end, own_figure)
+            panels = [ax] if isinstance(ax, Axes) else list(ax)
+            if not 2 <= len(panels) <= 3:
+                raise ValueError(f"expected two or three Axes, got {len(panels)}")
+            panels = panels[:3] if has_nodes else panels[:2]
+            fig = root_figure(panels[0])
+        load, replicas = panels[0], panels[1]
+        nodes = panels[2] if len(panels) == 3 else None
+        _draw_capacity(fig, load, replicas, nodes, result, start, end, own_figure)
     return fig
 
 
@@ -348,8 +350,19 @@ def _traffic(result: Result, start: float, end: float) -> tuple[np.ndarray, np.n
     return edges, counts / np.diff(edges)
 
 
+def _serving_capacity(result: Result, name: str) -> float | None:
+    """Requests per second one replica of `name` serves at 100% busy, for an entry point
+    with a plain service time; None otherwise (its load is not the traffic drawn)."""
+    spec = result.scenario.services.get(name)
+    if spec is None or name not in result.scenario.traffic or getattr(spec, "handler", None):
+        return None
+    mean = float(spec.service_time.mean_s)
+    return spec.concurrency / mean if math.isfinite(mean) and mean > 0 else None
+
+
 def _draw_capacity(
     fig: Figure,
+    load: Axes,
     top: Axes,
     bottom: Axes | None,
     result: Result,
@@ -363,14 +376,15 @@ def _draw_capacity(
     if own:
         fig.suptitle(title, x=0.01, ha="left")
     else:
-        top.set_title(title)
-    lowest = bottom if bottom is not None else top
-    lowest.set_xlabel(f"simulated time ({unit})")
+        load.set_title(title)
+    panels = [axis for axis in (load, top, bottom) if axis is not None]
+    panels[-1].set_xlabel(f"simulated time ({unit})")
+    load.set_ylabel("requests/s")
     top.set_ylabel("replicas")
-    for axis in (top, bottom):
-        if axis is not None:
-            axis.set_xlim(start / seconds, end / seconds)
-            axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for axis in panels:
+        axis.set_xlim(start / seconds, end / seconds)
+    for axis in panels[1:]:
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     handles: list[Artist] = []
     series = result.tables.get("timeseries")
     inside = (
@@ -379,20 +393,13 @@ def _draw_capacity(
         else pd.DataFrame()
     )
     if inside.empty:
+        empty_note(load, "no samples in this period")
         empty_note(top, "no samples in this period")
     else:
         edges, rates = _traffic(result, start, end)
-        traffic = top.twinx()
-        traffic.set_zorder(top.get_zorder() - 1)  # behind the replicas
-        top.patch.set_visible(False)
-        traffic.grid(False)
-        traffic.spines["right"].set_visible(True)
-        traffic.stairs(rates, edges / seconds, fill=True, color=TRAFFIC_COLOUR, alpha=0.5, lw=0)
-        highest_rate = float(rates.max()) if rates.size else 0.0
-        traffic.set_ylim(0, highest_rate * 1.15 if highest_rate > 0 else 1.0)
-        traffic.set_ylabel("requests per second", color=NOTE_COLOUR)
-        traffic.tick_params(axis="y", colors=NOTE_COLOUR)
-        handles.append(Patch(color=TRAFFIC_COLOUR, alpha=0.5, label="requests sent per second"))
+        load.stairs(rates, edges / seconds, fill=True, color=TRAFFIC_COLOUR, alpha=0.6, lw=0)
+        handles.append(Patch(color=TRAFFIC_COLOUR, alpha=0.6, label="requests sent per second"))
+        highest_load = float(rates.max()) if rates.size else 0.0
         names = service_names(result)
         colours = service_colours(names)
         services = inside["service"].astype(str)
@@ -408,6 +415,16 @@ def _draw_capacity(
             )  # fmt: skip
             handles.append(top.lines[-1])
             highest = max(highest, float(replicas.max()))
+            per_replica = _serving_capacity(result, name)
+            if per_replica is not None:
+                alone = len(scenario.traffic) == 1  # one line: a colour of its own
+                (line,) = load.plot(
+                    x / seconds, replicas * per_replica, drawstyle="steps-post",
+                    color=CAPACITY_COLOUR if alone else colours[name], lw=2.6, zorder=3,
+                    label=f"{name}: most the serving replicas can take (at 100% busy)",
+                )  # fmt: skip
+                handles.append(line)
+                highest_load = max(highest_load, float((replicas * per_replica).max()))
             asked = requested_replicas(result, name)
             if not asked.empty:
                 steps_t, steps_n = _clip_steps(
@@ -428,9 +445,10 @@ def _draw_capacity(
                        label="replicas asked for by the autoscaler")
             )  # fmt: skip
         top.set_ylim(0, highest * 1.2 + 0.5)
+        load.set_ylim(0, highest_load * 1.15 if highest_load > 0 else 1.0)
     if bottom is not None:
         handles += _draw_nodes(bottom, result, start, end, seconds)
-        fig.align_ylabels([top, bottom])
+    fig.align_ylabels(panels)
     if not handles:
         return
     labels = [str(h.get_label()) for h in handles]
@@ -443,7 +461,7 @@ def _draw_capacity(
         )  # fmt: skip
         fig.legend(handles, labels, loc="outside lower center", ncols=columns)
     else:
-        top.legend(handles, labels, loc="upper left", fontsize="small")
+        load.legend(handles, labels, loc="upper left", fontsize="small")
 
 
 def _clip_steps(

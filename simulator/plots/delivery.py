@@ -12,11 +12,13 @@ fig = incident_timeline_chart(result)              # each incident's phases
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import PercentFormatter
 
 from ..metrics.delivery import STAGE_COLUMNS, TIMELINE_PHASES, hours_in_window, lead_times
 from ..records.delivery import STAGES
@@ -43,31 +45,71 @@ def has_delivery(result: Result) -> bool:
     return "delivery_timeseries" in result.tables
 
 
+def _cumulative(times: pd.Series, grid: np.ndarray) -> np.ndarray:
+    """How many of `times` (NaN: never) fall at or before each point of `grid`."""
+    done = np.sort(times.dropna().to_numpy(dtype=float))
+    return np.searchsorted(done, grid, side="right")
+
+
+FLOW_LINES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("committed", "committed", {"linewidth": 7, "alpha": 0.35}),
+    ("approved", "approved (latest approval)", {"linewidth": 3, "linestyle": "--"}),
+    ("deployed", "in production (counted from its last deploy)", {"linewidth": 2}),
+)
+"""Column of the `changes` table, legend name and style of each cumulative-flow line: wide,
+dashed and thin, so that lines lying on top of each other stay visible."""
+
+
 def cumulative_flow(result: Result) -> Figure:
     """Changes committed, approved and in production over time: the vertical gap is the work
-    in flight, the horizontal gap the lead time. A rollback takes its release's changes out
-    of production (and out of approved), so those two lines step down when one happens."""
+    in flight, the horizontal gap the lead time. Each change counts from its latest approval
+    and its last deploy (a change that was rolled back and shipped again counts once, when it
+    went out for good), so no line ever steps down; the rollbacks are marked on their own."""
     with theme_if(True):
         fig = new_figure()
         ax = fig.subplots()
-        series = result.tables["delivery_timeseries"]
-        days = series["time"] / DAY
-        for column, colour, label in (
-            ("committed", PALETTE[0], "committed"),
-            ("approved", PALETTE[1], "approved"),
-            ("deployed", PALETTE[2], "in production"),
-        ):
-            ax.plot(days, series[column], color=colour, label=label)
-        ax.fill_between(days, series["deployed"], series["committed"], color=PALETTE[0], alpha=0.1)
-        ax.set_xlabel("days")
-        ax.set_ylabel("changes (cumulative)")
+        changes = result.tables["changes"]
+        horizon = result.scenario.horizon
+        grid = np.union1d(
+            np.linspace(0.0, horizon, 2000),
+            changes[["committed", "approved", "deployed"]].stack().to_numpy(dtype=float),
+        )
+        grid = grid[(grid >= 0) & (grid <= horizon)]
+        days = grid / DAY
+        counts = {column: _cumulative(changes[column], grid) for column, _, _ in FLOW_LINES}
+        for index, (column, label, style) in enumerate(FLOW_LINES):
+            ax.step(days, counts[column], where="post", color=PALETTE[index], label=label,
+                    **style)  # fmt: skip
+        lead = lead_times(changes, result.scenario.warmup, horizon)
+        gap = f"; median lead time {_hours(float(np.median(lead)) / HOUR)}" if lead.size else ""
+        ax.fill_between(
+            days, counts["deployed"], counts["committed"], step="post", color=PALETTE[0],
+            alpha=0.1, label=f"in flight (committed, not in production){gap}",
+        )  # fmt: skip
+        deploys = result.tables["deploys"]
+        finished = deploys.loc[deploys["outcome"] == "rollback", "finished"].dropna()
+        rollbacks = finished[finished <= horizon].to_numpy(dtype=float)
+        if rollbacks.size:
+            at = counts["deployed"][np.searchsorted(grid, rollbacks, side="right") - 1]
+            ax.plot(
+                rollbacks / DAY, at, linestyle="none", marker="v", markersize=11,
+                color=OKABE_ITO["vermillion"],
+                label=f"rollback ({rollbacks.size}): its release leaves production",
+            )  # fmt: skip
+        ax.set_xlabel("time since the start of the run (days)")
+        ax.set_ylabel("changes (cumulative count)")
         ax.set_title(f"Cumulative flow of changes: {result.scenario.name}")
         ax.legend(loc="upper left")
     return fig
 
 
+LINE_STYLES = ("-", "--", ":", "-.")
+"""One style per run (with a width that shrinks), so runs whose lines coincide stay visible."""
+
+
 def lead_time_distribution(results: Mapping[str, Result]) -> Figure:
-    """The distribution (ECDF) of commit-to-production time, one line per run, log scale."""
+    """The distribution (ECDF) of commit-to-production time, one line per run, log scale;
+    each run's median in its legend entry."""
     with theme_if(True):
         fig = new_figure()
         ax = fig.subplots()
@@ -79,18 +121,24 @@ def lead_time_distribution(results: Mapping[str, Result]) -> Figure:
                 continue
             hours = lead / HOUR
             share = np.arange(1, len(hours) + 1) / len(hours)
-            ax.step(hours, share, where="post", color=PALETTE[index % len(PALETTE)], label=name)
+            ax.step(
+                hours, share, where="post", color=PALETTE[index % len(PALETTE)],
+                linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+                linewidth=max(1.5, 4.5 - 1.5 * index),
+                label=f"{name} (median {_hours(float(np.median(hours)))})",
+            )  # fmt: skip
             drawn = True
         if drawn:
             ax.set_xscale("log")
             for value, label in ((1, "1 hour"), (24, "1 day"), (168, "1 week"), (720, "1 month")):
                 ax.axvline(value, color="#999999", lw=1, ls=":")
                 ax.text(value, 0.02, f" {label}", color="#666666", fontsize=13)
-            ax.legend(loc="center right")
+            ax.legend(loc="best")
         else:
             empty_note(ax, "no change reached production")
         ax.set_xlabel("lead time for changes, commit to production (hours)")
-        ax.set_ylabel("share of changes")
+        ax.set_ylabel("share of changes in production within it")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_title("Lead time for changes")
     return fig
 
@@ -172,8 +220,18 @@ def growth_curves(sweep: pd.DataFrame) -> Figure:
         axes[0].legend(loc="upper left")
         axes[1].axhline(1.0, color="#999999", lw=1)
         axes[1].set_ylim(0, 1.6)  # beyond 1 the queue only grows: no need to draw how far
-        axes[1].set_ylabel("operator utilisation")
+        axes[1].set_ylabel("operator utilisation ρ")
         axes[1].set_title("dots: simulated, dashed: expected", fontsize=14)
+        grey = "#444444"
+        axes[1].legend(
+            handles=[
+                Line2D([], [], color=grey, marker="o", linestyle="none", label="simulated"),
+                Line2D([], [], color=grey, linestyle="--", label="expected"),
+                Line2D([], [], color=grey, linestyle=":", lw=2, label="break point (ρ = 1)"),
+            ],
+            loc="upper left",
+            fontsize=13,
+        )
         axes[2].set_yscale("log")
         axes[2].set_ylabel("cost per service per week ($)")
     return fig

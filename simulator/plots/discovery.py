@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
@@ -21,6 +22,8 @@ from .common import THEORY_STYLE, empty_note, new_figure, root_figure, theme_if
 from .theme import PALETTE
 
 if TYPE_CHECKING:
+    from matplotlib.typing import LineStyleType
+
     from ..results import Result
 
 
@@ -47,53 +50,82 @@ def gossip_share(rounds: int, agents: int, fanout: int) -> np.ndarray:
     return share
 
 
+CHANGE_STYLES: dict[str, tuple[LineStyleType, str]] = {
+    "node-failure": ("-", "change: node failure"),
+    "scale-in": ("--", "change: scale-in (planned)"),
+    "join": (":", "change: agent join"),
+}
+"""Line style and legend name of each kind of change a convergence curve can follow."""
+
+_OTHER_CHANGE: tuple[LineStyleType, str] = ("-.", "change: other")
+
+
 def convergence_curves(
     results: Result | Mapping[str, Result], ax: Axes | None = None, log: bool = True
 ) -> Figure:
     """Share of clients that know of a change against the time since it, per discovery kind.
 
-    One line per change (removals and joins; additions cost no errors). For consul runs with
-    an agent join, the dashed line is the mean-field gossip epidemic at the run's interval
-    and fanout.
+    One line per change (removals and joins; additions cost no errors): the colour says the
+    discovery kind, the line style the change (node failure, scale-in), each named in the
+    legend. For consul runs with an agent join, the dashed grey line is the mean-field
+    gossip epidemic at the run's interval and fanout.
     """
     labelled = _labelled(results)
     own = ax is None
     with theme_if(own):
         fig, ax = _axes(ax, own)
         ax.set_title("How fast clients learn of a change")
-        drawn = False
+        kinds: list[Line2D] = []
+        styles: dict[str, tuple[LineStyleType, str]] = {}
+        theory: list[Line2D] = []
         for index, (label, result) in enumerate(labelled.items()):
             curves = result.tables.get("discovery_convergence")
             changes = result.tables.get("discovery_changes")
             if curves is None or changes is None or curves.empty:
                 continue
             colour = PALETTE[index % len(PALETTE)]
-            keep = changes[changes["endpoint"].isin(["removed", "joined"])]["change"]
-            first = True
-            for _, curve in curves[curves["change"].isin(keep)].groupby("change"):
+            keep = changes[changes["endpoint"].isin(["removed", "joined"])]
+            kind_of = dict(zip(keep["change"], keep["kind"].astype(str), strict=True))
+            drawn_here = False
+            for change, curve in curves[curves["change"].isin(kind_of)].groupby("change"):
+                style = CHANGE_STYLES.get(kind_of[change], _OTHER_CHANGE)
+                styles[kind_of[change]] = style
                 seconds = np.maximum(curve["seconds"].to_numpy(dtype=float), 1e-3)
                 ax.step(
                     seconds, curve["known_share"], where="post", color=colour, alpha=0.8,
-                    label=label if first else None,
+                    linestyle=style[0],
                 )  # fmt: skip
-                first = False
-                drawn = True
+                drawn_here = True
+            if drawn_here:
+                kinds.append(Line2D([], [], color=colour, label=label))
             settings = result.scenario.discovery
             joins = changes[changes["kind"] == "join"]
             if settings.kind == "consul" and not joins.empty:
                 agents = int(joins["clients"].iloc[0]) + 1
                 share = gossip_share(60, agents, settings.fanout)
                 seconds = np.arange(share.size) * settings.gossip_interval
-                ax.plot(np.maximum(seconds, 1e-3), share, **THEORY_STYLE, label="gossip theory")
-        if not drawn:
+                (line,) = ax.plot(
+                    np.maximum(seconds, 1e-3), share, **THEORY_STYLE, label="gossip theory"
+                )
+                if not theory:
+                    theory.append(line)
+        if not kinds:
             empty_note(ax, "no endpoint changes in this run")
             return fig
         if log:
             ax.set_xscale("log")
         ax.set_xlabel("time since the change (s)")
-        ax.set_ylabel("clients that know")
+        ax.set_ylabel("clients that know of the change")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.legend(loc="lower right")
+        changes_drawn = [
+            Line2D([], [], color="#444444", linestyle=style, label=name)
+            for style, name in styles.values()
+        ]
+        handles = [*kinds, *changes_drawn, *theory]
+        if own:
+            fig.legend(handles=handles, loc="outside right upper")
+        else:
+            ax.legend(handles=handles, loc="best")
     return fig
 
 

@@ -11,9 +11,11 @@ behind; `simulator.experiments.scheduling` runs the sweeps:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -35,14 +37,22 @@ ARCHITECTURE_COLOURS = {
 
 
 def busyness_and_wait(
-    sweep: pd.DataFrame, x: str = "t_job_service", ax: Sequence[Axes] | None = None
+    sweep: pd.DataFrame,
+    x: str = "t_job_service",
+    ax: Sequence[Axes] | None = None,
+    saturation: Mapping[str, float] | None = None,
 ) -> Figure:
-    """Busyness (left) and mean wait (right) against decision time, one line per architecture.
+    """Busyness (left) and mean wait (right) against decision time, one line per scheduler.
 
     `sweep` has one row per run with columns `architecture`, `x` (seconds) and the KPIs
     `busyness_batch`, `busyness_service`, `wait_mean_s_batch`, `wait_mean_s_service`: what
     `simulator.experiments.scheduling.decision_time_sweep` returns. Solid lines are batch,
-    dashed service, as in the paper's Figures 5–7 (log-scaled decision time).
+    dashed service, as in the paper's Figures 5–7 (log-scaled decision time). Lines that
+    coincide are drawn once, with one legend entry naming them all: "=" where they are equal
+    (a monolithic scheduler's batch and service busyness are one scheduler's), "≈" where they
+    are within half a percentage point of busyness or 2% of wait. A wait of zero (nothing
+    waited) has no place on the log scale and is left out. `saturation` maps a label to the
+    decision time at which theory says that scheduler saturates: a dotted vertical line each.
     """
     own = ax is None
     with theme_if(own):
@@ -53,32 +63,96 @@ def busyness_and_wait(
         else:
             left, right = ax
             fig = root_figure(left)
+        lines: dict[str, list[_Series]] = {"busyness": [], "wait_mean_s": []}
         for architecture, rows in sweep.groupby("architecture", sort=False):
             rows = rows.sort_values(x)
             colour = ARCHITECTURE_COLOURS.get(str(architecture), PALETTE[4])
-            for kind, style in (("batch", "-"), ("service", "--")):
-                label = f"{architecture}, {kind}"
-                left.plot(
-                    rows[x], rows[f"busyness_{kind}"], style, color=colour, marker="o", label=label
-                )
-                right.plot(
-                    rows[x],
-                    rows[f"wait_mean_s_{kind}"],
-                    style,
-                    color=colour,
-                    marker="o",
-                    label=label,
-                )
+            for kpi, series in lines.items():
+                for kind, style in (("batch", "-"), ("service", "--")):
+                    values = rows[f"{kpi}_{kind}"].to_numpy(dtype=float)
+                    if kpi == "wait_mean_s":
+                        values = np.where(values > 0, values, np.nan)
+                    series.append(
+                        _Series(str(architecture), kind, style, colour, rows[x].to_numpy(), values)
+                    )
+        for axes, series, close in (
+            (left, lines["busyness"], {"atol": 0.005, "rtol": 0.0}),
+            (right, lines["wait_mean_s"], {"atol": 0.0, "rtol": 0.02}),
+        ):
+            for group in _coinciding(series, **close):
+                first = group[0]
+                axes.plot(
+                    first.x, first.y, first.style, color=first.colour, marker="o",
+                    label=_label(group),
+                )  # fmt: skip
+        for label, t_job in (saturation or {}).items():
+            colour = ARCHITECTURE_COLOURS.get(label.split(":")[0], "#555555")
+            for axes in (left, right):
+                axes.axvline(t_job, color=colour, ls=":", lw=2.0, label=f"{label} ({t_job:.2f} s)")
         for axes in (left, right):
             axes.set_xscale("log")
-            axes.set_xlabel("t_job (service) [s]")
-        left.set_ylabel("scheduler busyness")
+            axes.set_xlabel("service decision time t_job (s)")
+        left.set_title("how busy each scheduler is", fontsize="medium")
+        right.set_title("how long jobs wait for their first attempt", fontsize="medium")
+        left.set_ylabel("busyness (share of time)")
         left.set_ylim(0, 1.05)
         left.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         right.set_yscale("log")
-        right.set_ylabel("mean wait until first attempt [s]")
-        left.legend(fontsize="small", loc="upper left")
+        right.set_ylabel("mean wait (s)")
+        for axes in (left, right):  # each panel names its own lines (they group differently)
+            axes.legend(
+                fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=1
+            )
     return fig
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One architecture's batch or service line of a KPI."""
+
+    architecture: str
+    kind: str
+    style: str
+    colour: str
+    x: np.ndarray
+    y: np.ndarray
+
+    def close(self, other: _Series, atol: float, rtol: float) -> bool:
+        return (
+            self.x.shape == other.x.shape
+            and bool(np.allclose(self.x, other.x))
+            and bool(np.allclose(self.y, other.y, rtol=rtol, atol=atol, equal_nan=True))
+        )
+
+
+def _coinciding(series: list[_Series], atol: float, rtol: float) -> list[list[_Series]]:
+    """The series grouped with the first of a group they are close to, in first-seen order."""
+    groups: list[list[_Series]] = []
+    for one in series:
+        match = next((group for group in groups if group[0].close(one, atol, rtol)), None)
+        if match is None:
+            groups.append([one])
+        else:
+            match.append(one)
+    return groups
+
+
+def _label(group: list[_Series]) -> str:
+    """'two-level, batch', 'monolithic-single-path, batch = service', or the lines of a group
+    joined by "=" (equal) or "≈" (close) when they coincide."""
+    first = group[0]
+    label = f"{first.architecture}, {first.kind}"
+    previous = first
+    for one in group[1:]:
+        sign = "=" if one.close(first, atol=0.0, rtol=1e-9) else "≈"
+        name = (
+            one.kind
+            if one.architecture == previous.architecture
+            else (f"{one.architecture}, {one.kind}")
+        )
+        label += f" {sign} {name}"
+        previous = one
+    return label
 
 
 def abandoned_share(

@@ -168,7 +168,7 @@ def test_node_boots_last_the_boot_time(elastic: simulator.Result) -> None:
 def test_capacity_over_time_shows_replicas_nodes_and_traffic(elastic: simulator.Result) -> None:
     fig = capacity_over_time(elastic)
     assert isinstance(fig, Figure)
-    assert len(fig.axes) == 3  # replicas, the traffic twin, nodes
+    assert len(fig.axes) == 3  # traffic against capacity, replicas, nodes: no twin axes
     labels = texts(fig)
     for text in (
         "elastic: capacity over time",
@@ -179,10 +179,17 @@ def test_capacity_over_time_shows_replicas_nodes_and_traffic(elastic: simulator.
         "requests sent per second",
     ):
         assert text in labels
-    replicas = fig.axes[0]
+    load, replicas = fig.axes[0], fig.axes[1]
     assert replicas.get_xlim() == pytest.approx((100 / 60, 1500 / 60))  # minutes
     serving = replicas.get_lines()[0].get_ydata()
     assert max(serving) > elastic.scenario.services["blog"].replicas
+    # the capacity line is in the traffic's own unit: replicas × concurrency / mean service time
+    assert load.get_ylabel() == "requests/s" and replicas.get_ylabel() == "replicas"
+    (capacity,) = load.get_lines()
+    blog = elastic.scenario.services["blog"]
+    per_replica = blog.concurrency / blog.service_time.mean
+    assert capacity.get_ydata() == pytest.approx(np.asarray(serving) * per_replica)
+    assert "blog: most the serving replicas can take (at 100% busy)" in labels
 
 
 def test_capacity_over_time_zooms(elastic: simulator.Result) -> None:
@@ -200,7 +207,7 @@ def test_capacity_of_a_fixed_run_has_no_autoscaler_lines(fixed: simulator.Result
 
 def test_capacity_without_a_cluster_has_one_panel(no_cluster: simulator.Result) -> None:
     fig = capacity_over_time(no_cluster)
-    assert len(fig.axes) == 2  # replicas and the traffic twin
+    assert len(fig.axes) == 2  # traffic against capacity, and replicas
     assert "nodes" not in fig.axes[0].get_xlabel()
 
 
@@ -233,9 +240,12 @@ def test_cost_over_time_on_given_axes(elastic: simulator.Result, fixed: simulato
     with pytest.raises(ValueError, match="one per run"):
         cost_over_time({"a": elastic, "b": fixed}, ax=axes[0])
     fig = Figure()
-    (replicas, nodes) = fig.subplots(2, 1)
-    assert capacity_over_time(elastic, ax=(replicas, nodes)) is fig
+    (load, replicas, nodes) = fig.subplots(3, 1)
+    assert capacity_over_time(elastic, ax=(load, replicas, nodes)) is fig
+    assert (load.get_ylabel(), replicas.get_ylabel()) == ("requests/s", "replicas")
     assert nodes.get_ylabel() == "nodes"
+    with pytest.raises(ValueError, match="two or three Axes"):
+        capacity_over_time(elastic, ax=load)
 
 
 def test_empty_runs_say_why(empty: simulator.Result, no_cluster: simulator.Result) -> None:

@@ -15,7 +15,9 @@ from simulator.plots import save_run_charts
 from simulator.plots.delivery import (
     PHASE_LABELS,
     STAGE_LABELS,
+    cumulative_flow,
     incident_timeline_chart,
+    lead_time_distribution,
     mean_stage_hours,
     value_stream,
 )
@@ -142,3 +144,52 @@ def test_save_run_charts_leaves_them_out_without_changes_or_incidents(tmp_path: 
     assert not {"value-stream.png", "incident-timeline.png"} & written
     note = value_stream({"quiet": result})
     assert any("no change reached production" in t.get_text() for t in note.axes[0].texts)
+
+
+def test_cumulative_flow_never_steps_down_and_marks_the_rollbacks(runs):
+    """A rollback is a marker of its own, not a dip in the cumulative lines (a reader of
+    cumulative-flow diagrams takes a dip for a bug), and the lines end at the table's counts."""
+    result = runs["ticket"]
+    deploys, changes = result.tables["deploys"], result.tables["changes"]
+    rollbacks = int((deploys["outcome"] == "rollback").sum())
+    assert rollbacks > 0, "the fixture should roll back at least one release"
+    assert (result.tables["delivery_timeseries"]["deployed"].diff() < 0).any()  # the raw count dips
+    ax = cumulative_flow(result).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    ends = {}
+    for label in (
+        "committed",
+        "approved (latest approval)",
+        "in production (counted from its last deploy)",
+    ):
+        y = np.asarray(lines[label].get_ydata(), dtype=float)
+        assert (np.diff(y) >= 0).all(), label
+        ends[label] = y[-1]
+    assert ends["committed"] == len(changes)
+    assert ends["in production (counted from its last deploy)"] == changes["deployed"].notna().sum()
+    marks = [label for label in lines if label.startswith("rollback (")]
+    assert marks == [f"rollback ({rollbacks}): its release leaves production"]
+    assert len(lines[marks[0]].get_xdata()) == rollbacks
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("in flight") and "median lead time" in t for t in legend)
+
+
+def test_cumulative_flow_keeps_lines_that_coincide_visible(runs):
+    """The pipeline's three lines lie on top of each other: each keeps its own style."""
+    ax = cumulative_flow(runs["automated"]).axes[0]
+    styles = {
+        (line.get_linestyle(), line.get_linewidth())
+        for line in ax.get_lines()
+        if not line.get_label().startswith("rollback")
+    }
+    assert len(styles) == 3
+
+
+def test_lead_time_distribution_names_each_run_with_its_median(runs):
+    ax = lead_time_distribution(runs).axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [t.split(" (")[0] for t in legend] == ["ticket", "automated"]
+    assert all("median" in t for t in legend)
+    drawn = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert len({(line.get_linestyle(), line.get_linewidth()) for line in drawn}) == len(drawn)
+    assert "(hours)" in ax.get_xlabel()
