@@ -309,6 +309,17 @@ def _escaped_per_week(detection: float, g: Given) -> float:
     return _escaped_share({**g, "detection": detection}) * changes
 
 
+def _budget_spent(g: Given) -> float:
+    """Share of the window's error budget a steady error ratio spends in `hours`."""
+    return g["error_ratio"] * g["hours"] / ((1 - g["slo"]) * g["days"] * 24)
+
+
+def _servers_for_spike(g: Given) -> float:
+    """Fewest servers keeping the spike's busy workers at or under the target share."""
+    busy = g["rate"] * g["factor"] * g["service"]
+    return math.ceil(busy / (g["workers"] * g["target"]) - 1e-9)
+
+
 def _burn_rate_minutes(g: Given) -> float:
     """Minutes until a steady error ratio fills the long window past the burn threshold."""
     seen = g["share"] * g["error_ratio"]
@@ -1204,6 +1215,67 @@ EXERCISES: dict[str, Exercise] = {
             "burn × (1 − SLO) after window × burn × (1 − SLO) / (share × error ratio). A "
             "canary slows detection in proportion to its slice, which is why it has its own "
             "analysis. Notebook 09's SRE run shows the analysis winning that race.",
+        ),
+        Exercise(
+            key="09-ex2",
+            question="A bad version fails 20% of all requests for 2 hours before it is rolled "
+            "back, at a steady traffic. The objective is 99.9% of requests over 28 days. What "
+            "share of the 28-day error budget did those two hours spend (0.5 for half)?",
+            expected=_budget_spent,
+            relative=0.02,
+            defaults={"error_ratio": 0.2, "hours": 2, "slo": 0.999, "days": 28},
+            mistakes=(
+                Mistake(
+                    lambda g: _budget_spent({**g, "slo": 0.0}),
+                    "That compares the failed requests with all the requests of 28 days. The "
+                    "budget is only the share 1 − SLO of them that may fail.",
+                ),
+                Mistake(
+                    lambda g: _budget_spent({**g, "error_ratio": 1.0}),
+                    "That counts every request of the two hours as failed; only the version's "
+                    "error ratio of them failed.",
+                ),
+            ),
+            too_low="Too low: 99.9% leaves a thousandth of 28 days' requests to fail; two "
+            "hours of a fifth failing is a large piece of that.",
+            too_high="Too high: only a fifth of the two hours' requests failed, and the "
+            "budget is a thousandth of 28 days' worth.",
+            why="Spent = error ratio × duration / ((1 − SLO) × window): 0.2 × 2 h out of "
+            "0.001 × 672 h of allowed failure. One slow rollback can spend most of a month's "
+            "budget, which is what an error-budget policy (section 3) is about.",
+        ),
+        Exercise(
+            key="09-ex3",
+            question="At the spike's top the blog receives 10 times its normal 4 requests "
+            "per second, each needing 400 ms of a worker. The sysadmin's servers have 6 "
+            "workers each. What is the fewest servers he should run from the start so that "
+            "at the top at most 80% of the workers are busy (no saturation page)?",
+            expected=_servers_for_spike,
+            integer=True,
+            defaults={"rate": 4, "factor": 10, "service": 0.4, "workers": 6, "target": 0.8},
+            mistakes=(
+                Mistake(
+                    lambda g: _servers_for_spike({**g, "factor": 1}),
+                    "That sizes for a normal night. The spike multiplies the traffic by its "
+                    "factor, and the work with it.",
+                ),
+                Mistake(
+                    lambda g: _servers_for_spike({**g, "target": 1.0}),
+                    "That keeps the workers just busy all the time: no room for bursts, and "
+                    "the saturation check (and the queue) would fire. Size for the target.",
+                ),
+            ),
+            too_low=lambda v, g: (
+                f"With {int(v)} servers the top needs "
+                f"{g['rate'] * g['factor'] * g['service'] / (v * g['workers']):.0%} of the "
+                "workers: above the target."
+            ),
+            too_high="Fewer servers already keep the top under the target: you would pay for "
+            "machines that idle all month.",
+            why="Busy workers = rate × factor × service time (Little's law); servers = "
+            "⌈busy / (workers × target)⌉. Sized for the spike, the sysadmin pays for idle "
+            "servers every other night of the month: the trade the SRE era's autoscaler "
+            "does not have to make. The cell below runs your fleet through the night.",
         ),
     ]
 }

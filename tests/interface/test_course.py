@@ -52,6 +52,8 @@ SOLUTIONS: dict[str, float] = {
     "08-ex2": 0.1 * 0.5 * 0.5 * 0.3,
     "08-ex3": 1 - 1 / (300 * 0.1 * 0.5 * 0.3),  # 4.5 a week would escape without it
     "09-ex1": 60 * 14.4 * 0.001 / (0.1 * 0.2),
+    "09-ex2": (0.2 * 2) / (0.001 * 28 * 24),  # 0.4 bad-request-hours of 0.672 allowed
+    "09-ex3": 4,  # 4/s × 10 × 0.4 s = 16 busy workers; 3 servers of 6 = 89%, 4 = 67%
 }
 """Each exercise's reference solution at its default numbers."""
 
@@ -84,6 +86,8 @@ WRONG: dict[str, list[float]] = {
     "08-ex2": [0.015, 0.025, 0.075, 0.1, 0.0],
     "08-ex3": [0.8413, 0.9333, 0.8889, 0.5, 1.0],
     "09-ex1": [4.32, 60.0, 10.0, 200.0],
+    "09-ex2": [0.000595, 2.976, 0.3, 1.0],
+    "09-ex3": [1, 2, 3, 5, 16],
 }
 """Typical wrong answers: the mistakes each check names, and plain over- and underestimates."""
 
