@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,9 @@ SUMMARY = {
     "infrastructure_per_week_usd": ("infrastructure $/week", 1.0, "{:,.0f}"),
     "people_per_week_usd": ("people $/week", 1.0, "{:,.0f}"),
     "cost_per_week_usd": ("total $/week", 1.0, "{:,.0f}"),
+    "downtime_per_week_usd": ("downtime $/week (priced)", 1.0, "{:,.0f}"),
+    "delay_per_week_usd": ("waiting changes $/week (priced)", 1.0, "{:,.0f}"),
+    "business_per_week_usd": ("total with downtime and waiting $/week", 1.0, "{:,.0f}"),
 }
 """Rows of the printed era table: (label, unit divisor, format) per column of era_table."""
 
@@ -144,10 +148,63 @@ def era_table(results: dict[str, Result]) -> pd.DataFrame:
     # requests that succeed (the client's 10 s timeout) while no incident is open; the two
     # are taken as independent (incidents do not change the analytic model's queues)
     table["availability_overall"] = table["availability"] * table["uptime"]
+    table = table.join(priced_losses(results, table))
     table["dora_cluster"] = [
         CLUSTERS[int(rank)] if rank == rank else "unknown" for rank in table["dora_rank"]
     ]
     return table
+
+
+def priced_losses(results: dict[str, Result], table: pd.DataFrame) -> pd.DataFrame:
+    """What each era's failures and waits cost at its scenario's `delivery.prices`: the
+    hours of requests lost a week (1 − availability × uptime of its 168 hours, priced as
+    hours of full downtime) and the change-hours waiting a week (changes committed a week
+    × their mean lead time: Little's law's changes in flight, at the price of a change-hour)."""
+    rows = {}
+    for era, result in results.items():
+        delivery = result.scenario.delivery
+        assert delivery is not None, "the eras all have a delivery section"
+        weeks = result.scenario.measured_period / (7 * DAY)
+        row = table.loc[era]
+        down = (1.0 - row["availability_overall"]) * 7 * 24
+        waiting = row["changes_committed"] / weeks * row["lead_time_mean_s"] / HOUR
+        downtime, delay = down * delivery.prices.downtime, waiting * delivery.prices.delay
+        rows[era] = {
+            "downtime_hours_per_week": down,
+            "waiting_change_hours_per_week": waiting,
+            "downtime_per_week_usd": downtime,
+            "delay_per_week_usd": delay,
+            "business_per_week_usd": row["cost_per_week_usd"] + downtime + delay,
+        }
+    return pd.DataFrame(rows).T
+
+
+PRICE_GRID_DOWNTIME = (0.0, 500.0, 2000.0, 5000.0, 10000.0, 50000.0)
+"""Prices of an hour of downtime the era table's sensitivity check tries ($/h)."""
+PRICE_GRID_DELAY = (0.0, 1.0, 5.0, 20.0)
+"""Prices of a change-hour of waiting it tries ($/h)."""
+
+
+def cheapest(table: pd.DataFrame, downtime: float, delay: float) -> str:
+    """The era whose bill is the lowest once an hour of downtime costs `downtime` and a
+    change-hour of waiting `delay` (people, machines and the two priced losses)."""
+    bill = (
+        table["cost_per_week_usd"]
+        + table["downtime_hours_per_week"] * downtime
+        + table["waiting_change_hours_per_week"] * delay
+    ).astype(float)
+    return str(bill.idxmin())
+
+
+def sensitivity(
+    table: pd.DataFrame, downtimes: Sequence[float], delays: Sequence[float]
+) -> pd.DataFrame:
+    """The cheapest era for each pair of prices (rows: $ per hour of downtime; columns: $
+    per change-hour of waiting): how the ranking moves when the two assumptions do."""
+    return pd.DataFrame(
+        {delay: [cheapest(table, d, delay) for d in downtimes] for delay in delays},
+        index=pd.Index(downtimes, name="downtime $/h"),
+    ).rename_axis(columns="delay $/change-hour")
 
 
 def serving_description(scenario: Scenario) -> str:
@@ -233,6 +290,14 @@ def main(argv: list[str] | None = None) -> None:
     for era, result in results.items():
         print(f"  {era}: {serving_description(result.scenario)}")
     print(printable(table))
+    grid = sensitivity(table, PRICE_GRID_DOWNTIME, PRICE_GRID_DELAY)
+    grid.to_csv(out / "cheapest-by-prices.csv")
+    prices = delivery.prices
+    print(
+        f"\nThe cheapest era once downtime and waiting are priced (the presets: "
+        f"${prices.downtime:,.0f} per hour of downtime, ${prices.delay:g} per change-hour):"
+    )
+    print(grid.to_string())
     print("\nWhere the operators' queue breaks (expected utilisation reaches 1):")
     print(breaks.round(1).to_string())
     print(f"\nCharts and tables in {out}/ ({len(written)} chart files)")

@@ -286,6 +286,27 @@ class OnRuntime(ScenarioModel):
         return self
 
 
+class Prices(ScenarioModel):
+    """What downtime and waiting cost the business, the same in every era: the prices that
+    let the eras' bills compare more than salaries and servers. Both are assumptions (no
+    citable figure; docs/delivery.md, "Assumptions and how much they matter")."""
+
+    downtime: MoneyPerHour = knob(
+        5000.0,
+        "what one hour of the whole service failing every request costs (lost sales, "
+        "support, goodwill); failed requests are priced as their share of an hour (assumed)",
+        "$/h",
+        ge=0,
+    )
+    delay: MoneyPerHour = knob(
+        5.0,
+        "what one change costs for each hour between its commit and production (value not "
+        "yet delivered, developers' context switches; assumed)",
+        "$/h",
+        ge=0,
+    )
+
+
 class Delivery(ScenarioModel):
     """Developers' changes to services, and the process that takes them to production."""
 
@@ -328,7 +349,10 @@ class Delivery(ScenarioModel):
     )
     on_runtime: OnRuntime = knob(
         default_factory=OnRuntime,
-        description="how deploys and bad changes act on the running services (request level)",
+        description="how deploys and bad changes act on the running services",
+    )
+    prices: Prices = knob(
+        default_factory=Prices, description="the price of downtime and of waiting changes"
     )
 
 
@@ -490,6 +514,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("delivery.automated.preview", Preview),
     ("delivery.automated.error_budget", ErrorBudget),
     ("delivery.on_runtime", OnRuntime),
+    ("delivery.prices", Prices),
     ("incidents", Incidents),
     ("incidents.manual_scale_out", ManualScaleOut),
     ("monitoring", Monitoring),
