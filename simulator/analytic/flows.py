@@ -211,14 +211,25 @@ def visits_per_request(scenario: Scenario, graph: nx.DiGraph | None = None) -> n
 
     Rows in traffic order, columns in scenario order; each row is `expected_visits` at that
     entry (propagated down the DAG). Exact for expectations, whatever the distributions.
+    All entries are propagated at once, one vector per service in the same topological
+    order and with the same additions as `expected_visits` (so the same numbers to the
+    bit): one walk of the graph instead of one per entry point (200 walks of 10,000
+    services for a large fleet).
     """
     graph = graph if graph is not None else call_graph(scenario)
-    services = list(scenario.services)
-    rows = [expected_visits(graph, entry) for entry in scenario.traffic]
-    visits = np.zeros((len(rows), len(services)))
-    for row, visited in enumerate(rows):
-        visits[row] = [visited[name] for name in services]
-    return visits
+    entries = list(scenario.traffic)
+    for entry in entries:
+        if entry not in graph:
+            expected_visits(graph, entry)  # raises its KeyError, with a suggestion
+    column = {name: i for i, name in enumerate(graph)}
+    visits = np.zeros((len(column), len(entries)))  # one row per service: contiguous
+    for row, entry in enumerate(entries):
+        visits[column[entry], row] = 1.0
+    for name in nx.topological_sort(graph):
+        source = visits[column[name]]
+        for _, callee, per_visit in graph.out_edges(name, data="calls_per_visit"):
+            visits[column[callee]] += source * per_visit
+    return np.ascontiguousarray(visits[[column[name] for name in scenario.services]].T)
 
 
 # ----------------------------------------------------------------------------- static moments

@@ -258,13 +258,40 @@ def limited_expectation(dist: Distribution, x: np.ndarray) -> np.ndarray:
 
 def gamma_limited(shape: float, scale: float, x: np.ndarray) -> np.ndarray:
     """E[min(X, x)] = kθ·P(k + 1, x/θ) + x·(1 − P(k, x/θ)), with P(k + 1, y) = P(k, y) −
-    y^k e^(−y) / Γ(k + 1), so one regularised incomplete gamma serves both terms."""
+    y^k e^(−y) / Γ(k + 1), so one regularised incomplete gamma serves both terms.
+
+    For ascending `x` (lattice points) the far tail is not evaluated: where P(k, y) is 1.0
+    in floating point and y^k e^(−y) / Γ(k + 1) at most 2⁻⁵⁴ (so that 1.0 minus it rounds
+    to 1.0), the formula gives exactly kθ (`kθ·1.0 + x·0.0`). The first point past TAIL_Y
+    is evaluated and must show both, else every point is; beyond it P stays 1.0 (it only
+    grows) and the density only falls. A
+    queue's wait on a request's lattice is mostly such tail: the same bits, far sooner.
+    """
     y = x / scale
+    cut = int(np.searchsorted(y, shape + TAIL_Y + 10.0 * math.sqrt(shape)))
+    if cut < y.size - 1 and y[0] >= 0 and y[-1] >= y[cut]:
+        head = _gamma_limited(shape, scale, x[: cut + 1], y[: cut + 1])
+        if head[1][-1] == 1.0 and head[2][-1] <= 2.0**-54:
+            values = np.full(x.size, shape * scale)
+            values[: cut + 1] = head[0]
+            return values
+    return _gamma_limited(shape, scale, x, y)[0]
+
+
+TAIL_Y = 40.0
+"""`gamma_limited` skips y past k + TAIL_Y + 10√k (the upper tail there is below 1e-17)."""
+
+
+def _gamma_limited(
+    shape: float | np.ndarray, scale: float | np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """E[min(X, x)] at x = y·scale, with P(k, y) and the density term it was made of."""
     lower = special.gammainc(shape, y)
     with np.errstate(divide="ignore", invalid="ignore"):
         density = np.exp(shape * np.log(y) - y - special.gammaln(shape + 1))
     density = np.where(y > 0, density, 0.0)
-    return shape * scale * np.maximum(lower - density, 0.0) + x * (1.0 - lower)
+    limited = shape * scale * np.maximum(lower - density, 0.0) + x * (1.0 - lower)
+    return limited, lower, density
 
 
 def uniform_limited(low: float, high: float, x: np.ndarray) -> np.ndarray:
@@ -279,35 +306,52 @@ class Lattice:
 
     A continuous piece is discretised by local moment matching (each point takes the
     expectation of a tent of width 2h around it), which keeps its mean exactly; an atom is
-    split between its two neighbouring points, which also keeps the mean.
+    split between its two neighbouring points, which also keeps the mean. Masses and
+    spectra may be rows (several steps at once, along the last axis): every operation acts
+    on each row alone, with the same floating-point operations as on one.
     """
 
     def __init__(self, span: float, points: int = GRID_POINTS) -> None:
         self.points = points
         self.step = span / (points - 1)
         self.x = np.arange(points + 1) * self.step
+        self._ones = np.ones(points // 2 + 1, dtype=complex)
+        self._ones.flags.writeable = False
 
     def spectrum(self, masses: np.ndarray) -> np.ndarray:
-        return np.fft.rfft(masses)
+        return np.fft.rfft(masses, axis=-1)
 
     def masses(self, spectrum: np.ndarray) -> np.ndarray:
-        values = np.fft.irfft(spectrum, self.points)
+        values = np.fft.irfft(spectrum, self.points, axis=-1)
         values = np.maximum(values, 0.0)
-        total = values.sum()
-        return values / total if total > 0 else values
+        total = values.sum(axis=-1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, values / total, values)
 
     def ones(self) -> np.ndarray:
-        return np.ones(self.points // 2 + 1, dtype=complex)
+        """The spectrum of an atom at 0 (read-only: shared)."""
+        return self._ones
 
     def from_limited(self, limited: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Masses from E[min(X, x)]; what lies past the lattice goes to its last point."""
-        lev = limited(self.x)
+        return self.from_levels(limited(self.x))
+
+    def from_levels(self, lev: np.ndarray) -> np.ndarray:
+        """Masses from E[min(X, x)] at the lattice's points and one more (rows allowed).
+
+        Past the last point where some row's level still changes, every mass is
+        (2c − c − c)/h = 0 exactly: those are not computed (a queue's wait is short beside a
+        request's lattice, so that is most of it)."""
         h = self.step
-        masses = np.empty(self.points)
-        masses[0] = 1.0 - lev[1] / h
-        masses[1:] = (2 * lev[1:-1] - lev[:-2] - lev[2:]) / h
+        masses = np.zeros((*lev.shape[:-1], self.points))
+        flat = lev.reshape(-1, lev.shape[-1])
+        changing = np.flatnonzero((flat != flat[:, -1:]).any(axis=0))
+        m = min(int(changing[-1]) + 2, self.points) if changing.size else 1
+        masses[..., 0] = 1.0 - lev[..., 1] / h
+        masses[..., 1:m] = (2 * lev[..., 1:m] - lev[..., : m - 1] - lev[..., 2 : m + 1]) / h
         masses = np.maximum(masses, 0.0)
-        masses[-1] += max(0.0, 1.0 - masses.sum())
+        rest = 1.0 - masses.sum(axis=-1)
+        masses[..., -1] += np.where(rest > 0.0, rest, 0.0)
         return masses
 
     def atoms(self, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -329,42 +373,94 @@ class Lattice:
                 return self.atoms(values, np.full(values.size, 1.0 / values.size))
         return self.from_limited(lambda x: limited_expectation(dist, x))
 
+    def gamma_levels(self, shape: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """`gamma_limited` at the lattice's points, one row per (shape, scale): the far tail
+        (exactly kθ, see there) is filled in, not evaluated, past the last row's cut."""
+        x = self.x
+        y = x[None, :] / scale[:, None]
+        limit = shape + TAIL_Y + 10.0 * np.sqrt(shape)
+        cut = int(max((np.searchsorted(row, top) for row, top in zip(y, limit, strict=True))))
+        if cut >= x.size - 1:
+            return _gamma_limited(shape[:, None], scale[:, None], x, y)[0]
+        head, lower, density = _gamma_limited(
+            shape[:, None], scale[:, None], x[: cut + 1], y[:, : cut + 1]
+        )
+        levels = np.empty((len(shape), x.size))
+        levels[:, : cut + 1] = head
+        levels[:, cut + 1 :] = (shape * scale)[:, None]
+        for r in np.flatnonzero((lower[:, -1] != 1.0) | (density[:, -1] > 2.0**-54)):
+            levels[r] = _gamma_limited(shape[r], scale[r], x, y[r])[0]
+        return levels
+
 
 class LatticeEvaluator:
-    """The lattice distribution of tree nodes at one step, on one lattice (memoised).
+    """The lattice distributions of visits at several steps at once, on one lattice.
 
-    `shared` keeps the spectra of fixed pieces (work and network distributions) across
-    evaluations, by lattice: they do not depend on the step.
+    `rows[key]` are the steps (ascending) at which the visit `key` = (service,
+    queued_first) is needed; its spectrum has one row per step, and a caller needed at fewer
+    steps takes the rows it needs. `users[key]` counts who still needs a visit (callers not
+    yet done, and the caller of `visit` for an entry point): at zero it is dropped, so a
+    large fleet's visits are not all held at once. A station's wait is kept only while the
+    visit that uses it is evaluated. `shared` keeps the spectra of fixed pieces (work and
+    network distributions) across evaluators, by lattice: they do not depend on the step.
+    Fixed pieces are single rows that broadcast against the steps' rows.
+
+    Products of spectra are `np.multiply(a, b)`, never `a * b`: on arrays past 256 KiB
+    (16 rows) numpy's operator may reuse a temporary right operand in place as `b *= a`,
+    and a complex product with its operands swapped can differ in the last bit (fused
+    multiply-add in the imaginary part), which would make a row differ from the step
+    evaluated alone.
     """
 
     def __init__(
         self,
         model: Model,
         steps: StationSteps,
-        step: int,
         lattice: Lattice,
+        rows: dict[tuple[str, bool], np.ndarray],
+        users: dict[tuple[str, bool], int],
+        children: dict[tuple[str, bool], frozenset[tuple[str, bool]]],
         shared: dict[object, np.ndarray] | None = None,
     ) -> None:
         self.model = model
         self.steps = steps
-        self.step = step
         self.lattice = lattice
-        self._memo: dict[object, np.ndarray] = {}
+        self.rows = rows
+        self.users = users
+        self.children = children
+        self._memo: dict[tuple[str, bool], np.ndarray] = {}
+        self._waits: dict[int, np.ndarray] = {}
         self._fixed_spectra = {} if shared is None else shared
 
-    def visit(self, service: str, queued_first: bool = True) -> np.ndarray:
-        key = ("visit", service, queued_first)
-        if key not in self._memo:
+    def visit(self, service: str, queued_first: bool, at: np.ndarray) -> np.ndarray:
+        key = (service, queued_first)
+        value = self._memo.get(key)
+        if value is None:
             trees = self.model.visits if queued_first else self.model.unqueued_visits
-            self._memo[key] = self.of(trees[service])
-        return self._memo[key]
+            outer, self._waits = self._waits, {}
+            value = self.of(trees[service], self.rows[key])
+            self._waits = outer
+            self._memo[key] = value
+            for child in self.children[key]:
+                self.release(child)
+        if value.ndim == 2 and value.shape[0] != at.size:
+            value = value[np.searchsorted(self.rows[key], at)]
+        return value
 
-    def of(self, node: Node) -> np.ndarray:
+    def release(self, key: tuple[str, bool]) -> None:
+        """One user of a visit is done with it."""
+        self.users[key] -= 1
+        if self.users[key] <= 0:
+            self._memo.pop(key, None)
+
+    def of(self, node: Node, at: np.ndarray) -> np.ndarray:
         match node:
             case VisitOf():
-                return self.visit(node.service, node.queued_first)
+                return self.visit(node.service, node.queued_first, at)
             case Delay():
-                return self._fixed(id(node.dist), lambda: self.lattice.distribution(node.dist))
+                dist = node.dist  # equal distributions (by their fields) share a spectrum
+                key = id(dist) if isinstance(dist, Empirical) else repr(dist)
+                return self._fixed(key, lambda: self.lattice.distribution(dist))
             case Fixed():
                 return self._fixed(
                     ("fixed", node.value),
@@ -372,19 +468,21 @@ class LatticeEvaluator:
                 )
             case WorkNode():
                 if not node.queued:
-                    return self.of(node.service)
-                return self.wait(node.station) * self.of(node.service)
+                    return self.of(node.service, at)
+                return np.multiply(self.wait(node.station, at), self.of(node.service, at))
             case Seq():
                 result = self.lattice.ones()
                 for part in node.parts:
-                    result = result * self.of(part)
+                    result = np.multiply(result, self.of(part, at))
                 return result
             case Repeat():
-                return (1 - node.probability + node.probability * self.of(node.part)) ** node.count
+                made = self.of(node.part, at)
+                base = 1 - node.probability + node.probability * made
+                return _first_power(base) if node.count == 1 else base**node.count
             case Fanout():
-                return self._fanout(node)
+                return self._fanout(node, at)
             case SharedWait():
-                return self._shared(node)
+                return self._shared(node, at)
         raise TypeError(f"unknown node {node!r}")
 
     def _fixed(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
@@ -393,54 +491,96 @@ class LatticeEvaluator:
             self._fixed_spectra[key] = self.lattice.spectrum(make())
         return self._fixed_spectra[key]
 
-    def wait(self, station: int) -> np.ndarray:
-        key = ("wait", station)
-        if key not in self._memo:
-            s, t = self.steps, self.step
-            lattice = self.lattice
-            c_wait = float(s.p_wait_stationary[t, station])
-            shape, scale = float(s.wait_shape[t, station]), float(s.wait_scale[t, station])
-            if c_wait > 0 and scale > 0:
-                if shape == 1.0:  # exponential: E[min(W, x)] in closed form
-                    limited = lambda x: scale * -np.expm1(-x / scale)  # noqa: E731
-                else:
-                    limited = lambda x: gamma_limited(shape, scale, x)  # noqa: E731
-                queue = c_wait * lattice.from_limited(limited)
-                queue[0] += 1 - c_wait
-            else:
-                queue = lattice.atoms(np.array([0.0]), np.array([1.0]))
-            share = float(s.delay_share[t, station])
-            if share > 0:  # behind the backlog while there is one, else the stationary queue
-                low, high = float(s.delay_low[t, station]), float(s.delay_high[t, station])
-                delay = lattice.from_limited(lambda x: uniform_limited(low, high, x))
-                queue = (1 - share) * queue + share * delay
-            self._memo[key] = lattice.spectrum(queue)
-        return self._memo[key]
+    def wait(self, station: int, at: np.ndarray) -> np.ndarray:
+        """The wait at a station, one row per step of `at` (kept for the visit evaluated)."""
+        if station in self._waits:
+            return self._waits[station]
+        s, lattice = self.steps, self.lattice
+        c_wait = s.p_wait_stationary[at, station]
+        shape, scale = s.wait_shape[at, station], s.wait_scale[at, station]
+        queue = np.zeros((at.size, lattice.points))
+        queue[:, 0] = 1.0  # no queue: an atom at 0
+        queued = np.flatnonzero((c_wait > 0) & (scale > 0))
+        if queued.size:
+            levels = np.empty((queued.size, lattice.x.size))
+            exponential = shape[queued] == 1.0  # E[min(W, x)] in closed form
+            if exponential.any():
+                theta = scale[queued[exponential]][:, None]
+                levels[exponential] = _exponential_levels(theta, lattice.x)
+            if not exponential.all():
+                gamma = ~exponential
+                levels[gamma] = lattice.gamma_levels(shape[queued[gamma]], scale[queued[gamma]])
+            c = c_wait[queued][:, None]
+            queue[queued] = c * lattice.from_levels(levels)
+            queue[queued, 0] += 1 - c[:, 0]
+        share = s.delay_share[at, station]
+        for r in np.flatnonzero(share > 0):  # behind the backlog, else the stationary queue
+            low, high = float(s.delay_low[at[r], station]), float(s.delay_high[at[r], station])
+            delay = lattice.from_levels(uniform_limited(low, high, lattice.x))
+            queue[r] = (1 - float(share[r])) * queue[r] + float(share[r]) * delay
+        value = self._waits[station] = lattice.spectrum(queue)
+        return value
 
     def _cdf(self, spectrum: np.ndarray) -> np.ndarray:
-        return np.cumsum(self.lattice.masses(spectrum))
+        return np.cumsum(self.lattice.masses(spectrum), axis=-1)
 
     def _from_cdf(self, cdf: np.ndarray) -> np.ndarray:
-        cdf = np.maximum.accumulate(np.clip(cdf, 0.0, 1.0))
-        masses = np.diff(cdf, prepend=0.0)
-        masses[-1] += 1.0 - cdf[-1]
+        cdf = np.maximum.accumulate(np.clip(cdf, 0.0, 1.0), axis=-1)
+        masses = np.diff(cdf, prepend=0.0, axis=-1)
+        masses[..., -1] += 1.0 - cdf[..., -1]
         return self.lattice.spectrum(masses)
 
-    def _fanout(self, node: Fanout) -> np.ndarray:
+    def _fanout(self, node: Fanout, at: np.ndarray) -> np.ndarray:
         parts = []
         for branch in node.branches:
             if isinstance(branch, Repeat):
-                parts.append((self._cdf(self.of(branch.part)), branch.count, branch.probability))
+                cdf = self._cdf(self.of(branch.part, at))
+                parts.append((cdf, branch.count, branch.probability))
             else:  # its CDF already has the chance that none of its calls is made at 0
-                parts.append((self._cdf(self._shared(branch)), 1, 1.0))
-        return self._from_cdf(order_statistic_cdf(parts, node.wait_for))
+                parts.append((self._cdf(self._shared(branch, at)), 1, 1.0))
+        return self._from_cdf(order_statistic_cdf(_common_shape(parts), node.wait_for))
 
-    def _shared(self, node: SharedWait) -> np.ndarray:
+    def _shared(self, node: SharedWait, at: np.ndarray) -> np.ndarray:
         """The shared wait, then the last (or k-th) of the calls: φ = P0 + φ_W·(φ_M − P0)."""
-        parts = [(self._cdf(self.of(m.part)), m.count, m.probability) for m in node.members]
-        after = self._from_cdf(order_statistic_cdf(parts, node.wait_for))
+        parts = [(self._cdf(self.of(m.part, at)), m.count, m.probability) for m in node.members]
+        after = self._from_cdf(order_statistic_cdf(_common_shape(parts), node.wait_for))
         none = _none_made(node.members)
-        return none + self.wait(node.station) * (after - none)
+        return none + np.multiply(self.wait(node.station, at), after - none)
+
+
+def _first_power(base: np.ndarray) -> np.ndarray:
+    """`base ** 1` of complex numbers, as numpy's power gives it (its `nc_pow`: the number
+    itself, except that a complex zero becomes +0 + 0j), without its per-element call."""
+    out = base.copy()
+    out[(base.real == 0) & (base.imag == 0)] = 0
+    return out
+
+
+def _exponential_levels(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """θ·(1 − e^(−x/θ)) (E[min(W, x)], exponential W) for a column of θ; past x = 40θ of
+    every row (where e^(−x/θ) < 2⁻⁵⁷ and the expression is θ·1.0 exactly, checked at the
+    first point skipped) the rows are filled with θ, not evaluated."""
+    cut = int(np.searchsorted(x, 40.0 * float(theta.max())))
+    if cut < x.size - 1:
+        head = -np.expm1(-x[: cut + 1] / theta)
+        if (head[:, -1] == 1.0).all():
+            levels = np.empty((len(theta), x.size))
+            levels[:, : cut + 1] = theta * head
+            levels[:, cut + 1 :] = theta
+            return levels
+    return theta * -np.expm1(-x / theta)
+
+
+def _common_shape(
+    parts: list[tuple[np.ndarray, int, float]],
+) -> list[tuple[np.ndarray, int, float]]:
+    """Branch CDFs broadcast to one shape (a fixed branch is one row, a queued one has the
+    steps' rows): each element is the same number, only repeated."""
+    shapes = {cdf.shape for cdf, _, _ in parts}
+    if len(shapes) == 1:
+        return parts
+    shape = np.broadcast_shapes(*shapes)
+    return [(np.broadcast_to(cdf, shape), count, p) for cdf, count, p in parts]
 
 
 def lattice_span(mean: float, sd: float) -> float:
@@ -450,38 +590,129 @@ def lattice_span(mean: float, sd: float) -> float:
     return 2.0 ** math.ceil(math.log2(span))
 
 
+VisitKey = tuple[str, bool]
+
+
+def visit_children(model: Model) -> dict[VisitKey, frozenset[VisitKey]]:
+    """The visits each visit's tree refers to (its calls), by (service, queued_first)."""
+    found: dict[VisitKey, frozenset[VisitKey]] = {}
+    for queued_first, trees in ((True, model.visits), (False, model.unqueued_visits)):
+        for service, tree in trees.items():
+            seen: set[VisitKey] = set()
+            stack: list[Node] = [tree]
+            while stack:
+                node = stack.pop()
+                match node:
+                    case VisitOf():
+                        seen.add((node.service, node.queued_first))
+                    case Seq():
+                        stack.extend(node.parts)
+                    case Repeat():
+                        stack.append(node.part)
+                    case Fanout():
+                        stack.extend(node.branches)
+                    case SharedWait():
+                        stack.extend(node.members)
+                    case WorkNode():
+                        stack.append(node.service)
+            found[service, queued_first] = frozenset(seen)
+    return found
+
+
 def lattice_distributions(
     model: Model, steps: StationSteps, jobs: list[tuple[str, int, float, float]]
 ) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
     """Points and masses of the latency of visits to entry services at given steps.
 
-    `jobs`: (service, step, mean, sd). Jobs at the same step whose lattices have the same
-    span share one evaluator, so the visits their trees have in common are computed once;
-    the fixed pieces (work and network distributions) are shared by every evaluator with
-    the same lattice. A lattice is doubled (up to three times) while more than TAIL_MASS of
-    a distribution lies in its last 5% (a heavy tail, or a wrong guess of the spread).
+    `jobs`: (service, step, mean, sd). Jobs whose lattices have the same span are evaluated
+    together, every step at once (one row per step: numpy's per-call cost is paid once per
+    visit, not once per visit and step), and a visit their trees have in common is computed
+    once, at the steps some job needs it; the fixed pieces (work and network distributions)
+    are shared by every lattice of the same span. A lattice is doubled (up to three times)
+    while more than TAIL_MASS of a distribution lies in its last 5% (a heavy tail, or a
+    wrong guess of the spread). Each job's masses are the same numbers, to the bit, as if it
+    were evaluated alone: every operation acts on each row by itself.
     """
     shared: dict[object, np.ndarray] = {}
-    groups: dict[tuple[int, float], list[str]] = {}
+    children = visit_children(model)
+    reach: dict[VisitKey, list[VisitKey]] = {}
+    groups: dict[float, list[tuple[str, int]]] = {}
     for service, step, mean, sd in jobs:
-        groups.setdefault((step, lattice_span(mean, sd)), []).append(service)
+        groups.setdefault(lattice_span(mean, sd), []).append((service, step))
     found: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
-    for (step, span), services in groups.items():
+    retry: list[tuple[str, int, float]] = []
+    for span, members in groups.items():
         lattice = Lattice(span)
-        evaluator = LatticeEvaluator(model, steps, step, lattice, shared)
-        for service in services:
-            masses = lattice.masses(evaluator.visit(service))
-            wider = span
-            for _ in range(3):
-                if masses[-lattice.points // 20 :].sum() <= TAIL_MASS:
-                    break
-                wider *= 2
-                bigger = Lattice(wider)
-                masses = bigger.masses(
-                    LatticeEvaluator(model, steps, step, bigger, shared).visit(service)
-                )
-            found[service, step] = (np.arange(masses.size) * (wider / (masses.size - 1)), masses)
+        for (service, step), masses in _evaluate(
+            model, steps, lattice, members, children, reach, shared
+        ).items():
+            if masses[-lattice.points // 20 :].sum() <= TAIL_MASS:
+                found[service, step] = (np.arange(masses.size) * (span / (masses.size - 1)), masses)
+            else:
+                retry.append((service, step, span))
+    for service, step, span in retry:  # rare: one at a time, as wide as it needs
+        wider = span
+        for _ in range(3):
+            wider *= 2
+            bigger = Lattice(wider)
+            masses = _evaluate(model, steps, bigger, [(service, step)], children, reach, shared)[
+                service, step
+            ]
+            if masses[-bigger.points // 20 :].sum() <= TAIL_MASS:
+                break
+        found[service, step] = (np.arange(masses.size) * (wider / (masses.size - 1)), masses)
     return found
+
+
+def _evaluate(
+    model: Model,
+    steps: StationSteps,
+    lattice: Lattice,
+    jobs: list[tuple[str, int]],
+    children: dict[VisitKey, frozenset[VisitKey]],
+    reach: dict[VisitKey, list[VisitKey]],
+    shared: dict[object, np.ndarray],
+) -> dict[tuple[str, int], np.ndarray]:
+    """Masses of visits to entry services at steps, on one lattice, all steps at once."""
+    needed: dict[VisitKey, set[int]] = {}
+    for service, step in jobs:
+        for key in _reach((service, True), children, reach):
+            needed.setdefault(key, set()).add(step)
+    rows = {key: np.array(sorted(found)) for key, found in needed.items()}
+    users = dict.fromkeys(rows, 0)
+    for key in rows:
+        for child in children[key]:
+            users[child] += 1
+    tops = list(dict.fromkeys((service, True) for service, _ in jobs))
+    for key in tops:
+        users[key] += 1
+    evaluator = LatticeEvaluator(model, steps, lattice, rows, users, children, shared)
+    result: dict[tuple[str, int], np.ndarray] = {}
+    for key in tops:
+        wanted = np.array(sorted({step for service, step in jobs if service == key[0]}))
+        masses = lattice.masses(evaluator.visit(key[0], True, wanted))
+        evaluator.release(key)
+        for r, step in enumerate(wanted.tolist()):
+            result[key[0], step] = masses[r] if masses.ndim == 2 else masses
+    return result
+
+
+def _reach(
+    key: VisitKey,
+    children: dict[VisitKey, frozenset[VisitKey]],
+    reach: dict[VisitKey, list[VisitKey]],
+) -> list[VisitKey]:
+    """`key` and every visit below it (memoised in `reach`)."""
+    if key not in reach:
+        seen = {key}
+        stack = [key]
+        while stack:
+            for child in children[stack.pop()]:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        reach[key] = list(seen)
+    return reach[key]
 
 
 def quantile_function(points: np.ndarray, masses: np.ndarray) -> np.ndarray:

@@ -146,7 +146,7 @@ def load_states(scenario: Scenario) -> tuple[int, int]:
     arrivals = np.column_stack([f.mean_rates(edges) for f in functions.values()])
     top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
     keys = np.round(arrivals / top * 1e12).astype(np.int64)
-    return steps, len(np.unique(keys, axis=0))
+    return steps, len(_distinct_rows(keys))
 
 
 # ----------------------------------------------------------------------------- the run
@@ -499,12 +499,33 @@ def _saturates(model: Model, arrivals: np.ndarray, replicas: np.ndarray | None =
     `replicas` (steps × stations), if given, replace the scenario's counts."""
     workers = np.array([s.workers for s in model.stations])
     per_replica = np.array([s.concurrency for s in model.stations])
+    if replicas is None and len(arrivals) > 1:  # a step equal to one tried offers the same
+        arrivals = _distinct_rows(arrivals)  # a year of a daily profile: one day's rows
     rows = max(1, CHUNK_CELLS // max(len(workers), 1))
     for lo in range(0, len(arrivals), rows):
         have = workers if replicas is None else replicas[lo : lo + rows] * per_replica
         if ((arrivals[lo : lo + rows] @ model.loads[1]) >= have).any():
             return True
     return False
+
+
+def _distinct_rows(values: np.ndarray) -> np.ndarray:
+    """The distinct rows of a 2-D array (bit for bit), in order of first appearance: rows
+    hashed to one integer each, then only rows whose hash repeats compared in full (sorting
+    whole rows, as `np.unique(axis=0)` does, is slow for wide ones)."""
+    values = np.ascontiguousarray(values)
+    bits = values.view(np.uint64) if values.dtype.itemsize == 8 else None
+    if bits is None or values.ndim != 2 or not values.shape[1]:
+        _, first = np.unique(values, axis=0, return_index=True)
+        return values[np.sort(first)]
+    weights = np.random.default_rng(0).integers(1, 2**63, values.shape[1], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        hashes = (bits * weights).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    same = np.array_equal(values.view(np.uint64), values[first][inverse.ravel()].view(np.uint64))
+    if not same:  # a collision of hashes: sort whole rows after all
+        _, first = np.unique(values, axis=0, return_index=True)
+    return values[np.sort(first)]
 
 
 # ----------------------------------------------------------------------------- entries
@@ -921,33 +942,32 @@ def _tables(
         },
     )
     level_index = {k: int(np.searchsorted(LEVELS, p)) for k, p in PERCENTILES.items()}
-    entry_rows: list[pd.DataFrame] = []
     point_rows: list[dict[str, str | float]] = []
     stride = timeseries_stride(len(state), len(entries))
     by_step = _Bins(timeline.starts[m], timeline.dt[m], np.arange(len(state)), stride)
+    columns: dict[str, list[np.ndarray]] = {
+        key: [] for key in ("arrival_rate", "latency_mean_s", *level_index)
+    }
     for e, (name, info) in enumerate(entries.items()):
         rows = info.rows[state]
-        entry_rows.append(
-            frame(
-                "entry_timeseries",
-                "analytic",
-                {
-                    "time": by_step.starts,
-                    "entry_point": name,
-                    "arrival_rate": by_step.mean(timeline.arrivals[m, e][:, None])[:, 0],
-                    "latency_mean_s": by_step.mean(info.mean[state][:, None])[:, 0],
-                    **{
-                        k: by_step.most(info.quantiles[rows, j][:, None])[:, 0]
-                        for k, j in level_index.items()
-                    },
-                },
-            )
-        )
+        columns["arrival_rate"].append(by_step.mean(timeline.arrivals[m, e][:, None])[:, 0])
+        columns["latency_mean_s"].append(by_step.mean(info.mean[state][:, None])[:, 0])
+        for k, j in level_index.items():
+            columns[k].append(by_step.most(info.quantiles[rows, j][:, None])[:, 0])
         point_rows.append(_entry_point_row(scenario, name, info, timeline, e, failures))
-    entry_timeseries = pd.concat(entry_rows, ignore_index=True) if entry_rows else pd.DataFrame()
-    if entry_rows:
-        entry_timeseries["entry_point"] = pd.Categorical(
-            entry_timeseries["entry_point"], categories=list(model.entries)
+    entry_timeseries = pd.DataFrame()
+    if entries:  # one table at once: no frame per entry point to concatenate
+        codes = np.repeat(np.arange(len(entries), dtype=np.int32), by_step.count)
+        entry_timeseries = frame(
+            "entry_timeseries",
+            "analytic",
+            {
+                "time": np.tile(by_step.starts, len(entries)),
+                "entry_point": pd.Categorical.from_codes(
+                    codes, categories=pd.Index(list(model.entries))
+                ),
+                **{key: np.concatenate(parts) for key, parts in columns.items()},
+            },
         )
     entry_points = pd.DataFrame(point_rows)
     if point_rows:
@@ -979,24 +999,51 @@ class _Bins:
 
     `values` are per state (rows: `state` maps each measured step to one); a bin's value is
     the time-weighted mean (`mean`) or the largest (`most`) of its steps'. With stride 1 a
-    bin is a step and the values are the steps' own, exactly. Bins are built a chunk of
-    steps at a time (CHUNK_CELLS), so scratch memory does not grow with the horizon."""
+    bin is a step and the values are the steps' own, exactly. Merged bins are computed per
+    state, not per step: a bin's mean is Σ_states (its seconds in the state) × value / its
+    seconds, one small matrix product (bins × states) whatever the horizon (summed by
+    state, not step by step: the same number to about 1e-15 relative, see
+    tests/analytic/test_speed.py); a bin's largest value is looked up only for columns
+    that differ between states (fixed replicas and workers, no saturation: none). Where
+    states are more than half the steps (entry points' per-step values, an autoscaled run),
+    bins are reduced a chunk of steps at a time (CHUNK_CELLS), so scratch memory does not
+    grow with the horizon."""
 
     def __init__(self, starts: np.ndarray, dt: np.ndarray, state: np.ndarray, stride: int):
         self.stride, self.dt, self.state = stride, dt, state
         self.first = np.arange(0, len(state), stride)
         self.starts = starts[self.first]
         self.count = len(self.first)
+        self._seconds: np.ndarray | None = None
 
     def mean(self, values: np.ndarray) -> np.ndarray:
         if self.stride == 1:
             return values[self.state]
-        return self._reduce(values, np.add, weighted=True)
+        if self.count * len(values) > CHUNK_CELLS or 2 * len(values) > len(self.state):
+            return self._reduce(values, np.add, weighted=True)
+        return (self._time_in_states(len(values)) @ values) / self._bin_seconds()[:, None]
 
     def most(self, values: np.ndarray) -> np.ndarray:
         if self.stride == 1:
             return values[self.state]
-        return self._reduce(values, np.maximum, weighted=False)
+        out = np.empty((self.count, values.shape[1]), dtype=values.dtype)
+        varies = np.flatnonzero((values != values[:1]).any(axis=0) if len(values) else [])
+        fixed = np.setdiff1d(np.arange(values.shape[1]), varies)
+        out[:, fixed] = values[0, fixed] if len(values) else 0
+        if len(varies):
+            out[:, varies] = self._reduce(values[:, varies], np.maximum, weighted=False)
+        return out
+
+    def _bin_seconds(self) -> np.ndarray:
+        if self._seconds is None:
+            self._seconds = np.add.reduceat(self.dt, self.first) if self.count else self.dt[:0]
+        return self._seconds
+
+    def _time_in_states(self, states: int) -> np.ndarray:
+        """bins × states: seconds each bin spends in each state."""
+        bins = np.arange(len(self.state)) // self.stride
+        cells = np.bincount(bins * states + self.state, self.dt, self.count * states)
+        return cells.reshape(self.count, states)
 
     def _reduce(self, values: np.ndarray, ufunc: np.ufunc, weighted: bool) -> np.ndarray:
         out = np.empty((self.count, values.shape[1]), dtype=float if weighted else values.dtype)

@@ -338,8 +338,10 @@ def stationary(
         regular = arrival_scv < 1
         klb = np.exp(-2 * (1 - rho) * (1 - arrival_scv) ** 2 / (3 * rho * (arrival_scv + scv)))
         klb = np.where(regular & (rho > 0), np.nan_to_num(klb, nan=1.0), 1.0)
+    del load, regular  # a year of a large fleet: each of these is states × stations
     wait = wait * klb
     p_wait = c_wait * klb
+    del klb
     # One worker per replica behind round-robin: an E_n/G/1 queue. P(wait) is that of the
     # E_n/M/1 queue, σ = A*(μ(1 − σ)); with exponential work the queue is E_n/M/1 exactly.
     dealt = (arrival_scv < 1) & (servers == 1) & (rate > 0)
@@ -354,17 +356,22 @@ def stationary(
         extra = (arrival_scv[:, s] - 1) / 2 + service_factor[:, s] - 1
         wait[:, s] = mx_wait + mmc_wait[:, s] * extra
         p_wait[:, s] = np.where(rate[:, s] > 0, mx_p_wait, 0.0)
+    del mmc_wait, service_factor
     with np.errstate(divide="ignore", invalid="ignore"):
         conditional = np.where(p_wait > 0, wait / p_wait, 0.0)
         # One worker, Poisson arrivals: Takács's second moment of the M/G/1 wait.
         queue_rate = rho / np.where(mean > 0, mean, 1.0)  # λ of one queue at the capped ρ
         takacs = 2 * wait**2 + queue_rate * third_mean / (3 * (1 - rho))
+        del queue_rate, third_mean
         mg1 = (servers == 1) & (arrival_scv == 1.0) & (c_wait > 0)
         for s in batched:
             mg1[:, s] = False
         conditional_second = np.where(mg1, takacs / np.where(c_wait > 0, c_wait, 1), 0.0)
+        del takacs
         variance = conditional_second - conditional**2
+        del conditional_second
         shape = np.where(mg1 & (variance > 0), conditional**2 / variance, 1.0)
+        del variance, mg1
     shape = np.clip(np.nan_to_num(shape, nan=1.0), 1e-3, 1e6)
     scale = np.where(shape > 0, conditional / shape, 0.0)
     return {
@@ -537,9 +544,9 @@ def _steps(
     return StationSteps(
         replicas=replicas,
         workers=workers,
-        work_rate=work[0],
+        work_rate=work[0].copy(),  # copies: the moments' rows of `work` can then go
         service_mean=mean,
-        offered=offered,
+        offered=offered.copy(),
         utilisation=utilisation,
         p_wait_stationary=queue["p_wait"],
         wait_stationary_mean=queue["wait"],

@@ -121,47 +121,62 @@ def check_yaml_shape(text: str, label: str, limits: Limits) -> None:
 
     Walks PyYAML's event stream, which is produced without recursion, keeping one counter
     per open collection: an anchored node's expanded size is remembered, and an alias adds
-    it, so the count is exact and never materialised.
+    it, so the count is exact and never materialised. The events come from libyaml's
+    parser when PyYAML has it (the same events, far faster); if that walk refuses the text
+    or libyaml cannot parse it, the pure-Python parser walks it again, so refusals and their
+    messages are the pure-Python ones.
     """
+    fast = getattr(yaml, "CSafeLoader", None) if getattr(yaml, "__with_libyaml__", False) else None
+    if fast is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
+        try:
+            _walk_shape(text, label, limits, fast)
+            return
+        except (ScenarioError, yaml.YAMLError):
+            pass
+    try:
+        _walk_shape(text, label, limits, yaml.SafeLoader)
+    except yaml.YAMLError:
+        return  # the loader reports malformed YAML with its position
+
+
+def _walk_shape(text: str, label: str, limits: Limits, loader: Any) -> None:
+    """`check_yaml_shape` on the events of one parser (`loader`: its Loader class)."""
     sizes: dict[str, int] = {}
     stack: list[list[Any]] = []  # [anchor, nodes so far] per open collection
     total = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                stack.append([event.anchor, 1])
-                if len(stack) > limits.max_depth:
-                    line = event.start_mark.line + 1 if event.start_mark else 0
-                    raise ScenarioError(
-                        label,
-                        "",
-                        f"nested deeper than {limits.max_depth} levels at line {line}; "
-                        "the limit is max_depth",
-                    )
-                continue
-            if isinstance(event, yaml.CollectionEndEvent):
-                anchor, size = stack.pop()
-            elif isinstance(event, yaml.ScalarEvent):
-                anchor, size = event.anchor, 1
-            elif isinstance(event, yaml.AliasEvent):
-                anchor, size = None, sizes.get(event.anchor or "", 1)
-            else:
-                continue
-            if anchor:
-                sizes[anchor] = size
-            if stack:
-                stack[-1][1] += size
-            else:
-                total += size
-            if (stack[0][1] if stack else 0) + total > limits.max_nodes:
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1])
+            if len(stack) > limits.max_depth:
+                line = event.start_mark.line + 1 if event.start_mark else 0
                 raise ScenarioError(
                     label,
                     "",
-                    f"more than {limits.max_nodes:,} keys and values once anchors (&, *) are "
-                    "expanded; the limit is max_nodes",
+                    f"nested deeper than {limits.max_depth} levels at line {line}; "
+                    "the limit is max_depth",
                 )
-    except yaml.YAMLError:
-        return  # the loader reports malformed YAML with its position
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor or "", 1)
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        if stack:
+            stack[-1][1] += size
+        else:
+            total += size
+        if (stack[0][1] if stack else 0) + total > limits.max_nodes:
+            raise ScenarioError(
+                label,
+                "",
+                f"more than {limits.max_nodes:,} keys and values once anchors (&, *) are "
+                "expanded; the limit is max_nodes",
+            )
 
 
 def check_data_shape(data: Any, label: str, limits: Limits) -> None:

@@ -1,0 +1,153 @@
+"""The analytic fidelity's speed-ups give the numbers of the straightforward computation,
+bit for bit: the gamma wait's far tail filled in, the lattice evaluated for many steps at
+once, the flows propagated for every entry point at once, YAML read by libyaml."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+import simulator
+from simulator.analytic import latency
+from simulator.analytic.flows import compile_model, visits_per_request
+from simulator.analytic.run import _distinct_rows
+from simulator.errors import ScenarioError
+from simulator.scenario import loader
+from simulator.scenario.graph import call_graph, expected_visits
+from simulator.scenario.limits import Limits, check_yaml_shape
+from tests.helpers import SCENARIOS
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("shape", [0.05, 0.7, 1.0, 2.5, 17.0, 400.0])
+@pytest.mark.parametrize("scale_points", [0.3, 3.0, 40.0, 2000.0])
+def test_the_gamma_waits_tail_is_filled_with_the_bits_it_would_have(shape, scale_points):
+    lattice = latency.Lattice(2.0)
+    x = lattice.x
+    scale = scale_points * lattice.step
+    full = latency._gamma_limited(shape, scale, x, x / scale)[0]
+    assert same_bits(latency.gamma_limited(shape, scale, x), full)
+    rows = lattice.gamma_levels(np.array([shape, 1.3]), np.array([scale, lattice.step]))
+    assert same_bits(rows[0], full)
+
+
+def fan_out_scenario() -> dict:
+    """Fan-outs (all and k of n), calls shared by a batch, per-replica queues, a gamma
+    service time and an overloaded hour (a backlog): every node of the lattice."""
+    work = {"distribution": "gamma", "mean": "8ms", "cv": 0.7}
+    return {
+        "name": "lattice",
+        "fidelity": "analytic",
+        "horizon": "6h",
+        "warmup": "30min",
+        "analytic": {"representative_steps": 24},
+        "services": {
+            "edge": {
+                "replicas": 4,
+                "service_time": work,
+                "handler": [
+                    {"work": "2ms"},
+                    {"parallel": [{"call": "a", "count": 3}, {"call": "b"}]},
+                    {"parallel": [{"call": "a"}, {"call": "c"}, {"call": "b"}], "wait_for": 2},
+                ],
+            },
+            "side": {"replicas": 2, "service_time": work, "handler": [{"call": "c"}]},
+            "a": {"replicas": 3, "load_balancer": "central-queue", "service_time": work},
+            "b": {"replicas": 2, "load_balancer": "round-robin", "service_time": work},
+            "c": {
+                "replicas": 1,
+                "concurrency": 4,
+                "service_time": {"distribution": "exponential", "mean": "5ms"},
+            },
+        },
+        "traffic": {
+            "edge": {
+                "rate": 40,
+                "profile": {"profile": "step", "at": "2h", "factor": 3.0, "until": "3h"},
+            },
+            "side": {"rate": 30, "profile": {"profile": "diurnal", "trough_ratio": 0.3}},
+        },
+    }
+
+
+@pytest.mark.parametrize("source", ["fan-out", "scale/sre-1000.yaml"], ids=["fan-out", "sre-1000"])
+def test_the_lattice_for_many_steps_at_once_equals_each_step_alone(source):
+    """Rows evaluated together (and released as their callers finish) are the numbers of a
+    job evaluated on its own, which runs exactly the operations of one step."""
+    if source == "fan-out":
+        scenario = simulator.load_scenario(fan_out_scenario())
+    else:
+        scenario = simulator.load_scenario(SCENARIOS / source, ["horizon=2d"])
+    captured = {}
+    original = latency.lattice_distributions
+
+    def spy(model, steps, jobs):
+        captured.update(model=model, steps=steps, jobs=jobs)
+        return original(model, steps, jobs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("simulator.analytic.run.lattice_distributions", spy)
+        simulator.run(scenario)
+    model, steps, jobs = captured["model"], captured["steps"], captured["jobs"]
+    together = original(model, steps, jobs)
+    children = latency.visit_children(model)
+    picks = jobs if source == "fan-out" else jobs[:: max(1, len(jobs) // 12)]
+    assert len({step for _, step, _, _ in picks}) > 1
+    for service, step, mean, sd in picks:
+        span = latency.lattice_span(mean, sd)
+        alone = latency._evaluate(
+            model, steps, latency.Lattice(span), [(service, step)], children, {}, {}
+        )[service, step]
+        points, masses = together[service, step]
+        if points[-1] == span:  # not widened for its tail
+            assert same_bits(masses, alone), (service, step)
+
+
+def test_flows_for_every_entry_at_once_equal_expected_visits():
+    scenario = simulator.load_scenario(SCENARIOS / "scale/sre-1000.yaml")
+    graph = call_graph(scenario)
+    rows = [expected_visits(graph, entry) for entry in scenario.traffic]
+    expected = np.array([[row[name] for name in scenario.services] for row in rows])
+    assert same_bits(visits_per_request(scenario, graph), expected)
+    assert same_bits(compile_model(scenario).visits_per_request, expected)
+
+
+def test_distinct_rows_are_exact_and_in_order():
+    rng = np.random.default_rng(3)
+    base = rng.random((40, 7))
+    values = base[rng.integers(0, 40, 500)]
+    found = _distinct_rows(values)
+    _, first = np.unique(values, axis=0, return_index=True)
+    assert same_bits(found, values[np.sort(first)])
+    assert len(_distinct_rows(np.zeros((5, 0)))) <= 1
+
+
+def test_libyaml_reads_the_same_data_and_errors_stay_the_pure_python_ones():
+    text = (SCENARIOS / "scale/sre-1000.yaml").read_text()
+    assert loader._load_yaml(text) == yaml.load(text, Loader=loader._StrictLoader)
+    for bad in ("a: 1\na: 2\n", "a: [1, 2\n", "a:\n\t- 1\n", "a: \x07\n", "- &x [1]\n- *y\n"):
+        with pytest.raises(yaml.YAMLError) as fast:
+            loader._load_yaml(bad)
+        with pytest.raises(yaml.YAMLError) as slow:
+            yaml.load(bad, Loader=loader._StrictLoader)
+        assert str(fast.value) == str(slow.value)
+    deep = "a: " + "[" * 70 + "]" * 70 + "\n"
+    with pytest.raises(ScenarioError, match="nested deeper than 64 levels at line 1"):
+        check_yaml_shape(deep, "deep.yaml", Limits())
+
+
+def test_the_first_power_of_a_spectrum_is_numpys():
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=4000) + 1j * rng.normal(size=4000)
+    for value in (0.0, -0.0, np.nan, np.inf, -np.inf):
+        base.real[rng.random(base.size) < 0.05] = value
+        base.imag[rng.random(base.size) < 0.05] = value
+    base[:3] = [0.0, complex(-0.0, -0.0), complex(0.0, -0.0)]
+    assert same_bits(latency._first_power(base), base**1)
+    rows = base[:3000].reshape(3, 1000)
+    assert same_bits(latency._first_power(rows), rows**1)
