@@ -122,6 +122,16 @@ def test_an_era_runs_by_name_with_or_without_yaml(installed: Path, empty: Path):
     assert '"throughput_rps"' in ran.stdout
 
 
+def test_one_chart_by_command_from_an_empty_folder(installed: Path, tmp_path: Path):
+    drawn = _run(
+        [str(installed / "sresim"), "chart", "validation/mmc", "latency-cdf", "-o", "cdf.svg",
+         "--set", "horizon=2000s", "--set", "warmup=100s"],
+        tmp_path,
+    )  # fmt: skip
+    assert drawn.returncode == 0, drawn.stderr
+    assert (tmp_path / "cdf.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
 def test_a_users_scenario_extends_a_shipped_preset(installed: Path, empty: Path):
     (empty / "mine.yaml").write_text(
         "extends: presets/lb-cluster.yaml\nname: mine\nhorizon: 600s\nwarmup: 60s\n"
