@@ -72,7 +72,8 @@ def alerts_table(records: MonitoringRecords) -> pd.DataFrame:
     target became unhealthy (`started`), `fired`, `resolved` (NaN: still firing at the
     horizon), whether it pages, what followed (`action`: incident, joined, ticket or
     recorded) and, for an incident it opened (or joined), the incident's `cause`,
-    `remedied` (replicas added by hand serving), `resolved` as `incident_resolved`, and
+    `remedied` (replicas added by hand, or a replaced node's, serving), `resolved` as
+    `incident_resolved`, and
     `replicas_added`."""
     rows = []
     for alert in records.alerts:

@@ -38,6 +38,7 @@ from ..scenario.distributions import BLOCK, Distribution, Exponential
 from ..scenario.profiles import ReplayProfile
 from ..scenario.schema import Scenario, Service, Traffic
 from ..scenario.units import format_duration
+from .failures import simulates_node_failures
 from .profiles import arrival_stream, rate_function
 from .services import chooser
 from .world import World
@@ -69,6 +70,7 @@ def blocker(scenario: Scenario) -> str | None:
         (scenario.fidelity != "request", "fidelity: analytic"),
         (scenario.deployment != "microservices", "deployment: monolith"),
         (scenario.autoscaling.enabled, "autoscaling.enabled"),
+        (simulates_node_failures(scenario), "cluster.failures.enabled"),
         (scenario.scheduler is not None, "scheduler"),
         (scenario.workloads is not None, "workloads"),
         (scenario.delivery is not None, "delivery"),

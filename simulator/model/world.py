@@ -21,7 +21,10 @@ from ..scenario.schema import Scenario, Service
 from ..scenario.units import format_duration, format_rate
 from . import calls
 from .autoscaling import Autoscaler, NodePool, Scaled
-from .context import RunContext, ServiceHandles, Subsystem
+from .context import Organisation, RunContext, ServiceHandles, Subsystem
+from .delivery import DeliveryModel
+from .failures import NodeFailures, simulates_node_failures
+from .monitoring import MonitoringModel
 from .placement import Placement
 from .resilience import BreakerState, ConnectionPools, RetryBudget
 from .rollout import Rollouts, replica_start, scripted, stations_by_service
@@ -114,14 +117,17 @@ class World:
         self.price_per_hour = self._price_per_hour()
         self.node_samples: list[tuple[float, int]] = []
         self.warmup_node_seconds = 0.0
+        self.autoscaler: Autoscaler | None = None
         if scenario.autoscaling.enabled and scenario.deployment == "microservices":
             self._build_autoscaler()
         elif self.placement is not None:
             self._place_fixed()
         self.rollouts = self._build_rollouts()
+        self.failures = self._build_failures()
         self.subsystems: dict[str, Subsystem] = (
             {} if subsystems is None else subsystems(self.context)
         )
+        self._connect_failures()
         self.env.process(self._sample(scenario.warmup, scenario.sample_interval))
 
     # ------------------------------------------------------------------ building
@@ -403,7 +409,7 @@ class World:
             )
             for station, spec in zip(self.stations, scenario.services.values(), strict=True)
         ]
-        Autoscaler(
+        self.autoscaler = Autoscaler(
             self.env,
             settings,
             scaled,
@@ -413,6 +419,35 @@ class World:
             self.scaling,
             self.placement,
         )
+
+    def _build_failures(self) -> NodeFailures | None:
+        """The nodes' failures, when the services run on nodes that fail (`failures.py`)."""
+        if not simulates_node_failures(self.scenario) or self._node_type() is None:
+            return None
+        return NodeFailures(
+            self.env,
+            self.scenario,
+            self.streams,
+            self.events,
+            self.stations,
+            replica_start(self.scenario),
+            self.autoscaler,
+            self.placement,
+        )
+
+    def _connect_failures(self) -> None:
+        """Who acts on a failed node: monitoring's page (it reads the failures as a scrape
+        of the nodes), else a customer's report, to the organisation, if there is one."""
+        if self.failures is None:
+            return
+        delivery = self.subsystems.get("delivery")
+        monitoring = self.subsystems.get("monitoring")
+        if isinstance(monitoring, MonitoringModel):
+            monitoring.watch_nodes(self.failures)
+        organisation: Organisation | None = (
+            delivery if isinstance(delivery, DeliveryModel) else None
+        )
+        self.failures.connect(organisation, monitored=monitoring is not None)
 
     def _breaker_logger(self, caller: str, callee: str) -> Callable[[str], None]:
         def log(state: str) -> None:

@@ -20,9 +20,11 @@ SCOPES = ("entry_point", "service")
 BURN_RATE = "burn-rate"
 THRESHOLD = "threshold"
 SATURATION = "saturation"
-RULE_KINDS = (BURN_RATE, THRESHOLD, SATURATION)
+NODE_DOWN = "node-down"
+RULE_KINDS = (BURN_RATE, THRESHOLD, SATURATION, NODE_DOWN)
 """Kinds of rule: a multiwindow burn-rate rule or the error-ratio threshold rule on an entry
-point's SLI, or the saturation threshold rule on a service."""
+point's SLI, the saturation threshold rule on a service, or the node-down rule on a
+service (replicas on nodes that are down)."""
 
 OPENED = "incident"
 """The alert paged and opened an incident in the delivery model."""
@@ -40,6 +42,8 @@ OVERLOAD = "overload"
 ERRORS = "errors"
 """Incident cause: requests fail or miss the SLO latency without a saturated service (the
 responder repairs it; the remedy is not modelled on the runtime)."""
+INFRASTRUCTURE = "infrastructure"
+"""Incident cause: a failed node took replicas (the remedy replaces the node by hand)."""
 
 
 @dataclass
@@ -120,12 +124,13 @@ class IncidentRecord:
     delivery_service: int
     """The delivery model's index of that service (its `incidents` table's `service`)."""
     cause: str
-    """OVERLOAD or ERRORS."""
+    """OVERLOAD, ERRORS or INFRASTRUCTURE."""
     started: float
     detected: float
     """The alert's firing time: the page."""
     remedied: float
-    """When the replicas added by hand started serving (NaN: none, or not by the horizon)."""
+    """When the replicas added by hand, or the replaced node's, started serving (NaN: none,
+    or not by the horizon)."""
     resolved: float
     """When the delivery model resolved it (NaN: still open at the horizon)."""
     replicas_added: int

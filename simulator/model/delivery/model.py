@@ -59,6 +59,7 @@ from ...scenario.rollout import RolloutSettings
 from ...scenario.schema import Scenario
 from ...scenario.units import HOUR
 from ..context import RunContext, VersionedStations
+from ..failures import simulates_node_failures
 from .decisions import (
     BAD_CHANGE,
     CANARY,
@@ -266,7 +267,9 @@ class DeliveryModel:
         if self.toil_hours_per_week > 0:
             env.process(self._toil())
         self.infrastructure_mtbf = infrastructure_mtbf(scenario)
-        if self.infrastructure_mtbf > 0:
+        self._infrastructure = self._drawn_infrastructure(context)
+        """The services whose infrastructure failures are drawn here (not simulated)."""
+        if self.infrastructure_mtbf > 0 and self._infrastructure:
             env.process(self._infrastructure_failures())
         env.process(self._sampler())
         events.record(
@@ -297,6 +300,16 @@ class DeliveryModel:
             "services; their incidents are opened by monitoring or customers",
         )
         return runtime
+
+    def _drawn_infrastructure(self, context: RunContext) -> list[int]:
+        """Every service, except at request level those running on the simulated services
+        when the runtime fails their nodes itself (`model/failures.py`): monitoring or a
+        customer opens their incidents, so they are not drawn twice."""
+        n = self.delivery.services
+        if context.services is None or not simulates_node_failures(self.scenario):
+            return list(range(n))
+        served = {i % n for i in range(len(self.scenario.services))}
+        return [i for i in range(n) if i not in served]
 
     def _acts(self, service: int) -> bool:
         """Whether this service's deploys replace running replicas (else: drawn outcomes)."""
@@ -918,10 +931,11 @@ class DeliveryModel:
     def _infrastructure_failures(self) -> _Process:
         env = self.env
         rng = self._infra_rng
-        mean_gap = self.infrastructure_mtbf / self.delivery.services
+        services = self._infrastructure
+        mean_gap = self.infrastructure_mtbf / len(services)
         while True:
             yield env.timeout(rng.exponential(mean_gap))
-            service = int(rng.integers(self.delivery.services))
+            service = services[int(rng.integers(len(services)))]
             incident = Incident(service, INFRASTRUCTURE, env.now)
             self.incidents.append(incident)
             env.process(self._incident(incident, None))

@@ -10,8 +10,8 @@ ones (failed, or slower than `slo.latency`), per service the visits that finishe
 failed, and the busy and available worker-seconds. Every `evaluation_interval` the rules of
 `rules.py` run on those samples: the multiwindow burn-rate rules (`alerting: burn-rate`) or
 the error-ratio threshold (`alerting: threshold`) per entry point, and the saturation
-threshold per service. The scrape grid is anchored at the end of the warm-up, so the
-samples split the measured period exactly.
+threshold and (with node failures) the node-down rule per service. The scrape grid is
+anchored at the end of the warm-up, so the samples split the measured period exactly.
 
 An alert that pages opens an incident in the delivery model (`report_incident`, detected
 at the firing time), unless an incident is already open on a service the alert concerns
@@ -20,8 +20,11 @@ opened): then it joins it, as an on-call engineer would, so one overload or one 
 change is one incident, not one per rule. An overload (a saturated service, named by the
 saturation rule or found among an entry point's call tree when its SLO alert fires) is
 remedied by adding replicas by hand (`incidents.manual_scale_out`): the responder orders
-them after the diagnosis, and they serve after the lead time. Other errors are repaired
-by the responder (`incidents.repair_effort`), which does not change the runtime. Alerts
+them after the diagnosis, and they serve after the lead time. A failed node (the
+node-down rule, when the World's `failures.NodeFailures` is watched, or an entry point's
+errors while a service of its call tree has replicas on a node that is down) is an
+infrastructure incident: the responder replaces the node. Other errors are repaired by
+the responder (`incidents.repair_effort`), which does not change the runtime. Alerts
 that open tickets, and every alert without a `delivery:` section, are only recorded.
 """
 
@@ -39,7 +42,9 @@ from ...records.monitoring import (
     BURN_RATE,
     ENTRY_POINT,
     ERRORS,
+    INFRASTRUCTURE,
     JOINED,
+    NODE_DOWN,
     OPENED,
     OVERLOAD,
     RECORDED,
@@ -57,6 +62,7 @@ from ...scenario.units import format_duration
 from ..context import Organisation, RunContext, SliSource
 from ..delivery.decisions import rule_name
 from ..discovery.common import delivery_service
+from ..failures import NodeFailures, replaced_automatically, simulates_node_failures
 from .rules import (
     FIRED,
     RESOLVED,
@@ -65,6 +71,7 @@ from .rules import (
     error_ratio_exceeds,
     evaluate,
     most_saturated,
+    node_down,
     saturated,
     saturation,
     trailing,
@@ -135,6 +142,10 @@ class _Service:
     capacity: float = 0.0
     """Worker-seconds busy and available in the last scrape interval."""
     unhealthy_since: float = math.nan
+    lost: int = 0
+    """Replicas on nodes that were down at the last scrape."""
+    down_since: float = math.nan
+    """When the first of those nodes failed."""
 
 
 _Process = Generator[simpy.Event, Any, None]
@@ -175,6 +186,13 @@ def rules_of(context: RunContext) -> list[Rule]:
         rules.append(
             Rule("saturation", SATURATION, SERVICE, sat.page, sat.alert_for, sat.threshold)
         )
+    scenario = context.scenario
+    if (
+        context.services is not None
+        and simulates_node_failures(scenario)
+        and not replaced_automatically(scenario)
+    ):  # nodes fail and only a person brings them back
+        rules.append(Rule("node-down", NODE_DOWN, SERVICE, True, settings.alert_for))
     return rules
 
 
@@ -218,6 +236,7 @@ class MonitoringModel:
         self._trees = self._call_trees()
         self._incident_rng = context.streams.get("monitoring/incidents")
         self._lead_rng = context.streams.get("monitoring/scale-out")
+        self._nodes: NodeFailures | None = None
         self.env.process(self._run())
         rules = ", ".join(rule.name for rule in self.rules)
         self.events.record(
@@ -226,6 +245,11 @@ class MonitoringModel:
             "started",
             f"scrape every {format_duration(settings.scrape_interval)}, rules: {rules}",
         )
+
+    def watch_nodes(self, failures: NodeFailures) -> None:
+        """Scrape the nodes' `up` too (the World's node failures), and replace failed nodes
+        as a remedy."""
+        self._nodes = failures
 
     def _call_trees(self) -> dict[int, list[int]]:
         """For each entry point, the stations its requests can visit."""
@@ -298,6 +322,9 @@ class MonitoringModel:
                 seen.capacity,
                 int(scrape.replicas[index]),
             )
+            if self._nodes is not None:
+                seen.lost = self._nodes.lost(index)
+                seen.down_since = self._nodes.down_since(index)
             holds = saturated(seen.busy, seen.capacity, self.saturation_threshold)
             seen.unhealthy_since = unhealthy_since(seen.unhealthy_since, holds, start)
         self._last_scrape = now
@@ -335,7 +362,10 @@ class MonitoringModel:
         remedy did not cure what it sees (a bad version under an overload's fix, say), so
         it pages again — once its condition has held on fresh scrapes for the rule's own
         delay (its `for`, or its short window) and an evaluation."""
-        if alert.action != OPENED or alert.incident < 0:
+        # (a node-down alert that joined another node's incident pages again too: the
+        # remedy replaced the nodes down then, not one that failed since)
+        joined = alert.action == JOINED and rule.kind == NODE_DOWN
+        if (alert.action != OPENED and not joined) or alert.incident < 0:
             return False
         resolved = self.incidents[alert.incident].resolved
         if math.isnan(resolved):
@@ -348,6 +378,8 @@ class MonitoringModel:
         if rule.kind == SATURATION:
             state = self._service[target]
             return saturated(state.busy, state.capacity, rule.threshold)
+        if rule.kind == NODE_DOWN:
+            return node_down(self._service[target].lost)
         entry = self._entry[target]
         if rule.kind == THRESHOLD:
             total = entry.total[-1] - entry.total[-2]
@@ -373,6 +405,8 @@ class MonitoringModel:
         name = self._target_name(rule, target)
         if rule.scope == ENTRY_POINT:
             since = self._entry[target].unhealthy_since
+        elif rule.kind == NODE_DOWN:
+            since = self._service[target].down_since
         else:
             since = self._service[target].unhealthy_since
         started = max(since, after) if not math.isnan(since) else now
@@ -394,6 +428,8 @@ class MonitoringModel:
             return f"error budget burning over {rule.burn:g}x on both windows"
         if rule.kind == THRESHOLD:
             return f"over {rule.threshold:.1%} of requests bad for {rule.hold_for:g} s"
+        if rule.kind == NODE_DOWN:
+            return f"replicas on a node that is down for {rule.hold_for:g} s"
         return f"over {rule.threshold:.0%} of workers busy for {rule.hold_for:g} s"
 
     # -- paging and incidents ----------------------------------------------------------
@@ -402,6 +438,8 @@ class MonitoringModel:
         tree (its errors may come from any of them), or the one service of a station (every
         service for a monolith)."""
         stations = self._trees[target] if rule.scope == ENTRY_POINT else [target]
+        if rule.kind == NODE_DOWN and self._nodes is not None:  # every service on the node
+            stations = sorted({target} | self._nodes.sharing(target))
         names: list[str] = []
         for index in stations:
             station = self.station_names[index]
@@ -442,6 +480,9 @@ class MonitoringModel:
             overloaded = None if found is None else self._station_index(found)
         name = alert.target if overloaded is None else self.station_names[overloaded]
         cause = ERRORS if overloaded is None else OVERLOAD
+        failed = self._failed_node(rule, target, overloaded)
+        if failed is not None:
+            name, cause = self.station_names[failed], INFRASTRUCTURE
         service = delivery_service(self.scenario, name)
         number = len(self.incidents)
         incident = _Incident(name, service, cause, alert.started, now)
@@ -455,7 +496,10 @@ class MonitoringModel:
             if self._open.get(service) == number:
                 del self._open[service]
 
-        remedy = None if overloaded is None else self._scale_out(incident, overloaded)
+        if failed is not None:
+            remedy: Callable[[str], simpy.Event] | None = self._replace_node(incident, failed)
+        else:
+            remedy = None if overloaded is None else self._scale_out(incident, overloaded)
         first_bad = self._first_bad(rule, target, overloaded)
         delivery.report_incident(
             service,
@@ -468,6 +512,41 @@ class MonitoringModel:
             rule=rule.name,
             first_bad=None if math.isnan(first_bad) else first_bad,
         )
+
+    def _failed_node(self, rule: Rule, target: int, overloaded: int | None) -> int | None:
+        """The station whose failed node the trouble is: the node-down rule's, or (the
+        diagnosis of an error alert) one of the entry point's call tree that lost
+        replicas on a node that is down; None when no node is down there, or it is an
+        overload (its remedy adds replicas)."""
+        nodes = self._nodes
+        if nodes is None:
+            return None
+        if rule.kind == NODE_DOWN:
+            return target
+        if rule.scope != ENTRY_POINT or overloaded is not None:
+            return None
+        for station in self._trees[target]:
+            if nodes.lost(station):
+                return station
+        return None
+
+    def _replace_node(self, incident: _Incident, station: int) -> Callable[[str], simpy.Event]:
+        """The remedy of a failed node: the responder replaces it (`failures.node_repair`);
+        it boots and its replicas start; resolved when they serve."""
+        nodes = self._nodes
+        assert nodes is not None
+        env = self.env
+
+        def remedy(who: str) -> simpy.Event:
+            done = nodes.repair(station, who)
+
+            def served(_event: simpy.Event) -> None:
+                incident.remedied = env.now
+
+            done.callbacks.append(served)
+            return done
+
+        return remedy
 
     def _station_index(self, name: str) -> int:
         return self.station_names.index(name)
@@ -570,4 +649,5 @@ class MonitoringModel:
                 for i in self.incidents
             ),
             replica_seconds_added=added,
+            expected_counts=self.source.expected_counts,
         )

@@ -17,6 +17,9 @@ Rules, as Prometheus evaluates them:
   the bad ratio over the last scrape interval exceeds a threshold.
 - **saturation threshold**: busy workers over workers, averaged over the last scrape
   interval (from the stations' time integrals), exceed a threshold.
+- **node down**: a service has replicas on a node that is down (what a scrape of the
+  nodes' `up` sees; Nagios' host check, Prometheus' `up == 0` of a node exporter), for
+  the rule's `for`.
 
 A window with no requests has no ratio (Prometheus: NaN), and NaN exceeds nothing.
 """
@@ -77,6 +80,11 @@ def saturation(busy: float, capacity: float) -> float:
 def saturated(busy: float, capacity: float, threshold: float) -> bool:
     """The saturation rule's condition: the interval's busy share exceeds `threshold`."""
     return saturation(busy, capacity) > threshold
+
+
+def node_down(lost: int) -> bool:
+    """The node-down rule's condition: replicas of the service run on nodes that are down."""
+    return lost > 0
 
 
 @dataclass(frozen=True)
