@@ -241,12 +241,12 @@ ERA_PANELS = (
     ("deploys_per_service_per_day", "deploys per service\nper day", 1.0, False),
     ("lead_time_median_s", "median lead time\n(hours, log scale)", HOUR, True),
     ("change_failure_rate", "change failure rate\n(%)", 0.01, False),
-    ("mttr_median_s", "median time to restore\n(hours)", HOUR, False),
-    ("cost_per_week_usd", "cost per week ($):\npeople (light), infrastructure", 1.0, False),
-    ("infrastructure_per_week_usd", "infrastructure per week ($):\nserving nodes, CI (light)",
+    ("mttr_median_s", "median time to\nrestore (hours)", HOUR, False),
+    ("cost_per_week_usd", "cost per week ($):\npeople (light),\ninfrastructure", 1.0, False),
+    ("infrastructure_per_week_usd", "infrastructure per\nweek ($): nodes,\nCI (light)",
      1.0, False),
-    ("latency_p99_s", "p99 latency of the requests\nthat succeed (ms)", 1e-3, False),
-    ("availability_overall", "availability (%):\nserved in time × no incident", 0.01,
+    ("latency_p99_s", "p99 latency of the\nrequests that\nsucceed (ms)", 1e-3, False),
+    ("availability_overall", "availability (%):\nserved in time ×\nno incident", 0.01,
      False),
 )  # fmt: skip
 """(KPI, panel title, unit divisor, log scale) of the era comparison."""
@@ -267,8 +267,8 @@ def era_comparison(table: pd.DataFrame) -> Figure:
         names = table.index.astype(str)
         colours = [PALETTE[i % len(PALETTE)] for i in range(len(table))]
         for ax, (column, label, scale, log) in zip(axes, ERA_PANELS, strict=True):
-            ax.set_title(label, fontsize=15)
-            ax.tick_params(axis="x", labelsize=14)
+            ax.set_title(label, fontsize=13)  # short lines: a slide of 1280 × 720 px too
+            ax.tick_params(axis="x", labelsize=12)
             if column not in table or table[column].isna().all():
                 empty_note(ax, "not measured")
                 continue

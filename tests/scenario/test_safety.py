@@ -31,7 +31,8 @@ def refused(source, *args, **kwargs) -> str:
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert time.monotonic() - started < 5
+    # a guard against blow-ups (minutes or hours), not a benchmark: generous for a busy machine
+    assert time.monotonic() - started < 30
     assert peak < 64e6, f"loading took {peak / 1e6:.0f} MB"
     message = str(caught.value)
     assert "\n" not in message and message.isprintable()
