@@ -185,6 +185,8 @@ class NodeFailures:
         env = self.env
         watched: set[int] = set()
         nodes = self.scenario.autoscaling.nodes
+        for scripted in self.settings.scripted:
+            env.process(self._scripted(scripted.node, scripted.at))
         while True:
             for node in self.pool.nodes:
                 if node.index not in watched:
@@ -193,6 +195,18 @@ class NodeFailures:
             if self.autoscaler is None or not nodes.enabled:
                 return
             yield env.timeout(nodes.scan_interval)
+
+    def _scripted(self, index: int, at: float) -> _Process:
+        """A failure the scenario asks for at `at` (`failures.scripted`), of the node with
+        that index if it is up then (else nothing fails, and the log says so)."""
+        yield self.env.timeout(at)
+        node = next((n for n in self.pool.nodes if n.index == index), None)
+        if node is None or not node.ready or index in self.down:
+            self.events.record(
+                self.env.now, "failures", "not_failed", f"node {index} is not up to fail"
+            )
+            return
+        self._fail(node)
 
     def _node(self, node: Node) -> _Process:
         """One node fails an exponential time (mean `node_mtbf`) after it is up, from its
@@ -206,8 +220,8 @@ class NodeFailures:
             yield env.timeout(float(rng.exponential(mtbf)))
             if node not in self.pool.nodes:
                 return  # retired by the node autoscaler, or failed and replaced
-            if not node.ready:
-                continue  # still booting
+            if not node.ready or node.index in self.down:
+                continue  # still booting, or down already (a scripted failure)
             down = self._fail(node)
             if self.autoscaler is not None:
                 return

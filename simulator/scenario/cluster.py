@@ -115,10 +115,22 @@ class NodeType(ScenarioModel):
     runtime: Runtime = knob("bare-metal", "how work runs on the node")
 
 
+class NodeFailure(ScenarioModel):
+    """A node failure at a given time (request level), besides those the MTBF draws."""
+
+    node: int = knob(0, "the node that fails (the first node type's nodes, from 0)", ge=0)
+    at: Duration = knob(0.0, "when it fails", "s", ge=0)
+
+
 class Failures(ScenarioModel):
     """Machine, rack and power failures (defaults: a cluster's first year, REFERENCE.md §6)."""
 
     enabled: bool = knob(False, "simulate failures at all")
+    scripted: list[NodeFailure] = knob(
+        default_factory=list,
+        description="node failures at given times, besides the MTBF's (request level only; "
+        "the repair and everything after it as for any failure)",
+    )
     node_mtbf: Duration = knob(
         657 * 86400.0,
         "mean time between failures of one node (~1,000 failures a year in ~1,800 machines: "

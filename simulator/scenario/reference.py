@@ -26,6 +26,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("cluster.node_types.NAME", cluster.NodeType),
     ("cluster.runtimes.NAME", cluster.RuntimeSpec),
     ("cluster.failures", cluster.Failures),
+    ("cluster.failures.scripted[]", cluster.NodeFailure),
     ("workloads", cluster.Workloads),
     ("workloads.batch / workloads.service", cluster.JobClass),
     ("workloads.microservices", cluster.Replicas),

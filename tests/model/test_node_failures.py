@@ -225,3 +225,20 @@ def test_the_delivery_model_draws_no_infrastructure_incidents_for_simulated_serv
     off["cluster"]["failures"]["enabled"] = False
     everywhere = _timeline(simulator.run(off))
     assert set(everywhere["service"]) == {0, 1, 2}
+
+
+def test_a_scripted_failure_fails_its_node_at_its_time_once():
+    """`failures.scripted`: node 1 fails at 1 h (the MTBF's own draws made rare), stops its
+    replicas (web 2 and db 0), and a second failure asked of a node that is down already,
+    or of one that does not exist, fails nothing (the log says so)."""
+    scenario = _scenario()
+    scenario["cluster"]["failures"].update(
+        node_mtbf="10000d",
+        scripted=[{"node": 1, "at": "1h"}, {"node": 1, "at": "90min"}, {"node": 7, "at": "2h"}],
+    )
+    world = _world(scenario)
+    assert world.failures is not None
+    assert world.failures.failures == [(3600.0, 1, 2)]
+    events = world.events.table()
+    refused = events[events["kind"] == "not_failed"]
+    assert refused["time"].tolist() == [5400.0, 7200.0]
