@@ -152,13 +152,23 @@ class _Station:
         defect = self.defined.get(version)
         return defect.error_ratio if defect is not None else 0.0
 
+    clean_since: float = math.inf
+    """Since when every ramp fails nothing (no defect on either side, no outage)."""
+
     def add(self, ramp: Ramp) -> None:
         """A new ramp from now on (one starting at the same instant replaces it)."""
         if self.ramps and self.ramps[-1].start >= ramp.start:
             self.ramps.pop()
             self.starts.pop()
+            if self.clean_since >= ramp.start:
+                self.clean_since = math.inf  # what the replaced ramp made clean
         self.ramps.append(ramp)
         self.starts.append(ramp.start)
+        clean = ramp.before == 0.0 and ramp.after == 0.0 and not ramp.down
+        if not clean:
+            self.clean_since = math.inf
+        elif math.isinf(self.clean_since):
+            self.clean_since = 0.0 if len(self.ramps) == 1 else ramp.start  # all clean: always
 
 
 class AnalyticRollouts:
@@ -203,6 +213,8 @@ class AnalyticRollouts:
         visits in [start, end], by station index (without `outages`: by defects only)."""
         ratios: dict[int, float] = {}
         for index, state in self._states.items():
+            if state.clean_since <= start:
+                continue  # nothing it serves since then fails
             if state.ramps and state.ramps[0].start <= end:
                 ratio = self._mean(state, start, end, outages=outages)
                 if ratio > 0:

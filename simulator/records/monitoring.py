@@ -11,6 +11,8 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
+import numpy as np
+
 ENTRY_POINT = 0
 """Scope of an SLI sample or alert: an entry point, as its clients saw the requests."""
 SERVICE = 1
@@ -85,6 +87,27 @@ class SliLog:
         self.busy.append(busy)
         self.capacity.append(capacity)
         self.replicas.append(replicas)
+
+    def record_services(
+        self,
+        time: float,
+        visits: np.ndarray,
+        failed: np.ndarray,
+        busy: np.ndarray,
+        capacity: np.ndarray,
+        replicas: np.ndarray,
+    ) -> None:
+        """One row per station (targets 0, 1, ...) at one scrape, as `record` would add
+        them one by one."""
+        count = len(visits)
+        self.time.extend([time] * count)
+        self.scope.extend([SERVICE] * count)
+        self.target.extend(range(count))
+        self.requests.extend(np.asarray(visits, dtype=float).tolist())
+        self.bad.extend(np.asarray(failed, dtype=float).tolist())
+        self.busy.extend(np.asarray(busy, dtype=float).tolist())
+        self.capacity.extend(np.asarray(capacity, dtype=float).tolist())
+        self.replicas.extend(np.asarray(replicas, dtype=np.int64).tolist())
 
     def __len__(self) -> int:
         return len(self.time)

@@ -160,3 +160,23 @@ def test_the_analytic_one_world_is_reproducible():
     one = simulator.run("one-world/deploys-by-pipeline.yaml", overrides=overrides)
     two = simulator.run("one-world/deploys-by-pipeline.yaml", overrides=overrides)
     assert one.summary == pytest.approx(two.summary, nan_ok=True, rel=0, abs=0)
+
+
+def test_a_large_fleets_service_samples_are_summed_not_lost(monkeypatch):
+    """Past MAX_SERVICE_SAMPLES rows the SLI log sums consecutive scrapes of each service
+    into one row: fewer rows, the same visits, failures and worker-seconds in total, and
+    the same alerts (the rules read every scrape)."""
+    from simulator.model.monitoring import model
+
+    overrides = {"fidelity": "analytic", "monitoring.enabled": "true"}
+    every = simulator.run("one-world/rolling-bad-version.yaml", overrides=overrides)
+    monkeypatch.setattr(model, "MAX_SERVICE_SAMPLES", 10)
+    summed = simulator.run("one-world/rolling-bad-version.yaml", overrides=overrides)
+    rows = [r.tables["sli"] for r in (every, summed)]
+    services = [t[t["scope"] == "service"] for t in rows]
+    assert len(services[1]) < len(services[0]) / 3
+    for column in ("requests", "bad"):
+        assert services[1][column].sum() == pytest.approx(services[0][column].sum(), rel=1e-9)
+    entries = [t[t["scope"] == "entry_point"].reset_index(drop=True) for t in rows]
+    assert entries[0].equals(entries[1])
+    assert every.tables["alerts"].equals(summed.tables["alerts"])

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import simpy
 
 from ...records.monitoring import (
@@ -59,7 +60,7 @@ from ...records.monitoring import (
 )
 from ...scenario.graph import call_graph
 from ...scenario.units import format_duration
-from ..context import Organisation, RunContext, SliSource
+from ..context import Organisation, RunContext, Scrape, SliSource
 from ..delivery.decisions import rule_name
 from ..discovery.common import delivery_service
 from ..failures import NodeFailures, replaced_automatically, simulates_node_failures
@@ -78,6 +79,11 @@ from .rules import (
     unhealthy_since,
     window_scrapes,
 )
+
+MAX_SERVICE_SAMPLES = 2_000_000
+"""At most about this many service rows in the SLI log (scrapes × services): a larger fleet
+or a longer run gets consecutive scrapes summed into one row each (a month of 1,000
+services at one-minute scrapes: one row per service every 22 minutes)."""
 
 MONOLITH = "monolith"
 """The name of the one station of a monolith: every service's work runs on it."""
@@ -237,6 +243,12 @@ class MonitoringModel:
         self._incident_rng = context.streams.get("monitoring/incidents")
         self._lead_rng = context.streams.get("monitoring/scale-out")
         self._nodes: NodeFailures | None = None
+        scrapes = math.ceil(scenario.horizon / settings.scrape_interval)
+        self._stride = max(1, math.ceil(scrapes * len(self._service) / MAX_SERVICE_SAMPLES))
+        """Scrapes per row of each service in the SLI log (1 but for large fleets)."""
+        self._sums: list[np.ndarray] | None = None
+        self._summed = 0
+        self._replicas = np.zeros(0, dtype=np.int64)
         self.env.process(self._run())
         rules = ", ".join(rule.name for rule in self.rules)
         self.events.record(
@@ -310,18 +322,10 @@ class MonitoringModel:
                 state.first_bad = math.nan
             elif math.isnan(was):
                 state.first_bad = scrape.first_bad.get(entry, math.nan)
+        self._log_services(now, scrape)
+        busy, capacity = scrape.busy.tolist(), scrape.capacity.tolist()
         for index, seen in enumerate(self._service):
-            seen.busy, seen.capacity = float(scrape.busy[index]), float(scrape.capacity[index])
-            self.sli.record(
-                now,
-                SERVICE,
-                index,
-                scrape.visits[index],
-                scrape.failed[index],
-                seen.busy,
-                seen.capacity,
-                int(scrape.replicas[index]),
-            )
+            seen.busy, seen.capacity = busy[index], capacity[index]
             if self._nodes is not None:
                 seen.lost = self._nodes.lost(index)
                 seen.down_since = self._nodes.down_since(index)
@@ -329,6 +333,31 @@ class MonitoringModel:
             seen.unhealthy_since = unhealthy_since(seen.unhealthy_since, holds, start)
         self._last_scrape = now
         self._scrapes += 1
+
+    def _log_services(self, now: float, scrape: Scrape | None) -> None:
+        """The services' rows of the SLI log: one per scrape, or for a large fleet one per
+        `_stride` scrapes holding their sums (the rules read every scrape regardless; the
+        scrape grid is anchored at the end of the warm-up, where a row ends); without
+        `scrape`, the sums so far (at the horizon)."""
+        if scrape is not None and self._stride == 1:
+            self.sli.record_services(
+                now, scrape.visits, scrape.failed, scrape.busy, scrape.capacity, scrape.replicas
+            )
+            return
+        if scrape is not None:
+            parts = [scrape.visits, scrape.failed, scrape.busy, scrape.capacity]
+            if self._sums is None:
+                self._sums = [np.asarray(part, dtype=float).copy() for part in parts]
+            else:
+                for total, part in zip(self._sums, parts, strict=True):
+                    total += part
+            self._summed += 1
+            self._replicas = scrape.replicas
+        boundary = now == self.scenario.warmup  # a row never spans the warm-up's end
+        if self._sums is not None and (self._summed == self._stride or scrape is None or boundary):
+            visits, failed, busy, capacity = self._sums
+            self.sli.record_services(now, visits, failed, busy, capacity, self._replicas)
+            self._sums, self._summed = None, 0
 
     # -- rules -------------------------------------------------------------------------
     def _evaluate(self, now: float) -> None:
@@ -339,8 +368,12 @@ class MonitoringModel:
             for target in targets:
                 key = (index, target)
                 holds = self._holds(rule, target)
+                known = self._states.get(key)
+                idle = known is None or (not known.firing and math.isnan(known.active_since))
+                if not holds and idle and key not in self._firing:
+                    continue  # nothing held, nothing holds: nothing changes (a large fleet)
                 state, change = evaluate(
-                    self._states.get(key, AlertState()), holds, now, rule.hold_for
+                    known if known is not None else AlertState(), holds, now, rule.hold_for
                 )
                 self._states[key] = state
                 if change == FIRED:
@@ -605,6 +638,7 @@ class MonitoringModel:
         now = self.env.now
         if now > self._last_scrape:
             self._scrape(now)
+        self._log_services(now, None)
         scenario = self.scenario
         warmup, horizon = scenario.warmup, scenario.horizon
         added = sum(n * max(0.0, horizon - max(t, warmup)) for t, n in self._added)
