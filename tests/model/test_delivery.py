@@ -611,3 +611,29 @@ def test_canary_alert_share_of_the_arithmetic():
     # 20 min of analysis: caught when the first scrape and the evaluation leave room.
     short = load_scenario(ERAS / "sre.yaml", {"delivery.automated.canary_duration": "1100s"})
     assert 0.0 < canary_alert_share(short) < 1.0
+
+
+def test_previews_are_billed_over_the_measured_period_only():
+    """A preview's node-hours count where they overlap [warm-up, horizon], as the other
+    nodes' do: the preview part of `cost_tooling_usd` equals the preview stretches of the
+    `change_stages` table clipped to the measured period (an independent record)."""
+    result = simulator.run("delivery/lean-staging.yaml", overrides={"horizon": "3w"})
+    scenario, summary = result.scenario, result.summary
+    delivery = scenario.delivery
+    assert delivery is not None
+    stages = result.tables["change_stages"]
+    preview = stages[stages["stage"] == "preview"]
+    seconds = (
+        (
+            np.minimum(preview["end"], scenario.horizon)
+            - np.maximum(preview["start"], scenario.warmup)
+        )
+        .clip(lower=0)
+        .sum()
+    )
+    billed = seconds * delivery.automated.preview.nodes / 3600 * delivery.node_price
+    hours = scenario.measured_period / 3600
+    runners = delivery.automated.runners * delivery.automated.runner_price * hours
+    preview_cost = summary["cost_tooling_usd"] - runners - summary["cost_blue_green_usd"]
+    assert preview["start"].min() < scenario.warmup  # some previews ran in the warm-up
+    assert preview_cost == pytest.approx(billed, rel=1e-9)

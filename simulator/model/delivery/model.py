@@ -564,7 +564,9 @@ class DeliveryModel:
             preview = auto.preview
             self.stages.move([change], "preview", env.now)
             yield env.timeout(preview.lifetime)
-            self.preview_node_seconds += preview.nodes * preview.lifetime
+            # the preview ran until now; billed within the measured period, as other nodes are
+            low, high = max(env.now - preview.lifetime, self.warmup), min(env.now, self.horizon)
+            self.preview_node_seconds += preview.nodes * max(0.0, high - low)
             if change.bad and rng.random() < preview.detection:
                 yield from self._rework(change)
                 return
