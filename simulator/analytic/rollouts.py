@@ -32,15 +32,22 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import simpy
 
 from ..engine import EventLog
-from ..model.rollout import RolloutOutcome, SliceStats, canary_passes, canary_size, fenceposts
+from ..model.rollout import (
+    RolloutOutcome,
+    RolloutQueue,
+    SliceStats,
+    canary_passes,
+    canary_size,
+    fenceposts,
+)
 from ..records.rollout import (
     CANARY,
     DEPLOY,
@@ -140,9 +147,7 @@ class _Station:
     deployed: tuple[int, int] | None = None
     deployed_at: float = math.nan
     last: RolloutSettings = field(default_factory=RolloutSettings)
-    queue: deque[_Plan] = field(default_factory=deque)
-    running: _Plan | None = None
-    process: simpy.Process | None = None
+    plans: RolloutQueue[_Plan] = field(init=False)
 
     def ramp_at(self, time: float) -> Ramp | None:
         i = bisect.bisect_right(self.starts, time) - 1
@@ -196,6 +201,8 @@ class AnalyticRollouts:
         self._states = {
             ref.index: _Station(ref, max(replicas[ref.index], 1)) for ref in stations.values()
         }
+        for state in self._states.values():
+            state.plans = RolloutQueue(env, partial(self._run, state))
         self._count = 0
 
     # ------------------------------------------------------------------ what others read
@@ -276,8 +283,7 @@ class AnalyticRollouts:
         state = self._state(service)
         if defect is not None:
             state.defined.setdefault(version, defect)
-        plan = _Plan(self._next(), DEPLOY, version, strategy, self.env.event())
-        return self._ask(state, plan)
+        return state.plans.ask(_Plan(self._next(), DEPLOY, version, strategy, self.env.event()))
 
     def rollback(
         self,
@@ -291,15 +297,7 @@ class AnalyticRollouts:
         state = self._state(service)
         how = state.last if settings is None else settings
         plan = _Plan(self._next(), ROLLBACK, to_version, how, self.env.event())
-        if state.deployed is None and state.running is None and not state.queue:
-            plan.done.succeed(None)
-            return plan.done
-        if state.running is not None and state.running.kind == DEPLOY:
-            state.queue.appendleft(plan)
-            assert state.process is not None
-            state.process.interrupt("rollback")
-            return plan.done
-        return self._ask(state, plan)
+        return state.plans.ask_rollback(plan, deployed=state.deployed is not None)
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -337,20 +335,6 @@ class AnalyticRollouts:
                     total += ramp.mean_ratio(down_end, hi) * (hi - down_end)
             i += 1
         return total / (end - start) if covered else 0.0
-
-    def _ask(self, state: _Station, plan: _Plan) -> simpy.Event:
-        state.queue.append(plan)
-        if state.running is None:
-            self._start_next(state)
-        return plan.done
-
-    def _start_next(self, state: _Station) -> None:
-        if not state.queue:
-            state.running = state.process = None
-            return
-        plan = state.queue.popleft()
-        state.running = plan
-        state.process = self.env.process(self._run(state, plan))
 
     def _record(self, state: _Station, plan: _Plan, step: str) -> None:
         new = round(self._on(state, plan.to_version, plan.kind == ROLLBACK) * state.desired)
@@ -447,7 +431,7 @@ class AnalyticRollouts:
                 plan.from_version, plan.to_version, outcome, plan.started, self.env.now,
             )
         )  # fmt: skip
-        self._start_next(state)
+        state.plans.start_next()
 
     def _strategy(self, state: _Station, plan: _Plan) -> Generator[simpy.Event, Any, str]:
         settings = plan.settings

@@ -21,7 +21,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import simpy
@@ -177,6 +178,57 @@ class RolloutOutcome:
     ended: float
 
 
+class _QueuedPlan(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def done(self) -> simpy.Event: ...
+
+
+PlanT = TypeVar("PlanT", bound=_QueuedPlan)
+
+
+class RolloutQueue(Generic[PlanT]):
+    """One service's rollouts, one at a time (in both fidelities): later ones wait for it;
+    a rollback cuts a deploy in progress short and goes first. `run(plan)` is the process of
+    one rollout; it calls `start_next` when it ends."""
+
+    def __init__(
+        self, env: Environment, run: Callable[[PlanT], Generator[simpy.Event, Any, None]]
+    ) -> None:
+        self.env = env
+        self.run = run
+        self.queue: deque[PlanT] = deque()
+        self.running: PlanT | None = None
+        self.process: simpy.Process | None = None
+
+    def ask(self, plan: PlanT) -> simpy.Event:
+        self.queue.append(plan)
+        if self.running is None:
+            self.start_next()
+        return plan.done
+
+    def ask_rollback(self, plan: PlanT, deployed: bool) -> simpy.Event:
+        """A rollback: at once with None when nothing was ever deployed (nor is being)."""
+        if not deployed and self.running is None and not self.queue:
+            plan.done.succeed(None)
+            return plan.done
+        if self.running is not None and self.running.kind == DEPLOY:
+            self.queue.appendleft(plan)
+            assert self.process is not None
+            self.process.interrupt("rollback")
+            return plan.done
+        return self.ask(plan)
+
+    def start_next(self) -> None:
+        if not self.queue:
+            self.running = self.process = None
+            return
+        plan = self.queue.popleft()
+        self.running = plan
+        self.process = self.env.process(self.run(plan))
+
+
 @dataclass(eq=False)
 class _Start:
     """A new replica asked for: starting, then serving, then available (after min_ready)."""
@@ -214,9 +266,7 @@ class _Service:
     deployed: tuple[int, int] | None = None  # (from, to) of the last deploy: what to undo
     deployed_at: float = math.nan  # when the last deploy started
     last: RolloutSettings = field(default_factory=RolloutSettings)
-    queue: deque[_Plan] = field(default_factory=deque)
-    running: _Plan | None = None
-    process: simpy.Process | None = None
+    plans: RolloutQueue[_Plan] = field(init=False)
     standby: tuple[int, int, float] | None = None  # blue-green's old copy: version, count, until
     life_rows: dict[int, int] = field(default_factory=dict)  # replica → ReplicaLives row
     draws: dict[str, Callable[[], float]] = field(default_factory=dict)  # uniform, by use
@@ -272,7 +322,7 @@ class Rollouts:
         else:  # a bad name is pydantic's ValueError
             settings = RolloutSettings.model_validate({"strategy": strategy})
         self._define(state, version, defect)
-        return self._ask(state, _Plan(self._next(), DEPLOY, version, settings, self.env.event()))
+        return state.plans.ask(_Plan(self._next(), DEPLOY, version, settings, self.env.event()))
 
     def rollback(
         self,
@@ -291,15 +341,7 @@ class Rollouts:
         state = self._state(service)
         how = state.last if settings is None else settings
         plan = _Plan(self._next(), ROLLBACK, to_version, how, self.env.event())
-        if state.deployed is None and state.running is None and not state.queue:
-            plan.done.succeed(None)  # nothing was deployed: nothing to roll back
-            return plan.done
-        if state.running is not None and state.running.kind == DEPLOY:
-            state.queue.appendleft(plan)
-            assert state.process is not None
-            state.process.interrupt("rollback")
-            return plan.done
-        return self._ask(state, plan)
+        return state.plans.ask_rollback(plan, deployed=state.deployed is not None)
 
     def serving_versions(self, service: str) -> dict[int, int]:
         """Replicas serving now, by version."""
@@ -358,6 +400,7 @@ class Rollouts:
         state = self._services.get(station.index)
         if state is None:
             state = self._services[station.index] = _Service(station, station.replicas)
+            state.plans = RolloutQueue(self.env, partial(self._run, state))
             state.defined[station.current_version] = (0.0, 1.0)
             now = self.env.now
             versions = station.enable_versions()
@@ -398,20 +441,6 @@ class Rollouts:
             if isinstance(defect, Defect):
                 defect = ReplicaDefect(*wanted, self._draws(state, "defect"))
             state.station.set_defect(version, defect)
-
-    def _ask(self, state: _Service, plan: _Plan) -> simpy.Event:
-        state.queue.append(plan)
-        if state.running is None:
-            self._start_next(state)
-        return plan.done
-
-    def _start_next(self, state: _Service) -> None:
-        if not state.queue:
-            state.running = state.process = None
-            return
-        plan = state.queue.popleft()
-        state.running = plan
-        state.process = self.env.process(self._run(state, plan))
 
     def _unfinished(self, state: _Service) -> bool:
         """Whether replicas of more than one version serve (a rollout was cut short), so the
@@ -492,7 +521,7 @@ class Rollouts:
                 plan.from_version, plan.to_version, outcome, plan.started, self.env.now,
             )
         )  # fmt: skip
-        self._start_next(state)
+        state.plans.start_next()
 
     def _strategy(self, state: _Service, plan: _Plan) -> Generator[simpy.Event, Any, str]:
         strategy = plan.settings.strategy
