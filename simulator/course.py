@@ -977,8 +977,9 @@ EXERCISES: dict[str, Exercise] = {
         Exercise(
             key="07-ex1",
             question="A team's expected operator work per service per week is given below "
-            "(deploys, toil, incidents, in hours), and the team's working hours per week. At "
-            "how many services is the team busy all its working hours (ρ = 1)?",
+            "(deploys, toil, incidents, in hours), and the team's working hours per week. If "
+            "the team does not grow, at how many services is it busy all its working hours "
+            "(ρ = 1)?",
             expected=lambda g: g["team_hours"] / _operator_hours(g),
             relative=0.03,
             defaults={

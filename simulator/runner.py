@@ -138,6 +138,7 @@ def _run_analytic(scenario: Scenario, seed: int) -> Result:
     services = AnalyticServices(context)
     context = replace(context, analytic=services.handles())
     subsystems = build_subsystems(context)
+    services.connect(subsystems)  # node failures: who pages, who repairs
     context.env.run(until=scenario.horizon)
     summary, tables = services.results()
     tables["events"] = context.events.table()

@@ -15,6 +15,17 @@ Nodes are counted, not placed: every replica asks the same CPU and memory, so a 
 `slots` replicas and first-fit packing reduces to a count. That is exact while replicas are
 packed densely; the request level's first-fit can leave gaps after scale-in, so it may keep
 a node more here and there.
+
+With `cluster.failures.enabled` the fleet's nodes fail as the request level's do under an
+autoscaler (`simulator.model.failures`): each an exponential time (`failures.node_mtbf`)
+after it is asked for, from its own stream `failures/node/N` (nodes numbered as the pool
+numbers them: the first ones, then each booted one in turn), and at `failures.scripted`
+times. A failed node leaves the pool; the replicas it held (first-fit of the ready replicas
+over the ready nodes, `failures.first_fit`: the k-th node holds replicas k·slots to
+(k + 1)·slots − 1 in service order) stop, and the ReplicaSet asks for as many again at once:
+on free slots, else waiting for the node autoscaler's next scan and a boot. Nobody is paged.
+Empty nodes leave newest first, and a node that left does not fail. A failure acts on the
+replicas of the step after the one it falls in (the HPA's own lag, at the default step).
 """
 
 from __future__ import annotations
@@ -25,7 +36,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..engine import RandomStreams
 from ..model.autoscaling import forget, hpa_decision, hpa_recommendation, memory_horizon
+from ..model.failures import RACK, failure_domains, first_fit, in_domain, simulates_node_failures
 from ..records.scaling import (
     IDLE_NODE,
     NODES,
@@ -35,6 +48,7 @@ from ..records.scaling import (
     UTILISATION,
     ScalingLog,
 )
+from ..scenario.cluster import Cluster
 from ..scenario.schema import Scenario
 from .flows import Model
 from .stations import StepLoad
@@ -52,7 +66,12 @@ class ElasticFleet:
     """
 
     def __init__(
-        self, scenario: Scenario, model: Model, starts: np.ndarray, dt: np.ndarray
+        self,
+        scenario: Scenario,
+        model: Model,
+        starts: np.ndarray,
+        dt: np.ndarray,
+        streams: RandomStreams | None = None,
     ) -> None:
         settings = scenario.autoscaling
         self.settings = settings
@@ -97,6 +116,19 @@ class ElasticFleet:
         self.booting: deque[float] = deque()  # ready-at times of booting nodes
         self.empty_since: list[float] = []  # one entry per empty ready node, oldest first
         self.node_changes: list[tuple[float, int]] = [(0.0, self.nodes)]
+        self.failing: _Failing | None = None
+        """The nodes' failures (with `cluster.failures` and the streams to draw them)."""
+        self.failures: list[tuple[float, int, int]] = []
+        """(time, node, replicas lost) of every failure, as `NodeFailures.failures`."""
+        self.stale: list[tuple[float, float]] = []
+        """(time, expected visits in service on the failed node's replicas, which fail)."""
+        self.empty_steps: dict[int, np.ndarray] = {}
+        """Steps in which a station has no replica ready (all its nodes failed), and which:
+        its visits are refused (the queues run it with one: `simulate_stations` keeps one)."""
+        if streams is not None and self.pooled and simulates_node_failures(scenario):
+            assert cluster is not None
+            back = self.boot_time + self.replica_start
+            self.failing = _Failing(cluster, streams, self.nodes, back)
 
     # --------------------------------------------------------------- the Autoscaler hook
 
@@ -110,25 +142,67 @@ class ElasticFleet:
             self._complete(now)
             if kind == "sync":
                 self._sync(now, np.minimum(demand, self.ready))
-            else:
+            elif kind == "scan":
                 self._scan(now)
+            else:
+                self._fail(now, row)
         self._complete(end)
+        if self.failing is not None and not self.ready.all():
+            self.empty_steps[step + 1] = self.ready == 0
         return self.ready.copy()
 
     def _timers(self, end: float) -> Iterator[tuple[float, str]]:
-        """The HPA's syncs and the node autoscaler's scans due up to `end`, in time order."""
+        """The HPA's syncs, the node autoscaler's scans and the nodes' failures due up to
+        `end`, in time order."""
+        failing = self.failing
         while True:
             sync = self._next_sync
             scan = self._next_scan if self.pooled and self.settings.nodes.enabled else math.inf
-            now = min(sync, scan)
+            fail = failing.next_time() if failing is not None else math.inf
+            now = min(sync, scan, fail)
             if now > end + 1e-9:
                 return
-            if sync <= scan:
+            if fail <= min(sync, scan):  # (a failure at a scan's instant: the scan sees it)
+                yield now, "fail"
+            elif sync <= scan:
                 self._next_sync += self.settings.sync_period
                 yield now, "sync"
             else:
                 self._next_scan += self.settings.nodes.scan_interval
                 yield now, "scan"
+
+    def _fail(self, now: float, row: StepLoad) -> None:
+        """The next failure: a node up (or every node up of a rack or power domain) fails,
+        its replicas stop and are asked for again."""
+        failing = self.failing
+        assert failing is not None
+        for index in failing.pop(now, failing.up(len(self.booting))):
+            self._fail_node(now, index, row)
+
+    def _fail_node(self, now: float, index: int, row: StepLoad) -> None:
+        failing = self.failing
+        assert failing is not None
+        up = failing.up(len(self.booting))
+        if index not in failing.nodes:
+            return  # left the pool (scaled down) before
+        if index not in up:  # still booting: its clock starts again, as at request level
+            failing.redraw(index, now)
+            return
+        position = up.index(index)
+        held = first_fit(self.ready.tolist(), self.slots_per_node, len(up))
+        lost = np.zeros_like(self.ready)
+        for station, count in (held[position] if position < len(held) else {}).items():
+            lost[station] = count
+        failing.remove(index)
+        self.ready = self.ready - lost
+        self.waiting = self.waiting + lost
+        busy = row.utilisation[0] * self.concurrency  # visits in service per replica
+        self.stale.append((now, float(lost @ busy)))
+        self._set_nodes(now, self.nodes - 1)
+        total = int(lost.sum())
+        self.failures.append((now, index, total))
+        self.events.append((now, "failures", "node_failed", f"node {index}: {total} replicas"))
+        self._place(now)
 
     # --------------------------------------------------------------- replicas
 
@@ -176,7 +250,7 @@ class ElasticFleet:
             taken = np.minimum(left, counts)
             counts -= taken
             left -= taken
-        self.ready -= np.minimum(left, self.ready - 1)
+        self.ready -= np.minimum(left, np.maximum(self.ready - 1, 0))  # (none: a failed node's)
         while self.starting and not self.starting[0][1].any():
             self.starting.popleft()
 
@@ -217,6 +291,8 @@ class ElasticFleet:
             new = min(needed - len(self.booting), settings.max_nodes - self.nodes)
             for _ in range(max(0, new)):
                 self.booting.append(now + self.boot_time)
+                if self.failing is not None:
+                    self.failing.add(now)
             self._set_nodes(now, self.nodes + max(0, new))
             if new > 0:
                 self.events.append(
@@ -232,6 +308,8 @@ class ElasticFleet:
         idle = sum(1 for since in self.empty_since if now - since >= settings.scale_down_delay)
         removable = min(idle, max(0, self.nodes - settings.min_nodes))
         if removable:
+            if self.failing is not None:
+                self.failing.retire(removable, len(self.booting))
             self._set_nodes(now, self.nodes - removable)
             del self.empty_since[:removable]
             self.events.append((now, "autoscaler/nodes", "scale_down", f"{removable} empty nodes"))
@@ -266,3 +344,83 @@ class ElasticFleet:
                 (now, f"autoscaler/{name}", kind, f"{before[index]} → {after} replicas")
             )
             self.scaling.record(now, name, REPLICAS, before[index], after, reason)
+
+
+class _Failing:
+    """The fleet's nodes and when each fails: the pool's order (booting ones last, as they
+    join), a failure time each from its own stream, the scripted failures, and the racks
+    and power domains the first nodes fill (`failures.failure_domains`), each with its
+    stream, as the request level's `NodeFailures._domain` draws them."""
+
+    def __init__(self, cluster: Cluster, streams: RandomStreams, nodes: int, back: float) -> None:
+        settings = cluster.failures
+        self.settings = settings
+        self.mtbf = settings.node_mtbf
+        self.streams = streams
+        self.back = back
+        """A domain's nodes serve again this long after its repair (their boot and start)."""
+        self.rngs: dict[int, np.random.Generator] = {}
+        self.nodes: list[int] = []
+        """Node indices in the pool, in pool order."""
+        self.times: dict[int, float] = {}
+        self.scripted = sorted((f.at, f.node) for f in settings.scripted)
+        self.per = (cluster.nodes_per_rack, settings.nodes_per_power_domain)
+        self.domains: dict[tuple[str, int], tuple[np.random.Generator, float]] = {}
+        for scope, number in failure_domains(nodes, *self.per):
+            rng = streams.get(f"failures/{scope}/{number}")
+            self.domains[scope, number] = (rng, float(rng.exponential(self._domain_mtbf(scope))))
+        for _ in range(nodes):
+            self.add(0.0)
+
+    def _domain_mtbf(self, scope: str) -> float:
+        return self.settings.rack_mtbf if scope == RACK else self.settings.power_mtbf
+
+    def add(self, now: float) -> None:
+        index = len(self.rngs)
+        self.rngs[index] = self.streams.get(f"failures/node/{index}")
+        self.nodes.append(index)
+        self.redraw(index, now)
+
+    def redraw(self, index: int, now: float) -> None:
+        self.times[index] = now + float(self.rngs[index].exponential(self.mtbf))
+
+    def next_time(self) -> float:
+        drawn = min(self.times.values(), default=math.inf)
+        domains = min((t for _, t in self.domains.values()), default=math.inf)
+        return min(drawn, domains, self.scripted[0][0] if self.scripted else math.inf)
+
+    def pop(self, now: float, up: list[int]) -> list[int]:
+        """The nodes of the next failure: a scripted one's, a rack's or power domain's that
+        are `up`, or one whose time has come."""
+        if self.scripted and self.scripted[0][0] <= now + 1e-9:
+            return [self.scripted.pop(0)[1]]
+        for (scope, number), (rng, time) in self.domains.items():
+            if time <= now + 1e-9:
+                members = [i for i in up if in_domain(i, scope, number, *self.per)]
+                if members:  # the request level draws the repair then, and waits for it
+                    repair = (
+                        self.settings.rack_repair if scope == RACK else self.settings.power_repair
+                    )
+                    time += float(repair.draw(rng, 1)[0]) + self.back
+                self.domains[scope, number] = (
+                    rng,
+                    time + float(rng.exponential(self._domain_mtbf(scope))),
+                )
+                return members
+        drawn = min(self.times, key=lambda i: (self.times[i], i))
+        self.times[drawn] = math.inf  # until redrawn (a booting node), or gone
+        return [drawn]
+
+    def up(self, booting: int) -> list[int]:
+        """The nodes that serve: all but the `booting` last ones."""
+        return self.nodes[: len(self.nodes) - booting]
+
+    def remove(self, index: int) -> None:
+        self.nodes.remove(index)
+        self.times.pop(index, None)
+
+    def retire(self, count: int, booting: int) -> None:
+        """Empty nodes leave, the newest ready ones first (first-fit empties them first)."""
+        up = self.up(booting)
+        for index in up[len(up) - count :]:
+            self.remove(index)

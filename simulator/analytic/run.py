@@ -18,21 +18,25 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..engine import RandomStreams
 from ..engine.recorder import RequestLog, SpanLog
 from ..metrics.columns import FAILURE_CAUSES, frame
 from ..metrics.cost import cost_kpis, costs_table
 from ..metrics.requests import requests_table, spans_table
 from ..metrics.rollout import rollout_tables
 from ..metrics.scaling import scaling_table
-from ..model.context import AnalyticHandles, RunContext
+from ..model.context import AnalyticHandles, Organisation, RunContext, Subsystem
+from ..model.delivery import DeliveryModel
+from ..model.failures import simulates_node_failures
+from ..model.monitoring import MonitoringModel
 from ..model.profiles import RateFunction, rate_function
 from ..model.rollout import replica_start, scripted
 from ..records.scaling import ScalingLog
@@ -49,6 +53,7 @@ from .latency import (
     mixture_quantiles,
     quantile_function,
 )
+from .nodes import AnalyticNodeFailures
 from .rollouts import AnalyticRollouts, StationRef
 from .sli import AnalyticSli
 from .stations import RHO_CAP, Autoscaler, StationSteps, simulate_stations
@@ -281,7 +286,7 @@ class AnalyticServices:
         self.model = model = compile_model(scenario)
         fleet = None
         if autoscaler is None and _elastic(scenario):
-            fleet = autoscaler = _fleet(scenario, model)
+            fleet = autoscaler = _fleet(scenario, model, context.streams)
         self.fleet = fleet
         self.autoscaler = autoscaler
         self.timeline, self.steps = timeline, steps = _simulate(scenario, model, autoscaler)
@@ -293,6 +298,19 @@ class AnalyticServices:
         self._entry_latency: dict[str, EntryLatency] | None = None
         self._sli: AnalyticSli | None = None
         self.failures = _failure_mechanisms(scenario)
+        self.nodes: AnalyticNodeFailures | None = None
+        """The cluster's node failures (`connect` starts them), when it simulates them."""
+        if simulates_node_failures(scenario) and autoscaler is None:
+            self.nodes = AnalyticNodeFailures(
+                context.env,
+                scenario,
+                context.streams,
+                context.events,
+                [station.name for station in model.stations],
+                [station.replicas for station in model.stations],
+                self,
+                replica_start(scenario),
+            )
         events = [
             (
                 0.0,
@@ -336,7 +354,6 @@ class AnalyticServices:
         replicas and this changes nothing (logged). Returns the station's replicas then."""
         now = self.env.now
         name = self.model.stations[station].name
-        steps = len(self.timeline.dt)
         if self.autoscaler is not None:
             self.events.record(
                 now,
@@ -347,9 +364,17 @@ class AnalyticServices:
             )
             return int(self.current.replicas[station])
         first = int(np.searchsorted(self.timeline.starts, now, side="right"))
+        return self._change_replicas({station: count}, first)[station]
+
+    def _change_replicas(self, change: dict[int, int], first: int) -> dict[int, int]:
+        """Replicas added (or, negative, taken away) from step `first` on; the steps from
+        there computed again. Returns each changed station's replicas then."""
+        now = self.env.now
+        steps = len(self.timeline.dt)
         if self._extra is None:
             self._extra = np.zeros((steps, len(self.model.stations)), dtype=np.int64)
-        self._extra[first:, station] += count
+        for station, count in change.items():
+            self._extra[first:, station] += count
         timeline, steps_now = _simulate(self.scenario, self.model, None, self._extra)
         self.timeline, self.steps = timeline, steps_now
         self.moments = Moments(self.model, steps_now)
@@ -359,7 +384,58 @@ class AnalyticServices:
         later += [row for row in _saturation_events(self.model, steps_now, timeline)
                   if row[0] > now]  # fmt: skip
         self._pending = deque(sorted(later, key=lambda row: row[0]))
-        return int(steps_now.replicas[timeline.state[min(first, len(timeline.dt) - 1)], station])
+        state = timeline.state[min(first, len(timeline.dt) - 1)]
+        return {station: int(steps_now.replicas[state, station]) for station in change}
+
+    def lose_replicas(self, lost: dict[int, int]) -> float:
+        """Replicas whose node failed stop serving from the step edge nearest now on (the
+        steps computed again, as for replicas added by hand). Returns the expected visits
+        in progress on them, which fail: each station's visits in progress in the step the
+        clock is in × lost / its replicas (Little's law, visits spread over replicas)."""
+        timeline, steps = self.timeline, self.steps
+        now_step = int(np.searchsorted(timeline.starts, self.env.now, side="right")) - 1
+        state = timeline.state[max(now_step, 0)]
+        rate, latency = _visit_latency(self.model, steps, self.moments, timeline.state_arrivals)
+        failed = 0.0
+        for station, count in lost.items():
+            replicas = int(steps.replicas[state, station])
+            if replicas > 0:
+                in_progress = float(rate[state, station] * latency[state, station])
+                failed += in_progress * min(count, replicas) / replicas
+        self._change_replicas({s: -n for s, n in lost.items()}, self._nearest_step())
+        return failed
+
+    def restore_replicas(self, back: dict[int, int]) -> None:
+        """A replaced node's replicas serve again, from the step edge nearest now on."""
+        self._change_replicas(dict(back), self._nearest_step())
+
+    def _nearest_step(self) -> int:
+        """The step that starts at the step edge nearest the clock (the number of steps
+        when that is the horizon): a change at a random instant lands on the grid half a
+        step early or late on average, not always up to a step late."""
+        now = self.env.now
+        starts = self.timeline.starts
+        k = max(int(np.searchsorted(starts, now, side="right")) - 1, 0)
+        end = float(starts[k + 1]) if k + 1 < len(starts) else self.scenario.horizon
+        return k + 1 if now - float(starts[k]) > end - now else k
+
+    def connect(self, subsystems: Mapping[str, Subsystem]) -> None:
+        """Start the nodes' failures, when the cluster simulates them, and tell them who
+        acts, as the World does at request level: monitoring watches the nodes (its
+        node-down rule) and pages the organisation, else a customer reports each failure to
+        it. The runner calls this once the subsystems are built, before the clock runs."""
+        nodes = self.nodes
+        if nodes is None:
+            return
+        monitoring = subsystems.get("monitoring")
+        delivery = subsystems.get("delivery")
+        if isinstance(monitoring, MonitoringModel):
+            monitoring.watch_nodes(nodes)
+        organisation: Organisation | None = (
+            delivery if isinstance(delivery, DeliveryModel) else None
+        )
+        nodes.connect(organisation, monitored=monitoring is not None)
+        nodes.start()
 
     def handles(self) -> AnalyticHandles:
         """What other subsystems act on: versions rolled out on these stations (the
@@ -418,35 +494,96 @@ class AnalyticServices:
         moments, timeline, billing = self.moments, self.timeline, self.billing
         failures = bool(self.failures)
         entries = self.entry_latency()
+        steps = _serving(steps, self._down(), timeline)
         tables = _tables(scenario, model, steps, moments, timeline, entries, failures, billing)
         fleet = self.fleet
         tables["scaling"] = scaling_table(fleet.scaling if fleet is not None else ScalingLog())
         summary = _summary(scenario, model, steps, moments, timeline, entries, failures, billing)
+        failed_by: dict[str, float] = {}
         if self._sli is not None:
-            summary.update(self._versions_toll(summary))
+            failed_by.update(self._versions_failed())
             if self._sli.rollouts is not None:
                 tables.update(rollout_tables(self._sli.rollouts.records()))
+        failing = self.nodes if self.nodes is not None else fleet
+        if failing is not None:
+            warmup = self.scenario.warmup
+            nodes = {
+                "stale_endpoint": sum(n for time, n in failing.stale if time >= warmup),
+                "unavailable": self._unavailable(),
+            }
+            for cause, count in nodes.items():
+                if count > 0:
+                    failed_by[cause] = failed_by.get(cause, 0.0) + count
+        if failed_by:
+            summary.update(self._toll(summary, failed_by))
         return summary, tables
 
-    def _versions_toll(self, summary: dict[str, float]) -> dict[str, float]:
-        """The KPIs with the requests that bad versions and manual deploys' outages failed:
-        they finished (as failures) instead of completing."""
+    def _down(self) -> np.ndarray | None:
+        """Per step and station: whether no replica serves (all on nodes that are down, or
+        under the autoscaler none ready again yet)."""
+        fleet = self.fleet
+        if fleet is not None and fleet.empty_steps:
+            down = np.zeros((len(self.timeline.dt), len(self.model.stations)), dtype=bool)
+            for step, empty in fleet.empty_steps.items():
+                if step < len(down):
+                    down[step] = empty
+            return down
+        if self._extra is None:
+            return None
+        base = np.array([station.replicas for station in self.model.stations])
+        down = base + self._extra <= 0
+        return down if down.any() else None
+
+    def _unavailable(self) -> float:
+        """Requests sent in the measured period to a station with no replica, refused
+        (`unavailable`, as the request level's load balancer refuses them): per step, a
+        request of entry e meets station s with probability min(1, V[e, s]) (its expected
+        visits, capped: exact for one call at most)."""
+        down = self._down()
+        if down is None:
+            return 0.0
+        timeline = self.timeline
+        rows = np.flatnonzero(down.any(axis=1) & timeline.measured)
+        model = self.model
+        if model.monolith:
+            visits = np.ones((len(model.entries), 1))
+        else:
+            visits = np.minimum(np.asarray(model.visits_per_request, dtype=float), 1.0)
+        met = down[rows][:, None, :] * visits[None, :, :]  # steps × entries × stations
+        share = 1.0 - np.prod(1.0 - met, axis=2)
+        sent = timeline.arrivals[rows] * timeline.dt[rows, None]
+        return float((sent * share).sum())
+
+    def _versions_failed(self) -> dict[str, float]:
+        """The requests that bad versions and manual deploys' outages failed (none: {})."""
         assert self._sli is not None
         scenario = self.scenario
         defect, down = self._sli.failed_by_versions(scenario.warmup, scenario.horizon)
-        if defect + down == 0 or math.isnan(summary.get("availability", math.nan)):
+        if defect + down == 0:
+            return {}
+        return {"defect": defect, "unavailable": down}
+
+    def _toll(self, summary: dict[str, float], failed_by: dict[str, float]) -> dict[str, float]:
+        """The KPIs with requests that failed (expected numbers, by cause: bad versions, a
+        manual deploy's outage, a failed node's visits in progress, a station with no
+        replica left) instead of completing: they finished, as failures."""
+        scenario = self.scenario
+        if math.isnan(summary.get("availability", math.nan)):
             return {}
         completed = summary["requests_completed"]
         failed = summary["requests_failed"]
         finished = completed + failed
-        now_completed = completed - defect - down
+        now_completed = completed
+        now_failed = failed
+        for count in failed_by.values():
+            now_completed -= count
+            now_failed += count
         kpis = {
             "requests_completed": now_completed,
-            "requests_failed": failed + defect + down,
+            "requests_failed": now_failed,
             "throughput_rps": now_completed / scenario.measured_period,
             "availability": now_completed / finished,
-            "error_rate_defect": defect / finished,
-            "error_rate_unavailable": down / finished,
+            **{f"error_rate_{cause}": n / finished for cause, n in failed_by.items()},
         }
         if "slo_attainment" in summary and completed > 0:
             kpis["slo_attainment"] = summary["slo_attainment"] * now_completed / completed
@@ -477,7 +614,12 @@ def _simulate(
     )
     replicas = None
     if extra is not None:
-        replicas = np.array([s.replicas for s in model.stations], dtype=np.int64) + extra
+        base = np.array([s.replicas for s in model.stations], dtype=np.int64)
+        replicas = base + extra
+        # A station left with no replica (all on failed nodes) refuses its visits
+        # (`_unavailable`) and builds no queue: its queue is computed with the replicas it
+        # had, for the requests that do not visit it, and reported as none (`_serving`).
+        replicas = np.where(replicas > 0, replicas, base)
     if autoscaler is None and not _saturates(model, arrivals, replicas):
         top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
         keys = np.round(arrivals / top * 1e12).astype(np.int64)
@@ -491,6 +633,29 @@ def _simulate(
         return timeline, stations
     stations = simulate_stations(model, arrivals, dt, replicas=replicas, autoscaler=autoscaler)
     return Timeline(starts, dt, measured, arrivals, np.arange(len(dt)), arrivals), stations
+
+
+def _serving(steps: StationSteps, down: np.ndarray | None, timeline: Timeline) -> StationSteps:
+    """The stations as the tables and KPIs report them: one with no replica serving (`down`,
+    steps × stations) has no replicas or workers, nothing busy or queued, and is not
+    saturated (it refuses its visits)."""
+    if down is None:
+        return steps
+    _, first = np.unique(timeline.state, return_index=True)
+    gone = down[first]  # states × stations (a down station's steps are states of their own)
+
+    def zero(values: np.ndarray) -> np.ndarray:
+        return np.where(gone, 0, values).astype(values.dtype)
+
+    shown = replace(
+        steps,
+        replicas=zero(steps.replicas),
+        workers=zero(steps.workers),
+        utilisation=zero(steps.utilisation),
+        queued_mean=zero(steps.queued_mean),
+    )
+    shown.__dict__["saturated"] = steps.saturated & ~gone  # its cached property, set
+    return shown
 
 
 def _saturates(model: Model, arrivals: np.ndarray, replicas: np.ndarray | None = None) -> bool:
@@ -691,10 +856,10 @@ def _elastic(scenario: Scenario) -> bool:
     return scenario.autoscaling.enabled and scenario.deployment == "microservices"
 
 
-def _fleet(scenario: Scenario, model: Model) -> ElasticFleet:
+def _fleet(scenario: Scenario, model: Model, streams: RandomStreams) -> ElasticFleet:
     functions = rate_functions(scenario)
     edges = step_edges(scenario, functions, time_step(scenario))
-    return ElasticFleet(scenario, model, edges[:-1], np.diff(edges))
+    return ElasticFleet(scenario, model, edges[:-1], np.diff(edges), streams)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.delivery import CLUSTERS
+from ..model.discovery.common import delivery_service
 from ..model.profiles import DiurnalRate, SpikeRate
 from ..results import Result
 from ..runner import run_task
@@ -50,7 +51,7 @@ SUMMARY = {
     "latency_p99_s": ("p99 latency (ms)", 1e-3, "{:,.0f}"),
     "slo_attainment": ("requests within the SLO latency", 0.01, "{:.2f}%"),
     "uptime": ("uptime (no open incident)", 0.01, "{:.2f}%"),
-    "availability_overall": ("availability × uptime", 0.01, "{:.2f}%"),
+    "availability_overall": ("availability (what customers saw)", 0.01, "{:.2f}%"),
     "infrastructure_per_week_usd": ("infrastructure $/week", 1.0, "{:,.0f}"),
     "people_per_week_usd": ("people $/week", 1.0, "{:,.0f}"),
     "cost_per_week_usd": ("total $/week", 1.0, "{:,.0f}"),
@@ -145,9 +146,12 @@ def era_table(results: dict[str, Result]) -> pd.DataFrame:
     table["infrastructure_per_week_usd"] = (serving + table["cost_tooling_usd"]) / weeks
     table["people_per_week_usd"] = table["cost_people_usd"] / weeks
     table["cost_per_week_usd"] = table["infrastructure_per_week_usd"] + table["people_per_week_usd"]
-    # requests that succeed (the client's 10 s timeout) while no incident is open; the two
-    # are taken as independent (incidents do not change the analytic model's queues)
-    table["availability_overall"] = table["availability"] * table["uptime"]
+    # what customers saw: the requests that succeeded (a bad version's errors, overload, the
+    # client's 10 s timeout), times the uptime of delivery services that serve no requests
+    # in the run (none in the flagship comparison; taken as independent of the requests)
+    unserved = pd.Series({era: unserved_uptime(r) for era, r in results.items()})
+    table["uptime_unserved"] = unserved
+    table["availability_overall"] = table["availability"] * unserved
     table = table.join(priced_losses(results, table))
     table["dora_cluster"] = [
         CLUSTERS[int(rank)] if rank == rank else "unknown" for rank in table["dora_rank"]
@@ -155,9 +159,30 @@ def era_table(results: dict[str, Result]) -> pd.DataFrame:
     return table
 
 
+def unserved_uptime(result: Result) -> float:
+    """The share of service-time without an open incident, over the delivery services that
+    run on none of the run's services (1 when every one of them serves requests: their
+    incidents are already in the requests' availability, and counting `uptime` as well
+    would count them twice)."""
+    scenario = result.scenario
+    assert scenario.delivery is not None, "the eras all have a delivery section"
+    served = {delivery_service(scenario, name) for name in scenario.services}
+    unserved = [i for i in range(scenario.delivery.services) if i not in served]
+    if not unserved:
+        return 1.0
+    start, end = scenario.warmup, scenario.horizon
+    incidents = result.tables["incidents"]
+    incidents = incidents[incidents["service"].isin(unserved)]
+    open_for = np.minimum(incidents["resolved"].fillna(end), end) - np.maximum(
+        incidents["start"], start
+    )
+    down = float((np.clip(open_for, 0, None) * incidents["impact"]).sum())
+    return 1.0 - down / (len(unserved) * (end - start))
+
+
 def priced_losses(results: dict[str, Result], table: pd.DataFrame) -> pd.DataFrame:
     """What each era's failures and waits cost at its scenario's `delivery.prices`: the
-    hours of requests lost a week (1 − availability × uptime of its 168 hours, priced as
+    hours of requests lost a week (1 − the availability customers saw, of its 168 hours, priced as
     hours of full downtime) and the change-hours waiting a week (changes committed a week
     × their mean lead time: Little's law's changes in flight, at the price of a change-hour)."""
     rows = {}
@@ -207,6 +232,53 @@ def sensitivity(
     ).rename_axis(columns="delay $/change-hour")
 
 
+ASSUMPTIONS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "delivery.change_rate": (("1", 1.0), ("4", 4.0)),
+    "delivery.defect_probability": (("0.02", 0.02), ("0.10", 0.10)),
+    "delivery.on_runtime.error_ratio": (
+        ("always 1", {"distribution": "constant", "mean": 1.0}),
+        ("0.05-0.2", {"distribution": "empirical", "samples": [0.2, 0.1, 0.05]}),
+    ),
+    "monitoring.customer_report_delay": (
+        ("15 min", {"distribution": "exponential", "mean": "15min"}),
+        ("4 h", {"distribution": "exponential", "mean": "4h"}),
+    ),
+}
+"""The assumed knobs that move the measured columns, each at a value below and above the
+presets' (2 changes a day, 5% bad, error ratios 1 to 0.05, customers report in an hour)."""
+
+ASSUMPTION_COLUMNS = ("availability_overall", "lead_time_median_s", "business_per_week_usd")
+
+
+def assumption_sensitivity(
+    assumptions: dict[str, tuple[tuple[str, Any], ...]] = ASSUMPTIONS,
+    seed: int = 1,
+    services: int | None = COMMON_SERVICES,
+    overrides: dict[str, Any] | None = None,
+    jobs: int = 1,
+) -> pd.DataFrame:
+    """The eras re-run with one assumption moved at a time (rows: knob and value, the
+    presets' first): each era's availability, median lead time and bill with the priced
+    losses, and the era that is the cheapest and the most available."""
+    cases: list[tuple[str, str, dict[str, Any]]] = [("presets", "", {})]
+    for knob, values in assumptions.items():
+        cases += [(knob, label, {knob: value}) for label, value in values]
+    rows = []
+    for knob, label, moved in cases:
+        table = era_table(
+            run_eras(
+                seed=seed, services=services, overrides={**(overrides or {}), **moved}, jobs=jobs
+            )
+        )
+        row: dict[str, Any] = {"assumption": knob, "value": label}
+        for column in ASSUMPTION_COLUMNS:
+            row.update({f"{era} {column}": float(table.loc[era, column]) for era in table.index})
+        row["cheapest"] = str(table["business_per_week_usd"].astype(float).idxmin())
+        row["most available"] = str(table["availability_overall"].astype(float).idxmax())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["assumption", "value"])
+
+
 def serving_description(scenario: Scenario) -> str:
     """One line on where an era's requests run, read from its scenario."""
     if scenario.deployment == "monolith":
@@ -225,6 +297,19 @@ def serving_description(scenario: Scenario) -> str:
             f"{name}, runtime {node_type.runtime})"
         )
     return f"{what} on {node_type.count} fixed {name} (runtime {node_type.runtime})"
+
+
+def printable_assumptions(moved: pd.DataFrame) -> str:
+    """`assumption_sensitivity`'s table as text: availability (%) and lead time (h) per era."""
+    shown = pd.DataFrame(index=moved.index)
+    for era in ERAS:
+        shown[f"{era} avail."] = (moved[f"{era} availability_overall"] * 100).map("{:.2f}%".format)
+        shown[f"{era} lead p50"] = (moved[f"{era} lead_time_median_s"] / HOUR).map(
+            "{:.1f} h".format
+        )
+    shown["cheapest"] = moved["cheapest"]
+    shown["most available"] = moved["most available"]
+    return shown.to_string()
 
 
 def printable(table: pd.DataFrame) -> str:
@@ -247,6 +332,11 @@ def main(argv: list[str] | None = None) -> None:
         "--services", type=int, default=COMMON_SERVICES, help="services every era deploys"
     )
     parser.add_argument("--jobs", type=int, default=1, help="local worker processes")
+    parser.add_argument(
+        "--assumptions",
+        action="store_true",
+        help="also re-run the eras with each assumed knob moved (ASSUMPTIONS: 9 runs of 3 eras)",
+    )
     args = parser.parse_args(argv)
 
     from ..plots.delivery import (
@@ -298,6 +388,11 @@ def main(argv: list[str] | None = None) -> None:
         f"${prices.downtime:,.0f} per hour of downtime, ${prices.delay:g} per change-hour):"
     )
     print(grid.to_string())
+    if args.assumptions:
+        moved = assumption_sensitivity(seed=args.seed, services=args.services, jobs=args.jobs)
+        moved.to_csv(out / "assumptions.csv")
+        print("\nThe eras with one assumption moved at a time:")
+        print(printable_assumptions(moved))
     print("\nWhere the operators' queue breaks (expected utilisation reaches 1):")
     print(breaks.round(1).to_string())
     print(f"\nCharts and tables in {out}/ ({len(written)} chart files)")

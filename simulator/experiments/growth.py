@@ -1,24 +1,39 @@
 """The growth experiment: one era's organisation running 1 to 1,000 services.
 
-For each era and number of services it simulates the delivery model alone (no request
-traffic, so a thousand services take seconds) and records the DORA keys, operator load and
-cost, beside the arithmetic expectation of the operators' utilisation
-(`simulator.model.delivery.capacity`). Where that reaches 1 the ticket queue is unstable:
-work arrives faster than the team can do it, and lead times grow with the horizon.
+Two sweeps, one row per era and number of services N:
+
+- `one_world_growth`: the era runs N services that serve requests (`fleet.fleet_scenario`:
+  the preset's workload copied until N services, its infrastructure scaled to them), at
+  the analytic fidelity; its deploys act on them, bad versions fail requests, monitoring
+  or customers open incidents from what the requests saw. The serving columns
+  (availability, requests failed by bad deploys, pages, incident hours, the bill for the
+  nodes) are measured at every size.
+- `growth_sweep`: the delivery model alone (no request traffic; `DELIVERY_ONLY`), faster,
+  for the organisation's queues only; its serving columns are not measured.
+
+Both record the DORA keys, operator load and cost beside the arithmetic expectation of the
+operators' utilisation (`simulator.model.delivery.capacity`). Where that reaches 1 the
+ticket queue is unstable: work arrives faster than the team can do it, and lead times grow
+with the horizon.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..model.delivery.capacity import operator_load
+from ..model.discovery.common import delivery_service
 from ..runner import run_task
 from ..scenario.loader import load_scenario
+from ..scenario.schema import Scenario
+from ..scenario.units import DAY
 from .executor import RunTask, execute
+from .fleet import fleet_scenario
 
 DELIVERY_ONLY = {
     "fidelity": "request",
@@ -26,8 +41,9 @@ DELIVERY_ONLY = {
     "traffic": {},
     "deployment": "microservices",
 }
-"""Overrides that leave only the delivery model in a run (the request workload is the same
-in every era and does not depend on the number of services the organisation deploys)."""
+"""Overrides that leave only the delivery model in a run: no request workload, so nothing the
+organisation deploys serves requests and the serving columns are not measured
+(`one_world_growth` serves them)."""
 
 KPIS = (
     "lead_time_median_s",
@@ -80,9 +96,105 @@ def growth_sweep(
         row["ci_utilisation_expected"] = load.ci_utilisation
         row["break_services"] = operator_load(base).break_services
         row["ci_break_services"] = operator_load(base).ci_break_services
-        row["operators"] = scenario.organisation.operators
+        row["operators"] = team(scenario, outcome.summary)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+ONE_WORLD_KPIS = (
+    "availability",
+    "error_rate_defect",
+    "error_rate_timeout",
+    "slo_attainment",
+    "uptime",
+    "pages_per_week",
+    "night_pages_per_week",
+    "incident_hours_per_week",
+    "on_call_hours_per_week",
+    "project_share",
+    "incidents",
+    "nodes_mean",
+    "latency_p99_s",
+    "throughput_rps",
+)
+"""What the one-world sweep adds to KPIS: measured on the requests the N services served."""
+
+ONE_WORLD_HORIZON = "3w"
+"""The one-world sweep's default horizon: a week of warm-up and two measured weeks, the first
+with the front-page spike (with one, the sysadmin's weekly releases leave no lead time to
+measure); a thousand services served for six weeks take minutes per era."""
+
+
+def team(scenario: Scenario, summary: dict[str, float]) -> int:
+    """The operators the run staffed: services over the measured services per operator (a
+    team that grows with the fleet), or the preset's `organisation.operators`."""
+    per = summary.get("services_per_operator", np.nan)
+    services = scenario.delivery.services if scenario.delivery is not None else 0
+    if services and per == per and per > 0:
+        return round(services / per)
+    return scenario.organisation.operators
+
+
+def services_served(scenario: Scenario) -> int:
+    """How many of the organisation's delivery services run in the request workload."""
+    if scenario.delivery is None:
+        return 0
+    return len({delivery_service(scenario, name) for name in scenario.services})
+
+
+def one_world_growth(
+    eras: Iterable[str | Path],
+    services: Sequence[int],
+    horizon: str = ONE_WORLD_HORIZON,
+    warmup: str = "1w",
+    seed: int = 1,
+    jobs: int = 1,
+    overrides: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """One row per era and number of services N, each era running N served services
+    (`fleet.fleet_scenario`): the columns of `growth_sweep` (the cost per service now the
+    measured bill), those of ONE_WORLD_KPIS, `services_served` and the bill per week
+    (`serving_per_week_usd`: the nodes the requests ran on; `infrastructure_per_week_usd`:
+    those plus CI runners, previews and blue-green copies; `people_per_week_usd`;
+    `cost_per_week_usd`). `overrides` apply to every preset before its fleet is built
+    (e.g. a defect probability). The runs go through the experiment engine (`jobs`
+    workers); `attrs["seconds"]` is the sweep's wall-clock time, `attrs["run_seconds"]` the
+    runs' own, summed, and `attrs["seconds_each"]` each run's, in the rows' order."""
+    window = {**dict(overrides or {}), "horizon": horizon, "warmup": warmup}
+    points = []
+    for path in eras:
+        base = load_scenario(path, window)
+        for n in services:
+            points.append((base, int(n), fleet_scenario(path, int(n), window)))
+    tasks = [RunTask(scenario, seed) for _, _, scenario in points]
+    execution = execute(tasks, run_task, jobs=jobs, label="growth")
+    rows = []
+    for (base, n, scenario), outcome in zip(points, execution.outcomes, strict=True):
+        summary = outcome.summary
+        load = operator_load(scenario)
+        weeks = scenario.measured_period / (7 * DAY)
+        row: dict[str, object] = {"era": base.name, "services": n}
+        row["services_served"] = services_served(scenario)
+        row.update({k: summary.get(k, np.nan) for k in (*KPIS, *ONE_WORLD_KPIS)})
+        serving = summary.get("cost_usd", 0.0) / weeks
+        tooling = summary.get("cost_tooling_usd", 0.0) / weeks
+        people = summary.get("cost_people_usd", 0.0) / weeks
+        row["serving_per_week_usd"] = serving
+        row["infrastructure_per_week_usd"] = serving + tooling
+        row["people_per_week_usd"] = people
+        row["cost_per_week_usd"] = serving + tooling + people
+        row["cost_per_service_per_week_usd"] = (serving + tooling + people) / n
+        row["utilisation_expected"] = load.utilisation
+        row["ci_utilisation_expected"] = load.ci_utilisation
+        row["break_services"] = operator_load(base).break_services
+        row["ci_break_services"] = operator_load(base).ci_break_services
+        row["operators"] = team(scenario, outcome.summary)
+        rows.append(row)
+    sweep = pd.DataFrame(rows)
+    sweep.attrs["seconds"] = execution.seconds  # wall clock, not part of the table's values
+    sweep.attrs["run_seconds"] = execution.run_seconds
+    sweep.attrs["seconds_each"] = [outcome.seconds for outcome in execution.outcomes]
+    return sweep
 
 
 def break_points(sweep: pd.DataFrame) -> pd.DataFrame:

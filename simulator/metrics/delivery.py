@@ -69,6 +69,16 @@ DELIVERY_KPI_DESCRIPTIONS: dict[str, str] = {
     "incident_hours_per_week": "hours people spent responding to incidents and on follow-ups, "
     "per week",
     "on_call_hours_per_week": "hours the on-call worked outside working hours, per week",
+    "operators": "people in the team: organisation.operators, or more when "
+    "services_per_operator staffs for the fleet or operational_share for its expected work",
+    "on_call_rotation": "people who take the pager in turn (at most the team; 0 without on-call)",
+    "pager_hours_per_person_per_week": "hours outside working time that each person of the "
+    "rotation carries the pager, per week: the week's off-hours over the rotation (0 without "
+    "on-call)",
+    "pages_per_person_per_week": "pages_per_week shared by the rotation (by the team without "
+    "on-call)",
+    "night_pages_per_person_per_week": "night_pages_per_week shared by the rotation: nights and "
+    "weekends each person is woken",
     "project_share": "the team's working hours left for project work: one minus deploys, toil "
     "and incidents over its working hours (the SRE book caps toil and on-call at 50%)",
     "operator_backlog": "work items waiting for an operator at the horizon (grows without "
@@ -77,9 +87,11 @@ DELIVERY_KPI_DESCRIPTIONS: dict[str, str] = {
     "deploy_freeze_hours": "hours of deploy pipelines frozen by the error-budget policy",
     "cost_nodes_usd": "the services' nodes, as delivery.nodes_per_service estimates them",
     "cost_tooling_usd": "CI runners, preview environments and blue-green's second copy "
-    "(automated delivery)",
+    "(automated delivery); the CI server and staging (config-management)",
     "cost_blue_green_usd": "blue-green: the second copy of a service's nodes during each "
     "rollout (included in cost_tooling_usd)",
+    "cost_runners_usd": "CI runners around the clock (always-on) or the runner time jobs used, "
+    "rounded up per job (per-use); included in cost_tooling_usd",
     "cost_infrastructure_usd": "service nodes, CI runners, preview environments and "
     "blue-green's second copy",
     "cost_on_call_usd": "on-call standby outside working hours and pages worked then",
@@ -231,6 +243,19 @@ def on_call_cost(
     (working hours are paid as salary already). Without a rotation the caller passes
     standby_rate 0, and no page is worked out of hours."""
     return off_hours * standby_rate * hourly_rate + hours_worked * hourly_rate
+
+
+def billed_runner_seconds(jobs: np.ndarray, start: float, end: float, increment: float) -> float:
+    """Per-use billing: each runner job's time within [start, end) (rows of start, end),
+    rounded up to a whole number of `increment` seconds (0: exact), as hosted CI bills a job
+    (GitHub Actions rounds each job up to the minute), summed."""
+    if not len(jobs):
+        return 0.0
+    used = np.clip(np.minimum(jobs[:, 1], end) - np.maximum(jobs[:, 0], start), 0.0, None)
+    used = used[used > 0]
+    if increment > 0:
+        used = np.ceil(used / increment) * increment
+    return float(used.sum())
 
 
 # -- tables and KPIs of a run -------------------------------------------------------------
@@ -446,6 +471,18 @@ def incident_timeline(records: DeliveryRecords) -> pd.DataFrame:
     return table
 
 
+INFRASTRUCTURE = "infrastructure"
+"""The cause of an incident that is a machine's, not a release's."""
+
+
+def _services_touched(incidents: pd.DataFrame, records: DeliveryRecords) -> np.ndarray | float:
+    """Services each incident takes down: one, or every service for a release's incident
+    when the whole application is released as one."""
+    if not records.whole_application:
+        return 1.0
+    return np.where(incidents["cause"] == INFRASTRUCTURE, 1.0, float(records.services))
+
+
 def hours_in_window(work: pd.DataFrame, start: float, end: float) -> pd.Series:
     """Each work row's hours that fall in [start, end), pro rata of its wall-clock span."""
     if work.empty:
@@ -466,7 +503,9 @@ def delivery_kpis(records: DeliveryRecords, tables: dict[str, pd.DataFrame]) -> 
     weeks = records.weeks
     services = records.services
     kpis = dora_keys(tables, start, end)
-    kpis["deploys_per_service_per_day"] = kpis["deploys_per_day"] / services
+    # a release of the whole application deploys every service at once
+    units = 1 if records.whole_application else services
+    kpis["deploys_per_service_per_day"] = kpis["deploys_per_day"] / units
     changes = tables["changes"]
     fresh = changes[(changes["committed"] >= start) & (changes["committed"] < end)]
     kpis["changes_committed"] = float(len(fresh))
@@ -482,6 +521,7 @@ def delivery_kpis(records: DeliveryRecords, tables: dict[str, pd.DataFrame]) -> 
             None,
         )
         * incidents["impact"]
+        * _services_touched(incidents, records)
     ).sum()
     kpis["uptime"] = 1.0 - float(down) / (services * period)
     work = tables["operator_work"]
@@ -504,19 +544,36 @@ def delivery_kpis(records: DeliveryRecords, tables: dict[str, pd.DataFrame]) -> 
     kpis["on_call_hours_per_week"] = (
         float(hours[work["who"] == "on-call"].sum()) / weeks if not work.empty else 0.0
     )
+    rotation = min(records.on_call_rotation or records.operators, records.operators)
+    sharing = rotation if records.on_call else records.operators
+    off_hours = (period - working_seconds) / HOUR
+    kpis["operators"] = float(records.operators)
+    kpis["on_call_rotation"] = float(rotation if records.on_call else 0)
+    kpis["pager_hours_per_person_per_week"] = (
+        off_hours / weeks / rotation if records.on_call else 0.0
+    )
+    kpis["pages_per_person_per_week"] = kpis["pages_per_week"] / sharing
+    kpis["night_pages_per_person_per_week"] = kpis["night_pages_per_week"] / sharing
     kpis["project_share"] = 1.0 - kpis["operator_utilisation"]
     kpis["deploy_freeze_hours"] = records.frozen_seconds / HOUR
     kpis["operator_backlog"] = float(records.operator_backlog)
     automated = records.process == "automated"
     runners = records.ci_runners
-    kpis["ci_utilisation"] = records.ci_busy_seconds / (runners * end) if automated else 0.0
+    kpis["ci_utilisation"] = records.ci_busy_seconds / (runners * end) if runners else 0.0
     hours_run = period / HOUR
     nodes = services * records.nodes_per_service * records.node_price * hours_run
     tooling = 0.0
     second_copy = records.second_copy_node_seconds / HOUR * records.node_price
+    runner_cost = 0.0
+    if runners:  # the pipeline's, or the DevOps era's CI server's
+        if records.runner_billing == "per-use":
+            billed = billed_runner_seconds(records.ci_jobs, start, end, records.billing_increment)
+            runner_cost = billed / HOUR * records.runner_price
+        else:
+            runner_cost = runners * records.runner_price * hours_run
+        tooling += runner_cost
+    tooling += records.preview_node_seconds / HOUR * records.node_price  # previews, staging
     if automated:
-        tooling += runners * records.runner_price * hours_run
-        tooling += records.preview_node_seconds / HOUR * records.node_price
         tooling += second_copy
     infrastructure = nodes + tooling
     on_call_worked = float(hours[work["who"] == "on-call"].sum()) if not work.empty else 0.0
@@ -530,6 +587,7 @@ def delivery_kpis(records: DeliveryRecords, tables: dict[str, pd.DataFrame]) -> 
     kpis["cost_nodes_usd"] = nodes
     kpis["cost_tooling_usd"] = tooling
     kpis["cost_blue_green_usd"] = second_copy
+    kpis["cost_runners_usd"] = runner_cost
     kpis["cost_infrastructure_usd"] = infrastructure
     kpis["cost_on_call_usd"] = on_call
     kpis["cost_people_usd"] = people

@@ -43,8 +43,11 @@ def sli_table(records: MonitoringRecords) -> pd.DataFrame:
     keep = time > records.warmup
     scope = np.asarray(sli.scope, dtype=np.int64)[keep]
     target = np.asarray(sli.target, dtype=np.int64)[keep]
-    named = (records.entry_points, records.services)
-    names = [named[s][t] for s, t in zip(scope.tolist(), target.tolist(), strict=True)]
+    # names by lookup (object arrays sharing the names' strings): a fleet's log has millions
+    # of rows, and a Python int and a list slot per row cost more than the rows themselves
+    lookup = np.array([*records.entry_points, *records.services], dtype=object)
+    offsets = np.array([0, len(records.entry_points)], dtype=np.int64)
+    names = lookup[offsets[scope] + target]
     counts = float if records.expected_counts else np.int64
     requests = np.asarray(sli.requests, dtype=counts)[keep]
     bad = np.asarray(sli.bad, dtype=counts)[keep]
@@ -56,8 +59,8 @@ def sli_table(records: MonitoringRecords) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "time": time[keep],
-            "scope": np.asarray(SCOPES)[scope],
-            "service": pd.Series(names, dtype=str),
+            "scope": np.array(SCOPES, dtype=object)[scope],
+            "service": names,
             "requests": requests,
             "bad": bad,
             "bad_ratio": ratio,

@@ -17,29 +17,44 @@ own stream `failures/node/N`). The replicas on a failed node stop at once (the s
   runtime's start time); without monitoring, a customer reports it to the organisation
   (`monitoring.customer_report_delay`); without an organisation nobody does.
 
-Racks and power domains are not failed here (only nodes). Which station replica ran on a
-node is a label: the replicas placed there at the start (first-fit, as the World places
-them for the network), rebound to another live replica of the station when a rollout
-retired it meanwhile.
+Racks and power domains fail too, as in the scheduler model (`cluster.nodes_per_rack`,
+`failures.nodes_per_power_domain`: consecutive nodes, `failure_domains`): each at its own
+MTBF (`failures.rack_mtbf`, `power_mtbf`) from its own stream (`failures/rack/N`,
+`failures/power/N`), of the domains the starting nodes fill; every node of it that is up
+fails at once. Nobody replaces those machines: they serve again when the facility's repair
+ends (`rack_repair`, `power_repair`), their boot and their replicas' start; a responder's
+remedy waits for that. Under an autoscaler they leave the pool as a failed node does.
+
+Which station replica ran on a node is a label: the replicas placed there at the start
+(first-fit, as the World places them for the network), rebound to another live replica of
+the station when a rollout retired it meanwhile.
+
+The analytic fidelity fails the same nodes at the same instants (the same streams, the same
+draws) and brings them back the same way (`simulator.analytic.nodes.AnalyticNodeFailures`,
+a subclass): it counts replicas instead of binding them, with the pure functions here
+(`node_slots`, `first_fit`: which replicas a node holds), so both fidelities share one model
+of what a failed node takes and what repairs it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import simpy
 
 from ..engine import EventLog, RandomStreams
-from ..scenario.cluster import Replicas
+from ..scenario.cluster import NodeType, Replicas
 from ..scenario.units import format_duration
 from .autoscaling import Autoscaler, Node, NodePool
 from .placement import Placement
 from .services import Station
 
 if TYPE_CHECKING:
+    from ..scenario.cluster import Failures
     from ..scenario.schema import Scenario
     from .context import Organisation
 
@@ -50,15 +65,10 @@ _Process = Generator[simpy.Event, Any, None]
 
 
 def simulates_node_failures(scenario: Scenario) -> bool:
-    """Whether a request-level run of `scenario` fails its services' nodes itself: a cluster
-    without a scheduler model, with failures switched on."""
+    """Whether a run of `scenario` fails its services' nodes itself, at either fidelity: a
+    cluster without a scheduler model, with failures switched on."""
     cluster = scenario.cluster
-    return (
-        cluster is not None
-        and scenario.scheduler is None
-        and cluster.failures.enabled
-        and scenario.fidelity == "request"
-    )
+    return cluster is not None and scenario.scheduler is None and cluster.failures.enabled
 
 
 def replaced_automatically(scenario: Scenario) -> bool:
@@ -67,8 +77,62 @@ def replaced_automatically(scenario: Scenario) -> bool:
     return scenario.autoscaling.enabled and scenario.deployment == "microservices"
 
 
+def node_slots(node_cpu: float, node_memory_gb: float, cpu: float, memory_gb: float) -> int:
+    """Replicas of one size that first-fit puts on an empty node: `NodePool.place`'s own
+    arithmetic (take the replica's share while what is free covers it, to 1e-9)."""
+    free_cpu, free_memory, count = node_cpu, node_memory_gb, 0
+    while free_cpu >= cpu - 1e-9 and free_memory >= memory_gb - 1e-9:
+        free_cpu -= cpu
+        free_memory -= memory_gb
+        count += 1
+    return count
+
+
+def first_fit(replicas: Sequence[int], slots: int, nodes: int) -> list[dict[int, int]]:
+    """Per node, the replicas of each station (index → count) that first-fit places at the
+    start, the stations in order and every replica of the same size (`slots` a node): node
+    k holds the replicas k·slots to (k + 1)·slots − 1 of the stations' sequence, as the
+    World's `NodePool.place_at_start` puts them; nodes are added when `nodes` are full."""
+    if slots < 1:
+        raise ValueError("a replica does not fit on an empty node")
+    total = sum(replicas)
+    held: list[dict[int, int]] = [{} for _ in range(max(nodes, -(-total // slots)))]
+    position = 0
+    for station, count in enumerate(replicas):
+        for _ in range(count):
+            node = held[position // slots]
+            node[station] = node.get(station, 0) + 1
+            position += 1
+    return held
+
+
+def repair_time(settings: Failures, rng: np.random.Generator, boot_time: float,
+                start: float) -> float:  # fmt: skip
+    """From a responder's replacing a node to its replicas' serving: the repair drawn from
+    `failures.node_repair`, the node's boot and the replicas' start."""
+    fix = float(settings.node_repair.draw(rng, 1)[0])
+    return fix + boot_time + start
+
+
+RACK, POWER = "rack", "power"
+"""The failure domains above a node."""
+
+
+def failure_domains(nodes: int, per_rack: int, per_power: int) -> list[tuple[str, int]]:
+    """The racks and power domains `nodes` nodes fill (consecutive nodes, as the scheduler
+    model's cell numbers them): (scope, number) of each."""
+    racks = -(-nodes // per_rack)
+    powers = -(-nodes // per_power)
+    return [(RACK, r) for r in range(racks)] + [(POWER, d) for d in range(powers)]
+
+
+def in_domain(index: int, scope: str, number: int, per_rack: int, per_power: int) -> bool:
+    """Whether node `index` is in that rack or power domain."""
+    return index // (per_rack if scope == RACK else per_power) == number
+
+
 @dataclass
-class _Down:
+class NodeDown:
     """A failed node: since when, the replicas it took per station, its repair."""
 
     since: float
@@ -91,31 +155,13 @@ class NodeFailures:
         autoscaler: Autoscaler | None = None,
         placement: Placement | None = None,
     ) -> None:
-        cluster = scenario.cluster
-        assert cluster is not None  # `simulates_node_failures`
-        self.env = env
-        self.scenario = scenario
-        self.events = events
+        node_type = self._setup(env, scenario, streams, events, replica_start)
         self.stations = stations
-        self.settings = cluster.failures
-        self.replica_start = replica_start
         self.autoscaler = autoscaler if autoscaler is not None and autoscaler.pool else None
         """The autoscaler that replaces failed nodes' replicas (its pool holds the nodes)."""
         self.placement = placement
-        node_type = cluster.node_type_list()[0][1]
-        self.boot_time = node_type.boot_time
-        self._streams = streams
-        self._repair_rng = streams.get("failures/repair")
-        self._report_rng = streams.get("failures/incidents")
         self.bound: list[dict[int, int]] = [{} for _ in stations]
         """Per station: replica → the index of the node it runs on."""
-        self.down: dict[int, _Down] = {}
-        """Failed nodes not yet back, by index."""
-        self.failures: list[tuple[float, int, int]] = []
-        """(time, node, replicas lost) of every failure."""
-        self.organisation: Organisation | None = None
-        self.report = False
-        """Whether a customer reports a failure to the organisation (no monitoring)."""
         if self.autoscaler is not None and self.autoscaler.pool is not None:
             self.pool = self.autoscaler.pool
             self._bind_autoscaled(self.autoscaler)
@@ -129,6 +175,34 @@ class NodeFailures:
             f"{len(self.pool.nodes)} nodes, each failing every "
             f"{format_duration(self.settings.node_mtbf)} on average",
         )
+
+    def _setup(self, env: simpy.Environment, scenario: Scenario, streams: RandomStreams,
+               events: EventLog, replica_start: float) -> NodeType:  # fmt: skip
+        """What both fidelities keep: the clock, the settings, the streams of repairs and
+        customers' reports, the nodes down and every failure. Returns the nodes' type."""
+        cluster = scenario.cluster
+        assert cluster is not None  # `simulates_node_failures`
+        self.env = env
+        self.scenario = scenario
+        self.events = events
+        self.settings = cluster.failures
+        self.replica_start = replica_start
+        node_type = cluster.node_type_list()[0][1]
+        self.boot_time = node_type.boot_time
+        self._streams = streams
+        self._repair_rng = streams.get("failures/repair")
+        self._report_rng = streams.get("failures/incidents")
+        self.down: dict[int, NodeDown] = {}
+        """Failed nodes not yet back, by index."""
+        self.failures: list[tuple[float, int, int]] = []
+        """(time, node, replicas lost) of every failure."""
+        self.organisation: Organisation | None = None
+        self.report = False
+        """Whether a customer reports a failure to the organisation (no monitoring)."""
+        return node_type
+
+    def _station_name(self, station: int) -> str:
+        return self.stations[station].name
 
     # -- where replicas run ----------------------------------------------------------------
     def _sizes(self) -> Replicas:
@@ -187,6 +261,7 @@ class NodeFailures:
         nodes = self.scenario.autoscaling.nodes
         for scripted in self.settings.scripted:
             env.process(self._scripted(scripted.node, scripted.at))
+        self._start_domains(len(self.pool.nodes))
         while True:
             for node in self.pool.nodes:
                 if node.index not in watched:
@@ -227,6 +302,61 @@ class NodeFailures:
                 return
             yield down.back
 
+    # -- racks and power domains ---------------------------------------------------------
+    def _start_domains(self, nodes: int) -> None:
+        """A failure process for each rack and power domain the first `nodes` nodes fill."""
+        cluster = self.scenario.cluster
+        assert cluster is not None
+        self._per = (cluster.nodes_per_rack, self.settings.nodes_per_power_domain)
+        for scope, number in failure_domains(nodes, *self._per):
+            self.env.process(self._domain(scope, number))
+
+    def _up_in(self, scope: str, number: int) -> list[int]:
+        """The nodes of a rack or power domain that are up now (request level: the pool's)."""
+        up = [n.index for n in self.pool.nodes if n.ready and n.index not in self.down]
+        return [index for index in up if in_domain(index, scope, number, *self._per)]
+
+    def _fail_index(self, index: int) -> NodeDown:
+        node = next(n for n in self.pool.nodes if n.index == index)
+        return self._fail(node)
+
+    def _domain(self, scope: str, number: int) -> _Process:
+        """A rack or power domain fails at its MTBF, from its own stream: its nodes that are
+        up fail at once, and (unless an autoscaler replaced them) serve again after the
+        facility's repair, their boot and their replicas' start; meanwhile a responder's
+        remedy waits for that (their `repair` event is the domain's)."""
+        env, settings = self.env, self.settings
+        rng = self._streams.get(f"failures/{scope}/{number}")
+        mtbf = settings.rack_mtbf if scope == RACK else settings.power_mtbf
+        repair = settings.rack_repair if scope == RACK else settings.power_repair
+        while True:
+            yield env.timeout(float(rng.exponential(mtbf)))
+            up = self._up_in(scope, number)
+            if not up:
+                continue
+            took = float(repair.draw(rng, 1)[0]) + self.boot_time + self.replica_start
+            self.events.record(
+                env.now,
+                "failures",
+                f"{scope}_failed",
+                f"{scope} {number}: nodes {', '.join(map(str, up))}, serving again in "
+                f"{format_duration(float(round(took)))}",
+            )
+            back = env.event()
+            downs = [(index, self._fail_index(index)) for index in up]
+            for _, down in downs:
+                down.repair = back  # nobody replaces them: a remedy waits for the facility
+
+            def restore(_event: simpy.Event, downs: list[tuple[int, NodeDown]] = downs,
+                        back: simpy.Event = back) -> None:  # fmt: skip
+                for index, down in downs:
+                    if self.down.get(index) is down:
+                        self._back(index, down)
+                back.succeed()
+
+            env.timeout(took).callbacks.append(restore)
+            yield back
+
     def _replica_on(self, station: int, node: int, taken: set[int]) -> int | None:
         """A live replica of `station` to stop with `node`: one bound to it, else (a
         rollout replaced it) one not bound to a node that is up."""
@@ -241,9 +371,9 @@ class NodeFailures:
                 return replica
         return None
 
-    def _fail(self, node: Node) -> _Down:
+    def _fail(self, node: Node) -> NodeDown:
         now = self.env.now
-        down = _Down(now, self.env.event())
+        down = NodeDown(now, self.env.event())
         self.down[node.index] = down
         if self.autoscaler is not None:
             self._fail_autoscaled(node, down)
@@ -251,14 +381,19 @@ class NodeFailures:
             for station, bound in enumerate(self.bound):
                 count = sum(1 for n in bound.values() if n == node.index)
                 self._stop(station, node.index, count, down)
-        total = sum(down.lost.values())
-        self.failures.append((now, node.index, total))
-        self.events.record(now, "failures", "node_failed", f"node {node.index}: {total} replicas")
-        if self.autoscaler is None and self.report and self.organisation is not None:
-            self._customer_report(node.index, down)
+        self._failed(node.index, down, reported=self.autoscaler is None)
         return down
 
-    def _stop(self, station: int, node: int, count: int, down: _Down) -> None:
+    def _failed(self, index: int, down: NodeDown, reported: bool) -> None:
+        """Log a failure (its replicas taken); a customer reports it, when `reported` and
+        nobody monitors."""
+        total = sum(down.lost.values())
+        self.failures.append((down.since, index, total))
+        self.events.record(down.since, "failures", "node_failed", f"node {index}: {total} replicas")
+        if reported and self.report and self.organisation is not None:
+            self._customer_report(index, down)
+
+    def _stop(self, station: int, node: int, count: int, down: NodeDown) -> None:
         taken: set[int] = set()
         target = self.stations[station]
         for _ in range(count):
@@ -276,7 +411,7 @@ class NodeFailures:
         for replica in stale:
             del self.bound[station][replica]
 
-    def _fail_autoscaled(self, node: Node, down: _Down) -> None:
+    def _fail_autoscaled(self, node: Node, down: NodeDown) -> None:
         """Pods on a dead node go; the ReplicaSet asks for as many new ones (placed where
         there is room, else pending for the node autoscaler), serving after the start."""
         autoscaler = self.autoscaler
@@ -310,13 +445,12 @@ class NodeFailures:
             return done
         return env.all_of(repairs)
 
-    def _repair(self, index: int, down: _Down, who: str) -> simpy.Event:
+    def _repair(self, index: int, down: NodeDown, who: str) -> simpy.Event:
         if down.repair is not None:
             return down.repair  # somebody is on it already
         env = self.env
         done = down.repair = env.event()
-        fix = float(self.settings.node_repair.draw(self._repair_rng, 1)[0])
-        took = fix + self.boot_time + self.replica_start
+        took = repair_time(self.settings, self._repair_rng, self.boot_time, self.replica_start)
         self.events.record(
             env.now,
             "failures",
@@ -325,21 +459,29 @@ class NodeFailures:
         )
 
         def back(_event: simpy.Event) -> None:
-            del self.down[index]
-            for station, count in down.lost.items():
-                target = self.stations[station]
-                for _ in range(count):
-                    self.bound[station][target.new_replica()] = index
-                    if self.placement is not None:
-                        self.placement.add(target.name, index)
-            self.events.record(env.now, "failures", "node_repaired", f"node {index}")
-            down.back.succeed()
+            self._back(index, down)
             done.succeed()
 
         env.timeout(took).callbacks.append(back)
         return done
 
-    def _customer_report(self, index: int, down: _Down) -> None:
+    def _back(self, index: int, down: NodeDown) -> None:
+        """A node serves again: its replicas back, its failure clock going again."""
+        del self.down[index]
+        self._restore(index, down)
+        self.events.record(self.env.now, "failures", "node_repaired", f"node {index}")
+        down.back.succeed()
+
+    def _restore(self, index: int, down: NodeDown) -> None:
+        """A replaced node's replicas serve again, bound to it."""
+        for station, count in down.lost.items():
+            target = self.stations[station]
+            for _ in range(count):
+                self.bound[station][target.new_replica()] = index
+                if self.placement is not None:
+                    self.placement.add(target.name, index)
+
+    def _customer_report(self, index: int, down: NodeDown) -> None:
         """Without monitoring, the organisation hears of it from a customer."""
         organisation = self.organisation
         assert organisation is not None
@@ -349,7 +491,7 @@ class NodeFailures:
         names = list(self.scenario.services)
         delivery = self.scenario.delivery
         assert delivery is not None
-        name = self.stations[stations[0]].name
+        name = self._station_name(stations[0])
         service = (names.index(name) if name in names else 0) % delivery.services
 
         def remedy(who: str) -> simpy.Event:

@@ -246,7 +246,7 @@ ERA_PANELS = (
     ("infrastructure_per_week_usd", "infrastructure per\nweek ($): nodes,\nCI (light)",
      1.0, False),
     ("latency_p99_s", "p99 latency of the\nrequests that\nsucceed (ms)", 1e-3, False),
-    ("availability_overall", "availability (%):\nserved in time ×\nno incident", 0.01,
+    ("availability_overall", "availability (%):\nrequests served\nin time", 0.01,
      False),
 )  # fmt: skip
 """(KPI, panel title, unit divisor, log scale) of the era comparison."""
@@ -256,7 +256,7 @@ def era_comparison(table: pd.DataFrame) -> Figure:
     """Eight panels of bars, one bar per era: deploy throughput, lead time, change failure
     rate, time to restore, cost per week (people and infrastructure stacked), the
     infrastructure alone (serving nodes and CI stacked), the request workload's p99
-    latency and its availability (served within the timeout, while no incident is open).
+    latency and its availability (what customers saw: requests served within the timeout).
     `table` has one row per era (index) and the columns of
     `simulator.experiments.eras.era_table`."""
     with theme_if(True):

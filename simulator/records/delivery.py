@@ -236,6 +236,18 @@ class DeliveryRecords:
     """The availability objective the alerts protect (`monitoring.slo`)."""
     budget_window: float = math.nan
     """The window over which the error budget is counted (`error_budget.window`), seconds."""
+    whole_application: bool = False
+    """Releases carry every service's changes and deploy the whole application as one
+    (`delivery.release_unit: application`): a deploy ships, and an incident of a deploy
+    touches, every service."""
+    on_call_rotation: int | None = None
+    """People who share the pager in turn (at most `operators`); None: every operator."""
+    ci_jobs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    """One row per runner job (builds and tests, configuration changes): start, end."""
+    runner_billing: str = "always-on"
+    """always-on (runners billed around the clock) or per-use (the time jobs used)."""
+    billing_increment: float = 0.0
+    """Per-use: each job's runner time is rounded up to a whole number of these seconds."""
 
     @property
     def period(self) -> float:

@@ -16,7 +16,14 @@ from .distributions import Distribution, Exponential
 from .units import Duration, Rate, parse_duration
 
 FailureCause = Literal[
-    "timeout", "rejected", "circuit_open", "stale_endpoint", "misconfigured", "unauthorized"
+    "timeout",
+    "rejected",
+    "circuit_open",
+    "stale_endpoint",
+    "misconfigured",
+    "unauthorized",
+    "defect",
+    "unavailable",
 ]
 
 

@@ -128,7 +128,7 @@ class Failures(ScenarioModel):
     enabled: bool = knob(False, "simulate failures at all")
     scripted: list[NodeFailure] = knob(
         default_factory=list,
-        description="node failures at given times, besides the MTBF's (request level only; "
+        description="node failures at given times, besides the MTBF's (either fidelity; "
         "the repair and everything after it as for any failure)",
     )
     node_mtbf: Duration = knob(

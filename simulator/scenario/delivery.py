@@ -26,13 +26,47 @@ from .units import DAY, HOUR, WEEK, Duration, MoneyPerHour
 Process = Literal["ticket", "config-management", "automated"]
 PROCESSES: tuple[str, ...] = get_args(Process)
 Strategy = Literal["rolling", "blue-green", "canary"]
+ReleaseUnit = Literal["service", "application"]
 Alerting = Literal["threshold", "burn-rate"]
+RunnerBilling = Literal["always-on", "per-use"]
 
 
 class Organisation(ScenarioModel):
     """The operations team (sysadmins, DevOps engineers or SREs): size, calendar, pay."""
 
-    operators: int = knob(1, "operators who take tickets, deploy, respond and do toil", ge=1)
+    operators: int = knob(
+        1,
+        "operators who take tickets, deploy, respond and do toil (with services_per_operator "
+        "or operational_share: the fewest the team has, however small the fleet or its work)",
+        ge=1,
+    )
+    services_per_operator: float | None = knob(
+        None,
+        "staffing that grows with the fleet: the team is max(operators, ceil(delivery.services "
+        "/ services_per_operator)); empty: no ratio",
+        "services",
+        gt=0,
+    )
+    operational_share: float | None = knob(
+        None,
+        "staffing for the work: the team is at least ceil(expected operational hours a week / "
+        "(operational_share x working hours a week)) and at least operators, the hours being "
+        "the deploys, toil and incidents that capacity.operator_load expects at "
+        "delivery.services (the event log's delivery 'started' line shows them; the SRE book "
+        "caps operational work at 50%: 0.5); with services_per_operator, the larger team; "
+        "empty: off",
+        "-",
+        gt=0,
+        lt=1,
+    )
+    on_call_rotation: int | None = knob(
+        None,
+        "people who take the pager in turn, one at a time (the SRE book: at least 8 for one "
+        "site, 6 per site for two); capped at the team; empty: the whole team. It sets the "
+        "per-person on-call KPIs, not the pay (one person is on call at a time)",
+        "people",
+        ge=1,
+    )
     day_start: Duration = knob(
         9 * HOUR, "start of the working day, as time after midnight", "s", ge=0, lt=DAY
     )
@@ -84,6 +118,25 @@ class Organisation(ScenarioModel):
     def working_hours_per_week(self) -> float:
         return self.working_days * (self.day_end - self.day_start) / HOUR
 
+    def team(self, services: int, operational_hours: float = 0.0) -> int:
+        """Operators the organisation staffs for `services` services: `operators`, or more
+        when `services_per_operator` (a ratio) or `operational_share` (the expected
+        `operational_hours` a week, which do not depend on the team) asks for more; each
+        rule is a floor, so with both the larger team."""
+        team = self.operators
+        if self.services_per_operator is not None:
+            team = max(team, math.ceil(services / self.services_per_operator))
+        if self.operational_share is not None:
+            hours = self.operational_share * self.working_hours_per_week
+            team = max(team, math.ceil(operational_hours / hours))
+        return team
+
+    def rotation(self, services: int, operational_hours: float = 0.0) -> int:
+        """People who share the pager at `services` services: `on_call_rotation`, at most
+        the team (a rotation cannot hold people the team does not have)."""
+        team = self.team(services, operational_hours)
+        return team if self.on_call_rotation is None else min(self.on_call_rotation, team)
+
 
 class ChangeApprovalBoard(ScenarioModel):
     """A change-approval board: meets on a schedule and approves every ticket waiting."""
@@ -127,6 +180,59 @@ class Ticket(ScenarioModel):
     )
 
 
+class ContinuousIntegration(ScenarioModel):
+    """Jenkins-style CI: every commit is built and tested before it joins a release.
+
+    As continuous integration asks (Fowler, "Continuous Integration": every commit builds
+    the mainline on an integration machine) and Jenkins' SCM trigger does."""
+
+    enabled: bool = knob(False, "every commit is built and tested before it joins a release")
+    runners: int = knob(2, "build executors (builds queue for them)", "runners", ge=1)
+    runner_price: MoneyPerHour = knob(
+        0.096, "price of one build node (m5.large, REFERENCE.md §5)", "$/h", ge=0
+    )
+    build_time: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=2 * 60.0),
+        description="compile and package one commit (assumed)",
+        unit="s",
+    )
+    test_time: MeanDuration = knob(
+        default_factory=lambda: Exponential(mean=8 * 60.0),
+        description="time the test suite takes (with the build, Fowler's ten-minute build)",
+        unit="s",
+    )
+    flaky_probability: float = knob(
+        0.05, "chance a good change fails a flaky test and is run again (assumed)", ge=0, lt=1
+    )
+    test_detection: float = knob(0.5, "share of bad changes the tests catch (assumed)", ge=0, le=1)
+
+
+class Staging(ScenarioModel):
+    """A staging environment: releases converge there first, soak, and are promoted.
+
+    Chef's and Puppet's environments: people test the release on staging while it soaks,
+    then an operator promotes it to production."""
+
+    enabled: bool = knob(False, "releases converge on staging and soak there before production")
+    soak: Duration = knob(
+        4 * HOUR,
+        "working time a release runs on staging before it is promoted (manual QA, smoke "
+        "tests; one working day: until the next daily release; assumed)",
+        "s",
+        ge=0,
+    )
+    nodes_per_service: float = knob(
+        1.0, "nodes staging runs per service, all the time (billed at node_price)", "nodes", ge=0
+    )
+    detection: float = knob(
+        0.5,
+        "share of bad releases that someone notices on staging; the release does not go on "
+        "(assumed)",
+        ge=0,
+        le=1,
+    )
+
+
 class ConfigManagement(ScenarioModel):
     """Chef/Puppet delivery: an operator updates a recipe, the next converge run ships it."""
 
@@ -157,6 +263,10 @@ class ConfigManagement(ScenarioModel):
     cab: ChangeApprovalBoard = knob(
         default_factory=ChangeApprovalBoard, description="the change-approval board"
     )
+    ci: ContinuousIntegration = knob(
+        default_factory=ContinuousIntegration, description="the CI server's build and tests"
+    )
+    staging: Staging = knob(default_factory=Staging, description="the staging environment")
 
 
 class Preview(ScenarioModel):
@@ -184,6 +294,19 @@ class Automated(ScenarioModel):
     runners: int = knob(4, "CI runners (builds queue for them)", "runners", ge=1)
     runner_price: MoneyPerHour = knob(
         0.096, "price of one runner node (m5.large, REFERENCE.md §5)", "$/h", ge=0
+    )
+    runner_billing: RunnerBilling = knob(
+        "always-on",
+        "always-on (every runner billed around the clock, busy or not) or per-use (only the "
+        "runner time jobs use, each job rounded up to billing_increment: hosted CI and "
+        "runners autoscaled per job)",
+    )
+    billing_increment: Duration = knob(
+        60.0,
+        "per-use: each job's runner time is rounded up to a whole number of these (GitHub-"
+        "hosted runners: a minute; 0: the exact seconds)",
+        "s",
+        ge=0,
     )
     build_time: MeanDuration = knob(
         default_factory=lambda: Exponential(mean=5 * 60.0),
@@ -328,6 +451,12 @@ class Delivery(ScenarioModel):
         description="developer working time to fix a bad change once it is caught (by tests, "
         "a preview, a canary or an incident); the fix goes through the process again (assumed)",
         unit="s",
+    )
+    release_unit: ReleaseUnit = knob(
+        "service",
+        "service (each service's changes are released and deployed on their own) or "
+        "application (one release of every service's waiting changes, deployed as one: a "
+        "monolith's build); releases are cut by ticket and config-management",
     )
     process: Process = knob(
         "ticket",
@@ -510,6 +639,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("delivery.ticket", Ticket),
     ("delivery.ticket.cab / delivery.config_management.cab", ChangeApprovalBoard),
     ("delivery.config_management", ConfigManagement),
+    ("delivery.config_management.ci", ContinuousIntegration),
+    ("delivery.config_management.staging", Staging),
     ("delivery.automated", Automated),
     ("delivery.automated.preview", Preview),
     ("delivery.automated.error_budget", ErrorBudget),

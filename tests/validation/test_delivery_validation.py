@@ -152,7 +152,9 @@ def test_where_the_sysadmin_breaks():
     """The ticket queue is stable below the break point and unstable above it: work
     waiting for an operator at the horizon (one-hour toil tickets, releases) stays a few
     items below it and piles up above it, by about (ρ − 1) × 40 h every week."""
-    scenario = load_scenario("scenarios/eras/sysadmin.yaml")
+    # one sysadmin however many services, each service released on its own
+    fixed_team = {"organisation.operational_share": None, "delivery.release_unit": "service"}
+    scenario = load_scenario("scenarios/eras/sysadmin.yaml", fixed_team)
     limit = operator_load(scenario).break_services
     plain = {"fidelity": "request", "services": {}, "traffic": {},
              "deployment": "microservices", "horizon": "16w"}  # fmt: skip

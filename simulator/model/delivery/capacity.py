@@ -3,23 +3,31 @@
 The operators are a queue whose work grows with the number of services: releases to deploy
 by hand, hand configuration or recipes to repeat, incidents to answer. Their utilisation is
 
-    ρ(n) = n · (hours of work per service per week) / (operators · working hours per week),
+    ρ(n) = n · (hours of work per service per week) / (operators(n) · working hours per week),
 
 and the ticket queue is stable only while ρ < 1: `break_services` is where ρ reaches 1.
-The simulation does not use any of this; the tests and the growth experiment compare it
-with what the simulation measures.
+With a fixed team that is operators · working hours / work per service; when the team grows
+with the fleet (`organisation.services_per_operator` = s, at least `operators` people), ρ
+never passes s · work per service / working hours for long, so the queue breaks only if that
+is 1 or more (and then first where the smallest team would). When the team is staffed for
+the work (`organisation.operational_share` = f < 1), it has at least the expected hours / f
+working hours, so ρ ≤ f and the queue never breaks. The expected hours (deploys, toil,
+incidents) do not depend on the team, only the utilisation does, so there is no circle.
+The simulation uses none of this except those expected hours, to staff that team (the same
+one here and in the model); the tests and the growth experiment compare the rest with what
+the simulation measures.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...scenario.calendar import Calendar
 from ...scenario.delivery import ConfigManagement, Ticket
 from ...scenario.schema import Scenario
 from ...scenario.units import HOUR, WEEK
-from .decisions import burn_rate_detection
+from .decisions import burn_rate_detection, detection_delay
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,14 @@ class Load:
     """Runner-hours the CI pool has per week (around the clock)."""
     working_share: float = 1.0
     """Working hours' share of the week: commits, so CI work, arrive only then."""
+    operators: int = 1
+    """The team at `services` services (whose working hours are `team_hours`)."""
+    operators_min: int = 1
+    """The fewest operators, however small the fleet (`organisation.operators`)."""
+    services_per_operator: float | None = None
+    """The team grows by one operator per this many services (None: a fixed team)."""
+    operational_share: float | None = None
+    """The team is staffed so that `total_hours` fill at most this share of its hours."""
 
     @property
     def total_hours(self) -> float:
@@ -68,7 +84,17 @@ class Load:
     def break_services(self) -> float:
         """Services at which the operators would be busy all their working hours."""
         per_service = self.total_hours / self.services
-        return self.team_hours / per_service if per_service > 0 else math.inf
+        if per_service <= 0:
+            return math.inf
+        if self.operational_share is not None:  # ρ ≤ operational_share < 1 at any size
+            return math.inf
+        if self.services_per_operator is None:
+            return self.team_hours / per_service
+        # The smallest team breaks at operators_min · w / h services (w: an operator's working
+        # hours, h: work per service); past operators_min · s services the team grows, and
+        # n services with ceil(n / s) people stay below ρ = s · h / w, stable while that is < 1.
+        smallest = self.operators_min * (self.team_hours / self.operators) / per_service
+        return smallest if smallest <= self.operators_min * self.services_per_operator else math.inf
 
 
 def release_ticks(calendar: Calendar, interval: float, weeks: int = 4) -> list[float]:
@@ -136,17 +162,68 @@ def canary_alert_share(scenario: Scenario, grid: int = 20) -> float:
     return caught / grid**2
 
 
+def _detection(scenario: Scenario) -> float:
+    """Mean time to detect a release that breaks every request: the customers' report
+    without monitoring (or when no burn-rate rule fires), else the alert at mid-phase of
+    the scrape and evaluation intervals."""
+    monitoring = scenario.monitoring
+    customers = monitoring.customer_report_delay.mean_s
+    if not monitoring.enabled:
+        return customers
+    if monitoring.alerting == "burn-rate":
+        rules = [
+            (r.burn, r.long_window, r.short_window, r.page) for r in monitoring.burn_rate_rules
+        ]
+        delay, _ = burn_rate_detection(
+            1.0,
+            monitoring.slo,
+            rules,
+            monitoring.scrape_interval,
+            monitoring.evaluation_interval,
+            0.5,
+            0.5,
+        )
+        return delay if math.isfinite(delay) else customers
+    return detection_delay(
+        True,
+        monitoring.scrape_interval,
+        monitoring.evaluation_interval,
+        monitoring.alert_for,
+        0.5,
+        0.5,
+        0.0,
+    )
+
+
 def operator_load(scenario: Scenario, services: int | None = None) -> Load:
     """The expected weekly operator hours of a scenario with a `delivery` section (at
     `services` services if given), ignoring rework and the changes of rolled-back releases
-    that go out again (both add a little when changes often fail)."""
+    that go out again (both add a little when changes often fail), with the team
+    `Organisation.team` staffs for them."""
+    organisation = scenario.organisation
+    work = _expected_work(scenario, services)
+    team = organisation.team(work.services, work.total_hours)
+    week = Calendar.from_organisation(organisation).working_seconds(0.0, WEEK)
+    return replace(
+        work,
+        team_hours=team * week / HOUR,
+        operators=team,
+        operators_min=organisation.operators,
+        services_per_operator=organisation.services_per_operator,
+        operational_share=organisation.operational_share,
+    )
+
+
+def _expected_work(scenario: Scenario, services: int | None) -> Load:
+    """The hours of `operator_load`, before the team is known (they do not depend on it):
+    the team fields are left at their defaults."""
     delivery = scenario.delivery
     assert delivery is not None
     organisation = scenario.organisation
     incidents = scenario.incidents
     n = services if services is not None else delivery.services
     calendar = Calendar.from_organisation(organisation)
-    team_hours = organisation.operators * calendar.working_seconds(0.0, WEEK) / HOUR
+    team_hours = math.nan  # set by operator_load
     diagnosis = incidents.diagnosis_effort.mean_s
     follow_up = incidents.follow_up_effort
     p = delivery.defect_probability
@@ -195,13 +272,50 @@ def operator_load(scenario: Scenario, services: int | None = None) -> Load:
         settings = delivery.config_management
         effort = settings.trigger_effort.mean_s
         toil = settings.recipe_upkeep
-    releases, bad = releases_per_week(calendar, delivery.change_rate, settings.release_interval, p)
-    failures = bad + (releases - bad) * settings.manual_error_probability
     per_incident = diagnosis + effort + follow_up
+    # Config-management's CI sends the bad changes its tests catch back to their developers
+    # (they come back fixed: rework, left out); its staging soaks every release after one
+    # trigger, rejects the bad ones it notices and promotes the rest with a second trigger.
+    if isinstance(settings, ConfigManagement) and settings.ci.enabled:
+        p *= 1 - settings.ci.test_detection
+    staged = isinstance(settings, ConfigManagement) and settings.staging.enabled
+    noticed = settings.staging.detection if isinstance(settings, ConfigManagement) else 0.0
+    caught = noticed if staged else 0.0
+    if delivery.release_unit == "application":
+        # One release of every service's changes (n times the commits), deployed once. A bad
+        # one is reverted and its good changes go out again at once (nearly every bad
+        # release of the whole application has some), with the changes committed since it
+        # was cut: over its deploy, detection, diagnosis and rollback. That re-deploy is
+        # bad again with probability `again`, so a bad release starts a chain of
+        # 1 / (1 - again) bad deploys, each followed by a re-deploy; a chain cannot go
+        # faster than one bad deploy per window (all week when every one fails again).
+        whole, bad = releases_per_week(
+            calendar, delivery.change_rate * n, settings.release_interval, p
+        )
+        window = 2 * effort + _detection(scenario) + diagnosis
+        commits = delivery.change_rate * n * window / calendar.day_length
+        again = 1.0 - math.exp(-commits * p * (1 - caught))
+        chained = bad * (1 - caught) / (1.0 - again) if again < 1.0 else math.inf
+        failing = min(chained, calendar.working_seconds(0.0, WEEK) / window)
+        production = whole - bad * caught + failing
+        triggers = whole + failing + (production if staged else 0.0)
+        failures = failing + (production - failing) * settings.manual_error_probability
+        return Load(
+            n,
+            whole,
+            triggers * effort / HOUR,
+            toil * n,
+            failures * per_incident / HOUR,
+            team_hours,
+        )
+    releases, bad = releases_per_week(calendar, delivery.change_rate, settings.release_interval, p)
+    production, bad = releases - bad * caught, bad * (1 - caught)
+    triggers = releases + (production if staged else 0.0)
+    failures = bad + (production - bad) * settings.manual_error_probability
     return Load(
         n,
         releases,
-        releases * effort / HOUR * n,
+        triggers * effort / HOUR * n,
         toil * n,
         failures * per_incident / HOUR * n,
         team_hours,

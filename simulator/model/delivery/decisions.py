@@ -21,11 +21,14 @@ FAILED = "failed"
 ROLLED_BACK = "rolled-back"
 ROLLBACK = "rollback"
 FALSE_ALARM = "false-alarm"
-OUTCOMES = (OK, FAILED, ROLLED_BACK, FALSE_ALARM, ROLLBACK)
+REJECTED = "rejected"
+OUTCOMES = (OK, FAILED, ROLLED_BACK, FALSE_ALARM, ROLLBACK, REJECTED)
 """Deploy outcomes: ok; failed (it broke production, an incident followed); rolled-back (the
 canary analysis caught a bad change and rolled it back); false-alarm (the canary analysis
 failed a good release and rolled it back: no service was degraded, so DORA's change failure
-rate does not count it); rollback (a deploy that restores service)."""
+rate does not count it); rollback (a deploy that restores service); rejected (staging caught
+a bad change: the release never reached production, so it has no finish time and is no
+production deploy)."""
 
 
 def deploy_failure(bad: Sequence[bool], draw: float, manual_error_probability: float) -> str | None:
@@ -36,6 +39,16 @@ def deploy_failure(bad: Sequence[bool], draw: float, manual_error_probability: f
     if draw < manual_error_probability:
         return MANUAL_ERROR
     return None
+
+
+def combined_error_ratio(ratios: Sequence[float]) -> float:
+    """The share of requests a version fails when each of its faults breaks its own share of
+    them, independently (two faults of one half each: three quarters)."""
+    combined = 0.0
+    for ratio in ratios:
+        ratio = min(max(ratio, 0.0), 1.0)
+        combined = combined + ratio - combined * ratio  # one fault: exactly its own ratio
+    return combined
 
 
 def detection_delay(

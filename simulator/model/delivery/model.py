@@ -60,6 +60,7 @@ from ...scenario.schema import Scenario
 from ...scenario.units import HOUR
 from ..context import RunContext, VersionedStations
 from ..failures import simulates_node_failures
+from .capacity import operator_load
 from .decisions import (
     BAD_CHANGE,
     CANARY,
@@ -69,6 +70,7 @@ from .decisions import (
     INFRASTRUCTURE,
     OK,
     PAGE,
+    REJECTED,
     ROLLBACK,
     ROLLED_BACK,
     THRESHOLD_RULE,
@@ -220,9 +222,28 @@ class DeliveryModel:
         self.warmup, self.horizon = scenario.warmup, scenario.horizon
         self.process = self.delivery.process
         n = self.delivery.services
-        self.operators = simpy.PriorityResource(env, capacity=self.organisation.operators)
+        self.operational_hours = (
+            operator_load(scenario).total_hours
+            if self.organisation.operational_share is not None
+            else 0.0
+        )
+        """Expected operator hours a week that `operational_share` staffs for (0 when off)."""
+        self.team = self.organisation.team(n, self.operational_hours)
+        """Operators staffed for this many services (`Organisation.team`, as in capacity.py)."""
+        self.operators = simpy.PriorityResource(env, capacity=self.team)
         self.on_call = simpy.Resource(env, capacity=1)
-        self.runners = simpy.Resource(env, capacity=self.delivery.automated.runners)
+        recipes = self.delivery.config_management
+        self._integrates = self.process == "config-management" and recipes.ci.enabled
+        """Config-management with a CI server: commits are built and tested first."""
+        self._has_staging = self.process == "config-management" and recipes.staging.enabled
+        """Config-management with a staging environment: releases soak there first."""
+        runners = recipes.ci.runners if self._integrates else self.delivery.automated.runners
+        self.runners = simpy.Resource(env, capacity=runners)
+        self.ci_runners = runners if self.process == "automated" or self._integrates else 0
+        """CI runners billed: the pipeline's, the DevOps era's CI server's, or none."""
+        self.runner_price = (
+            recipes.ci.runner_price if self._integrates else self.delivery.automated.runner_price
+        )
         self.changes: list[Change] = []
         self.deploys: list[Deploy] = []
         self.incidents: list[Incident] = []
@@ -236,6 +257,8 @@ class DeliveryModel:
         """Blue-green: node-seconds of the second copy running during rollouts, within the
         measured period."""
         self.ci_busy_seconds = 0.0
+        self.ci_jobs: list[tuple[float, float]] = []
+        """(start, end) of every runner job, logged when it starts (per-use billing)."""
         self.frozen_seconds = 0.0
         self.counts = {"committed": 0, "approved": 0, "deployed": 0}
         self.samples: list[FlowSample] = []
@@ -251,6 +274,17 @@ class DeliveryModel:
             }
             for i in range(n)
         ]
+        self._ci_streams = [
+            streams.get(f"delivery/service-{i}/ci") for i in range(n) if self._integrates
+        ]
+        self._staging_streams = [
+            streams.get(f"delivery/service-{i}/staging") for i in range(n) if self._has_staging
+        ]
+        """Config-management's CI and staging draw from their own streams, so switching them
+        on leaves the other draws alone."""
+        if self._has_staging:  # always on: billed for the measured period, as service nodes
+            staging_nodes = n * recipes.staging.nodes_per_service
+            self.preview_node_seconds = staging_nodes * max(0.0, self.horizon - self.warmup)
         self._toil_rng = streams.get("delivery/toil")
         self._customer_rng = streams.get("delivery/customers")
         self.runtime = self._on_runtime(context)
@@ -276,8 +310,22 @@ class DeliveryModel:
             0.0,
             "delivery",
             "started",
-            f"{n} services, process {self.process}, {self.organisation.operators} operators, "
-            f"{self.delivery.change_rate:g} changes/service/working day",
+            f"{n} services, process {self.process}, {self.team} operators, "
+            f"{self.delivery.change_rate:g} changes/service/working day" + self._staffing(),
+        )
+
+    def _staffing(self) -> str:
+        """Why the team has its size, for the event log, when it is staffed for the work."""
+        share = self.organisation.operational_share
+        if share is None:
+            return ""
+        hours = self.organisation.working_hours_per_week
+        return (
+            f"; staffed for {self.operational_hours:.1f} expected operator hours/week "
+            f"(deploys, toil, incidents) at most {share:g} of each operator's {hours:g} h: "
+            f"ceil({self.operational_hours:.1f} / {share * hours:g}) = "
+            f"{math.ceil(self.operational_hours / (share * hours))}, "
+            f"at least {self.organisation.operators}"
         )
 
     def _on_runtime(self, context: RunContext) -> RuntimeDeploys | None:
@@ -302,11 +350,11 @@ class DeliveryModel:
         return runtime
 
     def _drawn_infrastructure(self, context: RunContext) -> list[int]:
-        """Every service, except at request level those running on the simulated services
-        when the runtime fails their nodes itself (`model/failures.py`): monitoring or a
+        """Every service, except those running on the simulated services when the runtime
+        fails their nodes itself, at either fidelity (`model/failures.py`): monitoring or a
         customer opens their incidents, so they are not drawn twice."""
         n = self.delivery.services
-        if context.services is None or not simulates_node_failures(self.scenario):
+        if not simulates_node_failures(self.scenario):
             return list(range(n))
         served = {i % n for i in range(len(self.scenario.services))}
         return [i for i in range(n) if i not in served]
@@ -359,6 +407,13 @@ class DeliveryModel:
         if self.process == "automated":
             self.env.process(self._pipeline(change))
             return
+        if self._integrates:
+            self.env.process(self._integration(change))
+            return
+        self._queue(change)
+
+    def _queue(self, change: Change) -> None:
+        """A change waits for its service's next release (ticket, config-management)."""
         self.pending[change.service].append(change)
         self.stages.move([change], "release_batch", self.env.now)
         if self._process_settings().release_interval == 0:
@@ -375,6 +430,62 @@ class DeliveryModel:
         self._enter(change)
 
     # -- ticket and config-management ------------------------------------------------------
+    def _integration(self, change: Change) -> _Process:
+        """The DevOps era's CI server (config-management with `ci`): every commit is built
+        and tested on a build executor, as the automated pipeline's are; a bad change the
+        tests catch goes back to its developer, the others wait for the next release."""
+        ci = self.delivery.config_management.ci
+        rng = self._ci_streams[change.service]
+
+        def build() -> float:
+            return _sample(ci.build_time, rng)
+
+        caught = yield from self._ci(
+            change, rng, build, ci.test_time, ci.test_detection, ci.flaky_probability
+        )
+        if not caught:
+            self._queue(change)
+
+    def _staging(self, deploy: Deploy) -> Generator[simpy.Event, Any, bool]:
+        """A release on staging (config-management with `staging`), after its trigger: the
+        next converge run puts it there, it soaks for `soak` of working time, and then
+        either someone noticed a bad change (`detection`, one draw per release, like a
+        canary's analysis) and the release goes no further, or an operator promotes it
+        (another recipe trigger: the production environment's pinned version). True when
+        it was rejected; else the caller's next converge run takes it to production."""
+        env = self.env
+        recipes = self.delivery.config_management
+        staging = recipes.staging
+        rng = self._staging_streams[deploy.service]
+        self.stages.move(deploy.changes, "rollout", env.now, deploy=deploy.id)
+        converge = self.calendar.next_tick(env.now, recipes.converge_interval, 0.0)
+        yield env.timeout(converge - env.now + recipes.converge_duration)
+        self.stages.move(deploy.changes, "preview", env.now, deploy=deploy.id, split=True)
+        yield env.timeout(self.calendar.add_working_time(env.now, staging.soak) - env.now)
+        any_bad = any(c.bad for c in deploy.changes)
+        if canary_verdict(any_bad, rng.random(), staging.detection, 0.0) == ROLLED_BACK:
+            self._reject(deploy)
+            return True
+        effort = _sample(recipes.trigger_effort, rng)
+        yield env.process(self._operator_work("deploy", effort, PRIORITY_DEPLOY, True, deploy))
+        return False
+
+    def _reject(self, deploy: Deploy) -> None:
+        """Staging caught a bad change: the release never reaches production (outcome
+        rejected, no finish time, so no production deploy and no incident); its bad changes
+        go back to their developers, its good ones (CI verdicts kept) to the next release."""
+        deploy.outcome = REJECTED
+        self.events.record(
+            self.env.now, "delivery/staging", "rejected", f"service {deploy.service}"
+        )
+        for change in deploy.changes:
+            change.approved = math.nan
+            self.counts["approved"] -= 1
+            if change.bad:
+                self.env.process(self._rework(change))
+            else:
+                self._queue(change)
+
     def _release_cutter(self, interval: float) -> _Process:
         """Cuts a release of every service with waiting changes at the start of the working
         day, every `interval` (a weekly release goes on Mondays)."""
@@ -394,6 +505,12 @@ class DeliveryModel:
                     self._cut(service)
 
     def _cut(self, service: int) -> None:
+        """A release of the service's waiting changes; of every service's, as a deploy of
+        the first, when the whole application is released as one (a monolith's build)."""
+        if self.delivery.release_unit == "application":
+            waiting = sorted((c for p in self.pending for c in p), key=lambda c: c.id)
+            self.pending = [[] for _ in self.pending]
+            self.pending[0], service = waiting, 0
         changes, self.pending[service] = self.pending[service], []
         deploy = self._record(Deploy(service, self.env.now, changes))
         self.stages.move(changes, "change_board", self.env.now, deploy=deploy.id)
@@ -478,6 +595,10 @@ class DeliveryModel:
             deploy.started = yield env.process(
                 self._operator_work("deploy", effort, PRIORITY_DEPLOY, True, deploy)
             )
+            if self._has_staging:
+                rejected = yield from self._staging(deploy)
+                if rejected:
+                    return
             self.stages.move(deploy.changes, "rollout", env.now, deploy=deploy.id)
             converge = self.calendar.next_tick(env.now, settings.converge_interval, 0.0)
             yield env.timeout(converge - env.now + settings.converge_duration)
@@ -513,6 +634,10 @@ class DeliveryModel:
         )
         deploy.started = yield env.process(work)
         if not ticket:
+            if self._has_staging:
+                rejected = yield from self._staging(deploy)
+                if rejected:
+                    return
             self.stages.move(deploy.changes, "rollout", env.now, deploy=deploy.id)
             every = self.delivery.config_management.converge_interval
             converge = self.calendar.next_tick(env.now, every, 0.0)
@@ -529,7 +654,8 @@ class DeliveryModel:
         customers it fails."""
         assert self.runtime is not None
         rng = self._service_streams[deploy.service]["defects"]
-        defect = self.runtime.draw_defect(rng) if cause is not None else None
+        faults = max(1, sum(c.bad for c in deploy.changes)) if cause == BAD_CHANGE else 1
+        defect = self.runtime.draw_defect(rng, faults) if cause is not None else None
         done = self.runtime.deploy(deploy.service, deploy.id, settings, cause, defect)
         if cause is not None:
             live = self.runtime.live_defect(deploy.service)
@@ -544,22 +670,16 @@ class DeliveryModel:
         env = self.env
         auto = self.delivery.automated
         rng = self._service_streams[change.service]["deploys"]
-        while True:
-            self.stages.move([change], "ci_queue", env.now, ahead=len(self.runners.queue))
-            with self.runners.request() as runner:
-                yield runner
-                self.stages.move([change], "build_test", env.now)
-                cached = rng.random() < auto.cache_hit_probability
-                build = _sample(auto.cached_build_time if cached else auto.build_time, rng)
-                test = _sample(auto.test_time, rng)
-                yield env.timeout(build + test)
-                self.ci_busy_seconds += build + test
-            if change.bad and rng.random() < auto.test_detection:
-                yield from self._rework(change)
-                return
-            if rng.random() < auto.flaky_probability:
-                continue
-            break
+
+        def image_build() -> float:
+            cached = rng.random() < auto.cache_hit_probability
+            return _sample(auto.cached_build_time if cached else auto.build_time, rng)
+
+        caught = yield from self._ci(
+            change, rng, image_build, auto.test_time, auto.test_detection, auto.flaky_probability
+        )
+        if caught:
+            return
         if auto.preview.enabled:
             preview = auto.preview
             self.stages.move([change], "preview", env.now)
@@ -575,6 +695,36 @@ class DeliveryModel:
         self.pending[change.service].append(change)
         self._wait_for_release([change])
         self._kick(change.service)
+
+    def _ci(
+        self,
+        change: Change,
+        rng: np.random.Generator,
+        build: Callable[[], float],
+        test_time: Distribution,
+        detection: float,
+        flaky: float,
+    ) -> Generator[simpy.Event, Any, bool]:
+        """One change through CI, in either process: a runner, the build (`build()` draws its
+        time), the tests, rerun when a flaky test fails a good change. True when the tests
+        caught a bad change: it went back to its developer."""
+        env = self.env
+        while True:
+            self.stages.move([change], "ci_queue", env.now, ahead=len(self.runners.queue))
+            with self.runners.request() as runner:
+                yield runner
+                self.stages.move([change], "build_test", env.now)
+                built = build()
+                test = _sample(test_time, rng)
+                self.ci_jobs.append((env.now, env.now + built + test))
+                yield env.timeout(built + test)
+                self.ci_busy_seconds += built + test
+            if change.bad and rng.random() < detection:
+                yield from self._rework(change)
+                return True
+            if rng.random() < flaky:
+                continue
+            return False
 
     def _wait_for_release(self, changes: Sequence[Change]) -> None:
         """Merged changes wait for their service's next rollout (frozen, if it is)."""
@@ -761,7 +911,8 @@ class DeliveryModel:
 
     def _send_back(self, changes: list[Change], deployed: bool) -> None:
         """After a rollback: good changes go out with the next release (an automated
-        pipeline keeps their CI verdict), bad ones come back once a developer fixed them."""
+        pipeline keeps their CI verdict; a release of the whole application at once), bad
+        ones come back once a developer fixed them."""
         automated = self.process == "automated"
         if deployed:
             self.stages.rolled_back(changes)
@@ -782,11 +933,15 @@ class DeliveryModel:
                     self._wait_for_release([change])
                 else:  # a canary: its rollback runs before the next rollout
                     self.stages.move([change], "rework", self.env.now, deploy=change.deploy)
-            else:
-                self._enter(change)
+            else:  # tested already, if the process tests: the next release
+                self._queue(change)
         if automated and changes:
             service = changes[0].service
             self._kick(service)
+        elif self.delivery.release_unit == "application" and any(not c.bad for c in changes):
+            # the bad changes reverted, the release goes out again now: holding every
+            # service's changes until the next release would stop the whole application
+            self._cut(0)
 
     def _kick(self, service: int) -> None:
         """Start the service's deploy pipeline unless it is running (it takes what waits)."""
@@ -963,8 +1118,9 @@ class DeliveryModel:
             horizon=self.horizon,
             calendar=self.calendar,
             services=delivery.services,
+            whole_application=delivery.release_unit == "application",
             process=self.process,
-            operators=organisation.operators,
+            operators=self.team,
             on_call=organisation.on_call,
             changes=tuple(
                 ChangeRecord(
@@ -1017,19 +1173,23 @@ class DeliveryModel:
             work=tuple(self.work),
             samples=tuple(self.samples),
             operator_backlog=len(self.operators.queue),
-            ci_runners=delivery.automated.runners,
+            ci_runners=self.ci_runners,
             ci_busy_seconds=self.ci_busy_seconds,
             frozen_seconds=self.frozen_seconds,
             preview_node_seconds=self.preview_node_seconds,
             second_copy_node_seconds=self.second_copy_node_seconds,
             nodes_per_service=delivery.nodes_per_service,
             node_price=delivery.node_price,
-            runner_price=delivery.automated.runner_price,
+            runner_price=self.runner_price,
             hourly_rate=organisation.hourly_rate,
             on_call_standby_rate=organisation.on_call_standby_rate,
             stages=self.stages.records(),
             slo=self.monitoring.slo,
             budget_window=delivery.automated.error_budget.window,
+            on_call_rotation=organisation.rotation(delivery.services, self.operational_hours),
+            ci_jobs=np.array(self.ci_jobs, dtype=float).reshape(-1, 2),
+            runner_billing="always-on" if self._integrates else delivery.automated.runner_billing,
+            billing_increment=delivery.automated.billing_increment,
         )
 
     # -- work the discovery and secrets models hand to the organisation -------------------
@@ -1060,6 +1220,7 @@ class DeliveryModel:
                     yield runner
                     started = env.now
                     busy = _sample(auto.cached_build_time, rng) + _sample(auto.test_time, rng)
+                    self.ci_jobs.append((env.now, env.now + busy))
                     yield env.timeout(busy)
                     self.ci_busy_seconds += busy
                 yield from self._rollout(service)

@@ -21,7 +21,7 @@ from ...records.rollout import DONE
 from ...scenario.delivery import Delivery
 from ...scenario.rollout import Canary, Defect, Manual, RolloutSettings
 from ..discovery.common import delivery_service
-from .decisions import BAD_CHANGE
+from .decisions import BAD_CHANGE, combined_error_ratio
 
 if TYPE_CHECKING:
     from ...scenario.schema import Scenario
@@ -70,8 +70,9 @@ class RuntimeDeploys:
         self.delivery = scenario.delivery
         targets: list[list[str]] = [[] for _ in range(scenario.delivery.services)]
         seen: set[tuple[int, int]] = set()
+        whole = scenario.delivery.release_unit == "application"
         for name in scenario.services:
-            service = delivery_service(scenario, name)
+            service = 0 if whole else delivery_service(scenario, name)
             station = rollouts.stations[name].index
             if (service, station) not in seen:  # a monolith: one station for every name
                 seen.add((service, station))
@@ -84,10 +85,11 @@ class RuntimeDeploys:
         """Whether the delivery service runs on the simulated services."""
         return bool(self.targets[service])
 
-    def draw_defect(self, rng: np.random.Generator) -> Defect:
-        """What a bad change does to the requests its version serves."""
+    def draw_defect(self, rng: np.random.Generator, faults: int = 1) -> Defect:
+        """What a version with `faults` bad changes (or slips) does to the requests it
+        serves: each breaks its own share of them, independently of the others."""
         settings = self.delivery.on_runtime
-        ratio = float(np.clip(settings.error_ratio.draw(rng, 1)[0], 0.0, 1.0))
+        ratio = combined_error_ratio(settings.error_ratio.draw(rng, faults).tolist())
         return Defect(error_ratio=ratio, latency_factor=settings.latency_factor)
 
     def deploy(

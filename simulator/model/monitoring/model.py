@@ -80,10 +80,10 @@ from .rules import (
     window_scrapes,
 )
 
-MAX_SERVICE_SAMPLES = 2_000_000
+MAX_SERVICE_SAMPLES = 1_000_000
 """At most about this many service rows in the SLI log (scrapes × services): a larger fleet
 or a longer run gets consecutive scrapes summed into one row each (a month of 1,000
-services at one-minute scrapes: one row per service every 22 minutes)."""
+services at one-minute scrapes: one row per service every 44 minutes)."""
 
 MONOLITH = "monolith"
 """The name of the one station of a monolith: every service's work runs on it."""
@@ -193,11 +193,8 @@ def rules_of(context: RunContext) -> list[Rule]:
             Rule("saturation", SATURATION, SERVICE, sat.page, sat.alert_for, sat.threshold)
         )
     scenario = context.scenario
-    if (
-        context.services is not None
-        and simulates_node_failures(scenario)
-        and not replaced_automatically(scenario)
-    ):  # nodes fail and only a person brings them back
+    if simulates_node_failures(scenario) and not replaced_automatically(scenario):
+        # nodes fail (at either fidelity) and only a person brings them back
         rules.append(Rule("node-down", NODE_DOWN, SERVICE, True, settings.alert_for))
     return rules
 

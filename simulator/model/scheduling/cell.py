@@ -15,11 +15,16 @@ A commit touches a few nodes, so only those are recomputed, lazily, at the next 
 the same element-wise arithmetic as a full recomputation (the numbers are identical); a lock
 (two-level offers take every node's free resources) marks the whole cache stale, and the
 offer's return, when it leaves nothing locked, restores what the cache held before the lock
-and recomputes only the nodes changed meanwhile.
+and recomputes only the nodes changed meanwhile. An offer of everything on a cell with nothing
+locked (`offer_all`, the usual two-level offer) is not written into `locked` node by node: the
+cell keeps what it locked and the unlocks since, writes them in only if something reads
+`locked` meanwhile, and at the return knows that nothing stays locked when the unlocks were
+what the offer's decisions took; while nothing is locked, free resources skip the locked term.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +38,17 @@ SHAPES = 16
 """Task shapes whose slots the cell keeps up to date; the oldest is dropped beyond that."""
 
 
+GRID = 1024.0
+"""Sizes that are multiples of 1/GRID (and below 2^20) add up exactly: see `_on_grid`."""
+
+
+def _on_grid(size: float) -> bool:
+    """Whether counts (below 2^20) times `size` and any sum of such products are exact
+    floats: true for a multiple of 2^-10 below 2^20, whose products and sums are multiples
+    of 2^-10 below 2^43, within a double's 53 bits."""
+    return 0.0 <= size < 1048576.0 and (size * GRID).is_integer()
+
+
 @dataclass(slots=True)
 class _Held:
     """The cell just before an offer locked it, and the nodes changed since."""
@@ -42,6 +58,18 @@ class _Held:
     slots: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]]  # per shape: slots, view
     changed: list[np.ndarray] = field(default_factory=list)
     count: int = 0
+    everything: bool = False  # the lock took all free resources (`offer_all`)
+
+
+@dataclass(slots=True)
+class _Blanket:
+    """An offer of all free resources (`offer_all`), not yet written into `locked`."""
+
+    free_cpu: np.ndarray  # the free resources it locked (clipped at zero), unchanged
+    free_mem: np.ndarray
+    offer_cpu: np.ndarray  # the offer's own arrays, which its decisions take from
+    offer_mem: np.ndarray
+    unlocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -80,8 +108,8 @@ class CellState:
         self.rack = rack
         self.used_cpu = np.zeros(n)
         self.used_mem = np.zeros(n)
-        self.locked_cpu = np.zeros(n)
-        self.locked_mem = np.zeros(n)
+        self._locked_cpu = np.zeros(n)  # read through `locked_cpu`, which settles a blanket
+        self._locked_mem = np.zeros(n)
         self.instances = np.zeros(n, dtype=np.int64)
         self.up = np.ones(n, dtype=bool)
         self.seq = np.zeros(n, dtype=np.int64)
@@ -100,7 +128,6 @@ class CellState:
         self.density_limited = bool((self.density < NO_LIMIT).any())
         """Whether any node has a density limit (without one, `instances` is not kept)."""
         self.no_overhead = not (self.overhead_cpu.any() or self.overhead_mem.any())
-        self._ever_locked = False  # two-level offers have locked resources at some point
         self._ever_down = False  # a node has failed at some point
         self._free_cpu = np.zeros(n)
         self._free_mem = np.zeros(n)
@@ -116,6 +143,12 @@ class CellState:
         self._locks = 0  # offers out
         self._locked_zero = True  # `locked_cpu` and `locked_mem` are all exactly zero
         self._held: _Held | None = None
+        # The only offer out, made by `offer_all` on a cell with nothing locked, locks all
+        # free resources: `max(free, 0)` per node. Rather than adding that to `locked` node
+        # by node and taking it off again at the return, the cell keeps the free resources
+        # it was computed from and the unlocks since (a blanket), and writes them into
+        # `locked` only if something reads it meanwhile (`_settle`): the same numbers.
+        self._blanket: _Blanket | None = None
         self._wanted: set[tuple[float, float]] = set()  # shapes to keep from the next return
 
     # -- time integrals ------------------------------------------------------------------
@@ -227,9 +260,11 @@ class CellState:
         zero: the same numbers as `where(up, cap − used − locked, 0)`."""
         cpu = self.cap_cpu[nodes] - self.used_cpu[nodes]
         mem = self.cap_mem[nodes] - self.used_mem[nodes]
-        if self._ever_locked:
-            cpu -= self.locked_cpu[nodes]
-            mem -= self.locked_mem[nodes]
+        if not self._locked_zero:  # x − 0 is x: nothing to take off while nothing is locked
+            if self._blanket is not None:
+                self._settle()
+            cpu -= self._locked_cpu[nodes]
+            mem -= self._locked_mem[nodes]
         if self._ever_down:
             up = self.up[nodes]
             cpu = np.where(up, cpu, 0.0)
@@ -262,6 +297,15 @@ class CellState:
             free_cpu, free_mem, cpu + self.overhead_cpu[nodes], mem + self.overhead_mem[nodes], room
         )
 
+    def claim_sums(self, tasks: int, cpu: float, mem: float) -> tuple[float, float] | None:
+        """What `deltas` of `tasks` tasks of (cpu, mem) add up to, when that needs no pass
+        over them: without overheads and for sizes on a 2^-10 grid, every task count times
+        the size and every sum of those is exact, so the pairwise sum of the deltas is
+        `tasks × size` to the last bit. None otherwise (then add them up)."""
+        if self.no_overhead and tasks < 1 << 20 and _on_grid(cpu) and _on_grid(mem):
+            return cpu * tasks, mem * tasks
+        return None
+
     def deltas(
         self, nodes: np.ndarray, counts: np.ndarray, cpu: float, mem: float
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -292,12 +336,14 @@ class CellState:
         if mode == "coarse":
             assert seen_seq is not None  # coarse conflicts compare with the snapshot
             return (self.seq[nodes] != seen_seq) | ~self.up[nodes]
-        if not self._ever_locked:
+        if self._locked_zero:
             free_cpu = self.cap_cpu[nodes] - self.used_cpu[nodes]
             free_mem = self.cap_mem[nodes] - self.used_mem[nodes]
         else:
-            free_cpu = self.cap_cpu[nodes] - self.used_cpu[nodes] - self.locked_cpu[nodes]
-            free_mem = self.cap_mem[nodes] - self.used_mem[nodes] - self.locked_mem[nodes]
+            if self._blanket is not None:
+                self._settle()
+            free_cpu = self.cap_cpu[nodes] - self.used_cpu[nodes] - self._locked_cpu[nodes]
+            free_mem = self.cap_mem[nodes] - self.used_mem[nodes] - self._locked_mem[nodes]
         bad = (free_cpu + EPS < dcpu) | (free_mem + EPS < dmem)
         if self.density_limited:
             bad |= self.density[nodes] - self.instances[nodes] < counts
@@ -362,6 +408,8 @@ class CellState:
     ) -> None:
         """Hold (or, with sign −1, return) resources offered to a two-level framework
         (`cpu_sum`: what `cpu` adds up to, if the caller has it)."""
+        if self._blanket is not None:
+            self._settle()
         if cpu_sum is None:
             cpu_sum = float(np.add.reduce(cpu))
         if sign == 1.0:
@@ -373,20 +421,19 @@ class CellState:
         self._shift(now, 2, sign * cpu_sum)
         # x + 1·c is x + c and x + (−1)·c is x − c: no temporary arrays for the product
         if sign == 1.0:
-            self.locked_cpu += cpu
-            self.locked_mem += mem
+            self._locked_cpu += cpu
+            self._locked_mem += mem
         elif sign == -1.0:
-            self.locked_cpu -= cpu
-            self.locked_mem -= mem
+            self._locked_cpu -= cpu
+            self._locked_mem -= mem
         else:
-            self.locked_cpu += sign * cpu
-            self.locked_mem += sign * mem
-        self._ever_locked = True
-        if sign == 1.0:
+            self._locked_cpu += sign * cpu
+            self._locked_mem += sign * mem
+        if sign == 1.0 or self._locks:
             self._locked_zero = False
-        elif self._locks == 0:
+        else:
             self._locked_zero = not (
-                np.logical_or.reduce(self.locked_cpu) or np.logical_or.reduce(self.locked_mem)
+                np.logical_or.reduce(self._locked_cpu) or np.logical_or.reduce(self._locked_mem)
             )
             if self._locked_zero and self._restore():
                 return
@@ -422,10 +469,110 @@ class CellState:
         self._wanted.clear()
         return True
 
+    def offer_all(
+        self, now: float, min_cpu: float
+    ) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+        """Two-level: lock all free resources, clipped at zero, for an offer (new arrays,
+        the offer's to change) and return them with their sums; None, locking nothing, if
+        they come to less than `min_cpu` cores or to no memory.
+
+        While the only offer out holds all that was free at its lock, a node not changed
+        since has nothing free (f − max(f, 0) ≤ 0): only the changed nodes can add up to
+        `min_cpu`. If even an upper bound of their sum is short of it, the answer is None
+        without a pass over every node (the bound: the exact sum of their free CPU,
+        duplicates counted again, with room for the pairwise sum's rounding, which is far
+        below 1e-9 of it). Otherwise the offer is computed over every node, as always."""
+        held = self._held
+        if held is not None and held.everything and self._locks == 1:
+            if not held.changed:
+                return None  # nothing free anywhere: no CPU and no memory to offer
+            nodes = held.changed[0] if len(held.changed) == 1 else np.concatenate(held.changed)
+            free_cpu, _ = self._free_at(nodes)
+            if math.fsum(np.maximum(free_cpu, 0.0).tolist()) * (1.0 + 1e-9) < min_cpu:
+                return None
+        self._refresh()
+        cpu = np.maximum(self._free_cpu, 0.0)  # np.clip(x, 0.0, None), with less overhead
+        mem = np.maximum(self._free_mem, 0.0)
+        cpu_sum, mem_sum = float(np.add.reduce(cpu)), float(np.add.reduce(mem))
+        if cpu_sum < min_cpu or mem_sum <= EPS:
+            return None  # too little to offer: wait for more to free up
+        if self._locks or not self._locked_zero:
+            self.lock(now, cpu, mem, cpu_sum=cpu_sum)  # over another offer: node by node
+            return cpu, mem, cpu_sum, mem_sum
+        free_cpu, free_mem = self._free_cpu, self._free_mem  # `_hold` keeps them unchanged
+        self._hold()
+        assert self._held is not None
+        self._held.everything = True
+        self._blanket = _Blanket(free_cpu, free_mem, cpu, mem)
+        self._locks = 1
+        self._shift(now, 2, cpu_sum)
+        self._locked_zero = False
+        self._invalidate()
+        return cpu, mem, cpu_sum, mem_sum
+
+    def return_offer(
+        self,
+        now: float,
+        cpu: np.ndarray,
+        mem: np.ndarray,
+        taken: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    ) -> None:
+        """Two-level: an offer's answer is in; `cpu` and `mem` (what is left of it) go back.
+        `taken`: the (nodes, cpu, mem) its decisions took from those arrays, in order.
+
+        For the blanket offer (`offer_all`), if its unlocks were exactly what it took (the
+        same arrays, in the same order), `locked` would come out as m − taken − (m − taken)
+        = 0 at every node, bit for bit, so nothing is written; otherwise `lock(sign=−1)`."""
+        blanket = self._blanket
+        if (
+            blanket is None
+            or self._locks != 1
+            or cpu is not blanket.offer_cpu
+            or mem is not blanket.offer_mem
+            or len(taken) != len(blanket.unlocks)
+            or not all(
+                a is b and c is d and e is f
+                for (a, c, e), (b, d, f) in zip(taken, blanket.unlocks, strict=True)
+            )
+        ):
+            self.lock(now, cpu, mem, sign=-1.0)
+            return
+        self._shift(now, 2, -float(np.add.reduce(cpu)))
+        self._blanket = None
+        self._locks = 0
+        self._locked_zero = True  # `locked` was never written: still all zero
+        if self._restore():
+            return
+        self._invalidate()
+
+    def _settle(self) -> None:
+        """Write the blanket offer into `locked`: what `locked += max(free, 0)` on a cell
+        with nothing locked and then each unlock would have left (0 + m is m)."""
+        blanket, self._blanket = self._blanket, None
+        if blanket is None:
+            return
+        self._locked_cpu = np.maximum(blanket.free_cpu, 0.0)
+        self._locked_mem = np.maximum(blanket.free_mem, 0.0)
+        for nodes, cpu, mem in blanket.unlocks:
+            self._locked_cpu[nodes] -= cpu
+            self._locked_mem[nodes] -= mem
+
+    @property
+    def locked_cpu(self) -> np.ndarray:
+        """CPU locked in offers per node."""
+        self._settle()
+        return self._locked_cpu
+
+    @property
+    def locked_mem(self) -> np.ndarray:
+        """Memory locked in offers per node."""
+        self._settle()
+        return self._locked_mem
+
     def offered_slots(self, cpu: float, mem: float) -> np.ndarray | None:
         """Two-level: the slots of (cpu, mem) in the offer just made, which locked all free
-        resources while no other offer was out (a new array, the caller's to change), or
-        None if not known; then this shape is kept from the offer's return on.
+        resources while no other offer was out (read-only: copy it to change it), or None
+        if not known; then this shape is kept from the offer's return on.
 
         They are the kept slots from just before the lock: `fit_slots` of the offer, which is
         the free resources clipped at zero, equals `fit_slots` of the free resources, since
@@ -434,18 +581,43 @@ class CellState:
         if held is not None and self._locks == 1:
             slots = held.slots.get((cpu, mem))
             if slots is not None:
-                return slots[0].copy()
+                return slots[1]
             self._wanted.add((cpu, mem))
         return None
 
-    def unlock(self, now: float, nodes: np.ndarray, cpu: np.ndarray, mem: np.ndarray) -> None:
+    def unlock(
+        self,
+        now: float,
+        nodes: np.ndarray,
+        cpu: np.ndarray,
+        mem: np.ndarray,
+        cpu_sum: float | None = None,
+    ) -> None:
         """Return part of an offer's locked resources (distinct `nodes`), e.g. as its
-        accepted tasks start."""
-        self._shift(now, 2, -float(np.add.reduce(cpu)))
-        self.locked_cpu[nodes] -= cpu
-        self.locked_mem[nodes] -= mem
-        self._ever_locked = True
+        accepted tasks start (`cpu_sum`: what `cpu` adds up to, if the caller has it)."""
+        if cpu_sum is None:
+            cpu_sum = float(np.add.reduce(cpu))
+        self._shift(now, 2, -cpu_sum)
+        if self._blanket is not None:
+            self._blanket.unlocks.append((nodes, cpu, mem))
+        else:
+            self._locked_cpu[nodes] -= cpu
+            self._locked_mem[nodes] -= mem
+            self._locked_zero = False  # perhaps not zero any more
         self._touch(nodes)
+
+    @property
+    def ever_down(self) -> bool:
+        """Whether any node has failed so far."""
+        return self._ever_down
+
+    def up_among(self, nodes: np.ndarray) -> np.ndarray | None:
+        """Whether each of these nodes is up, or None if all are (always, before any node
+        has failed)."""
+        if not self._ever_down:
+            return None
+        up = self.up[nodes]
+        return None if np.logical_and.reduce(up) else up
 
     def set_up(self, now: float, nodes: np.ndarray, up: bool) -> None:
         self._shift(now, 3, (-1.0 if up else 1.0) * float(self.cap_cpu[nodes].sum()))

@@ -54,7 +54,7 @@ from .placement import (
     random_first_fit,
     random_first_fit_claims,
 )
-from .schedulers import Allocator, Framework, QueueScheduler, SchedulerAgent
+from .schedulers import Allocator, Framework, QueueScheduler, SchedulerAgent, Taken
 
 SAMPLES = 240
 """Cluster utilisation is sampled this many times over the measured period (heat map)."""
@@ -87,7 +87,7 @@ class SchedulingModel:
         self.cell = self._build_cell()
         self._build_images()
         self.policy = POLICIES[self.scheduler.placement]
-        self._placement_rngs: dict[str, np.random.Generator] = {}
+        self._placement_draws: dict[str, _Draws] = {}
         self._decision_times: dict[str, float] = {}
         self.jobs: list[Job] = []
         self.running: dict[int, Claim] = {}
@@ -298,16 +298,17 @@ class SchedulingModel:
             slots = np.minimum(slots, 1)
             if job.placed:
                 slots[self._nodes_of(job)] = 0
-        draws = self._rng(scheduler).random(max(job.unscheduled, 1))
+        draws = self._draws(scheduler).take(max(job.unscheduled, 1))
         if self.policy is random_first_fit:
             return random_first_fit_claims(slots, job.unscheduled, draws)
         return claims(self.policy(slots, job.unscheduled, draws))
 
-    def _rng(self, scheduler: SchedulerAgent) -> np.random.Generator:
-        rngs = self._placement_rngs
-        if scheduler.name not in rngs:
-            rngs[scheduler.name] = self.streams.get(f"scheduling/{scheduler.name}/placement")
-        return rngs[scheduler.name]
+    def _draws(self, scheduler: SchedulerAgent) -> _Draws:
+        draws = self._placement_draws.get(scheduler.name)
+        if draws is None:
+            rng = self.streams.get(f"scheduling/{scheduler.name}/placement")
+            draws = self._placement_draws[scheduler.name] = _Draws(rng)
+        return draws
 
     def _nodes_of(self, job: Job) -> np.ndarray:
         held = [c.nodes for c in self.running.values() if c.job is job]
@@ -346,25 +347,19 @@ class SchedulingModel:
             self._apply(scheduler.index, job, unique, counts, dcpu, dmem)
         return conflicted
 
-    def commit_offer(
-        self,
-        scheduler: SchedulerAgent,
-        job: Job,
-        nodes: np.ndarray,
-        counts: np.ndarray,
-        dcpu: np.ndarray,
-        dmem: np.ndarray,
-    ) -> int:
+    def commit_offer(self, scheduler: SchedulerAgent, taken: Taken) -> int:
         """Start tasks a framework accepted in its offer (they cannot conflict: the offer was
         locked). Tasks on nodes that failed meanwhile go back to the job: how many."""
+        job, nodes, counts, dcpu, dmem, total, sums = taken
         cell, now = self.cell, self.env.now
-        cell.unlock(now, nodes, dcpu, dmem)
-        total = int(np.add.reduce(counts))
+        cell.unlock(now, nodes, dcpu, dmem, sums[0])
         job.promised -= total
         job.unscheduled += total  # `_apply` moves the started ones to `placed`
-        up = cell.up[nodes]
-        if not np.logical_and.reduce(up):
-            nodes, counts, dcpu, dmem = nodes[up], counts[up], dcpu[up], dmem[up]
+        up = cell.up_among(nodes)
+        if up is None:  # every node is up: the claims start whole, as added up when taken
+            self._apply(scheduler.index, job, nodes, counts, dcpu, dmem, total, sums)
+            return 0
+        nodes, counts, dcpu, dmem = nodes[up], counts[up], dcpu[up], dmem[up]
         if len(nodes):
             self._apply(scheduler.index, job, nodes, counts, dcpu, dmem)
         return total - int(np.add.reduce(counts))
@@ -377,10 +372,15 @@ class SchedulingModel:
         counts: np.ndarray,
         dcpu: np.ndarray,
         dmem: np.ndarray,
+        placed: int | None = None,
+        sums: tuple[float, float] | None = None,
     ) -> None:
+        """Start claims (`placed`, `sums`: their tasks and CPU and memory in all, if known)."""
         now = self.env.now
-        sums = self.cell.apply(now, nodes, counts, dcpu, dmem)
-        placed = int(np.add.reduce(counts))
+        if placed is None:
+            placed = int(np.add.reduce(counts))
+            sums = self.cell.claim_sums(placed, job.cpu, job.memory)
+        sums = self.cell.apply(now, nodes, counts, dcpu, dmem, sums)
         job.placed += placed
         job.unscheduled -= placed
         if not len(nodes):
@@ -599,15 +599,20 @@ class SchedulingModel:
         starts = np.flatnonzero(np.r_[True, cell.rack[1:] != cell.rack[:-1]])
         cap_cpu = np.add.reduceat(cell.cap_cpu, starts)
         cap_mem = np.add.reduceat(cell.cap_mem, starts)
-        racks = cell.rack[starts]
+        racks = cell.rack[starts].tolist()
+        # nodes up per rack while none has ever failed: every node (the same sums of ones)
+        every = np.add.reduceat(np.ones(cell.n), starts).tolist()
         yield env.timeout(self.warmup)
         while True:
             s = self._samples
             s["time"].extend([env.now] * len(racks))
             s["cpu"].extend((np.add.reduceat(cell.used_cpu, starts) / cap_cpu).tolist())
             s["mem"].extend((np.add.reduceat(cell.used_mem, starts) / cap_mem).tolist())
-            s["up"].extend(np.add.reduceat(cell.up.astype(float), starts).tolist())
-            self._sample_rack.extend(racks.tolist())
+            if cell.ever_down:
+                s["up"].extend(np.add.reduceat(cell.up.astype(float), starts).tolist())
+            else:
+                s["up"].extend(every)
+            self._sample_rack.extend(racks)
             yield env.timeout(interval)
 
     def records(self) -> SchedulingRecords:
@@ -698,6 +703,34 @@ class SchedulingModel:
             waiting=waiting,
             start_delay_s=floats([j.start_delay for j in jobs]),
         )
+
+
+class _Draws:
+    """A placement stream's uniform draws, handed out in order and drawn `DRAWS` at a time:
+    the same numbers as `rng.random(k)` per request, since PCG64 makes each double of one
+    64-bit output, in order (the request level's `value_stream` relies on the same)."""
+
+    __slots__ = ("at", "block", "rng")
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.block = np.empty(0)
+        self.at = 0
+
+    def take(self, count: int) -> np.ndarray:
+        """The next `count` draws (a read-only view)."""
+        at, end = self.at, self.at + count
+        if end > len(self.block):
+            fresh = self.rng.random(max(count, DRAWS))
+            self.block = np.concatenate((self.block[at:], fresh)) if at < len(self.block) else fresh
+            self.block.flags.writeable = False
+            at, end = 0, count
+        self.at = end
+        return self.block[at:end]
+
+
+DRAWS = 4096
+"""Placement draws taken from a stream per numpy call."""
 
 
 def _scheduler_record(scheduler: SchedulerAgent) -> SchedulerRecord:

@@ -31,14 +31,13 @@ def fit_slots(
     one_per_node: bool = False,
 ) -> np.ndarray:
     """Tasks of size (cpu, mem) that still fit per node; `room` caps instances (density)."""
-    by_cpu = np.asarray(free_cpu / cpu)
-    by_mem = np.asarray(free_mem / mem)
-    # floor(free / size + EPS), worked in place (the same numbers, fewer temporary arrays)
-    by_cpu += EPS
-    by_mem += EPS
-    np.floor(by_cpu, out=by_cpu)
-    np.floor(by_mem, out=by_mem)
-    slots = np.minimum(by_cpu, by_mem, out=by_cpu)
+    # min(floor(a + EPS), floor(b + EPS)) is floor(min(a, b) + EPS): adding EPS (rounded)
+    # and flooring never reverse an order, so the minimum can be taken first (the same
+    # numbers, two passes fewer), worked in place
+    slots = np.asarray(free_cpu / cpu)
+    np.minimum(slots, free_mem / mem, out=slots)
+    slots += EPS
+    np.floor(slots, out=slots)
     if room is not None:
         slots = np.minimum(slots, room)
     if one_per_node:
@@ -80,7 +79,12 @@ def random_first_fit_claims(
     wanted = _first_wanted(slots, count, draws)
     if wanted is None:
         return _NONE, _NONE
-    unique, counts = claims(wanted)
+    ordered = np.sort(wanted)
+    if len(ordered) < 2 or not np.logical_or.reduce(ordered[1:] == ordered[:-1]):
+        # distinct nodes, each with room for the one task that wants it: what `claims`
+        # gives, without its passes
+        return ordered, np.ones(len(ordered), dtype=np.int64)
+    unique, counts = _claims_of_sorted(ordered)
     room = slots[unique]
     over = counts > room
     if not np.logical_or.reduce(over):
@@ -126,8 +130,10 @@ def _first_wanted(slots: np.ndarray, count: int, draws: np.ndarray) -> np.ndarra
     total = len(slots)
     if count <= 0 or total == 0:
         return None
-    # ⌊draw·N⌋ is N only when a draw rounds up to 1; it wraps to node 0 like any other scan
-    wanted = np.remainder((draws[:count] * total).astype(np.int64), total)
+    # draws are in [0, 1), so ⌊draw·N⌋ < N: the largest, 1 − 2^-53, times N is at least half
+    # a spacing of doubles below N, so it never rounds up to N (an out-of-range draw would
+    # fail loudly at the indexing below rather than wrap)
+    wanted = (draws[:count] * total).astype(np.int64)
     full = slots[wanted] <= 0
     if np.logical_or.reduce(full):
         found = _next_with_room(slots, wanted[full])
@@ -307,10 +313,14 @@ POLICIES: dict[str, Policy] = {
 def claims(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct nodes of a placement (ascending) and how many tasks each got: what
     `np.unique(nodes, return_counts=True)` gives, in a few vector operations less."""
-    size = len(nodes)
-    if size < 2:
-        return nodes.copy(), np.ones(size, dtype=np.int64)
-    ordered = np.sort(nodes)
+    if len(nodes) < 2:
+        return nodes.copy(), np.ones(len(nodes), dtype=np.int64)
+    return _claims_of_sorted(np.sort(nodes))
+
+
+def _claims_of_sorted(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`claims` of nodes already in ascending order (at least two)."""
+    size = len(ordered)
     first = np.empty(size + 1, dtype=bool)
     first[0] = first[size] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:size])

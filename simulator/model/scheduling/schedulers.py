@@ -71,15 +71,7 @@ class SchedulerHost(Protocol):
         seen: np.ndarray | None = None,
     ) -> bool: ...
 
-    def commit_offer(
-        self,
-        scheduler: SchedulerAgent,
-        job: Job,
-        nodes: np.ndarray,
-        counts: np.ndarray,
-        dcpu: np.ndarray,
-        dmem: np.ndarray,
-    ) -> int: ...
+    def commit_offer(self, scheduler: SchedulerAgent, taken: Taken) -> int: ...
 
     def after_attempt(self, scheduler: SchedulerAgent, job: Job) -> None: ...
 
@@ -190,6 +182,11 @@ class QueueScheduler(SchedulerAgent):
             self.deciding = []
 
 
+Taken = tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, tuple[float, float]]
+"""Claims a framework accepted in an offer: the job, nodes, task counts, CPU and memory per
+node, the tasks in all and the CPU and memory in all."""
+
+
 class Offer:
     """Resources the allocator locked for one framework: a private view it decides on."""
 
@@ -210,7 +207,16 @@ class Offer:
         if sums is None:
             sums = (float(np.add.reduce(cpu)), float(np.add.reduce(mem)))
         self.offered_cpu, self.offered_mem = sums
-        self.accepted: list[tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.accepted: list[Taken] = []
+
+    def take(self, taken: Taken) -> None:
+        """Accept claims of a job: what they cost leaves the offer's arrays. Every change
+        to those arrays goes through here, so `accepted` says all that was taken, in order
+        (`CellState.return_offer` relies on it)."""
+        _, nodes, _, dcpu, dmem, _, _ = taken
+        self.cpu[nodes] -= dcpu
+        self.mem[nodes] -= dmem
+        self.accepted.append(taken)
 
     def room(self) -> tuple[float, float]:
         """What is left of the offer, in all (before any decision: what was offered)."""
@@ -273,8 +279,10 @@ class Framework(SchedulerAgent):
         no_room: set[tuple[float, float]] = set()  # task shapes no node of the offer can hold
         # slots per task shape on what is left of the offer, updated where it shrinks (the
         # live cell's instances, which bound them with a density limit, stay as they are
-        # until the answer)
+        # until the answer), when next read: the nodes taken from since (per shape), which
+        # the last decision usually leaves unread
         shapes: dict[tuple[float, float], np.ndarray] = {}
+        shrunk: dict[tuple[float, float], list[np.ndarray]] = {}
         while self.queue and room_cpu > EPS and room_mem > EPS:
             job = self.queue.popleft()
             self._begin(job)
@@ -287,24 +295,35 @@ class Framework(SchedulerAgent):
                     if slots is None:
                         slots = cell.slots(offer.cpu, offer.mem, job.cpu, job.memory, False)
                     shapes[shape] = slots
+                    shrunk[shape] = []
+                elif shrunk[shape]:
+                    # the same numbers as updating them at every decision: each node's
+                    # slots come from what is left of it now
+                    touched = shrunk[shape]
+                    nodes = touched[0] if len(touched) == 1 else np.unique(np.concatenate(touched))
+                    touched.clear()
+                    if not slots.flags.writeable:  # the cell's, handed out read-only
+                        slots = shapes[shape] = slots.copy()
+                    slots[nodes] = cell.slots_at(
+                        nodes, offer.cpu[nodes], offer.mem[nodes], job.cpu, job.memory
+                    )
                 unique, counts = model.place(self, job, slots)
                 if not len(unique) and not slots.any():
                     no_room.add(shape)  # the offer only shrinks: it stays so for this offer
                 if len(unique):
                     dcpu, dmem = cell.deltas(unique, counts, job.cpu, job.memory)
-                    offer.cpu[unique] -= dcpu
-                    offer.mem[unique] -= dmem
-                    for (cpu, mem), held in shapes.items():
-                        held[unique] = cell.slots_at(
-                            unique, offer.cpu[unique], offer.mem[unique], cpu, mem
-                        )
-                    # np.add.reduce is what .sum() calls, without its Python layers
-                    room_cpu -= float(np.add.reduce(dcpu))
-                    room_mem -= float(np.add.reduce(dmem))
                     placed = int(np.add.reduce(counts))
+                    sums = cell.claim_sums(placed, job.cpu, job.memory)
+                    if sums is None:
+                        # np.add.reduce is what .sum() calls, without its Python layers
+                        sums = (float(np.add.reduce(dcpu)), float(np.add.reduce(dmem)))
+                    offer.take((job, unique, counts, dcpu, dmem, placed, sums))
+                    for touched in shrunk.values():
+                        touched.append(unique)
+                    room_cpu -= sums[0]
+                    room_mem -= sums[1]
                     job.unscheduled -= placed
                     job.promised += placed
-                    offer.accepted.append((job, unique, counts, dcpu, dmem))
             if job.unscheduled and not model.give_up(self, job):
                 self._back_off(job)
         return think
@@ -321,8 +340,9 @@ class Framework(SchedulerAgent):
     def _answer(self, offer: Offer) -> None:
         """The framework's answer: accepted tasks start, the rest of the offer unlocks."""
         model, now = self.model, self.env.now
-        for job, unique, counts, dcpu, dmem in offer.accepted:
-            lost = model.commit_offer(self, job, unique, counts, dcpu, dmem)
+        for taken in offer.accepted:
+            job = taken[0]
+            lost = model.commit_offer(self, taken)
             if lost and job.id not in self.backing_off and job not in self.queue:
                 if math.isnan(job.abandoned_at):
                     self.enqueue(job)  # its nodes failed while the framework was deciding
@@ -375,24 +395,21 @@ class Allocator:
         self._round_due = False
         if not any(self.requesting):
             return
-        cell = self.model.cell
-        cpu, mem = cell.free_view()
-        cpu = np.maximum(cpu, 0.0)  # what np.clip(cpu, 0.0, None) computes, with less overhead
-        mem = np.maximum(mem, 0.0)
-        cpu_sum, mem_sum = float(np.add.reduce(cpu)), float(np.add.reduce(mem))
-        if cpu_sum < self.min_cpu or mem_sum <= EPS:
+        now = self.model.env.now
+        offered = self.model.cell.offer_all(now, self.min_cpu)
+        if offered is None:
             return  # too little to offer: wait for more to free up
+        cpu, mem, cpu_sum, mem_sum = offered
         pick = offer_pick(self.policy, self.model.shares(), self.requesting, self.next_rr)
         self.next_rr = (pick + 1) % len(self.frameworks)
-        now = self.model.env.now
-        cell.lock(now, cpu, mem, cpu_sum=cpu_sum)
         offer = Offer(self.frameworks[pick], cpu, mem, now, (cpu_sum, mem_sum))
         self.frameworks[pick].receive(offer)
 
     def returned(self, offer: Offer) -> None:
         """The answer is in: what the framework did not take goes back to the pool."""
         model, now = self.model, self.model.env.now
-        model.cell.lock(now, offer.cpu, offer.mem, sign=-1.0)
+        taken = [(nodes, dcpu, dmem) for _, nodes, _, dcpu, dmem, _, _ in offer.accepted]
+        model.cell.return_offer(now, offer.cpu, offer.mem, taken)
         offer.framework.locked_cpu_s += model.clip_period(offer.made_at, now) * offer.offered_cpu
         self.wake()
 

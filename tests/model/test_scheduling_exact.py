@@ -1,0 +1,218 @@
+"""The scheduler model's shortcuts give the numbers of the computations they replace, bit for
+bit: the minimum taken before flooring in `fit_slots`, claim sums without a pass, random
+first-fit's draws scaled without a wrap, placement draws taken in blocks, the two-level
+offer of everything kept as a blanket rather than written into `locked` node by node, and
+slots of an offer updated when next read."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.model.scheduling.cell import CellState
+from simulator.model.scheduling.model import _Draws
+from simulator.model.scheduling.placement import EPS, claims, fit_slots
+
+sizes = st.floats(0.01, 8.0, allow_nan=False)
+frees = st.lists(st.floats(-1.0, 64.0, allow_nan=False), min_size=1, max_size=40)
+
+
+def _two_floors(free_cpu, free_mem, cpu, mem):
+    """`fit_slots` as it was: floor each resource's ratio, then the minimum."""
+    by_cpu = np.floor(free_cpu / cpu + EPS)
+    by_mem = np.floor(free_mem / mem + EPS)
+    return np.maximum(np.minimum(by_cpu, by_mem), 0).astype(np.int64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(frees, frees, sizes, sizes)
+def test_fit_slots_takes_the_minimum_first_with_the_same_numbers(cpu_free, mem_free, cpu, mem):
+    n = min(len(cpu_free), len(mem_free))
+    free_cpu, free_mem = np.array(cpu_free[:n]), np.array(mem_free[:n])
+    expected = _two_floors(free_cpu, free_mem, cpu, mem)
+    assert fit_slots(free_cpu, free_mem, cpu, mem).tolist() == expected.tolist()
+
+
+def test_fit_slots_near_a_whole_number_of_tasks():
+    """Ratios just below a whole number, where EPS decides: both ways agree."""
+    free = np.array([0.1 + 0.2, 3.0 - 1e-12, 3.0 - 1e-8, 2.9999999995, 0.0, -1e-10])
+    for mem in (0.1, 1.0, 1e-3):
+        got = fit_slots(free, free * 10, 0.1, mem).tolist()
+        assert got == _two_floors(free, free * 10, 0.1, mem).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(1, 50), min_size=1, max_size=60),
+    st.integers(1, 8 * 1024).map(lambda k: k / 1024),
+    st.integers(1, 64 * 1024).map(lambda k: k / 1024),
+)
+def test_claim_sums_on_the_grid_are_the_pairwise_sums(counts, cpu, mem):
+    cell = _cell(len(counts))
+    nodes = np.arange(len(counts))
+    counts_array = np.array(counts, dtype=np.int64)
+    dcpu, dmem = cell.deltas(nodes, counts_array, cpu, mem)
+    sums = cell.claim_sums(sum(counts), cpu, mem)
+    assert sums == (float(np.add.reduce(dcpu)), float(np.add.reduce(dmem)))
+
+
+def test_claim_sums_leave_sizes_off_the_grid_and_overheads_to_a_pass():
+    assert _cell(3).claim_sums(5, 0.1, 2.0) is None  # 0.1 is no multiple of 2^-10
+    assert _cell(3).claim_sums(5, 1.0, 2.0) == (5.0, 10.0)
+    with_overhead = _cell(3, overhead=0.25)
+    assert with_overhead.claim_sums(5, 1.0, 2.0) is None
+
+
+@pytest.mark.parametrize("nodes", [1, 2, 3, 7, 1000, 1023, 1024, 1025, 10000, 2**20 + 1, 2**40 - 1])
+def test_the_largest_draw_times_the_nodes_stays_below_the_nodes(nodes):
+    """Random first-fit scales draws in [0, 1) to nodes without wrapping: the largest draw
+    a Generator gives, 1 − 2^-53, times N never rounds up to N."""
+    largest = np.nextafter(1.0, 0.0)
+    assert largest == 1.0 - 2.0**-53
+    assert (np.array([largest]) * nodes).astype(np.int64)[0] < nodes
+    assert math.floor(largest * nodes) < nodes
+
+
+def test_placement_draws_in_blocks_are_the_draws_one_request_at_a_time():
+    one = np.random.default_rng(7)
+    block = _Draws(np.random.default_rng(7))
+    wanted = [1, 100, 4095, 3, 5000, 1, 4096, 10, 9000]
+    for count in wanted:
+        assert block.take(count).tolist() == one.random(count).tolist()
+
+
+def _cell(n: int, overhead: float = 0.0) -> CellState:
+    ones = np.ones(n)
+    return CellState(
+        4 * ones,
+        16 * ones,
+        overhead * ones,
+        0 * ones,
+        np.zeros(n, int),
+        np.arange(n) // 4,
+        0.0,
+    )
+
+
+def _drive(cell: CellState, seed: int, blanket: bool) -> list[object]:
+    """Random claims, ends, failures and two-level offers with decisions on them; an offer
+    goes through `offer_all`/`return_offer` (blanket) or is written into `locked` node by
+    node as before (`lock`). What every step leaves is recorded."""
+    rng = np.random.default_rng(seed)
+    n = cell.n
+    shape = (1.0, 2.0) if seed % 2 else (0.3, 0.7)
+    running: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    seen: list[object] = []
+    for step in range(120):
+        now = float(step)
+        cell.live_slots(*shape)
+        action = int(rng.integers(6))
+        if action <= 1:
+            nodes = np.unique(rng.integers(0, n, 4))
+            counts = rng.integers(1, 3, len(nodes))
+            dcpu, dmem = cell.deltas(nodes, counts, *shape)
+            if not cell.conflicts(nodes, dcpu, dmem, counts, None, "fine").any():
+                cell.apply(now, nodes, counts, dcpu, dmem)
+                running.append((nodes, counts, dcpu, dmem))
+        elif action == 2 and running:
+            cell.release(now, *running.pop(int(rng.integers(len(running)))))
+        elif action == 3:
+            cell.set_up(now, np.unique(rng.integers(0, n, 2)), bool(rng.integers(2)))
+        else:
+            if blanket:
+                offered = cell.offer_all(now, 1.0)
+                if offered is None:
+                    seen.append("none")
+                    continue
+                cpu, mem, cpu_sum, mem_sum = offered
+            else:
+                free_cpu, free_mem = cell.free()
+                cpu, mem = np.maximum(free_cpu, 0.0), np.maximum(free_mem, 0.0)
+                cpu_sum, mem_sum = float(np.add.reduce(cpu)), float(np.add.reduce(mem))
+                if cpu_sum < 1.0 or mem_sum <= EPS:
+                    seen.append("none")
+                    continue
+                cell.lock(now, cpu, mem, cpu_sum=cpu_sum)
+            seen.append((cpu_sum, mem_sum))
+            taken = []
+            slots = cell.slots(cpu, mem, *shape, False)
+            for _ in range(int(rng.integers(0, 3))):  # decisions take from the offer
+                nodes, counts = claims(np.flatnonzero(slots > 0)[:3])
+                if not len(nodes):
+                    break
+                dcpu, dmem = cell.deltas(nodes, counts, *shape)
+                cpu[nodes] -= dcpu
+                mem[nodes] -= dmem
+                slots[nodes] = cell.slots(cpu[nodes], mem[nodes], *shape, False)
+                taken.append((nodes, dcpu, dmem))
+            if rng.integers(4) == 0:  # work ends meanwhile, or a round looks for more
+                if running:
+                    cell.release(now, *running.pop())
+                seen.append(cell.offer_all(now, 1e9))
+            for nodes, dcpu, dmem in taken:  # the answer: accepted tasks start
+                cell.unlock(now + 0.5, nodes, dcpu, dmem)
+                counts = np.ones(len(nodes), dtype=np.int64)
+                cell.apply(now + 0.5, nodes, counts, dcpu, dmem)
+                running.append((nodes, counts, dcpu, dmem))
+                if rng.integers(3) == 0:  # a round between two unlocks reads the cell
+                    seen.append(cell.offer_all(now + 0.5, 1e9))
+            if blanket:
+                cell.return_offer(now + 0.5, cpu, mem, taken)
+            else:
+                cell.lock(now + 0.5, cpu, mem, sign=-1.0)
+        seen.append(cell.locked_cpu.tolist())
+        seen.append(cell.locked_mem.tolist())
+        seen.append(cell.live_slots(*shape).tolist())
+        seen.append([c.tolist() for c in cell.free()])
+        seen.append(cell.areas.tolist())
+    return seen
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_an_offer_of_everything_as_a_blanket_leaves_what_locking_node_by_node_does(seed):
+    assert _drive(_cell(40), seed, blanket=True) == _drive(_cell(40), seed, blanket=False)
+
+
+def test_a_blanket_offer_is_written_into_locked_when_read_while_out():
+    cell = _cell(8)
+    nodes, counts = np.array([1, 2]), np.array([1, 3])
+    cell.apply(0.0, nodes, counts, *cell.deltas(nodes, counts, 1.0, 2.0))
+    offered = cell.offer_all(1.0, 0.5)
+    assert offered is not None
+    cpu, mem, cpu_sum, _ = offered
+    assert cpu_sum == 28.0
+    assert cell.locked_cpu.tolist() == cpu.tolist()  # read while out: written in
+    assert cell.free()[0].tolist() == [0.0] * 8
+    cell.return_offer(2.0, cpu, mem, [])
+    assert not cell.locked_cpu.any()
+    assert cell.free()[0].tolist() == [4.0, 3.0, 1.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+    assert cell.finish(2.0)[2] == 28.0
+
+
+def test_a_return_that_does_not_match_the_unlocks_is_written_node_by_node():
+    """Unlocks the offer's arrays do not show (here: nothing taken from them): `locked`
+    keeps what the arithmetic leaves, as when locking node by node."""
+    cells = [_cell(6), _cell(6)]
+    nodes, dcpu, dmem = np.array([1, 4]), np.array([1.0, 2.0]), np.array([0.5, 0.25])
+    for blanket, cell in zip((True, False), cells, strict=True):
+        if blanket:
+            offered = cell.offer_all(0.0, 1.0)
+            assert offered is not None
+            cpu, mem = offered[0], offered[1]
+        else:
+            cpu, mem = (np.maximum(x, 0.0) for x in cell.free())
+            cell.lock(0.0, cpu, mem)
+        cell.unlock(1.0, nodes, dcpu, dmem)
+        if blanket:
+            cell.return_offer(2.0, cpu, mem, [])
+        else:
+            cell.lock(2.0, cpu, mem, sign=-1.0)
+    assert cells[0].locked_cpu.tolist() == [0.0, -1.0, 0.0, 0.0, -2.0, 0.0]
+    for got, expected in zip(cells[0].free(), cells[1].free(), strict=True):
+        assert got.tolist() == expected.tolist()
+    assert cells[0].locked_mem.tolist() == cells[1].locked_mem.tolist()
+    assert cells[0].finish(3.0).tolist() == cells[1].finish(3.0).tolist()
