@@ -69,6 +69,19 @@ def service_counts(points: int, most: int = 1000) -> list[int]:
     return [int(v) for v in values]
 
 
+def _staffing(base: Scenario, scenario: Scenario, summary: dict[str, float]) -> dict[str, float]:
+    """The arithmetic beside a run: expected utilisation of the operators and the runners at
+    this size, the era's break points, and the team the run staffed."""
+    load = operator_load(scenario)
+    return {
+        "utilisation_expected": load.utilisation,
+        "ci_utilisation_expected": load.ci_utilisation,
+        "break_services": operator_load(base).break_services,
+        "ci_break_services": operator_load(base).ci_break_services,
+        "operators": team(scenario, summary),
+    }
+
+
 def growth_sweep(
     eras: Iterable[str | Path],
     services: Sequence[int],
@@ -89,14 +102,9 @@ def growth_sweep(
     outcomes = execute(tasks, run_task, jobs=jobs, label="growth").outcomes
     rows = []
     for (base, n, scenario), outcome in zip(points, outcomes, strict=True):
-        load = operator_load(scenario)
         row = {"era": base.name, "services": n}
         row.update({k: outcome.summary.get(k, np.nan) for k in KPIS})
-        row["utilisation_expected"] = load.utilisation
-        row["ci_utilisation_expected"] = load.ci_utilisation
-        row["break_services"] = operator_load(base).break_services
-        row["ci_break_services"] = operator_load(base).ci_break_services
-        row["operators"] = team(scenario, outcome.summary)
+        row.update(_staffing(base, scenario, outcome.summary))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -171,7 +179,6 @@ def one_world_growth(
     rows = []
     for (base, n, scenario), outcome in zip(points, execution.outcomes, strict=True):
         summary = outcome.summary
-        load = operator_load(scenario)
         weeks = scenario.measured_period / (7 * DAY)
         row: dict[str, object] = {"era": base.name, "services": n}
         row["services_served"] = services_served(scenario)
@@ -184,11 +191,7 @@ def one_world_growth(
         row["people_per_week_usd"] = people
         row["cost_per_week_usd"] = serving + tooling + people
         row["cost_per_service_per_week_usd"] = (serving + tooling + people) / n
-        row["utilisation_expected"] = load.utilisation
-        row["ci_utilisation_expected"] = load.ci_utilisation
-        row["break_services"] = operator_load(base).break_services
-        row["ci_break_services"] = operator_load(base).ci_break_services
-        row["operators"] = team(scenario, outcome.summary)
+        row.update(_staffing(base, scenario, outcome.summary))
         rows.append(row)
     sweep = pd.DataFrame(rows)
     sweep.attrs["seconds"] = execution.seconds  # wall clock, not part of the table's values
