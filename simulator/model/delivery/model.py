@@ -1372,6 +1372,12 @@ class DeliveryModel:
     def _live(self, service: int) -> LiveDefect | None:
         return self.runtime.live_defect(service) if self.runtime is not None else None
 
+    def bad_version_since(self, service: int) -> float | None:
+        """Since when a bad version of the service has been serving (None if none is): what
+        a responder's diagnosis of an error alert looks for down the call tree."""
+        live = self._live(service)
+        return None if live is None else live.since
+
     def _measure(self, incident: Incident, live: LiveDefect | None) -> None:
         """A bad version's incident hit the share of its service's visits that failed while
         it was open (a canary's slice, a rollout's growing share, a partial defect)."""

@@ -513,6 +513,10 @@ class MonitoringModel:
         failed = self._failed_node(rule, target, overloaded)
         if failed is not None:
             name, cause = self.station_names[failed], INFRASTRUCTURE
+        elif overloaded is None and rule.scope == ENTRY_POINT:
+            culprit = self._bad_version(target)
+            if culprit is not None:
+                name = self.station_names[culprit]
         service = delivery_service(self.scenario, name)
         number = len(self.incidents)
         incident = _Incident(name, service, cause, alert.started, now)
@@ -559,6 +563,23 @@ class MonitoringModel:
             if nodes.lost(station):
                 return station
         return None
+
+    def _bad_version(self, entry: int) -> int | None:
+        """The diagnosis of an error alert on an entry point: the station of its call tree
+        whose bad version has served longest (the entry point's own first), or None when
+        none serves one. Its incident is then that service's, and the remedy rolls it back,
+        wherever in the tree it is."""
+        delivery = self.delivery
+        assert delivery is not None
+        found: list[tuple[float, int, int]] = []
+        for station in self._trees[entry]:
+            name = self.station_names[station]
+            if name == MONOLITH:
+                return None  # one service: the entry point's own diagnosis finds it
+            since = delivery.bad_version_since(delivery_service(self.scenario, name))
+            if since is not None:
+                found.append((since, station != entry, station))
+        return min(found)[2] if found else None
 
     def _replace_node(self, incident: _Incident, station: int) -> Callable[[str], simpy.Event]:
         """The remedy of a failed node: the responder replaces it (`failures.node_repair`);
