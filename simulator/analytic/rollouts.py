@@ -24,8 +24,8 @@ on. How long each strategy takes (`ramp_time` and the processes below):
 
 Not modelled here (docs/delivery.md): the capacity a rolling update or a degraded manual
 deploy takes away while replicas restart (the queues keep their replicas), latency
-regressions (`latency_factor`: the canary analysis compares errors only), and scripted
-deploys (`services.NAME.deploys`).
+regressions (`latency_factor`: the canary analysis compares errors only). Scripted deploys
+(`services.NAME.deploys`) run through the same ramps (`scripted`, started by the run).
 """
 
 from __future__ import annotations
