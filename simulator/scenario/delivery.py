@@ -27,6 +27,7 @@ Process = Literal["ticket", "config-management", "automated"]
 PROCESSES: tuple[str, ...] = get_args(Process)
 Strategy = Literal["rolling", "blue-green", "canary"]
 ReleaseUnit = Literal["service", "application"]
+Rerelease = Literal["next-release", "next-window", "at-once"]
 Alerting = Literal["threshold", "burn-rate"]
 RunnerBilling = Literal["always-on", "per-use"]
 
@@ -457,6 +458,15 @@ class Delivery(ScenarioModel):
         "service (each service's changes are released and deployed on their own) or "
         "application (one release of every service's waiting changes, deployed as one: a "
         "monolith's build); releases are cut by ticket and config-management",
+    )
+    rerelease: Rerelease = knob(
+        "next-release",
+        "when the good changes of a rolled-back release go out again (ticket and "
+        "config-management): next-release (with the next release, among every change "
+        "waiting), next-window (alone at the next release, the changes committed since "
+        "waiting for the one after: a release branch; docs/delivery.md) or at-once (a "
+        "release of them and of what waits is cut right after the rollback, deployed like "
+        "any other)",
     )
     process: Process = knob(
         "ticket",

@@ -395,12 +395,15 @@ def test_analytic_fidelity_runs_the_delivery_model_too():
 
 @pytest.mark.parametrize(
     ("era", "clusters"),
-    [("sysadmin", {"medium", "high"}), ("devops", {"medium", "high"}), ("sre", {"elite", "high"})],
+    [("sysadmin", {"medium"}), ("devops", {"medium", "high"}), ("sre", {"elite", "high"})],
 )
 def test_era_presets_land_in_the_clusters_the_docs_claim(era: str, clusters: set[str]):
     """Each preset at its own size (2, 10, 100 services), seed 1, as docs/delivery.md
     claims. The DORA keys come from the delivery model alone, so the request workload is
-    left out (as in the growth sweep) to keep the test fast."""
+    left out (as in the growth sweep) to keep the test fast. The sysadmin is medium by
+    construction: one release a weekly window (`rerelease: next-window`) caps his deploy
+    frequency at medium, and his weekly builds fail far more often than high's 15%, so at
+    most two of the four keys are high and the median rounded down is medium."""
     from simulator.experiments.growth import DELIVERY_ONLY
     from simulator.metrics.delivery import CLUSTERS
 

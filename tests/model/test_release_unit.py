@@ -27,14 +27,29 @@ MONOLITH = {
 }
 
 
-def _run(unit: str, seed: int = 4) -> simulator.Result:
-    overrides = {**MONOLITH, "delivery.release_unit": unit}
+def _run(unit: str, seed: int = 4, rerelease: str = "at-once") -> simulator.Result:
+    overrides = {**MONOLITH, "delivery.release_unit": unit, "delivery.rerelease": rerelease}
     return simulator.run(load_scenario(BY_HAND, overrides=overrides), seed=seed)
 
 
 @pytest.fixture(scope="module")
 def whole() -> simulator.Result:
     return _run("application")
+
+
+def _next_release_after_each_failure(result: simulator.Result) -> list[float]:
+    """For each failed release, the time from its rollback to the next release cut."""
+    deploys = result.tables["deploys"].sort_values("requested")
+    failed = deploys[deploys["outcome"] == "failed"]
+    assert not failed.empty, "the seed must give a bad release"
+    gaps = []
+    for _, bad in failed.iterrows():
+        after = deploys["requested"] > bad["requested"]
+        later = deploys[after & (deploys["outcome"] != "rollback")]
+        if not later.empty:
+            gaps.append(later["requested"].iloc[0] - bad["finished"])
+    assert gaps
+    return gaps
 
 
 def test_a_release_of_the_application_carries_every_services_changes(whole):
@@ -52,18 +67,52 @@ def test_released_by_service_each_service_deploys_on_its_own():
     assert set(deploys["service"]) == {0, 1}
 
 
-def test_a_rolled_back_release_goes_out_again_without_waiting_a_day(whole):
-    deploys = whole.tables["deploys"].sort_values("requested")
-    failed = deploys[deploys["outcome"] == "failed"]
-    assert not failed.empty, "the seed must give a bad release"
-    for _, bad in failed.iterrows():
-        after = deploys["requested"] > bad["requested"]
-        later = deploys[after & (deploys["outcome"] != "rollback")]
+def test_with_rerelease_at_once_a_rolled_back_release_goes_out_again_at_once(whole):
+    # the next release is cut when the rollback is done, not at the next daily cut
+    assert max(_next_release_after_each_failure(whole)) < 12 * 3600.0
+
+
+def _off_the_release_ticks(result: simulator.Result) -> int:
+    """Releases cut at another time than a daily cut (the scenario's day starts at 00:00)."""
+    deploys = result.tables["deploys"]
+    cuts = deploys[deploys["outcome"] != "rollback"]["requested"].to_numpy()
+    return int((~np.isclose(cuts % 86400.0, 0.0)).sum())
+
+
+def test_by_default_a_rolled_back_release_waits_for_the_next_release(whole):
+    """`rerelease: next-release` (the default): the good changes of a rolled-back release
+    wait for the next daily cut, like any change that missed one; at once, they do not."""
+    result = _run("application", rerelease="next-release")
+    assert _next_release_after_each_failure(result)  # a bad release, and a release after
+    assert _off_the_release_ticks(result) == 0
+    assert _off_the_release_ticks(whole) > 0
+
+
+def _newer_changes_in_rereleases(result: simulator.Result) -> int:
+    """Changes committed after a failed release's cut that went out with the first
+    successful release after it."""
+    deploys = result.tables["deploys"].sort_values("requested")
+    changes = result.tables["changes"]
+    releases = deploys[deploys["outcome"] != "rollback"]
+    newer = pairs = 0
+    for _, bad in releases[releases["outcome"] == "failed"].iterrows():
+        later = releases[(releases["requested"] > bad["requested"]) & (releases["outcome"] == "ok")]
         if later.empty:
             continue
-        # the next release is cut when the rollback is done, not at the next daily cut
-        gap = later["requested"].iloc[0] - bad["finished"]
-        assert gap < 12 * 3600.0
+        pairs += 1
+        shipped = changes[np.isclose(changes["deployed"], later["finished"].iloc[0])]
+        newer += int((shipped["committed"] > bad["requested"]).sum())
+    assert pairs, "the seed must give a failed release followed by a good one"
+    return newer
+
+
+def test_next_window_sends_the_rolled_back_release_out_alone(whole):
+    """`rerelease: next-window`: the release after a failed one carries its good changes
+    (and fixes) only, nothing committed since (a release branch); at once, it does."""
+    result = _run("application", rerelease="next-window")
+    assert _next_release_after_each_failure(result)
+    assert _newer_changes_in_rereleases(result) == 0
+    assert _newer_changes_in_rereleases(whole) > 0
 
 
 def test_an_incident_of_the_whole_application_counts_against_every_service(whole):

@@ -12,7 +12,8 @@ never passes s · work per service / working hours for long, so the queue breaks
 is 1 or more (and then first where the smallest team would). When the team is staffed for
 the work (`organisation.operational_share` = f < 1), it has at least the expected hours / f
 working hours, so ρ ≤ f and the queue never breaks. The expected hours (deploys, toil,
-incidents) do not depend on the team, only the utilisation does, so there is no circle.
+incidents, and those the running services bring: `runtime_incidents`) do not depend on the
+team, only the utilisation does, so there is no circle.
 The simulation uses none of this except those expected hours, to staff that team (the same
 one here and in the model); the tests and the growth experiment compare the rest with what
 the simulation measures.
@@ -25,8 +26,11 @@ from dataclasses import dataclass, replace
 
 from ...scenario.calendar import Calendar
 from ...scenario.delivery import ConfigManagement, Ticket
+from ...scenario.distributions import Constant, Distribution, Empirical, Exponential, Uniform
+from ...scenario.rollout import Canary
 from ...scenario.schema import Scenario
 from ...scenario.units import HOUR, WEEK
+from ..failures import replaced_automatically, simulates_node_failures
 from .decisions import burn_rate_detection, detection_delay
 
 
@@ -54,10 +58,13 @@ class Load:
     """The team grows by one operator per this many services (None: a fixed team)."""
     operational_share: float | None = None
     """The team is staffed so that `total_hours` fill at most this share of its hours."""
+    runtime_hours: float = 0.0
+    """Hours of the incidents the running services and their infrastructure bring, besides
+    the releases' own (`runtime_incidents`)."""
 
     @property
     def total_hours(self) -> float:
-        return self.deploy_hours + self.toil_hours + self.incident_hours
+        return self.deploy_hours + self.toil_hours + self.incident_hours + self.runtime_hours
 
     @property
     def utilisation(self) -> float:
@@ -195,13 +202,178 @@ def _detection(scenario: Scenario) -> float:
     )
 
 
+def infrastructure_mtbf(scenario: Scenario) -> float:
+    """Mean time between infrastructure failures of one service: `incidents.
+    infrastructure_mtbf` if given; else, when the scenario's cluster simulates failures, a
+    node's MTBF over the nodes a service runs on (any of its nodes failing hurts it); else
+    0, no such failures."""
+    given = scenario.incidents.infrastructure_mtbf
+    if given > 0:
+        return given
+    cluster = scenario.cluster
+    nodes = scenario.delivery.nodes_per_service if scenario.delivery else 0.0
+    if cluster is not None and cluster.failures.enabled and nodes > 0:
+        return cluster.failures.node_mtbf / nodes
+    return 0.0
+
+
+@dataclass(frozen=True)
+class RuntimeIncidents:
+    """Incidents a week that people are expected to handle besides the releases' own
+    (`_expected_work`), by kind, each with a person's hours per incident."""
+
+    infrastructure: float = 0.0
+    """Infrastructure failures the delivery model draws (`incidents.infrastructure_mtbf`,
+    or the cluster's node MTBF over `nodes_per_service`) for the services whose nodes the
+    runtime does not fail itself."""
+    infrastructure_hours: float = 0.0
+    """Diagnosis, repair and follow-up of one."""
+    nodes: float = 0.0
+    """The runtime's node, rack and power-domain failures that page a person (none when an
+    autoscaler replaces the replicas: `failures.replaced_automatically`)."""
+    node_hours: float = 0.0
+    """Diagnosis and follow-up of one (the replacement runs without the responder)."""
+    canary_reports: float = 0.0
+    """Bad canaries on served services that a customer reports before the pipeline's alert
+    or analysis stops them: a person then diagnoses and follows up."""
+    canary_report_hours: float = 0.0
+    """Diagnosis and follow-up of one."""
+
+    @property
+    def hours(self) -> float:
+        """Expected hours a week."""
+        return (
+            self.infrastructure * self.infrastructure_hours
+            + self.nodes * self.node_hours
+            + self.canary_reports * self.canary_report_hours
+        )
+
+
+def _served(scenario: Scenario, services: int) -> set[int]:
+    """The delivery services that run on the scenario's services (`RuntimeDeploys`' and
+    `_drawn_infrastructure`'s mapping: the scenario's order, wrapping round)."""
+    return {i % services for i in range(len(scenario.services))} if services else set()
+
+
+def _equally_likely(distribution: Distribution, grid: int = 20) -> list[float]:
+    """Values standing for a distribution, equally weighted: an empirical one's samples, a
+    constant, a uniform's grid midpoints; any other family by its mean."""
+    if isinstance(distribution, Empirical):
+        return [float(v) for v in distribution.values]
+    if isinstance(distribution, Uniform):
+        half = math.sqrt(3) * distribution.cv * distribution.mean
+        low = distribution.mean - half
+        return [low + 2 * half * (k + 0.5) / grid for k in range(grid)]
+    if isinstance(distribution, Constant):
+        return [distribution.mean]
+    return [distribution.mean_s]
+
+
+def _before(distribution: Distribution, t: float) -> float:
+    """P(a draw of `distribution` < t): exact for exponential and constant delays, else as
+    an exponential of the same mean."""
+    if isinstance(distribution, Constant):
+        return 1.0 if distribution.mean < t else 0.0
+    mean = distribution.mean if isinstance(distribution, Exponential) else distribution.mean_s
+    return 1.0 - math.exp(-t / mean) if mean > 0 else 1.0
+
+
+def customer_first_share(scenario: Scenario) -> float:
+    """Share of bad canaries that a customer reports before the pipeline stops them, on the
+    running services (`on_runtime`): the customers' report delay against the canary's end,
+    which is the first of an alert on its slice (burn-rate rules at the error ratio × the
+    canary's share, at mid-phase of scrape and evaluation, when the pipeline rolls back on
+    alerts) and the analysis's verdict (`canary_duration`; it fails every canary whose
+    error ratio exceeds `max_error_increase`: smaller ones, none at the defaults, pass and
+    are not counted), averaged over `on_runtime.error_ratio`."""
+    delivery = scenario.delivery
+    assert delivery is not None
+    auto, monitoring = delivery.automated, scenario.monitoring
+    alerts = auto.auto_rollback and monitoring.enabled and monitoring.alerting == "burn-rate"
+    rules = [(r.burn, r.long_window, r.short_window, r.page) for r in monitoring.burn_rate_rules]
+    ratios = _equally_likely(delivery.on_runtime.error_ratio)
+    shares = []
+    for ratio in ratios:
+        if ratio <= Canary().max_error_increase:
+            shares.append(0.0)
+            continue
+        end = auto.canary_duration
+        if alerts:
+            delay, _ = burn_rate_detection(
+                ratio * auto.canary_share,
+                monitoring.slo,
+                rules,
+                monitoring.scrape_interval,
+                monitoring.evaluation_interval,
+                0.5,
+                0.5,
+            )
+            end = min(end, delay)
+        shares.append(_before(monitoring.customer_report_delay, end))
+    return sum(shares) / len(shares)
+
+
+def runtime_incidents(scenario: Scenario, services: int | None = None) -> RuntimeIncidents:
+    """The incidents a week that the running services and their infrastructure are expected
+    to bring to people, at `services` delivery services (the runtime, its nodes and served
+    services, as the scenario has them). Not counted: overload (its pages depend on the
+    traffic's shape against the capacity, not on a rate the scenario states), discovery,
+    configuration and secrets incidents, and pages on an entry point for a bad version
+    behind it (docs/delivery.md, "Staffing and on-call rotation")."""
+    delivery = scenario.delivery
+    assert delivery is not None
+    n = services if services is not None else delivery.services
+    incidents = scenario.incidents
+    diagnosis, follow_up = incidents.diagnosis_effort.mean_s, incidents.follow_up_effort
+    responds = (diagnosis + follow_up) / HOUR
+    served = _served(scenario, n)
+    simulated = simulates_node_failures(scenario)
+    mtbf = infrastructure_mtbf(scenario)
+    drawn = n - len(served) if simulated else n
+    infrastructure = drawn * WEEK / mtbf if mtbf > 0 else 0.0
+    nodes = 0.0
+    cluster = scenario.cluster
+    if simulated and served and cluster is not None and not replaced_automatically(scenario):
+        failures = cluster.failures
+        count = sum(t.count for _, t in cluster.node_type_list())
+        nodes = count * WEEK / failures.node_mtbf
+        nodes += math.ceil(count / cluster.nodes_per_rack) * WEEK / failures.rack_mtbf
+        nodes += math.ceil(count / failures.nodes_per_power_domain) * WEEK / failures.power_mtbf
+    reports = 0.0
+    auto = delivery.automated
+    if (
+        delivery.process == "automated"
+        and auto.strategy == "canary"
+        and delivery.on_runtime.enabled
+        and served
+    ):
+        calendar = Calendar.from_organisation(scenario.organisation)
+        weekly_changes, _ = releases_per_week(calendar, delivery.change_rate, 0.0)
+        escaped = delivery.defect_probability * (1 - auto.test_detection)
+        if auto.preview.enabled:
+            escaped *= 1 - auto.preview.detection
+        reports = len(served) * weekly_changes * escaped * customer_first_share(scenario)
+    return RuntimeIncidents(
+        infrastructure=infrastructure,
+        infrastructure_hours=responds + incidents.repair_effort.mean_s / HOUR,
+        nodes=nodes,
+        node_hours=responds,
+        canary_reports=reports,
+        canary_report_hours=responds,
+    )
+
+
 def operator_load(scenario: Scenario, services: int | None = None) -> Load:
     """The expected weekly operator hours of a scenario with a `delivery` section (at
     `services` services if given), ignoring rework and the changes of rolled-back releases
     that go out again (both add a little when changes often fail), with the team
-    `Organisation.team` staffs for them."""
+    `Organisation.team` staffs for them. Besides the releases' work, the incidents the
+    running services are expected to bring (`runtime_incidents`)."""
     organisation = scenario.organisation
-    work = _expected_work(scenario, services)
+    work = replace(
+        _expected_work(scenario, services),
+        runtime_hours=runtime_incidents(scenario, services).hours,
+    )
     team = organisation.team(work.services, work.total_hours)
     week = Calendar.from_organisation(organisation).working_seconds(0.0, WEEK)
     return replace(
@@ -283,15 +455,37 @@ def _expected_work(scenario: Scenario, services: int | None) -> Load:
     caught = noticed if staged else 0.0
     if delivery.release_unit == "application":
         # One release of every service's changes (n times the commits), deployed once. A bad
-        # one is reverted and its good changes go out again at once (nearly every bad
-        # release of the whole application has some), with the changes committed since it
-        # was cut: over its deploy, detection, diagnosis and rollback. That re-deploy is
-        # bad again with probability `again`, so a bad release starts a chain of
-        # 1 / (1 - again) bad deploys, each followed by a re-deploy; a chain cannot go
-        # faster than one bad deploy per window (all week when every one fails again).
+        # one is reverted and its good changes go out with the next release (`rerelease:
+        # next-release`: no more releases than the cadence's), or again at once (`at-once`;
+        # nearly every bad release of the whole application has some), with the changes
+        # committed since it was cut: over its deploy, detection, diagnosis and rollback.
+        # That re-deploy is bad again with probability `again`, so a bad release starts a
+        # chain of 1 / (1 - again) bad deploys, each followed by a re-deploy; a chain cannot
+        # go faster than one bad deploy per window (all week when every one fails again).
         whole, bad = releases_per_week(
             calendar, delivery.change_rate * n, settings.release_interval, p
         )
+        if delivery.rerelease != "at-once":
+            # One release a window. After next-window's failed release, the next window
+            # re-deploys its good changes alone (good but for slips by hand), so a share r
+            # of the new releases fails and 1 / (1 + r) of the windows carry new ones
+            # (ignoring that the release after carries two windows' changes).
+            production = whole - bad * caught
+            failing = bad * (1 - caught)
+            if delivery.rerelease == "next-window" and whole > 0:
+                new = whole / (1 + failing / whole)  # the windows that carry new changes
+                production = whole - bad / whole * new * caught
+                failing = bad / whole * new * (1 - caught)
+            triggers = whole + (production if staged else 0.0)
+            failures = failing + (production - failing) * settings.manual_error_probability
+            return Load(
+                n,
+                whole,
+                triggers * effort / HOUR,
+                toil * n,
+                failures * per_incident / HOUR,
+                team_hours,
+            )
         window = 2 * effort + _detection(scenario) + diagnosis
         commits = delivery.change_rate * n * window / calendar.day_length
         again = 1.0 - math.exp(-commits * p * (1 - caught))

@@ -56,11 +56,10 @@ from ...scenario.delivery import (
 )
 from ...scenario.distributions import Distribution
 from ...scenario.rollout import RolloutSettings
-from ...scenario.schema import Scenario
 from ...scenario.units import HOUR
 from ..context import RunContext, VersionedStations
 from ..failures import simulates_node_failures
-from .capacity import operator_load
+from .capacity import infrastructure_mtbf, operator_load
 from .decisions import (
     BAD_CHANGE,
     CANARY,
@@ -164,21 +163,6 @@ class Incident:
         self.hours = 0.0
 
 
-def infrastructure_mtbf(scenario: Scenario) -> float:
-    """Mean time between infrastructure failures of one service: `incidents.
-    infrastructure_mtbf` if given; else, when the scenario's cluster simulates failures, a
-    node's MTBF over the nodes a service runs on (any of its nodes failing hurts it); else
-    0, no such failures."""
-    given = scenario.incidents.infrastructure_mtbf
-    if given > 0:
-        return given
-    cluster = scenario.cluster
-    nodes = scenario.delivery.nodes_per_service if scenario.delivery else 0.0
-    if cluster is not None and cluster.failures.enabled and nodes > 0:
-        return cluster.failures.node_mtbf / nodes
-    return 0.0
-
-
 _Process = Generator[simpy.Event, Any, None]
 """A SimPy process of the model."""
 
@@ -249,6 +233,9 @@ class DeliveryModel:
         self.incidents: list[Incident] = []
         self.work: list[OperatorWork] = []
         self.pending: list[list[Change]] = [[] for _ in range(n)]
+        self.held: list[list[Change]] = [[] for _ in range(n)]
+        """Per release unit: a rolled-back release's good changes, which go out alone at the
+        next release (`rerelease: next-window`: a release branch)."""
         self.deploying = [False] * n
         self.outages: list[list[tuple[float, float, float]]] = [[] for _ in range(n)]
         """Per service: (start, end, share of traffic affected) of every incident."""
@@ -500,8 +487,12 @@ class DeliveryModel:
                 return
             if tick > env.now:
                 yield env.timeout(tick - env.now)
-            for service in range(self.delivery.services):
-                if self.pending[service]:
+            whole = self.delivery.release_unit == "application"  # one unit: service 0
+            for service in range(1 if whole else self.delivery.services):
+                if self.held[service]:  # the rolled-back release again, alone
+                    changes, self.held[service] = self.held[service], []
+                    self._start_release(service, changes)
+                elif any(self.pending) if whole else self.pending[service]:
                     self._cut(service)
 
     def _cut(self, service: int) -> None:
@@ -512,6 +503,9 @@ class DeliveryModel:
             self.pending = [[] for _ in self.pending]
             self.pending[0], service = waiting, 0
         changes, self.pending[service] = self.pending[service], []
+        self._start_release(service, changes)
+
+    def _start_release(self, service: int, changes: list[Change]) -> None:
         deploy = self._record(Deploy(service, self.env.now, changes))
         self.stages.move(changes, "change_board", self.env.now, deploy=deploy.id)
         self.env.process(self._release(deploy))
@@ -911,8 +905,8 @@ class DeliveryModel:
 
     def _send_back(self, changes: list[Change], deployed: bool) -> None:
         """After a rollback: good changes go out with the next release (an automated
-        pipeline keeps their CI verdict; a release of the whole application at once), bad
-        ones come back once a developer fixed them."""
+        pipeline keeps their CI verdict; `rerelease`: among every change waiting, alone, or
+        in a release cut now), bad ones come back once a developer fixed them."""
         automated = self.process == "automated"
         if deployed:
             self.stages.rolled_back(changes)
@@ -933,15 +927,31 @@ class DeliveryModel:
                     self._wait_for_release([change])
                 else:  # a canary: its rollback runs before the next rollout
                     self.stages.move([change], "rework", self.env.now, deploy=change.deploy)
+            elif self._holds():  # the next release is this one's again (a release branch)
+                unit = 0 if self.delivery.release_unit == "application" else change.service
+                self.held[unit].append(change)
+                self.stages.move([change], "release_batch", self.env.now)
             else:  # tested already, if the process tests: the next release
                 self._queue(change)
         if automated and changes:
             service = changes[0].service
             self._kick(service)
-        elif self.delivery.release_unit == "application" and any(not c.bad for c in changes):
-            # the bad changes reverted, the release goes out again now: holding every
-            # service's changes until the next release would stop the whole application
-            self._cut(0)
+        elif self.delivery.rerelease == "at-once" and any(not c.bad for c in changes):
+            # the bad changes reverted, the rest goes out again now, not with the next release
+            # (unless a release without an interval took them already)
+            service = changes[0].service
+            whole = self.delivery.release_unit == "application"
+            if any(self.pending) if whole else self.pending[service]:
+                self._cut(service)
+
+    def _holds(self) -> bool:
+        """Whether a rolled-back release's good changes wait to go out alone at the next
+        release (`rerelease: next-window`; a process that cuts a release per change has no
+        window to wait for)."""
+        return (
+            self.delivery.rerelease == "next-window"
+            and self._process_settings().release_interval > 0
+        )
 
     def _kick(self, service: int) -> None:
         """Start the service's deploy pipeline unless it is running (it takes what waits)."""
