@@ -518,6 +518,10 @@ class AnalyticServices:
             summary.update(self._toll(summary, failed_by))
         return summary, tables
 
+    def down(self) -> np.ndarray | None:
+        """`_down`, for monitoring's samples (`AnalyticSli`): they count the refused visits."""
+        return self._down()
+
     def _down(self) -> np.ndarray | None:
         """Per step and station: whether no replica serves (all on nodes that are down, or
         under the autoscaler none ready again yet)."""

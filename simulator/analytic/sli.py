@@ -4,31 +4,52 @@ visits and bad ones in any interval, integrated over the time steps.
 Per step the analytic fidelity knows each entry point's arrival rate and, in each load
 state, the share of its requests that end too slow (beyond the SLO latency) or by the
 client's timeout, and each station's visit rate, workers and utilisation. A scrape over
-(start, now] integrates those piecewise-constant rates exactly, and adds what the running
-versions do (`AnalyticRollouts.error_ratio`): a request of entry e meets the defects of
-the stations it visits, V[e, s] times on average, so it fails with
+(start, now] integrates those piecewise-constant rates exactly, and adds the requests that
+fail:
 
-    1 − (1 − slow_or_timed_out) × Π_s (1 − err_s)^V[e, s]
+* by what the running versions do (`AnalyticRollouts.error_ratios`: a bad version's defect,
+  or a manual deploy's outage). A visit to station s fails on its own with err_s, so a
+  request survives the call tree below its entry point: per visit of s, down the call DAG
+  from the services that call nobody (`CallTree`),
 
-(each visit fails on its own; a request that fails is not also counted slow). The counts
-are expectations, not whole numbers. The arrays are rebuilt when replicas are added by
-hand (`AnalyticServices.generation`).
+      S_s = (1 − err_s) × Π_calls (1 − p × f_c)^count,   f_c = (1 − S_target)^attempts
+
+  (the number of calls is Binomial(count, p), whose generating function this is; an
+  optional call counts for nothing; `attempts` when the caller retries the failure's
+  cause, `defect` or `unavailable`, else 1; a parallel step that needs the first k answers
+  is summed exactly over its calls). A request of entry e fails with
+  1 − (1 − slow_or_timed_out) × S_e (a request that fails is not also counted slow). The
+  expected visits V[e, s] × err_s still count the visits that fail at each station.
+* by a failed node (`simulator.analytic.nodes`, or the autoscaler's `ElasticFleet`): the
+  visits in progress on its replicas fail (`stale_endpoint`) at its failure, as requests of
+  the entry points whose trees visit those stations (in proportion to their visits there),
+  and a station with no replica left refuses its visits (`unavailable`) in the steps it
+  has none, an outage in the survival above.
+
+The counts are expectations, not whole numbers. The arrays are rebuilt when replicas are
+added by hand or lost with a node (`AnalyticServices.generation`).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+import networkx as nx
 import numpy as np
 
 from ..model.context import Scrape
+from ..scenario.calls import Call, Parallel
+from ..scenario.graph import call_graph
 from .latency import LEVELS
 
 if TYPE_CHECKING:
     from ..scenario.schema import Scenario
+    from .elastic import ElasticFleet
     from .flows import Model
+    from .nodes import AnalyticNodeFailures
     from .rollouts import AnalyticRollouts
     from .stations import StationSteps
 
@@ -69,9 +90,16 @@ class Steps(Protocol):
     @property
     def generation(self) -> int: ...
 
+    @property
+    def nodes(self) -> AnalyticNodeFailures | None: ...
+    @property
+    def fleet(self) -> ElasticFleet | None: ...
+
     def entry_latency(self) -> Mapping[str, _EntryLatency]: ...
 
     def add_replicas(self, station: int, count: int) -> int: ...
+
+    def down(self) -> np.ndarray | None: ...
 
 
 @dataclass(frozen=True)
@@ -86,11 +114,248 @@ class _Integrals:
     capacity: tuple[np.ndarray, np.ndarray]  # worker-seconds available
     bad_share: np.ndarray  # states × entries: too slow or timed out
     replicas: np.ndarray  # states × stations
+    down: dict[int, np.ndarray] = field(default_factory=dict)  # step → stations with none
 
 
 def _cumulative(rates: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     head = np.zeros((1, rates.shape[1]))
     return np.vstack([head, np.cumsum(rates * dt[:, None], axis=0)]), rates
+
+
+@dataclass(frozen=True)
+class _Quorum:
+    """A parallel step that goes on after the first `needed` answers: its calls (target,
+    count, probability, optional, attempts, retried causes) at one caller."""
+
+    caller: int
+    needed: int
+    calls: tuple[tuple[int, int, float, bool, int, bool, bool], ...]
+
+
+@dataclass(frozen=True)
+class CallTree:
+    """The calls of every handler, as arrays for the survival pass (computed once per run).
+
+    Calls in turn and the calls of a parallel step that waits for all are `edges` (a visit
+    survives them all, in whatever order); a parallel step that waits for the first k is a
+    `_Quorum`. `level` is a service's height in the DAG (0: it calls nobody), so that one
+    pass from level 0 up meets every callee before its callers."""
+
+    level: np.ndarray  # stations
+    caller: np.ndarray  # edges
+    target: np.ndarray
+    count: np.ndarray
+    probability: np.ndarray
+    optional: np.ndarray
+    attempts: np.ndarray  # 1 + retries
+    on_defect: np.ndarray  # whether `defect` is retried
+    on_unavailable: np.ndarray  # whether `unavailable` is retried
+    quorums: tuple[_Quorum, ...]
+    callers: tuple[tuple[int, ...], ...]  # per station, who calls it
+    _plans: dict[tuple[int, ...], list[_Level]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> CallTree:
+        names = list(scenario.services)
+        index = {name: i for i, name in enumerate(names)}
+        rows: list[tuple[int, int, int, float, bool, int, bool, bool]] = []
+        quorums: list[_Quorum] = []
+
+        def row(caller: int, call: Call) -> tuple[int, int, int, float, bool, int, bool, bool]:
+            retried = set(call.retry_on)
+            return (
+                caller, index[call.call], call.count, call.probability, call.optional,
+                1 + call.retries, "defect" in retried, "unavailable" in retried,
+            )  # fmt: skip
+
+        for name, spec in scenario.services.items():
+            for step in spec.handler or []:
+                if isinstance(step, Call):
+                    rows.append(row(index[name], step))
+                elif isinstance(step, Parallel):
+                    calls = [row(index[name], c) for c in step.parallel]
+                    if step.wait_for == "all":
+                        rows += calls
+                    else:
+                        quorums.append(
+                            _Quorum(index[name], int(step.wait_for), tuple(c[1:] for c in calls))
+                        )
+        callees: list[set[int]] = [set() for _ in names]
+        for r in rows:
+            callees[r[0]].add(r[1])
+        for q in quorums:
+            callees[q.caller].update(c[0] for c in q.calls)
+        level = np.zeros(len(names), dtype=np.int64)
+        graph = call_graph(scenario)
+        for name in reversed(list(nx.topological_sort(graph))):
+            below = [int(level[t]) + 1 for t in callees[index[name]]]
+            level[index[name]] = max(below, default=0)
+        callers: list[list[int]] = [[] for _ in names]
+        for s, targets in enumerate(callees):
+            for t in targets:
+                callers[t].append(s)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 8
+        return cls(
+            level=level,
+            caller=np.array(columns[0], dtype=np.int64),
+            target=np.array(columns[1], dtype=np.int64),
+            count=np.array(columns[2], dtype=float),
+            probability=np.array(columns[3], dtype=float),
+            optional=np.array(columns[4], dtype=bool),
+            attempts=np.array(columns[5], dtype=float),
+            on_defect=np.array(columns[6], dtype=bool),
+            on_unavailable=np.array(columns[7], dtype=bool),
+            quorums=tuple(quorums),
+            callers=tuple(tuple(c) for c in callers),
+        )
+
+    def survival(
+        self, failing: Mapping[int, float], defects: Mapping[int, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per station, the chance that a visit there meets no failure in its call tree, with
+        every failure of `failing` (by station: a visit's own chance of failing) and with
+        the `defects` among them only (a share of those chances; the rest are outages, the
+        cause `unavailable`)."""
+        size = len(self.level)
+        stations = sorted(k for k, v in failing.items() if v > 0)
+        if not stations:
+            return np.ones(size), np.ones(size)
+        plan = self._plan(tuple(stations))
+        own_defect = np.zeros(size)
+        for k, v in defects.items():
+            own_defect[k] = v
+        with_defects = self._pass(plan, own_defect, None)
+        own = np.zeros(size)
+        for k, v in failing.items():
+            own[k] = v
+        if np.array_equal(own, own_defect):
+            return with_defects, with_defects
+        return self._pass(plan, own, with_defects), with_defects
+
+    def _plan(self, failing: tuple[int, ...]) -> list[_Level]:
+        """Per level, from the bottom: the calls and quorum steps that reach a failing
+        station (the others pass every visit); cached by the failing stations."""
+        cached = self._plans.get(failing)
+        if cached is not None:
+            return cached
+        affected = set(failing)
+        todo = list(failing)
+        while todo:
+            for caller in self.callers[todo.pop()]:
+                if caller not in affected:
+                    affected.add(caller)
+                    todo.append(caller)
+        edges = np.flatnonzero(np.isin(self.target, np.fromiter(affected, dtype=np.int64)))
+        levels = self.level[self.caller[edges]]
+        quorums = [q for q in self.quorums if any(c[0] in affected for c in q.calls)]
+        plan = [
+            self._level(
+                edges[levels == level], [q for q in quorums if self.level[q.caller] == level]
+            )
+            for level in sorted({*levels.tolist(), *(int(self.level[q.caller]) for q in quorums)})
+        ]
+        if len(self._plans) >= 64:
+            self._plans.clear()
+        self._plans[failing] = plan
+        return plan
+
+    def _level(self, edges: np.ndarray, quorums: list[_Quorum]) -> _Level:
+        retried = (self.attempts[edges] > 1) & (self.on_defect[edges] | self.on_unavailable[edges])
+        retries = (
+            (self.attempts[edges], self.on_defect[edges], self.on_unavailable[edges])
+            if retried.any()
+            else None
+        )
+        return _Level(
+            caller=self.caller[edges],
+            target=self.target[edges],
+            made=np.where(self.optional[edges], 0.0, self.probability[edges]),
+            count=self.count[edges],
+            retries=retries,
+            quorums=tuple(quorums),
+        )
+
+    def _pass(self, plan: list[_Level], own: np.ndarray, defects: np.ndarray | None) -> np.ndarray:
+        """One pass up the levels: each visit's survival from its own chance of failing and
+        its callees' (final: a level's callees are all below it). `defects`: the survival
+        with defects only, to tell an attempt's failures by cause (None: all are defects)."""
+        survive = 1.0 - own
+        for level in plan:
+            if level.target.size:
+                reached = survive[level.target]
+                if level.retries is None:
+                    fail = 1.0 - reached
+                else:
+                    known = None if defects is None else defects[level.target]
+                    fail = _final_failure(reached, known, *level.retries)
+                np.multiply.at(survive, level.caller, (1.0 - level.made * fail) ** level.count)
+            for quorum in level.quorums:
+                survive[quorum.caller] *= _quorum_survival(quorum, survive, defects)
+        return survive
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One level of a survival pass: its calls that reach a failing station (the chance
+    each is made, 0 for an optional one; retries when some are retried) and quorum steps."""
+
+    caller: np.ndarray
+    target: np.ndarray
+    made: np.ndarray
+    count: np.ndarray
+    retries: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    quorums: tuple[_Quorum, ...]
+
+
+def _final_failure(
+    survive: np.ndarray,
+    defects: np.ndarray | None,
+    attempts: np.ndarray,
+    on_defect: np.ndarray,
+    on_unavailable: np.ndarray,
+) -> np.ndarray:
+    """A call's chance of failing for good: each attempt fails with F = 1 − survive, a
+    defect with d (the failure with defects only) and an outage with u = F − d; a retried
+    cause sends the next attempt (r = the retried share), so with A attempts the call fails
+    with (unretried share) × (1 + r + … + r^(A−2)) + r^(A−1) × F."""
+    failed = 1.0 - survive
+    defect = failed if defects is None else np.minimum(1.0 - defects, failed)
+    outage = failed - defect
+    retried = np.where(on_defect, defect, 0.0) + np.where(on_unavailable, outage, 0.0)
+    last = retried ** (attempts - 1.0)
+    sent_again = np.where(
+        retried < 1.0, (1.0 - last) / np.maximum(1.0 - retried, 1e-300), attempts - 1.0
+    )
+    return (failed - retried) * sent_again + last * failed
+
+
+def _quorum_survival(quorum: _Quorum, survive: np.ndarray, defects: np.ndarray | None) -> float:
+    """The chance that a parallel step waiting for the first k answers goes on: with N calls
+    made (each with its probability), it fails when more than N − min(k, N) of the required
+    ones fail (the request level's `call_finished`); summed exactly over (made, failed)."""
+    calls = quorum.calls
+    targets = np.array([c[0] for c in calls], dtype=np.int64)
+    fail = _final_failure(
+        survive[targets],
+        None if defects is None else defects[targets],
+        np.array([c[4] for c in calls], dtype=float),
+        np.array([c[5] for c in calls], dtype=bool),
+        np.array([c[6] for c in calls], dtype=bool),
+    )
+    total = sum(c[1] for c in calls)
+    joint = np.zeros((total + 1, total + 1))  # [made, failed]
+    joint[0, 0] = 1.0
+    for (_, count, probability, optional, *_), f in zip(calls, fail.tolist(), strict=True):
+        failing = 0.0 if optional else probability * f
+        for _ in range(count):
+            step = joint * (1.0 - probability)
+            step[1:, :] += joint[:-1, :] * (probability - failing)
+            step[1:, 1:] += joint[:-1, :-1] * failing
+            joint = step
+    made, failed = np.indices(joint.shape)
+    return float(joint[failed <= made - np.minimum(quorum.needed, made)].sum())
 
 
 class AnalyticSli:
@@ -107,13 +372,21 @@ class AnalyticSli:
         names = list(scenario.services)
         self._entry_index = np.array([names.index(e) for e in model.entries], dtype=np.int64)
         self._size = len(names)
+        self.tree: CallTree | None = None
+        """The call tree a request survives (None for a monolith: one visit per request)."""
         if model.monolith:
             self.per_request = np.ones((len(model.entries), 1))
+            self._entry_station = np.zeros(len(model.entries), dtype=np.int64)
         else:
             self.per_request = np.asarray(model.visits_per_request, dtype=float)
+            self._entry_station = self._entry_index
+            self.tree = CallTree.of(scenario)
+        self._base_replicas = np.array([station.replicas for station in model.stations])
         latency = scenario.slo.latency
         self._slo_latency = float(latency) if latency is not None else np.inf
         self._built: tuple[int, _Integrals] | None = None
+        self._last: tuple[tuple[object, object], tuple[np.ndarray, np.ndarray]] | None = None
+        """The last survivals and what they were of (the same ratios step after step)."""
 
     @property
     def station_names(self) -> list[str]:
@@ -143,9 +416,18 @@ class AnalyticSli:
             capacity=_cumulative(workers, dt),
             bad_share=self._bad_share(),
             replicas=steps.replicas,
+            down=self._down_steps(),
         )
         self._built = (services.generation, integrals)
         return integrals
+
+    def _down_steps(self) -> dict[int, np.ndarray]:
+        """The steps in which some station has no replica serving (all on failed nodes),
+        and those stations."""
+        down = self.services.down()
+        if down is None:
+            return {}
+        return {int(k): np.flatnonzero(down[k]) for k in np.flatnonzero(down.any(axis=1))}
 
     def _bad_share(self) -> np.ndarray:
         """Per load state and entry point, the share of requests that end too slow or by
@@ -193,18 +475,47 @@ class AnalyticSli:
         sent = self._between(got.arrivals, start, now)
         visits = self._between(got.visits, start, now)
         ok = 1.0 - got.bad_share[got.state[middle]]
-        failed = np.zeros_like(visits)
+        errors: dict[int, float] = {}
+        defects: dict[int, float] = {}
         if self.rollouts is not None and self.rollouts.active():
             errors = self.rollouts.error_ratios(start, now)
             if errors:
+                defects = self.rollouts.error_ratios(start, now, outages=False)
+        failed = np.zeros_like(visits)
+        first = int(np.searchsorted(edges, start, side="right")) - 1
+        down = [k for k in range(max(first, 0), last + 1) if k in got.down] if got.down else []
+        if not down:
+            survive = self._survival(errors, defects)
+            bad = sent * (1.0 - ok * survive)
+            if errors:
                 stations = np.fromiter(errors, dtype=np.int64)
                 failed[stations] = visits[stations] * np.fromiter(errors.values(), dtype=float)
-                ok = ok * self._survival(errors)
+        else:  # step by step: a station with no replica refuses every visit meanwhile
+            bad = np.zeros_like(sent)
+            for k in range(max(first, 0), last + 1):
+                lo, hi = max(edges[k], start), min(edges[k + 1], now)
+                if hi <= lo:
+                    continue
+                gone = got.down.get(k)
+                ratios = dict(errors)
+                if gone is not None:
+                    ratios.update((int(s), 1.0) for s in gone)
+                part = self._between(got.arrivals, lo, hi)
+                bad += part * (1.0 - ok * self._survival(ratios, defects))
+                if ratios:
+                    stations = np.fromiter(ratios, dtype=np.int64)
+                    seen = self._between(got.visits, lo, hi)[stations]
+                    failed[stations] += seen * np.fromiter(ratios.values(), dtype=float)
         totals = np.zeros(self._size)
         bads = np.zeros(self._size)
         totals[self._entry_index] = sent
-        bads[self._entry_index] = sent * (1.0 - ok)
-        first_bad = {int(i): start for i in self._entry_index[bads[self._entry_index] > 0]}
+        bads[self._entry_index] = bad
+        first_bad = {int(i): start for i in self._entry_index[bad > 0]}
+        for time, per_station, per_entry in self._stale(got, start, now):
+            failed += per_station
+            bads[self._entry_index] += per_entry
+            for i in self._entry_index[per_entry > 0].tolist():
+                first_bad.setdefault(int(i), time)
         return Scrape(
             totals=totals,
             bads=bads,
@@ -215,6 +526,45 @@ class AnalyticSli:
             capacity=self._between(got.capacity, start, now),
             replicas=got.replicas[got.state[last]],
         )
+
+    def _stale(
+        self, got: _Integrals, start: float, now: float
+    ) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """The visits in progress that failed nodes took down in (start, now]: per failure,
+        its time, the failed visits per station and as requests per entry point.
+
+        The failure's expected number is its own (`stale`); it is shared over the lost
+        stations as the visits in service on them (busy workers × lost / replicas; under the
+        autoscaler, whose failures do not say which replicas went, busy workers), and each
+        station's share over the entry points as their visits there."""
+        nodes, fleet = self.services.nodes, self.services.fleet
+        failing = nodes if nodes is not None else fleet
+        if failing is None or not failing.stale:
+            return []
+        out = []
+        busy = got.busy[1]
+        stale = failing.stale  # in time order
+        lo = bisect.bisect_right(stale, start, key=lambda row: row[0])
+        hi = bisect.bisect_right(stale, now, key=lambda row: row[0])
+        for i in range(lo, hi):
+            time, count = stale[i]
+            if count <= 0:
+                continue
+            k = min(max(int(np.searchsorted(got.edges, time, side="right")) - 1, 0), len(busy) - 1)
+            weight = busy[k].copy()
+            if nodes is not None and i < len(nodes.failures) and nodes.failures[i][0] == time:
+                lost = np.zeros_like(weight)
+                for station, n in nodes.held[nodes.failures[i][1]].items():
+                    lost[station] = n
+                weight *= lost / np.maximum(self._base_replicas, 1)
+            if weight.sum() <= 0:
+                continue
+            per_station = count * weight / weight.sum()
+            reach = got.arrivals[1][k][:, None] * self.per_request  # entries × stations
+            seen = reach.sum(axis=0)
+            share = np.divide(reach, seen, out=np.zeros_like(reach), where=seen > 0)
+            out.append((time, per_station, share @ per_station))
+        return out
 
     # ------------------------------------------------------------------ the run's toll
 
@@ -239,18 +589,31 @@ class AnalyticSli:
                 continue
             defects = rollouts.error_ratios(lo, hi, outages=False)
             sent = self._between(got.arrivals, lo, hi)
-            failed_all = 1.0 - self._survival(with_outages)
-            failed_defect = 1.0 - self._survival(defects)
-            defect += float(sent @ failed_defect)
-            unavailable += float(sent @ (failed_all - failed_defect))
+            survive, survive_defects = self._survivals(with_outages, defects)
+            defect += float(sent @ (1.0 - survive_defects))
+            unavailable += float(sent @ (survive_defects - survive))
         return defect, unavailable
 
-    def _survival(self, errors: dict[int, float]) -> np.ndarray:
+    def _survival(self, errors: Mapping[int, float], defects: Mapping[int, float]) -> np.ndarray:
         """Per entry point, the chance that a request meets no failure at the stations of
-        `errors` (each visit fails on its own)."""
+        `errors` (each visit fails on its own; `defects`: the part of them that bad
+        versions' defects make, the rest outages)."""
+        return self._survivals(errors, defects)[0]
+
+    def _survivals(
+        self, errors: Mapping[int, float], defects: Mapping[int, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`_survival`, and the same with the defects only."""
         if not errors:
-            return np.ones(self.per_request.shape[0])
-        stations = np.fromiter(errors, dtype=np.int64)
-        err = np.fromiter(errors.values(), dtype=float)
-        survive = np.log1p(-np.minimum(err, 1.0 - 1e-15))  # log of a visit's success
-        return np.exp(self.per_request[:, stations] @ survive)
+            ones = np.ones(len(self._entry_station))
+            return ones, ones
+        if self.tree is None:  # a monolith: one visit of its one station per request
+            survive = np.full(len(self._entry_station), 1.0 - errors.get(0, 0.0))
+            return survive, np.full(len(self._entry_station), 1.0 - defects.get(0, 0.0))
+        key = (tuple(errors.items()), tuple(defects.items()))
+        if self._last is not None and self._last[0] == key:  # a version's steady ratio
+            return self._last[1]
+        survive, survive_defects = self.tree.survival(errors, defects)
+        got = survive[self._entry_station], survive_defects[self._entry_station]
+        self._last = (key, got)
+        return got
