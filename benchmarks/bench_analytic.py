@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/bench_analytic.py --fleet          # 10,000 services × 365 d
     .venv/bin/python benchmarks/bench_analytic.py --fleet --baseline /tmp/old   # both sides
     .venv/bin/python benchmarks/bench_analytic.py --baseline /tmp/old   # side by side, horizons
+    .venv/bin/python benchmarks/bench_analytic.py --failures --baseline /tmp/old   # node failures
     .venv/bin/python benchmarks/bench_analytic.py --accuracy       # cross-validation: ~1 h
     .venv/bin/python benchmarks/bench_analytic.py --accuracy --save runs.json   # keep runs
     .venv/bin/python benchmarks/bench_analytic.py --accuracy --load runs.json   # reuse them
@@ -23,6 +24,11 @@ temporary YAML and run as `sresim run FILE --set horizon=365d`. Targets: under 6
 under 1 GB. (A benchmark, not a shipped scenario: the file is 1.9 MB and the test suite
 stays fast.) With `--baseline CHECKOUT`, the other checkout runs the same file too, the
 two sides alternating.
+
+Node failures (`--failures`): sre-1000 over 3 days with the cluster's node failures on
+(`cluster.failures.node_mtbf=30d`, seed 1: 17 of its 200 nodes fail), each failure and
+repair changing the replicas from a step on; with `--baseline CHECKOUT` both sides, which
+must print the same summary (its SHA-256 is shown).
 
 Side by side (`--baseline CHECKOUT`): sre-1000 over 30, 90 and 365 days, each in child
 processes of this checkout and of another one (e.g. `git worktree add /tmp/old HEAD`),
@@ -61,7 +67,7 @@ FLEET_LIMITS = ("--limit", "max_nodes=2e6", "--limit", "max_file_bytes=2e7")
 """The scenario file is larger than the default limits allow (docs/reliability.md)."""
 
 CHILD = r"""
-import contextlib, io, json, sys, time
+import contextlib, hashlib, io, json, sys, time
 wall0, cpu0 = time.perf_counter(), time.process_time()
 from simulator.cli import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
@@ -70,7 +76,8 @@ wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
 status = open("/proc/self/status").read()
 peak_kib = int(status.split("VmHWM:")[1].split()[0])
 print(json.dumps({"code": code, "wall": wall, "cpu": cpu, "peak_bytes": peak_kib * 1024,
-                  "summary_lines": out.getvalue().count("\n")}))
+                  "summary_lines": out.getvalue().count("\n"),
+                  "summary_sha": hashlib.sha256(out.getvalue().encode()).hexdigest()[:12]}))
 """
 
 
@@ -99,6 +106,7 @@ def speed(repeats: int) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, {platform.platform()}")  # fmt: skip
     runs = []
+    print(f"load average {os.getloadavg()[0]:.1f}")
     for repeat in range(repeats):
         result = child_run(SCENARIO)
         runs.append(result)
@@ -185,6 +193,32 @@ def side_by_side(baseline: Path, repeats: int) -> None:
             print(f"{horizon:<18} {side:<9} {cpu:>14.2f} {peak:>19.0f}", flush=True)
 
 
+FAILURES = ("--set", "horizon=3d", "--set", "cluster.failures.enabled=true", "--set",
+            "cluster.failures.node_mtbf=30d", "--seed", "1")  # fmt: skip
+
+
+def failures(repeats: int, baseline: Path | None = None) -> None:
+    """sre-1000 × 3 d with node failures, in child runs (both sides alternating)."""
+    sides = {"this": ROOT} if baseline is None else {"baseline": baseline.resolve(), "this": ROOT}
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    print(f"scenario: sre-1000, {' '.join(FAILURES)}; load average {os.getloadavg()[0]:.1f}")
+    for repeat in range(repeats):
+        for side in list(sides) if repeat % 2 == 0 else list(reversed(sides)):
+            scenario = sides[side] / "scenarios" / "scale" / "sre-1000.yaml"
+            result = child_run(scenario, *FAILURES, root=sides[side])
+            runs[side].append(result)
+            print(
+                f"{side} run {repeat + 1}: wall {result['wall']:.2f} s, CPU {result['cpu']:.2f} s, "
+                f"peak RSS {result['peak_bytes'] / 2**20:.0f} MiB, summary "
+                f"{result['summary_sha']}",
+                flush=True,
+            )
+    for side, found in runs.items():
+        cpu = statistics.median(r["cpu"] for r in found)
+        print(f"{side}: median CPU {cpu:.2f} s")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
 def fleet_yaml(copies: int, path: Path) -> Path:
     """sre-1000's services and entry points `copies` times over, under prefixed names."""
     import yaml
@@ -261,8 +295,13 @@ def main() -> int:
     parser.add_argument(
         "--fleet", action="store_true", help="10,000 services over 365 days (child runs)"
     )
+    parser.add_argument(
+        "--failures", action="store_true", help="sre-1000 × 3 d with node failures (child runs)"
+    )
     args = parser.parse_args()
-    if args.fleet:
+    if args.failures:
+        failures(args.repeats, args.baseline)
+    elif args.fleet:
         fleet(args.repeats, args.baseline)
     elif args.baseline:
         side_by_side(args.baseline, args.repeats)

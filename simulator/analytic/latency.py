@@ -122,23 +122,70 @@ def order_statistic_cdf(
 
 
 class Moments:
-    """Mean and variance of every tree node at every step (arrays over steps)."""
+    """Mean and variance of every tree node at every step (arrays over steps).
 
-    def __init__(self, model: Model, steps: StationSteps) -> None:
+    `earlier`: the moments of an earlier computation of these steps, whose rows `taken`
+    are this one's rows `kept` (the same queues): a visit computed there is computed here
+    at the other rows only; `rows`: the moments at these rows of the steps only. Every row
+    is computed by itself (elementwise, or along its own grid), so the numbers are the same
+    bit for bit as computed at every row.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        steps: StationSteps,
+        earlier: tuple[Moments, np.ndarray, np.ndarray] | None = None,
+        rows: np.ndarray | None = None,
+    ) -> None:
         self.model = model
         self.steps = steps
         self.count = steps.workers.shape[0]
+        self._waits: tuple[np.ndarray, np.ndarray] | None = None
+        if rows is not None:  # these rows of the steps only: their waits, nothing else
+            self._waits = steps.wait_mean[rows], steps.wait_variance[rows]
+            self.count = self._waits[0].shape[0]
         self.visits: dict[tuple[str, bool], MomentPair] = {}
         self._static: dict[int, tuple[float, float]] = {}
+        self._earlier: tuple[dict[tuple[str, bool], MomentPair], np.ndarray, np.ndarray] | None
+        self._earlier = None
+        self._fresh: Moments | None = None
+        if earlier is not None:  # its visits only: not the steps it was computed from
+            before, kept, taken = earlier
+            self._earlier = (before.visits, kept, taken)
+            self._static = before._static
 
     def visit(self, service: str, queued_first: bool = True) -> MomentPair:
         key = (service, queued_first)
         if key not in self.visits:
-            trees = self.model.visits if queued_first else self.model.unqueued_visits
-            self.visits[key] = self.of(trees[service])
+            if self._earlier is not None and key in self._earlier[0]:
+                self.visits[key] = self._extended(key)
+            else:
+                trees = self.model.visits if queued_first else self.model.unqueued_visits
+                self.visits[key] = self.of(trees[service])
         return self.visits[key]
 
+    def _extended(self, key: tuple[str, bool]) -> MomentPair:
+        """An earlier visit's rows kept, the others computed (by `_fresh`, on those rows)."""
+        assert self._earlier is not None
+        visits, kept, taken = self._earlier
+        fresh = np.ones(self.count, dtype=bool)
+        fresh[kept] = False
+        if self._fresh is None:
+            self._fresh = Moments(self.model, self.steps, rows=fresh)
+            self._fresh._static = self._static
+        pair = self._fresh.visit(*key) if fresh.any() else (np.zeros(0), np.zeros(0))
+        out = []
+        for before, now in zip(visits[key], pair, strict=True):
+            values = np.empty(self.count)
+            values[kept] = before[taken]
+            values[fresh] = now
+            out.append(values)
+        return out[0], out[1]
+
     def wait(self, station: int) -> MomentPair:
+        if self._waits is not None:
+            return self._waits[0][:, station], self._waits[1][:, station]
         return self.steps.wait_mean[:, station], self.steps.wait_variance[:, station]
 
     def of(self, node: Node) -> MomentPair:
@@ -421,6 +468,7 @@ class LatticeEvaluator:
         users: dict[tuple[str, bool], int],
         children: dict[tuple[str, bool], frozenset[tuple[str, bool]]],
         shared: dict[object, np.ndarray] | None = None,
+        names: dict[int, object] | None = None,
     ) -> None:
         self.model = model
         self.steps = steps
@@ -431,6 +479,10 @@ class LatticeEvaluator:
         self._memo: dict[tuple[str, bool], np.ndarray] = {}
         self._waits: dict[int, np.ndarray] = {}
         self._fixed_spectra = {} if shared is None else shared
+        self._names = {} if names is None else names
+        """A network or work distribution's key among the fixed spectra, by its id (its
+        repr, a pydantic model's, is slow, and a fleet's trees hold the same few thousands
+        of times)."""
 
     def visit(self, service: str, queued_first: bool, at: np.ndarray) -> np.ndarray:
         key = (service, queued_first)
@@ -459,7 +511,10 @@ class LatticeEvaluator:
                 return self.visit(node.service, node.queued_first, at)
             case Delay():
                 dist = node.dist  # equal distributions (by their fields) share a spectrum
-                key = id(dist) if isinstance(dist, Empirical) else repr(dist)
+                key = self._names.get(id(dist))
+                if key is None:
+                    key = id(dist) if isinstance(dist, Empirical) else repr(dist)
+                    self._names[id(dist)] = key
                 return self._fixed(key, lambda: self.lattice.distribution(dist))
             case Fixed():
                 return self._fixed(
@@ -634,6 +689,7 @@ def lattice_distributions(
     were evaluated alone: every operation acts on each row by itself.
     """
     shared: dict[object, np.ndarray] = {}
+    names: dict[int, object] = {}  # the model's distributions: alive while this runs
     children = visit_children(model)
     reach: dict[VisitKey, list[VisitKey]] = {}
     groups: dict[float, list[tuple[str, int]]] = {}
@@ -644,7 +700,7 @@ def lattice_distributions(
     for span, members in groups.items():
         lattice = Lattice(span)
         for (service, step), masses in _evaluate(
-            model, steps, lattice, members, children, reach, shared
+            model, steps, lattice, members, children, reach, shared, names
         ).items():
             if masses[-lattice.points // 20 :].sum() <= TAIL_MASS:
                 found[service, step] = (np.arange(masses.size) * (span / (masses.size - 1)), masses)
@@ -655,9 +711,9 @@ def lattice_distributions(
         for _ in range(3):
             wider *= 2
             bigger = Lattice(wider)
-            masses = _evaluate(model, steps, bigger, [(service, step)], children, reach, shared)[
-                service, step
-            ]
+            masses = _evaluate(
+                model, steps, bigger, [(service, step)], children, reach, shared, names
+            )[service, step]
             if masses[-bigger.points // 20 :].sum() <= TAIL_MASS:
                 break
         found[service, step] = (np.arange(masses.size) * (wider / (masses.size - 1)), masses)
@@ -672,6 +728,7 @@ def _evaluate(
     children: dict[VisitKey, frozenset[VisitKey]],
     reach: dict[VisitKey, list[VisitKey]],
     shared: dict[object, np.ndarray],
+    names: dict[int, object] | None = None,
 ) -> dict[tuple[str, int], np.ndarray]:
     """Masses of visits to entry services at steps, on one lattice, all steps at once."""
     needed: dict[VisitKey, set[int]] = {}
@@ -686,7 +743,7 @@ def _evaluate(
     tops = list(dict.fromkeys((service, True) for service, _ in jobs))
     for key in tops:
         users[key] += 1
-    evaluator = LatticeEvaluator(model, steps, lattice, rows, users, children, shared)
+    evaluator = LatticeEvaluator(model, steps, lattice, rows, users, children, shared, names)
     result: dict[tuple[str, int], np.ndarray] = {}
     for key in tops:
         wanted = np.array(sorted({step for service, step in jobs if service == key[0]}))

@@ -56,7 +56,15 @@ from .latency import (
 from .nodes import AnalyticNodeFailures
 from .rollouts import AnalyticRollouts, StationRef
 from .sli import AnalyticSli
-from .stations import RHO_CAP, Autoscaler, StationSteps, simulate_stations
+from .stations import (
+    RHO_CAP,
+    Autoscaler,
+    StationSteps,
+    coupled_parts,
+    simulate_rows,
+    simulate_stations,
+    station_work,
+)
 
 if TYPE_CHECKING:
     import simpy
@@ -172,6 +180,16 @@ class Timeline:
     arrivals: np.ndarray  # steps × entries
     state: np.ndarray  # steps → state
     state_arrivals: np.ndarray  # states × entries
+    per_step: bool = False
+    """Every step its own state, in order (an autoscaler, or a station saturated)."""
+
+    @property
+    def state_steps(self) -> np.ndarray:
+        """The first step of each state (whose rates and replicas its numbers are)."""
+        if self.per_step:
+            return np.arange(len(self.state))
+        _, first = np.unique(self.state, return_index=True)
+        return first
 
     @property
     def state_dt(self) -> np.ndarray:
@@ -281,6 +299,10 @@ class AnalyticServices:
     `simulator.analytic.stations.Autoscaler`) replaces the HPA, and nodes stay fixed.
     """
 
+    incremental = True
+    """Replicas changed during the run: compute only the steps from the change on (False:
+    every step again, the same numbers; for the tests that compare the two)."""
+
     def __init__(self, context: RunContext, autoscaler: Autoscaler | None = None) -> None:
         scenario = self.scenario = context.scenario
         self.model = model = compile_model(scenario)
@@ -294,8 +316,15 @@ class AnalyticServices:
         self.moments = Moments(model, steps)
         self.generation = 0
         """How many times the steps were computed again (replicas added by hand)."""
+        self.changed_from = 0
+        """The first step whose numbers the last computation may have changed (0 at the
+        start, or when all were computed again): the steps before are the same, bit for bit,
+        for a reader that keeps integrals over the steps (`AnalyticSli`)."""
         self._extra: np.ndarray | None = None
         self._entry_latency: dict[str, EntryLatency] | None = None
+        self._lattices: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+        """Lattice distributions by (entry, first step of the state), kept across a
+        recomputation for the states it keeps."""
         self._sli: AnalyticSli | None = None
         self.failures = _failure_mechanisms(scenario)
         self.nodes: AnalyticNodeFailures | None = None
@@ -368,16 +397,28 @@ class AnalyticServices:
 
     def _change_replicas(self, change: dict[int, int], first: int) -> dict[int, int]:
         """Replicas added (or, negative, taken away) from step `first` on; the steps from
-        there computed again. Returns each changed station's replicas then."""
+        there computed again (`_resimulate`: the states before are kept, with their latency
+        moments and lattices). Returns each changed station's replicas then."""
         now = self.env.now
         steps = len(self.timeline.dt)
         if self._extra is None:
             self._extra = np.zeros((steps, len(self.model.stations)), dtype=np.int64)
         for station, count in change.items():
             self._extra[first:, station] += count
-        timeline, steps_now = _simulate(self.scenario, self.model, None, self._extra)
+        before, rows_before = self.steps, self.timeline.state_steps
+        timeline, steps_now, kept = _resimulate(
+            self.model, self._extra, self.timeline, before, first, self.incremental
+        )
         self.timeline, self.steps = timeline, steps_now
-        self.moments = Moments(self.model, steps_now)
+        if kept is None:
+            self.moments = Moments(self.model, steps_now)
+            self._lattices = {}
+            self.changed_from = 0
+        else:
+            self.moments = Moments(self.model, steps_now, (self.moments, kept.rows, kept.taken))
+            kept_steps = set(rows_before[kept.taken].tolist())
+            self._lattices = {k: v for k, v in self._lattices.items() if k[1] in kept_steps}
+            self.changed_from = first
         self._entry_latency = None
         self.generation += 1
         later = [row for row in self._pending if row[2] not in ("saturated", "recovered")]
@@ -395,7 +436,10 @@ class AnalyticServices:
         timeline, steps = self.timeline, self.steps
         now_step = int(np.searchsorted(timeline.starts, self.env.now, side="right")) - 1
         state = timeline.state[max(now_step, 0)]
-        rate, latency = _visit_latency(self.model, steps, self.moments, timeline.state_arrivals)
+        stations = [s for s in lost if int(steps.replicas[state, s]) > 0]
+        rate, latency = _visit_latency(
+            self.model, steps, self.moments, timeline.state_arrivals, stations
+        )
         failed = 0.0
         for station, count in lost.items():
             replicas = int(steps.replicas[state, station])
@@ -466,7 +510,7 @@ class AnalyticServices:
         """Latency of every entry point in every state (computed once per generation)."""
         if self._entry_latency is None:
             self._entry_latency = _entries(
-                self.scenario, self.model, self.steps, self.moments, self.timeline
+                self.scenario, self.model, self.steps, self.moments, self.timeline, self._lattices
             )
         return self._entry_latency
 
@@ -616,27 +660,147 @@ def _simulate(
         if entries
         else np.zeros((len(dt), 0))
     )
-    replicas = None
-    if extra is not None:
-        base = np.array([s.replicas for s in model.stations], dtype=np.int64)
-        replicas = base + extra
-        # A station left with no replica (all on failed nodes) refuses its visits
-        # (`_unavailable`) and builds no queue: its queue is computed with the replicas it
-        # had, for the requests that do not visit it, and reported as none (`_serving`).
-        replicas = np.where(replicas > 0, replicas, base)
+    replicas = _replicas(model, extra) if extra is not None else None
     if autoscaler is None and not _saturates(model, arrivals, replicas):
-        top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
-        keys = np.round(arrivals / top * 1e12).astype(np.int64)
-        if extra is not None:
-            keys = np.column_stack([keys, extra])
-        _, first, state = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        state = state.ravel()
+        first, state = _fold(arrivals, extra)
         chosen = replicas[first] if replicas is not None else None
         stations = simulate_stations(model, arrivals[first], dt[first], replicas=chosen)
         timeline = Timeline(starts, dt, measured, arrivals, state, arrivals[first])
         return timeline, stations
     stations = simulate_stations(model, arrivals, dt, replicas=replicas, autoscaler=autoscaler)
-    return Timeline(starts, dt, measured, arrivals, np.arange(len(dt)), arrivals), stations
+    timeline = Timeline(starts, dt, measured, arrivals, np.arange(len(dt)), arrivals, True)
+    return timeline, stations
+
+
+def _replicas(model: Model, extra: np.ndarray) -> np.ndarray:
+    """The scenario's replicas plus `extra` (steps × stations)."""
+    base = np.array([s.replicas for s in model.stations], dtype=np.int64)
+    replicas = base + extra
+    # A station left with no replica (all on failed nodes) refuses its visits
+    # (`_unavailable`) and builds no queue: its queue is computed with the replicas it
+    # had, for the requests that do not visit it, and reported as none (`_serving`).
+    return np.where(replicas > 0, replicas, base)
+
+
+def _fold(arrivals: np.ndarray, extra: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Steps with the same arrival rates (to 1e-12 of the largest) and the same replicas
+    added, as one state: the first step of each state, and each step's state."""
+    top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
+    keys = np.round(arrivals / top * 1e12).astype(np.int64)
+    if extra is not None:
+        keys = np.column_stack([keys, extra])
+    return _unique_rows(keys)
+
+
+def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(keys, axis=0, return_index=True, return_inverse=True)`'s index and
+    inverse, the same arrays, sooner: rows (int64) sorted by their first column alone when
+    it has no ties, else by every column (`np.lexsort`, stable), instead of as structured
+    records (several times slower for a state per step, or a fleet's replicas added)."""
+    if not keys.size:
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        return first, inverse.ravel()
+    order = np.argsort(keys[:, 0], kind="stable")
+    column = keys[order, 0]
+    if (column[1:] == column[:-1]).any():
+        order = np.lexsort(keys.T[::-1])
+    ordered = keys[order]
+    new = np.concatenate([[True], (ordered[1:] != ordered[:-1]).any(axis=1)])
+    inverse = np.empty(len(keys), dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What a recomputation from step `first` on kept of the steps before: the new states
+    `rows` are the earlier states `taken` (the same first step, rates, replicas and queues)."""
+
+    first: int
+    rows: np.ndarray
+    taken: np.ndarray
+
+
+def _resimulate(
+    model: Model,
+    extra: np.ndarray,
+    before: Timeline,
+    steps: StationSteps,
+    first: int,
+    keep: bool = True,
+) -> tuple[Timeline, StationSteps, Kept | None]:
+    """`_simulate` with `extra` changed from step `first` on, the same numbers bit for bit,
+    computing only the states that begin from `first` on: the states before cannot change
+    (their rates, replicas and, step by step, the backlog they start with are the same).
+
+    What is solved for all states together (`Coupled`) is solved again for every state and
+    must come out the same at the states kept; so must their work. Otherwise, or when the
+    run changes between folded states and a state per step, everything is computed again
+    (`_simulate`) and nothing is kept (None); so it is without `keep`."""
+    starts, dt, measured, arrivals = before.starts, before.dt, before.measured, before.arrivals
+    replicas = _replicas(model, extra)
+    per_step = _saturates(model, arrivals, replicas)
+    if per_step:
+        rows, state = np.arange(len(dt)), np.arange(len(dt))
+        timeline = Timeline(starts, dt, measured, arrivals, state, arrivals, True)
+    else:
+        rows, state = _fold(arrivals, extra)
+        timeline = Timeline(starts, dt, measured, arrivals, state, arrivals[rows])
+    earlier = before.state_steps
+    old = before.state[rows]
+    kept = (rows < first) & (earlier[old] == rows)
+    if per_step != before.per_step or not keep:
+        return (*_simulate_again(model, timeline, replicas, rows), None)
+    fresh = np.flatnonzero(~kept)
+    kept_rows, taken = np.flatnonzero(kept), old[kept]
+    work, batches = station_work(model, timeline.state_arrivals)
+    chosen = replicas[rows]
+    coupled = coupled_parts(model, work, chosen, batches, steps.coupled)
+    concurrency = np.array([s.concurrency for s in model.stations])
+    overloaded = not per_step and bool((work[1] >= chosen * concurrency).any())
+    previous = steps.coupled
+    same = (
+        previous is not None
+        and not overloaded
+        and kept_rows.size > 0
+        and _same_bits(work[0][kept_rows], steps.work_rate[taken])
+        and _same_bits(work[1][kept_rows], steps.offered[taken])
+        and coupled.same_rows(kept_rows, previous, taken)
+    )
+    if not same:
+        timeline, steps_now = _simulate_again(model, timeline, replicas, rows)
+        return timeline, steps_now, None
+    parts: list[tuple[StationSteps, np.ndarray, np.ndarray]] = [(steps, taken, kept_rows)]
+    if fresh.size:
+        start = np.zeros(len(model.stations))
+        if per_step and fresh[0] > 0:  # the backlog left by the step before, kept
+            start = steps.backlog[fresh[0] - 1]
+        part = simulate_rows(
+            model,
+            work[:, fresh],
+            batches[fresh] if batches is not None else None,
+            dt[rows[fresh]],
+            chosen[fresh],
+            start,
+            coupled.take(fresh),
+        )
+        parts.append((part, np.arange(fresh.size), fresh))
+    steps_now = StationSteps.gathered(parts, len(rows), coupled)
+    return timeline, steps_now, Kept(first, kept_rows, taken)
+
+
+def _simulate_again(
+    model: Model, timeline: Timeline, replicas: np.ndarray, rows: np.ndarray
+) -> tuple[Timeline, StationSteps]:
+    """Every state computed, as `_simulate` does."""
+    arrivals, dt = timeline.arrivals, timeline.dt
+    if timeline.per_step:
+        return timeline, simulate_stations(model, arrivals, dt, replicas=replicas)
+    return timeline, simulate_stations(model, arrivals[rows], dt[rows], replicas=replicas[rows])
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64))
 
 
 def _serving(steps: StationSteps, down: np.ndarray | None, timeline: Timeline) -> StationSteps:
@@ -701,7 +865,12 @@ def _distinct_rows(values: np.ndarray) -> np.ndarray:
 
 
 def _entries(
-    scenario: Scenario, model: Model, steps: StationSteps, moments: Moments, timeline: Timeline
+    scenario: Scenario,
+    model: Model,
+    steps: StationSteps,
+    moments: Moments,
+    timeline: Timeline,
+    cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, EntryLatency]:
     """Latency of every entry point in every state.
 
@@ -712,6 +881,10 @@ def _entries(
     moment layer. With a parallel step in the tree, the lattice's mean and sd (exact for
     fan-out, up to the lattice) replace the moment layer's gamma-based ones, by the same
     interpolation of their ratios. States whose quantile rows agree to 1e-9 share a row.
+
+    `cache` keeps the lattice distributions by (entry, first step of the state): those
+    found there are not computed again (a lattice is the same, bit for bit, whatever is
+    computed beside it), and it is left with the ones this computation used.
     """
     count = representative_steps(scenario)
     plans: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -729,7 +902,7 @@ def _entries(
             reps = reps[np.concatenate([[True], np.diff(mean[reps]) > 1e-12 * mean[reps][-1]])]
         plans[name] = (mean, sd, weights, reps)
         jobs += [(name, int(r), float(mean[r]), float(sd[r])) for r in reps]
-    distributions = lattice_distributions(model, steps, jobs)
+    distributions = _lattices(model, steps, timeline, jobs, cache)
     entries: dict[str, EntryLatency] = {}
     for name, (mean, sd, weights, reps) in plans.items():
         wait_mean, p_wait = _first_wait(model, steps, moments, name)
@@ -763,14 +936,39 @@ def _entries(
         quantiles = np.maximum(mean[:, None] + sd[:, None] * z, 0.0)
         top = float(np.abs(quantiles).max()) or 1.0
         keys = np.round(quantiles / top * 1e9).astype(np.int64)
-        _, first, rows = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        entries[name] = EntryLatency(
-            mean, sd, quantiles[first], rows.ravel(), wait_mean, p_wait, weights
-        )
+        first, rows = _unique_rows(keys)
+        entries[name] = EntryLatency(mean, sd, quantiles[first], rows, wait_mean, p_wait, weights)
         timeout = scenario.traffic[name].timeout
         if timeout is not None and _timeouts_modelled(scenario):
             entries[name] = client_timeout(entries[name], timeout)
     return entries
+
+
+def _lattices(
+    model: Model,
+    steps: StationSteps,
+    timeline: Timeline,
+    jobs: list[tuple[str, int, float, float]],
+    cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] | None,
+) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
+    """`lattice_distributions` of the jobs, those in `cache` taken from it (see `_entries`)."""
+    if cache is None:
+        return lattice_distributions(model, steps, jobs)
+    first_step = timeline.state_steps
+    keys = {(name, state): (name, int(first_step[state])) for name, state, _, _ in jobs}
+    missing = [job for job in jobs if keys[job[0], job[1]] not in cache]
+    found = lattice_distributions(model, steps, missing) if missing else {}
+    used = {}
+    for name, state, _, _ in jobs:
+        key = keys[name, state]
+        if (name, state) in found:
+            used[key] = found[name, state]
+        else:
+            used[key] = cache[key]
+        found[name, state] = used[key]
+    cache.clear()
+    cache.update(used)
+    return found
 
 
 def _first_wait(
@@ -1007,10 +1205,16 @@ def _visit_rates(model: Model, arrivals: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _visit_latency(
-    model: Model, steps: StationSteps, moments: Moments, arrivals: np.ndarray
+    model: Model,
+    steps: StationSteps,
+    moments: Moments,
+    arrivals: np.ndarray,
+    stations: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per state and station: visit rate and mean visit latency (arrival at the station to
-    its answer; a called visit includes its serialisation work, as a request-level span)."""
+    its answer; a called visit includes its serialisation work, as a request-level span).
+    With `stations`, the latency of those only (the others' columns are NaN): a visit's
+    moments are computed over its whole tree, and a fleet has many."""
     total, called = _visit_rates(model, arrivals)
     if model.monolith:
         latency = np.zeros_like(total)
@@ -1019,7 +1223,12 @@ def _visit_latency(
         with np.errstate(divide="ignore", invalid="ignore"):
             latency = np.where(total > 0, latency / total, 0.0)
         return total, latency
-    latency = np.column_stack([moments.visit(name)[0] for name in model.services])
+    if stations is not None:
+        latency = np.full(total.shape, np.nan)
+        for s in stations:
+            latency[:, s] = moments.visit(model.services[s])[0]
+    else:
+        latency = np.column_stack([moments.visit(name)[0] for name in model.services])
     if model.serialisation > 0:
         extra = steps.wait_mean + model.serialisation
         with np.errstate(divide="ignore", invalid="ignore"):

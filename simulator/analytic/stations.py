@@ -35,13 +35,13 @@ of Stolletz (2008) in its simplest form.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import numpy as np
 from scipy import special
 
-from .flows import Model
+from .flows import Batch, Model
 
 RHO_CAP = 0.98
 """The stationary part of a queue is evaluated at most at this utilisation; the rest of the
@@ -130,6 +130,30 @@ class StationSteps:
     delay_high: np.ndarray
     backlog: np.ndarray
     queued_mean: np.ndarray
+    coupled: Coupled | None = field(default=None, repr=False, compare=False)
+    """The parts of the queues solved together (kept so that a recomputation of some rows
+    can tell whether the others' are unchanged)."""
+
+    @classmethod
+    def gathered(
+        cls,
+        parts: list[tuple[StationSteps, np.ndarray, np.ndarray]],
+        count: int,
+        coupled: Coupled,
+    ) -> StationSteps:
+        """`count` rows taken from several steps: `parts` are (steps, the rows taken, the
+        rows they fill)."""
+        values = {}
+        cuts = [(steps, _as_slice(taken), _as_slice(rows)) for steps, taken, rows in parts]
+        for f in fields(cls):
+            if f.name == "coupled":
+                continue
+            first = getattr(parts[0][0], f.name)
+            out = np.empty((count, *first.shape[1:]), dtype=first.dtype)
+            for steps, taken, rows in cuts:  # consecutive rows (a step each): copied at once
+                out[rows] = getattr(steps, f.name)[taken]
+            values[f.name] = out
+        return cls(**values, coupled=coupled)
 
     @cached_property
     def saturated(self) -> np.ndarray:
@@ -165,6 +189,14 @@ class StationSteps:
         share = self.delay_share
         second = (1.0 - share) * stationary_second + share * self.delay_second
         return np.maximum(second - self.wait_mean**2, 0.0)
+
+
+def _as_slice(index: np.ndarray) -> np.ndarray | slice:
+    """Ascending consecutive indices as a slice (a copy of a block, not a gather)."""
+    consecutive = index.size and int(index[-1]) - int(index[0]) + 1 == index.size
+    if consecutive and bool((np.diff(index) == 1).all()):
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return index
 
 
 @dataclass
@@ -263,6 +295,17 @@ def batch_queue(
     return np.nan_to_num(wait), np.clip(np.nan_to_num(p_wait), 0.0, 1.0)
 
 
+def _distinct_sigma(phases: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """`erlang_gi_m1_sigma` of cells, each distinct (phases, ρ) solved once: the same
+    numbers (cells are iterated each by itself until all have converged, and a repeated
+    cell converges with its first), fewer to iterate (a run's steps repeat their loads)."""
+    keys = np.column_stack(
+        [np.asarray(phases, dtype=np.int64).view(np.uint64), rho.view(np.uint64)]
+    )
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return erlang_gi_m1_sigma(phases[first], rho[first])[inverse.ravel()]
+
+
 def erlang_gi_m1_sigma(phases: np.ndarray, rho: np.ndarray, tol: float = 1e-13) -> np.ndarray:
     """σ of the E_n/M/1 queue (P(wait); the sojourn is exponential with rate μ(1 − σ)): the
     root in (0, 1) of σ = (nρ / (nρ + 1 − σ))^n, by fixed-point iteration from σ = ρ (the
@@ -296,9 +339,140 @@ def service_variability(servers: np.ndarray, rho: np.ndarray, scv: np.ndarray) -
     return np.where(scv >= 1, (1 + scv) / 2, regular)
 
 
+@dataclass(frozen=True)
+class Coupled:
+    """The parts of `stationary` that solve cells together, not each on its own: the E_n/M/1
+    σ of round-robin replicas with one worker (`dealt` cells; one fixed-point iteration for
+    all, run until every cell has converged) and the M^X/M/c queues of batch targets (one
+    per group of equal replicas and workers, run until every row has converged). A cell's
+    value there depends on which other cells were solved with it, so a recomputation of
+    some rows only (`simulate_rows`) takes them from a solution over every row.
+
+    `sigma`: per station with a dealt cell, its column of σ (NaN where not dealt);
+    `batched`: per batch target, its columns of wait and P(wait)."""
+
+    sigma: dict[int, np.ndarray]
+    batched: dict[int, tuple[np.ndarray, np.ndarray]]
+    solved: Solved = field(default_factory=dict, repr=False, compare=False)
+    """The batch queues' groups, for the next solution to reuse where unchanged."""
+
+    def take(self, rows: np.ndarray) -> Coupled:
+        """The same parts at some rows (an index or a mask)."""
+        return Coupled(
+            {s: column[rows] for s, column in self.sigma.items()},
+            {s: (wait[rows], p_wait[rows]) for s, (wait, p_wait) in self.batched.items()},
+        )
+
+    def same_rows(self, rows: np.ndarray, other: Coupled, other_rows: np.ndarray) -> bool:
+        """Whether these parts at `rows` are, bit for bit, `other`'s at `other_rows`."""
+        if self.sigma.keys() != other.sigma.keys() or self.batched.keys() != other.batched.keys():
+            return False
+        pairs = [(self.sigma[s], other.sigma[s]) for s in self.sigma]
+        for s, (wait, p_wait) in self.batched.items():
+            pairs += [(wait, other.batched[s][0]), (p_wait, other.batched[s][1])]
+        return all(
+            np.array_equal(mine[rows].view(np.uint64), theirs[other_rows].view(np.uint64))
+            for mine, theirs in pairs
+        )
+
+
+def _queue_inputs(
+    model: Model, work: np.ndarray, replicas: np.ndarray, columns: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    """Per cell: the work rate, the mean and scv of a work step, the utilisation, capped
+    (ρ), the servers of one queue and the arrival scv of one queue; of the stations
+    `columns` (`work` and `replicas` of those only) or of all."""
+    stations = list(model.stations)
+    if columns is not None:
+        stations = [model.stations[s] for s in columns]
+    concurrency = np.array([s.concurrency for s in stations])
+    policies = [s.load_balancer for s in stations]
+    per_replica = np.array([p in PER_REPLICA for p in policies])
+    round_robin = np.array([p == "round-robin" for p in policies])
+    workers = replicas * concurrency
+    rate, first, second, _ = work
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(rate > 0, first / rate, 0.0)
+        scv = np.where(rate > 0, second / rate / mean**2 - 1.0, 1.0)
+    scv = np.maximum(np.nan_to_num(scv, nan=1.0), 0.0)
+    utilisation = np.where(workers > 0, first / np.maximum(workers, 1), np.inf)
+    rho = np.minimum(utilisation, RHO_CAP)
+    servers = np.where(per_replica, concurrency, workers)
+    arrival_scv = np.where(round_robin & (replicas > 1), 1.0 / np.maximum(replicas, 1), 1.0)
+    return rate, mean, scv, utilisation, rho, servers, arrival_scv
+
+
+def coupled_parts(
+    model: Model,
+    work: np.ndarray,
+    replicas: np.ndarray,
+    batch_rates: np.ndarray | None,
+    known: Coupled | None = None,
+) -> Coupled:
+    """`Coupled` of every cell (steps × stations), as `stationary` solves them, computed
+    on the stations that can have such parts only (round-robin with one worker a replica,
+    batch targets); batch queues in `known` with the same inputs are not solved again."""
+    dealing = [
+        i
+        for i, s in enumerate(model.stations)
+        if s.load_balancer == "round-robin" and s.concurrency == 1
+    ]
+    columns = np.array(sorted({*dealing, *(b.target for b in model.batches)}), dtype=np.int64)
+    if not columns.size:
+        return Coupled({}, {})
+    rate, mean, _, _, rho, servers, arrival_scv = _queue_inputs(
+        model, work[:, :, columns], replicas[:, columns], columns
+    )
+    at = {int(s): j for j, s in enumerate(columns)}
+    return _coupled(
+        model,
+        rate,
+        mean,
+        rho,
+        replicas[:, columns],
+        servers,
+        arrival_scv,
+        batch_rates,
+        columns,
+        at.__getitem__,
+        known.solved if known is not None else None,
+    )
+
+
+def _coupled(
+    model: Model,
+    rate: np.ndarray,
+    mean: np.ndarray,
+    rho: np.ndarray,
+    replicas: np.ndarray,
+    servers: np.ndarray,
+    arrival_scv: np.ndarray,
+    batch_rates: np.ndarray | None,
+    stations: np.ndarray | None = None,
+    column: Callable[[int], int] = int,
+    known: Solved | None = None,
+) -> Coupled:
+    """The coupled parts from the cells' inputs (columns: `stations`, or all)."""
+    dealt = (arrival_scv < 1) & (servers == 1) & (rate > 0)
+    sigmas: dict[int, np.ndarray] = {}
+    if dealt.any():
+        sigma = np.full(dealt.shape, np.nan)
+        sigma[dealt] = _distinct_sigma(replicas[dealt], rho[dealt])
+        for j in np.flatnonzero(dealt.any(axis=0)):
+            sigmas[int(stations[j]) if stations is not None else int(j)] = sigma[:, j].copy()
+    batched, solved = _batched(
+        model, rate, mean, rho, replicas, servers, batch_rates, column, known
+    )
+    return Coupled(sigmas, batched, solved)
+
+
 def stationary(
-    model: Model, work: np.ndarray, replicas: np.ndarray, batch_rates: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
+    model: Model,
+    work: np.ndarray,
+    replicas: np.ndarray,
+    batch_rates: np.ndarray | None = None,
+    coupled: Coupled | None = None,
+) -> tuple[dict[str, np.ndarray], Coupled]:
     """The steady-state queue of every cell (step × station), at most at RHO_CAP.
 
     `work` is 4 × steps × stations: the rate of work steps and the rates of their first
@@ -310,23 +484,21 @@ def stationary(
     variability as Allen–Cunneen does: Wq ≈ Wq(M^X/M/c) + Wq(M/M/c)·(ca² − 1 + cs² − 1)/2,
     which is exact for one worker (the M^X/G/1 mean wait) and is Allen–Cunneen without
     batches.
+
+    `coupled`, if given, are those parts at these rows, solved with more rows (see
+    `Coupled`); the parts used are returned either way.
     """
     concurrency = np.array([s.concurrency for s in model.stations])
     policies = [s.load_balancer for s in model.stations]
     per_replica = np.array([p in PER_REPLICA for p in policies])
-    round_robin = np.array([p == "round-robin" for p in policies])
     workers = replicas * concurrency
-    rate, first, second, third = work
+    third = work[3]
+    rate, mean, scv, utilisation, rho, servers, arrival_scv = _queue_inputs(model, work, replicas)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(rate > 0, first / rate, 0.0)
-        scv = np.where(rate > 0, second / rate / mean**2 - 1.0, 1.0)
         third_mean = np.where(rate > 0, third / rate, 0.0)
-    scv = np.maximum(np.nan_to_num(scv, nan=1.0), 0.0)
-    utilisation = np.where(workers > 0, first / np.maximum(workers, 1), np.inf)
-    rho = np.minimum(utilisation, RHO_CAP)
     queues = np.where(per_replica, replicas, 1)
-    servers = np.where(per_replica, concurrency, workers)
-    arrival_scv = np.where(round_robin & (replicas > 1), 1.0 / np.maximum(replicas, 1), 1.0)
+    if coupled is None:
+        coupled = _coupled(model, rate, mean, rho, replicas, servers, arrival_scv, batch_rates)
     load = rho * servers  # Erlangs offered to one queue
     c_wait = np.where(rate > 0, erlang_c(servers, load), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -346,12 +518,16 @@ def stationary(
     # E_n/M/1 queue, σ = A*(μ(1 − σ)); with exponential work the queue is E_n/M/1 exactly.
     dealt = (arrival_scv < 1) & (servers == 1) & (rate > 0)
     if dealt.any():
-        sigma = erlang_gi_m1_sigma(replicas[dealt], rho[dealt])
+        solved = np.zeros(dealt.shape)
+        for s, column in coupled.sigma.items():
+            solved[:, s] = column
+        sigma = solved[dealt]
+        del solved
         p_wait[dealt] = sigma
         exact = np.abs(scv[dealt] - 1.0) < 1e-12
         exponential_wait = sigma * mean[dealt] / (1.0 - sigma)
         wait[dealt] = np.where(exact, exponential_wait, wait[dealt])
-    batched = _batched(model, rate, mean, rho, replicas, servers, batch_rates)
+    batched = coupled.batched
     for s, (mx_wait, mx_p_wait) in batched.items():
         extra = (arrival_scv[:, s] - 1) / 2 + service_factor[:, s] - 1
         wait[:, s] = mx_wait + mmc_wait[:, s] * extra
@@ -383,7 +559,12 @@ def stationary(
         "wait": np.nan_to_num(np.maximum(wait, 0.0)),
         "shape": shape,
         "scale": np.nan_to_num(scale),
-    }
+    }, coupled
+
+
+Solved = dict[tuple[int, int, int], tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]]
+"""Batch queues solved: by (station, replicas, workers of a queue), their inputs (rows of
+call rates, batch rates, work mean and ρ) and their wait and P(wait)."""
 
 
 def _batched(
@@ -394,44 +575,86 @@ def _batched(
     replicas: np.ndarray,
     servers: np.ndarray,
     batch_rates: np.ndarray | None,
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """M^X/M/c wait and P(wait) of the stations that receive batches, per step."""
+    column: Callable[[int], int] = int,
+    known: Solved | None = None,
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], Solved]:
+    """M^X/M/c wait and P(wait) of the stations that receive batches, per step.
+
+    `column(s)` is station s's column in the arrays (all stations' by default). A group
+    whose inputs are in `known`, bit for bit, is not solved again (the same numbers); the
+    groups solved here are returned with the waits."""
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    solved: Solved = {}
     if batch_rates is None or not model.batches:
-        return out
+        return out, solved
     targets = sorted({b.target for b in model.batches})
     for s in targets:
-        policy = model.stations[s].load_balancer
         sources = [(i, b) for i, b in enumerate(model.batches) if b.target == s]
         width = max(b.sizes.size for _, b in sources)
+        j = column(s)
         wait = np.zeros(rate.shape[0])
         p_wait = np.zeros(rate.shape[0])
-        groups = np.unique(np.column_stack([replicas[:, s], servers[:, s]]), axis=0)
+        groups = np.unique(np.column_stack([replicas[:, j], servers[:, j]]), axis=0)
         for n, c in groups:
-            rows = (replicas[:, s] == n) & (servers[:, s] == c)
+            rows = (replicas[:, j] == n) & (servers[:, j] == c)
             if c > BATCH_SERVERS_MAX:
                 continue
-            queues = n if policy in PER_REPLICA else 1
-            sizes = np.zeros((rows.sum(), width))
-            batch_rate = np.zeros(rows.sum())
-            singles = rate[rows, s].copy()  # calls per second, all queues
-            for i, b in sources:
-                sent = batch_rates[rows, i]
-                singles -= sent * b.mean
-                part = split_sizes(b.sizes, int(n), policy)  # per queue, P(0) included
-                sizes[:, 1 : part.size] += sent[:, None] * part[None, 1:]
-                batch_rate += sent * (1 - part[0])
-            singles = np.maximum(singles, 0.0) / queues
-            sizes[:, 1] += singles
-            batch_rate += singles
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sizes = np.where(batch_rate[:, None] > 0, sizes / batch_rate[:, None], 0.0)
-                offered = batch_rate * (sizes @ np.arange(width)) * mean[rows, s] / c
-                scale = np.where(offered > 0, rho[rows, s] / offered, 0.0)  # cap at RHO_CAP
-            w, p = batch_queue(batch_rate * scale, sizes, mean[rows, s], int(c))
+            inputs = (
+                rate[rows, j],
+                batch_rates[rows][:, [i for i, _ in sources]],
+                mean[rows, j],
+                rho[rows, j],
+            )
+            key = (s, int(n), int(c))
+            before = known.get(key) if known is not None else None
+            if before is not None and all(
+                _same(a, b) for a, b in zip(inputs, before[0], strict=True)
+            ):
+                w, p = before[1], before[2]
+            else:
+                w, p = _batch_group(model, s, sources, width, int(n), int(c), *inputs)
+            solved[key] = (inputs, w, p)
             wait[rows], p_wait[rows] = w, p
         out[s] = (wait, p_wait)
-    return out
+    return out, solved
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64))
+
+
+def _batch_group(
+    model: Model,
+    s: int,
+    sources: list[tuple[int, Batch]],
+    width: int,
+    n: int,
+    c: int,
+    rate: np.ndarray,
+    sent_rates: np.ndarray,
+    mean: np.ndarray,
+    rho: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The M^X/M/c queue of one batch target's rows with n replicas and c workers a queue."""
+    policy = model.stations[s].load_balancer
+    queues = n if policy in PER_REPLICA else 1
+    sizes = np.zeros((rate.size, width))
+    batch_rate = np.zeros(rate.size)
+    singles = rate.copy()  # calls per second, all queues
+    for k, (_, b) in enumerate(sources):
+        sent = sent_rates[:, k]
+        singles -= sent * b.mean
+        part = split_sizes(b.sizes, n, policy)  # per queue, P(0) included
+        sizes[:, 1 : part.size] += sent[:, None] * part[None, 1:]
+        batch_rate += sent * (1 - part[0])
+    singles = np.maximum(singles, 0.0) / queues
+    sizes[:, 1] += singles
+    batch_rate += singles
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sizes = np.where(batch_rate[:, None] > 0, sizes / batch_rate[:, None], 0.0)
+        offered = batch_rate * (sizes @ np.arange(width)) * mean / c
+        scale = np.where(offered > 0, rho / offered, 0.0)  # cap at RHO_CAP
+    return batch_queue(batch_rate * scale, sizes, mean, c)
 
 
 def fluid_backlog(
@@ -487,11 +710,33 @@ def simulate_stations(
     base = np.array([s.replicas for s in model.stations])
     if replicas is None:
         replicas = np.broadcast_to(base, (steps, len(base))).copy()
-    work = np.einsum("te,kes->kts", arrivals, model.loads)
-    batches = arrivals @ model.batches_per_request if model.batches else None
+    work, batches = station_work(model, arrivals)
     if autoscaler is not None:
         replicas = _autoscaled(model, work[1], dt, base, autoscaler)
     return _steps(model, work, dt, replicas, np.zeros(len(base)), batches)
+
+
+def station_work(model: Model, arrivals: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The work (4 × steps × stations: rate and rates of its raw moments) and the batches'
+    rates (steps × batches; None without batches) of entry arrival rates (steps × entries)."""
+    work = np.einsum("te,kes->kts", arrivals, model.loads)
+    batches = arrivals @ model.batches_per_request if model.batches else None
+    return work, batches
+
+
+def simulate_rows(
+    model: Model,
+    work: np.ndarray,
+    batches: np.ndarray | None,
+    dt: np.ndarray,
+    replicas: np.ndarray,
+    backlog: np.ndarray,
+    coupled: Coupled,
+) -> StationSteps:
+    """Some consecutive steps (or load states without a backlog) of a run, the others
+    kept: their `station_work`, replicas and the backlog at their start; `coupled` is
+    `coupled_parts` at these rows, solved over every row of the run."""
+    return _steps(model, work, dt, replicas, backlog, batches, coupled)
 
 
 def _autoscaled(
@@ -532,8 +777,9 @@ def _steps(
     replicas: np.ndarray,
     backlog: np.ndarray,
     batches: np.ndarray | None,
+    coupled: Coupled | None = None,
 ) -> StationSteps:
-    queue = stationary(model, work, replicas, batches)
+    queue, coupled = stationary(model, work, replicas, batches, coupled)
     workers = queue["workers"]
     offered = work[1]
     end, average, share, low, high, utilisation = _served(offered, workers, dt, backlog)
@@ -557,4 +803,5 @@ def _steps(
         delay_high=high,
         backlog=end,
         queued_mean=queued,
+        coupled=coupled,
     )
