@@ -31,7 +31,7 @@ from ...scenario.rollout import Canary
 from ...scenario.schema import Scenario
 from ...scenario.units import HOUR, WEEK
 from ..failures import replaced_automatically, simulates_node_failures
-from .decisions import burn_rate_detection, detection_delay
+from .decisions import ALREADY_FIXED_CHECK, burn_rate_detection, detection_delay
 
 
 @dataclass(frozen=True)
@@ -278,24 +278,33 @@ def _before(distribution: Distribution, t: float) -> float:
     return 1.0 - math.exp(-t / mean) if mean > 0 else 1.0
 
 
-def customer_first_share(scenario: Scenario) -> float:
-    """Share of bad canaries that a customer reports before the pipeline stops them, on the
-    running services (`on_runtime`): the customers' report delay against the canary's end,
-    which is the first of an alert on its slice (burn-rate rules at the error ratio × the
-    canary's share, at mid-phase of scrape and evaluation, when the pipeline rolls back on
-    alerts) and the analysis's verdict (`canary_duration`; it fails every canary whose
-    error ratio exceeds `max_error_increase`: smaller ones, none at the defaults, pass and
-    are not counted), averaged over `on_runtime.error_ratio`."""
+def _left_after_report(distribution: Distribution, end: float) -> float:
+    """E[end − R | R < end] for a report delay R (as `_before` takes it): how long a bad
+    canary a customer reported still serves, at most, before the pipeline stops it."""
+    if isinstance(distribution, Constant):
+        return max(end - distribution.mean, 0.0)
+    mean = distribution.mean if isinstance(distribution, Exponential) else distribution.mean_s
+    if mean <= 0 or _before(distribution, end) == 0.0:
+        return end
+    tail = math.exp(-end / mean)
+    return end - (mean - end * tail / (1.0 - tail))
+
+
+def _canary_ends(scenario: Scenario) -> list[float | None]:
+    """Per equally likely error ratio of a bad canary (`on_runtime.error_ratio`), when the
+    pipeline stops it: the first of an alert on its slice (burn-rate rules at the error
+    ratio × the canary's share, at mid-phase of scrape and evaluation, when the pipeline
+    rolls back on alerts) and the analysis's verdict (`canary_duration`); None when the
+    analysis passes it (an error ratio within `max_error_increase`: none at the defaults)."""
     delivery = scenario.delivery
     assert delivery is not None
     auto, monitoring = delivery.automated, scenario.monitoring
     alerts = auto.auto_rollback and monitoring.enabled and monitoring.alerting == "burn-rate"
     rules = [(r.burn, r.long_window, r.short_window, r.page) for r in monitoring.burn_rate_rules]
-    ratios = _equally_likely(delivery.on_runtime.error_ratio)
-    shares = []
-    for ratio in ratios:
+    ends: list[float | None] = []
+    for ratio in _equally_likely(delivery.on_runtime.error_ratio):
         if ratio <= Canary().max_error_increase:
-            shares.append(0.0)
+            ends.append(None)
             continue
         end = auto.canary_duration
         if alerts:
@@ -309,8 +318,37 @@ def customer_first_share(scenario: Scenario) -> float:
                 0.5,
             )
             end = min(end, delay)
-        shares.append(_before(monitoring.customer_report_delay, end))
-    return sum(shares) / len(shares)
+        ends.append(end)
+    return ends
+
+
+def customer_first_share(scenario: Scenario) -> float:
+    """Share of bad canaries that a customer reports before the pipeline stops them, on the
+    running services (`on_runtime`): the customers' report delay against the canary's end
+    (`_canary_ends`), averaged over `on_runtime.error_ratio`."""
+    delay = scenario.monitoring.customer_report_delay
+    ends = _canary_ends(scenario)
+    return sum(0.0 if end is None else _before(delay, end) for end in ends) / len(ends)
+
+
+def canary_report_hours(scenario: Scenario) -> float:
+    """A person's hours for a bad canary a customer reported: the diagnosis, cut short when
+    the pipeline takes the canary back meanwhile (then `ALREADY_FIXED_CHECK` to see the
+    errors stop, and no follow-up: the delivery model's `already_fixed_at`). Taken as
+    min(mean diagnosis, mean time the canary still serves after the report + the check),
+    weighted by how often each error ratio is reported first; that ignores the response
+    time before the diagnosis begins, so it is an upper bound (and min of means ≥ mean of
+    mins)."""
+    delay = scenario.monitoring.customer_report_delay
+    diagnosis = scenario.incidents.diagnosis_effort.mean_s
+    weights, hours = 0.0, 0.0
+    for end in _canary_ends(scenario):
+        if end is None:
+            continue
+        first = _before(delay, end)
+        weights += first
+        hours += first * min(diagnosis, _left_after_report(delay, end) + ALREADY_FIXED_CHECK)
+    return hours / weights / HOUR if weights > 0 else diagnosis / HOUR
 
 
 def runtime_incidents(scenario: Scenario, services: int | None = None) -> RuntimeIncidents:
@@ -359,7 +397,7 @@ def runtime_incidents(scenario: Scenario, services: int | None = None) -> Runtim
         nodes=nodes,
         node_hours=responds,
         canary_reports=reports,
-        canary_report_hours=responds,
+        canary_report_hours=canary_report_hours(scenario),
     )
 
 

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 
 from ...scenario.calendar import Calendar
+from ...scenario.units import MINUTE
 
 BAD_CHANGE = "bad-change"
 MANUAL_ERROR = "manual-error"
@@ -180,3 +181,16 @@ def canary_verdict(any_bad: bool, draw: float, detection: float, false_alarm: fl
     if any_bad:
         return ROLLED_BACK if draw < detection else OK
     return FALSE_ALARM if draw < false_alarm else OK
+
+
+ALREADY_FIXED_CHECK = 5 * MINUTE
+"""A responder whose bad version went while they worked on it (the pipeline's canary
+analysis took it back) reads the pipeline's notice and checks that the errors stopped, in
+this long (an assumption), instead of diagnosing on and rolling back nothing."""
+
+
+def already_fixed_at(begun: float, work: float, gone: float, check: float) -> float:
+    """When a responder who began at `begun` a diagnosis of `work` seconds is done, if the
+    bad version stopped serving at `gone` (before they began, or meanwhile): a `check`
+    after they learn of it, never later than the diagnosis would have ended anyway."""
+    return min(begun + work, max(begun, gone) + check)

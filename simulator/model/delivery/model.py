@@ -61,6 +61,7 @@ from ..context import RunContext, VersionedStations
 from ..failures import simulates_node_failures
 from .capacity import infrastructure_mtbf, operator_load
 from .decisions import (
+    ALREADY_FIXED_CHECK,
     BAD_CHANGE,
     CANARY,
     CUSTOMER,
@@ -74,6 +75,7 @@ from .decisions import (
     ROLLED_BACK,
     THRESHOLD_RULE,
     TICKET,
+    already_fixed_at,
     budget_spent,
     burn_rate_alert,
     canary_verdict,
@@ -1288,11 +1290,13 @@ class DeliveryModel:
         (`incidents.repair_effort`) — unless a bad version of the service is serving (request
         level): then the diagnosis finds it, the incident is that change's, and the remedy is
         a rollback (by the pipeline, without a human, when an alert found it and the
-        process rolls back by itself). `on_resolved(time, operator_hours)` tells the caller
-        when it is resolved, so that its outage ends then; the hours are the responder's
-        diagnosis and repair. For the incident's timeline, a caller may name the alert `rule`
-        that found it (with `detected`) and the time of the `first_bad` request it failed;
-        neither changes what happens."""
+        process rolls back by itself; nothing, after a short check, when the pipeline's
+        canary analysis took the version back before the diagnosis ended).
+        `on_resolved(time, operator_hours)` tells the caller when it is resolved, so that its
+        outage ends then; the hours are the responder's diagnosis and repair. For the
+        incident's timeline, a caller may name the alert `rule` that found it (with
+        `detected`) and the time of the `first_bad` request it failed; neither changes what
+        happens."""
         env = self.env
 
         def respond() -> _Process:
@@ -1348,12 +1352,18 @@ class DeliveryModel:
                 request = self.on_call.request()
             else:
                 request = self.operators.request(priority=PRIORITY_INCIDENT)
-            fixed = None
+            fixed, already_fixed = None, False
             with request:
                 yield request
                 begun = env.now
                 incident.acknowledged, incident.diagnosed = begun, begun + diagnosis
-                yield env.timeout(effort)
+                if live is not None and remedy is None:
+                    already_fixed = yield from self._diagnose(service, effort)
+                else:
+                    yield env.timeout(effort)
+                if already_fixed:  # the pipeline took it back: nothing to roll back
+                    fix, by_hand, effort = None, False, env.now - begun
+                    incident.diagnosed = env.now
                 if not by_hand:
                     self.work.append(OperatorWork("incident", who, begun, env.now, effort / HOUR))
                 incident.remediated, incident.hours = env.now, effort / HOUR
@@ -1372,13 +1382,30 @@ class DeliveryModel:
                 yield fixed
             self._measure(incident, live)
             self._restore(incident, None, env.now)
-            self._follow_up()
+            if not already_fixed:  # (else the pipeline's remedy, as for its own canaries)
+                self._follow_up()
             if on_resolved is not None:
                 on_resolved(env.now, effort / HOUR)
 
         env.process(respond())
 
     # -- bad versions on the running services ------------------------------------------------
+    def _diagnose(self, service: int, work: float) -> Generator[simpy.Event, Any, bool]:
+        """A responder's `work` on a bad version's incident (the diagnosis; a recipe's revert),
+        cut short when no bad version of the service serves any more, or did not when they
+        began: the pipeline's canary analysis took it back by itself. True then: they saw
+        the pipeline's notice and checked (`already_fixed_at`), and there is nothing to roll
+        back."""
+        env = self.env
+        assert self.runtime is not None
+        begun = env.now
+        gone = self.runtime.clean(service)
+        yield env.any_of([env.timeout(work), gone])
+        if not gone.triggered:
+            return False
+        yield env.timeout(already_fixed_at(begun, work, env.now, ALREADY_FIXED_CHECK) - env.now)
+        return True
+
     def _live(self, service: int) -> LiveDefect | None:
         return self.runtime.live_defect(service) if self.runtime is not None else None
 

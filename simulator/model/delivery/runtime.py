@@ -56,6 +56,8 @@ class LiveDefect:
     defect: Defect
     good_version: int
     deploys: list[int] = field(default_factory=list)
+    rolling_back: bool = False
+    """A rollback was asked for: the next deploy is built without its bug (reverted)."""
 
 
 class RuntimeDeploys:
@@ -80,6 +82,8 @@ class RuntimeDeploys:
         self.targets = targets
         self.live: dict[str, LiveDefect] = {}
         self._versions = 0
+        self._cleaned: list[tuple[int, simpy.Event]] = []
+        """(service, event) of those waiting for a service's last bad version to go."""
 
     def serves(self, service: int) -> bool:
         """Whether the delivery service runs on the simulated services."""
@@ -102,15 +106,21 @@ class RuntimeDeploys:
     ) -> simpy.Event:
         """Roll a new version of `service` out to its stations; the event fires with their
         `RolloutOutcome`s. A version with a bad change (`cause`, `defect`) is live from now;
-        a good version deployed on top of a live bad one still carries its bug."""
+        a good version deployed on top of a live bad one still carries its bug, unless that
+        one is being rolled back (the rollback goes first; its bad changes were reverted)."""
         self._versions += 1
         version = self._versions
         events = []
         for name in self.targets[service]:
             live = self.live.get(name)
+            going = live if live is not None and live.rolling_back else None
+            if going is not None:
+                live = None  # it serves until its rollback is done (`_cleared`)
             if cause is not None and defect is not None:
                 if live is None:
-                    good = self.rollouts.current_version(name)
+                    good = (
+                        self.rollouts.current_version(name) if going is None else going.good_version
+                    )
                     live = self.live[name] = LiveDefect(self.env.now, cause, defect, good)
                 else:
                     live.defect, live.cause = defect, cause
@@ -149,6 +159,7 @@ class RuntimeDeploys:
             live = self.live.get(name)
             if live is None:
                 continue
+            live.rolling_back = True
             done = self.rollouts.rollback(name, to_version=live.good_version, settings=settings)
             done.callbacks.append(self._cleared(name, live))
             events.append(done)
@@ -160,15 +171,39 @@ class RuntimeDeploys:
         for name in self.targets[service]:
             live = self.live.get(name)
             if live is not None and live.deploys == [deploy]:
-                del self.live[name]
+                self._drop(name)
             elif live is not None and deploy in live.deploys:
                 live.deploys.remove(deploy)
+
+    def clean(self, service: int) -> simpy.Event:
+        """An event that fires once no bad version serves on the service's stations (at once
+        if none does now): what a responder working on its incident learns from the
+        pipeline's notice when the pipeline took the version back by itself."""
+        event = self.env.event()
+        if self._is_clean(service):
+            event.succeed()
+        else:
+            self._cleaned.append((service, event))
+        return event
+
+    def _is_clean(self, service: int) -> bool:
+        return not any(name in self.live for name in self.targets[service])
+
+    def _drop(self, name: str) -> None:
+        """The station's bad version no longer serves."""
+        del self.live[name]
+        waiting, self._cleaned = self._cleaned, []
+        for service, event in waiting:
+            if self._is_clean(service):
+                event.succeed()
+            else:
+                self._cleaned.append((service, event))
 
     def _cleared(self, name: str, live: LiveDefect) -> Callable[[simpy.Event], None]:
         def cleared(event: simpy.Event) -> None:
             outcome: RolloutOutcome | None = event.value
             if self.live.get(name) is live and (outcome is None or outcome.outcome == DONE):
-                del self.live[name]
+                self._drop(name)
 
         return cleared
 
