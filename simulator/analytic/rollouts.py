@@ -22,8 +22,11 @@ on. How long each strategy takes (`ramp_time` and the processes below):
 * a rollback: the same way back, from wherever the mix is (a canary's: rolling); it cuts a
   deploy in progress short.
 
-Not modelled here (docs/delivery.md): the capacity a rolling update or a degraded manual
-deploy takes away while replicas restart (the queues keep their replicas), latency
+A degraded manual deploy stops the servers in turn, as at request level: one replica fewer
+serves from the step edge nearest its start to the one nearest its end (`hold_replicas`,
+the run's steps recomputed from there on; one server alone is `down`-like and left to the
+error ratio). Not modelled here (docs/delivery.md): the capacity a rolling update takes
+away while replicas restart (seconds per round; the queues keep their replicas), latency
 regressions (`latency_factor`: the canary analysis compares errors only). Scripted deploys
 (`services.NAME.deploys`) run through the same ramps (`scripted`, started by the run).
 """
@@ -204,6 +207,9 @@ class AnalyticRollouts:
         for state in self._states.values():
             state.plans = RolloutQueue(env, partial(self._run, state))
         self._count = 0
+        self.hold_replicas: Callable[[int, int], None] | None = None
+        """Takes replicas out of a station's capacity (a negative count puts them back):
+        a degraded manual deploy stops one server at a time (set by the run)."""
 
     # ------------------------------------------------------------------ what others read
 
@@ -446,7 +452,14 @@ class AnalyticRollouts:
             if down:
                 self._record(state, plan, DOWN)
             self._ramp(state, manual.duration, low, 1.0, running=low, down=down)
-            yield self.env.timeout(manual.duration)
+            hold = None if down or state.desired < 2 else self.hold_replicas
+            if hold is not None:  # the servers stop in turn: one fewer serves throughout
+                hold(state.ref.index, 1)
+            try:
+                yield self.env.timeout(manual.duration)
+            finally:
+                if hold is not None:
+                    hold(state.ref.index, -1)
             if down:
                 self._record(state, plan, UP)
             return DONE

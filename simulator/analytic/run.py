@@ -449,6 +449,13 @@ class AnalyticServices:
         self._change_replicas({s: -n for s, n in lost.items()}, self._nearest_step())
         return failed
 
+    def hold_replicas(self, station: int, count: int) -> None:
+        """Replicas a degraded manual deploy has stopped (`count` > 0) or started again
+        (< 0), from the step edge nearest now on; under an autoscaler the HPA's count
+        stands (the analytic fleet does not place the deploy's servers)."""
+        if self.autoscaler is None:
+            self._change_replicas({station: -count}, self._nearest_step())
+
     def restore_replicas(self, back: dict[int, int]) -> None:
         """A replaced node's replicas serve again, from the step edge nearest now on."""
         self._change_replicas(dict(back), self._nearest_step())
@@ -499,6 +506,7 @@ class AnalyticServices:
             replica_start(scenario),
             sli.visits,
         )
+        rollouts.hold_replicas = self.hold_replicas
         sli.rollouts = rollouts
         self._sli = sli
         scripted(

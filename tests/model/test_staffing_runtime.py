@@ -79,6 +79,7 @@ def test_customers_first_on_a_bad_canary_worked_by_hand():
     # 10 served services x 10 changes a week x 5% bad x half past the tests
     runtime = runtime_incidents(scenario)
     assert runtime.canary_reports == pytest.approx(10 * 10 * 0.05 * 0.5 * share)
+
     # The diagnosis (1 h) stops once the pipeline has taken the canary back and the check
     # (5 min) is done; no follow-up. An exponential report R before the end e leaves the
     # canary e − E[R | R < e] to serve: 567 s at e = 1,080 s, 975 s at e = 1,800 s.
