@@ -29,7 +29,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed $(VENV)/.installed-site
 
 demo: $(VENV)/.installed
-	MPLBACKEND=Agg $(BIN)/python -m simulator.experiments.eras --out $(DEMO_OUT)/eras
+	MPLBACKEND=Agg $(BIN)/python -m simulator.experiments.eras --jobs 2 --out $(DEMO_OUT)/eras
 	MPLBACKEND=Agg $(BIN)/sresim run scenarios/validation/mmc.yaml --out $(DEMO_OUT)/mmc
 	MPLBACKEND=Agg $(BIN)/sresim run scenarios/examples/web-shop.yaml --out $(DEMO_OUT)/web-shop
 	MPLBACKEND=Agg $(BIN)/sresim compare scenarios/examples/load-balancers/*.yaml --out $(DEMO_OUT)/load-balancers

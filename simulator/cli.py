@@ -268,6 +268,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a chart of the eras experiment: sresim chart --eras CHART (--set horizon=3w "
         "shortens it)",
     )
+    chart.add_argument(
+        "--delivery-only",
+        action="store_true",
+        help="for --eras growth: grow the delivery model alone (6 sizes, 4 weeks; no requests "
+        "served) instead of the one world (4 sizes, 3 weeks, every service serving requests)",
+    )
     chart.add_argument("-o", "--output", metavar="FILE", help="FILE.svg or FILE.png")
     chart.add_argument(
         "--size",
@@ -980,6 +986,8 @@ def _chart(args: argparse.Namespace) -> int:
         raise ScenarioError(
             "<arguments>", "--axis", "applies only to a sweep chart (KPI:AXIS, see --list)"
         )
+    if args.delivery_only and not (args.eras and name == "growth"):
+        raise ScenarioError("<arguments>", "--delivery-only", "applies only to --eras growth")
     if not sweep and args.backend != "local":
         raise ScenarioError(
             "<arguments>", "--backend", "applies only to a sweep chart; the eras take --jobs N"
@@ -1090,12 +1098,6 @@ def _sweep_drawing(args: argparse.Namespace, source: str, name: str) -> tuple[An
     return lambda: draw_sweep_chart(result.summary, result.axes, name), what
 
 
-GROWTH_POINTS = 6
-"""Service counts of the growth chart, 1 to 1,000 (as `python -m simulator.experiments.eras`)."""
-GROWTH_HORIZON = "4w"
-"""The growth runs' horizon unless --set horizon=... (as `python -m simulator.experiments.eras`)."""
-
-
 def _era_drawing(args: argparse.Namespace, name: str) -> tuple[Any, str]:
     """Run what era chart `name` needs: the three era presets (with --set, at the common ten
     services unless --set delivery.services=N) or the growth sweep; a function drawing the
@@ -1105,7 +1107,7 @@ def _era_drawing(args: argparse.Namespace, name: str) -> tuple[Any, str]:
     from .budget import check_budget
     from .chart_catalogue import ERA_CHARTS
     from .experiments.eras import COMMON_SERVICES, ERAS, ERAS_DIR, era_table, run_eras
-    from .experiments.growth import growth_sweep, service_counts
+    from .experiments.growth import flagship_growth
     from .plots.registry import EraData, draw_era_chart
 
     limits = _limits(args)
@@ -1126,10 +1128,16 @@ def _era_drawing(args: argparse.Namespace, name: str) -> tuple[Any, str]:
             raise ScenarioError(
                 "--eras", "--set", f"the growth chart takes only --set horizon=..., not {other[0]}"
             )
-        horizon = str(overrides.get("horizon", GROWTH_HORIZON))
-        counts = service_counts(GROWTH_POINTS)
-        growth = growth_sweep(paths, counts, horizon=horizon, seed=seed, jobs=args.jobs)
-        what = f"growth of the eras, {counts[0]}-{counts[-1]} services, {horizon} runs, seed {seed}"
+        horizon = str(overrides["horizon"]) if "horizon" in overrides else None
+        growth = flagship_growth(
+            paths, horizon=horizon, seed=seed, jobs=args.jobs, delivery_only=args.delivery_only
+        )
+        counts = sorted(growth["services"].unique())
+        kind = "delivery model alone" if args.delivery_only else "one world"
+        what = (
+            f"growth of the eras ({kind}), {', '.join(f'{n:,}' for n in counts)} services, "
+            f"{growth.attrs['horizon']} runs, seed {seed}"
+        )
         return lambda: draw_era_chart(name, EraData(growth=growth)), what
     services = None if "delivery.services" in overrides else COMMON_SERVICES
     results = run_eras(seed=seed, services=services, overrides=overrides, jobs=args.jobs)

@@ -4,10 +4,12 @@
 
 runs the three era presets (scenarios/eras/) on their common workload (the same customers,
 services and developers; the organisation differs, and so does the infrastructure the
-requests run on: fixed servers, fixed VMs, an autoscaled cluster), sweeps the number of
-services from 1 to 1,000 under each, writes slide-ready charts and prints a summary table.
-`make demo` runs it first. The request workload runs with the analytic fidelity over the
-whole horizon (docs/delivery.md, "How each era serves the workload").
+requests run on: fixed servers, fixed VMs, an autoscaled cluster), grows each from 1 to
+1,000 services that serve requests (the one world, `growth.one_world_growth`; with
+`--delivery-only` the delivery model alone, `growth.growth_sweep`), writes slide-ready
+charts and prints a summary table and the growth table. `make demo` runs it first. The
+request workload runs with the analytic fidelity over the whole horizon (docs/delivery.md,
+"How each era serves the workload").
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..scenario.loader import load_scenario
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, HOUR
 from .executor import RunTask, execute
-from .growth import break_points, growth_sweep, service_counts
+from .growth import ONE_WORLD_HORIZON, break_points, flagship_growth
 
 ERAS_DIR = SHIPPED / "eras"
 ERAS = ("sysadmin", "devops", "sre")
@@ -322,12 +324,49 @@ def printable(table: pd.DataFrame) -> str:
     return pd.DataFrame(rows, index=table.index).T.to_string()
 
 
+GROWTH_COLUMNS = {
+    "operators": ("team", 1.0, "{:.0f}"),
+    "operator_utilisation": ("operators busy", 0.01, "{:.0f}%"),
+    "lead_time_median_s": ("lead p50 (h)", 3600.0, "{:.1f}"),
+    "availability": ("availability", 0.01, "{:.3f}%"),
+    "pages_per_week": ("pages/week", 1.0, "{:.1f}"),
+    "incident_hours_per_week": ("incident h/week", 1.0, "{:.1f}"),
+    "cost_per_service_per_week_usd": ("$/service/week", 1.0, "{:,.0f}"),
+}
+"""Columns of the printed growth table: (label, unit divisor, format); the serving ones only
+when the sweep measured them (the one world)."""
+
+
+def printable_growth(sweep: pd.DataFrame) -> str:
+    """The growth sweep as text, one row per era and number of services."""
+    rows = {"era": list(sweep["era"]), "services": [f"{n:,}" for n in sweep["services"]]}
+    for column, (label, scale, fmt) in GROWTH_COLUMNS.items():
+        if column in sweep and sweep[column].notna().any():
+            rows[label] = [
+                fmt.format(v / scale) if v == v else "-" for v in sweep[column].astype(float)
+            ]
+    return pd.DataFrame(rows).to_string(index=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/eras"))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--points", type=int, default=6, help="service counts in the sweep")
-    parser.add_argument("--horizon", default="4w", help="horizon of each growth run")
+    parser.add_argument(
+        "--points", type=int, help="service counts in the growth sweep (default 4; 6 delivery-only)"
+    )
+    parser.add_argument(
+        "--horizon",
+        help=f"horizon of each growth run (default {ONE_WORLD_HORIZON}; 4w delivery-only)",
+    )
+    parser.add_argument(
+        "--most", type=int, default=1000, help="the largest fleet of the growth sweep"
+    )
+    parser.add_argument(
+        "--delivery-only",
+        action="store_true",
+        help="grow the delivery model alone (no requests served: faster, no serving columns)",
+    )
     parser.add_argument(
         "--services", type=int, default=COMMON_SERVICES, help="services every era deploys"
     )
@@ -350,12 +389,14 @@ def main(argv: list[str] | None = None) -> None:
     began = time.perf_counter()
     results = run_eras(seed=args.seed, services=args.services, jobs=args.jobs)
     table = era_table(results)
-    sweep = growth_sweep(
+    sweep = flagship_growth(
         [ERAS_DIR / f"{era}.yaml" for era in ERAS],
-        service_counts(args.points),
-        horizon=args.horizon,
+        args.points,
+        args.horizon,
         seed=args.seed,
         jobs=args.jobs,
+        delivery_only=args.delivery_only,
+        most=args.most,
     )
     breaks = break_points(sweep)
     out = args.out
@@ -393,6 +434,9 @@ def main(argv: list[str] | None = None) -> None:
         moved.to_csv(out / "assumptions.csv")
         print("\nThe eras with one assumption moved at a time:")
         print(printable_assumptions(moved))
+    kind = "the delivery model alone" if args.delivery_only else "every service serving requests"
+    print(f"\nGrowth, {kind}:")
+    print(printable_growth(sweep))
     print("\nWhere the operators' queue breaks (expected utilisation reaches 1):")
     print(breaks.round(1).to_string())
     print(f"\nCharts and tables in {out}/ ({len(written)} chart files)")

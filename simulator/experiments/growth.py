@@ -200,6 +200,40 @@ def one_world_growth(
     return sweep
 
 
+FLAGSHIP_POINTS = 4
+"""Service counts of the flagship's growth step (`make demo`, notebook 07, `sresim chart
+--eras growth`): 1, 10, 100 and 1,000 served services per era."""
+DELIVERY_ONLY_POINTS = 6
+DELIVERY_ONLY_HORIZON = "4w"
+"""The delivery-only sweep's sizes and horizon behind `--delivery-only` (the flagship's
+growth step before the one world was fast enough: 1, 4, 16, 63, 251 and 1,000 services)."""
+
+
+def flagship_growth(
+    eras: Iterable[str | Path],
+    points: int | None = None,
+    horizon: str | None = None,
+    seed: int = 1,
+    jobs: int = 1,
+    delivery_only: bool = False,
+    most: int = 1000,
+) -> pd.DataFrame:
+    """The flagship's growth step: `one_world_growth` at `points` (FLAGSHIP_POINTS) sizes
+    from 1 to `most` over `horizon` (ONE_WORLD_HORIZON), or with `delivery_only` the
+    delivery model alone (`growth_sweep`, DELIVERY_ONLY_POINTS over DELIVERY_ONLY_HORIZON
+    unless given). One place, so the demo, the notebook and the CLI grow the same way."""
+    if delivery_only:
+        counts = service_counts(points or DELIVERY_ONLY_POINTS, most)
+        horizon = horizon or DELIVERY_ONLY_HORIZON
+        sweep = growth_sweep(eras, counts, horizon=horizon, seed=seed, jobs=jobs)
+    else:
+        counts = service_counts(points or FLAGSHIP_POINTS, most)
+        horizon = horizon or ONE_WORLD_HORIZON
+        sweep = one_world_growth(eras, counts, horizon=horizon, seed=seed, jobs=jobs)
+    sweep.attrs["horizon"] = horizon
+    return sweep
+
+
 def break_points(sweep: pd.DataFrame) -> pd.DataFrame:
     """Per era: the expected break point of the operators' queue, the first simulated size
     at which more than five work items per operator waited at the horizon, and the size at

@@ -313,6 +313,37 @@ def test_the_eras_command_applies_set_to_every_era(capsys, tmp_path, monkeypatch
     assert {r.scenario.delivery.services for r in results.values()} == {10}  # the common size
 
 
+@pytest.mark.parametrize("delivery_only", [False, True])
+def test_the_growth_chart_grows_the_one_world_unless_delivery_only(
+    delivery_only, capsys, tmp_path, monkeypatch
+):
+    """`sresim chart --eras growth` draws the flagship's growth step: every service serving
+    requests (the serving columns measured), or with --delivery-only the delivery model
+    alone (none measured). Made small here: 1 and 3 services, 8 days."""
+    import simulator.experiments.growth as growth
+    from simulator.experiments.eras import printable_growth
+
+    real, swept = growth.flagship_growth, []
+
+    def small(eras, **options):
+        sweep = real(eras, points=2, most=3, **options)
+        swept.append(sweep)
+        return sweep
+
+    monkeypatch.setattr(growth, "flagship_growth", small)
+    out = tmp_path / "growth.svg"
+    args = ["chart", "--eras", "growth", "--set", "horizon=8d", "-o", str(out)]
+    assert main(args + (["--delivery-only"] if delivery_only else [])) == 0
+    said = capsys.readouterr().out
+    kind = "delivery model alone" if delivery_only else "one world"
+    assert f"growth of the eras ({kind}), 1, 3 services, 8d runs, seed 1" in said
+    sweep = swept[0]
+    assert sorted(sweep["services"].unique()) == [1, 3]
+    served = "availability" in sweep and bool(sweep["availability"].notna().all())
+    assert served != delivery_only
+    assert ("availability" in printable_growth(sweep)) != delivery_only
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [
@@ -347,6 +378,7 @@ def test_the_eras_command_applies_set_to_every_era(capsys, tmp_path, monkeypatch
         (["--eras", "validation/mmc", "lead-time", "-o", "x.svg"], "expected --eras CHART"),
         (["--eras", "growth", "-o", "x.svg", "--set", "seed=2"], "takes only --set horizon"),
         (["--eras", "growth", "-o", "x.svg", "--backend", "dask"], "the eras take --jobs N"),
+        (["--eras", "lead-time", "-o", "x.svg", "--delivery-only"], "only to --eras growth"),
         (["--eras", "comparison", "-o", "x.svg", "--set", "horizn=3w"], "horizn: no such key"),
     ],
 )

@@ -18,14 +18,21 @@ from simulator.model.monitoring.rules import (
     RESOLVED,
     AlertState,
     burn_rate_fires,
+    burn_rates_fire,
+    burn_thresholds,
     detection_bounds,
     error_ratio_exceeds,
+    error_ratios_exceed,
     evaluate,
     most_saturated,
+    nodes_down,
     ratio,
+    ratios,
     saturated,
+    saturated_each,
     trailing,
     unhealthy_since,
+    unhealthy_since_each,
     window_scrapes,
 )
 from simulator.model.world import World
@@ -123,6 +130,51 @@ def test_unhealthy_since_keeps_the_start_of_an_unbroken_run():
     for start, holds, expected in steps:
         since = unhealthy_since(since, holds, start)
         assert math.isnan(since) if expected is None else since == expected
+
+
+_counts = st.lists(
+    st.tuples(
+        st.sampled_from([0.0, 1.0, 3.0]) | st.floats(1e-3, 1e6),
+        st.sampled_from([0.0, 1.0, 7.0]) | st.floats(1e-3, 1e6),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(
+    long=_counts,
+    short=_counts,
+    burn=st.sampled_from([1.0, 6.0, 14.4]),
+    slo=st.sampled_from([0.99, 0.999]),
+    since=st.lists(st.sampled_from([math.nan, 0.0, 60.0]), min_size=12, max_size=12),
+)
+def test_the_rules_over_every_target_are_the_rules_of_each(long, short, burn, slo, since):
+    """The array forms the model evaluates a fleet with (one call for every target) say,
+    target by target, exactly what the scalar rules say, including where there were no
+    requests (NaN ratios), so vectorising changed no alert."""
+    n = min(len(long), len(short))
+    lb, lt = (np.array([pair[i] for pair in long[:n]]) for i in (0, 1))
+    sb, st_ = (np.array([pair[i] for pair in short[:n]]) for i in (0, 1))
+    expected = [burn_rate_fires(lb[i], lt[i], sb[i], st_[i], burn, slo) for i in range(n)]
+    fires = burn_rates_fire(np.vstack([lb, sb]), np.vstack([lt, st_]), burn_thresholds([burn], slo))
+    assert fires.tolist() == [expected]
+    ratios_each = ratios(lb, lt)
+    for i in range(n):
+        assert ratios_each[i] == ratio(lb[i], lt[i]) or (
+            math.isnan(ratios_each[i]) and math.isnan(ratio(lb[i], lt[i]))
+        )
+    assert error_ratios_exceed(lb, lt, 0.01).tolist() == [
+        error_ratio_exceeds(lb[i], lt[i], 0.01) for i in range(n)
+    ]
+    assert saturated_each(lb, lt, 0.8).tolist() == [saturated(lb[i], lt[i], 0.8) for i in range(n)]
+    holds = saturated_each(lb, lt, 0.8)
+    previous = np.array(since[:n])
+    each = unhealthy_since_each(previous, holds, 120.0)
+    for i in range(n):
+        want = unhealthy_since(previous[i], bool(holds[i]), 120.0)
+        assert each[i] == want or (math.isnan(each[i]) and math.isnan(want))
+    assert nodes_down(np.array([0, 2, 0, 1])).tolist() == [False, True, False, True]
 
 
 def test_most_saturated_names_the_busiest_service_above_the_threshold():

@@ -7,11 +7,13 @@ reads what was appended to the request and span logs since its last scrape (an i
 each append-only log; numpy over the new slice, no per-request Python work) and the
 stations' time integrals, and keeps per entry point the requests that finished and the bad
 ones (failed, or slower than `slo.latency`), per service the visits that finished and
-failed, and the busy and available worker-seconds. Every `evaluation_interval` the rules of
-`rules.py` run on those samples: the multiwindow burn-rate rules (`alerting: burn-rate`) or
-the error-ratio threshold (`alerting: threshold`) per entry point, and the saturation
-threshold and (with node failures) the node-down rule per service. The scrape grid is
-anchored at the end of the warm-up, so the samples split the measured period exactly.
+failed, and the busy and available worker-seconds, all in arrays (a fleet of a thousand
+services is scraped every minute). Every `evaluation_interval` the rules of `rules.py` run
+on those samples, each on every target at once: the multiwindow burn-rate rules
+(`alerting: burn-rate`) or the error-ratio threshold (`alerting: threshold`) per entry
+point, and the saturation threshold and (with node failures) the node-down rule per
+service. The scrape grid is anchored at the end of the warm-up, so the samples split the
+measured period exactly.
 
 An alert that pages opens an incident in the delivery model (`report_incident`, detected
 at the firing time), unless an incident is already open on a service the alert concerns
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -68,15 +70,15 @@ from .rules import (
     FIRED,
     RESOLVED,
     AlertState,
-    burn_rate_fires,
-    error_ratio_exceeds,
+    burn_rates_fire,
+    burn_thresholds,
+    error_ratios_exceed,
     evaluate,
     most_saturated,
-    node_down,
-    saturated,
+    nodes_down,
+    saturated_each,
     saturation,
-    trailing,
-    unhealthy_since,
+    unhealthy_since_each,
     window_scrapes,
 )
 
@@ -129,21 +131,55 @@ class _Incident:
     hours: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class _EntryPoint:
-    """An entry point's running totals (starting with 0, one more per scrape)."""
+    """What the last scrape left of one entry point's health."""
 
-    total: list[float] = field(default_factory=lambda: [0.0])
-    bad: list[float] = field(default_factory=lambda: [0.0])
     unhealthy_since: float = math.nan
     first_bad: float = math.nan
     """End of the first bad request of the current unhealthy run of intervals."""
 
 
-@dataclass
+class _EntryPoints:
+    """Every entry point's running totals and health, in arrays (one column per entry
+    point): the rules read them all at once. The running totals start with 0, one more per
+    scrape, and only the last `window` + 1 are kept (a ring), as far back as a rule looks."""
+
+    def __init__(self, entries: list[int], window: int) -> None:
+        self.column = {entry: column for column, entry in enumerate(entries)}
+        self._ring = window + 1
+        self._total = np.zeros((self._ring, len(entries)))
+        self._bad = np.zeros((self._ring, len(entries)))
+        self.scrapes = 0
+        self.unhealthy_since = np.full(len(entries), math.nan)
+        self.first_bad = np.full(len(entries), math.nan)
+
+    def __getitem__(self, entry: int) -> _EntryPoint:
+        column = self.column[entry]
+        return _EntryPoint(float(self.unhealthy_since[column]), float(self.first_bad[column]))
+
+    def add(self, total: np.ndarray, bad: np.ndarray) -> None:
+        """One more scrape's requests and bad ones, per entry point."""
+        last, ring = self.scrapes, self._ring
+        self._total[(last + 1) % ring] = self._total[last % ring] + total
+        self._bad[(last + 1) % ring] = self._bad[last % ring] + bad
+        self.scrapes += 1
+
+    def trailing(self, scrapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bad and all requests of the last `scrapes[k]` samples (`rules.trailing`), one row
+        per window k."""
+        last, ring = self.scrapes, self._ring
+        first = np.maximum(0, last - scrapes) % ring
+        return (
+            self._bad[last % ring] - self._bad[first],
+            self._total[last % ring] - self._total[first],
+        )
+
+
+@dataclass(frozen=True)
 class _Service:
-    busy_seen: float = 0.0
-    capacity_seen: float = 0.0
+    """What the last scrape saw of one station."""
+
     busy: float = 0.0
     capacity: float = 0.0
     """Worker-seconds busy and available in the last scrape interval."""
@@ -152,6 +188,42 @@ class _Service:
     """Replicas on nodes that were down at the last scrape."""
     down_since: float = math.nan
     """When the first of those nodes failed."""
+
+
+class _Services:
+    """Every station's last scrape, in arrays (one entry per station)."""
+
+    def __init__(self, size: int) -> None:
+        self.busy = np.zeros(size)
+        self.capacity = np.zeros(size)
+        self.unhealthy_since = np.full(size, math.nan)
+        self.lost = np.zeros(size, dtype=np.int64)
+        self.down_since = np.full(size, math.nan)
+        self.saturated = np.zeros(size, dtype=bool)
+        """Busy over the saturation rule's threshold in the last scrape interval."""
+
+    def __len__(self) -> int:
+        return len(self.busy)
+
+    def __getitem__(self, station: int) -> _Service:
+        return _Service(
+            float(self.busy[station]),
+            float(self.capacity[station]),
+            float(self.unhealthy_since[station]),
+            int(self.lost[station]),
+            float(self.down_since[station]),
+        )
+
+    def watch(self, nodes: NodeFailures) -> None:
+        """The replicas each station has on nodes that are down, and since when the first
+        of those nodes is (`NodeFailures.lost` and `down_since` of every station)."""
+        self.lost[:] = 0
+        self.down_since[:] = math.nan
+        for down in nodes.down.values():
+            for station, count in down.lost.items():
+                if count:
+                    self.lost[station] += count
+                    self.down_since[station] = np.fmin(self.down_since[station], down.since)
 
 
 _Process = Generator[simpy.Event, Any, None]
@@ -227,10 +299,26 @@ class MonitoringModel:
         self.sli = SliLog()
         self.alerts: list[_Alert] = []
         self.incidents: list[_Incident] = []
-        self._entry = {e: _EntryPoint() for e in self.entries}
-        self._service = [_Service() for _ in self.station_names]
+        window = max((max(r.long_scrapes, r.short_scrapes) for r in self.rules), default=1)
+        self._entry = _EntryPoints(self.entries, window)
+        self._entry_index = np.array(self.entries, dtype=np.int64)
+        self._service = _Services(len(self.station_names))
         self._states: dict[tuple[int, int], AlertState] = {}
         self._firing: dict[tuple[int, int], _Alert] = {}
+        self._active: list[set[int]] = [set() for _ in self.rules]
+        """Per rule, the targets (positions in its targets) whose alert is pending or fires:
+        the only ones an evaluation looks at besides those whose condition holds."""
+        self._burn = [i for i, rule in enumerate(self.rules) if rule.kind == BURN_RATE]
+        self._windows = np.array(
+            [
+                w
+                for i in self._burn
+                for w in (self.rules[i].long_scrapes, self.rules[i].short_scrapes)
+            ],
+            dtype=np.int64,
+        )
+        """The burn-rate rules (their indices) and their windows: long, short, long, ..."""
+        self._thresholds = burn_thresholds([self.rules[i].burn for i in self._burn], self.slo)
         self._open: dict[int, int] = {}
         """Delivery service index → the monitoring incident open on it."""
         self._added: list[tuple[float, int]] = []
@@ -303,33 +391,50 @@ class MonitoringModel:
 
     # -- scraping ----------------------------------------------------------------------
     def _scrape(self, now: float) -> None:
-        """One scrape: what finished since the last one."""
+        """One scrape: what finished since the last one (every target at once)."""
         start = self._last_scrape
         scrape = self.source.scrape(start, now)
-        for entry in self.entries:
-            state = self._entry[entry]
-            total, bad = scrape.totals[entry], scrape.bads[entry]
-            self.sli.record(now, ENTRY_POINT, entry, total, bad, math.nan, math.nan, 0)
-            state.total.append(state.total[-1] + total)
-            state.bad.append(state.bad[-1] + bad)
-            holds = error_ratio_exceeds(bad, total, 1.0 - self.slo)
-            was = state.unhealthy_since
-            state.unhealthy_since = unhealthy_since(was, holds, start)
-            if not holds:
-                state.first_bad = math.nan
-            elif math.isnan(was):
-                state.first_bad = scrape.first_bad.get(entry, math.nan)
+        entries = self._entry
+        total = np.asarray(scrape.totals, dtype=float)[self._entry_index]
+        bad = np.asarray(scrape.bads, dtype=float)[self._entry_index]
+        self._log_entries(now, total, bad)
+        entries.add(total, bad)
+        holds = error_ratios_exceed(bad, total, 1.0 - self.slo)
+        if holds.any():
+            was = entries.unhealthy_since
+            entries.unhealthy_since = unhealthy_since_each(was, holds, start)
+            entries.first_bad[~holds] = math.nan
+            for column in np.flatnonzero(holds & np.isnan(was)).tolist():
+                entries.first_bad[column] = scrape.first_bad.get(self.entries[column], math.nan)
+        else:  # healthy everywhere (the usual case)
+            entries.unhealthy_since.fill(math.nan)
+            entries.first_bad.fill(math.nan)
         self._log_services(now, scrape)
-        busy, capacity = scrape.busy.tolist(), scrape.capacity.tolist()
-        for index, seen in enumerate(self._service):
-            seen.busy, seen.capacity = busy[index], capacity[index]
-            if self._nodes is not None:
-                seen.lost = self._nodes.lost(index)
-                seen.down_since = self._nodes.down_since(index)
-            holds = saturated(seen.busy, seen.capacity, self.saturation_threshold)
-            seen.unhealthy_since = unhealthy_since(seen.unhealthy_since, holds, start)
+        seen = self._service
+        seen.busy = np.asarray(scrape.busy, dtype=float)
+        seen.capacity = np.asarray(scrape.capacity, dtype=float)
+        if self._nodes is not None:
+            seen.watch(self._nodes)
+        seen.saturated = saturated_each(seen.busy, seen.capacity, self.saturation_threshold)
+        if seen.saturated.any():
+            seen.unhealthy_since = unhealthy_since_each(seen.unhealthy_since, seen.saturated, start)
+        else:
+            seen.unhealthy_since.fill(math.nan)
         self._last_scrape = now
         self._scrapes += 1
+
+    def _log_entries(self, now: float, total: np.ndarray, bad: np.ndarray) -> None:
+        """The entry points' rows of the SLI log at one scrape, in the entry points' order
+        (what `SliLog.record` would add one by one)."""
+        count, sli = len(self.entries), self.sli
+        sli.time.extend([now] * count)
+        sli.scope.extend([ENTRY_POINT] * count)
+        sli.target.extend(self.entries)
+        sli.requests.extend(total.tolist())
+        sli.bad.extend(bad.tolist())
+        sli.busy.extend([math.nan] * count)
+        sli.capacity.extend([math.nan] * count)
+        sli.replicas.extend([0] * count)
 
     def _log_services(self, now: float, scrape: Scrape | None) -> None:
         """The services' rows of the SLI log: one per scrape, or for a large fleet one per
@@ -358,19 +463,26 @@ class MonitoringModel:
 
     # -- rules -------------------------------------------------------------------------
     def _evaluate(self, now: float) -> None:
+        """Every rule on every target, in order; a target whose condition does not hold and
+        whose alert is neither pending nor firing changes nothing and is not looked at."""
         if not self._scrapes:
             return
+        conditions = self._holds()
         for index, rule in enumerate(self.rules):
             targets = self.entries if rule.scope == ENTRY_POINT else range(len(self._service))
-            for target in targets:
+            holds, active = conditions[index], self._active[index]
+            if holds is None and not active:
+                continue
+            looked = active if holds is None else active.union(np.flatnonzero(holds).tolist())
+            for position in sorted(looked):
+                target = targets[position]
                 key = (index, target)
-                holds = self._holds(rule, target)
                 known = self._states.get(key)
-                idle = known is None or (not known.firing and math.isnan(known.active_since))
-                if not holds and idle and key not in self._firing:
-                    continue  # nothing held, nothing holds: nothing changes (a large fleet)
                 state, change = evaluate(
-                    known if known is not None else AlertState(), holds, now, rule.hold_for
+                    known if known is not None else AlertState(),
+                    holds is not None and bool(holds[position]),
+                    now,
+                    rule.hold_for,
                 )
                 self._states[key] = state
                 if change == FIRED:
@@ -386,6 +498,11 @@ class MonitoringModel:
                     old.resolved = now  # this episode ends; a new page
                     after = self.incidents[old.incident].resolved
                     self._fire(key, rule, target, now, after)
+                state = self._states[key]
+                if state.firing or state.pending or key in self._firing:
+                    active.add(position)
+                else:
+                    active.discard(position)
 
     def _outlived(self, alert: _Alert, rule: Rule, now: float) -> bool:
         """Whether an alert still fires well after the incident it opened was resolved: the
@@ -404,25 +521,29 @@ class MonitoringModel:
         fresh = max(rule.hold_for, rule.short_scrapes * settings.scrape_interval)
         return now - resolved >= fresh + settings.evaluation_interval
 
-    def _holds(self, rule: Rule, target: int) -> bool:
-        if rule.kind == SATURATION:
-            state = self._service[target]
-            return saturated(state.busy, state.capacity, rule.threshold)
-        if rule.kind == NODE_DOWN:
-            return node_down(self._service[target].lost)
-        entry = self._entry[target]
-        if rule.kind == THRESHOLD:
-            total = entry.total[-1] - entry.total[-2]
-            bad = entry.bad[-1] - entry.bad[-2]
-            return error_ratio_exceeds(bad, total, rule.threshold)
-        return burn_rate_fires(
-            trailing(entry.bad, rule.long_scrapes),
-            trailing(entry.total, rule.long_scrapes),
-            trailing(entry.bad, rule.short_scrapes),
-            trailing(entry.total, rule.short_scrapes),
-            rule.burn,
-            self.slo,
-        )
+    def _holds(self) -> list[np.ndarray | None]:
+        """Per rule, whether its condition holds on each target (entry points or stations),
+        from the last scrapes (the burn-rate rules' windows all at once); None where it
+        holds on none (the usual case, which an evaluation skips at once)."""
+        conditions: list[np.ndarray | None] = [None] * len(self.rules)
+        if self._burn:
+            bad, total = self._entry.trailing(self._windows)
+            fires = burn_rates_fire(bad, total, self._thresholds)
+            if fires.any():
+                for row, index in enumerate(self._burn):
+                    conditions[index] = fires[row]
+        for index, rule in enumerate(self.rules):
+            if rule.kind == SATURATION:  # its threshold is the one the scrape applied
+                holds = self._service.saturated
+            elif rule.kind == NODE_DOWN:
+                holds = nodes_down(self._service.lost)
+            elif rule.kind == THRESHOLD:
+                bad, total = self._entry.trailing(np.ones(1, dtype=np.int64))
+                holds = error_ratios_exceed(bad[0], total[0], rule.threshold)
+            else:
+                continue
+            conditions[index] = holds if holds.any() else None
+        return conditions
 
     def _target_name(self, rule: Rule, target: int) -> str:
         return self.names[target] if rule.scope == ENTRY_POINT else self.station_names[target]

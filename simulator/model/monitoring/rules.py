@@ -30,6 +30,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 FIRED = "fired"
 RESOLVED = "resolved"
 
@@ -85,6 +87,51 @@ def saturated(busy: float, capacity: float, threshold: float) -> bool:
 def node_down(lost: int) -> bool:
     """The node-down rule's condition: replicas of the service run on nodes that are down."""
     return lost > 0
+
+
+# -- the same conditions over every target at once (a fleet of a thousand services is
+# scraped every minute: per-target Python calls would be most of the run) ---------------
+
+
+def ratios(bad: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """`ratio` of each pair: the same division, NaN where there were no requests."""
+    return bad / np.where(total > 0, total, math.nan)
+
+
+def burn_thresholds(burns: Sequence[float], slo: float) -> np.ndarray:
+    """Each burn-rate rule's threshold on the bad ratio, `burn` × (1 − `slo`), twice (its
+    long window, its short window): one row each, as `burn_rates_fire` reads them."""
+    return np.repeat([burn * (1.0 - slo) for burn in burns], 2)[:, None]
+
+
+def burn_rates_fire(bad: np.ndarray, total: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """`burn_rate_fires` of several rules (a row each) on each target (columns), from the
+    bad and all requests over each rule's long and short window (rows: long, short, long,
+    ...) and `burn_thresholds`."""
+    over = np.asarray(ratios(bad, total) > thresholds)
+    return over[0::2] & over[1::2]
+
+
+def error_ratios_exceed(bad: np.ndarray, total: np.ndarray, threshold: float) -> np.ndarray:
+    """`error_ratio_exceeds` of each target."""
+    return ratios(bad, total) > threshold
+
+
+def saturated_each(busy: np.ndarray, capacity: np.ndarray, threshold: float) -> np.ndarray:
+    """`saturated` of each service."""
+    return ratios(busy, capacity) > threshold
+
+
+def nodes_down(lost: np.ndarray) -> np.ndarray:
+    """`node_down` of each service."""
+    return np.asarray(lost) > 0
+
+
+def unhealthy_since_each(
+    previous: np.ndarray, holds: np.ndarray, interval_start: float
+) -> np.ndarray:
+    """`unhealthy_since` of each target."""
+    return np.where(holds, np.where(np.isnan(previous), interval_start, previous), math.nan)
 
 
 @dataclass(frozen=True)
