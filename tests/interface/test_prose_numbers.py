@@ -49,6 +49,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "2013": "Schwarzkopf et al., Omega, EuroSys 2013",
         "2011": "Ghodsi et al., DRF, NSDI 2011",
     },
+    "07": {
+        "6": "the number of section 6 in the notebook's table of its sections",
+    },
     "09": {
         "0.02": "a value the reader is invited to set in 'What to try' (an input, not a result)",
     },
