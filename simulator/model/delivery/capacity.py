@@ -515,22 +515,14 @@ def _expected_work(scenario: Scenario, services: int | None) -> Load:
                 production = whole - bad / whole * new * caught
                 failing = bad / whole * new * (1 - caught)
             triggers = whole + (production if staged else 0.0)
-            failures = failing + (production - failing) * settings.manual_error_probability
-            return Load(
-                n,
-                whole,
-                triggers * effort / HOUR,
-                toil * n,
-                failures * per_incident / HOUR,
-                team_hours,
-            )
-        window = 2 * effort + _detection(scenario) + diagnosis
-        commits = delivery.change_rate * n * window / calendar.day_length
-        again = 1.0 - math.exp(-commits * p * (1 - caught))
-        chained = bad * (1 - caught) / (1.0 - again) if again < 1.0 else math.inf
-        failing = min(chained, calendar.working_seconds(0.0, WEEK) / window)
-        production = whole - bad * caught + failing
-        triggers = whole + failing + (production if staged else 0.0)
+        else:
+            window = 2 * effort + _detection(scenario) + diagnosis
+            commits = delivery.change_rate * n * window / calendar.day_length
+            again = 1.0 - math.exp(-commits * p * (1 - caught))
+            chained = bad * (1 - caught) / (1.0 - again) if again < 1.0 else math.inf
+            failing = min(chained, calendar.working_seconds(0.0, WEEK) / window)
+            production = whole - bad * caught + failing
+            triggers = whole + failing + (production if staged else 0.0)
         failures = failing + (production - failing) * settings.manual_error_probability
         return Load(
             n,
