@@ -36,6 +36,7 @@ from ..metrics.scaling import scaling_table
 from ..model.context import AnalyticHandles, Organisation, RunContext, Subsystem
 from ..model.delivery import DeliveryModel
 from ..model.failures import simulates_node_failures
+from ..model.handscale import HandNodes
 from ..model.monitoring import MonitoringModel
 from ..model.profiles import RateFunction, rate_function
 from ..model.rollout import replica_start, scripted
@@ -312,7 +313,7 @@ class AnalyticServices:
         self.fleet = fleet
         self.autoscaler = autoscaler
         self.timeline, self.steps = timeline, steps = _simulate(scenario, model, autoscaler)
-        self.billing = Billing.of(scenario, fleet)
+        self.billing = Billing.of(scenario, fleet, [s.replicas for s in model.stations])
         self.moments = Moments(model, steps)
         self.generation = 0
         """How many times the steps were computed again (replicas added by hand)."""
@@ -392,6 +393,8 @@ class AnalyticServices:
                 "keeps the HPA's count",
             )
             return int(self.current.replicas[station])
+        if self.billing.hand is not None:  # the nodes they run on, billed from now
+            self.billing.hand.add(now, name, count, self.events)
         first = int(np.searchsorted(self.timeline.starts, now, side="right"))
         return self._change_replicas({station: count}, first)[station]
 
@@ -1075,32 +1078,37 @@ def _fleet(scenario: Scenario, model: Model, streams: RandomStreams) -> ElasticF
 @dataclass(frozen=True)
 class Billing:
     """Billed nodes over time and their hourly price, as the request level counts them: the
-    cluster's first node type, fixed or moved by the node autoscaler; no nodes and a NaN
-    price without a priced cluster (or with a scheduler, whose cell is not billed here)."""
+    cluster's first node type, fixed (and the nodes a person adds: `hand`) or moved by the
+    node autoscaler; no nodes and a NaN price without a priced cluster (or with a
+    scheduler, whose cell is not billed here)."""
 
     price_per_hour: float
     fixed: int = 0
     fleet: ElasticFleet | None = None
+    hand: HandNodes | None = None
 
     @classmethod
-    def of(cls, scenario: Scenario, fleet: ElasticFleet | None) -> Billing:
+    def of(cls, scenario: Scenario, fleet: ElasticFleet | None, replicas: list[int]) -> Billing:
         cluster = scenario.cluster
         if cluster is None or scenario.scheduler is not None:
             return cls(math.nan)
         node_type = cluster.node_type_list()[0][1]
         if fleet is not None and fleet.pooled:
             return cls(node_type.price_per_hour, fleet=fleet)
-        return cls(node_type.price_per_hour, fixed=node_type.count)
+        hand = HandNodes.of(scenario, replicas)
+        return cls(node_type.price_per_hour, fixed=node_type.count, hand=hand)
 
     def node_seconds(self, start: float, end: float) -> float:
         if self.fleet is not None:
             return self.fleet.node_seconds(start, end)
-        return self.fixed * (end - start)
+        added = self.hand.node_seconds(start, end) if self.hand is not None else 0.0
+        return self.fixed * (end - start) + added
 
     def nodes_at(self, times: np.ndarray) -> np.ndarray:
         if self.fleet is not None:
             return self.fleet.nodes_at(times)
-        return np.full(len(times), self.fixed)
+        fixed = np.full(len(times), self.fixed)
+        return fixed + self.hand.added_at(times) if self.hand is not None else fixed
 
 
 def _summary(

@@ -29,13 +29,16 @@ class ServiceHandles:
     """The request-level services a subsystem may act on: their stations (replicas, faults,
     drains), the logs requests leave behind, each station's time integrals at the end of
     warm-up (filled in when warm-up ends), and the rollouts that deploy and roll back
-    versions on them (`deploy`, `rollback`, `serving_versions`; set by the World)."""
+    versions on them (`deploy`, `rollback`, `serving_versions`; set by the World), and
+    `add_by_hand(station, count)`, which adds replicas a person ordered on the nodes bought
+    or with room for them and returns the station's replicas (set by the World)."""
 
     stations: list[Station]
     spans: SpanLog
     requests: RequestLog
     warmup_areas: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
     rollouts: VersionedStations | None = None
+    add_by_hand: Callable[[int, int], int] | None = None
 
 
 @dataclass(frozen=True)

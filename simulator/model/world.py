@@ -24,6 +24,7 @@ from .autoscaling import Autoscaler, NodePool, Scaled
 from .context import Organisation, RunContext, ServiceHandles, Subsystem
 from .delivery import DeliveryModel
 from .failures import NodeFailures, simulates_node_failures
+from .handscale import HandNodes
 from .monitoring import MonitoringModel
 from .placement import Placement
 from .resilience import BreakerState, ConnectionPools, RetryBudget
@@ -122,6 +123,8 @@ class World:
             self._build_autoscaler()
         elif self.placement is not None:
             self._place_fixed()
+        self.hand_nodes = HandNodes.of(scenario, [s.replicas for s in self.stations])
+        """The fixed fleet's nodes a person adds for replicas (None under an autoscaler)."""
         self.rollouts = self._build_rollouts()
         self.failures = self._build_failures()
         self.subsystems: dict[str, Subsystem] = (
@@ -379,6 +382,7 @@ class World:
         handles = self.context.services
         assert handles is not None  # the World's context always holds its services
         handles.rollouts = rollouts
+        handles.add_by_hand = self._add_by_hand
         deploys = [(name, d) for name, spec in scenario.services.items() for d in spec.deploys]
         if scenario.deployment == "monolith":
             _one_defect_per_version(scenario)
@@ -515,15 +519,35 @@ class World:
 
     @property
     def nodes_now(self) -> int:
-        return len(self.pool.nodes) if self.pool is not None else self.node_count
+        if self.pool is not None:
+            return len(self.pool.nodes)
+        hand = self.hand_nodes
+        return self.node_count + (hand.added_by(self.env.now) if hand is not None else 0)
 
     @property
     def node_seconds(self) -> float:
-        """Node-seconds billed over [warmup, horizon] (after the run)."""
+        """Node-seconds billed over [warmup, horizon] (after the run): the nodes a person
+        added count from when they serve."""
         scenario = self.scenario
         if self.pool is None:
-            return self.node_count * scenario.measured_period
+            fixed = self.node_count * scenario.measured_period
+            hand = self.hand_nodes
+            return fixed + (hand.node_seconds(scenario.warmup, scenario.horizon) if hand else 0.0)
         return self.pool.node_seconds - self.warmup_node_seconds
+
+    def _add_by_hand(self, station: int, count: int) -> int:
+        """Replicas a person ordered serve now, on the nodes `HandNodes` finds or buys for
+        them (placed for the network too); under an autoscaler they serve beside its
+        replicas, on no node of its pool. Returns the station's replicas."""
+        target = self.stations[station]
+        hand = self.hand_nodes
+        nodes = hand.add(self.env.now, target.name, count, self.events) if hand else []
+        for _ in range(count):
+            target.add_replica()
+        if self.placement is not None:
+            for node in nodes:
+                self.placement.add(target.name, node)
+        return target.replicas
 
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 200) -> None:
         """Simulate up to the horizon, reporting the simulated time reached after each step."""

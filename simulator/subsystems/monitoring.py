@@ -33,6 +33,7 @@ def _source(context: RunContext) -> SliSource:
             handles.spans,
             len(context.scenario.services),
             math.inf if latency is None else latency,
+            handles.add_by_hand,
         )
     assert context.analytic is not None  # the runner hands the analytic services over
     return context.analytic.sli
