@@ -142,9 +142,11 @@ class Moments:
         self.steps = steps
         self.count = steps.workers.shape[0]
         self._waits: tuple[np.ndarray, np.ndarray] | None = None
+        self._slow = steps.slow
         if rows is not None:  # these rows of the steps only: their waits, nothing else
             self._waits = steps.wait_mean[rows], steps.wait_variance[rows]
             self.count = self._waits[0].shape[0]
+            self._slow = steps.slow[rows] if steps.slow is not None else None
         self.visits: dict[tuple[str, bool], MomentPair] = {}
         self._static: dict[int, tuple[float, float]] = {}
         self._earlier: tuple[dict[tuple[str, bool], MomentPair], np.ndarray, np.ndarray] | None
@@ -197,6 +199,17 @@ class Moments:
                 return np.full(self.count, k1), np.full(self.count, k2)
             case WorkNode():
                 k1, k2 = self._static_moments(node.service)
+                slow = self._slowed(node.station)
+                if slow is not None:  # a share x of the service times f times as long
+                    x, f = slow
+                    mean = k1 * (1.0 + x * (f - 1.0))
+                    second = (k2 + k1 * k1) * (1.0 + x * (f * f - 1.0))
+                    # rows without: the static variance itself, as computed without any
+                    variance = np.where(x > 0, np.maximum(second - mean**2, 0.0), k2)
+                    if not node.queued:
+                        return mean, variance
+                    wait_mean, wait_variance = self.wait(node.station)
+                    return wait_mean + mean, wait_variance + variance
                 if not node.queued:
                     return np.full(self.count, k1), np.full(self.count, k2)
                 wait_mean, wait_variance = self.wait(node.station)
@@ -220,6 +233,16 @@ class Moments:
                 mean, second = self._order_moments(specs, node.wait_for)
                 return mean, np.maximum(second - mean**2, 0.0)
         raise TypeError(f"unknown node {node!r}")
+
+    def _slowed(self, station: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The share x and factor f of a station's slow work steps per row (None when no
+        row has any: the numbers stay those without latency regressions, bit for bit).
+        The work steps of one visit are taken as slowed each on its own (at request level
+        they share the visit's replica): exact in the mean, not in the variance."""
+        slow = self._slow
+        if slow is None or not (slow[:, station, 0] > 0).any():
+            return None
+        return slow[:, station, 0], slow[:, station, 1]
 
     def _static_moments(self, node: Node) -> tuple[float, float]:
         key = id(node)
@@ -522,9 +545,20 @@ class LatticeEvaluator:
                     lambda: self.lattice.atoms(np.array([node.value]), np.array([1.0])),
                 )
             case WorkNode():
+                service = self.of(node.service, at)
+                slowed = self._slowed(node.station, service, at)
                 if not node.queued:
-                    return self.of(node.service, at)
-                return np.multiply(self.wait(node.station, at), self.of(node.service, at))
+                    if not slowed:
+                        return service
+                    value = np.array(np.broadcast_to(service, (at.size, service.shape[-1])))
+                    for r, spectrum in slowed.items():
+                        value[r] = spectrum
+                    return value
+                wait = self.wait(node.station, at)
+                value = np.multiply(wait, service)
+                for r, spectrum in slowed.items():  # row by row: as each row evaluated alone
+                    value[r] = np.multiply(wait[r], spectrum)
+                return value
             case Seq():
                 result = self.lattice.ones()
                 for part in node.parts:
@@ -539,6 +573,28 @@ class LatticeEvaluator:
             case SharedWait():
                 return self._shared(node, at)
         raise TypeError(f"unknown node {node!r}")
+
+    def _slowed(self, station: int, service: np.ndarray, at: np.ndarray) -> dict[int, np.ndarray]:
+        """A work step's spectrum at the rows of `at` where a share x of the station's work
+        steps takes f times as long (`StationSteps.slow`), by row: the mixture
+        (1 − x)·S + x·(f S), the slow part's masses moved to f times their points (each
+        split between its neighbours, which keeps the mean). Each row by itself, so that
+        its numbers do not depend on the rows evaluated beside it; none without."""
+        slow = self.steps.slow
+        if slow is None:
+            return {}
+        x, f = slow[at, station, 0], slow[at, station, 1]
+        rows = np.flatnonzero(x > 0)
+        if not rows.size:
+            return {}
+        points = self.lattice.x[: self.lattice.points]
+        shared = self.lattice.masses(service) if service.ndim == 1 else None
+        out = {}
+        for r in rows.tolist():
+            masses = shared if shared is not None else self.lattice.masses(service[r])
+            scaled = self.lattice.atoms(points * f[r], masses)
+            out[r] = self.lattice.spectrum((1.0 - x[r]) * masses + x[r] * scaled)
+        return out
 
     def _fixed(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
         key = (key, self.lattice.step, self.lattice.points)

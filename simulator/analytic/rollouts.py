@@ -25,10 +25,18 @@ on. How long each strategy takes (`ramp_time` and the processes below):
 A degraded manual deploy stops the servers in turn, as at request level: one replica fewer
 serves from the step edge nearest its start to the one nearest its end (`hold_replicas`,
 the run's steps recomputed from there on; one server alone is `down`-like and left to the
-error ratio). Not modelled here (docs/delivery.md): the capacity a rolling update takes
-away while replicas restart (seconds per round; the queues keep their replicas), latency
-regressions (`latency_factor`: the canary analysis compares errors only). Scripted deploys
-(`services.NAME.deploys`) run through the same ramps (`scripted`, started by the run).
+error ratio). A latency regression (`latency_factor` f) lengthens the work its share x
+serves: each ramp also carries the mix's latency factor (the rest's E[F] and E[F²], the
+version's f), and from the instant a ramp begins where a slow version serves or served the
+run's steps are computed again (`slow_down`) with a share x̄ of the station's work steps f
+times as long, x̄ the mean share over each step (`slowdown`): mean service time
+(1 − x̄) + x̄·f times the base, so utilisation, queues, latencies and monitoring's latency
+SLI follow. Not modelled here (docs/delivery.md): the capacity a rolling update takes away
+while replicas restart (seconds per round; the queues keep their replicas). The canary
+analysis compares the slices' expected errors and, with a latency factor, their mean
+visit latencies (the station's visit with its work f times as long: `visit_latency`).
+Scripted deploys (`services.NAME.deploys`) run through the same ramps (`scripted`, started
+by the run).
 """
 
 from __future__ import annotations
@@ -97,11 +105,30 @@ class Ramp:
     after: float
     version: int
     down: bool = False
+    slow_before: tuple[float, float] = (1.0, 1.0)
+    """E[F] and E[F²] of the latency factor F of what the rest (the old mix) serves."""
+    slow_after: float = 1.0
+    """`version`'s latency factor."""
 
     def share(self, time: float) -> float:
         if time >= self.end or self.end <= self.start:
             return self.high
         return self.low + (self.high - self.low) * (time - self.start) / (self.end - self.start)
+
+    def mean_share(self, lo: float, hi: float) -> float:
+        """The mean share of `version` over [lo, hi] (within this ramp's reign)."""
+        if hi <= lo:
+            return self.share(lo)
+        mid = min(max(self.end, lo), hi)
+        total = (mid - lo) * (self.share(lo) + self.share(mid)) / 2 + (hi - mid) * self.share(hi)
+        return total / (hi - lo)
+
+    def slowdown(self, lo: float, hi: float) -> tuple[float, float]:
+        """E[F] and E[F²] of the latency factor of the mix, averaged over [lo, hi]: both
+        are linear in the share, so its mean over the interval gives them exactly."""
+        x = self.mean_share(lo, hi)
+        (b1, b2), f = self.slow_before, self.slow_after
+        return (1.0 - x) * b1 + x * f, (1.0 - x) * b2 + x * f * f
 
     def ratio(self, time: float) -> float:
         """The defect error ratio of the mix at `time` (outages aside)."""
@@ -160,6 +187,14 @@ class _Station:
         defect = self.defined.get(version)
         return defect.error_ratio if defect is not None else 0.0
 
+    def factor(self, version: int) -> float:
+        defect = self.defined.get(version)
+        return defect.latency_factor if defect is not None else 1.0
+
+    slowed: bool = False
+    """Whether a version with a latency factor has ever served here (the run's steps then
+    follow every ramp's mix of service times, `AnalyticRollouts.slow_down`)."""
+
     clean_since: float = math.inf
     """Since when every ramp fails nothing (no defect on either side, no outage)."""
 
@@ -210,6 +245,14 @@ class AnalyticRollouts:
         self.hold_replicas: Callable[[int, int], None] | None = None
         """Takes replicas out of a station's capacity (a negative count puts them back):
         a degraded manual deploy stops one server at a time (set by the run)."""
+        self.slow_down: Callable[[int, float], None] | None = None
+        """Told that a station's mix of latency factors changes from a time on (a ramp
+        began where a slow version serves or served): the run computes its steps again
+        from there with `slowdown` (set by the run)."""
+        self.visit_latency: Callable[[int, float, float], tuple[float, float]] | None = None
+        """`(latency, work)`: a station's mean visit latency in [start, end] were its own
+        work as fast as the first version's, and a visit's mean work time there (set by the
+        run; for the canary analysis's latency comparison)."""
 
     # ------------------------------------------------------------------ what others read
 
@@ -233,6 +276,36 @@ class AnalyticRollouts:
                 if ratio > 0:
                     ratios[index] = ratio
         return ratios
+
+    def slowdown(self, station: int, start: float, end: float) -> tuple[float, float]:
+        """E[F] and E[F²] of the latency factor F of the station's visits, averaged over
+        [start, end] ramp by ramp ((1, 1): all as fast as the first version)."""
+        state = self._states.get(station)
+        if state is None or not state.slowed:
+            return 1.0, 1.0
+        if end <= start:
+            ramp = state.ramp_at(start)
+            return ramp.slowdown(start, start) if ramp is not None else (1.0, 1.0)
+        starts, ramps = state.starts, state.ramps
+        i = bisect.bisect_right(starts, start) - 1
+        lo, first, second = start, 0.0, 0.0
+        if i < 0:  # before the first ramp: the first version
+            lo = min(end, starts[0])
+            first = second = lo - start
+            i = 0
+        while i < len(ramps) and lo < end:
+            hi = min(end, starts[i + 1]) if i + 1 < len(ramps) else end
+            if hi > lo:
+                m1, m2 = ramps[i].slowdown(lo, hi)
+                first, second = first + m1 * (hi - lo), second + m2 * (hi - lo)
+                lo = hi
+            i += 1
+        return first / (end - start), second / (end - start)
+
+    def settled(self, station: int) -> float:
+        """When the station's last ramp ends (after it the mix stays as it is)."""
+        state = self._states.get(station)
+        return max((ramp.end for ramp in state.ramps), default=0.0) if state else 0.0
 
     def first_deploy(self) -> float:
         """When the first rollout began to change what serves (infinity if none did)."""
@@ -258,8 +331,8 @@ class AnalyticRollouts:
         return self._state(service).current
 
     def bad_version(self, service: str) -> tuple[float, int, Defect] | None:
-        """If the last deploy's version serves and fails requests: when that deploy started,
-        the version before it and its defect (else None)."""
+        """If the last deploy's version serves and fails or slows requests: when that
+        deploy started, the version before it and its defect (else None)."""
         state = self._state(service)
         if state.deployed is None:
             return None
@@ -267,7 +340,9 @@ class AnalyticRollouts:
         defect = state.defined.get(version)
         ramp = state.ramp_at(self.env.now)
         serving = ramp is not None and ramp.share(self.env.now) > 0 and state.current == version
-        if defect is None or defect.error_ratio == 0.0 or not serving:
+        if defect is None or not serving:
+            return None
+        if (defect.error_ratio, defect.latency_factor) == (0.0, 1.0):
             return None
         return state.deployed_at, before, defect
 
@@ -360,6 +435,19 @@ class AnalyticRollouts:
         ramp = state.ramp_at(self.env.now)
         return ramp.ratio(self.env.now) if ramp is not None else 0.0
 
+    def _slow_now(self, state: _Station) -> tuple[float, float]:
+        """E[F] and E[F²] of the latency factor of what serves now."""
+        ramp = state.ramp_at(self.env.now)
+        return ramp.slowdown(self.env.now, self.env.now) if ramp is not None else (1.0, 1.0)
+
+    def _add(self, state: _Station, ramp: Ramp) -> None:
+        """`state.add`, and the run told when the station's service times change with it."""
+        state.add(ramp)
+        if ramp.slow_after != 1.0 or ramp.slow_before != (1.0, 1.0):
+            state.slowed = True
+        if state.slowed and self.slow_down is not None:
+            self.slow_down(state.ref.index, ramp.start)
+
     def _ramp(
         self,
         state: _Station,
@@ -377,8 +465,14 @@ class AnalyticRollouts:
         after = state.ratio(state.current)
         mix = self._mix_now(state)
         before = (mix - running * after) / (1.0 - running) if running < 1 else after
-        state.add(Ramp(now, now + duration, low, high, max(before, 0.0), after, state.current,
-                       down))  # fmt: skip
+        factor = state.factor(state.current)
+        m1, m2 = self._slow_now(state)
+        b1, b2 = factor, factor * factor
+        if running < 1 and (m1, m2, factor) != (1.0, 1.0, 1.0):  # the rest's, as `before`
+            b1 = max((m1 - running * factor) / (1.0 - running), 1.0)
+            b2 = max((m2 - running * factor * factor) / (1.0 - running), b1 * b1)
+        self._add(state, Ramp(now, now + duration, low, high, max(before, 0.0), after,
+                              state.current, down, (b1, b2), factor))  # fmt: skip
 
     def _on(self, state: _Station, version: int, rollback: bool) -> float:
         """The share of the traffic `version` serves now: the current ramp's, or for a
@@ -420,8 +514,9 @@ class AnalyticRollouts:
             ramp = state.ramp_at(self.env.now)
             if ramp is not None and ramp.end > self.env.now:  # the mix stops where it is
                 x = ramp.share(self.env.now)
-                state.add(Ramp(self.env.now, self.env.now, x, x, ramp.before, ramp.after,
-                               ramp.version))  # fmt: skip
+                self._add(state, Ramp(self.env.now, self.env.now, x, x, ramp.before,
+                                      ramp.after, ramp.version, False, ramp.slow_before,
+                                      ramp.slow_after))  # fmt: skip
         self._record(state, plan, outcome)
         self.events.record(
             self.env.now,
@@ -475,11 +570,24 @@ class AnalyticRollouts:
         yield self.env.timeout(whole * (1.0 - low))
         return DONE
 
+    def _slices_latency(
+        self, state: _Station, version: int, others: float, start: float
+    ) -> tuple[float, float]:
+        """The mean visit latency of the canary's slice and of the others' since `start`:
+        the station's visit with its work f times as long, f the canary's latency factor
+        and the others' mean one (NaN, NaN when both are 1: nothing tells them apart)."""
+        factor = state.factor(version)
+        if self.visit_latency is None or (factor, others) == (1.0, 1.0):
+            return math.nan, math.nan
+        latency, work = self.visit_latency(state.ref.index, start, self.env.now)
+        return latency + (factor - 1.0) * work, latency + (others - 1.0) * work
+
     def _canary(self, state: _Station, plan: _Plan) -> Generator[simpy.Event, Any, str]:
         canary = plan.settings.canary
         size = canary_size(state.desired, canary.replicas, canary.share, split=True)
         share = canary.share if canary.share is not None else size / state.desired
         before = self._mix_now(state)
+        slow_before = self._slow_now(state)
         yield self.env.timeout(self.replica_start)
         self._ramp(state, 0.0, share, share)
         self._record(state, plan, CANARY)
@@ -490,9 +598,10 @@ class AnalyticRollouts:
             seen = self.visits(state.ref.index, start, self.env.now)
             on_canary, on_others = seen * share, seen * (1.0 - share)
             new = state.ratio(plan.to_version)
+            slow = self._slices_latency(state, plan.to_version, slow_before[0], start)
             passes = canary_passes(
-                SliceStats(round(on_canary), round(on_canary * new), math.nan),
-                SliceStats(round(on_others), round(on_others * before), math.nan),
+                SliceStats(round(on_canary), round(on_canary * new), slow[0]),
+                SliceStats(round(on_others), round(on_others * before), slow[1]),
                 canary,
             )
             self.events.record(
@@ -504,7 +613,8 @@ class AnalyticRollouts:
         if not passes:
             state.current = plan.from_version
             now = self.env.now
-            state.add(Ramp(now, now, 1.0, 1.0, before, before, plan.from_version))
+            self._add(state, Ramp(now, now, 1.0, 1.0, before, before, plan.from_version,
+                                  False, slow_before, slow_before[0]))  # fmt: skip
             self._record(state, plan, FAILED)
             return ROLLED_BACK
         self._record(state, plan, PROMOTED)

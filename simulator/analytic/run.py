@@ -64,7 +64,9 @@ from .stations import (
     coupled_parts,
     simulate_rows,
     simulate_stations,
+    slowed_work,
     station_work,
+    unslowed,
 )
 
 if TYPE_CHECKING:
@@ -322,6 +324,9 @@ class AnalyticServices:
         start, or when all were computed again): the steps before are the same, bit for bit,
         for a reader that keeps integrals over the steps (`AnalyticSli`)."""
         self._extra: np.ndarray | None = None
+        self._slow: np.ndarray | None = None
+        """Latency regressions per step and station (`StationSteps.slow`; None: none)."""
+        self._rollouts: AnalyticRollouts | None = None
         self._entry_latency: dict[str, EntryLatency] | None = None
         self._lattices: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         """Lattice distributions by (entry, first step of the state), kept across a
@@ -402,15 +407,102 @@ class AnalyticServices:
         """Replicas added (or, negative, taken away) from step `first` on; the steps from
         there computed again (`_resimulate`: the states before are kept, with their latency
         moments and lattices). Returns each changed station's replicas then."""
-        now = self.env.now
         steps = len(self.timeline.dt)
         if self._extra is None:
             self._extra = np.zeros((steps, len(self.model.stations)), dtype=np.int64)
         for station, count in change.items():
             self._extra[first:, station] += count
+        self._recompute(first)
+        timeline, steps_now = self.timeline, self.steps
+        state = timeline.state[min(first, len(timeline.dt) - 1)]
+        return {station: int(steps_now.replicas[state, station]) for station in change}
+
+    def slow_down(self, station: int, time: float) -> None:
+        """A station's mix of latency factors changes from `time` on (the rollouts' ramp
+        that began then): its steps' service times become the mix's, averaged over each
+        step (`AnalyticRollouts.slowdown`), from the step that holds `time`, and the steps
+        from there are computed again (as for replicas added by hand). Under an autoscaler
+        the steps stand (the HPA's run is not computed again; logged)."""
+        rollouts = self._rollouts
+        if rollouts is None:
+            return
+        if self.autoscaler is not None:
+            self.events.record(
+                self.env.now,
+                f"service/{self.model.stations[station].name}",
+                "not_modelled",
+                "a latency regression's service times: under the autoscaler the analytic "
+                "fidelity keeps the steps it computed",
+            )
+            return
+        starts = self.timeline.starts
+        count = len(starts)
+        first = min(max(int(np.searchsorted(starts, time, side="right")) - 1, 0), count - 1)
+        edges = np.append(starts, self.scenario.horizon)
+        settled = rollouts.settled(station)
+        slow = np.empty((count - first, 2))
+        for k in range(first, count):
+            lo, hi = float(edges[k]), float(edges[k + 1])
+            slow[k - first] = _two_point(*rollouts.slowdown(station, lo, hi))
+            if lo >= settled:  # the mix stays as it is from here on
+                slow[k - first :] = slow[k - first]
+                break
+        if self._slow is None:
+            if not (slow[:, 0] > 0).any():
+                return  # as fast as ever
+            self._slow = unslowed((count, len(self.model.stations)))
+        if _same_bits(self._slow[first:, station], slow):
+            return
+        self._slow[first:, station] = slow
+        self._recompute(first)
+
+    def visit_latency(self, station: int, start: float, end: float) -> tuple[float, float]:
+        """A station's mean visit latency over [start, end] (weighted by its visits per
+        step) were its own work as fast as the first version's, and the mean work time of a
+        visit there: what a canary analysis's slices differ by (`AnalyticRollouts`)."""
+        timeline, steps, model = self.timeline, self.steps, self.model
+        starts = timeline.starts
+        edges = np.append(starts, self.scenario.horizon)
+        lo = max(int(np.searchsorted(starts, start, side="right")) - 1, 0)
+        hi = max(int(np.searchsorted(starts, end, side="left")), lo + 1)
+        k = np.arange(lo, min(hi, len(starts)))
+        seconds = np.minimum(edges[k + 1], end) - np.maximum(edges[k], start)
+        seconds = np.maximum(seconds, 0.0) if end > start else np.ones(len(k))
+        rate, latency = _visit_latency(
+            model, steps, self.moments, timeline.state_arrivals, [station]
+        )
+        visits = rate[:, station]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            work = np.where(
+                visits > 0,
+                steps.service_mean[:, station] * steps.work_rate[:, station] / visits,
+                0.0,
+            )
+        factor = np.ones(len(visits))
+        if steps.slow is not None:
+            x, f = steps.slow[:, station, 0], steps.slow[:, station, 1]
+            factor = 1.0 + x * (f - 1.0)
+        work = work / factor
+        fast = latency[:, station] - (factor - 1.0) * work
+        state = timeline.state[k]
+        weights = visits[state] * seconds
+        if weights.sum() <= 0:
+            return math.nan, math.nan
+        return (
+            float(weights @ fast[state] / weights.sum()),
+            float(weights @ work[state] / weights.sum()),
+        )
+
+    def _recompute(self, first: int) -> None:
+        """The steps from `first` on computed again with the replicas added or taken away
+        and the latency regressions (`_resimulate`: the states before are kept, with their
+        latency moments and lattices)."""
+        now = self.env.now
+        if self._extra is None:
+            self._extra = np.zeros((len(self.timeline.dt), len(self.model.stations)), np.int64)
         before, rows_before = self.steps, self.timeline.state_steps
         timeline, steps_now, kept = _resimulate(
-            self.model, self._extra, self.timeline, before, first, self.incremental
+            self.model, self._extra, self.timeline, before, first, self.incremental, self._slow
         )
         self.timeline, self.steps = timeline, steps_now
         if kept is None:
@@ -428,8 +520,6 @@ class AnalyticServices:
         later += [row for row in _saturation_events(self.model, steps_now, timeline)
                   if row[0] > now]  # fmt: skip
         self._pending = deque(sorted(later, key=lambda row: row[0]))
-        state = timeline.state[min(first, len(timeline.dt) - 1)]
-        return {station: int(steps_now.replicas[state, station]) for station in change}
 
     def lose_replicas(self, lost: dict[int, int]) -> float:
         """Replicas whose node failed stop serving from the step edge nearest now on (the
@@ -510,6 +600,9 @@ class AnalyticServices:
             sli.visits,
         )
         rollouts.hold_replicas = self.hold_replicas
+        rollouts.slow_down = self.slow_down
+        rollouts.visit_latency = self.visit_latency
+        self._rollouts = rollouts
         sli.rollouts = rollouts
         self._sli = sli
         scripted(
@@ -693,13 +786,28 @@ def _replicas(model: Model, extra: np.ndarray) -> np.ndarray:
     return np.where(replicas > 0, replicas, base)
 
 
-def _fold(arrivals: np.ndarray, extra: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Steps with the same arrival rates (to 1e-12 of the largest) and the same replicas
-    added, as one state: the first step of each state, and each step's state."""
+def _two_point(first: float, second: float) -> tuple[float, float]:
+    """The share x and factor f of the two-point mix {1, f} with these E[F] and E[F²] of a
+    latency factor F ≥ 1 (exact for one slow version beside fast ones; for several, the
+    mix with the same two moments). (0, 1): as fast as the first version."""
+    if first <= 1.0:
+        return 0.0, 1.0
+    f = max((second - 1.0) / (first - 1.0) - 1.0, first)
+    return min((first - 1.0) / (f - 1.0), 1.0), f
+
+
+def _fold(
+    arrivals: np.ndarray, extra: np.ndarray | None, slow: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Steps with the same arrival rates (to 1e-12 of the largest), the same replicas
+    added and the same latency regressions (bit for bit), as one state: the first step of
+    each state, and each step's state."""
     top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
     keys = np.round(arrivals / top * 1e12).astype(np.int64)
     if extra is not None:
         keys = np.column_stack([keys, extra])
+    if slow is not None:
+        keys = np.column_stack([keys, slow.reshape(len(slow), -1).view(np.int64)])
     return _unique_rows(keys)
 
 
@@ -739,10 +847,12 @@ def _resimulate(
     steps: StationSteps,
     first: int,
     keep: bool = True,
+    slow: np.ndarray | None = None,
 ) -> tuple[Timeline, StationSteps, Kept | None]:
-    """`_simulate` with `extra` changed from step `first` on, the same numbers bit for bit,
-    computing only the states that begin from `first` on: the states before cannot change
-    (their rates, replicas and, step by step, the backlog they start with are the same).
+    """`_simulate` with `extra` (and `slow`, the latency regressions per step and station)
+    changed from step `first` on, the same numbers bit for bit, computing only the states
+    that begin from `first` on: the states before cannot change (their rates, replicas,
+    service times and, step by step, the backlog they start with are the same).
 
     What is solved for all states together (`Coupled`) is solved again for every state and
     must come out the same at the states kept; so must their work. Otherwise, or when the
@@ -750,21 +860,23 @@ def _resimulate(
     (`_simulate`) and nothing is kept (None); so it is without `keep`."""
     starts, dt, measured, arrivals = before.starts, before.dt, before.measured, before.arrivals
     replicas = _replicas(model, extra)
-    per_step = _saturates(model, arrivals, replicas)
+    per_step = _saturates(model, arrivals, replicas, slow)
     if per_step:
         rows, state = np.arange(len(dt)), np.arange(len(dt))
         timeline = Timeline(starts, dt, measured, arrivals, state, arrivals, True)
     else:
-        rows, state = _fold(arrivals, extra)
+        rows, state = _fold(arrivals, extra, slow)
         timeline = Timeline(starts, dt, measured, arrivals, state, arrivals[rows])
     earlier = before.state_steps
     old = before.state[rows]
     kept = (rows < first) & (earlier[old] == rows)
+    slow_rows = slow[rows] if slow is not None else None
     if per_step != before.per_step or not keep:
-        return (*_simulate_again(model, timeline, replicas, rows), None)
+        return (*_simulate_again(model, timeline, replicas, rows, slow_rows), None)
     fresh = np.flatnonzero(~kept)
     kept_rows, taken = np.flatnonzero(kept), old[kept]
     work, batches = station_work(model, timeline.state_arrivals)
+    work = slowed_work(work, slow_rows)
     chosen = replicas[rows]
     coupled = coupled_parts(model, work, chosen, batches, steps.coupled)
     concurrency = np.array([s.concurrency for s in model.stations])
@@ -779,7 +891,7 @@ def _resimulate(
         and coupled.same_rows(kept_rows, previous, taken)
     )
     if not same:
-        timeline, steps_now = _simulate_again(model, timeline, replicas, rows)
+        timeline, steps_now = _simulate_again(model, timeline, replicas, rows, slow_rows)
         return timeline, steps_now, None
     parts: list[tuple[StationSteps, np.ndarray, np.ndarray]] = [(steps, taken, kept_rows)]
     if fresh.size:
@@ -794,6 +906,7 @@ def _resimulate(
             chosen[fresh],
             start,
             coupled.take(fresh),
+            slow_rows[fresh] if slow_rows is not None else None,
         )
         parts.append((part, np.arange(fresh.size), fresh))
     steps_now = StationSteps.gathered(parts, len(rows), coupled)
@@ -801,13 +914,19 @@ def _resimulate(
 
 
 def _simulate_again(
-    model: Model, timeline: Timeline, replicas: np.ndarray, rows: np.ndarray
+    model: Model,
+    timeline: Timeline,
+    replicas: np.ndarray,
+    rows: np.ndarray,
+    slow: np.ndarray | None = None,
 ) -> tuple[Timeline, StationSteps]:
-    """Every state computed, as `_simulate` does."""
+    """Every state computed, as `_simulate` does (`slow`: the states' latency regressions)."""
     arrivals, dt = timeline.arrivals, timeline.dt
     if timeline.per_step:
-        return timeline, simulate_stations(model, arrivals, dt, replicas=replicas)
-    return timeline, simulate_stations(model, arrivals[rows], dt[rows], replicas=replicas[rows])
+        return timeline, simulate_stations(model, arrivals, dt, replicas=replicas, slow=slow)
+    return timeline, simulate_stations(
+        model, arrivals[rows], dt[rows], replicas=replicas[rows], slow=slow
+    )
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -837,18 +956,29 @@ def _serving(steps: StationSteps, down: np.ndarray | None, timeline: Timeline) -
     return shown
 
 
-def _saturates(model: Model, arrivals: np.ndarray, replicas: np.ndarray | None = None) -> bool:
+def _saturates(
+    model: Model,
+    arrivals: np.ndarray,
+    replicas: np.ndarray | None = None,
+    slow: np.ndarray | None = None,
+) -> bool:
     """Whether any step offers a station as much work as it has workers, a chunk of steps
     at a time (steps × stations at once would be the largest array of a long run);
-    `replicas` (steps × stations), if given, replace the scenario's counts."""
+    `replicas` (steps × stations), if given, replace the scenario's counts; `slow`, if
+    given, the latency regressions that lengthen the work (`slowed_work`)."""
     workers = np.array([s.workers for s in model.stations])
     per_replica = np.array([s.concurrency for s in model.stations])
-    if replicas is None and len(arrivals) > 1:  # a step equal to one tried offers the same
-        arrivals = _distinct_rows(arrivals)  # a year of a daily profile: one day's rows
+    if replicas is None and slow is None and len(arrivals) > 1:
+        # a step equal to one tried offers the same: a year of a daily profile, one day's rows
+        arrivals = _distinct_rows(arrivals)
     rows = max(1, CHUNK_CELLS // max(len(workers), 1))
     for lo in range(0, len(arrivals), rows):
         have = workers if replicas is None else replicas[lo : lo + rows] * per_replica
-        if ((arrivals[lo : lo + rows] @ model.loads[1]) >= have).any():
+        offered = arrivals[lo : lo + rows] @ model.loads[1]
+        if slow is not None:
+            part = slow[lo : lo + rows]
+            offered = offered * (1.0 + part[..., 0] * (part[..., 1] - 1.0))
+        if (offered >= have).any():
             return True
     return False
 

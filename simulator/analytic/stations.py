@@ -130,6 +130,9 @@ class StationSteps:
     delay_high: np.ndarray
     backlog: np.ndarray
     queued_mean: np.ndarray
+    slow: np.ndarray | None = None
+    """Latency regressions (rows × stations × 2): a share x of the work steps takes f times
+    as long (`slowed_work`); None when every version is as fast as the first."""
     coupled: Coupled | None = field(default=None, repr=False, compare=False)
     """The parts of the queues solved together (kept so that a recomputation of some rows
     can tell whether the others' are unchanged)."""
@@ -146,14 +149,14 @@ class StationSteps:
         values = {}
         cuts = [(steps, _as_slice(taken), _as_slice(rows)) for steps, taken, rows in parts]
         for f in fields(cls):
-            if f.name == "coupled":
+            if f.name in ("coupled", "slow"):
                 continue
             first = getattr(parts[0][0], f.name)
             out = np.empty((count, *first.shape[1:]), dtype=first.dtype)
             for steps, taken, rows in cuts:  # consecutive rows (a step each): copied at once
                 out[rows] = getattr(steps, f.name)[taken]
             values[f.name] = out
-        return cls(**values, coupled=coupled)
+        return cls(**values, slow=_gathered_slow(parts, count), coupled=coupled)
 
     @cached_property
     def saturated(self) -> np.ndarray:
@@ -189,6 +192,41 @@ class StationSteps:
         share = self.delay_share
         second = (1.0 - share) * stationary_second + share * self.delay_second
         return np.maximum(second - self.wait_mean**2, 0.0)
+
+
+def _gathered_slow(
+    parts: list[tuple[StationSteps, np.ndarray, np.ndarray]], count: int
+) -> np.ndarray | None:
+    """`StationSteps.slow` of gathered rows: None if no part has any, else each part's (or
+    none: x = 0, f = 1)."""
+    if all(steps.slow is None for steps, _, _ in parts):
+        return None
+    out = unslowed((count, parts[0][0].replicas.shape[1]))
+    for steps, taken, rows in parts:
+        if steps.slow is not None:
+            out[rows] = steps.slow[taken]
+    return out
+
+
+def unslowed(shape: tuple[int, int]) -> np.ndarray:
+    """`StationSteps.slow` of rows × stations where every version is as fast as the first."""
+    out = np.zeros((*shape, 2))
+    out[..., 1] = 1.0
+    return out
+
+
+def slowed_work(work: np.ndarray, slow: np.ndarray | None) -> np.ndarray:
+    """`station_work` where a share x of each station's work steps takes f times as long
+    (`slow`, rows × stations × 2): the k-th raw moment of a work step is multiplied by
+    1 + x(f^k − 1), the mixture's (the rate of work steps is the same). Cells with x = 0
+    keep their numbers bit for bit."""
+    if slow is None:
+        return work
+    x, f = slow[..., 0], slow[..., 1]
+    out = work.copy()
+    for k in (1, 2, 3):
+        out[k] = work[k] * (1.0 + x * (f**k - 1.0))
+    return out
 
 
 def _as_slice(index: np.ndarray) -> np.ndarray | slice:
@@ -698,22 +736,24 @@ def simulate_stations(
     dt: np.ndarray,
     replicas: np.ndarray | None = None,
     autoscaler: Autoscaler | None = None,
+    slow: np.ndarray | None = None,
 ) -> StationSteps:
     """Every station at every step, from the entry arrival rates (steps × entries).
 
     `replicas` (steps × stations) is a schedule of replicas; by default each station keeps
     its scenario's count. With an `autoscaler`, steps are taken one at a time and the
     replicas of each step are the autoscaler's target after the step before (starting from
-    the scenario's counts).
+    the scenario's counts). `slow`: latency regressions (`StationSteps.slow`).
     """
     steps = arrivals.shape[0]
     base = np.array([s.replicas for s in model.stations])
     if replicas is None:
         replicas = np.broadcast_to(base, (steps, len(base))).copy()
     work, batches = station_work(model, arrivals)
+    work = slowed_work(work, slow)
     if autoscaler is not None:
         replicas = _autoscaled(model, work[1], dt, base, autoscaler)
-    return _steps(model, work, dt, replicas, np.zeros(len(base)), batches)
+    return _steps(model, work, dt, replicas, np.zeros(len(base)), batches, slow=slow)
 
 
 def station_work(model: Model, arrivals: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -732,11 +772,13 @@ def simulate_rows(
     replicas: np.ndarray,
     backlog: np.ndarray,
     coupled: Coupled,
+    slow: np.ndarray | None = None,
 ) -> StationSteps:
     """Some consecutive steps (or load states without a backlog) of a run, the others
-    kept: their `station_work`, replicas and the backlog at their start; `coupled` is
-    `coupled_parts` at these rows, solved over every row of the run."""
-    return _steps(model, work, dt, replicas, backlog, batches, coupled)
+    kept: their `station_work` (`slowed_work` by `slow`, which they keep), replicas and
+    the backlog at their start; `coupled` is `coupled_parts` at these rows, solved over
+    every row of the run."""
+    return _steps(model, work, dt, replicas, backlog, batches, coupled, slow)
 
 
 def _autoscaled(
@@ -778,6 +820,7 @@ def _steps(
     backlog: np.ndarray,
     batches: np.ndarray | None,
     coupled: Coupled | None = None,
+    slow: np.ndarray | None = None,
 ) -> StationSteps:
     queue, coupled = stationary(model, work, replicas, batches, coupled)
     workers = queue["workers"]
@@ -803,5 +846,6 @@ def _steps(
         delay_high=high,
         backlog=end,
         queued_mean=queued,
+        slow=slow,
         coupled=coupled,
     )
