@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import BudgetError, ScenarioError
+from .experiments.fleet import served_world
 from .scenario.limits import Limits, human_bytes
 from .scenario.schema import Scenario
 
@@ -179,10 +180,11 @@ def _analytic_states(scenario: Scenario) -> tuple[float, float]:
 def check_budget(
     scenario: Scenario, limits: Limits | None = None, replications: int = 1
 ) -> Estimate:
-    """The estimate of `replications` runs, or a BudgetError (one line) above `limits`."""
+    """The estimate of `replications` runs, or a BudgetError (one line) above `limits`: runs
+    of the world the run simulates (`served_world`: every delivery service served)."""
     limits = limits if limits is not None else Limits.from_environment()
     check_replications(replications, limits, scenario.source)
-    found = estimate(scenario)
+    found = estimate(served_world(scenario, limits))
     runs = f" in {replications:,} replications" if replications > 1 else ""
     how = "or raise it with --limit {name}=N (or SRESIM_LIMITS={name}=N)"
     checks = [

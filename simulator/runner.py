@@ -24,6 +24,7 @@ from .experiments.executor import (
     execute,
     execute_until_precise,
 )
+from .experiments.fleet import served_world
 from .metrics import (
     cost_kpis,
     costs_table,
@@ -99,9 +100,12 @@ def run(
     `seed` defaults to the scenario's own. With `progress`, a progress bar appears on the
     terminal for runs longer than two seconds. Raises ScenarioError for bad arguments and
     BudgetError (a ScenarioError) when the run would need more than `limits` allow.
+    With more delivery services than request-serving services (and deploys acting on them),
+    the run simulates the workload copied until every delivery service has one
+    (`served_world`); the Result's scenario is that world.
     """
     seed = _seed(seed)
-    scenario = _scenario(scenario, overrides, limits)
+    scenario = served_world(_scenario(scenario, overrides, limits), limits)
     check_budget(scenario, limits)
     seed = scenario.seed if seed is None else seed
     if scenario.fidelity == "analytic":

@@ -35,8 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from ..analytic.flows import visits_per_request
+from ..errors import ScenarioError
 from ..scenario.calls import Work
+from ..scenario.limits import Limits
 from ..scenario.loader import load_scenario
 from ..scenario.schema import Scenario
 from ..scenario.services import Service
@@ -91,15 +92,17 @@ def _renamed_handler(
     return steps
 
 
-def copy_name(name: str, index: int) -> str:
-    """The name of copy `index` (from 1) of the preset's service `name`."""
-    return f"{name}-{index}"
+def copy_name(name: str, index: int, keep_first: bool = False) -> str:
+    """The name of copy `index` (from 1) of the preset's service `name`; with `keep_first`
+    the first copy keeps the preset's name (what else the scenario says of it still holds)."""
+    return name if keep_first and index == 1 else f"{name}-{index}"
 
 
 def fleet_workload(
-    services: Mapping[str, Any], traffic: Mapping[str, Any], n: int
+    services: Mapping[str, Any], traffic: Mapping[str, Any], n: int, keep_first: bool = False
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`services:` and `traffic:` of n services copied from a dumped workload (see above)."""
+    """`services:` and `traffic:` of n services copied from a dumped workload (see above;
+    `keep_first`: `copy_name`)."""
     if n < 1:
         raise ValueError(f"expected at least 1 service, got {n}")
     order = serving_order(services, list(traffic))
@@ -108,8 +111,11 @@ def fleet_workload(
     out_traffic: dict[str, Any] = {}
     for index in range(1, math.ceil(n / size) + 1):
         kept = order[: min(size, n - (index - 1) * size)]
-        names = {name: copy_name(name, index) for name in kept}
+        names = {name: copy_name(name, index, keep_first) for name in kept}
         for name in kept:
+            if names[name] in out_services:
+                clash = names[name]
+                raise ValueError(f"copy {index} of {name} would be named {clash}, like a service")
             service = copy.deepcopy(dict(services[name]))
             service["handler"] = _renamed_handler(service.get("handler"), names)
             out_services[names[name]] = service
@@ -123,6 +129,8 @@ def offered_work(scenario: Scenario) -> float:
     """Seconds of work the services do per second at the traffic's base rates: over the
     entry points, rate × expected visits per request × mean work per visit. What servers
     sized by hand for a monolith are sized for."""
+    from ..analytic.flows import visits_per_request  # scipy's import: monoliths' fleets only
+
     visits = visits_per_request(scenario)
     per_visit = np.array([_work_per_visit(spec) for spec in scenario.services.values()])
     rates = np.array([traffic.rate for traffic in scenario.traffic.values()])
@@ -138,11 +146,11 @@ def _replicas(services: Mapping[str, Any]) -> int:
     return sum(int(s.get("replicas", 1)) for s in services.values())
 
 
-def fleet_overrides(preset: Scenario, n: int) -> dict[str, Any]:
+def fleet_overrides(preset: Scenario, n: int, keep_first: bool = False) -> dict[str, Any]:
     """The overrides that make `preset` run n served services on an infrastructure scaled
-    to them (module docstring); `delivery.services` is n."""
+    to them (module docstring); `delivery.services` is n (`keep_first`: `copy_name`)."""
     data = preset.model_dump(mode="json")
-    services, traffic = fleet_workload(data["services"], data["traffic"], n)
+    services, traffic = fleet_workload(data["services"], data["traffic"], n, keep_first)
     overrides: dict[str, Any] = {
         "services": services,
         "traffic": traffic,
@@ -152,9 +160,11 @@ def fleet_overrides(preset: Scenario, n: int) -> dict[str, Any]:
         full, rest = divmod(n, len(data["services"]))
         ratio = float(full)
         if rest:
-            part, entries = fleet_workload(data["services"], data["traffic"], rest)
+            part, entries = fleet_workload(data["services"], data["traffic"], rest, keep_first)
             alone = {"services": part, "traffic": entries, "delivery.services": rest}
-            ratio += offered_work(load_scenario(preset, alone)) / offered_work(preset)
+            whole = offered_work(preset)  # none without traffic: count the services
+            part_work = offered_work(load_scenario(preset, alone)) if whole > 0 else 0.0
+            ratio += part_work / whole if whole > 0 else rest / len(data["services"])
         if (data.get("monolith") or {}).get("replicas"):
             overrides["monolith.replicas"] = _scaled(data["monolith"]["replicas"], ratio)
     else:
@@ -182,3 +192,33 @@ def fleet_scenario(
     """The era `preset` (after `overrides`, e.g. the horizon) running n served services."""
     base = load_scenario(preset, dict(overrides or {}))
     return load_scenario(base, fleet_overrides(base, n))
+
+
+def unserved(scenario: Scenario) -> int:
+    """Delivery services that a run of `scenario` would leave without a service to run on
+    although it simulates a runtime their deploys act on (`delivery.on_runtime` with a
+    request workload): those beyond the workload's services. 0 without a runtime (the
+    delivery model alone draws every outcome) or when the workload has a service for each."""
+    delivery = scenario.delivery
+    if delivery is None or not delivery.on_runtime.enabled or not scenario.services:
+        return 0
+    return max(0, delivery.services - len(scenario.services))
+
+
+def served_world(scenario: Scenario, limits: Limits | None = None) -> Scenario:
+    """The world a run of `scenario` simulates: every delivery service on a service that
+    serves requests, so that none of its incidents is drawn (docs/delivery.md, "Every
+    delivery service serves"). With more delivery services than the workload has
+    (`unserved`), the workload copied until there are as many, on an infrastructure scaled
+    the way the growth experiment scales it (`fleet_overrides`); the first copy keeps the
+    scenario's names, so what the scenario says of its services still holds for them.
+    Otherwise `scenario` itself."""
+    if not unserved(scenario):
+        return scenario
+    assert scenario.delivery is not None
+    n = scenario.delivery.services
+    try:
+        overrides = fleet_overrides(scenario, n, keep_first=True)
+    except ValueError as error:
+        raise ScenarioError(scenario.source, "delivery.services", str(error)) from None
+    return load_scenario(scenario, overrides, limits=limits)

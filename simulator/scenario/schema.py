@@ -20,6 +20,7 @@ from .cluster import Cluster, Scheduler, Workloads
 from .delivery import Delivery, Incidents, Monitoring, Organisation
 from .discovery import Configuration, Discovery, Secrets, check_discovery_services
 from .graph import find_call_cycle
+from .one_world import check_one_world
 from .profiles import Profile, default_profile
 from .services import LOAD_BALANCER_POLICIES, LoadBalancerPolicy, Service, Slowdown
 from .topology import Topology
@@ -256,6 +257,7 @@ class Scenario(ScenarioModel):
                             {"key": f"services.{name}.handler.{index}.wait_for", "most": most},
                         )
         check_discovery_services(self)
+        check_one_world(self)
         if self.fidelity == "request":
             check_recording(self)
         if self.fidelity == "analytic":

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import simulator
+from simulator.experiments.growth import DELIVERY_ONLY
 from simulator.metrics.delivery import (
     STAGE_COLUMNS,
     TIMELINE_PHASES,
@@ -573,8 +574,25 @@ def test_an_incident_story_adds_up(ticket_run: simulator.Result):
     assert "failed requests: not simulated" in story
 
 
+def _first_burn_rate_incident(run: simulator.Result) -> str:
+    timeline = run.tables["incident_timeline"]
+    fired = timeline[timeline["rule"].str.startswith("burn-rate", na=False)]
+    return incident_story(run, int(fired["incident"].iloc[0]))
+
+
 def test_a_pipeline_incident_story():
-    story = incident_story(run_shipped("eras/sre.yaml"), 0)
+    """On the running services the alert reads the requests and the pipeline acts on it."""
+    story = _first_burn_rate_incident(run_shipped("eras/sre.yaml"))
+    assert "by a page from the alert burn-rate 14.4x/1h" in story
+    assert "The pipeline rolled back at once" in story
+    assert "no human involved" in story
+
+
+def test_a_drawn_canary_incident_story():
+    """Without a runtime the alert on a bad canary is drawn, and said to be the canary's."""
+    overrides = {**SHORTENED["eras/sre.yaml"], **DELIVERY_ONLY}
+    run = simulator.run(SCENARIOS / "eras/sre.yaml", overrides=overrides)
+    story = _first_burn_rate_incident(run)
     assert "by the alert burn-rate 14.4x/1h during the canary" in story
     assert "The pipeline rolled back at once" in story
     assert "5% of its traffic (a canary)" in story

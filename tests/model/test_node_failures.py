@@ -12,6 +12,8 @@ import math
 import pytest
 
 import simulator
+from simulator.errors import ScenarioError
+from simulator.model.delivery.capacity import infrastructure_mtbf
 from simulator.model.failures import replaced_automatically, simulates_node_failures
 from simulator.model.monitoring.rules import node_down
 from simulator.model.world import World
@@ -193,7 +195,7 @@ def test_the_autoscaler_replaces_the_replicas_after_their_start_with_no_page():
     result = simulator.run(scenario, seed=2)
     assert result.tables["alerts"].empty
     timeline = _timeline(result)
-    assert timeline[timeline["service"] == 0].empty  # (1, not served, has drawn ones)
+    assert timeline[timeline["service"] == 0].empty
 
 
 def test_the_same_seed_gives_the_same_failures_and_incidents():
@@ -206,25 +208,28 @@ def test_the_same_seed_gives_the_same_failures_and_incidents():
     assert first.equals(again)
 
 
-def test_the_delivery_model_draws_no_infrastructure_incidents_for_simulated_services():
-    """Delivery service 0 is the scenario's `web` (and `db` wraps round to 1): both run on
-    the simulated nodes, so a tiny `infrastructure_mtbf` draws nothing for them; with a
-    third delivery service it draws for that one only. At the analytic fidelity nothing is
-    simulated and the draws cover every service."""
+def test_the_delivery_model_draws_no_infrastructure_incidents_for_served_services():
+    """Delivery service 0 is the scenario's `web`, 1 its `db`, and a third one runs on a
+    copy of `web` (`served_world`): all three run on the simulated nodes, so their
+    infrastructure incidents are the runtime's node failures, none drawn. Under a
+    scheduler model the runtime fails no service's node, and the node MTBF (a service's
+    failure every 15 min here) draws nothing either: the one world has no such failures.
+    A drawn `incidents.infrastructure_mtbf` beside the runtime is refused."""
     organisation = _organisation()
-    scenario = _scenario(**organisation, incidents={"infrastructure_mtbf": "30min"})
+    organisation["delivery"]["services"] = 3
+    scenario = _scenario(**organisation)
     scenario["cluster"]["failures"]["node_mtbf"] = "1000d"
     result = simulator.run(scenario)
+    assert list(result.scenario.services) == ["web", "db", "web-2"]
     assert _timeline(result).empty
-    organisation["delivery"]["services"] = 3
-    scenario = _scenario(**organisation, incidents={"infrastructure_mtbf": "30min"})
-    scenario["cluster"]["failures"]["node_mtbf"] = "1000d"
-    drawn = _timeline(simulator.run(scenario))
-    assert len(drawn) > 0 and set(drawn["service"]) == {2}
-    off = copy.deepcopy(scenario)
-    off["cluster"]["failures"]["enabled"] = False
-    everywhere = _timeline(simulator.run(off))
-    assert set(everywhere["service"]) == {0, 1, 2}
+    scheduled = _scenario(**organisation, scheduler={"architecture": "shared-state"})
+    scheduled["cluster"]["failures"]["node_mtbf"] = "30min"
+    assert not simulates_node_failures(load_scenario(scheduled))
+    assert infrastructure_mtbf(load_scenario(scheduled)) == 900.0
+    assert simulator.run(scheduled).tables["incidents"].empty
+    drawn = _scenario(**organisation, incidents={"infrastructure_mtbf": "30min"})
+    with pytest.raises(ScenarioError, match=r"incidents\.infrastructure_mtbf: expected 0s"):
+        load_scenario(drawn)
 
 
 def test_a_scripted_failure_fails_its_node_at_its_time_once():

@@ -340,10 +340,11 @@ class DeliveryModel:
 
     def _drawn_infrastructure(self, context: RunContext) -> list[int]:
         """Every service, except those running on the simulated services when the runtime
-        fails their nodes itself, at either fidelity (`model/failures.py`): monitoring or a
-        customer opens their incidents, so they are not drawn twice."""
+        fails their nodes itself, at either fidelity (`model/failures.py`), or when the
+        deploys act on them (the one world: their infrastructure fails in the runtime or not
+        at all): monitoring or a customer opens their incidents, none is drawn."""
         n = self.delivery.services
-        if not simulates_node_failures(self.scenario):
+        if self.runtime is None and not simulates_node_failures(self.scenario):
             return list(range(n))
         served = {i % n for i in range(len(self.scenario.services))}
         return [i for i in range(n) if i not in served]
