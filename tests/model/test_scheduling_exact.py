@@ -1,8 +1,9 @@
 """The scheduler model's shortcuts give the numbers of the computations they replace, bit for
 bit: the minimum taken before flooring in `fit_slots`, claim sums without a pass, random
 first-fit's draws scaled without a wrap, placement draws taken in blocks, the two-level
-offer of everything kept as a blanket rather than written into `locked` node by node, and
-slots of an offer updated when next read."""
+offer of everything kept as a blanket rather than written into `locked` node by node,
+slots of an offer updated when next read, integers truncated before the cap in `fit_slots`,
+and random first-fit's left-over tasks moved on one by one (`_carry`) rather than in waves."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.model.scheduling import placement
 from simulator.model.scheduling.cell import CellState
 from simulator.model.scheduling.model import _Draws
-from simulator.model.scheduling.placement import EPS, claims, fit_slots
+from simulator.model.scheduling.placement import EPS, claims, fit_slots, random_first_fit_claims
 
 sizes = st.floats(0.01, 8.0, allow_nan=False)
 frees = st.lists(st.floats(-1.0, 64.0, allow_nan=False), min_size=1, max_size=40)
@@ -35,6 +37,36 @@ def test_fit_slots_takes_the_minimum_first_with_the_same_numbers(cpu_free, mem_f
     free_cpu, free_mem = np.array(cpu_free[:n]), np.array(mem_free[:n])
     expected = _two_floors(free_cpu, free_mem, cpu, mem)
     assert fit_slots(free_cpu, free_mem, cpu, mem).tolist() == expected.tolist()
+
+
+def _floored(free_cpu, free_mem, cpu, mem, room, one):
+    """`fit_slots` as it was before truncating: floor, cap in floats, then convert."""
+    slots = np.floor(np.minimum(free_cpu / cpu, free_mem / mem) + EPS)
+    if room is not None:
+        slots = np.minimum(slots, room)
+    if one:
+        slots = np.minimum(slots, 1)
+    return np.maximum(slots, 0).astype(np.int64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    frees,
+    frees,
+    sizes,
+    sizes,
+    st.none() | st.lists(st.integers(0, 2**30), min_size=40, max_size=40),
+    st.booleans(),
+)
+def test_fit_slots_truncates_to_the_floors_numbers(cpu_free, mem_free, cpu, mem, room, one):
+    # negative free resources (an overcommitted node) floor below zero but truncate to zero
+    # or less: the maximum with 0 makes both 0
+    n = min(len(cpu_free), len(mem_free))
+    free_cpu, free_mem = np.array(cpu_free[:n]), np.array(mem_free[:n])
+    cap = None if room is None else np.array(room[:n], dtype=np.int64)
+    got = fit_slots(free_cpu, free_mem, cpu, mem, cap, one)
+    assert got.tolist() == _floored(free_cpu, free_mem, cpu, mem, cap, one).tolist()
+    assert got.dtype == np.int64
 
 
 def test_fit_slots_near_a_whole_number_of_tasks():
@@ -216,3 +248,57 @@ def test_a_return_that_does_not_match_the_unlocks_is_written_node_by_node():
         assert got.tolist() == expected.tolist()
     assert cells[0].locked_mem.tolist() == cells[1].locked_mem.tolist()
     assert cells[0].finish(3.0).tolist() == cells[1].finish(3.0).tolist()
+
+
+def _scanned(slots: np.ndarray, count: int, draws: np.ndarray) -> tuple[list[int], list[int]]:
+    """Random first-fit one task after the other (the reference), as claims."""
+    left = slots.astype(int).tolist()
+    placed: list[int] = []
+    for draw in draws[:count]:
+        if sum(left) == 0:
+            break
+        node = int(draw * len(left)) % len(left)
+        while left[node] == 0:
+            node = (node + 1) % len(left)
+        left[node] -= 1
+        placed.append(node)
+    unique, counts = np.unique(np.array(placed, dtype=np.int64), return_counts=True)
+    return unique.tolist(), counts.tolist()
+
+
+@pytest.mark.parametrize("carry", [0, 1, 5, 64, 10**6])
+@settings(max_examples=300, deadline=None)
+@given(
+    slots=st.lists(st.integers(0, 3), min_size=1, max_size=80).map(np.array),
+    count=st.integers(0, 200),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_left_over_tasks_moved_on_one_by_one_count_as_the_scan(carry, slots, count, seed):
+    # a budget of 0 steps always leaves it to the waves; a large one always scans one by one
+    draws = np.random.default_rng(seed).random(max(count, 1))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(placement, "CARRY", carry)
+        unique, counts = random_first_fit_claims(slots, count, draws)
+    assert (unique.tolist(), counts.tolist()) == _scanned(slots, count, draws)
+    assert unique.dtype == counts.dtype == np.int64
+
+
+@pytest.mark.parametrize("carry", [0, 64, 10**6])
+def test_left_over_tasks_on_crowded_and_sparse_cells(carry):
+    rng = np.random.default_rng(11)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(placement, "CARRY", carry)
+        for room in (0.002, 0.01, 0.3, 0.9):  # long runs of full nodes to a nearly empty cell
+            for count in (3, 40, 400):
+                slots = np.where(rng.random(3000) < room, rng.integers(1, 4, 3000), 0)
+                draws = rng.random(count)
+                unique, counts = random_first_fit_claims(slots, count, draws)
+                assert (unique.tolist(), counts.tolist()) == _scanned(slots, count, draws)
+
+
+def test_left_over_tasks_wrap_around_the_last_node():
+    # two tasks want the last node, which holds one: the other goes on to node 0
+    slots = np.array([2, 0, 0, 1])
+    draws = np.array([0.9, 0.95])
+    unique, counts = random_first_fit_claims(slots, 2, draws)
+    assert (unique.tolist(), counts.tolist()) == ([0, 3], [1, 1])
