@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import numpy as np
 import simpy
 
 from ..engine import EventLog
@@ -197,6 +198,9 @@ class _Station:
 
     clean_since: float = math.inf
     """Since when every ramp fails nothing (no defect on either side, no outage)."""
+    board: np.ndarray | None = field(default=None, repr=False)
+    """Where `clean_since` is copied (at `slot`): every station's, for one numpy scan."""
+    slot: int = 0
 
     def add(self, ramp: Ramp) -> None:
         """A new ramp from now on (one starting at the same instant replaces it)."""
@@ -208,10 +212,13 @@ class _Station:
         self.ramps.append(ramp)
         self.starts.append(ramp.start)
         clean = ramp.before == 0.0 and ramp.after == 0.0 and not ramp.down
-        if not clean:
-            self.clean_since = math.inf
+        if not clean:  # a ramp to a clean version only (rolled back, fixed) is clean after it
+            cured = ramp.high == 1.0 and ramp.after == 0.0
+            self.clean_since = max(ramp.end, ramp.start) if cured else math.inf
         elif math.isinf(self.clean_since):
             self.clean_since = 0.0 if len(self.ramps) == 1 else ramp.start  # all clean: always
+        if self.board is not None:
+            self.board[self.slot] = self.clean_since
 
 
 class AnalyticRollouts:
@@ -239,8 +246,11 @@ class AnalyticRollouts:
         self._states = {
             ref.index: _Station(ref, max(replicas[ref.index], 1)) for ref in stations.values()
         }
-        for state in self._states.values():
+        self._order = list(self._states.values())
+        self._clean_since = np.full(len(self._order), math.inf)
+        for slot, state in enumerate(self._order):
             state.plans = RolloutQueue(env, partial(self._run, state))
+            state.board, state.slot = self._clean_since, slot
         self._count = 0
         self.hold_replicas: Callable[[int, int], None] | None = None
         """Takes replicas out of a station's capacity (a negative count puts them back):
@@ -268,9 +278,9 @@ class AnalyticRollouts:
         """`error_ratio` of every station that has been deployed to and fails some of its
         visits in [start, end], by station index (without `outages`: by defects only)."""
         ratios: dict[int, float] = {}
-        for index, state in self._states.items():
-            if state.clean_since <= start:
-                continue  # nothing it serves since then fails
+        for slot in np.flatnonzero(self._clean_since > start).tolist():  # others fail nothing
+            state = self._order[slot]
+            index = state.ref.index
             if state.ramps and state.ramps[0].start <= end:
                 ratio = self._mean(state, start, end, outages=outages)
                 if ratio > 0:
@@ -410,7 +420,7 @@ class AnalyticRollouts:
                 break
             if hi > lo:
                 covered += hi - lo
-                down_end = min(hi, ramp.end) if outages and ramp.down else lo
+                down_end = min(hi, max(lo, ramp.end)) if outages and ramp.down else lo
                 total += down_end - lo  # every request fails while down
                 if hi > down_end:
                     total += ramp.mean_ratio(down_end, hi) * (hi - down_end)

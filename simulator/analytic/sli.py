@@ -385,6 +385,8 @@ class AnalyticSli:
         latency = scenario.slo.latency
         self._slo_latency = float(latency) if latency is not None else np.inf
         self._built: tuple[int, _Integrals] | None = None
+        self._active = False
+        """Whether a rollout has begun (it stays so: a station's ramps are never all gone)."""
         self._last: tuple[tuple[object, object], tuple[np.ndarray, np.ndarray]] | None = None
         """The last survivals and what they were of (the same ratios step after step)."""
 
@@ -450,14 +452,30 @@ class AnalyticSli:
         return shares
 
     @staticmethod
-    def _at(pair: tuple[np.ndarray, np.ndarray], edges: np.ndarray, time: float) -> np.ndarray:
+    def _step(edges: np.ndarray, time: float) -> int:
+        """The step `time` falls in (the first or last step beyond the edges)."""
+        return min(max(int(np.searchsorted(edges, time, side="right")) - 1, 0), len(edges) - 2)
+
+    @staticmethod
+    def _at(
+        pair: tuple[np.ndarray, np.ndarray], edges: np.ndarray, time: float, k: int
+    ) -> np.ndarray:
         cumulative, rates = pair
-        k = min(max(int(np.searchsorted(edges, time, side="right")) - 1, 0), len(rates) - 1)
         return cumulative[k] + rates[k] * (time - edges[k])
 
-    def _between(self, pair: tuple[np.ndarray, np.ndarray], start: float, end: float) -> np.ndarray:
+    def _between(
+        self,
+        pair: tuple[np.ndarray, np.ndarray],
+        start: float,
+        end: float,
+        steps: tuple[int, int] | None = None,
+    ) -> np.ndarray:
+        """The integral over [start, end]; `steps`: the steps of start and end, if known."""
         edges = self._integrals().edges
-        return self._at(pair, edges, end) - self._at(pair, edges, start)
+        first, last = (
+            steps if steps is not None else (self._step(edges, start), self._step(edges, end))
+        )
+        return self._at(pair, edges, end, last) - self._at(pair, edges, start, first)
 
     def visits(self, station: int, start: float, end: float) -> float:
         """Expected visits to a station in [start, end]."""
@@ -465,24 +483,31 @@ class AnalyticSli:
 
     # ------------------------------------------------------------------ a scrape
 
+    def _deployed(self) -> bool:
+        """`rollouts.active()`, asked of the stations only until it holds."""
+        if not self._active and self.rollouts is not None:
+            self._active = self.rollouts.active()
+        return self._active
+
     def scrape(self, start: float, now: float) -> Scrape:
         got = self._integrals()
         edges = got.edges
-        middle = int(np.searchsorted(edges, (start + now) / 2, side="right")) - 1
+        middle = self._step(edges, (start + now) / 2)
         last = int(np.searchsorted(edges, now, side="left")) - 1
-        steps = len(got.state)
-        middle, last = min(max(middle, 0), steps - 1), min(max(last, 0), steps - 1)
-        sent = self._between(got.arrivals, start, now)
-        visits = self._between(got.visits, start, now)
+        last = min(max(last, 0), len(got.state) - 1)
+        span = (self._step(edges, start), self._step(edges, now))  # one search for each pair
+        sent = self._between(got.arrivals, start, now, span)
+        visits = self._between(got.visits, start, now, span)
         ok = 1.0 - got.bad_share[got.state[middle]]
         errors: dict[int, float] = {}
         defects: dict[int, float] = {}
-        if self.rollouts is not None and self.rollouts.active():
-            errors = self.rollouts.error_ratios(start, now)
+        rollouts = self.rollouts
+        if rollouts is not None and self._deployed():
+            errors = rollouts.error_ratios(start, now)
             if errors:
-                defects = self.rollouts.error_ratios(start, now, outages=False)
+                defects = rollouts.error_ratios(start, now, outages=False)
         failed = np.zeros_like(visits)
-        first = int(np.searchsorted(edges, start, side="right")) - 1
+        first = int(np.searchsorted(edges, start, side="right")) - 1  # not clipped to the last
         down = [k for k in range(max(first, 0), last + 1) if k in got.down] if got.down else []
         if not down:
             survive = self._survival(errors, defects)
@@ -510,7 +535,7 @@ class AnalyticSli:
         bads = np.zeros(self._size)
         totals[self._entry_index] = sent
         bads[self._entry_index] = bad
-        first_bad = {int(i): start for i in self._entry_index[bad > 0]}
+        first_bad = dict.fromkeys(self._entry_index[bad > 0].tolist(), start)
         for time, per_station, per_entry in self._stale(got, start, now):
             failed += per_station
             bads[self._entry_index] += per_entry
@@ -522,8 +547,8 @@ class AnalyticSli:
             first_bad=first_bad,
             visits=visits,
             failed=failed,
-            busy=self._between(got.busy, start, now),
-            capacity=self._between(got.capacity, start, now),
+            busy=self._between(got.busy, start, now, span),
+            capacity=self._between(got.capacity, start, now, span),
             replicas=got.replicas[got.state[last]],
         )
 

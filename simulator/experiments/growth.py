@@ -32,7 +32,7 @@ from ..runner import run_task
 from ..scenario.loader import load_scenario
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY
-from .executor import RunTask, execute
+from .executor import Execution, RunOutcome, RunTask, execute
 from .fleet import fleet_scenario
 
 DELIVERY_ONLY = {
@@ -98,8 +98,7 @@ def growth_sweep(
         base = load_scenario(path, {**DELIVERY_ONLY, "horizon": horizon, "warmup": warmup})
         for n in services:
             points.append((base, int(n), load_scenario(base, {"delivery.services": int(n)})))
-    tasks = [RunTask(scenario, seed) for _, _, scenario in points]
-    outcomes = execute(tasks, run_task, jobs=jobs, label="growth").outcomes
+    _, outcomes = _largest_first(points, seed, jobs)
     rows = []
     for (base, n, scenario), outcome in zip(points, outcomes, strict=True):
         row = {"era": base.name, "services": n}
@@ -174,10 +173,9 @@ def one_world_growth(
         base = load_scenario(path, window)
         for n in services:
             points.append((base, int(n), fleet_scenario(path, int(n), window)))
-    tasks = [RunTask(scenario, seed) for _, _, scenario in points]
-    execution = execute(tasks, run_task, jobs=jobs, label="growth")
+    execution, outcomes = _largest_first(points, seed, jobs)
     rows = []
-    for (base, n, scenario), outcome in zip(points, execution.outcomes, strict=True):
+    for (base, n, scenario), outcome in zip(points, outcomes, strict=True):
         summary = outcome.summary
         weeks = scenario.measured_period / (7 * DAY)
         row: dict[str, object] = {"era": base.name, "services": n}
@@ -196,8 +194,27 @@ def one_world_growth(
     sweep = pd.DataFrame(rows)
     sweep.attrs["seconds"] = execution.seconds  # wall clock, not part of the table's values
     sweep.attrs["run_seconds"] = execution.run_seconds
-    sweep.attrs["seconds_each"] = [outcome.seconds for outcome in execution.outcomes]
+    sweep.attrs["seconds_each"] = [outcome.seconds for outcome in outcomes]
     return sweep
+
+
+def largest_first(services: Sequence[int]) -> list[int]:
+    """The order to hand the runs to the workers: the largest fleets first (ties in the
+    given order), so that no worker starts a thousand-service run when the others are
+    nearly done and the sweep waits for it alone."""
+    return sorted(range(len(services)), key=lambda i: -services[i])
+
+
+def _largest_first(
+    points: Sequence[tuple[Scenario, int, Scenario]], seed: int, jobs: int
+) -> tuple[Execution, list[RunOutcome]]:
+    """The points' runs handed out `largest_first`, and their outcomes in the points' order
+    (the order runs are done in changes no number: each has its own seed and streams)."""
+    order = largest_first([n for _, n, _ in points])
+    tasks = [RunTask(points[i][2], seed) for i in order]
+    execution = execute(tasks, run_task, jobs=jobs, label="growth")
+    position = {point: rank for rank, point in enumerate(order)}
+    return execution, [execution.outcomes[position[i]] for i in range(len(points))]
 
 
 FLAGSHIP_POINTS = 4
