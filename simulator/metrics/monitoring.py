@@ -11,11 +11,13 @@ entry points' requests that finished in the measured period, over the SLO's budg
 from __future__ import annotations
 
 import math
+from array import array
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..records.monitoring import ENTRY_POINT, OPENED, SCOPES, MonitoringRecords
+from ..records.monitoring import ENTRY_POINT, OPENED, SCOPES, SERVICE, MonitoringRecords
 from ..records.run import RunRecords
 from ..scenario.units import HOUR
 
@@ -38,36 +40,74 @@ def sli_table(records: MonitoringRecords) -> pd.DataFrame:
     visits at a service; expectations at the analytic fidelity), `bad` (failed or too slow;
     failed visits), `bad_ratio`,
     `saturation` (busy share of the workers; NaN at entry points) and `replicas`."""
+    # a fleet's log has millions of rows: its columns are read in place (views of the log's
+    # buffers), each column of the table is allocated once, and the table takes them
+    # without consolidating them into a second copy (`copy=False`)
     sli = records.sli
-    time = np.asarray(sli.time, dtype=float)
+    time = _column(sli.time)
     keep = time > records.warmup
-    scope = np.asarray(sli.scope, dtype=np.int64)[keep]
-    target = np.asarray(sli.target, dtype=np.int64)[keep]
-    # names by lookup (object arrays sharing the names' strings): a fleet's log has millions
-    # of rows, and a Python int and a list slot per row cost more than the rows themselves
+    rows = _kept(keep)
+    scope = _column(sli.scope)[rows]
+    # names by lookup: a Python int and a list slot per row would cost more than the rows
+    # themselves, and an object array per column more than the table's strings
     lookup = np.array([*records.entry_points, *records.services], dtype=object)
-    offsets = np.array([0, len(records.entry_points)], dtype=np.int64)
-    names = lookup[offsets[scope] + target]
+    index = _column(sli.target)[rows].astype(np.int64)
+    np.add(index, len(records.entry_points), out=index, where=scope == SERVICE)
+    names = _by_lookup(lookup, index)
+    del index
     counts = float if records.expected_counts else np.int64
-    requests = np.asarray(sli.requests, dtype=counts)[keep]
-    bad = np.asarray(sli.bad, dtype=counts)[keep]
-    busy = np.asarray(sli.busy, dtype=float)[keep]
-    capacity = np.asarray(sli.capacity, dtype=float)[keep]
+    requests = _column(sli.requests)[rows].astype(counts)
+    bad = _column(sli.bad)[rows].astype(counts)
+    busy = _column(sli.busy)[rows]
+    capacity = _column(sli.capacity)[rows]
+    ratio = np.full(len(requests), np.nan)
+    saturation = np.full(len(busy), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(requests > 0, bad / np.where(requests > 0, requests, 1), np.nan)
-        saturation = np.where(capacity > 0, busy / capacity, np.nan)
+        np.divide(bad, requests, out=ratio, where=requests > 0)
+        np.divide(busy, capacity, out=saturation, where=capacity > 0)
     return pd.DataFrame(
         {
-            "time": time[keep],
-            "scope": np.array(SCOPES, dtype=object)[scope],
+            "time": time[rows].copy(),
+            "scope": _by_lookup(np.array(SCOPES, dtype=object), scope),
             "service": names,
             "requests": requests,
             "bad": bad,
             "bad_ratio": ratio,
             "saturation": saturation,
-            "replicas": np.asarray(sli.replicas, dtype=np.int64)[keep],
-        }
+            "replicas": _column(sli.replicas)[rows].astype(np.int64),
+        },
+        copy=False,
     )
+
+
+def _column(values: array[Any]) -> np.ndarray:
+    """A view of one of the log's columns, without copying it (its items' own type)."""
+    return (
+        np.frombuffer(values, dtype=values.typecode)
+        if len(values)
+        else np.zeros(0, values.typecode)
+    )
+
+
+def _kept(keep: np.ndarray) -> slice | np.ndarray:
+    """The rows `keep` selects: a slice when they are one run (the log is in time order,
+    so the measured period is its tail), which reads the columns without copying them."""
+    count = int(np.count_nonzero(keep))
+    first = int(np.argmax(keep)) if count else 0
+    return (
+        slice(first, first + count) if keep[first : first + count].all() else np.flatnonzero(keep)
+    )
+
+
+def _by_lookup(
+    values: np.ndarray, index: np.ndarray
+) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """`values[index]` as the column the table would make of it (pandas' strings for
+    names: taken from the few names', not converted row by row from an object array; an
+    empty column stays an object array, as the table keeps it)."""
+    if not len(index):
+        return values[index]
+    return pd.Series(values).array.take(index)
 
 
 def alerts_table(records: MonitoringRecords) -> pd.DataFrame:
