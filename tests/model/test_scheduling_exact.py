@@ -18,6 +18,7 @@ from simulator.model.scheduling import placement
 from simulator.model.scheduling.cell import CellState
 from simulator.model.scheduling.model import _Draws
 from simulator.model.scheduling.placement import EPS, claims, fit_slots, random_first_fit_claims
+from tests.model.test_scheduling import _one_by_one
 
 sizes = st.floats(0.01, 8.0, allow_nan=False)
 frees = st.lists(st.floats(-1.0, 64.0, allow_nan=False), min_size=1, max_size=40)
@@ -250,22 +251,6 @@ def test_a_return_that_does_not_match_the_unlocks_is_written_node_by_node():
     assert cells[0].finish(3.0).tolist() == cells[1].finish(3.0).tolist()
 
 
-def _scanned(slots: np.ndarray, count: int, draws: np.ndarray) -> tuple[list[int], list[int]]:
-    """Random first-fit one task after the other (the reference), as claims."""
-    left = slots.astype(int).tolist()
-    placed: list[int] = []
-    for draw in draws[:count]:
-        if sum(left) == 0:
-            break
-        node = int(draw * len(left)) % len(left)
-        while left[node] == 0:
-            node = (node + 1) % len(left)
-        left[node] -= 1
-        placed.append(node)
-    unique, counts = np.unique(np.array(placed, dtype=np.int64), return_counts=True)
-    return unique.tolist(), counts.tolist()
-
-
 @pytest.mark.parametrize("carry", [0, 1, 5, 64, 10**6])
 @settings(max_examples=300, deadline=None)
 @given(
@@ -279,7 +264,9 @@ def test_left_over_tasks_moved_on_one_by_one_count_as_the_scan(carry, slots, cou
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(placement, "CARRY", carry)
         unique, counts = random_first_fit_claims(slots, count, draws)
-    assert (unique.tolist(), counts.tolist()) == _scanned(slots, count, draws)
+    placed = np.array(_one_by_one(slots, count, draws), dtype=np.int64)
+    expected = np.unique(placed, return_counts=True)
+    assert (unique.tolist(), counts.tolist()) == (expected[0].tolist(), expected[1].tolist())
     assert unique.dtype == counts.dtype == np.int64
 
 
@@ -293,7 +280,9 @@ def test_left_over_tasks_on_crowded_and_sparse_cells(carry):
                 slots = np.where(rng.random(3000) < room, rng.integers(1, 4, 3000), 0)
                 draws = rng.random(count)
                 unique, counts = random_first_fit_claims(slots, count, draws)
-                assert (unique.tolist(), counts.tolist()) == _scanned(slots, count, draws)
+                placed = np.array(_one_by_one(slots, count, draws), dtype=np.int64)
+    expected = np.unique(placed, return_counts=True)
+    assert (unique.tolist(), counts.tolist()) == (expected[0].tolist(), expected[1].tolist())
 
 
 def test_left_over_tasks_wrap_around_the_last_node():
