@@ -26,13 +26,22 @@ over the ready nodes, `failures.first_fit`: the k-th node holds replicas k·slot
 on free slots, else waiting for the node autoscaler's next scan and a boot. Nobody is paged.
 Empty nodes leave newest first, and a node that left does not fail. A failure acts on the
 replicas of the step after the one it falls in (the HPA's own lag, at the default step).
+
+What the clock finds later can change what the HPA saw: a latency regression (more work a
+step) or replicas a person adds (`add_by_hand`: the ceiling raised, the replicas started
+as the HPA's own). The fleet keeps its state at `CHECKPOINTS` evenly spaced steps and
+`resume`s from the last one before the change (its logs cut back to then, its random
+streams where they were), so computing it again costs the steps from there on, not the
+run, and gives the same numbers as computing it from the start.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,6 +49,7 @@ from ..engine import RandomStreams
 from ..model.autoscaling import forget, hpa_decision, hpa_recommendation, memory_horizon
 from ..model.failures import RACK, failure_domains, first_fit, in_domain, simulates_node_failures
 from ..records.scaling import (
+    BY_HAND,
     IDLE_NODE,
     NODES,
     PENDING_PODS,
@@ -55,6 +65,27 @@ from .stations import StepLoad
 
 DEFAULT_REPLICA_START = 5.0
 """Without a cluster, replicas start in 5 s (the request level's default; docs/cost.md)."""
+
+CHECKPOINTS = 32
+"""States of the fleet kept over a run, evenly spaced in steps: a change found while the
+clock runs (a latency regression, replicas added by hand) computes the fleet again from the
+last one before it (`resume`), not from the start."""
+
+_STATE = (
+    "ready", "waiting", "starting", "recommendations", "scale_events", "_next_sync",
+    "_next_scan", "nodes", "booting", "empty_since", "failing", "maximum", "_hand_next",
+)  # fmt: skip
+"""What a step changes of the fleet, copied at a checkpoint; its logs only grow and are
+cut back to their lengths then."""
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    state: dict[str, object]
+    logs: tuple[int, int, int, int, int]
+    """Lengths of events, node_changes, failures, stale and scaling."""
+    backlog: np.ndarray
+    """The fluid backlog at the step's start (what the stations' loop carries)."""
 
 
 class ElasticFleet:
@@ -89,6 +120,13 @@ class ElasticFleet:
         self.events: list[tuple[float, str, str, str]] = []
         self.scaling = ScalingLog()
         self._next_sync = settings.sync_period
+        self._next_scan = settings.nodes.scan_interval
+        self.hand: list[tuple[float, int, int]] = []
+        """Replicas a person added: (time, station, count), in time order (`add_by_hand`)."""
+        self._hand_next = 0
+        self._backlog = np.zeros(len(self.names))
+        self._every = max(1, math.ceil(len(dt) / CHECKPOINTS))
+        self._checkpoints: dict[int, _Checkpoint] = {}
         cluster = scenario.cluster
         node_name, node_type = cluster.node_type_list()[0] if cluster is not None else ("", None)
         self.node_name = node_name
@@ -111,7 +149,6 @@ class ElasticFleet:
                 assert cluster is not None  # node_type is the cluster's first node type
                 replica_start = cluster.runtimes[node_type.runtime].start_time
             self.nodes = max(node_type.count, math.ceil(self.ready.sum() / self.slots_per_node))
-            self._next_scan = settings.nodes.scan_interval
         self.replica_start = DEFAULT_REPLICA_START if replica_start is None else replica_start
         self.booting: deque[float] = deque()  # ready-at times of booting nodes
         self.empty_since: list[float] = []  # one entry per empty ready node, oldest first
@@ -133,6 +170,8 @@ class ElasticFleet:
     # --------------------------------------------------------------- the Autoscaler hook
 
     def __call__(self, step: int, row: StepLoad) -> np.ndarray:
+        if step % self._every == 0:
+            self._checkpoints[step] = self._checkpoint()
         end = float(self.starts[step] + self.dt[step])
         measured_busy = row.utilisation[0] * row.replicas[0]  # pods' worth of work served
         saturated = row.backlog[0] > 0
@@ -144,11 +183,14 @@ class ElasticFleet:
                 self._sync(now, np.minimum(demand, self.ready))
             elif kind == "scan":
                 self._scan(now)
+            elif kind == "hand":
+                self._by_hand(now)
             else:
                 self._fail(now, row)
         self._complete(end)
         if self.failing is not None and not self.ready.all():
             self.empty_steps[step + 1] = self.ready == 0
+        self._backlog = row.backlog[0].copy()
         return self.ready.copy()
 
     def _timers(self, end: float) -> Iterator[tuple[float, str]]:
@@ -159,10 +201,13 @@ class ElasticFleet:
             sync = self._next_sync
             scan = self._next_scan if self.pooled and self.settings.nodes.enabled else math.inf
             fail = failing.next_time() if failing is not None else math.inf
-            now = min(sync, scan, fail)
+            hand = self.hand[self._hand_next][0] if self._hand_next < len(self.hand) else math.inf
+            now = min(sync, scan, fail, hand)
             if now > end + 1e-9:
                 return
-            if fail <= min(sync, scan):  # (a failure at a scan's instant: the scan sees it)
+            if hand <= now:  # (before an HPA sync at the same instant, which counts them)
+                yield now, "hand"
+            elif fail <= min(sync, scan):  # (a failure at a scan's instant: the scan sees it)
                 yield now, "fail"
             elif sync <= scan:
                 self._next_sync += self.settings.sync_period
@@ -203,6 +248,55 @@ class ElasticFleet:
         self.failures.append((now, index, total))
         self.events.append((now, "failures", "node_failed", f"node {index}: {total} replicas"))
         self._place(now)
+
+    # --------------------------------------------------------------- by hand, and again
+
+    def add_by_hand(self, now: float, station: int, count: int) -> None:
+        """A person scales out a service the HPA owns, as an SRE does with `kubectl`: the
+        HPA's ceiling up by `count` and `count` replicas more at `now`, started as the HPA
+        starts its own (on the pool's free slots, else waiting for the node autoscaler);
+        the HPA owns them from then on. Acts when the fleet is computed again from before
+        `now` (`resume`)."""
+        self.hand.append((now, station, count))
+        self.hand.sort(key=lambda row: row[0])
+
+    def _by_hand(self, now: float) -> None:
+        _, station, count = self.hand[self._hand_next]
+        self._hand_next += 1
+        on_the_way = self.waiting + sum((c for _, c in self.starting), np.zeros_like(self.ready))
+        current = self.ready + on_the_way
+        more = np.zeros_like(self.ready)
+        more[station] = count
+        self.maximum[station] += count
+        self._start(now, more)
+        self._log(now, "scaled_by_hand", more, current, BY_HAND)
+
+    def resume(self, step: int) -> tuple[int, np.ndarray]:
+        """Go back to the last state kept at or before `step`'s start, to compute the fleet
+        again from there (with `autoscaled_from`): its logs are cut back to what it had
+        done by then. Returns that step and the fluid backlog at its start."""
+        kept = max(k for k in self._checkpoints if k <= step)
+        checkpoint = self._checkpoints[kept]
+        for later in [k for k in self._checkpoints if k > kept]:
+            del self._checkpoints[later]
+        for name, value in copy.deepcopy(checkpoint.state).items():
+            setattr(self, name, value)
+        events, changes, failures, stale, scaling = checkpoint.logs
+        del self.events[events:], self.node_changes[changes:]
+        del self.failures[failures:], self.stale[stale:]
+        self.scaling.truncate(scaling)
+        for later in [k for k in self.empty_steps if k > kept]:
+            del self.empty_steps[later]
+        self._backlog = checkpoint.backlog
+        return kept, checkpoint.backlog.copy()
+
+    def _checkpoint(self) -> _Checkpoint:
+        state = copy.deepcopy({name: getattr(self, name) for name in _STATE})
+        logs = (
+            len(self.events), len(self.node_changes), len(self.failures), len(self.stale),
+            len(self.scaling),
+        )  # fmt: skip
+        return _Checkpoint(state, logs, self._backlog.copy())
 
     # --------------------------------------------------------------- replicas
 

@@ -61,6 +61,7 @@ from .stations import (
     RHO_CAP,
     Autoscaler,
     StationSteps,
+    autoscaled_from,
     coupled_parts,
     simulate_rows,
     simulate_stations,
@@ -385,17 +386,26 @@ class AnalyticServices:
     def add_replicas(self, station: int, count: int) -> int:
         """Replicas added to a station by hand, serving from the next step on: the steps
         from there are computed again (the queues, the backlog, the latencies), and the
-        station's saturation events after now follow. Under an autoscaler the HPA owns the
-        replicas and this changes nothing (logged). Returns the station's replicas then."""
+        station's saturation events after now follow. Under the HPA (`ElasticFleet`) a
+        person raises its ceiling and scales out as much (`ElasticFleet.add_by_hand`), and
+        the fleet is computed again from before now; under another autoscaler nothing
+        changes (logged). Returns the station's replicas then (asked for, under the HPA)."""
         now = self.env.now
         name = self.model.stations[station].name
+        fleet = self.fleet
+        if fleet is not None:
+            step = int(np.searchsorted(self.timeline.starts, now, side="right")) - 1
+            before = int(self.current.replicas[station])
+            fleet.add_by_hand(now, station, count)
+            self._recompute(max(step, 0))
+            return before + count
         if self.autoscaler is not None:
             self.events.record(
                 now,
                 f"service/{name}",
                 "not_modelled",
-                f"{count} replicas added by hand: under the autoscaler the analytic fidelity "
-                "keeps the HPA's count",
+                f"{count} replicas added by hand: under this autoscaler the analytic "
+                "fidelity keeps its count",
             )
             return int(self.current.replicas[station])
         if self.billing.hand is not None:  # the nodes they run on, billed from now
@@ -421,17 +431,18 @@ class AnalyticServices:
         """A station's mix of latency factors changes from `time` on (the rollouts' ramp
         that began then): its steps' service times become the mix's, averaged over each
         step (`AnalyticRollouts.slowdown`), from the step that holds `time`, and the steps
-        from there are computed again (as for replicas added by hand). Under an autoscaler
-        the steps stand (the HPA's run is not computed again; logged)."""
+        from there are computed again (as for replicas added by hand; under the HPA, the
+        fleet too, so the HPA answers the slower service). Under another autoscaler the
+        steps stand (logged)."""
         rollouts = self._rollouts
         if rollouts is None:
             return
-        if self.autoscaler is not None:
+        if self.autoscaler is not None and self.fleet is None:
             self.events.record(
                 self.env.now,
                 f"service/{self.model.stations[station].name}",
                 "not_modelled",
-                "a latency regression's service times: under the autoscaler the analytic "
+                "a latency regression's service times: under this autoscaler the analytic "
                 "fidelity keeps the steps it computed",
             )
             return
@@ -496,13 +507,28 @@ class AnalyticServices:
     def _recompute(self, first: int) -> None:
         """The steps from `first` on computed again with the replicas added or taken away
         and the latency regressions (`_resimulate`: the states before are kept, with their
-        latency moments and lattices)."""
+        latency moments and lattices); under the HPA, the fleet's replicas computed again
+        first (`_fleet_again`)."""
         now = self.env.now
-        if self._extra is None:
+        fleet = self.fleet
+        fleet_rows: set[tuple[float, str, str, str]] = set()
+        logged: set[tuple[float, str, str, str]] = set()
+        if fleet is not None:
+            fleet_rows = set(fleet.events)
+            logged = fleet_rows - set(self._pending)
+            self._extra = self._fleet_again(first)
+        elif self._extra is None:
             self._extra = np.zeros((len(self.timeline.dt), len(self.model.stations)), np.int64)
         before, rows_before = self.steps, self.timeline.state_steps
         timeline, steps_now, kept = _resimulate(
-            self.model, self._extra, self.timeline, before, first, self.incremental, self._slow
+            self.model,
+            self._extra,
+            self.timeline,
+            before,
+            first,
+            self.incremental,
+            self._slow,
+            per_step=fleet is not None,
         )
         self.timeline, self.steps = timeline, steps_now
         if kept is None:
@@ -516,10 +542,31 @@ class AnalyticServices:
             self.changed_from = first
         self._entry_latency = None
         self.generation += 1
-        later = [row for row in self._pending if row[2] not in ("saturated", "recovered")]
+        later = [
+            row
+            for row in self._pending
+            if row[2] not in ("saturated", "recovered") and row not in fleet_rows
+        ]
         later += [row for row in _saturation_events(self.model, steps_now, timeline)
                   if row[0] > now]  # fmt: skip
+        if fleet is not None:  # its decisions from now on (those before are logged)
+            later += [row for row in fleet.events if row[0] >= now and row not in logged]
         self._pending = deque(sorted(later, key=lambda row: row[0]))
+
+    def _fleet_again(self, first: int) -> np.ndarray:
+        """The HPA and node autoscaler computed again from the last state the fleet kept at
+        or before step `first` (`ElasticFleet.resume`), with the latency regressions and
+        replicas added by hand: every step's replicas, as added to the scenario's."""
+        fleet, model, timeline = self.fleet, self.model, self.timeline
+        assert fleet is not None and timeline.per_step
+        start, backlog = fleet.resume(first)
+        work, _ = station_work(model, timeline.arrivals[start:])
+        work = slowed_work(work, self._slow[start:] if self._slow is not None else None)
+        schedule = self.steps.replicas[timeline.state].astype(np.int64)
+        current = np.maximum(fleet.ready, 1)
+        autoscaled_from(model, work[1], timeline.dt, fleet, start, current, backlog, schedule)
+        base = np.array([station.replicas for station in model.stations], dtype=np.int64)
+        return schedule - base
 
     def lose_replicas(self, lost: dict[int, int]) -> float:
         """Replicas whose node failed stop serving from the step edge nearest now on (the
@@ -848,6 +895,7 @@ def _resimulate(
     first: int,
     keep: bool = True,
     slow: np.ndarray | None = None,
+    per_step: bool = False,
 ) -> tuple[Timeline, StationSteps, Kept | None]:
     """`_simulate` with `extra` (and `slow`, the latency regressions per step and station)
     changed from step `first` on, the same numbers bit for bit, computing only the states
@@ -857,10 +905,11 @@ def _resimulate(
     What is solved for all states together (`Coupled`) is solved again for every state and
     must come out the same at the states kept; so must their work. Otherwise, or when the
     run changes between folded states and a state per step, everything is computed again
-    (`_simulate`) and nothing is kept (None); so it is without `keep`."""
+    (`_simulate`) and nothing is kept (None); so it is without `keep`. `per_step`: a state
+    per step whatever the load (an autoscaler's run, as `_simulate` makes it)."""
     starts, dt, measured, arrivals = before.starts, before.dt, before.measured, before.arrivals
     replicas = _replicas(model, extra)
-    per_step = _saturates(model, arrivals, replicas, slow)
+    per_step = per_step or _saturates(model, arrivals, replicas, slow)
     if per_step:
         rows, state = np.arange(len(dt)), np.arange(len(dt))
         timeline = Timeline(starts, dt, measured, arrivals, state, arrivals, True)

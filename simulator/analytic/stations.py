@@ -785,18 +785,34 @@ def _autoscaled(
     model: Model, offered: np.ndarray, dt: np.ndarray, base: np.ndarray, autoscaler: Autoscaler
 ) -> np.ndarray:
     """The replicas of every step, the autoscaler's answer to the step before."""
-    concurrency = np.array([s.concurrency for s in model.stations])
     schedule = np.empty((len(dt), len(base)), dtype=np.int64)
-    current, backlog = base.copy(), np.zeros(len(base))
-    for t in range(len(dt)):
+    autoscaled_from(model, offered, dt, autoscaler, 0, base.copy(), np.zeros(len(base)), schedule)
+    return schedule
+
+
+def autoscaled_from(
+    model: Model,
+    offered: np.ndarray,
+    dt: np.ndarray,
+    autoscaler: Autoscaler,
+    first: int,
+    current: np.ndarray,
+    backlog: np.ndarray,
+    schedule: np.ndarray,
+) -> None:
+    """The replicas of steps `first` on, written into `schedule` (steps × stations), from
+    the `current` replicas and fluid `backlog` at step `first`'s start: the loop of
+    `simulate_stations` under an autoscaler, resumable for one that can go back to a step
+    (`ElasticFleet.resume`). `offered`: the load of steps `first` on."""
+    concurrency = np.array([s.concurrency for s in model.stations])
+    for t in range(first, len(dt)):
         schedule[t] = current
         workers = (current * concurrency)[None, :]
-        load = offered[t : t + 1]
+        load = offered[t - first : t - first + 1]
         end, *_, utilisation = _served(load, workers, dt[t : t + 1], backlog)
         backlog = end[0]
         seen = StepLoad(current[None, :], workers, load, utilisation, end)
         current = np.maximum(np.asarray(autoscaler(t, seen), dtype=np.int64), 1)
-    return schedule
 
 
 def _served(

@@ -30,7 +30,8 @@ MONITORING_KPI_DESCRIPTIONS: dict[str, str] = {
     "error_budget_spent": "bad requests over all requests at the entry points in the "
     "measured period, over the SLO's budget (1 − monitoring.slo)",
     "replicas_added_by_hand": "replicas responders added to overloaded services",
-    "replica_hours_added_by_hand": "hours those replicas served within the measured period",
+    "replica_hours_added_by_hand": "hours those replicas served within the measured period "
+    "(counted to the horizon: under an autoscaler, which may retire them, an upper bound)",
 }
 
 

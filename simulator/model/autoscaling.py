@@ -23,6 +23,7 @@ from simpy import Environment
 
 from ..engine.recorder import EventLog
 from ..records.scaling import (
+    BY_HAND,
     IDLE_NODE,
     NODES,
     PENDING_PODS,
@@ -403,6 +404,28 @@ class Autoscaler:
                 f"{current} → {new} replicas (highest recommendation of the last {window:g} s)",
             )
             self.scaling.record(now, scaled.name, REPLICAS, current, new, STABILISED)
+
+    def add_by_hand(self, index: int, count: int) -> int:
+        """A person scales out a service the HPA owns, as an SRE does with `kubectl`: the
+        HPA's ceiling up by `count` (else its next sync takes them back) and `count`
+        replicas more, started as the HPA starts its own (placed on the pool, or waiting
+        for the node autoscaler, and billed with the pool's nodes). The HPA owns them from
+        then on: it retires them, after its stabilisation window, when utilisation no
+        longer asks for them. Returns the service's replicas, starting ones included."""
+        scaled = self.services[index]
+        now = self.env.now
+        current = sum(1 for r in scaled.replicas if not r.cancelled)
+        scaled.maximum += count
+        for _ in range(count):
+            self._start(scaled)
+        self.events.record(
+            now,
+            f"autoscaler/{scaled.name}",
+            "scaled_by_hand",
+            f"{current} → {current + count} replicas",
+        )
+        self.scaling.record(now, scaled.name, REPLICAS, current, current + count, BY_HAND)
+        return current + count
 
     def _start(self, scaled: Scaled) -> None:
         replica = Replica(scaled.name)

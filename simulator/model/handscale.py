@@ -16,7 +16,8 @@ What those replicas take depends on what they run on (`hand_placement`, a pure f
 A new node is billed from the moment its replicas serve until the horizon (the lead time's
 order, boot and install are not: an assumption in the fleet's favour), so the cost KPIs,
 `nodes_mean` and the `costs` table count it. Under an autoscaler the HPA owns the replicas
-and its pool the nodes: `HandNodes.of` gives None and nothing here applies.
+and its pool the nodes: `HandNodes.of` gives None and nothing here applies (the person
+scales the HPA out instead: `Autoscaler.add_by_hand`, `ElasticFleet.add_by_hand`).
 """
 
 from __future__ import annotations

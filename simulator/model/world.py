@@ -537,8 +537,10 @@ class World:
 
     def _add_by_hand(self, station: int, count: int) -> int:
         """Replicas a person ordered serve now, on the nodes `HandNodes` finds or buys for
-        them (placed for the network too); under an autoscaler they serve beside its
-        replicas, on no node of its pool. Returns the station's replicas."""
+        them (placed for the network too); under an autoscaler the person scales it out
+        (`Autoscaler.add_by_hand`). Returns the station's replicas."""
+        if self.autoscaler is not None:
+            return self.autoscaler.add_by_hand(station, count)
         target = self.stations[station]
         hand = self.hand_nodes
         nodes = hand.add(self.env.now, target.name, count, self.events) if hand else []

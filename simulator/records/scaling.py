@@ -24,7 +24,9 @@ PENDING_PODS = "pending_pods"
 """Nodes booted: replicas are waiting for room on a node."""
 IDLE_NODE = "idle_node"
 """Nodes removed: they stayed empty for the scale-down delay."""
-REASONS = (UTILISATION, STABILISED, PENDING_PODS, IDLE_NODE)
+BY_HAND = "by_hand"
+"""Replicas added by a person (an overload's remedy), the HPA's ceiling raised as much."""
+REASONS = (UTILISATION, STABILISED, PENDING_PODS, IDLE_NODE, BY_HAND)
 
 
 @dataclass
@@ -55,3 +57,8 @@ class ScalingLog:
 
     def __len__(self) -> int:
         return len(self.time)
+
+    def truncate(self, rows: int) -> None:
+        """Keep the first `rows` decisions (a fleet computed again from an earlier step)."""
+        for column in (self.time, self.target, self.kind, self.from_, self.to, self.reason):
+            del column[rows:]

@@ -21,6 +21,7 @@ from simulator.analytic.stations import (
     station_work,
 )
 from simulator.scenario.loader import load_scenario
+from tests.analytic.test_fleet_again import FAILING, HAND_UNDER_HPA, SLOW_UNDER_HPA
 from tests.golden.cases import SCENARIOS, SEED
 
 CASES = {
@@ -46,6 +47,15 @@ CASES = {
     "eras/sysadmin with failures": (
         "eras/sysadmin.yaml",
         {"cluster.failures.enabled": "true", "cluster.failures.node_mtbf": "4d", "horizon": "3w"},
+    ),
+    # under the HPA: the fleet computed again (`ElasticFleet.resume`), a state per step
+    "a latency regression under the HPA": (
+        SLOW_UNDER_HPA[0],
+        {**SLOW_UNDER_HPA[1], "fidelity": "analytic"},
+    ),
+    "replicas by hand under the HPA, nodes failing": (
+        HAND_UNDER_HPA[0],
+        {**HAND_UNDER_HPA[1], **FAILING, "fidelity": "analytic"},
     ),
 }
 
