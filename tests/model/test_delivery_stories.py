@@ -581,9 +581,10 @@ def _first_burn_rate_incident(run: simulator.Result) -> str:
 
 
 def test_a_pipeline_incident_story():
-    """On the running services the alert reads the requests and the pipeline acts on it."""
+    """On the running services the alert reads the requests and the pipeline acts on it;
+    the bad version was still in its canary, so nobody was paged."""
     story = _first_burn_rate_incident(run_shipped("eras/sre.yaml"))
-    assert "by a page from the alert burn-rate 14.4x/1h" in story
+    assert "by the alert burn-rate 14.4x/1h during the canary" in story
     assert "The pipeline rolled back at once" in story
     assert "no human involved" in story
 

@@ -85,7 +85,7 @@ from .decisions import (
     rule_name,
 )
 from .runtime import LiveDefect, RuntimeDeploys, first_failure, outcomes, rollout_settings
-from .stages import IN_PRODUCTION, StageLog
+from .stages import IN_PRODUCTION, STAGE, StageLog
 
 PRIORITY_INCIDENT = 0
 PRIORITY_DEPLOY = 1
@@ -1326,6 +1326,8 @@ class DeliveryModel:
             by_pipeline = found != CUSTOMER and self.process == "automated" and auto.auto_rollback
             if live is not None and remedy is None and by_pipeline:  # it acts on the alert
                 incident.handled_by_pipeline(env.now)
+                if self._in_canary(live):  # the alert saw the canary's slice: nobody paged
+                    incident.source = CANARY
                 yield self._roll_back(service, live, env.now)
                 self._measure(incident, live)
                 self._restore(incident, None, env.now)
@@ -1409,6 +1411,15 @@ class DeliveryModel:
 
     def _live(self, service: int) -> LiveDefect | None:
         return self.runtime.live_defect(service) if self.runtime is not None else None
+
+    def _in_canary(self, live: LiveDefect) -> bool:
+        """Whether the deploy that put a bad version out is still in its canary analysis."""
+        canary = STAGE["canary"]
+        return any(
+            change.stage == canary and change.deploy == number
+            for number in live.deploys[:1]
+            for change in self.deploys[number].changes
+        )
 
     def bad_version_since(self, service: int) -> float | None:
         """Since when a bad version of the service has been serving (None if none is): what
