@@ -87,6 +87,10 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_chain.py
 	$(BIN)/python benchmarks/bench_omega.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_analytic.py
+	$(BIN)/python benchmarks/bench_analytic.py --fleet --repeats 1
+	$(BIN)/python benchmarks/bench_one_world.py
+	$(BIN)/python benchmarks/bench_notebooks.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache site/_build
