@@ -168,6 +168,10 @@ def hpa_decision(
     """
     current = np.asarray(current, dtype=np.int64)
     stable = stabilised(current, desired, recommendations, now, behavior)
+    within = (current >= minimum) & (current <= maximum)
+    held = (stable == current) | np.where(stable < current, current <= minimum, current >= maximum)
+    if (within & held).all():  # no change, or at a bound: what the lines below give then,
+        return current  # without the rate limits' sums (most syncs)
     up_limit = np.maximum(scale_limit(current, events, now, behavior.scale_up), current)
     down_limit = np.minimum(scale_limit(current, events, now, behavior.scale_down), current)
     upper = np.minimum(maximum, up_limit)

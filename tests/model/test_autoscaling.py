@@ -417,3 +417,41 @@ def test_a_real_hpas_behavior_can_be_written_and_bad_policies_are_refused(tmp_pa
         simulator.load_scenario(bad)
     message = str(error.value)
     assert "\n" not in message and "bad.yaml" in message and "type" in message
+
+
+def _decision_in_full(current, desired, minimum, maximum, now, behavior, recommendations, events):
+    """`hpa_decision` without its shortcut for syncs that change nothing: every line of
+    Kubernetes' `normalizeDesiredReplicasWithBehaviors`, always."""
+    current = np.asarray(current, dtype=np.int64)
+    stable = stabilised(current, desired, recommendations, now, behavior)
+    up = np.maximum(scale_limit(current, events, now, behavior.scale_up), current)
+    down = np.minimum(scale_limit(current, events, now, behavior.scale_down), current)
+    upper, lower = np.minimum(maximum, up), np.maximum(minimum, down)
+    new = np.where(
+        stable > current,
+        np.minimum(stable, upper),
+        np.where(stable < current, np.maximum(stable, lower), current),
+    )
+    return np.where(current > maximum, maximum, np.where(current < minimum, minimum, new))
+
+
+@given(st.data(), st.integers(1, 6))
+def test_a_sync_that_changes_nothing_is_decided_as_in_full(data, services):
+    """The shortcut (no change, or held at a bound) gives what the whole rule gives, for
+    services at, inside and outside their bounds, with windows and rate limits at work."""
+    counts = st.lists(st.integers(0, 30), min_size=services, max_size=services)
+    current, desired = np.array(data.draw(counts)), np.array(data.draw(counts))
+    minimum = np.array(data.draw(st.lists(st.integers(1, 6), min_size=services, max_size=services)))
+    maximum = minimum + np.array(data.draw(counts))
+    now = 1000.0
+    times = st.floats(now - 700, now)
+    recommendations = [(t, np.array(data.draw(counts))) for t in data.draw(st.lists(times))]
+    events = [
+        (t, np.array(data.draw(counts)), np.array(data.draw(counts)))
+        for t in data.draw(st.lists(times, max_size=3))
+    ]
+    behavior = data.draw(st.sampled_from([DEFAULT, Behavior(scale_up=ScaleUpRules(
+        stabilization_window_seconds=120, policies=(ScalingPolicy(type="Pods", value=1,
+        period_seconds=60),)))]))  # fmt: skip
+    args = (current, desired, minimum, maximum, now, behavior, recommendations, events)
+    assert np.array_equal(hpa_decision(*args), _decision_in_full(*args))
