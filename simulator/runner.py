@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,7 @@ def run(
     overrides: Mapping[str, Any] | Iterable[str] | str | None = None,
     progress: bool = False,
     limits: Limits | None = None,
+    tables: Collection[str] | None = None,
 ) -> Result:
     """Simulate one scenario once. The same scenario and seed give the same numbers, bit for bit.
 
@@ -102,17 +103,20 @@ def run(
     BudgetError (a ScenarioError) when the run would need more than `limits` allow.
     With more delivery services than request-serving services (and deploys acting on them),
     the run simulates the workload copied until every delivery service has one
-    (`served_world`); the Result's scenario is that world.
+    (`served_world`); the Result's scenario is that world. With `tables` (names) the Result
+    may leave out other tables, those that take seconds to build in a large fleet (a
+    sweep's run sends back only the tables asked for); the KPIs are the same.
     """
+    wanted = None if tables is None else frozenset([tables] if isinstance(tables, str) else tables)
     seed = _seed(seed)
     scenario = served_world(_scenario(scenario, overrides, limits), limits)
     check_budget(scenario, limits)
     seed = scenario.seed if seed is None else seed
     if scenario.fidelity == "analytic":
-        return _run_analytic(scenario, seed)
+        return _run_analytic(scenario, seed, wanted)
     world = World(scenario, seed, build_subsystems)
     if fastpath.simulate(world):  # simple stations: the same numbers without the event loop
-        return _result(world)
+        return _result(world, wanted)
     if progress:
         with tqdm(
             total=scenario.horizon,
@@ -130,12 +134,13 @@ def run(
             world.run(progress=advance)
     else:
         world.run()
-    return _result(world)
+    return _result(world, wanted)
 
 
-def _run_analytic(scenario: Scenario, seed: int) -> Result:
+def _run_analytic(scenario: Scenario, seed: int, tables: frozenset[str] | None) -> Result:
     """The analytic services and every subsystem the scenario asks for on one clock, one
-    decision log and the same random streams as at request level."""
+    decision log and the same random streams as at request level (`tables`: those wanted,
+    None: all)."""
     from .analytic import AnalyticServices  # scipy's import is paid by analytic runs only
 
     context = RunContext.start(scenario, seed)
@@ -144,18 +149,19 @@ def _run_analytic(scenario: Scenario, seed: int) -> Result:
     subsystems = build_subsystems(context)
     services.connect(subsystems)  # node failures: who pages, who repairs
     context.env.run(until=scenario.horizon)
-    summary, tables = services.results()
-    tables["events"] = context.events.table()
-    more_summary, more_tables = collect(subsystems, RunRecords(scenario, seed, {}, {}))
+    summary, built = services.results(tables)
+    built["events"] = context.events.table()
+    records = RunRecords(scenario, seed, {}, {}, tables)
+    more_summary, more_tables = collect(subsystems, records)
     return Result(
         scenario=scenario,
         seed=seed,
         summary={**summary, **more_summary},
-        tables={**tables, **more_tables},
+        tables={**built, **more_tables},
     )
 
 
-def _result(world: World) -> Result:
+def _result(world: World, wanted: frozenset[str] | None = None) -> Result:
     scenario = world.scenario
     warmup, horizon = scenario.warmup, scenario.horizon
     record = scenario.metrics.record
@@ -187,7 +193,7 @@ def _result(world: World) -> Result:
     )
     entry_points = entry_points_table(requests, services, warmup, horizon, slo)
     more_summary, more_tables = collect(
-        world.subsystems, RunRecords(scenario, world.seed, requests, spans)
+        world.subsystems, RunRecords(scenario, world.seed, requests, spans, wanted)
     )
     requests_frame = requests_table(requests, services, warmup)
     del requests
@@ -215,7 +221,10 @@ def run_task(task: RunTask) -> RunOutcome:
     """One run of the experiment engine, in this process or a worker: the summary and only
     the tables the task asks for (or the whole Result when it asks to keep it)."""
     began = time.perf_counter()
-    result = run(task.scenario, task.seed, progress=task.progress, limits=task.limits)
+    wanted = None if task.keep else task.tables
+    result = run(
+        task.scenario, task.seed, progress=task.progress, limits=task.limits, tables=wanted
+    )
     return RunOutcome(
         seed=result.seed,
         summary=result.summary,

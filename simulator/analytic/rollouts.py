@@ -220,6 +220,37 @@ class _Station:
         if self.board is not None:
             self.board[self.slot] = self.clean_since
 
+    def failing(self) -> list[tuple[float, float]]:
+        """When the ramps as they stand may fail visits: each ramp's reign (to the next
+        one's start) but a clean ramp's, and a cured one's only until its end (after it
+        its mix's ratio is exactly 0, as `add`'s `clean_since` says)."""
+        periods = []
+        for i, ramp in enumerate(self.ramps):
+            if ramp.before == 0.0 and ramp.after == 0.0 and not ramp.down:
+                continue
+            until = self.starts[i + 1] if i + 1 < len(self.ramps) else math.inf
+            if ramp.high == 1.0 and ramp.after == 0.0:
+                until = min(until, max(ramp.end, ramp.start))
+            if until > ramp.start:
+                periods.append((ramp.start, until))
+        return periods
+
+
+@dataclass(frozen=True)
+class Failing:
+    """The periods in which stations may fail visits, one row each: the station's slot
+    (its place in `AnalyticRollouts`' order), the period's start and end. Outside them a
+    station's error ratio is exactly 0, so asking it changes nothing."""
+
+    slot: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def among(self, start: float, end: float) -> np.ndarray:
+        """The slots, ascending and once each, that may fail a visit in [start, end] (a
+        period that only touches it adds nothing to a mean over it)."""
+        return np.unique(self.slot[(self.start < end) & (self.end > start)])
+
 
 class AnalyticRollouts:
     """Deploys and rollbacks on the analytic stations, one rollout at a time per station
@@ -274,11 +305,17 @@ class AnalyticRollouts:
             return 0.0
         return self._mean(state, start, end, outages=True)
 
-    def error_ratios(self, start: float, end: float, outages: bool = True) -> dict[int, float]:
+    def error_ratios(
+        self, start: float, end: float, outages: bool = True, among: np.ndarray | None = None
+    ) -> dict[int, float]:
         """`error_ratio` of every station that has been deployed to and fails some of its
-        visits in [start, end], by station index (without `outages`: by defects only)."""
+        visits in [start, end], by station index (without `outages`: by defects only).
+        `among`: the slots that may (`Failing.among`; by default those not clean since
+        `start`); the others fail nothing."""
         ratios: dict[int, float] = {}
-        for slot in np.flatnonzero(self._clean_since > start).tolist():  # others fail nothing
+        if among is None:
+            among = np.flatnonzero(self._clean_since > start)
+        for slot in among.tolist():
             state = self._order[slot]
             index = state.ref.index
             if state.ramps and state.ramps[0].start <= end:
@@ -311,6 +348,15 @@ class AnalyticRollouts:
                 lo = hi
             i += 1
         return first / (end - start), second / (end - start)
+
+    def failing(self) -> Failing:
+        """When each station may fail visits, by its ramps as they stand (after the run:
+        its whole history, which `clean_since`, the last state only, does not tell)."""
+        rows = [(slot, *period) for slot, s in enumerate(self._order) for period in s.failing()]
+        if not rows:
+            return Failing(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+        slot, start, end = zip(*rows, strict=True)
+        return Failing(np.array(slot, dtype=np.int64), np.array(start), np.array(end))
 
     def settled(self, station: int) -> float:
         """When the station's last ramp ends (after it the mix stays as it is)."""

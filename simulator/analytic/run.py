@@ -683,14 +683,19 @@ class AnalyticServices:
                 yield env.timeout(time - env.now)
             log.record(time, component, kind, detail)
 
-    def results(self) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
-        """KPIs and tables over the measured period."""
+    def results(
+        self, wanted: frozenset[str] | None = None
+    ) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
+        """KPIs and tables over the measured period; `_tables`' (TABLES) only if one of
+        them is `wanted` (None: every table): a fleet's take seconds, the KPIs none."""
         scenario, model, steps = self.scenario, self.model, self.steps
         moments, timeline, billing = self.moments, self.timeline, self.billing
         failures = bool(self.failures)
         entries = self.entry_latency()
         steps = _serving(steps, self._down(), timeline)
-        tables = _tables(scenario, model, steps, moments, timeline, entries, failures, billing)
+        tables: dict[str, pd.DataFrame] = {}
+        if wanted is None or not wanted.isdisjoint(TABLES):
+            tables = _tables(scenario, model, steps, moments, timeline, entries, failures, billing)
         fleet = self.fleet
         tables["scaling"] = scaling_table(fleet.scaling if fleet is not None else ScalingLog())
         summary = _summary(scenario, model, steps, moments, timeline, entries, failures, billing)
@@ -1446,6 +1451,17 @@ def _station_summary(
 
 
 # ----------------------------------------------------------------------------- tables
+
+TABLES = (
+    "requests",
+    "services",
+    "entry_points",
+    "spans",
+    "timeseries",
+    "entry_timeseries",
+    "costs",
+)
+"""The tables `_tables` builds (all at once: they share their sums)."""
 
 
 def _tables(

@@ -605,14 +605,18 @@ class AnalyticSli:
         first = max(
             int(np.searchsorted(edges, max(start, rollouts.first_deploy()), "right")) - 1, 0
         )
+        failing = rollouts.failing()  # the stations clean over a step are not asked
         for k in range(first, len(got.state)):
             lo, hi = max(edges[k], start), min(edges[k + 1], end)
             if hi <= lo:
                 continue
-            with_outages = rollouts.error_ratios(lo, hi)
+            among = failing.among(lo, hi)
+            if not len(among):
+                continue
+            with_outages = rollouts.error_ratios(lo, hi, among=among)
             if not with_outages:
                 continue
-            defects = rollouts.error_ratios(lo, hi, outages=False)
+            defects = rollouts.error_ratios(lo, hi, outages=False, among=among)
             sent = self._between(got.arrivals, lo, hi)
             survive, survive_defects = self._survivals(with_outages, defects)
             defect += float(sent @ (1.0 - survive_defects))

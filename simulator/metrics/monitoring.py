@@ -189,8 +189,9 @@ def error_budget_spent(records: MonitoringRecords) -> float:
 def monitoring_results(
     records: MonitoringRecords, run: RunRecords
 ) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
-    """The KPIs (see MONITORING_KPI_DESCRIPTIONS) and the tables `sli` and `alerts`. `run`
-    is not needed: the SLI samples already hold what requests saw."""
+    """The KPIs (see MONITORING_KPI_DESCRIPTIONS) and the tables `sli` (unless the run's
+    caller reads no `sli`) and `alerts`. `run`'s columns are not needed: the SLI samples
+    already hold what requests saw."""
     alerts = alerts_table(records)
     pages = alerts[alerts["page"]]
     opened = [
@@ -211,4 +212,5 @@ def monitoring_results(
         ),
         "replica_hours_added_by_hand": records.replica_seconds_added / HOUR,
     }
-    return summary, {"sli": sli_table(records), "alerts": alerts}
+    sli = {"sli": sli_table(records)} if run.wants("sli") else {}  # a fleet's: millions of rows
+    return summary, {**sli, "alerts": alerts}

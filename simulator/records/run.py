@@ -21,3 +21,10 @@ class RunRecords:
     seed: int
     requests: dict[str, np.ndarray]
     spans: dict[str, np.ndarray]
+    tables: frozenset[str] | None = None
+    """The tables the run's caller will read (None: every table). A sweep's run sends
+    back only those it asks for, so a large table nobody reads need not be built."""
+
+    def wants(self, *names: str) -> bool:
+        """Whether any of the tables `names` will be read (the KPIs never depend on it)."""
+        return self.tables is None or not self.tables.isdisjoint(names)
