@@ -382,6 +382,7 @@ def compare(
     replications: int = 1,
     overrides: Mapping[str, Any] | Iterable[str] | str | None = None,
     names: Sequence[str] | None = None,
+    keep_results: bool = False,
     progress: bool = False,
     limits: Limits | None = None,
     jobs: int = 1,
@@ -395,6 +396,8 @@ def compare(
     given), so differences are paired: common random numbers cancel much of the noise.
     `overrides` apply to every scenario; `names` label the columns (default: scenario names).
     All runs go to the experiment engine at once (`jobs`, `backend`: see `run_replications`).
+    With `keep_results`, each scenario's `Replications.results` holds its whole Results, so
+    a notebook can run several variants on two workers and still read their tables.
     """
     if len(scenarios) < 1:
         raise ScenarioError("<arguments>", "scenarios", "expected at least one scenario to compare")
@@ -410,7 +413,12 @@ def compare(
             "<arguments>", "names", f"expected {len(loaded)} names, one per scenario"
         )
     tasks = [
-        RunTask(s, first_seed + i, progress=progress and len(loaded) * replications == 1)
+        RunTask(
+            s,
+            first_seed + i,
+            keep=keep_results,
+            progress=progress and len(loaded) * replications == 1,
+        )
         for s in loaded
         for i in range(replications)
     ]
@@ -425,7 +433,7 @@ def compare(
         label="compare",
     ).outcomes
     runs = [
-        _replications(s, outcomes[k * replications : (k + 1) * replications], False)
+        _replications(s, outcomes[k * replications : (k + 1) * replications], keep_results)
         for k, s in enumerate(loaded)
     ]
     names = _unique(list(names) if names is not None else [s.name for s in loaded])

@@ -28,15 +28,20 @@ NOTEBOOKS = ROOT / "notebooks"
 
 ALLOWED: dict[str, dict[str, str]] = {
     "00": {
-        "20": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "49": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
         "1917": "Erlang's paper on waiting times (A. K. Erlang, 1917)",
         "16": "16:9, the slide format of simulator.plots.save_figure",
         "9": "16:9, the slide format of simulator.plots.save_figure",
     },
     "01": {
+        "54": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "62": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "96": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
         "2013": "Dean & Barroso, 'The Tail at Scale', Communications of the ACM, 2013",
     },
     "02": {
+        "31": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "41": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
         "2024": "shared/REFERENCE.md, Hacker News front-page spike (harrisonbroadbent.com, 2024)",
         "308": "shared/REFERENCE.md, 'at most 308 at once' (harrisonbroadbent.com, 2024)",
         "25.8": "shared/REFERENCE.md §4: an EC2 cold launch to SSH, about 25.8 s",
@@ -53,6 +58,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "6": "the number of section 6 in the notebook's table of its sections",
     },
     "09": {
+        "19": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "28": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
         "0.02": "a value the reader is invited to set in 'What to try' (an input, not a result)",
     },
 }
