@@ -188,7 +188,7 @@ class Moments:
     def wait(self, station: int) -> MomentPair:
         if self._waits is not None:
             return self._waits[0][:, station], self._waits[1][:, station]
-        return self.steps.wait_mean[:, station], self.steps.wait_variance[:, station]
+        return self.steps.wait_mean[:, station], self.steps.wait_variance_at(station)
 
     def of(self, node: Node) -> MomentPair:
         match node:
@@ -753,13 +753,21 @@ def lattice_distributions(
         groups.setdefault(lattice_span(mean, sd), []).append((service, step))
     found: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     retry: list[tuple[str, int, float]] = []
+    grids: dict[tuple[float, int], np.ndarray] = {}
+
+    def points(span: float, size: int) -> np.ndarray:
+        """A lattice's points, one array for every job on it (a fleet has thousands)."""
+        if (span, size) not in grids:
+            grids[span, size] = np.arange(size) * (span / (size - 1))
+        return grids[span, size]
+
     for span, members in groups.items():
         lattice = Lattice(span)
         for (service, step), masses in _evaluate(
             model, steps, lattice, members, children, reach, shared, names
         ).items():
             if masses[-lattice.points // 20 :].sum() <= TAIL_MASS:
-                found[service, step] = (np.arange(masses.size) * (span / (masses.size - 1)), masses)
+                found[service, step] = (points(span, masses.size), masses)
             else:
                 retry.append((service, step, span))
     for service, step, span in retry:  # rare: one at a time, as wide as it needs
@@ -772,7 +780,7 @@ def lattice_distributions(
             )[service, step]
             if masses[-bigger.points // 20 :].sum() <= TAIL_MASS:
                 break
-        found[service, step] = (np.arange(masses.size) * (wider / (masses.size - 1)), masses)
+        found[service, step] = (points(wider, masses.size), masses)
     return found
 
 

@@ -1181,7 +1181,9 @@ def _first_wait(
     for node in prefix:
         mean += moments.of(node)[0]
         nothing_before *= _chance_of_no_call(node)
-    p_wait = 1.0 - nothing_before * (1.0 - steps.p_wait[:, station])
+    share = steps.delay_share[:, station]  # `steps.p_wait`'s column, not the whole array
+    at_station = (1.0 - share) * steps.p_wait_stationary[:, station] + share
+    p_wait = 1.0 - nothing_before * (1.0 - at_station)
     return mean, p_wait
 
 
@@ -1383,7 +1385,10 @@ def _wait_total(
     sent = timeline.state_arrivals.sum(axis=1)
     succeeded = np.vstack([info.weights for info in infos]).sum(axis=0)
     used = succeeded > 0
-    per_request = (rate[used] * steps.wait_mean[used]).sum(axis=1) / sent[used]
+    if used.all():  # the same rows, without copying them
+        per_request = (rate * steps.wait_mean).sum(axis=1) / sent
+    else:
+        per_request = (rate[used] * steps.wait_mean[used]).sum(axis=1) / sent[used]
     return float(succeeded[used] @ per_request / weight)
 
 
@@ -1429,10 +1434,13 @@ def _visit_latency(
             latency[:, s] = moments.visit(model.services[s])[0]
     else:
         latency = np.column_stack([moments.visit(name)[0] for name in model.services])
-    if model.serialisation > 0:
+    if model.serialisation > 0:  # in place: a fleet's states × stations arrays are large
         extra = steps.wait_mean + model.serialisation
+        np.multiply(called, extra, out=extra)
         with np.errstate(divide="ignore", invalid="ignore"):
-            latency = latency + np.where(total > 0, called * extra / total, 0.0)
+            np.divide(extra, total, out=extra)
+        extra[~(total > 0)] = 0.0
+        latency += extra
     return total, latency
 
 
@@ -1442,11 +1450,14 @@ def _station_summary(
     rate, latency = _visit_latency(model, steps, moments, timeline.state_arrivals)
     seconds = timeline.state_dt[:, None]
     capacity = float((steps.workers * seconds).sum())
-    busy = float((steps.utilisation * steps.workers * seconds).sum())
+    busy = steps.utilisation * steps.workers
+    busy *= seconds  # in place, as the other products: states × stations each
+    in_system = rate * latency
+    in_system *= seconds
     return {
-        "utilisation": busy / capacity if capacity else math.nan,
+        "utilisation": float(busy.sum()) / capacity if capacity else math.nan,
         "queue_length_mean": float((steps.queued_mean * seconds).sum() / period),
-        "in_system_mean": float((rate * latency * seconds).sum() / period),
+        "in_system_mean": float(in_system.sum() / period),
     }
 
 
@@ -1512,37 +1523,44 @@ def _tables(
     stride = timeseries_stride(len(state), stations)
     bins = _Bins(timeline.starts[m], timeline.dt[m], state, stride)
     count = bins.count
+    # a fleet's per-step tables have millions of rows: each column is allocated once and
+    # the table takes them without consolidating them into a second copy (`copy=False`)
     timeseries = frame(
         "timeseries",
         "analytic",
-        {
-            "time": np.repeat(bins.starts, stations),
-            "service": pd.Categorical.from_codes(
-                np.tile(np.arange(stations, dtype=np.int32), count), categories=pd.Index(names)
-            ),
-            "workers": bins.most(steps.workers).astype(np.int32).ravel(),
-            "replicas": bins.most(steps.replicas).astype(np.int32).ravel(),
-            "arrival_rate": bins.mean(rate).ravel(),
-            "utilisation": bins.mean(steps.utilisation).ravel(),
-            "queued_mean": bins.mean(steps.queued_mean).ravel(),
-            "in_system_mean": bins.mean(rate * latency).ravel(),
-            "latency_mean_s": bins.mean(latency).ravel(),
-            "saturated": bins.most(saturated).ravel(),
-        },
+        pd.DataFrame(
+            {
+                "time": np.repeat(bins.starts, stations),
+                "service": pd.Categorical.from_codes(
+                    np.tile(np.arange(stations, dtype=np.int32), count),
+                    categories=pd.Index(names),
+                ),
+                "workers": bins.most(steps.workers).astype(np.int32).ravel(),
+                "replicas": bins.most(steps.replicas).astype(np.int32).ravel(),
+                "arrival_rate": bins.mean(rate).ravel(),
+                "utilisation": bins.mean(steps.utilisation).ravel(),
+                "queued_mean": bins.mean(steps.queued_mean).ravel(),
+                "in_system_mean": bins.mean(rate * latency).ravel(),
+                "latency_mean_s": bins.mean(latency).ravel(),
+                "saturated": bins.most(saturated).ravel(),
+            },
+            copy=False,
+        ),
     )
     level_index = {k: int(np.searchsorted(LEVELS, p)) for k, p in PERCENTILES.items()}
     point_rows: list[dict[str, str | float]] = []
     stride = timeseries_stride(len(state), len(entries))
     by_step = _Bins(timeline.starts[m], timeline.dt[m], np.arange(len(state)), stride)
-    columns: dict[str, list[np.ndarray]] = {
-        key: [] for key in ("arrival_rate", "latency_mean_s", *level_index)
-    }
+    columns = {
+        key: np.empty((len(entries), by_step.count))
+        for key in ("arrival_rate", "latency_mean_s", *level_index)
+    }  # an entry point's rows are its row of each column (filled in place, no concatenation)
     for e, (name, info) in enumerate(entries.items()):
         rows = info.rows[state]
-        columns["arrival_rate"].append(by_step.mean(timeline.arrivals[m, e][:, None])[:, 0])
-        columns["latency_mean_s"].append(by_step.mean(info.mean[state][:, None])[:, 0])
+        columns["arrival_rate"][e] = by_step.mean(timeline.arrivals[m, e][:, None])[:, 0]
+        columns["latency_mean_s"][e] = by_step.mean(info.mean[state][:, None])[:, 0]
         for k, j in level_index.items():
-            columns[k].append(by_step.most(info.quantiles[rows, j][:, None])[:, 0])
+            columns[k][e] = by_step.most(info.quantiles[rows, j][:, None])[:, 0]
         point_rows.append(_entry_point_row(scenario, name, info, timeline, e, failures))
     entry_timeseries = pd.DataFrame()
     if entries:  # one table at once: no frame per entry point to concatenate
@@ -1550,13 +1568,16 @@ def _tables(
         entry_timeseries = frame(
             "entry_timeseries",
             "analytic",
-            {
-                "time": np.tile(by_step.starts, len(entries)),
-                "entry_point": pd.Categorical.from_codes(
-                    codes, categories=pd.Index(list(model.entries))
-                ),
-                **{key: np.concatenate(parts) for key, parts in columns.items()},
-            },
+            pd.DataFrame(
+                {
+                    "time": np.tile(by_step.starts, len(entries)),
+                    "entry_point": pd.Categorical.from_codes(
+                        codes, categories=pd.Index(list(model.entries))
+                    ),
+                    **{key: values.ravel() for key, values in columns.items()},
+                },
+                copy=False,
+            ),
         )
     entry_points = pd.DataFrame(point_rows)
     if point_rows:

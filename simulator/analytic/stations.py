@@ -187,11 +187,24 @@ class StationSteps:
 
     @cached_property
     def wait_variance(self) -> np.ndarray:
-        stationary_second = self.p_wait_stationary * self.wait_shape * (self.wait_shape + 1)
-        stationary_second = stationary_second * self.wait_scale**2
-        share = self.delay_share
-        second = (1.0 - share) * stationary_second + share * self.delay_second
-        return np.maximum(second - self.wait_mean**2, 0.0)
+        return self._wait_variance(slice(None))
+
+    def wait_variance_at(self, station: int) -> np.ndarray:
+        """`wait_variance`'s column of one station, the same numbers, without the whole
+        array (a fleet's latency moments read the stations one at a time)."""
+        if "wait_variance" in self.__dict__:
+            return self.wait_variance[:, station]
+        return self._wait_variance(station)
+
+    def _wait_variance(self, columns: int | slice) -> np.ndarray:
+        p_wait, shape = self.p_wait_stationary[:, columns], self.wait_shape[:, columns]
+        stationary_second = p_wait * shape * (shape + 1)
+        stationary_second = stationary_second * self.wait_scale[:, columns] ** 2
+        share = self.delay_share[:, columns]
+        low, high = self.delay_low[:, columns], self.delay_high[:, columns]
+        delay_second = (low * low + low * high + high * high) / 3
+        second = (1.0 - share) * stationary_second + share * delay_second
+        return np.maximum(second - self.wait_mean[:, columns] ** 2, 0.0)
 
 
 def _gathered_slow(

@@ -52,10 +52,11 @@ INDEX = {"services": "service", "entry_points": "entry_point"}
 
 
 def frame(
-    table: str, fidelity: str, data: Mapping[str, Any] | list[dict[str, Any]]
+    table: str, fidelity: str, data: Mapping[str, Any] | list[dict[str, Any]] | pd.DataFrame
 ) -> pd.DataFrame:
-    """The table from columns (a mapping) or rows (a list of mappings), in the declared order;
-    a column missing or not declared is a bug in the model, not in the user's input."""
+    """The table from columns (a mapping, or a DataFrame that already holds them: not
+    copied) or rows (a list of mappings), in the declared order; a column missing or not
+    declared is a bug in the model, not in the user's input."""
     columns = COLUMNS[table, fidelity]
     built = pd.DataFrame(data)
     if len(built.columns) and set(built.columns) != set(columns):

@@ -124,3 +124,46 @@ def test_the_budget_counts_the_load_states_the_run_folds(horizon):
     assert started.startswith(f"{steps} steps") and f"({states} distinct load states)" in started
     assert states < steps / 10  # the days fold (not into one day's 96: see docs/analytic.md)
     assert estimate(scenario).analytic_cells == states * 4  # three services, one entry
+
+
+def test_the_per_step_tables_take_their_columns_without_a_second_copy(monkeypatch):
+    """The per-step tables are handed their columns (a DataFrame built from a dict of
+    arrays would consolidate them into a second copy, as large as the table: for a year of
+    a 10,000-service fleet, hundreds of MB at the run's peak): building the table from its
+    columns allocates a small fraction of the table's size."""
+    base = fleet()
+    base["traffic"]["a"]["profile"] = {"profile": "diurnal", "trough_ratio": 0.3}
+    scenario = load_scenario({**base, "horizon": "365d", "warmup": "1d"})
+    simulator.run({**base, "horizon": "2d"})  # imports paid before measuring
+    built = analytic_run.frame
+    found: dict[str, tuple[int, int]] = {}
+
+    def measured(table, fidelity, data):
+        tracemalloc.start()
+        out = built(table, fidelity, data)
+        found[table] = (tracemalloc.get_traced_memory()[1], out.memory_usage(deep=False).sum())
+        tracemalloc.stop()
+        return out
+
+    monkeypatch.setattr(analytic_run, "frame", measured)
+    simulator.run(scenario)
+    for table in ("timeseries", "entry_timeseries"):
+        allocated, size = found[table]
+        print(f"{table}: {size / 1e6:.2f} MB, {allocated / 1e6:.3f} MB allocated building it")
+        assert size > 1e6
+        assert allocated < 0.1 * size
+
+
+def test_a_stations_wait_variance_alone_is_its_column_of_the_whole():
+    """The latency moments read a station's wait variance by itself (a fleet's whole
+    array is hundreds of MB): the same bits as the column of the whole, with a backlog."""
+    scenario = load_scenario(fleet())
+    model = analytic_run.compile_model(scenario)
+    _, steps = analytic_run._simulate(scenario, model, None)
+    assert steps.delay_share.any() and (steps.p_wait_stationary > 0).any()
+    alone = [steps.wait_variance_at(s) for s in range(len(model.stations))]
+    assert "wait_variance" not in steps.__dict__
+    whole = steps.wait_variance
+    for s, column in enumerate(alone):
+        assert np.array_equal(column.view(np.uint64), whole[:, s].view(np.uint64))
+        assert np.array_equal(steps.wait_variance_at(s), whole[:, s])
