@@ -129,7 +129,7 @@ def test_an_alert_gets_there_first_and_customers_never_report_a_version_gone(tmp
         )
         incidents = result.tables["incident_timeline"]
         assert len(incidents) >= 3
-        assert set(incidents["source"]) == {"page"}, fidelity
+        assert set(incidents["source"]) == {"canary"}, fidelity  # found in the canary
         assert (incidents["responder"] == "pipeline").all()
         rollouts = result.tables["rollouts"]
         rollbacks = rollouts[(rollouts["kind"] == "rollback") & (rollouts["step"] == "done")]

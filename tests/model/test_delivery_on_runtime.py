@@ -93,8 +93,10 @@ def test_the_pipeline_rolls_a_bad_version_back_without_a_human(by_pipeline):
     for _, incident in incidents.iterrows():
         assert incident["responder"] == "pipeline"
         assert incident["operator_hours"] == 0
-        if incident["source"] == "page":  # an alert fired, the pipeline acted at once
+        alerted = incident["source"] == "page" or str(incident["rule"]).startswith("burn-rate")
+        if alerted:  # an alert fired (in the canary or after it), the pipeline acted at once
             assert incident["rule"].startswith("burn-rate")
+            assert incident["source"] in ("page", "canary")
             assert incident["resolved"] >= incident["detected"]
     rollouts = by_pipeline.tables["rollouts"]
     assert (rollouts["kind"] == "rollback").any() or (rollouts["step"] == "failed").any()
