@@ -98,7 +98,9 @@ def load_scenario(
         if not overrides:
             return source
         label, base_dir = source.source, source.base_dir
-        data = source.model_dump(mode="json")
+        # what it left out stays left out: a default spelt out would switch on models
+        # the file never asked for (those that read `model_fields_set`)
+        data = source.model_dump(mode="json", exclude_unset=True)
     elif isinstance(source, Mapping):
         label, base_dir = MAPPING_SOURCE, Path.cwd()
         check_data_shape(source, label, limits)
