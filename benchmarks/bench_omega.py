@@ -18,7 +18,15 @@ scenarios), after an untimed one-minute run that pays for the lazy imports; the 
 run, the KPIs and every table) in CPU time (what a busy neighbour disturbs least) and wall
 time. The sides alternate from one repeat to the next. The child also hashes the summary and
 every table, so the report says whether both sides gave the same numbers, bit for bit.
-A benchmark, not a test: it always exits 0.
+A benchmark, not a test: it always exits 0. Each line ends with the one-minute load
+average when it was done (other work on the machine inflates CPU time too).
+
+    .venv/bin/python benchmarks/bench_omega.py --baseline /tmp/base --compile-cost
+
+measures instead what numba's compilation of the scheduler's kernels costs a process: a
+short run of the example under each architecture in a fresh process with the kernels' cache
+deleted (what a fresh clone pays once), then again with it (what every later process pays),
+CPU seconds of the whole process, imports included.
 """
 
 from __future__ import annotations
@@ -76,6 +84,38 @@ print(json.dumps({{"cpu": cpu, "wall": wall, "digest": digest.hexdigest()[:16]}}
 """
 
 
+COMPILE_CHILD = """
+import json, time
+cpu = time.process_time()
+import simulator
+for architecture in {architectures!r}:
+    overrides = [f"scheduler.architecture={{architecture}}", "horizon=10min", "warmup=0s"]
+    simulator.run({example!r}, overrides=overrides)
+print(json.dumps({{"cpu": time.process_time() - cpu}}))
+"""
+
+
+def compile_cost(checkout: Path) -> tuple[float, float]:
+    """CPU seconds of a fresh process running the example briefly under each architecture,
+    without the kernels' numba cache (deleted first) and then with it."""
+    for cached in (checkout / "simulator/model/scheduling/__pycache__").glob("kernels.*.nb[ic]"):
+        cached.unlink()
+    code = COMPILE_CHILD.format(architectures=ARCHITECTURES, example=EXAMPLE)
+    env = {**os.environ, "PYTHONPATH": str(checkout), "MPLBACKEND": "Agg"}
+    times = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=checkout,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        times.append(json.loads(done.stdout.strip().splitlines()[-1])["cpu"])
+    return times[0], times[1]
+
+
 def measure(checkout: Path, overrides: list[str]) -> dict:
     """One timed run in a fresh child process of `checkout`."""
     env = {**os.environ, "PYTHONPATH": str(checkout), "MPLBACKEND": "Agg"}
@@ -111,17 +151,30 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per side")
     parser.add_argument("--only", help="only the workloads whose name contains this")
+    parser.add_argument(
+        "--compile-cost", action="store_true", help="measure numba's compilation instead"
+    )
     args = parser.parse_args()
     sides = {"this": ROOT}
     if args.baseline is not None:
         sides = {"baseline": args.baseline.resolve(), **sides}
+    if args.compile_cost:
+        print("\n".join(machine()))
+        print("CPU s of a process: imports and 10 min of the example per architecture")
+        print(f"{'side':<10}{'no cache':>10}{'cached':>8}{'compile':>9}  load")
+        for side, checkout in sides.items():
+            cold, warm = compile_cost(checkout)
+            load = os.getloadavg()[0]
+            print(f"{side:<10}{cold:>10.2f}{warm:>8.2f}{cold - warm:>9.2f}  {load:.1f}")
+        return
     workloads = WORKLOADS
     if args.only:
         workloads = {k: v for k, v in WORKLOADS.items() if args.only in k}
     print("\n".join(machine()))
     print(f"{args.repeats} timed run(s) per side; CPU seconds of simulator.run, median\n")
     base = "baseline s" if args.baseline else ""
-    print(f"{'workload':<42}{base:>11}{'this s':>8}{'speed-up':>9}{'wall s':>8}  same  target")
+    header = f"{'workload':<42}{base:>11}{'this s':>8}{'speed-up':>9}{'wall s':>8}  same  target"
+    print(f"{header:<100}load")
     for name, (overrides, target) in workloads.items():
         runs: dict[str, list[dict]] = {side: [] for side in sides}
         for repeat in range(args.repeats):
@@ -139,7 +192,8 @@ def main() -> None:
         else:
             compared = f"{'':>11}{this:>8.2f}{'':>9}"
             same = "-   "
-        print(f"{name:<42}{compared}{wall:>8.2f}  {same}  {verdict} (≤ {target:g} s)", flush=True)
+        line = f"{name:<42}{compared}{wall:>8.2f}  {same}  {verdict} (≤ {target:g} s)"
+        print(f"{line:<100}{os.getloadavg()[0]:.1f}", flush=True)
     print("same: the summary and every table hash equal on both sides (and across repeats)")
 
 

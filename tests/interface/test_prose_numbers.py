@@ -50,7 +50,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "2.7": "e ≈ 2.7, a mathematical constant",
     },
     "03": {
-        "15": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "94": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "2013": "Schwarzkopf et al., Omega, EuroSys 2013",
         "2011": "Ghodsi et al., DRF, NSDI 2011",
     },

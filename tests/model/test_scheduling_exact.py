@@ -3,7 +3,8 @@ bit: the minimum taken before flooring in `fit_slots`, claim sums without a pass
 first-fit's draws scaled without a wrap, placement draws taken in blocks, the two-level
 offer of everything kept as a blanket rather than written into `locked` node by node,
 slots of an offer updated when next read, integers truncated before the cap in `fit_slots`,
-and random first-fit's left-over tasks moved on one by one (`_carry`) rather than in waves."""
+random first-fit's left-over tasks moved on one by one (`_carry`) rather than in waves, and
+the compiled kernels (`kernels`) against the numpy computations they replace."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.model.scheduling import placement
+from simulator.model.scheduling import kernels, placement
 from simulator.model.scheduling.cell import CellState
 from simulator.model.scheduling.model import _Draws
 from simulator.model.scheduling.placement import EPS, claims, fit_slots, random_first_fit_claims
@@ -281,8 +282,9 @@ def test_left_over_tasks_on_crowded_and_sparse_cells(carry):
                 draws = rng.random(count)
                 unique, counts = random_first_fit_claims(slots, count, draws)
                 placed = np.array(_one_by_one(slots, count, draws), dtype=np.int64)
-    expected = np.unique(placed, return_counts=True)
-    assert (unique.tolist(), counts.tolist()) == (expected[0].tolist(), expected[1].tolist())
+                expected = np.unique(placed, return_counts=True)
+                got = (unique.tolist(), counts.tolist())
+                assert got == (expected[0].tolist(), expected[1].tolist())
 
 
 def test_left_over_tasks_wrap_around_the_last_node():
@@ -291,3 +293,186 @@ def test_left_over_tasks_wrap_around_the_last_node():
     draws = np.array([0.9, 0.95])
     unique, counts = random_first_fit_claims(slots, 2, draws)
     assert (unique.tolist(), counts.tolist()) == ([0, 3], [1, 1])
+
+
+# -- the compiled kernels (`kernels`) against the numpy computations they replace ------------
+
+
+def _kernel_claims(slots: np.ndarray, count: int, draws: np.ndarray) -> tuple[list, list]:
+    scratch = np.zeros(len(slots), dtype=np.int64)
+    unique, counts = kernels.random_first_fit_claims(slots, count, draws, scratch)
+    assert not scratch.any()  # the scratch array is handed back all zeros
+    assert unique.dtype == counts.dtype == np.int64
+    return unique.tolist(), counts.tolist()
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    slots=st.lists(st.integers(0, 3), min_size=1, max_size=80).map(np.array),
+    count=st.integers(0, 200),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compiled_random_first_fit_counts_as_the_scan_and_the_numpy_version(slots, count, seed):
+    draws = np.random.default_rng(seed).random(max(count, 1))
+    placed = np.array(_one_by_one(slots, count, draws), dtype=np.int64)
+    expected = np.unique(placed, return_counts=True)
+    got = _kernel_claims(slots, count, draws)
+    assert got == (expected[0].tolist(), expected[1].tolist())
+    unique, counts = random_first_fit_claims(slots, count, draws)
+    assert got == (unique.tolist(), counts.tolist())
+
+
+def test_compiled_random_first_fit_on_crowded_sparse_and_full_cells():
+    rng = np.random.default_rng(12)
+    for room in (0.0, 0.0005, 0.002, 0.3, 0.9, 1.0):  # no room at all to a nearly empty cell
+        for count in (1, 40, 400, 5000):
+            slots = np.where(rng.random(3000) < room, rng.integers(1, 4, 3000), 0)
+            draws = rng.random(count)
+            unique, counts = random_first_fit_claims(slots, count, draws)
+            assert _kernel_claims(slots, count, draws) == (unique.tolist(), counts.tolist())
+    # the largest draw lands on the last node; a task wanting a full last node wraps to 0
+    assert _kernel_claims(np.array([1, 0, 0, 1]), 2, np.array([1 - 2**-53, 0.99])) == (
+        [0, 3],
+        [1, 1],
+    )
+
+
+_cells = st.integers(1, 30).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.floats(0.5, 64.0), min_size=n, max_size=n),  # capacity
+        st.lists(st.floats(-2.0, 64.0), min_size=n, max_size=n),  # used (overcommitted too)
+        st.lists(st.floats(-1.0, 8.0), min_size=n, max_size=n),  # locked
+        st.lists(st.booleans(), min_size=n, max_size=n),  # up
+        st.lists(st.integers(0, 40), min_size=n, max_size=n),  # density limit (0: none)
+        st.lists(st.integers(0, 60), min_size=n, max_size=n),  # instances
+        st.lists(st.floats(0.0, 0.5), min_size=n, max_size=n),  # overhead per instance
+        st.lists(st.integers(0, n - 1), min_size=0, max_size=2 * n),  # nodes, repeats too
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_cells, sizes, sizes, st.booleans(), st.booleans(), st.booleans(), st.booleans())
+def test_compiled_free_resources_and_slots_at_nodes_are_numpys(
+    cell, cpu, mem, subtract_locked, check_up, density_limited, overheads
+):
+    cap, used, locked, up, density, instances, overhead, picked = cell
+    cap_a, used_a, locked_a = np.array(cap), np.array(used), np.array(locked)
+    up_a = np.array(up, dtype=bool)
+    density_a = np.where(np.array(density) > 0, density, 1 << 30).astype(np.int64)
+    instances_a = np.array(instances, dtype=np.int64)
+    overhead_a = np.array(overhead) if overheads else np.zeros(len(cap))
+    nodes = np.array(picked, dtype=np.int64)
+    # the numpy computations `CellState._free_at` and `_refresh` made before
+    free_cpu = cap_a[nodes] - used_a[nodes]
+    free_mem = 4 * cap_a[nodes] - used_a[nodes]
+    if subtract_locked:
+        free_cpu -= locked_a[nodes]
+        free_mem -= locked_a[nodes]
+    if check_up:
+        free_cpu = np.where(up_a[nodes], free_cpu, 0.0)
+        free_mem = np.where(up_a[nodes], free_mem, 0.0)
+    room = density_a[nodes] - instances_a[nodes] if density_limited else None
+    if overheads:
+        need_cpu, need_mem = cpu + overhead_a[nodes], mem + overhead_a[nodes]
+        expected = fit_slots(free_cpu, free_mem, need_cpu, need_mem, room)
+    else:
+        expected = fit_slots(free_cpu, free_mem, cpu, mem, room)
+    out_cpu, out_mem = np.full(len(cap), np.nan), np.full(len(cap), np.nan)
+    kernels.free_at(
+        nodes, cap_a, 4 * cap_a, used_a, used_a, locked_a, locked_a, subtract_locked,
+        up_a, check_up, out_cpu, out_mem,
+    )  # fmt: skip
+    assert out_cpu[nodes].tolist() == free_cpu.tolist()
+    assert out_mem[nodes].tolist() == free_mem.tolist()
+    slots = np.full(len(cap), -7, dtype=np.int64)
+    kernels.slots_at(
+        nodes, out_cpu, out_mem, cpu + overhead_a, mem + overhead_a, density_a, instances_a,
+        density_limited, slots,
+    )  # fmt: skip
+    assert slots[nodes].tolist() == expected.tolist()
+    untouched = np.setdiff1d(np.arange(len(cap)), nodes)
+    assert (slots[untouched] == -7).all()  # only the nodes asked for are written
+
+
+@settings(max_examples=300, deadline=None)
+@given(_cells, sizes, sizes, st.booleans(), st.booleans(), st.booleans(), st.booleans())
+def test_compiled_deltas_and_fine_conflicts_are_numpys(
+    cell, cpu, mem, subtract_locked, check_up, density_limited, overheads
+):
+    cap, used, locked, up, density, instances, overhead, picked = cell
+    cap_a, used_a, locked_a = np.array(cap), np.array(used), np.array(locked)
+    up_a = np.array(up, dtype=bool)
+    density_a = np.where(np.array(density) > 0, density, 1 << 30).astype(np.int64)
+    instances_a = np.array(instances, dtype=np.int64)
+    overhead_a = np.array(overhead) if overheads else np.zeros(len(cap))
+    nodes = np.unique(np.array(picked, dtype=np.int64))
+    counts = (nodes % 5 + 1).astype(np.int64)
+    # the numpy computations of `CellState.deltas` and `conflicts(..., "fine")` before
+    if overheads:
+        dcpu, dmem = counts * (cpu + overhead_a[nodes]), counts * (mem + overhead_a[nodes])
+    else:
+        dcpu, dmem = counts * cpu, counts * mem
+    free_cpu = cap_a[nodes] - used_a[nodes]
+    free_mem = 4 * cap_a[nodes] - used_a[nodes]
+    if subtract_locked:
+        free_cpu = free_cpu - locked_a[nodes]
+        free_mem = free_mem - locked_a[nodes]
+    bad = (free_cpu + EPS < dcpu) | (free_mem + EPS < dmem)
+    if density_limited:
+        bad |= density_a[nodes] - instances_a[nodes] < counts
+    if check_up:
+        bad |= ~up_a[nodes]
+    got_cpu, got_mem = np.empty(len(nodes)), np.empty(len(nodes))
+    kernels.deltas(nodes, counts, cpu, mem, overhead_a, overhead_a, got_cpu, got_mem)
+    assert (got_cpu.tolist(), got_mem.tolist()) == (dcpu.tolist(), dmem.tolist())
+    got_bad = np.empty(len(nodes), dtype=bool)
+    anything = kernels.fine_conflicts(
+        nodes, dcpu, dmem, counts, cap_a, 4 * cap_a, used_a, used_a, locked_a, locked_a,
+        subtract_locked, density_a, instances_a, density_limited, up_a, check_up, got_bad,
+    )  # fmt: skip
+    assert got_bad.tolist() == bad.tolist()
+    assert anything == bool(bad.any())
+
+
+@settings(max_examples=200, deadline=None)
+@given(_cells, st.booleans(), st.booleans(), st.booleans())
+def test_compiled_claims_start_and_end_as_numpys_updates(cell, start, instances_kept, seq_kept):
+    cap, used, _, _, _, instances, overhead, picked = cell
+    nodes = np.unique(np.array(picked, dtype=np.int64))
+    counts = (nodes % 3 + 1).astype(np.int64)
+    dcpu, dmem = counts * np.array(overhead)[nodes], counts * np.array(cap)[nodes] / 7
+    arrays = [np.array(used), np.array(used) * 3, np.array(instances, dtype=np.int64)]
+    arrays.append(np.arange(len(cap), dtype=np.int64))  # sequence numbers
+    expected = [a.copy() for a in arrays]
+    sign = 1 if start else -1
+    if start:
+        expected[0][nodes] += dcpu
+        expected[1][nodes] += dmem
+    else:
+        expected[0][nodes] -= dcpu
+        expected[1][nodes] -= dmem
+    if instances_kept:
+        expected[2][nodes] += sign * counts
+    if seq_kept:
+        expected[3][nodes] += 1
+    kernels.add_claims(
+        nodes, counts, dcpu, dmem, start, arrays[0], arrays[1], arrays[2], instances_kept,
+        arrays[3], seq_kept,
+    )  # fmt: skip
+    assert [a.tolist() for a in arrays] == [a.tolist() for a in expected]
+
+
+def test_compiled_slots_near_a_whole_number_of_tasks():
+    """Ratios just below a whole number, where EPS decides (0.3 / 0.1 is 2.9999999999999996)."""
+    free = np.array([0.1 + 0.2, 3.0 - 1e-12, 3.0 - 1e-8, 2.9999999995, 0.0, -1e-10])
+    nodes = np.arange(len(free))
+    for mem in (0.1, 1.0, 1e-3):
+        slots = np.empty(len(free), dtype=np.int64)
+        need_cpu, need_mem = np.full(len(free), 0.1), np.full(len(free), mem)
+        no_limit = np.zeros(len(free), dtype=np.int64)
+        kernels.slots_at(
+            nodes, free, free * 10, need_cpu, need_mem, no_limit, no_limit, False, slots
+        )
+        assert slots.tolist() == fit_slots(free, free * 10, 0.1, mem).tolist()
+    assert slots[0] == 3  # without EPS it would be 2

@@ -12,7 +12,8 @@ end of warm-up on, so utilisation needs no sampling.
 For speed the cell keeps what schedulers read on every decision: the free CPU and memory per
 node and, per task shape asked for, the tasks of that shape that fit per node (`live_slots`).
 A commit touches a few nodes, so only those are recomputed, lazily, at the next read, with
-the same element-wise arithmetic as a full recomputation (the numbers are identical); a lock
+the same element-wise arithmetic as a full recomputation (the numbers are identical; these
+per-node loops, the fine conflict check and the commits' updates are compiled, `kernels`); a lock
 (two-level offers take every node's free resources) marks the whole cache stale, and the
 offer's return, when it leaves nothing locked, restores what the cache held before the lock
 and recomputes only the nodes changed meanwhile. An offer of everything on a cell with nothing
@@ -30,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from .placement import EPS, fit_slots
+from .placement import EPS, fit_slots, load_kernels
 
 NO_LIMIT = 1 << 30
 
@@ -150,6 +151,7 @@ class CellState:
         # `locked` only if something reads it meanwhile (`_settle`): the same numbers.
         self._blanket: _Blanket | None = None
         self._wanted: set[tuple[float, float]] = set()  # shapes to keep from the next return
+        self._kernels = load_kernels()
 
     # -- time integrals ------------------------------------------------------------------
     def _advance(self, now: float) -> None:
@@ -241,19 +243,37 @@ class CellState:
         nodes = dirty[0] if len(dirty) == 1 else np.concatenate(dirty)
         dirty.clear()
         self._dirty_count = 0
-        cpu, mem = self._free_at(nodes)
-        self._free_cpu[nodes] = cpu
-        self._free_mem[nodes] = mem
-        if self._shapes:
-            room = None
-            if self.density_limited:
-                room = self.density[nodes] - self.instances[nodes]
-            for shape in self._shapes.values():
-                if self.no_overhead:
-                    shape.slots[nodes] = fit_slots(cpu, mem, shape.cpu, shape.mem, room)
-                else:
-                    need_cpu, need_mem = shape.need_cpu[nodes], shape.need_mem[nodes]
-                    shape.slots[nodes] = fit_slots(cpu, mem, need_cpu, need_mem, room)
+        # compiled: `_free_at(nodes)` written in, then `fit_slots` of each kept shape there
+        # (its per-node need is cpu + 0.0 = cpu without overheads: the same quotients)
+        kernels, locked = self._kernels, not self._locked_zero
+        if locked and self._blanket is not None:
+            self._settle()
+        kernels.free_at(
+            nodes,
+            self.cap_cpu,
+            self.cap_mem,
+            self.used_cpu,
+            self.used_mem,
+            self._locked_cpu,
+            self._locked_mem,
+            locked,
+            self.up,
+            self._ever_down,
+            self._free_cpu,
+            self._free_mem,
+        )
+        for shape in self._shapes.values():
+            kernels.slots_at(
+                nodes,
+                self._free_cpu,
+                self._free_mem,
+                shape.need_cpu,
+                shape.need_mem,
+                self.density,
+                self.instances,
+                self.density_limited,
+                shape.slots,
+            )
 
     def _free_at(self, nodes: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
         """Free CPU and memory at these nodes (new arrays), leaving out the terms that are
@@ -318,6 +338,17 @@ class CellState:
         )
 
     # -- commits -------------------------------------------------------------------------
+    def fine_check(
+        self, nodes: np.ndarray, counts: np.ndarray, cpu: float, mem: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """`deltas` and then `conflicts(..., "fine")` in two compiled calls: the claims' CPU
+        and memory and where they conflict (None where none does, the usual case)."""
+        kernels, size = self._kernels, len(nodes)
+        dcpu, dmem = np.empty(size), np.empty(size)
+        kernels.deltas(nodes, counts, cpu, mem, self.overhead_cpu, self.overhead_mem, dcpu, dmem)
+        bad, anything = self._fine_conflicts(nodes, dcpu, dmem, counts)
+        return dcpu, dmem, bad if anything else None
+
     def conflicts(
         self,
         nodes: np.ndarray,
@@ -336,20 +367,36 @@ class CellState:
         if mode == "coarse":
             assert seen_seq is not None  # coarse conflicts compare with the snapshot
             return (self.seq[nodes] != seen_seq) | ~self.up[nodes]
-        if self._locked_zero:
-            free_cpu = self.cap_cpu[nodes] - self.used_cpu[nodes]
-            free_mem = self.cap_mem[nodes] - self.used_mem[nodes]
-        else:
-            if self._blanket is not None:
-                self._settle()
-            free_cpu = self.cap_cpu[nodes] - self.used_cpu[nodes] - self._locked_cpu[nodes]
-            free_mem = self.cap_mem[nodes] - self.used_mem[nodes] - self._locked_mem[nodes]
-        bad = (free_cpu + EPS < dcpu) | (free_mem + EPS < dmem)
-        if self.density_limited:
-            bad |= self.density[nodes] - self.instances[nodes] < counts
-        if self._ever_down:
-            bad |= ~self.up[nodes]
-        return bad
+        return self._fine_conflicts(nodes, dcpu, dmem, counts)[0]
+
+    def _fine_conflicts(
+        self, nodes: np.ndarray, dcpu: np.ndarray, dmem: np.ndarray, counts: np.ndarray
+    ) -> tuple[np.ndarray, bool]:
+        """Fine conflicts, compiled (`kernels.fine_conflicts`), and whether there are any."""
+        locked = not self._locked_zero
+        if locked and self._blanket is not None:
+            self._settle()
+        bad = np.empty(len(nodes), dtype=bool)
+        anything = self._kernels.fine_conflicts(
+            nodes,
+            dcpu,
+            dmem,
+            counts,
+            self.cap_cpu,
+            self.cap_mem,
+            self.used_cpu,
+            self.used_mem,
+            self._locked_cpu,
+            self._locked_mem,
+            locked,
+            self.density,
+            self.instances,
+            self.density_limited,
+            self.up,
+            self._ever_down,
+            bad,
+        )
+        return bad, bool(anything)
 
     def apply(
         self,
@@ -367,12 +414,19 @@ class CellState:
         self._advance(now)
         self._levels[0] += sums[0]
         self._levels[1] += sums[1]
-        self.used_cpu[nodes] += dcpu
-        self.used_mem[nodes] += dmem
-        if self.density_limited:
-            self.instances[nodes] += counts
-        if self.sequence_numbers:
-            self.seq[nodes] += 1
+        self._kernels.add_claims(
+            nodes,
+            counts,
+            dcpu,
+            dmem,
+            True,
+            self.used_cpu,
+            self.used_mem,
+            self.instances,
+            self.density_limited,
+            self.seq,
+            self.sequence_numbers,
+        )
         self._touch(nodes)
         return sums
 
@@ -390,12 +444,19 @@ class CellState:
         self._advance(now)
         self._levels[0] += -sums[0]
         self._levels[1] += -sums[1]
-        self.used_cpu[nodes] -= dcpu
-        self.used_mem[nodes] -= dmem
-        if self.density_limited:
-            self.instances[nodes] -= counts
-        if self.sequence_numbers:
-            self.seq[nodes] += 1
+        self._kernels.add_claims(
+            nodes,
+            counts,
+            dcpu,
+            dmem,
+            False,
+            self.used_cpu,
+            self.used_mem,
+            self.instances,
+            self.density_limited,
+            self.seq,
+            self.sequence_numbers,
+        )
         self._touch(nodes)
 
     def lock(

@@ -8,7 +8,8 @@ streams and, once the horizon is reached, hands back its records (`records`, see
 Cost per job, for speed at 10,000 nodes: one SimPy event per arrival, one per decision (per
 offer in two-level, plus the allocator's offer rounds, at most one a second) and one per
 committed claim's end (not per task); placement works on numpy arrays, on slots per node
-that the cell keeps up to date node by node rather than recomputing for every decision.
+that the cell keeps up to date node by node rather than recomputing for every decision, and
+random first-fit, the default policy, scans task by task in compiled code (`kernels`).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ from .jobs import Claim, Job
 from .placement import (
     POLICIES,
     claims,
+    load_kernels,
     random_first_fit,
-    random_first_fit_claims,
 )
 from .schedulers import Allocator, Framework, QueueScheduler, SchedulerAgent, Taken
 
@@ -85,6 +86,8 @@ class SchedulingModel:
         self.t_task = self.scheduler.t_task
         self.warmup, self.horizon = scenario.warmup, scenario.horizon
         self.cell = self._build_cell()
+        self._kernels = load_kernels()
+        self._scratch = np.zeros(self.cell.n, dtype=np.int64)  # random first-fit's, all zeros
         self._build_images()
         self.policy = POLICIES[self.scheduler.placement]
         self._placement_draws: dict[str, _Draws] = {}
@@ -300,7 +303,10 @@ class SchedulingModel:
                 slots[self._nodes_of(job)] = 0
         draws = self._draws(scheduler).take(max(job.unscheduled, 1))
         if self.policy is random_first_fit:
-            return random_first_fit_claims(slots, job.unscheduled, draws)
+            # compiled, one task after the other: `random_first_fit_claims`' counts
+            return self._kernels.random_first_fit_claims(
+                slots, job.unscheduled, draws, self._scratch
+            )
         return claims(self.policy(slots, job.unscheduled, draws))
 
     def _draws(self, scheduler: SchedulerAgent) -> _Draws:
@@ -326,23 +332,29 @@ class SchedulingModel:
         """Commit a placement's claims (`place`); if it was made on a snapshot (`optimistic`),
         check conflicts first (coarse ones against the snapshot's sequence numbers, `seen`).
         True if any."""
-        dcpu, dmem = self.cell.deltas(unique, counts, job.cpu, job.memory)
         conflicted = False
-        if optimistic:
-            bad = self.cell.conflicts(
-                unique,
-                dcpu,
-                dmem,
-                counts,
-                None if seen is None else seen[unique],
-                self.scheduler.conflict_mode,
-            )
-            if np.logical_or.reduce(bad):
-                conflicted = True
-                if self.scheduler.commit_mode == "all-or-nothing":
-                    return True
-                keep = ~bad
-                unique, counts, dcpu, dmem = unique[keep], counts[keep], dcpu[keep], dmem[keep]
+        bad: np.ndarray | None = None
+        if optimistic and self.scheduler.conflict_mode == "fine":
+            dcpu, dmem, bad = self.cell.fine_check(unique, counts, job.cpu, job.memory)
+        else:
+            dcpu, dmem = self.cell.deltas(unique, counts, job.cpu, job.memory)
+            if optimistic:
+                bad = self.cell.conflicts(
+                    unique,
+                    dcpu,
+                    dmem,
+                    counts,
+                    None if seen is None else seen[unique],
+                    self.scheduler.conflict_mode,
+                )
+                if not np.logical_or.reduce(bad):
+                    bad = None
+        if bad is not None:
+            conflicted = True
+            if self.scheduler.commit_mode == "all-or-nothing":
+                return True
+            keep = ~bad
+            unique, counts, dcpu, dmem = unique[keep], counts[keep], dcpu[keep], dmem[keep]
         if len(unique):
             self._apply(scheduler.index, job, unique, counts, dcpu, dmem)
         return conflicted

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
 import numpy as np
 
@@ -18,6 +19,16 @@ EPS = 1e-9
 """Slack for float sums of requests (0.1 + 0.2 ≠ 0.3), so a task that fits is never refused."""
 
 Policy = Callable[[np.ndarray, int, np.ndarray], np.ndarray]
+
+
+def load_kernels() -> ModuleType:
+    """The compiled equivalents of the hot loops here and in `CellState` (`kernels`),
+    imported on first use: numba takes a fifth of a second to import, which only a run with
+    a scheduler should pay."""
+    from . import kernels
+
+    return kernels
+
 
 _NONE = np.empty(0, dtype=np.int64)
 _NONE.flags.writeable = False
@@ -81,7 +92,9 @@ def random_first_fit_claims(
     tasks want a node than it has room for, the rest move on together from the next node,
     again at once, until none is left over (or no node has room). A few vector operations
     per wave, and no order to keep; after `WAVES` waves the rest go as in
-    `random_first_fit`."""
+    `random_first_fit`. The model places with its compiled twin,
+    `kernels.random_first_fit_claims` (the scan, task by task, in machine code); this one
+    is the numpy reference the tests hold it to."""
     wanted = _first_wanted(slots, count, draws)
     if wanted is None:
         return _NONE, _NONE

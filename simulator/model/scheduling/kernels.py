@@ -1,0 +1,213 @@
+"""The scheduler model's inner loops, compiled with numba: the same numbers, bit for bit, as
+the numpy computations they stand for (`placement`, `CellState`), without numpy's per-call
+cost on arrays of a hundred elements.
+
+Each kernel is a pure function of its arguments, except that it writes into the arrays it is
+given to write into (named `out...`, or the cell's arrays for `add_claims`) and that
+`random_first_fit_claims` borrows a scratch array of zeros and leaves it all zeros again.
+Every float operation is one IEEE operation in the order numpy does it (no fast-math, no
+reassociation), so the results are exact copies, not approximations: tests check them
+against the numpy versions on generated inputs (`tests/model/test_scheduling_exact.py`).
+
+Imported lazily, when a scheduling model is built (`placement.load_kernels`): numba takes
+about 0.2 s to import, and `sresim --help` or `sresim validate` need none of it.
+`cache=True` keeps the machine code beside this file (or in numba's user cache where that
+is read-only), so the compilation (about 2.3 s) is paid once per machine and source, not
+per process (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+EPS = 1e-9
+"""`placement.EPS` (a literal here, so that the kernels compile it as a constant)."""
+
+
+@numba.njit(cache=True)
+def random_first_fit_claims(
+    slots: np.ndarray, count: int, draws: np.ndarray, scratch: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`placement.random_first_fit_claims`: each task, in turn, takes the first node with
+    room at or after node ⌊draws[i]·N⌋ (wrapping around); the distinct nodes (ascending) and
+    the tasks each got. `scratch`: N zeros (int64), the tasks taken per node so far, left
+    all zeros again. A task finding no room anywhere ends the placement (so do the rest)."""
+    total = slots.shape[0]
+    if count <= 0 or total == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    touched = np.empty(min(count, total), np.int64)
+    distinct = 0
+    for i in range(count):
+        node = int(draws[i] * total)  # truncation, as numpy's astype: < N (see placement)
+        steps = 0
+        while slots[node] - scratch[node] <= 0:
+            node += 1
+            if node == total:
+                node = 0
+            steps += 1
+            if steps == total:
+                break
+        if steps == total:
+            break  # every node is full
+        if scratch[node] == 0:
+            touched[distinct] = node
+            distinct += 1
+        scratch[node] += 1
+    nodes = np.sort(touched[:distinct])
+    counts = np.empty(distinct, np.int64)
+    for k in range(distinct):
+        counts[k] = scratch[nodes[k]]
+        scratch[nodes[k]] = 0
+    return nodes, counts
+
+
+@numba.njit(cache=True)
+def free_at(
+    nodes: np.ndarray,
+    cap_cpu: np.ndarray,
+    cap_mem: np.ndarray,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+    locked_cpu: np.ndarray,
+    locked_mem: np.ndarray,
+    subtract_locked: bool,
+    up: np.ndarray,
+    check_up: bool,
+    out_cpu: np.ndarray,
+    out_mem: np.ndarray,
+) -> None:
+    """`CellState._free_at(nodes)` written into `out_cpu[nodes]`, `out_mem[nodes]`:
+    cap − used (− locked, if `subtract_locked`), 0 where the node is down (if `check_up`)."""
+    for k in range(nodes.shape[0]):
+        n = nodes[k]
+        cpu = cap_cpu[n] - used_cpu[n]
+        mem = cap_mem[n] - used_mem[n]
+        if subtract_locked:
+            cpu = cpu - locked_cpu[n]
+            mem = mem - locked_mem[n]
+        if check_up and not up[n]:
+            cpu = 0.0
+            mem = 0.0
+        out_cpu[n] = cpu
+        out_mem[n] = mem
+
+
+@numba.njit(cache=True)
+def slots_at(
+    nodes: np.ndarray,
+    free_cpu: np.ndarray,
+    free_mem: np.ndarray,
+    need_cpu: np.ndarray,
+    need_mem: np.ndarray,
+    density: np.ndarray,
+    instances: np.ndarray,
+    density_limited: bool,
+    out: np.ndarray,
+) -> None:
+    """`placement.fit_slots` at `nodes` written into `out[nodes]` (all arrays per node):
+    ⌊min(free_cpu / need_cpu, free_mem / need_mem) + EPS⌋, capped by the room for instances
+    (if `density_limited`), not below 0."""
+    for k in range(nodes.shape[0]):
+        n = nodes[k]
+        by_cpu = free_cpu[n] / need_cpu[n]
+        by_mem = free_mem[n] / need_mem[n]
+        ratio = by_cpu if by_cpu <= by_mem else by_mem
+        whole = int(ratio + EPS)  # truncation; the maximum with 0 below floors it
+        if density_limited:
+            room = density[n] - instances[n]
+            if room < whole:
+                whole = room
+        out[n] = whole if whole > 0 else 0
+
+
+@numba.njit(cache=True)
+def deltas(
+    nodes: np.ndarray,
+    counts: np.ndarray,
+    cpu: float,
+    mem: float,
+    overhead_cpu: np.ndarray,
+    overhead_mem: np.ndarray,
+    out_cpu: np.ndarray,
+    out_mem: np.ndarray,
+) -> None:
+    """`CellState.deltas` written into `out_cpu`, `out_mem`: counts × (size + the node's
+    per-instance overhead); without overheads that is counts × size (size + 0.0 is size)."""
+    for k in range(nodes.shape[0]):
+        n = nodes[k]
+        out_cpu[k] = counts[k] * (cpu + overhead_cpu[n])
+        out_mem[k] = counts[k] * (mem + overhead_mem[n])
+
+
+@numba.njit(cache=True)
+def fine_conflicts(
+    nodes: np.ndarray,
+    dcpu: np.ndarray,
+    dmem: np.ndarray,
+    counts: np.ndarray,
+    cap_cpu: np.ndarray,
+    cap_mem: np.ndarray,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+    locked_cpu: np.ndarray,
+    locked_mem: np.ndarray,
+    subtract_locked: bool,
+    density: np.ndarray,
+    instances: np.ndarray,
+    density_limited: bool,
+    up: np.ndarray,
+    check_up: bool,
+    out: np.ndarray,
+) -> bool:
+    """`CellState.conflicts(..., "fine")` written into `out` (one per claim): the claim no
+    longer fits its node's free resources (+ EPS), its room for instances, or the node is
+    down. True if any claim conflicts."""
+    anything = False
+    for k in range(nodes.shape[0]):
+        n = nodes[k]
+        cpu = cap_cpu[n] - used_cpu[n]
+        mem = cap_mem[n] - used_mem[n]
+        if subtract_locked:
+            cpu = cpu - locked_cpu[n]
+            mem = mem - locked_mem[n]
+        bad = cpu + EPS < dcpu[k] or mem + EPS < dmem[k]
+        if density_limited and density[n] - instances[n] < counts[k]:
+            bad = True
+        if check_up and not up[n]:
+            bad = True
+        out[k] = bad
+        anything = anything or bad
+    return anything
+
+
+@numba.njit(cache=True)
+def add_claims(
+    nodes: np.ndarray,
+    counts: np.ndarray,
+    dcpu: np.ndarray,
+    dmem: np.ndarray,
+    start: bool,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+    instances: np.ndarray,
+    count_instances: bool,
+    seq: np.ndarray,
+    count_seq: bool,
+) -> None:
+    """`CellState.apply` (`start`) or `release` on the cell's arrays at distinct `nodes`:
+    used ± the deltas, instances ± the counts (if kept), sequence numbers + 1 (if kept)."""
+    for k in range(nodes.shape[0]):
+        n = nodes[k]
+        if start:
+            used_cpu[n] = used_cpu[n] + dcpu[k]
+            used_mem[n] = used_mem[n] + dmem[k]
+            if count_instances:
+                instances[n] = instances[n] + counts[k]
+        else:
+            used_cpu[n] = used_cpu[n] - dcpu[k]
+            used_mem[n] = used_mem[n] - dmem[k]
+            if count_instances:
+                instances[n] = instances[n] - counts[k]
+        if count_seq:
+            seq[n] = seq[n] + 1
