@@ -419,7 +419,7 @@ class Lattice:
         m = min(int(changing[-1]) + 2, self.points) if changing.size else 1
         masses[..., 0] = 1.0 - lev[..., 1] / h
         masses[..., 1:m] = (2 * lev[..., 1:m] - lev[..., : m - 1] - lev[..., 2 : m + 1]) / h
-        masses = np.maximum(masses, 0.0)
+        np.maximum(masses, 0.0, out=masses)  # in place: the same numbers, no second array
         rest = 1.0 - masses.sum(axis=-1)
         masses[..., -1] += np.where(rest > 0.0, rest, 0.0)
         return masses
@@ -449,7 +449,8 @@ class Lattice:
         x = self.x
         y = x[None, :] / scale[:, None]
         limit = shape + TAIL_Y + 10.0 * np.sqrt(shape)
-        cut = int(max((np.searchsorted(row, top) for row, top in zip(y, limit, strict=True))))
+        # each row's searchsorted(row, limit), at once: a row of y ascends (x does, θ > 0)
+        cut = int((y < limit[:, None]).sum(axis=1).max())
         if cut >= x.size - 1:
             return _gamma_limited(shape[:, None], scale[:, None], x, y)[0]
         head, lower, density = _gamma_limited(
@@ -566,6 +567,8 @@ class LatticeEvaluator:
                 return result
             case Repeat():
                 made = self.of(node.part, at)
+                if node.count == 1 and node.probability == 1.0:
+                    return _made_once(made)
                 base = 1 - node.probability + node.probability * made
                 return _first_power(base) if node.count == 1 else base**node.count
             case Fanout():
@@ -622,8 +625,13 @@ class LatticeEvaluator:
                 gamma = ~exponential
                 levels[gamma] = lattice.gamma_levels(shape[queued[gamma]], scale[queued[gamma]])
             c = c_wait[queued][:, None]
-            queue[queued] = c * lattice.from_levels(levels)
-            queue[queued, 0] += 1 - c[:, 0]
+            if queued.size == at.size:  # every row queued: scaled in place, not copied over
+                queue = lattice.from_levels(levels)
+                np.multiply(c, queue, out=queue)
+                queue[:, 0] += 1 - c[:, 0]
+            else:
+                queue[queued] = c * lattice.from_levels(levels)
+                queue[queued, 0] += 1 - c[:, 0]
         share = s.delay_share[at, station]
         for r in np.flatnonzero(share > 0):  # behind the backlog, else the stationary queue
             low, high = float(s.delay_low[at[r], station]), float(s.delay_high[at[r], station])
@@ -657,6 +665,15 @@ class LatticeEvaluator:
         after = self._from_cdf(order_statistic_cdf(_common_shape(parts), node.wait_for))
         none = _none_made(node.members)
         return none + np.multiply(self.wait(node.station, at), after - none)
+
+
+def _made_once(made: np.ndarray) -> np.ndarray:
+    """`_first_power(1 - 1.0 + 1.0 * made)` (a call made once, for certain), the same bits
+    in one pass instead of four: for finite numbers 1.0·z is z and adding 0 + 0j turns a
+    zero's sign to +0, as `_first_power` does (a spectrum is finite: |φ| ≤ 1)."""
+    if not np.isfinite(made).all():  # not a spectrum: the formula itself
+        return _first_power(1 - 1.0 + 1.0 * made)
+    return np.add(made, 0.0)
 
 
 def _first_power(base: np.ndarray) -> np.ndarray:

@@ -99,6 +99,19 @@ year at about 4-hour resolution, and a month of 1,000 services at 30 minutes."""
 CHUNK_CELLS = 1_000_000
 """Merged rows are built this many step × column cells at a time (bounded scratch memory)."""
 
+FOLD_UNITS = 1e9
+"""Steps fold into one load state when every entry point's arrival rate, in units of the
+run's largest rate, rounds to the same multiple of 1/FOLD_UNITS (`_fold`; `load_states`
+counts them the same way): rates that differ by less than 10⁻⁹ of the largest (absolute)
+are one state, computed at its first step's rates. A profile's step means at long
+horizons differ in their last bits (the cumulative rate at 3·10⁷ s: about 10⁻¹¹ of the
+largest), which 10⁻¹² split into 302 states over a year of sre-1000 instead of 48 (a
+cosine's day is symmetric). Harmless: a station's rates at a folded step are within
+10⁻⁹·top of its own, so its numbers move by at most their sensitivity to a rate times
+10⁻⁹·top (by round-off on the golden runs: under 10⁻¹⁴ relative); the latency quantiles
+move by the representative states picked among fewer states (at most 2.6·10⁻⁵ relative
+on the golden runs; docs/analytic.md, "Folding tolerance")."""
+
 PERCENTILES = {
     "latency_p50_s": 0.5,
     "latency_p95_s": 0.95,
@@ -162,7 +175,7 @@ def load_states(scenario: Scenario) -> tuple[int, int]:
         return steps, steps if functions else 1
     arrivals = np.column_stack([f.mean_rates(edges) for f in functions.values()])
     top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
-    keys = np.round(arrivals / top * 1e12).astype(np.int64)
+    keys = np.round(arrivals / top * FOLD_UNITS).astype(np.int64)
     return steps, len(_distinct_rows(keys))
 
 
@@ -851,11 +864,11 @@ def _two_point(first: float, second: float) -> tuple[float, float]:
 def _fold(
     arrivals: np.ndarray, extra: np.ndarray | None, slow: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Steps with the same arrival rates (to 1e-12 of the largest), the same replicas
+    """Steps with the same arrival rates (to 1/FOLD_UNITS of the largest), the same replicas
     added and the same latency regressions (bit for bit), as one state: the first step of
     each state, and each step's state."""
     top = float(np.abs(arrivals).max(initial=0.0)) or 1.0
-    keys = np.round(arrivals / top * 1e12).astype(np.int64)
+    keys = np.round(arrivals / top * FOLD_UNITS).astype(np.int64)
     if extra is not None:
         keys = np.column_stack([keys, extra])
     if slow is not None:

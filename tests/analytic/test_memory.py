@@ -122,8 +122,38 @@ def test_the_budget_counts_the_load_states_the_run_folds(horizon):
     assert steps == round(scenario.horizon / analytic_run.time_step(scenario))
     started = simulator.run(scenario).tables["events"].detail.iloc[0]
     assert started.startswith(f"{steps} steps") and f"({states} distinct load states)" in started
-    assert states < steps / 10  # the days fold (not into one day's 96: see docs/analytic.md)
+    per_day = round(86_400 / analytic_run.time_step(scenario))
+    assert states <= per_day // 2 + 1  # the days fold into one day's states (a symmetric cosine)
     assert estimate(scenario).analytic_cells == states * 4  # three services, one entry
+
+
+def test_a_year_folds_into_one_days_load_states():
+    """The profile's step means at a year's times differ in their last bits (the cumulative
+    rate at 3·10⁷ s): folding at FOLD_UNITS keeps them one state per phase of the day (a
+    year of 15-minute steps: 48 states; 223 at 10¹²), so the stations' arrays are a day's."""
+    base = fleet()
+    base["traffic"]["a"]["profile"] = {"profile": "diurnal", "trough_ratio": 0.3}
+    steps, states = analytic_run.load_states(load_scenario({**base, "horizon": "365d"}))
+    assert steps == 35_040 and states <= 96 // 2 + 1
+
+
+def test_folding_moves_the_station_kpis_by_round_off_and_the_latencies_little(monkeypatch):
+    """Folding at 10⁻⁹ instead of 10⁻¹² of the largest rate (fewer states) changes the
+    stations' KPIs by round-off only (their rates move by the profile's last bits); the
+    latency KPIs move by the representative states' interpolation (`_entries` picks them
+    among fewer states), far below the lattice's own error."""
+    base = fleet()
+    base["traffic"]["a"]["profile"] = {"profile": "diurnal", "trough_ratio": 0.3}
+    scenario = load_scenario({**base, "horizon": "120d", "warmup": "1d"})
+    folded = simulator.run(scenario)
+    monkeypatch.setattr(analytic_run, "FOLD_UNITS", 1e12)
+    finer = simulator.run(scenario)
+    states = [r.tables["events"].detail.iloc[0].split("(")[1].split()[0] for r in (folded, finer)]
+    assert int(states[0]) < int(states[1])  # the two fold differently
+    assert folded.summary.keys() == finer.summary.keys()
+    for kpi, value in finer.summary.items():
+        tolerance = 1e-4 if kpi.startswith("latency_") else 1e-12
+        assert folded.summary[kpi] == pytest.approx(value, rel=tolerance, nan_ok=True), kpi
 
 
 def test_the_per_step_tables_take_their_columns_without_a_second_copy(monkeypatch):

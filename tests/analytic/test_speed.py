@@ -141,6 +141,18 @@ def test_libyaml_reads_the_same_data_and_errors_stay_the_pure_python_ones():
         check_yaml_shape(deep, "deep.yaml", Limits())
 
 
+def test_a_call_made_once_is_the_formula_to_the_bit():
+    rng = np.random.default_rng(6)
+    made = rng.normal(size=4000) + 1j * rng.normal(size=4000)
+    for value in (0.0, -0.0):
+        made.real[rng.random(made.size) < 0.05] = value
+        made.imag[rng.random(made.size) < 0.05] = value
+    made[:4] = [0.0, complex(-0.0, -0.0), complex(0.0, -0.0), complex(-0.0, 1.0)]
+    for spectrum in (made, made[:3000].reshape(3, 1000), np.append(made, np.nan)):
+        expected = latency._first_power(1 - 1.0 + 1.0 * spectrum)
+        assert same_bits(latency._made_once(spectrum), expected)
+
+
 def test_the_first_power_of_a_spectrum_is_numpys():
     rng = np.random.default_rng(5)
     base = rng.normal(size=4000) + 1j * rng.normal(size=4000)
