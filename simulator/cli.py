@@ -659,7 +659,10 @@ def _run_and_print(args: argparse.Namespace) -> int:
         return 0
     check_budget(scenario, limits, args.replications)
     if args.replications == 1:
-        result = run(scenario, args.seed, progress=True, limits=limits)
+        # without --out only the events are read (was the fast path taken?): the rest of the
+        # tables, seconds and hundreds of MiB for a large analytic fleet, are not built
+        wanted = None if args.out else ("events",)
+        result = run(scenario, args.seed, progress=True, limits=limits, tables=wanted)
         if args.out:
             _save_run(result, Path(args.out), args.tables, charts=not args.no_charts)
         if args.format == "json":

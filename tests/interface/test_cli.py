@@ -214,3 +214,24 @@ def test_a_limit_raised_on_the_command_line_lets_the_run_go(capsys):
     assert "about 3.6e+08 requests" in capsys.readouterr().out
     assert main([*args, "--limit", "max_requests=lots"]) == 2
     assert "expected a positive number such as 1e9 or 64GB" in capsys.readouterr().err
+
+
+def test_run_without_out_builds_no_table_it_does_not_print(capsys, monkeypatch, tmp_path):
+    # the printout reads only the KPIs and the events, so a large analytic fleet's per-step
+    # tables (seconds, hundreds of MiB) are not built; with --out they are all written
+    from simulator.analytic import run as analytic_run
+
+    fleet = ["--set", "horizon=2h", "--set", "warmup=10min"]
+    scenario = str(ROOT / "scenarios" / "scale" / "sre-1000.yaml")
+    built = analytic_run._tables
+
+    def unwanted(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a table nobody reads was built")
+
+    monkeypatch.setattr(analytic_run, "_tables", unwanted)
+    assert main(["run", scenario, *fleet, "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(analytic_run, "_tables", built)
+    assert main(["run", scenario, *fleet, "--format", "json", "--out", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0]) == printed
+    assert (tmp_path / "timeseries.parquet").exists()
