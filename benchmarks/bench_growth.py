@@ -8,7 +8,19 @@ sizes, horizon and workers, in one process.
     .venv/bin/python benchmarks/bench_growth.py --same-as /tmp/base/out/bench-growth  # vs a tree
 
 Run it in a worktree of the code before a change first, then in this tree with `--same-as`
-that run's `--out`: a speed-up must leave the tables as they were, value for value.
+that run's `--out`: a speed-up must leave the tables as they were, value for value. Or let
+it do both, one after the other, the sides alternating from one repeat to the next:
+
+    git worktree add /tmp/base HEAD && ln -s "$PWD/.venv" /tmp/base/.venv
+    .venv/bin/python benchmarks/bench_growth.py --skip-delivery-only --baseline /tmp/base
+
+Each side then runs in a child process of its own checkout (that checkout first on
+`PYTHONPATH`, so the child and the experiment engine's workers import its `simulator`), and
+the CPU of every process under the child (the main process, the fork server, the workers)
+is sampled from /proc, as `bench_notebook_cells.py` does: per side, the wall time, the main
+process's CPU, each worker's, and an **idle estimate** (the main process's CPU plus the
+busiest worker's: what two free cores would take, the main process building the points
+before the workers start). The tables of the two sides are compared byte for byte.
 
 Prints, per sweep, the wall-clock time, the runs' own seconds (summed over the workers), the
 slowest era at the largest size, and the load average before and after (the machine is
@@ -20,7 +32,10 @@ It is a benchmark, not a test: it always exits 0.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +43,8 @@ import pandas as pd
 
 from simulator.experiments.eras import ERAS, ERAS_DIR
 from simulator.experiments.growth import growth_sweep, one_world_growth, service_counts
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -41,7 +58,12 @@ def main() -> None:
     parser.add_argument(
         "--same-as", type=Path, help="a folder of an earlier run's tables: say if these equal them"
     )
+    parser.add_argument("--baseline", type=Path, help="a checkout to measure beside this one")
+    parser.add_argument("--repeats", type=int, default=1, help="with --baseline: runs per side")
     args = parser.parse_args()
+    if args.baseline is not None:
+        side_by_side(args)
+        return
     counts = service_counts(args.points, args.most)
     eras = [ERAS_DIR / f"{era}.yaml" for era in ERAS]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -64,6 +86,56 @@ def main() -> None:
         if args.same_as is not None:
             print(f"  {name}: {_compared(args.out, args.same_as, name.replace(' ', '-') + '.csv')}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end; tables in {args.out}/")
+
+
+def side_by_side(args: argparse.Namespace) -> None:
+    """Both checkouts' sweeps, one after the other, in children of their own checkouts; the
+    CPU of each side's processes and its tables compared."""
+    from bench_notebook_cells import TreeCpu, load_average
+
+    sides = [("baseline", args.baseline.resolve()), ("this", ROOT)]
+    forwarded = [
+        f"--points={args.points}",
+        f"--most={args.most}",
+        f"--horizon={args.horizon}",
+        f"--jobs={args.jobs}",
+    ]
+    if args.skip_delivery_only:
+        forwarded.append("--skip-delivery-only")
+    outs: dict[str, list[Path]] = {side: [] for side, _ in sides}
+    for repeat in range(args.repeats):
+        for side, checkout in sides if repeat % 2 == 0 else sides[::-1]:
+            out = (args.out / f"{side}-{repeat}").resolve()
+            outs[side].append(out)
+            environment = {**os.environ, "PYTHONPATH": str(checkout), "PYTHONWARNINGS": "ignore"}
+            command = [sys.executable, __file__, *forwarded, f"--out={out}"]
+            cpu = TreeCpu()
+            before, began = load_average(), time.perf_counter()
+            child = subprocess.Popen(
+                command, cwd=checkout, env=environment, stdout=subprocess.PIPE, text=True
+            )
+            cpu.root = child.pid
+            printed, _ = child.communicate()
+            wall = time.perf_counter() - began
+            if child.returncode != 0:
+                raise SystemExit(f"{side}: the sweep failed in {checkout}")
+            used = cpu.snapshot()
+            cpu.stop()
+            main_cpu = used.pop(child.pid, 0.0)
+            workers = sorted(used.values(), reverse=True)
+            print(f"== {side} ({checkout}), repeat {repeat + 1}")
+            print(printed.rstrip())
+            print(
+                f"  {side}: wall {wall:.1f} s; CPU main {main_cpu:.1f} s, others "
+                f"{' + '.join(f'{w:.1f}' for w in workers if w >= 0.05)} s; idle estimate "
+                f"{main_cpu + (workers[0] if workers else 0.0):.1f} s; load {before} -> "
+                f"{load_average()}",
+                flush=True,
+            )
+    for name in sorted(p.name for p in outs["this"][0].glob("*.csv")):
+        tables = [out / name for side in outs for out in outs[side]]
+        same = all(filecmp.cmp(tables[0], other, shallow=False) for other in tables[1:])
+        print(f"{name}: {'identical byte for byte' if same else 'DIFFERENT'} on both sides")
 
 
 def _compared(here: Path, there: Path, name: str) -> str:

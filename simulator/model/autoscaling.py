@@ -70,15 +70,19 @@ def hpa_recommendation(
     current = ready + unready
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = busy / (ready * target)
-        rebalanced = busy / (current * target)  # the pods on their way count as idle
-    with_unready = (unready > 0) & (ratio > 1.0)
     steady = np.abs(ratio - 1.0) <= tolerance
-    flipped = (np.abs(rebalanced - 1.0) <= tolerance) | (rebalanced < 1.0)
     plain = np.ceil(ready * ratio - 1e-9)
-    up = np.maximum(np.ceil(current * rebalanced - 1e-9), current)
-    desired = np.where(
-        with_unready, np.where(flipped, current, up), np.where(steady, current, plain)
-    )
+    with_unready = (unready > 0) & (ratio > 1.0) if unready.any() else None
+    if with_unready is not None and with_unready.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rebalanced = busy / (current * target)  # the pods on their way count as idle
+        flipped = (np.abs(rebalanced - 1.0) <= tolerance) | (rebalanced < 1.0)
+        up = np.maximum(np.ceil(current * rebalanced - 1e-9), current)
+        desired = np.where(
+            with_unready, np.where(flipped, current, up), np.where(steady, current, plain)
+        )
+    else:  # no pod on its way, or none counted (most syncs): the same, without rebalancing
+        desired = np.where(steady, current, plain)
     desired = np.where(ready <= 0, current, desired).astype(np.int64)
     return int(desired) if desired.ndim == 0 else desired
 

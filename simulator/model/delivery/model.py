@@ -207,6 +207,9 @@ class DeliveryModel:
         self.calendar = Calendar.from_organisation(self.organisation)
         self.warmup, self.horizon = scenario.warmup, scenario.horizon
         self.process = self.delivery.process
+        self._rollout_settings = rollout_settings(self.delivery, 0.0)
+        """The rollout of every deploy but a ticket's (whose duration is the operator's): one
+        frozen model for the run, not a pydantic validation per deploy."""
         n = self.delivery.services
         self.operational_hours = (
             operator_load(scenario).total_hours
@@ -639,7 +642,7 @@ class DeliveryModel:
             every = self.delivery.config_management.converge_interval
             converge = self.calendar.next_tick(env.now, every, 0.0)
             yield env.timeout(converge - env.now)
-            rollout.append(self._roll_out(deploy, rollout_settings(self.delivery, 0.0), cause))
+            rollout.append(self._roll_out(deploy, self._rollout_settings, cause))
         yield rollout[0]
         deploy.finished = env.now
         self._land(deploy, cause)
@@ -788,9 +791,7 @@ class DeliveryModel:
         """The pipeline's rollout on the running replicas: the canary's analysis compares
         what its requests saw with the others'; a rollback that an alert started ends it."""
         env = self.env
-        done = self._roll_out(
-            deploy, rollout_settings(self.delivery, 0.0), BAD_CHANGE if any_bad else None
-        )
+        done = self._roll_out(deploy, self._rollout_settings, BAD_CHANGE if any_bad else None)
         yield done
         result = first_failure(outcomes(done))
         assert self.runtime is not None
@@ -1450,7 +1451,7 @@ class DeliveryModel:
             by_hand = True
         elif self.process == "config-management":
             diagnosis += _sample(self.delivery.config_management.trigger_effort, rng)
-            settings, by_hand = rollout_settings(self.delivery, 0.0), False
+            settings, by_hand = self._rollout_settings, False
         else:
             settings, by_hand = None, False
 
