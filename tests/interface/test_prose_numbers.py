@@ -50,7 +50,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "2.7": "e ≈ 2.7, a mathematical constant",
     },
     "03": {
-        "94": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "90": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "91": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
+        "50": "the notebook's idle-core estimate, measured (cell 0; re-measure on change)",
         "2013": "Schwarzkopf et al., Omega, EuroSys 2013",
         "2011": "Ghodsi et al., DRF, NSDI 2011",
     },

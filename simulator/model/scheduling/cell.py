@@ -134,6 +134,13 @@ class CellState:
         self._free_mem = np.zeros(n)
         self._shapes: dict[tuple[float, float], _Shape] = {}
         self._stale = True  # every node must be recomputed at the next read
+        # the kept shapes' slots wait for a read after a full recomputation of the free
+        # resources (two-level offers, which make many, read only the free resources)
+        self._slots_stale = False
+        # changes to what the cell holds (claims, locks, nodes up or down), counted so that
+        # an answer of no offer stands until the next one (`offer_all`)
+        self._changes = 0
+        self._no_offer: tuple[int, float] | None = None
         self._dirty: list[np.ndarray] = []  # nodes changed since the last read
         self._dirty_count = 0
         # Two-level offers: a lock takes every node's free resources and its return gives
@@ -158,8 +165,11 @@ class CellState:
         if now > self._last:
             dt = now - self._last
             levels, areas = self._levels, self._areas
-            for i in range(4):
-                areas[i] += levels[i] * dt
+            # the loop over the four, unrolled (called at every claim's start and end)
+            areas[0] += levels[0] * dt
+            areas[1] += levels[1] * dt
+            areas[2] += levels[2] * dt
+            areas[3] += levels[3] * dt
             self._last = now
 
     def _shift(self, now: float, index: int, amount: float) -> None:
@@ -193,6 +203,8 @@ class CellState:
         """How many tasks of (cpu, mem) fit per node now: `slots(*free(), cpu, mem, False)`,
         kept up to date between calls. Read-only; it changes as the cell does."""
         self._refresh()
+        if self._slots_stale:
+            self._fresh_slots()
         shape = self._shapes.get((cpu, mem))
         if shape is None:
             if len(self._shapes) >= SHAPES:
@@ -207,6 +219,7 @@ class CellState:
 
     def _touch(self, nodes: np.ndarray) -> None:
         """These nodes changed: recompute them at the next read."""
+        self._changes += 1
         held = self._held
         if held is not None:
             held.changed.append(nodes)
@@ -221,6 +234,7 @@ class CellState:
             self._invalidate()
 
     def _invalidate(self) -> None:
+        self._changes += 1
         self._stale = True
         self._dirty.clear()
         self._dirty_count = 0
@@ -230,11 +244,7 @@ class CellState:
         element by element, as computing them from scratch)."""
         if self._stale:
             self._free_cpu, self._free_mem = self._free_at(slice(None))
-            every = self._room()
-            for shape in self._shapes.values():
-                shape.slots[:] = fit_slots(
-                    self._free_cpu, self._free_mem, shape.need_cpu, shape.need_mem, every
-                )
+            self._slots_stale = bool(self._shapes)  # `_fresh_slots` when read
             self._stale = False
             return
         if not self._dirty:
@@ -262,6 +272,8 @@ class CellState:
             self._free_cpu,
             self._free_mem,
         )
+        if self._slots_stale:
+            return  # all of them are recomputed when read
         for shape in self._shapes.values():
             kernels.slots_at(
                 nodes,
@@ -274,6 +286,17 @@ class CellState:
                 self.density_limited,
                 shape.slots,
             )
+
+    def _fresh_slots(self) -> None:
+        """The kept shapes' slots from the free resources (after `_refresh`): the same
+        numbers as recomputing them with the free resources and updating them node by node
+        since, as every node whose free resources or instances changed was recomputed."""
+        every = self._room()
+        for shape in self._shapes.values():
+            shape.slots[:] = fit_slots(
+                self._free_cpu, self._free_mem, shape.need_cpu, shape.need_mem, every
+            )
+        self._slots_stale = False
 
     def _free_at(self, nodes: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
         """Free CPU and memory at these nodes (new arrays), leaving out the terms that are
@@ -504,6 +527,8 @@ class CellState:
         """Keep the free resources and the kept slots as they are before this lock (the
         live ones get new arrays, recomputed if read while the offer is out)."""
         self._refresh()
+        if self._slots_stale:
+            self._fresh_slots()
         slots = {}
         for key, shape in self._shapes.items():
             slots[key] = (shape.slots, shape.view)
@@ -516,6 +541,7 @@ class CellState:
         """After the return of the only offer out, with `locked` all zero again: every node
         not changed since the lock is as it was before it, so take back what was held and
         recompute only the changed nodes. False if nothing usable is held."""
+        self._changes += 1
         held, self._held = self._held, None
         if held is None or held.slots.keys() != self._shapes.keys():
             return False
@@ -523,6 +549,7 @@ class CellState:
         for key, shape in self._shapes.items():
             shape.slots, shape.view = held.slots[key]
         self._stale = False
+        self._slots_stale = False  # held as they were at the lock, fresh
         self._dirty = held.changed
         self._dirty_count = held.count
         for cpu, mem in self._wanted:
@@ -542,7 +569,13 @@ class CellState:
         `min_cpu`. If even an upper bound of their sum is short of it, the answer is None
         without a pass over every node (the bound: the exact sum of their free CPU,
         duplicates counted again, with room for the pairwise sum's rounding, which is far
-        below 1e-9 of it). Otherwise the offer is computed over every node, as always."""
+        below 1e-9 of it). Otherwise the offer is computed over every node, as always.
+
+        An answer of None stands while nothing changes in the cell (offers over other
+        offers come to nothing again and again while jobs ask every second)."""
+        if self._no_offer == (self._changes, min_cpu):
+            return None
+        self._no_offer = (self._changes, min_cpu)  # until an offer is made, below
         held = self._held
         if held is not None and held.everything and self._locks == 1:
             if not held.changed:
@@ -557,6 +590,7 @@ class CellState:
         cpu_sum, mem_sum = float(np.add.reduce(cpu)), float(np.add.reduce(mem))
         if cpu_sum < min_cpu or mem_sum <= EPS:
             return None  # too little to offer: wait for more to free up
+        self._no_offer = None
         if self._locks or not self._locked_zero:
             self.lock(now, cpu, mem, cpu_sum=cpu_sum)  # over another offer: node by node
             return cpu, mem, cpu_sum, mem_sum

@@ -95,6 +95,9 @@ class SchedulingModel:
         self.jobs: list[Job] = []
         self.running: dict[int, Claim] = {}
         self._claim_ids = 0
+        # where claims were started, for failures to find the claims they hit (None: no
+        # failures, nothing kept)
+        self._where: _ClaimIndex | None = _ClaimIndex() if self.cluster.failures.enabled else None
         self.abandoned = 0
         self.failures: list[FailureRecord] = []
         self._records: SchedulingRecords | None = None
@@ -413,6 +416,8 @@ class SchedulingModel:
         self._claim_ids += 1
         key = self._claim_ids
         self.running[key] = claim
+        if self._where is not None:
+            self._where.add(key, nodes)
         if owner >= 0 and self.allocator is not None:
             self._owner_cpu[owner] += sums[0]
             self._owner_mem[owner] += sums[1]
@@ -539,9 +544,17 @@ class SchedulingModel:
         mask = np.zeros(cell.n, dtype=bool)
         mask[nodes] = True
         killed_tasks = jobs_hit = 0
-        for key, claim in list(self.running.items()):
+        where = self._where
+        if where is None:  # failures off, yet a failure: index the claims from now on
+            where = self._where = _ClaimIndex()
+        # the running claims on these nodes, in the order of `running` (ascending keys):
+        # the same claims as testing every running claim, found without a pass over them
+        for key in where.among(mask, self.running):
+            claim = self.running.get(key)
+            if claim is None:
+                continue  # ended
             hit = mask[claim.nodes]
-            if not hit.any():
+            if not np.logical_or.reduce(hit):
                 continue
             killed = int(claim.counts[hit].sum())
             self._release(
@@ -715,6 +728,49 @@ class SchedulingModel:
             waiting=waiting,
             start_delay_s=floats([j.start_delay for j in jobs]),
         )
+
+
+class _ClaimIndex:
+    """Every claim's nodes as it started, flat, with its key: a superset of where the
+    running claims are (ended claims stay until the next rebuild, and a claim a failure
+    shrinks keeps its old nodes), so a failure finds the claims it may hit with one
+    look-up over the flat arrays instead of one numpy call per running claim."""
+
+    __slots__ = ("keys", "new_keys", "new_nodes", "nodes", "rebuilt")
+
+    def __init__(self) -> None:
+        self.nodes = np.empty(0, dtype=np.int64)
+        self.keys = np.empty(0, dtype=np.int64)
+        self.new_nodes: list[np.ndarray] = []
+        self.new_keys: list[np.ndarray] = []
+        self.rebuilt = 0  # entries at the last rebuild
+
+    def add(self, key: int, nodes: np.ndarray) -> None:
+        self.new_nodes.append(nodes)
+        self.new_keys.append(np.full(len(nodes), key, dtype=np.int64))
+
+    def among(self, failed: np.ndarray, running: dict[int, Claim]) -> list[int]:
+        """Keys, ascending and distinct, of the claims that had a node where `failed`
+        (a mask over nodes) is true: every running claim with a failed node among them
+        (`running`'s order, since keys only grow), and perhaps some that ended."""
+        if sum(map(len, self.new_nodes)) + len(self.nodes) > 2 * self.rebuilt + 4096:
+            self._rebuild(running)  # mostly ended claims: keep the running ones only
+        elif self.new_nodes:
+            self.nodes = np.concatenate([self.nodes, *self.new_nodes])
+            self.keys = np.concatenate([self.keys, *self.new_keys])
+        self.new_nodes.clear()
+        self.new_keys.clear()
+        keys: list[int] = np.unique(self.keys[failed[self.nodes]]).tolist()
+        return keys
+
+    def _rebuild(self, running: dict[int, Claim]) -> None:
+        claims = list(running.values())
+        self.nodes = np.concatenate([np.empty(0, dtype=np.int64), *(c.nodes for c in claims)])
+        self.keys = np.repeat(
+            np.fromiter(running, dtype=np.int64, count=len(running)),
+            [len(c.nodes) for c in claims],
+        )
+        self.rebuilt = len(self.nodes)
 
 
 class _Draws:

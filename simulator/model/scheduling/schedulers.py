@@ -283,10 +283,14 @@ class Framework(SchedulerAgent):
         # the last decision usually leaves unread
         shapes: dict[tuple[float, float], np.ndarray] = {}
         shrunk: dict[tuple[float, float], list[np.ndarray]] = {}
-        while self.queue and room_cpu > EPS and room_mem > EPS:
-            job = self.queue.popleft()
-            self._begin(job)
-            think += self.think_time(job)
+        retry: list[Job] = []  # jobs to try again RETRY_DELAY from now, in order
+        queue, t_task = self.queue, model.t_task
+        while queue and room_cpu > EPS and room_mem > EPS:
+            job = queue.popleft()
+            if job.first_attempt != job.first_attempt:  # NaN: `_begin`, inline
+                job.first_attempt = self.env.now
+            job.attempts += 1
+            think += model.decision_time(job) + t_task * job.unscheduled  # `think_time`
             shape = (job.cpu, job.memory)
             if shape not in no_room:
                 slots = shapes.get(shape)
@@ -325,17 +329,28 @@ class Framework(SchedulerAgent):
                     job.unscheduled -= placed
                     job.promised += placed
             if job.unscheduled and not model.give_up(self, job):
-                self._back_off(job)
+                self.backing_off[job.id] = job
+                retry.append(job)
+        if retry:
+            self._back_off(retry)
         return think
 
-    def _back_off(self, job: Job) -> None:
-        self.backing_off[job.id] = job
+    def _back_off(self, jobs: list[Job]) -> None:
+        """These jobs ask again after `RETRY_DELAY`, in this order: one event for them all,
+        which is what one event each comes to (events due at the same time run in the order
+        they were made, and nothing else is made between these)."""
         retry = self.env.timeout(RETRY_DELAY)
-        retry.callbacks.append(lambda _event: self._retry(job))
+        retry.callbacks.append(lambda _event: self._retry(jobs))
 
-    def _retry(self, job: Job) -> None:
-        del self.backing_off[job.id]
-        self.enqueue(job)
+    def _retry(self, jobs: list[Job]) -> None:
+        """`enqueue` of each job in turn, asking for offers once (asking again changes
+        nothing: a framework has no wake-up event of its own)."""
+        backing_off, queue, name = self.backing_off, self.queue, self.name
+        for job in jobs:
+            del backing_off[job.id]
+            job.scheduler = name
+            queue.append(job)
+        self._allocator.request(self)
 
     def _answer(self, offer: Offer) -> None:
         """The framework's answer: accepted tasks start, the rest of the offer unlocks."""
