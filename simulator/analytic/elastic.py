@@ -318,12 +318,13 @@ class ElasticFleet:
         forget(self.scale_events, now, periods)
         more = np.maximum(new - current, 0)
         fewer = np.maximum(current - new, 0)
-        if more.any() or fewer.any():
+        up, down = bool(more.any()), bool(fewer.any())  # each asked once: a sync a minute
+        if up or down:
             self.scale_events.append((now, more, fewer))
-        if more.any():
+        if up:
             self._start(now, more)
             self._log(now, "scale_up", more, current, UTILISATION)
-        if fewer.any():
+        if down:
             self._retire(fewer)
             self._log(now, "scale_down", -fewer, current, STABILISED)
 
@@ -365,8 +366,10 @@ class ElasticFleet:
 
     def _place(self, now: float) -> None:
         """Waiting replicas onto free slots, in service order."""
+        if not self.waiting.any():  # the common case, asked first: no sums over the fleet
+            return
         free = self._free_slots()
-        if free <= 0 or not self.waiting.any():
+        if free <= 0:
             return
         ahead = np.cumsum(self.waiting) - self.waiting  # waiting in services listed before
         placed = np.clip(free - ahead, 0, self.waiting)

@@ -985,3 +985,48 @@ def mixture_quantiles(
                 fraction = (p - c0) / (c1 - c0) if c1 > c0 else 0.5
                 found[b] = float(points[k - 1] + fraction * (points[k] - points[k - 1]))
     return found
+
+
+def interp_rows(
+    x: np.ndarray,
+    xp: np.ndarray,
+    fp: np.ndarray,
+    left: float | None = None,
+    right: float | None = None,
+) -> np.ndarray:
+    """`np.interp(x[r], xp[r], fp[r], left, right)` for every row r at once (x: rows × k;
+    xp, fp: rows × n, or one row for all), the same floats: numpy's rule step for step (the
+    last point ≤ x, x at a point gives that point's value, else slope·(x − xp[j]) + fp[j],
+    from the other end if that is NaN). Rows of quantiles are many and short, and a call
+    per row costs more than its work. Requires every xp finite and non-decreasing (else
+    numpy's binary search and this count could differ): the caller checks."""
+    rows = x.shape[0]
+    xp = np.broadcast_to(xp, (rows, xp.shape[-1]))
+    fp = np.broadcast_to(fp, (rows, fp.shape[-1]))
+    n = xp.shape[1]
+    if xp.strides[0] == 0:  # one xp for every row
+        j = np.searchsorted(xp[0], x, side="right") - 1
+    else:
+        j = (xp[:, None, :] <= x[:, :, None]).sum(axis=2) - 1
+    at = np.clip(j, 0, n - 2)
+    x0 = np.take_along_axis(xp, at, axis=1)
+    x1 = np.take_along_axis(xp, at + 1, axis=1)
+    y0 = np.take_along_axis(fp, at, axis=1)
+    y1 = np.take_along_axis(fp, at + 1, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (y1 - y0) / (x1 - x0)
+        out = slope * (x - x0) + y0
+        other = np.isnan(out)
+        if other.any():
+            again = slope * (x - x1) + y1
+            out = np.where(other, again, out)
+            out = np.where(other & np.isnan(again) & (y0 == y1), y0, out)
+    out = np.where(x == x0, y0, out)
+    last = np.take_along_axis(fp, np.full_like(j, n - 1), axis=1)
+    out = np.where(j == n - 1, last, out)
+    first = fp[:, :1] if left is None else np.full((rows, 1), left)
+    out = np.where(j < 0, np.broadcast_to(first, out.shape), out)
+    high = x > xp[:, -1:]
+    end = fp[:, -1:] if right is None else np.full((rows, 1), right)
+    out = np.where(high, np.broadcast_to(end, out.shape), out)
+    return np.where(np.isnan(x), x, out)

@@ -49,6 +49,7 @@ from .flows import Fanout, Model, Node, Repeat, SharedWait, compile_model, conta
 from .latency import (
     LEVELS,
     Moments,
+    interp_rows,
     lattice_distributions,
     mixture_cdf,
     mixture_quantiles,
@@ -260,14 +261,20 @@ def client_timeout(info: EntryLatency, timeout: float) -> EntryLatency:
     level, so the queues are unchanged. The quantile rows and means become those of the
     requests that succeed (the request level's latency KPIs are of successful requests)."""
     rows = info.quantiles
-    ok = np.array([np.interp(timeout, row, LEVELS, left=0.0, right=1.0) for row in rows])
-    kept = np.array([np.interp(LEVELS * f, LEVELS, row) for row, f in zip(rows, ok, strict=True)])
     steps = np.diff(LEVELS)
     area = np.concatenate(
         [np.zeros((len(rows), 1)), np.cumsum(steps * (rows[:, 1:] + rows[:, :-1]) / 2, axis=1)],
         axis=1,
     )
-    below = np.array([np.interp(f, LEVELS, a) for f, a in zip(ok, area, strict=True)])
+    if np.isfinite(rows).all() and (rows[:, 1:] >= rows[:, :-1]).all():
+        # every row at once (`interp_rows`: the same floats as a call per row)
+        ok = interp_rows(np.full((len(rows), 1), timeout), rows, LEVELS, 0.0, 1.0)[:, 0]
+        kept = interp_rows(LEVELS[None, :] * ok[:, None], LEVELS, rows)
+        below = interp_rows(ok[:, None], LEVELS, area)[:, 0]
+    else:
+        ok = np.array([np.interp(timeout, row, LEVELS, left=0.0, right=1.0) for row in rows])
+        kept = np.array([np.interp(LEVELS * f, LEVELS, r) for r, f in zip(rows, ok, strict=True)])
+        below = np.array([np.interp(f, LEVELS, a) for f, a in zip(ok, area, strict=True)])
     with np.errstate(divide="ignore", invalid="ignore"):
         # the moment layer's mean, scaled by how much the timeout cuts the row's own mean
         shrink = np.where(ok > 0, below / ok / (area[:, -1] / LEVELS[-1]), np.nan)
@@ -1069,6 +1076,18 @@ def _distinct_rows(values: np.ndarray) -> np.ndarray:
     return values[np.sort(first)]
 
 
+def _distinct_pairs(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The states with a (mean, sd) pair not seen before (bit for bit), in order, and each
+    state's index among them: `_unique_rows` of the kept states then gives the states' own
+    answer (its first rows are the earliest states of their groups either way)."""
+    bits = np.column_stack([mean, sd]).view(np.int64)
+    first, inverse = _unique_rows(bits)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(first), dtype=np.intp)
+    rank[order] = np.arange(len(first))
+    return first[order], rank[inverse]
+
+
 # ----------------------------------------------------------------------------- entries
 
 
@@ -1111,6 +1130,8 @@ def _entries(
         plans[name] = (mean, sd, weights, reps)
         jobs += [(name, int(r), float(mean[r]), float(sd[r])) for r in reps]
     distributions = _lattices(model, steps, timeline, jobs, cache)
+    # Asked once, not per entry point: it walks every service's handler (5 ms in a fleet).
+    timeouts_modelled = _timeouts_modelled(scenario)
     entries: dict[str, EntryLatency] = {}
     for name, (mean, sd, weights, reps) in plans.items():
         wait_mean, p_wait = _first_wait(model, steps, moments, name)
@@ -1131,23 +1152,29 @@ def _entries(
                 (mean_num / mean[r] if mean[r] > 0 else 1.0, sd_num / sd[r] if sd[r] > 0 else 1.0)
             )
         shape_rows, ratio_rows = np.array(shapes), np.array(ratios)
-        position = np.zeros(len(mean))
+        # A state's row is a function of its (mean, sd) alone: computed once per distinct
+        # pair (an autoscaled run has a state per step, and far fewer distinct pairs).
+        seen, inverse = _distinct_pairs(mean, sd)
+        state_mean, state_sd = mean[seen], sd[seen]
+        position = np.zeros(len(seen))
         if len(reps) > 1:
-            position = np.interp(mean, mean[reps], np.arange(len(reps)))
+            position = np.interp(state_mean, mean[reps], np.arange(len(reps)))
         low = np.floor(position).astype(int)
         high = np.minimum(low + 1, len(reps) - 1)
         weight = (position - low)[:, None]
         z = shape_rows[low] * (1 - weight) + shape_rows[high] * weight
         if contains_fanout(model.visits[name], model.visits):
             ratio = ratio_rows[low] * (1 - weight) + ratio_rows[high] * weight
-            mean, sd = mean * ratio[:, 0], sd * ratio[:, 1]
-        quantiles = np.maximum(mean[:, None] + sd[:, None] * z, 0.0)
+            state_mean, state_sd = state_mean * ratio[:, 0], state_sd * ratio[:, 1]
+            mean, sd = state_mean[inverse], state_sd[inverse]
+        quantiles = np.maximum(state_mean[:, None] + state_sd[:, None] * z, 0.0)
         top = float(np.abs(quantiles).max()) or 1.0
         keys = np.round(quantiles / top * 1e9).astype(np.int64)
         first, rows = _unique_rows(keys)
+        rows = rows[inverse]
         entries[name] = EntryLatency(mean, sd, quantiles[first], rows, wait_mean, p_wait, weights)
         timeout = scenario.traffic[name].timeout
-        if timeout is not None and _timeouts_modelled(scenario):
+        if timeout is not None and timeouts_modelled:
             entries[name] = client_timeout(entries[name], timeout)
     return entries
 

@@ -43,7 +43,7 @@ import numpy as np
 from ..model.context import Scrape
 from ..scenario.calls import Call, Parallel
 from ..scenario.graph import call_graph
-from .latency import LEVELS
+from .latency import LEVELS, interp_rows
 
 if TYPE_CHECKING:
     from ..scenario.schema import Scenario
@@ -115,6 +115,9 @@ class _Integrals:
     bad_share: np.ndarray  # states × entries: too slow or timed out
     replicas: np.ndarray  # states × stations
     down: dict[int, np.ndarray] = field(default_factory=dict)  # step → stations with none
+    bounds: list[float] = field(default_factory=list)
+    """`edges` as Python floats: a scrape's searches by `bisect` (the same comparisons as
+    `np.searchsorted`, without numpy's cost per call on small arrays)."""
 
 
 def _cumulative(rates: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -419,6 +422,7 @@ class AnalyticSli:
             bad_share=self._bad_share(),
             replicas=steps.replicas,
             down=self._down_steps(),
+            bounds=edges.tolist(),
         )
         self._built = (services.generation, integrals)
         return integrals
@@ -440,7 +444,11 @@ class AnalyticSli:
         for e, info in enumerate(services.entry_latency().values()):
             rows = info.quantiles
             if np.isfinite(self._slo_latency) and np.isfinite(rows).all():
-                within = np.array([np.interp(self._slo_latency, row, LEVELS) for row in rows])
+                if (rows[:, 1:] >= rows[:, :-1]).all():  # every row at once, the same floats
+                    at = np.full((len(rows), 1), self._slo_latency)
+                    within = interp_rows(at, rows, LEVELS)[:, 0]
+                else:
+                    within = np.array([np.interp(self._slo_latency, row, LEVELS) for row in rows])
                 slow = np.where(self._slo_latency >= rows[:, -1], 0.0, 1.0 - within)
             else:
                 slow = np.zeros(len(rows))
@@ -455,6 +463,11 @@ class AnalyticSli:
     def _step(edges: np.ndarray, time: float) -> int:
         """The step `time` falls in (the first or last step beyond the edges)."""
         return min(max(int(np.searchsorted(edges, time, side="right")) - 1, 0), len(edges) - 2)
+
+    @staticmethod
+    def _step_in(bounds: list[float], time: float) -> int:
+        """`_step` in the edges as a list."""
+        return min(max(bisect.bisect_right(bounds, time) - 1, 0), len(bounds) - 2)
 
     @staticmethod
     def _at(
@@ -491,11 +504,11 @@ class AnalyticSli:
 
     def scrape(self, start: float, now: float) -> Scrape:
         got = self._integrals()
-        edges = got.edges
-        middle = self._step(edges, (start + now) / 2)
-        last = int(np.searchsorted(edges, now, side="left")) - 1
+        edges, bounds = got.edges, got.bounds
+        middle = self._step_in(bounds, (start + now) / 2)
+        last = bisect.bisect_left(bounds, now) - 1
         last = min(max(last, 0), len(got.state) - 1)
-        span = (self._step(edges, start), self._step(edges, now))  # one search for each pair
+        span = (self._step_in(bounds, start), self._step_in(bounds, now))  # one search each
         sent = self._between(got.arrivals, start, now, span)
         visits = self._between(got.visits, start, now, span)
         ok = 1.0 - got.bad_share[got.state[middle]]
@@ -507,7 +520,7 @@ class AnalyticSli:
             if errors:
                 defects = rollouts.error_ratios(start, now, outages=False)
         failed = np.zeros_like(visits)
-        first = int(np.searchsorted(edges, start, side="right")) - 1  # not clipped to the last
+        first = bisect.bisect_right(bounds, start) - 1  # not clipped to the last
         down = [k for k in range(max(first, 0), last + 1) if k in got.down] if got.down else []
         if not down:
             survive = self._survival(errors, defects)

@@ -69,18 +69,10 @@ def erlang_b(servers: np.ndarray, load: np.ndarray) -> np.ndarray:
     a = load.ravel()
     out = np.empty(a.shape)
     small = c <= RECURSION_MAX
-    if small.any():
-        cs, loads = c[small], a[small]
-        order = np.argsort(cs, kind="stable")
-        cs, loads = cs[order], loads[order]
-        b = np.ones(cs.shape)
-        for n in range(1, int(cs[-1]) + 1):
-            low = int(np.searchsorted(cs, n, side="left"))
-            ab = loads[low:] * b[low:]
-            b[low:] = ab / (n + ab)
-        result = np.empty(b.shape)
-        result[order] = b
-        out[small] = result
+    if small.all():
+        out = _erlang_b_recursion(c, a)
+    elif small.any():
+        out[small] = _erlang_b_recursion(c[small], a[small])
     big = ~small
     if big.any():
         cb, ab = c[big].astype(float), a[big]
@@ -88,6 +80,32 @@ def erlang_b(servers: np.ndarray, load: np.ndarray) -> np.ndarray:
             log_pmf = cb * np.log(ab) - ab - special.gammaln(cb + 1)
         out[big] = np.exp(log_pmf) / special.pdtr(cb, ab)
     return out.reshape(load.shape)
+
+
+def _erlang_b_recursion(c: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """The recursion for cells of at most RECURSION_MAX servers: one pass per server count
+    over the cells that have more, the same operations whatever the cells' order (and one
+    buffer each, not an array per operation: a fleet's states × stations are millions)."""
+    if not c.size:
+        return np.empty(0)
+    if c.min() == c.max():  # one server count: no sort
+        order, cs, loads = None, c, a
+    else:  # stable: a radix sort for counts that fit 16 bits (all but negative ones)
+        order = np.argsort(c.astype(np.uint16) if c.min() >= 0 else c, kind="stable")
+        cs, loads = c[order], a[order]
+    b = np.ones(cs.shape)
+    ab = np.empty(cs.shape)
+    total = np.empty(cs.shape)
+    for n in range(1, int(cs[-1]) + 1):
+        low = int(np.searchsorted(cs, n, side="left")) if order is not None else 0
+        np.multiply(loads[low:], b[low:], out=ab[low:])
+        np.add(ab[low:], n, out=total[low:])
+        np.divide(ab[low:], total[low:], out=b[low:])
+    if order is None:
+        return b
+    result = np.empty(b.shape)
+    result[order] = b
+    return result
 
 
 def erlang_c(servers: np.ndarray, load: np.ndarray) -> np.ndarray:

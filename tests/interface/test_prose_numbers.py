@@ -57,7 +57,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "2011": "Ghodsi et al., DRF, NSDI 2011",
     },
     "07": {
-        "80": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "75": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "40": "its growth sweep's share of that time, measured (cell 0; re-measure on change)",
         "6": "the number of section 6 in the notebook's table of its sections",
     },
