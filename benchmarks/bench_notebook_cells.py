@@ -21,7 +21,8 @@ shared machine the wall time depends on the load, so the report also gives an **
 estimate**: per cell, the kernel's CPU plus the busiest other process's (two idle cores run
 the two workers at once while the kernel waits), summed over the cells. The load average is
 printed before and after each run; `--keep DIR` writes the executed notebooks, to check that
-both sides print the same numbers. The sides alternate from one repeat to the next. A
+both sides print the same numbers; `--cells` prints every cell's wall time, CPU, kernel CPU
+and idle estimate. The sides alternate from one repeat to the next. A
 benchmark, not a test: it always exits 0.
 """
 
@@ -117,6 +118,7 @@ def child(notebook: Path, keep: Path | None) -> dict[str, Any]:
                     "cell": index,
                     "wall": wall,
                     "cpu": kernel + sum(used.values()),
+                    "kernel": kernel,
                     "idle": kernel + busiest,
                 }
             )
@@ -161,7 +163,7 @@ def measure(checkout: Path, key: str, keep: Path | None) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def report(side: str, run: dict[str, Any]) -> None:
+def report(side: str, run: dict[str, Any], every_cell: bool = False) -> None:
     heavy = sorted(run["cells"], key=lambda c: -c["cpu"])[:4]
     cells = ", ".join(f"{c['cell']}: {c['cpu']:.1f}" for c in heavy)
     met = "met" if run["idle"] <= TARGET_S else "missed"
@@ -171,6 +173,14 @@ def report(side: str, run: dict[str, Any]) -> None:
         f"{run['load_after']}  at {run['at']} UTC  [CPU s of the heaviest cells: {cells}]",
         flush=True,
     )
+    if every_cell:
+        for c in run["cells"]:
+            if c["cpu"] >= 0.05 or c["wall"] >= 0.05:
+                print(
+                    f"    cell {c['cell']:3d}: wall {c['wall']:6.2f} s  CPU {c['cpu']:6.2f} s  "
+                    f"kernel {c.get('kernel', 0.0):6.2f} s  idle estimate {c['idle']:6.2f} s",
+                    flush=True,
+                )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", type=Path, help="a checkout to measure beside this one")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="a folder for the executed notebooks")
+    parser.add_argument("--cells", action="store_true", help="print every cell's figures")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
@@ -196,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
                 if args.keep is not None:
                     args.keep.mkdir(parents=True, exist_ok=True)
                     keep = args.keep.resolve() / f"{side}-{key}-{repeat}.ipynb"
-                report(side, measure(checkout, key, keep))
+                report(side, measure(checkout, key, keep), args.cells)
 
 
 if __name__ == "__main__":

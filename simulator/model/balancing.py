@@ -24,8 +24,18 @@ def uniform_random(u: float, replicas: int) -> int:
 def least_connections(in_flight: Sequence[int], u: float) -> int:
     """The replica with the fewest requests in flight (join the shortest queue); ties at random."""
     fewest = min(in_flight)
-    tied = [index for index, count in enumerate(in_flight) if count == fewest]
-    return tied[min(int(u * len(tied)), len(tied) - 1)]
+    ties = in_flight.count(fewest)
+    if ties == 1:
+        return in_flight.index(fewest)
+    # The k-th of the tied replicas, found by C-level `index` calls (no list built per call:
+    # the general path picks a replica this way for every visit).
+    k = min(int(u * ties), ties - 1)
+    if ties == len(in_flight):
+        return k  # every replica tied (an idle pool)
+    position = in_flight.index(fewest)
+    for _ in range(k):
+        position = in_flight.index(fewest, position + 1)
+    return position
 
 
 def power_of_two(in_flight: Sequence[int], u1: float, u2: float) -> int:

@@ -34,9 +34,10 @@ ALLOWED: dict[str, dict[str, str]] = {
         "9": "16:9, the slide format of simulator.plots.save_figure",
     },
     "01": {
-        "54": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "62": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "96": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
+        "47": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "49": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "124": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
+        "149": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
         "2013": "Dean & Barroso, 'The Tail at Scale', Communications of the ACM, 2013",
     },
     "02": {

@@ -115,3 +115,14 @@ def test_every_policy_spreads_load(policy):
         # Counts are multinomial with equal shares: a chi-square test at the 0.1% level.
         assert stats.chisquare(counts).pvalue > 0.001
     assert counts.min() > 0.8 * counts.mean()
+
+
+def _least_connections_by_list(in_flight, u):
+    """The definition `least_connections` computes without building a list."""
+    tied = [index for index, count in enumerate(in_flight) if count == min(in_flight)]
+    return tied[min(int(u * len(tied)), len(tied) - 1)]
+
+
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=12), unit)
+def test_least_connections_is_the_tied_replica_the_draw_names(in_flight, u):
+    assert balancing.least_connections(in_flight, u) == _least_connections_by_list(in_flight, u)
