@@ -1,5 +1,6 @@
 """The `sresim` command as a user meets it."""
 
+import gc
 import json
 import subprocess
 import sys
@@ -28,6 +29,23 @@ def test_run_prints_the_kpis_as_json(capsys):
         "utilisation",
     ]:
         assert isinstance(kpis[key], int | float)
+
+
+def test_a_run_collects_less_often_and_gives_the_thresholds_back(capsys, monkeypatch):
+    seen = []
+    from simulator import runner
+
+    real_run = runner.run
+
+    def watched(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run", watched)
+    before = gc.get_threshold()
+    assert main(["run", str(MMC), *SHORT]) == 0
+    assert seen == [(20_000, 20, 20)]
+    assert gc.get_threshold() == before
 
 
 def test_run_prints_a_table_and_writes_outputs(capsys, tmp_path):
