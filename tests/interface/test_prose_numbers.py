@@ -57,6 +57,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "2013": "Schwarzkopf et al., Omega, EuroSys 2013",
         "2011": "Ghodsi et al., DRF, NSDI 2011",
     },
+    "04": {
+        "40": "the notebook's idle-core estimate, measured (cell 0; re-measure on change)",
+    },
     "07": {
         "75": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "40": "its growth sweep's share of that time, measured (cell 0; re-measure on change)",
