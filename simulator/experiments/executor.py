@@ -313,12 +313,24 @@ def _bar(total: int, initial: int, label: str, show: bool) -> Any:
     )
 
 
-def _context() -> multiprocessing.context.BaseContext:
+PRELOAD = "simulator.runner"
+"""What the fork server imports before it forks any worker."""
+
+SCHEDULING_PRELOAD = "simulator.model.scheduling.warm"
+"""And, when the first sweep that starts it has scheduling runs: the scheduler model's
+compiled kernels, loaded (numba's import and each kernel's cached machine code, about 0.4 s
+a worker otherwise)."""
+
+
+def _context(scheduling: bool = False) -> multiprocessing.context.BaseContext:
     """Fresh workers that start with the simulator already imported: a fork server with
-    it preloaded where there is one (Linux), else spawned interpreters."""
+    it preloaded where there is one (Linux), else spawned interpreters. The fork server is
+    started once per process, by the first pool, and serves every pool after it (a
+    notebook's sweeps), so what it preloads is settled by the first (`scheduling`: that
+    one has scheduling runs); a later call changes nothing."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["simulator.runner"])
+        context.set_forkserver_preload([PRELOAD, SCHEDULING_PRELOAD] if scheduling else [PRELOAD])
         return context
     return multiprocessing.get_context("spawn")
 
@@ -334,7 +346,8 @@ def _on_processes(
     million runs holds a few scenarios in memory, not a million."""
     queue = iter(pending)
     running: dict[concurrent.futures.Future[RunOutcome | _Failure], int] = {}
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=_context())
+    scheduling = any(tasks[index].scenario.scheduler is not None for index in pending)
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=_context(scheduling))
     try:
 
         def submit() -> None:

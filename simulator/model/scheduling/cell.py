@@ -56,7 +56,8 @@ class _Held:
 
     free_cpu: np.ndarray
     free_mem: np.ndarray
-    slots: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]]  # per shape: slots, view
+    # per shape: slots, view and snapshots sharing them (`_Shape.sharers`)
+    slots: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, int]]
     changed: list[np.ndarray] = field(default_factory=list)
     count: int = 0
     everything: bool = False  # the lock took all free resources (`offer_all`)
@@ -83,6 +84,13 @@ class _Shape:
     need_mem: np.ndarray
     slots: np.ndarray  # int64, updated in place
     view: np.ndarray  # a read-only view of `slots`, handed out
+    sharers: int = 0
+    """Snapshots (`CellState.snapshot_slots`) still reading `slots`: while any is, `slots`
+    is not written but replaced by a copy first (copy on write)."""
+
+
+Snapshot = tuple[_Shape, np.ndarray]
+"""What `CellState.snapshot_slots` hands out to be given back: the shape and its array."""
 
 
 class CellState:
@@ -217,6 +225,34 @@ class CellState:
             shape = self._shapes[(cpu, mem)] = _Shape(cpu, mem, need_cpu, need_mem, slots, view)
         return shape.view
 
+    def snapshot_slots(self, cpu: float, mem: float) -> tuple[np.ndarray, Snapshot]:
+        """A private copy of `live_slots(cpu, mem)` as they are now (read-only), and the
+        token to give back to `release_snapshot` once it is no longer read.
+
+        Copy on write: the copy is the live array itself until the cell is about to write
+        it (`_refresh`, `_fresh_slots`); then the live slots move to a copy, written from
+        then on, and the snapshots keep the array they had, unchanged. A shared-state
+        scheduler that is the only one deciding is done before the next read writes
+        anything, so its 80 KB copy per decision is seldom made at all."""
+        view = self.live_slots(cpu, mem)
+        shape = self._shapes[(cpu, mem)]
+        shape.sharers += 1
+        return view, (shape, shape.slots)
+
+    def release_snapshot(self, token: Snapshot) -> None:
+        """The snapshot `token` (`snapshot_slots`) is no longer read."""
+        shape, slots = token
+        if shape.slots is slots:  # else the live slots moved to a copy, unshared
+            shape.sharers -= 1
+
+    def _unshare(self, shape: _Shape, copy: bool) -> None:
+        """Move the shape's live slots to a new array (a copy, if `copy`) before writing
+        them: the snapshots sharing the old one keep it as it is."""
+        shape.slots = shape.slots.copy() if copy else np.empty(self.n, dtype=np.int64)
+        shape.view = shape.slots.view()
+        shape.view.flags.writeable = False
+        shape.sharers = 0
+
     def _touch(self, nodes: np.ndarray) -> None:
         """These nodes changed: recompute them at the next read."""
         self._changes += 1
@@ -258,6 +294,32 @@ class CellState:
         kernels, locked = self._kernels, not self._locked_zero
         if locked and self._blanket is not None:
             self._settle()
+        if len(self._shapes) == 1 and not self._slots_stale:
+            # one shape kept (shared-state's usual case): both steps in one call
+            shape = next(iter(self._shapes.values()))
+            if shape.sharers:
+                self._unshare(shape, True)
+            kernels.refresh_one(
+                nodes,
+                self.cap_cpu,
+                self.cap_mem,
+                self.used_cpu,
+                self.used_mem,
+                self._locked_cpu,
+                self._locked_mem,
+                locked,
+                self.up,
+                self._ever_down,
+                self._free_cpu,
+                self._free_mem,
+                shape.need_cpu,
+                shape.need_mem,
+                self.density,
+                self.instances,
+                self.density_limited,
+                shape.slots,
+            )
+            return
         kernels.free_at(
             nodes,
             self.cap_cpu,
@@ -275,6 +337,8 @@ class CellState:
         if self._slots_stale:
             return  # all of them are recomputed when read
         for shape in self._shapes.values():
+            if shape.sharers:
+                self._unshare(shape, True)
             kernels.slots_at(
                 nodes,
                 self._free_cpu,
@@ -293,6 +357,8 @@ class CellState:
         since, as every node whose free resources or instances changed was recomputed."""
         every = self._room()
         for shape in self._shapes.values():
+            if shape.sharers:
+                self._unshare(shape, False)  # every node is written: nothing to copy
             shape.slots[:] = fit_slots(
                 self._free_cpu, self._free_mem, shape.need_cpu, shape.need_mem, every
             )
@@ -372,6 +438,49 @@ class CellState:
         bad, anything = self._fine_conflicts(nodes, dcpu, dmem, counts)
         return dcpu, dmem, bad if anything else None
 
+    def place_fine(
+        self,
+        slots: np.ndarray,
+        count: int,
+        draws: np.ndarray,
+        scratch: np.ndarray,
+        cpu: float,
+        mem: float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, bool]:
+        """Random first-fit of `count` tasks of (cpu, mem) on `slots` (a snapshot), then
+        `fine_check` of the claims on the live cell and, if none conflicts, their start in
+        the cell's arrays, in one compiled call (`kernels.place_fine`): the claims' nodes,
+        tasks, CPU and memory, where they conflict (None where none does) and whether they
+        were started (then `apply(..., written=True)` does the rest of the start)."""
+        locked = not self._locked_zero
+        if locked and self._blanket is not None:
+            self._settle()
+        nodes, counts, dcpu, dmem, bad, started = self._kernels.place_fine(
+            slots,
+            count,
+            draws,
+            scratch,
+            cpu,
+            mem,
+            self.overhead_cpu,
+            self.overhead_mem,
+            self.cap_cpu,
+            self.cap_mem,
+            self.used_cpu,
+            self.used_mem,
+            self._locked_cpu,
+            self._locked_mem,
+            locked,
+            self.density,
+            self.instances,
+            self.density_limited,
+            self.up,
+            self._ever_down,
+            self.seq,
+            self.sequence_numbers,
+        )
+        return nodes, counts, dcpu, dmem, None if started or not len(nodes) else bad, started
+
     def conflicts(
         self,
         nodes: np.ndarray,
@@ -429,14 +538,19 @@ class CellState:
         dcpu: np.ndarray,
         dmem: np.ndarray,
         sums: tuple[float, float] | None = None,
+        written: bool = False,
     ) -> tuple[float, float]:
         """Start claims (`nodes` distinct); returns the CPU and memory they add, which
-        `release` may be given back (`sums`) to spare adding them up again."""
+        `release` may be given back (`sums`) to spare adding them up again. `written`: the
+        cell's arrays have them already (`place_fine`), only the rest is left to do."""
         if sums is None:
             sums = (float(np.add.reduce(dcpu)), float(np.add.reduce(dmem)))
         self._advance(now)
         self._levels[0] += sums[0]
         self._levels[1] += sums[1]
+        if written:
+            self._touch(nodes)
+            return sums
         self._kernels.add_claims(
             nodes,
             counts,
@@ -531,10 +645,11 @@ class CellState:
             self._fresh_slots()
         slots = {}
         for key, shape in self._shapes.items():
-            slots[key] = (shape.slots, shape.view)
+            slots[key] = (shape.slots, shape.view, shape.sharers)
             shape.slots = np.empty(self.n, dtype=np.int64)
             shape.view = shape.slots.view()
             shape.view.flags.writeable = False
+            shape.sharers = 0
         self._held = _Held(self._free_cpu, self._free_mem, slots)
 
     def _restore(self) -> bool:
@@ -547,7 +662,7 @@ class CellState:
             return False
         self._free_cpu, self._free_mem = held.free_cpu, held.free_mem
         for key, shape in self._shapes.items():
-            shape.slots, shape.view = held.slots[key]
+            shape.slots, shape.view, shape.sharers = held.slots[key]
         self._stale = False
         self._slots_stale = False  # held as they were at the lock, fresh
         self._dirty = held.changed

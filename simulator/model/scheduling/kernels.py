@@ -3,8 +3,9 @@ the numpy computations they stand for (`placement`, `CellState`), without numpy'
 cost on arrays of a hundred elements.
 
 Each kernel is a pure function of its arguments, except that it writes into the arrays it is
-given to write into (named `out...`, or the cell's arrays for `add_claims`) and that
-`random_first_fit_claims` borrows a scratch array of zeros and leaves it all zeros again.
+given to write into (named `out...`, or the cell's arrays for `add_claims`, `place_fine`
+and `refresh_one`) and that `random_first_fit_claims` borrows a scratch array of zeros and
+leaves it all zeros again.
 Every float operation is one IEEE operation in the order numpy does it (no fast-math, no
 reassociation), so the results are exact copies, not approximations: tests check them
 against the numpy versions on generated inputs (`tests/model/test_scheduling_exact.py`).
@@ -211,3 +212,121 @@ def add_claims(
                 instances[n] = instances[n] - counts[k]
         if count_seq:
             seq[n] = seq[n] + 1
+
+
+@numba.njit(cache=True)
+def place_fine(
+    slots: np.ndarray,
+    count: int,
+    draws: np.ndarray,
+    scratch: np.ndarray,
+    cpu: float,
+    mem: float,
+    overhead_cpu: np.ndarray,
+    overhead_mem: np.ndarray,
+    cap_cpu: np.ndarray,
+    cap_mem: np.ndarray,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+    locked_cpu: np.ndarray,
+    locked_mem: np.ndarray,
+    subtract_locked: bool,
+    density: np.ndarray,
+    instances: np.ndarray,
+    density_limited: bool,
+    up: np.ndarray,
+    check_up: bool,
+    seq: np.ndarray,
+    count_seq: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """A shared-state decision's end in one call: `random_first_fit_claims` on the
+    snapshot's `slots`, then `deltas` and `fine_conflicts` of the claims on the live cell
+    and, if none conflicts, `add_claims` (their start): the same kernels, in the order the
+    model called them one by one. The nodes, tasks, CPU and memory of the claims, where they
+    conflict, and whether they were started (False if any conflicts, or nothing was
+    placed: then the cell is unchanged)."""
+    nodes, counts = random_first_fit_claims(slots, count, draws, scratch)
+    size = nodes.shape[0]
+    dcpu = np.empty(size)
+    dmem = np.empty(size)
+    bad = np.empty(size, np.bool_)
+    if size == 0:
+        return nodes, counts, dcpu, dmem, bad, False
+    deltas(nodes, counts, cpu, mem, overhead_cpu, overhead_mem, dcpu, dmem)
+    anything = fine_conflicts(
+        nodes,
+        dcpu,
+        dmem,
+        counts,
+        cap_cpu,
+        cap_mem,
+        used_cpu,
+        used_mem,
+        locked_cpu,
+        locked_mem,
+        subtract_locked,
+        density,
+        instances,
+        density_limited,
+        up,
+        check_up,
+        bad,
+    )
+    if anything:
+        return nodes, counts, dcpu, dmem, bad, False
+    add_claims(
+        nodes,
+        counts,
+        dcpu,
+        dmem,
+        True,
+        used_cpu,
+        used_mem,
+        instances,
+        density_limited,
+        seq,
+        count_seq,
+    )
+    return nodes, counts, dcpu, dmem, bad, True
+
+
+@numba.njit(cache=True)
+def refresh_one(
+    nodes: np.ndarray,
+    cap_cpu: np.ndarray,
+    cap_mem: np.ndarray,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+    locked_cpu: np.ndarray,
+    locked_mem: np.ndarray,
+    subtract_locked: bool,
+    up: np.ndarray,
+    check_up: bool,
+    free_cpu: np.ndarray,
+    free_mem: np.ndarray,
+    need_cpu: np.ndarray,
+    need_mem: np.ndarray,
+    density: np.ndarray,
+    instances: np.ndarray,
+    density_limited: bool,
+    slots: np.ndarray,
+) -> None:
+    """`free_at` and then `slots_at` of one kept shape, in one call (`CellState._refresh`
+    with a single shape kept, shared-state's usual case)."""
+    free_at(
+        nodes,
+        cap_cpu,
+        cap_mem,
+        used_cpu,
+        used_mem,
+        locked_cpu,
+        locked_mem,
+        subtract_locked,
+        up,
+        check_up,
+        free_cpu,
+        free_mem,
+    )
+    slots_at(
+        nodes, free_cpu, free_mem, need_cpu, need_mem, density, instances, density_limited, slots
+    )

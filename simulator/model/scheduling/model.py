@@ -90,6 +90,8 @@ class SchedulingModel:
         self._scratch = np.zeros(self.cell.n, dtype=np.int64)  # random first-fit's, all zeros
         self._build_images()
         self.policy = POLICIES[self.scheduler.placement]
+        # optimistic decisions place and check in one compiled call (`decide`)
+        self._fused = self.policy is random_first_fit and self.scheduler.conflict_mode == "fine"
         self._placement_draws: dict[str, _Draws] = {}
         self._decision_times: dict[str, float] = {}
         self.jobs: list[Job] = []
@@ -312,6 +314,40 @@ class SchedulingModel:
             )
         return claims(self.policy(slots, job.unscheduled, draws))
 
+    def decide(
+        self,
+        scheduler: SchedulerAgent,
+        job: Job,
+        slots: np.ndarray,
+        optimistic: bool,
+        seen: np.ndarray | None = None,
+    ) -> bool | None:
+        """`place` and, if anything was placed, `commit`: whether any claim conflicted
+        (None if nothing was placed). An optimistic decision with random first-fit and fine
+        conflicts (shared-state's) does both in one compiled call, `CellState.place_fine`:
+        the same kernels in the same order, so the same numbers."""
+        if not (optimistic and self._fused) or job.anti_affinity:
+            unique, counts = self.place(scheduler, job, slots)
+            if not len(unique):
+                return None
+            return self.commit(scheduler, job, unique, counts, optimistic, seen)
+        draws = self._draws(scheduler).take(max(job.unscheduled, 1))
+        unique, counts, dcpu, dmem, bad, started = self.cell.place_fine(
+            slots, job.unscheduled, draws, self._scratch, job.cpu, job.memory
+        )
+        if started:
+            self._apply(scheduler.index, job, unique, counts, dcpu, dmem, written=True)
+            return False
+        if bad is None:
+            return None  # nothing placed
+        if self.scheduler.commit_mode == "all-or-nothing":
+            return True
+        keep = ~bad
+        unique, counts, dcpu, dmem = unique[keep], counts[keep], dcpu[keep], dmem[keep]
+        if len(unique):
+            self._apply(scheduler.index, job, unique, counts, dcpu, dmem)
+        return True
+
     def _draws(self, scheduler: SchedulerAgent) -> _Draws:
         draws = self._placement_draws.get(scheduler.name)
         if draws is None:
@@ -389,13 +425,15 @@ class SchedulingModel:
         dmem: np.ndarray,
         placed: int | None = None,
         sums: tuple[float, float] | None = None,
+        written: bool = False,
     ) -> None:
-        """Start claims (`placed`, `sums`: their tasks and CPU and memory in all, if known)."""
+        """Start claims (`placed`, `sums`: their tasks and CPU and memory in all, if known;
+        `written`: the cell's arrays have them already, `CellState.place_fine`)."""
         now = self.env.now
         if placed is None:
             placed = int(np.add.reduce(counts))
             sums = self.cell.claim_sums(placed, job.cpu, job.memory)
-        sums = self.cell.apply(now, nodes, counts, dcpu, dmem, sums)
+        sums = self.cell.apply(now, nodes, counts, dcpu, dmem, sums, written)
         job.placed += placed
         job.unscheduled -= placed
         if not len(nodes):

@@ -27,7 +27,7 @@ import simpy
 
 from ...records.scheduling import Handles
 from ...scenario.cluster import Scheduler as SchedulerSettings
-from .cell import CellState
+from .cell import CellState, Snapshot
 from .jobs import Job
 from .placement import EPS, drf_pick
 
@@ -60,6 +60,15 @@ class SchedulerHost(Protocol):
     def place(
         self, scheduler: SchedulerAgent, job: Job, slots: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def decide(
+        self,
+        scheduler: SchedulerAgent,
+        job: Job,
+        slots: np.ndarray,
+        optimistic: bool,
+        seen: np.ndarray | None = None,
+    ) -> bool | None: ...
 
     def commit(
         self,
@@ -129,7 +138,8 @@ class QueueScheduler(SchedulerAgent):
     """Monolithic (live state) or shared-state (private copy, optimistic commit).
 
     The private copy is what placement needs of the cell: the slots of the job's shape per
-    node when the decision starts (plus the sequence numbers, for coarse conflicts). With a
+    node when the decision starts (plus the sequence numbers, for coarse conflicts), shared
+    with the live cell until the cell writes them (`CellState.snapshot_slots`). With a
     density limit the room for instances is read when placing, as the live cell has it, so
     then the copy is of the free resources instead.
     """
@@ -157,12 +167,13 @@ class QueueScheduler(SchedulerAgent):
             self.thinking_since = start
             seen: np.ndarray | None = None
             copy: np.ndarray | None = None
+            token: Snapshot | None = None
             free: tuple[np.ndarray, np.ndarray] | None = None
             if self.optimistic:
                 if cell.density_limited:
                     free = cell.free()
                 else:
-                    copy = cell.live_slots(job.cpu, job.memory).copy()
+                    copy, token = cell.snapshot_slots(job.cpu, job.memory)
                 if coarse:
                     seen = cell.seq.copy()
             yield env.timeout(self.think_time(job))
@@ -174,9 +185,10 @@ class QueueScheduler(SchedulerAgent):
                 slots = cell.slots(free[0], free[1], job.cpu, job.memory, False)
             else:
                 slots = cell.live_slots(job.cpu, job.memory)
-            unique, counts = model.place(self, job, slots)
-            if len(unique):
-                conflicted = model.commit(self, job, unique, counts, self.optimistic, seen)
+            conflicted = model.decide(self, job, slots, self.optimistic, seen)
+            if token is not None:
+                cell.release_snapshot(token)
+            if conflicted is not None:
                 self._transaction(conflicted)
             model.after_attempt(self, job)
             self.deciding = []
