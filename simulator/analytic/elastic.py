@@ -120,6 +120,10 @@ class ElasticFleet:
         self.events: list[tuple[float, str, str, str]] = []
         self.scaling = ScalingLog()
         self._next_sync = settings.sync_period
+        self._memory = memory_horizon(settings.behavior)
+        self._recommended: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        """The last sync's inputs (ready, on the way, busy) and recommendation."""
+        """How far back recommendations and scale events matter (`memory_horizon`)."""
         self._next_scan = settings.nodes.scan_interval
         self.hand: list[tuple[float, int, int]] = []
         """Replicas a person added: (time, station, count), in time order (`add_by_hand`)."""
@@ -263,8 +267,7 @@ class ElasticFleet:
     def _by_hand(self, now: float) -> None:
         _, station, count = self.hand[self._hand_next]
         self._hand_next += 1
-        on_the_way = self.waiting + sum((c for _, c in self.starting), np.zeros_like(self.ready))
-        current = self.ready + on_the_way
+        current = self.ready + self._on_the_way()
         more = np.zeros_like(self.ready)
         more[station] = count
         self.maximum[station] += count
@@ -300,22 +303,50 @@ class ElasticFleet:
 
     # --------------------------------------------------------------- replicas
 
-    def _sync(self, now: float, busy: np.ndarray) -> None:
+    def _on_the_way(self) -> np.ndarray:
+        """Replicas asked for that do not serve yet: waiting for room, or starting (whole
+        numbers: the sum's order changes nothing)."""
+        if not self.starting:
+            return self.waiting.copy()
+        return self.waiting + sum((c for _, c in self.starting), np.zeros_like(self.ready))
+
+    def _recommendation(self, on_the_way: np.ndarray, busy: np.ndarray) -> np.ndarray:
+        """`hpa_recommendation` of the replicas and `busy`, the last one again when they are
+        those of the sync before (the syncs of a step see the same load: most of them, once
+        no replica is starting). A pure function of equal inputs: the same numbers (its
+        whole-number answer is the same for 0.0 and −0.0, the only equal floats with other
+        bits)."""
+        last = self._recommended
+        if (
+            last is not None
+            and (last[0] == self.ready).all()
+            and (last[1] == on_the_way).all()
+            and (last[2] == busy).all()
+        ):
+            return last[3]
         settings = self.settings
-        behavior = settings.behavior
-        on_the_way = self.waiting + sum((c for _, c in self.starting), np.zeros_like(self.ready))
-        current = self.ready + on_the_way
         desired = hpa_recommendation(
             self.ready, on_the_way, busy, settings.target_utilisation, settings.tolerance
         )
+        self._recommended = (self.ready.copy(), on_the_way.copy(), busy.copy(), desired)
+        return desired
+
+    def _sync(self, now: float, busy: np.ndarray) -> None:
+        settings = self.settings
+        behavior = settings.behavior
+        on_the_way = self._on_the_way()
+        current = self.ready + on_the_way
+        desired = self._recommendation(on_the_way, busy)
         new = hpa_decision(
             current, desired, self.minimum, self.maximum, now, behavior,
             self.recommendations, self.scale_events,
         )  # fmt: skip
-        windows, periods = memory_horizon(behavior)
+        windows, periods = self._memory
         self.recommendations.append((now, desired))
         forget(self.recommendations, now, windows)
         forget(self.scale_events, now, periods)
+        if new is current:  # hpa_decision's "no change" (most syncs): nothing to start or log
+            return
         more = np.maximum(new - current, 0)
         fewer = np.maximum(current - new, 0)
         up, down = bool(more.any()), bool(fewer.any())  # each asked once: a sync a minute

@@ -120,6 +120,69 @@ class _Integrals:
     `np.searchsorted`, without numpy's cost per call on small arrays)."""
 
 
+SCRAPE_BLOCK = 256
+"""Scrapes of a known grid whose rows `AnalyticSli` computes at once (`_ScrapeRows`)."""
+
+
+@dataclass(frozen=True)
+class _ScrapeRows:
+    """What consecutive scrapes of the grid read of the integrals, one row per scrape,
+    computed together with the same operations on each element as one scrape alone (so the
+    same floats): the searches of the steps and the integrals between the scrape's start and
+    end. Built for one `_Integrals` (the stations' generation); a scrape whose start or
+    end is not the grid's, or of another generation, computes its own."""
+
+    got: _Integrals
+    first: int
+    """The grid index of the first row."""
+    starts: np.ndarray
+    ends: np.ndarray
+    middle: np.ndarray
+    last: np.ndarray
+    lower: np.ndarray
+    """bisect_right(edges, start) − 1, unclipped (the first step a down station is sought in)."""
+    sent: np.ndarray
+    visits: np.ndarray
+    busy: np.ndarray
+    capacity: np.ndarray
+    ok: np.ndarray
+
+
+def _scrape_rows(got: _Integrals, first: int, starts: np.ndarray, ends: np.ndarray) -> _ScrapeRows:
+    """`_ScrapeRows` of scrapes (starts[i], ends[i]]: `AnalyticSli.scrape`'s searches and
+    `_between`s, each element computed as there."""
+    edges = got.edges
+    top = len(edges) - 2
+
+    def step_in(times: np.ndarray) -> np.ndarray:
+        return np.clip(np.searchsorted(edges, times, side="right") - 1, 0, top)
+
+    middle = step_in((starts + ends) / 2)
+    last = np.clip(np.searchsorted(edges, ends, side="left") - 1, 0, len(got.state) - 1)
+    begin, end = step_in(starts), step_in(ends)
+    since = (starts - edges[begin])[:, None]
+    until = (ends - edges[end])[:, None]
+
+    def between(pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        cumulative, rates = pair
+        return (cumulative[end] + rates[end] * until) - (cumulative[begin] + rates[begin] * since)
+
+    return _ScrapeRows(
+        got=got,
+        first=first,
+        starts=starts,
+        ends=ends,
+        middle=middle,
+        last=last,
+        lower=np.searchsorted(edges, starts, side="right") - 1,
+        sent=between(got.arrivals),
+        visits=between(got.visits),
+        busy=between(got.busy),
+        capacity=between(got.capacity),
+        ok=1.0 - got.bad_share[got.state[middle]],
+    )
+
+
 def _cumulative(rates: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     head = np.zeros((1, rates.shape[1]))
     return np.vstack([head, np.cumsum(rates * dt[:, None], axis=0)]), rates
@@ -392,6 +455,10 @@ class AnalyticSli:
         """Whether a rollout has begun (it stays so: a station's ramps are never all gone)."""
         self._last: tuple[tuple[object, object], tuple[np.ndarray, np.ndarray]] | None = None
         """The last survivals and what they were of (the same ratios step after step)."""
+        self._grid: dict[float, int] = {}
+        """The scrapes' ends monitoring announced (`expect_scrapes`), by their index."""
+        self._grid_ends = np.zeros(0)
+        self._rows: _ScrapeRows | None = None
 
     @property
     def station_names(self) -> list[str]:
@@ -502,16 +569,53 @@ class AnalyticSli:
             self._active = self.rollouts.active()
         return self._active
 
+    def expect_scrapes(self, ends: list[float]) -> None:
+        """The ends of the scrapes monitoring will ask for, in order (each starts at the
+        one before, the first at 0): their rows are then computed `SCRAPE_BLOCK` at a time
+        (`_ScrapeRows`), the same numbers as one by one."""
+        self._grid = {end: index for index, end in enumerate(ends)}
+        self._grid_ends = np.array(ends, dtype=float)
+        self._rows = None
+
+    def _row(self, got: _Integrals, start: float, now: float) -> tuple[_ScrapeRows, int] | None:
+        """The rows holding scrape (start, now] of the announced grid and its row there, or
+        None for a scrape off the grid."""
+        index = self._grid.get(now)
+        if index is None:
+            return None
+        rows = self._rows
+        if rows is None or rows.got is not got or not 0 <= index - rows.first < len(rows.ends):
+            ends = self._grid_ends[index : index + SCRAPE_BLOCK]
+            previous = self._grid_ends[index - 1] if index else 0.0
+            starts = np.concatenate([[previous], ends[:-1]])
+            rows = self._rows = _scrape_rows(got, index, starts, ends)
+        row = index - rows.first
+        if rows.starts[row] != start:
+            return None
+        return rows, row
+
     def scrape(self, start: float, now: float) -> Scrape:
         got = self._integrals()
         edges, bounds = got.edges, got.bounds
-        middle = self._step_in(bounds, (start + now) / 2)
-        last = bisect.bisect_left(bounds, now) - 1
-        last = min(max(last, 0), len(got.state) - 1)
-        span = (self._step_in(bounds, start), self._step_in(bounds, now))  # one search each
-        sent = self._between(got.arrivals, start, now, span)
-        visits = self._between(got.visits, start, now, span)
-        ok = 1.0 - got.bad_share[got.state[middle]]
+        known = self._row(got, start, now)
+        if known is not None:
+            rows, row = known
+            last = int(rows.last[row])
+            sent, visits = rows.sent[row], rows.visits[row]
+            busy, capacity = rows.busy[row], rows.capacity[row]
+            ok = rows.ok[row]
+            first = int(rows.lower[row])
+        else:
+            middle = self._step_in(bounds, (start + now) / 2)
+            last = bisect.bisect_left(bounds, now) - 1
+            last = min(max(last, 0), len(got.state) - 1)
+            span = (self._step_in(bounds, start), self._step_in(bounds, now))  # one search each
+            sent = self._between(got.arrivals, start, now, span)
+            visits = self._between(got.visits, start, now, span)
+            busy = self._between(got.busy, start, now, span)
+            capacity = self._between(got.capacity, start, now, span)
+            ok = 1.0 - got.bad_share[got.state[middle]]
+            first = bisect.bisect_right(bounds, start) - 1  # not clipped to the last
         errors: dict[int, float] = {}
         defects: dict[int, float] = {}
         rollouts = self.rollouts
@@ -520,7 +624,6 @@ class AnalyticSli:
             if errors:
                 defects = rollouts.error_ratios(start, now, outages=False)
         failed = np.zeros_like(visits)
-        first = bisect.bisect_right(bounds, start) - 1  # not clipped to the last
         down = [k for k in range(max(first, 0), last + 1) if k in got.down] if got.down else []
         if not down:
             survive = self._survival(errors, defects)
@@ -560,8 +663,8 @@ class AnalyticSli:
             first_bad=first_bad,
             visits=visits,
             failed=failed,
-            busy=self._between(got.busy, start, now, span),
-            capacity=self._between(got.capacity, start, now, span),
+            busy=busy,
+            capacity=capacity,
             replicas=got.replicas[got.state[last]],
         )
 

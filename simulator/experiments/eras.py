@@ -33,7 +33,13 @@ from ..scenario.loader import load_scenario
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, HOUR
 from .executor import RunTask, execute
-from .growth import ONE_WORLD_HORIZON, break_points, flagship_growth
+from .growth import (
+    ONE_WORLD_HORIZON,
+    TICKS_PER_SERVICE,
+    break_points,
+    clock_ticks,
+    flagship_growth,
+)
 
 ERAS_DIR = SHIPPED / "eras"
 ERAS = ("sysadmin", "devops", "sre")
@@ -117,14 +123,47 @@ def run_eras(
 ) -> dict[str, Result]:
     """The three era presets on the same seed, all at `services` services (None: each at
     its own size), through the experiment engine (`jobs` local workers)."""
-    common = dict(overrides or {})
-    if services is not None:
-        common["delivery.services"] = services
-    tasks = [
-        RunTask(load_scenario(directory / f"{era}.yaml", common), seed, keep=True) for era in ERAS
+    (results,) = run_eras_at([services], directory, seed, overrides, jobs)
+    return results
+
+
+def run_eras_at(
+    sizes: Sequence[int | None],
+    directory: Path = ERAS_DIR,
+    seed: int = 1,
+    overrides: dict[str, Any] | None = None,
+    jobs: int = 1,
+) -> list[dict[str, Result]]:
+    """`run_eras` at each of `sizes` (a number of services, or None: each preset at its
+    own), all the runs in one call of the experiment engine (`jobs` local workers), so
+    that the workers share out every run of every size: notebook 07's two comparisons (ten
+    services, then the presets' own sizes) take the time of the longest run, the SREs'
+    hundred services, on two workers, not the sum of the six. The heaviest runs go
+    first (`_weight`); the numbers are those of `run_eras`, bit for bit, whatever the
+    order and the workers (each run has its own seed and streams)."""
+    tasks = []
+    for size in sizes:
+        common = dict(overrides or {})
+        if size is not None:
+            common["delivery.services"] = size
+        for era in ERAS:
+            scenario = load_scenario(directory / f"{era}.yaml", common)
+            tasks.append(RunTask(scenario, seed, keep=True))
+    order = sorted(range(len(tasks)), key=lambda i: -_weight(tasks[i].scenario))
+    execution = execute([tasks[i] for i in order], run_task, jobs=jobs, label="eras")
+    by_task = {i: _kept(execution.outcomes[rank].result) for rank, i in enumerate(order)}
+    results = [by_task[i] for i in range(len(tasks))]
+    return [
+        dict(zip(ERAS, results[k * len(ERAS) : (k + 1) * len(ERAS)], strict=True))
+        for k in range(len(sizes))
     ]
-    outcomes = execute(tasks, run_task, jobs=jobs, label="eras").outcomes
-    return {era: _kept(outcome.result) for era, outcome in zip(ERAS, outcomes, strict=True)}
+
+
+def _weight(scenario: Scenario) -> float:
+    """About what a run of `scenario` costs, to hand the heaviest out first: its services
+    plus its clocks' ticks (`growth.clock_ticks`, weighed as `growth.largest_first` does)."""
+    services = scenario.delivery.services if scenario.delivery is not None else 0
+    return services + clock_ticks(scenario) / TICKS_PER_SERVICE
 
 
 def _kept(result: Result | None) -> Result:

@@ -171,11 +171,16 @@ def hpa_decision(
     caller appends this one's. Numbers or arrays (one entry per service); returns an array.
     """
     current = np.asarray(current, dtype=np.int64)
-    stable = stabilised(current, desired, recommendations, now, behavior)
     within = (current >= minimum) & (current <= maximum)
+    if within.all() and (np.asarray(desired) == current).all():
+        # the recommendation is the current count: both windows hold it (the lowest is at
+        # most it, the highest at least), so `stabilised` gives the current count and the
+        # lines below return it: the same, without the windows (most syncs)
+        return current
+    stable = stabilised(current, desired, recommendations, now, behavior)
     held = (stable == current) | np.where(stable < current, current <= minimum, current >= maximum)
     if (within & held).all():  # no change, or at a bound: what the lines below give then,
-        return current  # without the rate limits' sums (most syncs)
+        return current  # without the rate limits' sums
     up_limit = np.maximum(scale_limit(current, events, now, behavior.scale_up), current)
     down_limit = np.minimum(scale_limit(current, events, now, behavior.scale_down), current)
     upper = np.minimum(maximum, up_limit)

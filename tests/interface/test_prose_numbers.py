@@ -61,8 +61,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "40": "the notebook's idle-core estimate, measured (cell 0; re-measure on change)",
     },
     "07": {
-        "75": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "60": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "40": "its growth sweep's share of that time, measured (cell 0; re-measure on change)",
+        "17": "the eras' runs' share of that time, measured (cell 0; re-measure on change)",
         "6": "the number of section 6 in the notebook's table of its sections",
     },
     "09": {

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.model.monitoring.model import entry_rows, log_entries
+from simulator.model.monitoring.model import entry_rows, log_entries, log_services, service_rows
 from simulator.records.monitoring import ENTRY_POINT, SliLog
 
 COLUMNS = ("time", "scope", "target", "requests", "bad", "busy", "capacity", "replicas")
@@ -33,6 +33,31 @@ def test_the_rows_are_those_record_adds_one_by_one(entries, scrapes):
             slow.record(
                 now, ENTRY_POINT, entry, float(total[k]), float(bad[k]), math.nan, math.nan, 0
             )
+    for column in COLUMNS:
+        ours, theirs = getattr(fast, column), getattr(slow, column)
+        assert ours.typecode == theirs.typecode
+        assert ours.tobytes() == theirs.tobytes(), column
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    count=st.integers(0, 30),
+    scrapes=st.lists(st.tuples(st.floats(0, 1e7), st.data()), min_size=1, max_size=4),
+)
+def test_the_service_rows_are_those_record_services_adds(count, scrapes):
+    fast, slow = SliLog(), SliLog()
+    rows = service_rows(fast, count)
+    for now, data in scrapes:
+        parts = [
+            np.array(data.draw(st.lists(floats, min_size=count, max_size=count)), dtype=float)
+            for _ in range(4)
+        ]
+        replicas = np.array(
+            data.draw(st.lists(st.integers(0, 10_000), min_size=count, max_size=count)),
+            dtype=np.int64,
+        )
+        log_services(fast, rows, now, (parts[0], parts[1], parts[2], parts[3]), replicas)
+        slow.record_services(now, *parts, replicas)
     for column in COLUMNS:
         ours, theirs = getattr(fast, column), getattr(slow, column)
         assert ours.typecode == theirs.typecode

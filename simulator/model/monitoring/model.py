@@ -309,6 +309,37 @@ def log_entries(
     log.replicas.extend(zeros)
 
 
+ServiceRows = tuple["array[int]", "array[int]"]
+"""The services' columns of the SLI log that are the same at every scrape: scope and target
+(the stations 0, 1, ...)."""
+
+
+def service_rows(log: SliLog, count: int) -> ServiceRows:
+    """`ServiceRows` of `count` stations, in the log's own types."""
+    return array(log.scope.typecode, [SERVICE] * count), array(log.target.typecode, range(count))
+
+
+def log_services(
+    log: SliLog,
+    rows: ServiceRows,
+    now: float,
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    replicas: np.ndarray,
+) -> None:
+    """The services' rows of the SLI log at one scrape (visits, failed, busy and capacity
+    in `parts`): what `SliLog.record_services` adds, bit for bit, the floats as their bytes
+    and the columns that never change copied from `rows` (as `log_entries`)."""
+    assert log.requests.typecode == log.bad.typecode == log.busy.typecode == "d"
+    assert log.capacity.typecode == log.time.typecode == "d"
+    scopes, targets = rows
+    log.time.extend(array(log.time.typecode, [now]) * len(targets))
+    log.scope.extend(scopes)
+    log.target.extend(targets)
+    for column, part in zip((log.requests, log.bad, log.busy, log.capacity), parts, strict=True):
+        column.frombytes(np.asarray(part, dtype=np.float64).tobytes())
+    log.replicas.extend(np.asarray(replicas, dtype=np.int64).tolist())
+
+
 def _grid(phase: float, interval: float, k: int) -> float:
     return phase + k * interval
 
@@ -336,6 +367,7 @@ class MonitoringModel:
         self.rules = rules_of(context)
         self.sli = SliLog()
         self._entry_rows = entry_rows(self.sli, self.entries)
+        self._service_rows = service_rows(self.sli, len(self.station_names))
         self.alerts: list[_Alert] = []
         self.incidents: list[_Incident] = []
         window = max((max(r.long_scrapes, r.short_scrapes) for r in self.rules), default=1)
@@ -373,6 +405,9 @@ class MonitoringModel:
         self._sums: list[np.ndarray] | None = None
         self._summed = 0
         self._replicas = np.zeros(0, dtype=np.int64)
+        expect = getattr(source, "expect_scrapes", None)
+        if expect is not None:  # a source that reads many scrapes at once (the analytic one)
+            expect(self._scrape_times())
         self.env.process(self._run())
         rules = ", ".join(rule.name for rule in self.rules)
         self.events.record(
@@ -401,6 +436,18 @@ class MonitoringModel:
         return trees
 
     # -- the clock ---------------------------------------------------------------------
+    def _scrape_times(self) -> list[float]:
+        """The times `_run` scrapes at, computed as it computes them."""
+        scrape = self.settings.scrape_interval
+        horizon = self.scenario.horizon
+        phase = self.scenario.warmup % scrape
+        k = 0 if phase > 0 else 1
+        times = []
+        while (time := _grid(phase, scrape, k)) < horizon:
+            times.append(time)
+            k += 1
+        return times
+
     def _run(self) -> _Process:
         """Scrapes and evaluations on two grids anchored at the end of the warm-up (a
         scrape before an evaluation at the same instant)."""
@@ -471,9 +518,8 @@ class MonitoringModel:
         scrape grid is anchored at the end of the warm-up, where a row ends); without
         `scrape`, the sums so far (at the horizon)."""
         if scrape is not None and self._stride == 1:
-            self.sli.record_services(
-                now, scrape.visits, scrape.failed, scrape.busy, scrape.capacity, scrape.replicas
-            )
+            scraped = (scrape.visits, scrape.failed, scrape.busy, scrape.capacity)
+            log_services(self.sli, self._service_rows, now, scraped, scrape.replicas)
             return
         if scrape is not None:
             parts = [scrape.visits, scrape.failed, scrape.busy, scrape.capacity]
@@ -487,7 +533,8 @@ class MonitoringModel:
         boundary = now == self.scenario.warmup  # a row never spans the warm-up's end
         if self._sums is not None and (self._summed == self._stride or scrape is None or boundary):
             visits, failed, busy, capacity = self._sums
-            self.sli.record_services(now, visits, failed, busy, capacity, self._replicas)
+            summed = (visits, failed, busy, capacity)
+            log_services(self.sli, self._service_rows, now, summed, self._replicas)
             self._sums, self._summed = None, 0
 
     # -- rules -------------------------------------------------------------------------
