@@ -632,8 +632,10 @@ def _fewer_collections() -> Any:
     oldest generation is scanned again and again: about a tenth of sre-1000's CPU time
     (`docs/performance.md`, "Session 11"). Collections change no number, only when memory is
     given back; the thresholds are restored afterwards, for callers of `main` in-process."""
+    from .engine.loop import FEWER_COLLECTIONS
+
     thresholds = gc.get_threshold()
-    gc.set_threshold(20_000, 20, 20)
+    gc.set_threshold(*FEWER_COLLECTIONS)
     try:
         yield
     finally:

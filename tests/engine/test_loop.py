@@ -4,6 +4,7 @@ events in the same order at the same times and leave the environment as SimPy le
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Generator
 
@@ -11,7 +12,7 @@ import pytest
 import simpy
 from simpy.events import Event
 
-from simulator.engine.loop import run_until
+from simulator.engine.loop import FEWER_COLLECTIONS, run_until
 from simulator.model.services import Step
 
 
@@ -71,3 +72,29 @@ def test_run_until_refuses_a_time_not_ahead():
     run_until(env, 2.0)
     with pytest.raises(ValueError):
         run_until(env, 2.0)
+
+
+def test_run_until_collects_less_often_and_gives_the_thresholds_back():
+    """During the loop the collector's thresholds are at least `FEWER_COLLECTIONS` (higher
+    ones of the caller kept, a threshold of 0 too); afterwards, and after a crash, the
+    caller's again."""
+    seen: list[tuple[int, int, int]] = []
+    before = gc.get_threshold()
+    try:
+        for thresholds, during in (
+            ((700, 10, 10), FEWER_COLLECTIONS),
+            ((50_000, 5, 100), (50_000, 20, 100)),
+            ((0, 10, 10), (0, 10, 10)),  # collection turned off stays off
+        ):
+            gc.set_threshold(*thresholds)
+            env = simpy.Environment()
+            Step(env, 1.0, None, lambda _: seen.append(gc.get_threshold()))
+            run_until(env, 2.0)
+            assert seen.pop() == during
+            assert gc.get_threshold() == thresholds
+            env.event().fail(KeyError("lost"))
+            with pytest.raises(KeyError):
+                run_until(env, 3.0)
+            assert gc.get_threshold() == thresholds
+    finally:
+        gc.set_threshold(*before)
