@@ -556,18 +556,98 @@ def stationary(
 
     `coupled`, if given, are those parts at these rows, solved with more rows (see
     `Coupled`); the parts used are returned either way.
+
+    Every other operation is cell by cell, so a station whose column of inputs (work,
+    replicas, concurrency, balancing, coupled parts) repeats another's, bit for bit, is
+    computed once and copied (`_distinct_columns`: a fleet of copies of a few services).
     """
-    concurrency = np.array([s.concurrency for s in model.stations])
-    policies = [s.load_balancer for s in model.stations]
+    if coupled is None:
+        coupled = coupled_parts(model, work, replicas, batch_rates)
+    first, inverse = _distinct_columns(model, work, replicas, coupled)
+    if first.size == inverse.size:
+        return _stationary_columns(model, work, replicas, coupled, None), coupled
+    at = {int(s): j for j, s in enumerate(first)}
+    distinct = Coupled(
+        {at[s]: column for s, column in coupled.sigma.items() if s in at},
+        {at[s]: parts for s, parts in coupled.batched.items() if s in at},
+    )
+    queue = _stationary_columns(model, work[:, :, first], replicas[:, first], distinct, first)
+    return {name: np.take(values, inverse, axis=1) for name, values in queue.items()}, coupled
+
+
+COMPARED_ROWS = 64
+"""Steps compared at a time by `_distinct_columns` (a block of a fleet's columns in cache)."""
+
+
+def _distinct_columns(
+    model: Model, work: np.ndarray, replicas: np.ndarray, coupled: Coupled
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first station of each distinct column of `stationary`'s inputs (in station
+    order) and, per station, the position of its column among those. Stations are grouped
+    by a key (their settings, coupled parts and sums of their columns), and a group's
+    columns are then compared, bit for bit, with its first one's (split off if not equal)."""
+    bits = work.view(np.uint64)
+    counts = replicas.astype(np.int64)
+    sums = np.concatenate([work.sum(axis=1), counts.sum(axis=0, dtype=np.float64)[None, :]])
+    absent = np.zeros(0)
+    groups: dict[bytes, list[int]] = {}
+    for s, station in enumerate(model.stations):
+        sigma = coupled.sigma.get(s)
+        wait, p_wait = coupled.batched.get(s, (absent, absent))
+        settings = (station.concurrency, station.load_balancer, sigma is None, wait is absent)
+        key = b"".join(
+            [
+                repr(settings).encode(),
+                sums[:, s].tobytes(),
+                (sigma if sigma is not None else absent).tobytes(),
+                wait.tobytes(),
+                p_wait.tobytes(),
+            ]
+        )
+        groups.setdefault(key, []).append(s)
+    owner = np.empty(len(model.stations), dtype=np.int64)
+    for members in groups.values():
+        owner[members] = members[0]
+    left = np.arange(len(model.stations))
+    while left.size:  # the columns equal to their owner's are done; the others split off
+        same = np.ones(left.size, dtype=bool)
+        for rows in range(0, bits.shape[1], COMPARED_ROWS):  # a slice at a time: in cache
+            block, kept = bits[:, rows : rows + COMPARED_ROWS], counts[rows : rows + COMPARED_ROWS]
+            if left.size < len(model.stations):
+                block, kept = block[:, :, left], kept[:, left]
+            own = np.searchsorted(left, owner[left])
+            same &= np.all(block == np.take(block, own, axis=2), axis=(0, 1))
+            same &= np.all(kept == np.take(kept, own, axis=1), axis=0)
+        left = left[~same]
+        _, start, position = np.unique(owner[left], return_index=True, return_inverse=True)
+        owner[left] = left[start][position.ravel()]
+    first, inverse = np.unique(owner, return_inverse=True)
+    return first, inverse
+
+
+def _stationary_columns(
+    model: Model,
+    work: np.ndarray,
+    replicas: np.ndarray,
+    coupled: Coupled,
+    columns: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """`stationary` of the stations `columns` (`work`, `replicas` and `coupled`'s keys of
+    those only, in that order) or of all."""
+    stations = list(model.stations)
+    if columns is not None:
+        stations = [model.stations[s] for s in columns]
+    concurrency = np.array([s.concurrency for s in stations])
+    policies = [s.load_balancer for s in stations]
     per_replica = np.array([p in PER_REPLICA for p in policies])
     workers = replicas * concurrency
     third = work[3]
-    rate, mean, scv, utilisation, rho, servers, arrival_scv = _queue_inputs(model, work, replicas)
+    rate, mean, scv, utilisation, rho, servers, arrival_scv = _queue_inputs(
+        model, work, replicas, columns
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         third_mean = np.where(rate > 0, third / rate, 0.0)
     queues = np.where(per_replica, replicas, 1)
-    if coupled is None:
-        coupled = _coupled(model, rate, mean, rho, replicas, servers, arrival_scv, batch_rates)
     load = rho * servers  # Erlangs offered to one queue
     c_wait = np.where(rate > 0, erlang_c(servers, load), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -628,7 +708,7 @@ def stationary(
         "wait": np.nan_to_num(np.maximum(wait, 0.0)),
         "shape": shape,
         "scale": np.nan_to_num(scale),
-    }, coupled
+    }
 
 
 Solved = dict[tuple[int, int, int], tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]]
