@@ -34,10 +34,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "9": "16:9, the slide format of simulator.plots.save_figure",
     },
     "01": {
-        "47": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "49": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "124": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
-        "149": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
+        "59": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "66": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "2013": "Dean & Barroso, 'The Tail at Scale', Communications of the ACM, 2013",
     },
     "02": {
@@ -51,17 +49,15 @@ ALLOWED: dict[str, dict[str, str]] = {
         "2.7": "e ≈ 2.7, a mathematical constant",
     },
     "03": {
-        "90": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "91": "the wait at full size at the load stated, measured (cell 0; re-measure on change)",
-        "50": "the notebook's idle-core estimate, measured (cell 0; re-measure on change)",
+        "67": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "2013": "Schwarzkopf et al., Omega, EuroSys 2013",
         "2011": "Ghodsi et al., DRF, NSDI 2011",
     },
     "04": {
-        "40": "the notebook's idle-core estimate, measured (cell 0; re-measure on change)",
+        "34": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
     },
     "07": {
-        "60": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "72": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "40": "its growth sweep's share of that time, measured (cell 0; re-measure on change)",
         "17": "the eras' runs' share of that time, measured (cell 0; re-measure on change)",
         "6": "the number of section 6 in the notebook's table of its sections",
