@@ -10,26 +10,40 @@ import signal
 import sys
 from typing import Any
 
-
-def _terminated_while_loading(signum: int, frame: Any) -> None:
-    print("sresim: terminated (SIGTERM)", file=sys.stderr)
-    raise SystemExit(143)
+WHILE_LOADING = {
+    signal.SIGINT: (130, "interrupted"),
+    signal.SIGTERM: (143, "terminated (SIGTERM)"),
+}
+"""What a signal that arrives while the libraries load ends the command with."""
 
 
 def entry() -> int:
-    """Load the command, then run it: its exit status."""
+    """Load the command, then run it: its exit status.
+
+    A signal that arrives while the libraries load is noted, not raised: an exception raised
+    inside a C extension's import comes out as that library's ImportError (numpy's "Importing
+    the numpy C-extensions failed"), not as the Ctrl-C it was. The load goes on to its end,
+    under a second, and the command then stops with its one line."""
+    received: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        received.append(signum)
+
+    previous: dict[signal.Signals, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, _terminated_while_loading)
-    except ValueError:  # not the main thread
-        previous = None
+        for caught in WHILE_LOADING:
+            previous[caught] = signal.signal(caught, note)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        pass
     try:
         from .cli import main
-    except KeyboardInterrupt:
-        print("sresim: interrupted", file=sys.stderr)
-        return 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for caught, handler in previous.items():
+            signal.signal(caught, handler)
+    if received:
+        status, what = WHILE_LOADING[signal.Signals(received[0])]
+        print(f"sresim: {what}", file=sys.stderr)
+        return status
     return main()
 
 
