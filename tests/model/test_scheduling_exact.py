@@ -476,3 +476,100 @@ def test_compiled_slots_near_a_whole_number_of_tasks():
         )
         assert slots.tolist() == fit_slots(free, free * 10, 0.1, mem).tolist()
     assert slots[0] == 3  # without EPS it would be 2
+
+
+def _bits(values: np.ndarray | float) -> bytes:
+    """The bytes of float64 values: equal bytes are the same numbers, −0 and NaN included."""
+    return np.asarray(values, dtype=np.float64).tobytes()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_pairwise_sums_are_numpys_to_the_last_bit(seed):
+    """numpy's pairwise summation, with its splits at multiples of 8 and its leaves of at
+    most 128: magnitudes over eight decades make the order of the additions show in the
+    last bits, so any other order differs on most of these arrays."""
+    rng = np.random.default_rng(seed)
+    lengths = [0, 1, 7, 8, 9, 127, 128, 129, 135, 136, 255, 256, 257, 1000, 8192, 8193, 10_000]
+    lengths += rng.integers(0, 40_000, 20).tolist()
+    differs_in_order = 0
+    for n in lengths:
+        values = rng.standard_normal(n) * 10.0 ** rng.integers(-4, 5, n)
+        expected = np.add.reduce(values)
+        assert _bits(kernels.pairwise_sum(values)) == _bits(expected), n
+        if n:
+            in_order = float(np.cumsum(values)[-1])  # one by one, from the first
+            differs_in_order += in_order != expected
+    assert differs_in_order > len(lengths) // 2  # the test tells the orders apart
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_clipped_offers_are_numpys_maximum_and_sums(seed):
+    """`clipped_sums`: np.maximum(free, 0.0), −0 made 0 and NaN kept as numpy does, and
+    the pairwise sums of what is left, bit for bit."""
+    rng = np.random.default_rng(seed)
+    for n in [0, 1, 5, 8, 100, 128, 129, 1000, 10_000, *rng.integers(0, 30_000, 8).tolist()]:
+        free_cpu = rng.standard_normal(n) * 10.0 ** rng.integers(-4, 4, n)
+        free_mem = rng.standard_normal(n) * 10.0 ** rng.integers(-4, 4, n)
+        if n:
+            free_cpu[rng.integers(0, n, 1 + n // 50)] = -0.0
+            free_mem[rng.integers(0, n, 1 + n // 50)] = 0.0
+            free_mem[rng.integers(0, n, 1 + n // 500)] = -5e-324
+        cpu, mem, cpu_sum, mem_sum = kernels.clipped_sums(free_cpu, free_mem)
+        expected_cpu, expected_mem = np.maximum(free_cpu, 0.0), np.maximum(free_mem, 0.0)
+        assert _bits(cpu) == _bits(expected_cpu)
+        assert _bits(mem) == _bits(expected_mem)
+        assert _bits(cpu_sum) == _bits(np.add.reduce(expected_cpu))
+        assert _bits(mem_sum) == _bits(np.add.reduce(expected_mem))
+    nan = kernels.clipped_sums(np.array([np.nan, -1.0]), np.array([1.0, 2.0]))
+    assert math.isnan(nan[0][0]) and nan[0][1] == 0.0 and math.isnan(nan[2])
+
+
+def test_compiled_random_first_fit_on_a_crowded_cell_skips_as_the_scan_steps():
+    """Once the tasks have stepped over more nodes than the cell has, the kernel finds the
+    rest through a skip list of full nodes: the same nodes as stepping one by one (the
+    Omega simulator's order), as nodes fill up, wrap around the last node and all end full.
+    With at most a few nodes with room, every case here goes through the skip list."""
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 100, 500):
+        for room in (0.0, 0.002, 0.02, 0.1):
+            for count in (3, 50, 500, 3 * n):
+                slots = np.where(rng.random(n) < room, rng.integers(1, 4, n), 0)
+                if room and not slots.any():
+                    slots[rng.integers(0, n)] = 2  # one node with room, at least
+                draws = rng.random(count)
+                placed = np.array(_one_by_one(slots, count, draws), dtype=np.int64)
+                expected = np.unique(placed, return_counts=True)
+                got = _kernel_claims(slots, count, draws)
+                assert got == (expected[0].tolist(), expected[1].tolist())
+
+
+@pytest.mark.parametrize("overheads", [False, True])
+def test_compiled_decision_on_an_offer_is_place_deltas_and_take(overheads):
+    """`place_take`: random first-fit, the claims' deltas and `offer[nodes] -= deltas` in
+    one call give what the three steps give one after the other in numpy."""
+    rng = np.random.default_rng(8)
+    n = 300
+    for count in (0, 1, 20, 200, 1000):
+        slots = rng.integers(0, 3, n)
+        draws = rng.random(max(count, 1))
+        overhead = rng.random(n) * 0.25 if overheads else np.zeros(n)
+        offer_cpu, offer_mem = rng.random(n) * 8, rng.random(n) * 32
+        cpu, mem = 0.7, 2.3
+        unique, counts = random_first_fit_claims(slots, count, draws)
+        dcpu, dmem = counts * (cpu + overhead[unique]), counts * (mem + overhead[unique])
+        expected_cpu, expected_mem = offer_cpu.copy(), offer_mem.copy()
+        expected_cpu[unique] -= dcpu
+        expected_mem[unique] -= dmem
+        scratch = np.zeros(n, dtype=np.int64)
+        got = kernels.place_take(
+            slots, count, draws, scratch, cpu, mem, overhead, overhead, offer_cpu, offer_mem
+        )
+        assert [a.tolist() for a in got[:4]] == [
+            unique.tolist(),
+            counts.tolist(),
+            dcpu.tolist(),
+            dmem.tolist(),
+        ]
+        assert got[4] == int(counts.sum())
+        assert _bits(offer_cpu) == _bits(expected_cpu) and _bits(offer_mem) == _bits(expected_mem)
+        assert not scratch.any()

@@ -700,9 +700,8 @@ class CellState:
             if math.fsum(np.maximum(free_cpu, 0.0).tolist()) * (1.0 + 1e-9) < min_cpu:
                 return None
         self._refresh()
-        cpu = np.maximum(self._free_cpu, 0.0)  # np.clip(x, 0.0, None), with less overhead
-        mem = np.maximum(self._free_mem, 0.0)
-        cpu_sum, mem_sum = float(np.add.reduce(cpu)), float(np.add.reduce(mem))
+        # np.maximum(free, 0.0) of each (new arrays) and np.add.reduce of those, compiled
+        cpu, mem, cpu_sum, mem_sum = self._kernels.clipped_sums(self._free_cpu, self._free_mem)
         if cpu_sum < min_cpu or mem_sum <= EPS:
             return None  # too little to offer: wait for more to free up
         self._no_offer = None

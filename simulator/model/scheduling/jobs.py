@@ -7,6 +7,10 @@ import math
 
 import numpy as np
 
+UNPLACED_ATTEMPTS = 100
+"""A job none of whose tasks could be placed in this many attempts is abandoned early (as in
+the Omega simulator): the cell evidently has no room of its shape."""
+
 
 class Job:
     """One job: identical tasks sharing one duration, placed over one or more attempts.

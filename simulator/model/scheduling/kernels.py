@@ -3,9 +3,9 @@ the numpy computations they stand for (`placement`, `CellState`), without numpy'
 cost on arrays of a hundred elements.
 
 Each kernel is a pure function of its arguments, except that it writes into the arrays it is
-given to write into (named `out...`, or the cell's arrays for `add_claims`, `place_fine`
-and `refresh_one`) and that `random_first_fit_claims` borrows a scratch array of zeros and
-leaves it all zeros again.
+given to write into (named `out...`, the cell's arrays for `add_claims`, `place_fine`
+and `refresh_one`, an offer's for `place_take`) and that `random_first_fit_claims` borrows a
+scratch array of zeros and leaves it all zeros again.
 Every float operation is one IEEE operation in the order numpy does it (no fast-math, no
 reassociation), so the results are exact copies, not approximations: tests check them
 against the numpy versions on generated inputs (`tests/model/test_scheduling_exact.py`).
@@ -27,6 +27,30 @@ EPS = 1e-9
 
 
 @numba.njit(cache=True)
+def _skip_list(slots: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """Per node, itself if it has room (`slots` − `scratch` > 0), else the next node to
+    look at; N (no node) after the last. Full nodes form chains that `_first_with_room`
+    follows to the first node with room at or after any node, shortening them as it goes."""
+    total = slots.shape[0]
+    ahead = np.empty(total + 1, np.int64)
+    for node in range(total):
+        ahead[node] = node if slots[node] - scratch[node] > 0 else node + 1
+    ahead[total] = total
+    return ahead
+
+
+@numba.njit(cache=True)
+def _first_with_room(ahead: np.ndarray, node: int) -> int:
+    """The first node at or after `node` with room in the skip list (`_skip_list`), N if
+    none: what stepping node by node finds, before wrapping around. Each step halves the
+    path behind it (every node on it points two further on)."""
+    while ahead[node] != node:
+        ahead[node] = ahead[ahead[node]]
+        node = ahead[node]
+    return node
+
+
+@numba.njit(cache=True)
 def random_first_fit_claims(
     slots: np.ndarray, count: int, draws: np.ndarray, scratch: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -39,22 +63,39 @@ def random_first_fit_claims(
         return np.empty(0, np.int64), np.empty(0, np.int64)
     touched = np.empty(min(count, total), np.int64)
     distinct = 0
+    scanned = 0  # nodes stepped over so far
+    ahead = np.empty(0, np.int64)  # the skip list, once built
     for i in range(count):
         node = int(draws[i] * total)  # truncation, as numpy's astype: < N (see placement)
-        steps = 0
-        while slots[node] - scratch[node] <= 0:
-            node += 1
+        if ahead.shape[0]:
+            node = _first_with_room(ahead, node)
             if node == total:
-                node = 0
-            steps += 1
+                node = _first_with_room(ahead, 0)
+                if node == total:
+                    break  # every node is full
+        else:
+            steps = 0
+            while slots[node] - scratch[node] <= 0:
+                node += 1
+                if node == total:
+                    node = 0
+                steps += 1
+                if steps == total:
+                    break
             if steps == total:
-                break
-        if steps == total:
-            break  # every node is full
+                break  # every node is full
+            scanned += steps
         if scratch[node] == 0:
             touched[distinct] = node
             distinct += 1
         scratch[node] += 1
+        if ahead.shape[0]:
+            if slots[node] - scratch[node] <= 0:
+                ahead[node] = node + 1  # full now: skipped from here on
+        elif scanned > total:
+            # a crowded cell: the tasks have stepped over more nodes than it has, so the
+            # rest find theirs through a skip list (the same nodes, without the steps)
+            ahead = _skip_list(slots, scratch)
     nodes = np.sort(touched[:distinct])
     counts = np.empty(distinct, np.int64)
     for k in range(distinct):
@@ -330,3 +371,144 @@ def refresh_one(
     slots_at(
         nodes, free_cpu, free_mem, need_cpu, need_mem, density, instances, density_limited, slots
     )
+
+
+@numba.njit(cache=True)
+def _clip(x: float) -> float:
+    """numpy's `maximum(x, 0.0)`: x above 0 or NaN, else 0 (also for −0)."""
+    return x if (x > 0.0 or x != x) else 0.0
+
+
+@numba.njit(cache=True)
+def _leaf(values: np.ndarray, lo: int, n: int) -> float:
+    """numpy's pairwise sum of `values[lo:lo + n]` for 8 ≤ n ≤ 128, where it makes no
+    further split: eight running sums over every eighth element, combined as
+    ((0+1)+(2+3))+((4+5)+(6+7)), then the elements left over added one by one. Unsigned
+    indices: numba then checks no negative index at each load."""
+    i = np.uint64(lo)
+    end = i + np.uint64(n - n % 8)
+    last = i + np.uint64(n)
+    r0 = values[i]
+    r1 = values[i + np.uint64(1)]
+    r2 = values[i + np.uint64(2)]
+    r3 = values[i + np.uint64(3)]
+    r4 = values[i + np.uint64(4)]
+    r5 = values[i + np.uint64(5)]
+    r6 = values[i + np.uint64(6)]
+    r7 = values[i + np.uint64(7)]
+    i += np.uint64(8)
+    while i < end:
+        r0 += values[i]
+        r1 += values[i + np.uint64(1)]
+        r2 += values[i + np.uint64(2)]
+        r3 += values[i + np.uint64(3)]
+        r4 += values[i + np.uint64(4)]
+        r5 += values[i + np.uint64(5)]
+        r6 += values[i + np.uint64(6)]
+        r7 += values[i + np.uint64(7)]
+        i += np.uint64(8)
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < last:
+        total += values[i]
+        i += np.uint64(1)
+    return total
+
+
+@numba.njit(cache=True)
+def _pairwise(values: np.ndarray, n: int) -> float:
+    """numpy's pairwise sum (`np.add.reduce` of a contiguous float64 array) of the first `n`
+    of `values`: fewer than 8 elements one by one, up to 128 in `_leaf`, more split in two
+    at half the length rounded down to a multiple of 8, each part summed so and the two sums
+    added. Walked with a stack rather than by recursion (numba's recursive calls cost more
+    than the additions)."""
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += values[i]
+        return total
+    if n <= 128:
+        return _leaf(values, 0, n)
+    # parts to sum (start, length, 0: not split yet, 1: left part summed), and the sums
+    # waiting for their right-hand partner; 64 levels hold any length below 2^63
+    starts = np.empty(64, np.int64)
+    lengths = np.empty(64, np.int64)
+    states = np.empty(64, np.int64)
+    sums = np.empty(64)
+    top = 0
+    summed = 0
+    starts[0], lengths[0], states[0] = 0, n, 0
+    while top >= 0:
+        lo, size = starts[top], lengths[top]
+        if size <= 128:
+            sums[summed] = _leaf(values, lo, size)
+            summed += 1
+            top -= 1
+            continue
+        half = size // 2
+        half -= half % 8
+        if states[top] == 0:
+            states[top] = 1
+            top += 1
+            starts[top], lengths[top], states[top] = lo, half, 0
+        elif states[top] == 1:
+            states[top] = 2
+            top += 1
+            starts[top], lengths[top], states[top] = lo + half, size - half, 0
+        else:
+            summed -= 1
+            sums[summed - 1] = sums[summed - 1] + sums[summed]
+            top -= 1
+    return sums[0]
+
+
+@numba.njit(cache=True)
+def pairwise_sum(values: np.ndarray) -> float:
+    """`np.add.reduce(values)` of a contiguous float64 array, the same number bit for bit
+    (numpy's pairwise summation, `_pairwise`)."""
+    return _pairwise(values, values.shape[0])
+
+
+@numba.njit(cache=True)
+def clipped_sums(
+    free_cpu: np.ndarray, free_mem: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """`np.maximum(free, 0.0)` of both resources (new arrays) and `np.add.reduce` of each:
+    what `CellState.offer_all` offers, bit for bit."""
+    n = free_cpu.shape[0]
+    cpu = np.empty(n)
+    mem = np.empty(n)
+    for i in range(n):
+        cpu[i] = _clip(free_cpu[i])
+        mem[i] = _clip(free_mem[i])
+    return cpu, mem, _pairwise(cpu, n), _pairwise(mem, n)
+
+
+@numba.njit(cache=True)
+def place_take(
+    slots: np.ndarray,
+    count: int,
+    draws: np.ndarray,
+    scratch: np.ndarray,
+    cpu: float,
+    mem: float,
+    overhead_cpu: np.ndarray,
+    overhead_mem: np.ndarray,
+    offer_cpu: np.ndarray,
+    offer_mem: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """A two-level framework's decision on its offer in one call: `random_first_fit_claims`
+    on the offer's `slots`, `deltas` of the claims, and what they cost taken off the offer's
+    arrays at their (distinct) nodes, `offer_cpu[nodes] -= dcpu` as numpy does it. The
+    nodes, tasks, CPU and memory of the claims and the tasks in all (an exact integer sum)."""
+    nodes, counts = random_first_fit_claims(slots, count, draws, scratch)
+    size = nodes.shape[0]
+    dcpu = np.empty(size)
+    dmem = np.empty(size)
+    deltas(nodes, counts, cpu, mem, overhead_cpu, overhead_mem, dcpu, dmem)
+    placed = 0
+    for k in range(size):
+        n = nodes[k]
+        offer_cpu[n] = offer_cpu[n] - dcpu[k]
+        offer_mem[n] = offer_mem[n] - dmem[k]
+        placed += counts[k]
+    return nodes, counts, dcpu, dmem, placed

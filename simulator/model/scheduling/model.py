@@ -48,7 +48,7 @@ from ...scenario.distributions import Distribution
 from ...scenario.units import format_duration
 from ..context import RunContext
 from .cell import CellState
-from .jobs import Claim, Job
+from .jobs import UNPLACED_ATTEMPTS, Claim, Job
 from .placement import (
     POLICIES,
     claims,
@@ -59,10 +59,6 @@ from .schedulers import Allocator, Framework, QueueScheduler, SchedulerAgent, Ta
 
 SAMPLES = 240
 """Cluster utilisation is sampled this many times over the measured period (heat map)."""
-
-UNPLACED_ATTEMPTS = 100
-"""A job none of whose tasks could be placed in this many attempts is abandoned early (as in
-the Omega simulator): the cell evidently has no room of its shape."""
 
 LOGGED_ABANDONMENTS = 20
 """Abandonments logged one by one before the log only counts them (the log explains, the
@@ -313,6 +309,33 @@ class SchedulingModel:
                 slots, job.unscheduled, draws, self._scratch
             )
         return claims(self.policy(slots, job.unscheduled, draws))
+
+    def place_on_offer(
+        self,
+        scheduler: SchedulerAgent,
+        job: Job,
+        slots: np.ndarray,
+        offer_cpu: np.ndarray,
+        offer_mem: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, bool]:
+        """A framework's `place` on its offer, the claims' deltas (`CellState.deltas`) and
+        the tasks placed: the nodes, tasks, CPU and memory of the claims, the tasks in all,
+        and whether the offer's arrays have the claims taken off already (random first-fit,
+        which does all of it in one compiled call, `kernels.place_take`: the same kernels
+        and the same element-wise subtraction as `Offer.take`)."""
+        if self.policy is not random_first_fit or job.anti_affinity:
+            unique, counts = self.place(scheduler, job, slots)
+            if not len(unique):
+                return unique, counts, _EMPTY_FLOATS, _EMPTY_FLOATS, 0, False
+            dcpu, dmem = self.cell.deltas(unique, counts, job.cpu, job.memory)
+            return unique, counts, dcpu, dmem, int(np.add.reduce(counts)), False
+        draws = self._draws(scheduler).take(max(job.unscheduled, 1))
+        cell = self.cell
+        unique, counts, dcpu, dmem, placed = self._kernels.place_take(
+            slots, job.unscheduled, draws, self._scratch, job.cpu, job.memory,
+            cell.overhead_cpu, cell.overhead_mem, offer_cpu, offer_mem,
+        )  # fmt: skip
+        return unique, counts, dcpu, dmem, placed, True
 
     def decide(
         self,
@@ -834,6 +857,9 @@ class _Draws:
         self.at = end
         return self.block[at:end]
 
+
+_EMPTY_FLOATS = np.empty(0)
+_EMPTY_FLOATS.flags.writeable = False
 
 DRAWS = 4096
 """Placement draws taken from a stream per numpy call."""

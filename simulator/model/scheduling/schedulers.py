@@ -28,7 +28,7 @@ import simpy
 from ...records.scheduling import Handles
 from ...scenario.cluster import Scheduler as SchedulerSettings
 from .cell import CellState, Snapshot
-from .jobs import Job
+from .jobs import UNPLACED_ATTEMPTS, Job
 from .placement import EPS, drf_pick
 
 OFFER_INTERVAL = 1.0
@@ -60,6 +60,15 @@ class SchedulerHost(Protocol):
     def place(
         self, scheduler: SchedulerAgent, job: Job, slots: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def place_on_offer(
+        self,
+        scheduler: SchedulerAgent,
+        job: Job,
+        slots: np.ndarray,
+        offer_cpu: np.ndarray,
+        offer_mem: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, bool]: ...
 
     def decide(
         self,
@@ -221,13 +230,15 @@ class Offer:
         self.offered_cpu, self.offered_mem = sums
         self.accepted: list[Taken] = []
 
-    def take(self, taken: Taken) -> None:
-        """Accept claims of a job: what they cost leaves the offer's arrays. Every change
-        to those arrays goes through here, so `accepted` says all that was taken, in order
+    def take(self, taken: Taken, written: bool = False) -> None:
+        """Accept claims of a job: what they cost leaves the offer's arrays (`written`: it
+        has left them already, `SchedulingModel.place_on_offer`). Every change to those
+        arrays is recorded here, so `accepted` says all that was taken, in order
         (`CellState.return_offer` relies on it)."""
-        _, nodes, _, dcpu, dmem, _, _ = taken
-        self.cpu[nodes] -= dcpu
-        self.mem[nodes] -= dmem
+        if not written:
+            _, nodes, _, dcpu, dmem, _, _ = taken
+            self.cpu[nodes] -= dcpu
+            self.mem[nodes] -= dmem
         self.accepted.append(taken)
 
     def room(self) -> tuple[float, float]:
@@ -297,12 +308,19 @@ class Framework(SchedulerAgent):
         shrunk: dict[tuple[float, float], list[np.ndarray]] = {}
         retry: list[Job] = []  # jobs to try again RETRY_DELAY from now, in order
         queue, t_task = self.queue, model.t_task
+        times: dict[str, float] = {}  # `model.decision_time` per kind of job
+        # `model.give_up` is False below these attempts, whatever else (asked only from there)
+        max_attempts = model.scheduler.max_attempts
+        surely_kept = min(max_attempts, UNPLACED_ATTEMPTS)
         while queue and room_cpu > EPS and room_mem > EPS:
             job = queue.popleft()
             if job.first_attempt != job.first_attempt:  # NaN: `_begin`, inline
                 job.first_attempt = self.env.now
             job.attempts += 1
-            think += model.decision_time(job) + t_task * job.unscheduled  # `think_time`
+            decision = times.get(job.kind)
+            if decision is None:
+                decision = times[job.kind] = model.decision_time(job)
+            think += decision + t_task * job.unscheduled  # `think_time`
             shape = (job.cpu, job.memory)
             if shape not in no_room:
                 slots = shapes.get(shape)
@@ -323,24 +341,24 @@ class Framework(SchedulerAgent):
                     slots[nodes] = cell.slots_at(
                         nodes, offer.cpu[nodes], offer.mem[nodes], job.cpu, job.memory
                     )
-                unique, counts = model.place(self, job, slots)
+                unique, counts, dcpu, dmem, placed, written = model.place_on_offer(
+                    self, job, slots, offer.cpu, offer.mem
+                )
                 if not len(unique) and not slots.any():
                     no_room.add(shape)  # the offer only shrinks: it stays so for this offer
                 if len(unique):
-                    dcpu, dmem = cell.deltas(unique, counts, job.cpu, job.memory)
-                    placed = int(np.add.reduce(counts))
                     sums = cell.claim_sums(placed, job.cpu, job.memory)
                     if sums is None:
                         # np.add.reduce is what .sum() calls, without its Python layers
                         sums = (float(np.add.reduce(dcpu)), float(np.add.reduce(dmem)))
-                    offer.take((job, unique, counts, dcpu, dmem, placed, sums))
+                    offer.take((job, unique, counts, dcpu, dmem, placed, sums), written)
                     for touched in shrunk.values():
                         touched.append(unique)
                     room_cpu -= sums[0]
                     room_mem -= sums[1]
                     job.unscheduled -= placed
                     job.promised += placed
-            if job.unscheduled and not model.give_up(self, job):
+            if job.unscheduled and (job.attempts < surely_kept or not model.give_up(self, job)):
                 self.backing_off[job.id] = job
                 retry.append(job)
         if retry:
