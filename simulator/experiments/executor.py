@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import math
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +36,7 @@ from ..errors import ScenarioError
 from ..results import Result, write_file_atomically
 from ..scenario.limits import Limits
 from ..scenario.schema import Scenario
+from .pool import context as _context
 
 BACKENDS = ("local", "dask")
 """`local`: this process (one job) or worker processes on this machine; `dask`: a Dask
@@ -311,28 +311,6 @@ def _bar(total: int, initial: int, label: str, show: bool) -> Any:
         leave=False,
         disable=None if show else True,
     )
-
-
-PRELOAD = "simulator.runner"
-"""What the fork server imports before it forks any worker."""
-
-SCHEDULING_PRELOAD = "simulator.model.scheduling.warm"
-"""And, when the first sweep that starts it has scheduling runs: the scheduler model's
-compiled kernels, loaded (numba's import and each kernel's cached machine code, about 0.4 s
-a worker otherwise)."""
-
-
-def _context(scheduling: bool = False) -> multiprocessing.context.BaseContext:
-    """Fresh workers that start with the simulator already imported: a fork server with
-    it preloaded where there is one (Linux), else spawned interpreters. The fork server is
-    started once per process, by the first pool, and serves every pool after it (a
-    notebook's sweeps), so what it preloads is settled by the first (`scheduling`: that
-    one has scheduling runs); a later call changes nothing."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([PRELOAD, SCHEDULING_PRELOAD] if scheduling else [PRELOAD])
-        return context
-    return multiprocessing.get_context("spawn")
 
 
 def _on_processes(

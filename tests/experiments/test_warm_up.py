@@ -1,0 +1,83 @@
+"""`simulator.experiments.warm_up`: the fork server started early, light to import, and the
+one every later pool forks its workers from, with the same numbers as without it.
+
+Each check runs in a fresh interpreter: the fork server is per process, and pytest's may
+have started one already."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.helpers import MMC, ROOT
+
+FORK_SERVER = "forkserver" in __import__("multiprocessing").get_all_start_methods()
+
+
+def fresh(code: str) -> dict:
+    """Run `code` in a new interpreter of this checkout; it prints one JSON line last."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_warm_up_loads_neither_the_simulator_nor_its_libraries():
+    found = fresh(
+        """
+        import json, sys
+        from simulator.experiments import warm_up
+        heavy = ["pandas", "numpy", "simpy", "simulator.runner", "simulator.experiments.executor"]
+        print(json.dumps({"loaded": [name for name in heavy if name in sys.modules]}))
+        """
+    )
+    assert found["loaded"] == []
+
+
+@pytest.mark.skipif(not FORK_SERVER, reason="no fork server on this platform")
+def test_the_fork_server_started_early_serves_the_later_pools_with_the_same_numbers():
+    found = fresh(
+        f"""
+        import json, os
+        from multiprocessing import forkserver
+
+        if __name__ == "__main__":
+            from simulator.experiments import warm_up
+
+            started = warm_up()
+            server = forkserver._forkserver
+            pid, preload = server._forkserver_pid, list(server._preload_modules)
+            os.kill(pid, 0)  # alive
+
+            import simulator
+
+            size = {{"horizon": "300s", "warmup": "30s"}}
+            apart = simulator.run_replications({str(MMC)!r}, 3, overrides=size, jobs=2).table
+            alone = simulator.run_replications({str(MMC)!r}, 3, overrides=size).table
+            print(json.dumps({{
+                "started": started,
+                "preload": preload,
+                "same_server": server._forkserver_pid == pid,
+                "same_numbers": apart.equals(alone),
+                "again": warm_up(),
+            }}))
+        """
+    )
+    assert found == {
+        "started": True,
+        "preload": ["simulator.runner"],
+        "same_server": True,
+        "same_numbers": True,
+        "again": True,
+    }
