@@ -20,6 +20,7 @@ with the same load; see `run.Timeline`):
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from typing import cast
 
@@ -777,8 +778,10 @@ def lattice_distributions(
     children = visit_children(model)
     reach: dict[VisitKey, list[VisitKey]] = {}
     groups: dict[float, list[tuple[str, int]]] = {}
+    copies = _copied_jobs(model, steps, jobs, names, children, reach)
     for service, step, mean, sd in jobs:
-        groups.setdefault(lattice_span(mean, sd), []).append((service, step))
+        if (service, step) not in copies:
+            groups.setdefault(lattice_span(mean, sd), []).append((service, step))
     found: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     retry: list[tuple[str, int, float]] = []
     grids: dict[tuple[float, int], np.ndarray] = {}
@@ -809,7 +812,109 @@ def lattice_distributions(
             if masses[-bigger.points // 20 :].sum() <= TAIL_MASS:
                 break
         found[service, step] = (points(wider, masses.size), masses)
+    for job, original in copies.items():
+        found[job] = found[original]
     return found
+
+
+def _copied_jobs(
+    model: Model,
+    steps: StationSteps,
+    jobs: list[tuple[str, int, float, float]],
+    names: dict[int, object],
+    children: dict[VisitKey, frozenset[VisitKey]],
+    reach: dict[VisitKey, list[VisitKey]],
+) -> dict[tuple[str, int], tuple[str, int]]:
+    """Jobs that are copies of an earlier one (→ that job): the same lattice span, the same
+    trees below the entry up to the names of services and stations (`_tree_code`), and the
+    same bits of every number the evaluator reads of their stations at the two steps (the
+    waits' parts, `StationSteps.slow`). Their masses are the same numbers, to the bit (each
+    job's are as if it were evaluated alone): a fleet of copied services computes each
+    distinct lattice once. Only entry points that reach as many visits as another one
+    are compared (a fleet's copies; not sre-1000's twenty different trees)."""
+    codes: dict[str, tuple[int, np.ndarray]] = {}
+    kinds: dict[object, int] = {}
+    by_entry: dict[str, list[tuple[int, float]]] = {}
+    for service, step, mean, sd in jobs:
+        by_entry.setdefault(service, []).append((step, lattice_span(mean, sd)))
+    sizes = {e: len(_reach((e, True), children, reach)) for e in by_entry}
+    alike = Counter(sizes.values())
+    by_entry = {e: found for e, found in by_entry.items() if alike[sizes[e]] > 1}
+    if not by_entry:
+        return {}
+    read = [
+        steps.p_wait_stationary,
+        steps.wait_shape,
+        steps.wait_scale,
+        steps.delay_share,
+        steps.delay_low,
+        steps.delay_high,
+    ]
+    if steps.slow is not None:
+        read += [steps.slow[..., 0], steps.slow[..., 1]]
+    seen: dict[tuple[float, int, bytes], tuple[str, int]] = {}
+    copies: dict[tuple[str, int], tuple[str, int]] = {}
+    for service, found in by_entry.items():
+        if service not in codes:
+            code, stations = _tree_code(model, service, names)
+            codes[service] = (kinds.setdefault(code, len(kinds)), stations)
+        kind, stations = codes[service]
+        at = np.array([step for step, _ in found])
+        values = np.stack([array[at[:, None], stations[None, :]] for array in read], axis=1)
+        rows = np.ascontiguousarray(values.reshape(len(at), -1)).view(np.uint64)
+        for (step, span), row in zip(found, rows, strict=True):
+            key = (span, kind, row.tobytes())
+            original = seen.setdefault(key, (service, step))
+            if original != (service, step):
+                copies[service, step] = original
+    return copies
+
+
+def _tree_code(model: Model, entry: str, names: dict[int, object]) -> tuple[object, np.ndarray]:
+    """The trees of the visit to `entry` and every visit below it, as one hashable value in
+    which visits and stations are numbered in the order they are met (equal for copies of
+    a call graph under other names), and those stations in that order."""
+    visits: dict[VisitKey, int] = {}
+    stations: dict[int, int] = {}
+    trees: list[object] = []
+
+    def station(index: int) -> int:
+        return stations.setdefault(index, len(stations))
+
+    def code(node: Node) -> object:
+        match node:
+            case VisitOf():
+                key = (node.service, node.queued_first)
+                if key not in visits:
+                    visits[key] = len(visits)
+                    trees.append(None)
+                    tree = model.visits if node.queued_first else model.unqueued_visits
+                    trees[visits[key]] = code(tree[node.service])
+                return ("visit", visits[key])
+            case Delay():
+                dist = node.dist
+                name = names.get(id(dist))
+                if name is None:
+                    name = id(dist) if isinstance(dist, Empirical) else repr(dist)
+                    names[id(dist)] = name
+                return ("delay", name)
+            case Fixed():
+                return ("fixed", node.value)
+            case WorkNode():
+                return ("work", station(node.station), code(node.service), node.queued)
+            case Seq():
+                return ("seq", tuple(code(part) for part in node.parts))
+            case Repeat():
+                return ("repeat", code(node.part), node.count, node.probability)
+            case Fanout():
+                return ("fanout", tuple(code(b) for b in node.branches), node.wait_for)
+            case SharedWait():
+                members = tuple(code(m) for m in node.members)
+                return ("shared", station(node.station), members, node.wait_for)
+        raise TypeError(f"unknown node {node!r}")
+
+    top = code(VisitOf(entry, True))
+    return (top, tuple(trees)), np.array(list(stations), dtype=np.intp)
 
 
 def _evaluate(
@@ -877,31 +982,173 @@ def quantile_function(points: np.ndarray, masses: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- mixtures
 
+MIXTURE_CHUNK = 2048
+"""Rows of quantile functions searched at once by `mixture_cdf`."""
+
+HASHED_COLUMNS = 24
+"""`RepeatedRows` finds rows that repeat by a hash of this many of their columns (then
+compares whole rows)."""
+
 
 def mixture_cdf(
-    quantiles: np.ndarray, weights: np.ndarray, x: np.ndarray, chunk: int = 2048
+    quantiles: np.ndarray,
+    weights: np.ndarray,
+    x: np.ndarray,
+    chunk: int = MIXTURE_CHUNK,
+    repeats: RepeatedRows | None = None,
 ) -> np.ndarray:
     """Σ_r w_r F_r(x) / Σ w for rows of quantile functions at LEVELS (rows × LEVELS).
 
     Each row's CDF interpolates its quantile function linearly; all rows are searched at
-    once (rows offset so that they form one sorted array), `chunk` rows at a time.
+    once (rows offset so that they form one sorted array), `chunk` rows at a time. Rows
+    that repeat (a fleet of copied services: the same rows a hundred times over) have
+    their CDFs computed once (`RepeatedRows`), each block then gathered from those: the
+    same array, bit for bit, as its own `_rows_cdf`, so the same sums. `repeats`: those
+    of `quantiles`, if already found.
     """
+    if repeats is None:
+        repeats = RepeatedRows.of(quantiles)
+    return _mixture_cdf(quantiles, weights, x, chunk, repeats)
+
+
+def _mixture_cdf(
+    quantiles: np.ndarray,
+    weights: np.ndarray,
+    x: np.ndarray,
+    chunk: int,
+    repeats: RepeatedRows | None,
+) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     total = np.zeros(x.size)
+    distinct = repeats.cdfs(quantiles, x, chunk) if repeats is not None else None
     for begin in range(0, quantiles.shape[0], chunk):
         block, w = quantiles[begin : begin + chunk], weights[begin : begin + chunk]
-        total += w @ _rows_cdf(block, x)
+        if distinct is not None:
+            total += w @ distinct.block(begin, block, x)
+        else:
+            total += w @ _rows_cdf(block, x)
     return total / weights.sum()
 
 
-def _rows_cdf(quantiles: np.ndarray, x: np.ndarray) -> np.ndarray:
+class RepeatedRows:
+    """Rows of quantile functions that repeat, bit for bit: the first row of each distinct
+    one (`first`, in order of appearance) and each row's index among them (`inverse`).
+
+    Why a row's CDF is the same whichever block computes it: `_rows_cdf` finds the
+    quantiles ≤ x by comparing keys q − low + r·span with probes x − low + r·span (`low`
+    and `span` of the block, r the row's place in it) in floating point. Rounding is
+    monotone, so a quantile q ≤ x is always counted, and a q > x only if q − x is within
+    the rounding of those sums: at most 2 ulp(M), M bounding their magnitudes ((rows + 1)
+    × span + the largest quantile, for any block of at most `chunk` rows of this array).
+    The rest of a row's CDF is computed from its own numbers. So where a distinct row's
+    first quantile above each x lies more than DELTA_ULPS ulp(M) above x, every block
+    counts what an exact search of the row alone counts, and gives the same numbers; a
+    row closer than that is not `sure`, and a block that holds it is computed by itself,
+    as without this class. Only finite, non-decreasing rows (so that the keys are sorted
+    in any block), and only when they repeat (at most half of them distinct)."""
+
+    DELTA_ULPS = 4.0
+
+    def __init__(self, quantiles: np.ndarray, first: np.ndarray, inverse: np.ndarray) -> None:
+        self.rows = quantiles[first]
+        self.inverse = inverse
+        self.low = float(quantiles.min())
+        self.high = float(quantiles.max())
+
+    @classmethod
+    def of(cls, quantiles: np.ndarray) -> RepeatedRows | None:
+        """The repeated rows of `quantiles`; None when they do not repeat enough, or are
+        not finite and non-decreasing."""
+        if quantiles.ndim != 2 or quantiles.dtype != np.float64:
+            return None
+        rows, count = quantiles.shape
+        if rows < 4 or count < 2:
+            return None
+        if not (np.isfinite(quantiles).all() and (quantiles[:, 1:] >= quantiles[:, :-1]).all()):
+            return None
+        bits = np.ascontiguousarray(quantiles).view(np.uint64)
+        columns = np.unique(np.linspace(0, count - 1, HASHED_COLUMNS).astype(np.intp))
+        weights = np.random.default_rng(0).integers(1, 2**63, columns.size, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            hashes = (bits[:, columns] * weights).sum(axis=1, dtype=np.uint64)
+        _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        if len(first) > rows // 2:
+            return None
+        inverse = inverse.ravel()
+        distinct = bits[first]
+        for begin in range(0, rows, MIXTURE_CHUNK):  # every row the same as its first, bit for bit
+            part = slice(begin, begin + MIXTURE_CHUNK)
+            if not np.array_equal(bits[part], distinct[inverse[part]]):
+                return None  # rows that differ in columns not hashed: not used
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(first), dtype=np.intp)
+        rank[order] = np.arange(len(first))
+        return cls(quantiles, first[order], rank[inverse])
+
+    def cdfs(self, quantiles: np.ndarray, x: np.ndarray, chunk: int) -> DistinctCdfs | None:
+        """The distinct rows' CDFs at x (`_rows_cdf`, `chunk` rows at a time) and which are
+        sure; None where x is not finite, or the keys are so large that their rounding
+        could unsort them."""
+        if not x.size or not np.isfinite(x).all():
+            return None
+        span = self.high - self.low + 1.0 + float(np.abs(x).max())
+        bound = (chunk + 1) * span + max(abs(self.low), abs(self.high))
+        if not bound < 2.0**50:
+            return None
+        delta = self.DELTA_ULPS * float(np.spacing(bound))
+        rows = self.rows
+        count = rows.shape[1]
+        values = np.empty((len(rows), x.size))
+        for begin in range(0, len(rows), chunk):
+            values[begin : begin + chunk] = _rows_cdf(rows[begin : begin + chunk], x)
+        sure = np.ones(len(rows), dtype=bool)
+        for r, row in enumerate(rows):
+            above = np.searchsorted(row, x, side="right")  # the quantiles ≤ x, exactly
+            inside = above < count
+            sure[r] = bool(((row[above[inside]] - x[inside]) > delta).all())
+        return DistinctCdfs(values, sure, self.inverse)
+
+
+class DistinctCdfs:
+    """The CDFs of `RepeatedRows`' distinct rows, and whether each is `sure`."""
+
+    def __init__(self, values: np.ndarray, sure: np.ndarray, inverse: np.ndarray) -> None:
+        self.values = values
+        self.sure = sure
+        self.inverse = inverse
+
+    def block(self, begin: int, block: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """`_rows_cdf(block, x)` of the rows from `begin` on: gathered, but a row that is
+        not sure computed as that block's call computes it (its `low`, `span` and place in
+        the block: the same keys and probes, so the same counts; the other rows' keys lie
+        more than 1 − 2 ulp away from its probes, and do not change them)."""
+        rows = self.inverse[begin : begin + len(block)]
+        values = self.values[rows]
+        unsure = np.flatnonzero(~self.sure[rows])
+        if unsure.size:
+            low = float(block.min())
+            span = float(block.max()) - low + 1.0 + float(np.abs(x).max(initial=0.0))
+            values[unsure] = _rows_cdf(block[unsure], x, (low, span, unsure))
+        return values
+
+
+def _rows_cdf(
+    quantiles: np.ndarray, x: np.ndarray, frame: tuple[float, float, np.ndarray] | None = None
+) -> np.ndarray:
     """Each row's CDF at x (rows × x.size). A block's values are summed by the caller:
     every one is computed as the straightforward way does (all probes searched at once,
-    `take_along_axis`, `np.where`), here with fewer searches and passes over the block."""
+    `take_along_axis`, `np.where`), here with fewer searches and passes over the block.
+
+    `frame`: (low, span, places) of a larger block these rows are part of (at `places`,
+    ascending): their CDFs as that block's `_rows_cdf` gives them (`DistinctCdfs`)."""
     rows, count = quantiles.shape
-    low = float(quantiles.min())
-    span = float(quantiles.max()) - low + 1.0 + float(np.abs(x).max(initial=0.0))
-    offset = np.arange(rows)[:, None] * span
+    if frame is None:
+        low = float(quantiles.min())
+        span = float(quantiles.max()) - low + 1.0 + float(np.abs(x).max(initial=0.0))
+        places = np.arange(rows)
+    else:
+        low, span, places = frame
+    offset = places[:, None] * span
     keys = (quantiles - low + offset).ravel()
     probes = (x[None, :] - low) + offset
     ordered = bool(np.isfinite(keys).all() and (keys[1:] >= keys[:-1]).all())
@@ -963,7 +1210,11 @@ def _search(keys: np.ndarray, probes: np.ndarray, x: np.ndarray, ordered: bool) 
 
 
 def mixture_quantiles(
-    quantiles: np.ndarray, weights: np.ndarray, probabilities: list[float], rounds: int = 3
+    quantiles: np.ndarray,
+    weights: np.ndarray,
+    probabilities: list[float],
+    rounds: int = 3,
+    repeats: RepeatedRows | None = None,
 ) -> list[float]:
     """Quantiles of the mixture of rows (weights ≥ 0), by narrowing a bracket per probability.
 
@@ -972,7 +1223,9 @@ def mixture_quantiles(
     it crosses p; the last round interpolates linearly in that cell.
     """
     keep = weights > 0
-    quantiles, weights = quantiles[keep], weights[keep]
+    if not keep.all():  # else the same rows, not copied (a fleet's are large)
+        quantiles, weights = quantiles[keep], weights[keep]
+        repeats = None  # those of all the rows
     if not len(weights):
         return [math.nan] * len(probabilities)
     if len(weights) == 1 or np.all(quantiles == quantiles[0]):
@@ -983,9 +1236,12 @@ def mixture_quantiles(
         brackets.append((float(quantiles[:, j - 1].min()), float(quantiles[:, j].max())))
     grid = np.linspace(0.0, 1.0, 64)
     found = [math.nan] * len(probabilities)
+    if repeats is None:
+        repeats = RepeatedRows.of(quantiles)
     for round_ in range(rounds):
         xs = np.concatenate([low + (high - low) * grid for low, high in brackets])
-        cdf = mixture_cdf(quantiles, weights, xs).reshape(len(brackets), grid.size)
+        cdf = _mixture_cdf(quantiles, weights, xs, MIXTURE_CHUNK, repeats)
+        cdf = cdf.reshape(len(brackets), grid.size)
         for b, p in enumerate(probabilities):
             low, high = brackets[b]
             points = low + (high - low) * grid

@@ -49,6 +49,7 @@ from .flows import Fanout, Model, Node, Repeat, SharedWait, compile_model, conta
 from .latency import (
     LEVELS,
     Moments,
+    RepeatedRows,
     interp_rows,
     lattice_distributions,
     mixture_cdf,
@@ -255,12 +256,40 @@ class EntryLatency:
         return float(self.timed_out.sum()) if self.timed_out is not None else 0.0
 
 
-def client_timeout(info: EntryLatency, timeout: float) -> EntryLatency:
+def client_timeout(
+    info: EntryLatency,
+    timeout: float,
+    memo: dict[tuple[int, float], tuple[np.ndarray, ...]] | None = None,
+) -> EntryLatency:
     """The entry point as its clients see it with a timeout: a request whose latency passes
     the timeout fails (status `timeout`); the servers keep working on it, as at the request
     level, so the queues are unchanged. The quantile rows and means become those of the
-    requests that succeed (the request level's latency KPIs are of successful requests)."""
-    rows = info.quantiles
+    requests that succeed (the request level's latency KPIs are of successful requests).
+    `memo` keeps the rows' part by the quantile array (the same object: copied entry points
+    share theirs, see `_entries`) and the timeout."""
+    if memo is None:
+        ok, kept, shrink = _timeout_rows(info.quantiles, timeout)
+    else:
+        key = (id(info.quantiles), timeout)
+        if key not in memo:  # the array kept with them: its id is not reused meanwhile
+            memo[key] = (*_timeout_rows(info.quantiles, timeout), info.quantiles)
+        ok, kept, shrink, _ = memo[key]
+    share = ok[info.rows]
+    return EntryLatency(
+        mean=info.mean * np.nan_to_num(shrink, nan=1.0)[info.rows],
+        sd=info.sd,
+        quantiles=kept,
+        rows=info.rows,
+        wait_mean=info.wait_mean,
+        p_wait=info.p_wait,
+        weights=info.weights * share,
+        timed_out=info.weights * (1 - share),
+    )
+
+
+def _timeout_rows(rows: np.ndarray, timeout: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per quantile row, under a client's timeout: the share of requests that succeed, the
+    quantile row of those, and how much the timeout cuts the row's mean (`client_timeout`)."""
     steps = np.diff(LEVELS)
     area = np.concatenate(
         [np.zeros((len(rows), 1)), np.cumsum(steps * (rows[:, 1:] + rows[:, :-1]) / 2, axis=1)],
@@ -278,17 +307,7 @@ def client_timeout(info: EntryLatency, timeout: float) -> EntryLatency:
     with np.errstate(divide="ignore", invalid="ignore"):
         # the moment layer's mean, scaled by how much the timeout cuts the row's own mean
         shrink = np.where(ok > 0, below / ok / (area[:, -1] / LEVELS[-1]), np.nan)
-    share = ok[info.rows]
-    return EntryLatency(
-        mean=info.mean * np.nan_to_num(shrink, nan=1.0)[info.rows],
-        sd=info.sd,
-        quantiles=kept,
-        rows=info.rows,
-        wait_mean=info.wait_mean,
-        p_wait=info.p_wait,
-        weights=info.weights * share,
-        timed_out=info.weights * (1 - share),
-    )
+    return ok, kept, shrink
 
 
 class AnalyticServices:
@@ -1133,6 +1152,8 @@ def _entries(
     # Asked once, not per entry point: it walks every service's handler (5 ms in a fleet).
     timeouts_modelled = _timeouts_modelled(scenario)
     entries: dict[str, EntryLatency] = {}
+    made: dict[tuple[object, ...], tuple[tuple[np.ndarray, ...], object]] = {}
+    timed: dict[tuple[int, float], tuple[np.ndarray, ...]] = {}
     for name, (mean, sd, weights, reps) in plans.items():
         wait_mean, p_wait = _first_wait(model, steps, moments, name)
         if not reps.size:
@@ -1140,43 +1161,65 @@ def _entries(
             rows = np.zeros(len(mean), int)
             entries[name] = EntryLatency(mean, sd, empty, rows, wait_mean, p_wait, weights)
             continue
-        shapes: list[np.ndarray] = []
-        ratios: list[tuple[float, float]] = []
-        for r in reps:
-            points, masses = distributions[name, int(r)]
-            q = quantile_function(points, masses)
-            mean_num = float(points @ masses)
-            sd_num = float(np.sqrt(max(((points - mean_num) ** 2) @ masses, 0.0)))
-            shapes.append((q - mean_num) / sd_num if sd_num > 0 else np.zeros_like(q))
-            ratios.append(
-                (mean_num / mean[r] if mean[r] > 0 else 1.0, sd_num / sd[r] if sd[r] > 0 else 1.0)
-            )
-        shape_rows, ratio_rows = np.array(shapes), np.array(ratios)
-        # A state's row is a function of its (mean, sd) alone: computed once per distinct
-        # pair (an autoscaled run has a state per step, and far fewer distinct pairs).
-        seen, inverse = _distinct_pairs(mean, sd)
-        state_mean, state_sd = mean[seen], sd[seen]
-        position = np.zeros(len(seen))
-        if len(reps) > 1:
-            position = np.interp(state_mean, mean[reps], np.arange(len(reps)))
-        low = np.floor(position).astype(int)
-        high = np.minimum(low + 1, len(reps) - 1)
-        weight = (position - low)[:, None]
-        z = shape_rows[low] * (1 - weight) + shape_rows[high] * weight
-        if contains_fanout(model.visits[name], model.visits):
-            ratio = ratio_rows[low] * (1 - weight) + ratio_rows[high] * weight
-            state_mean, state_sd = state_mean * ratio[:, 0], state_sd * ratio[:, 1]
-            mean, sd = state_mean[inverse], state_sd[inverse]
-        quantiles = np.maximum(state_mean[:, None] + state_sd[:, None] * z, 0.0)
-        top = float(np.abs(quantiles).max()) or 1.0
-        keys = np.round(quantiles / top * 1e9).astype(np.int64)
-        first, rows = _unique_rows(keys)
-        rows = rows[inverse]
-        entries[name] = EntryLatency(mean, sd, quantiles[first], rows, wait_mean, p_wait, weights)
+        fanout = contains_fanout(model.visits[name], model.visits)
+        # An entry point's rows are a function of its moments, representatives, their
+        # lattices (the same arrays for copied entry points: `lattice_distributions`) and
+        # whether it fans out: computed once for copies, the same arrays shared.
+        lattices = tuple(distributions[name, int(r)] for r in reps)
+        ids = tuple(id(masses) for _, masses in lattices)
+        key: tuple[object, ...] = (mean.tobytes(), sd.tobytes(), reps.tobytes(), fanout, ids)
+        if key not in made:  # the lattices kept with it: their ids are not reused meanwhile
+            made[key] = (_entry_rows(mean, sd, reps, lattices, fanout), lattices)
+        state_mean, state_sd, quantiles, rows = made[key][0]
+        if fanout:  # the lattices' (else the moments', this entry point's own arrays)
+            mean, sd = state_mean, state_sd
+        entries[name] = EntryLatency(mean, sd, quantiles, rows, wait_mean, p_wait, weights)
         timeout = scenario.traffic[name].timeout
         if timeout is not None and timeouts_modelled:
-            entries[name] = client_timeout(entries[name], timeout)
+            entries[name] = client_timeout(entries[name], timeout, timed)
     return entries
+
+
+def _entry_rows(
+    mean: np.ndarray,
+    sd: np.ndarray,
+    reps: np.ndarray,
+    lattices: tuple[tuple[np.ndarray, np.ndarray], ...],
+    fanout: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An entry point's mean and sd per state (the lattices' with a fan-out), its distinct
+    quantile rows and each state's row (see `_entries`)."""
+    shapes: list[np.ndarray] = []
+    ratios: list[tuple[float, float]] = []
+    for r, (points, masses) in zip(reps, lattices, strict=True):
+        q = quantile_function(points, masses)
+        mean_num = float(points @ masses)
+        sd_num = float(np.sqrt(max(((points - mean_num) ** 2) @ masses, 0.0)))
+        shapes.append((q - mean_num) / sd_num if sd_num > 0 else np.zeros_like(q))
+        ratios.append(
+            (mean_num / mean[r] if mean[r] > 0 else 1.0, sd_num / sd[r] if sd[r] > 0 else 1.0)
+        )
+    shape_rows, ratio_rows = np.array(shapes), np.array(ratios)
+    # A state's row is a function of its (mean, sd) alone: computed once per distinct
+    # pair (an autoscaled run has a state per step, and far fewer distinct pairs).
+    seen, inverse = _distinct_pairs(mean, sd)
+    state_mean, state_sd = mean[seen], sd[seen]
+    position = np.zeros(len(seen))
+    if len(reps) > 1:
+        position = np.interp(state_mean, mean[reps], np.arange(len(reps)))
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, len(reps) - 1)
+    weight = (position - low)[:, None]
+    z = shape_rows[low] * (1 - weight) + shape_rows[high] * weight
+    if fanout:
+        ratio = ratio_rows[low] * (1 - weight) + ratio_rows[high] * weight
+        state_mean, state_sd = state_mean * ratio[:, 0], state_sd * ratio[:, 1]
+        mean, sd = state_mean[inverse], state_sd[inverse]
+    quantiles = np.maximum(state_mean[:, None] + state_sd[:, None] * z, 0.0)
+    top = float(np.abs(quantiles).max()) or 1.0
+    keys = np.round(quantiles / top * 1e9).astype(np.int64)
+    first, rows = _unique_rows(keys)
+    return mean, sd, quantiles[first], rows[inverse]
 
 
 def _lattices(
@@ -1373,10 +1416,11 @@ def _summary(
     )
     quantiles = np.vstack([i.quantiles for i in infos]) if infos else np.zeros((0, LEVELS.size))
     weights = np.concatenate([i.row_weights for i in infos]) if infos else np.zeros(0)
-    found = mixture_quantiles(quantiles, weights, list(PERCENTILES.values()))
+    repeats = RepeatedRows.of(quantiles)  # a fleet's copied entry points' rows, found once
+    found = mixture_quantiles(quantiles, weights, list(PERCENTILES.values()), repeats=repeats)
     summary.update(dict(zip(PERCENTILES, found, strict=True)))
     failed = sum(info.failed for info in infos)
-    summary.update(_failure_kpis(scenario, quantiles, weights, failures, failed))
+    summary.update(_failure_kpis(scenario, quantiles, weights, failures, failed, repeats))
     summary.update(_station_summary(model, steps, moments, timeline, period))
     node_seconds = billing.node_seconds(scenario.warmup, scenario.horizon)
     summary.update(
@@ -1391,6 +1435,7 @@ def _failure_kpis(
     weights: np.ndarray,
     failures: bool,
     failed: float = 0.0,
+    repeats: RepeatedRows | None = None,
 ) -> dict[str, float]:
     """Requests fail here only by a client's timeout (`failed` of them, expected); with
     anything else that fails requests (retries, call timeouts, queue limits), NaN."""
@@ -1406,7 +1451,8 @@ def _failure_kpis(
     for cause in FAILURE_CAUSES:
         kpis[f"error_rate_{cause}"] = failed / finished if cause == "timeout" else 0.0
     if scenario.slo.latency is not None:
-        within = float(mixture_cdf(quantiles, weights, np.array([scenario.slo.latency]))[0])
+        at = np.array([scenario.slo.latency])
+        within = float(mixture_cdf(quantiles, weights, at, repeats=repeats)[0])
         kpis["slo_attainment"] = within * ok / finished
     kpis["attempts_mean"] = 1.0
     return kpis

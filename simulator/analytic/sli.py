@@ -508,23 +508,29 @@ class AnalyticSli:
         services = self.services
         states = len(services.timeline.state_arrivals)
         shares = np.zeros((states, len(services.model.entries)))
+        done: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # copied entry points share rows
         for e, info in enumerate(services.entry_latency().values()):
             rows = info.quantiles
-            if np.isfinite(self._slo_latency) and np.isfinite(rows).all():
-                if (rows[:, 1:] >= rows[:, :-1]).all():  # every row at once, the same floats
-                    at = np.full((len(rows), 1), self._slo_latency)
-                    within = interp_rows(at, rows, LEVELS)[:, 0]
-                else:
-                    within = np.array([np.interp(self._slo_latency, row, LEVELS) for row in rows])
-                slow = np.where(self._slo_latency >= rows[:, -1], 0.0, 1.0 - within)
-            else:
-                slow = np.zeros(len(rows))
+            if id(rows) not in done:
+                done[id(rows)] = (self._slow_rows(rows), rows)
+            slow = done[id(rows)][0]
             failed = np.zeros(states)
             if info.timed_out is not None:
                 sent = info.weights + info.timed_out
                 failed = np.divide(info.timed_out, sent, out=failed, where=sent > 0)
             shares[:, e] = failed + (1.0 - failed) * slow[info.rows]
         return shares
+
+    def _slow_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Per quantile row, the share of requests slower than the SLO latency."""
+        if not (np.isfinite(self._slo_latency) and np.isfinite(rows).all()):
+            return np.zeros(len(rows))
+        if (rows[:, 1:] >= rows[:, :-1]).all():  # every row at once, the same floats
+            at = np.full((len(rows), 1), self._slo_latency)
+            within = interp_rows(at, rows, LEVELS)[:, 0]
+        else:
+            within = np.array([np.interp(self._slo_latency, row, LEVELS) for row in rows])
+        return np.where(self._slo_latency >= rows[:, -1], 0.0, 1.0 - within)
 
     @staticmethod
     def _step(edges: np.ndarray, time: float) -> int:

@@ -870,9 +870,33 @@ def simulate_stations(
 def station_work(model: Model, arrivals: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The work (4 × steps × stations: rate and rates of its raw moments) and the batches'
     rates (steps × batches; None without batches) of entry arrival rates (steps × entries)."""
-    work = np.einsum("te,kes->kts", arrivals, model.loads)
+    work = _entry_sums(arrivals, model.loads)
     batches = arrivals @ model.batches_per_request if model.batches else None
     return work, batches
+
+
+def _entry_sums(arrivals: np.ndarray, loads: np.ndarray) -> np.ndarray:
+    """`np.einsum("te,kes->kts", arrivals, loads)`: each station's work summed over the
+    entry points. Where every station's work comes from one entry point at most (a fleet of
+    copies: each copy's services are called from its own entry point), each cell is that
+    one product, the same bits as the sum (its other terms are +0.0: rates and loads are
+    finite and not negative), without the einsum's work on all the zeros."""
+    nonzero = loads != 0
+    if (
+        not loads.size
+        or nonzero.sum(axis=1).max(initial=0) > 1
+        or not (np.isfinite(loads).all() and np.isfinite(arrivals).all())
+        or (loads < 0).any()
+        or (arrivals < 0).any()
+    ):
+        return np.einsum("te,kes->kts", arrivals, loads)
+    owner = nonzero.argmax(axis=1)  # k × stations: the one entry point (0: none, a 0 load)
+    values = np.take_along_axis(loads, owner[:, None, :], axis=1)[:, 0, :]
+    work = np.empty((loads.shape[0], arrivals.shape[0], loads.shape[2]))
+    for k in range(loads.shape[0]):
+        np.take(arrivals, owner[k], axis=1, out=work[k])
+        np.multiply(work[k], values[k], out=work[k])
+    return work
 
 
 def simulate_rows(
