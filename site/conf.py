@@ -3,7 +3,8 @@
 Sources: this folder's pages (index, api, presenters' gallery) and the sources `prepare.py`
 lays out on every build: docs/ (a copy of the repository's docs), notebooks/ (the course, at
 the site's sizes) and gallery/ (every shipped scenario's charts). MyST-NB executes the
-notebooks, caching each by its code in `_build/.jupyter_cache`.
+notebooks, caching each by its code in `_build/.jupyter_cache` (where the notebooks' test,
+tests/interface/test_notebooks.py, also puts its runs of the same pages).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ suppress_warnings = ["myst.header", "misc.highlighting_failure"]
 # The course: executed at the site's sizes, cached by each notebook's code so that a prose
 # edit re-executes nothing; a failing cell fails the build.
 nb_execution_mode = os.environ.get("SITE_EXECUTE", "cache")
-nb_execution_cache_path = str(SITE / "_build" / ".jupyter_cache")
+nb_execution_cache_path = str(prepare.JUPYTER_CACHE)
 nb_execution_timeout = 600
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True

@@ -2,14 +2,16 @@
 
 `conf.py` calls `prepare()` on every build. It copies `docs/*.md` (and their images) into
 `site/docs/`, the course notebooks into `site/notebooks/` with the site's run sizes injected
-below each notebook's `parameters` cell (as papermill does for the tests), and draws the
+below each notebook's `parameters` cell (the pages the notebooks' test executes), and draws the
 gallery of every shipped scenario's charts into `site/gallery/`, and the presenters' page's
 charts into `site/gallery/presenters/` (by running the commands the page shows). A file is
 rewritten only
 when its content changes, so Sphinx re-reads only what changed; the notebooks' execution is
-cached by MyST-NB (keyed on their code, so a prose edit re-executes nothing) and the gallery
-by a digest of the package's code and the scenarios, so a rebuild after a prose edit takes
-seconds. The generated folders are listed in `.gitignore`.
+cached by MyST-NB (keyed on their code, so a prose edit re-executes nothing; the notebooks'
+test puts its runs of these same pages there, `keep_executed`, so that `make test` executes
+the course once) and the gallery by a digest of the package's code and the scenarios, so a
+rebuild after a prose edit takes seconds. The gallery draws PNGs only (the page shows
+them; its commands write SVGs too). The generated folders are listed in `.gitignore`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import shlex
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 SITE = Path(__file__).resolve().parent
 ROOT = SITE.parent
@@ -164,12 +167,17 @@ def site_notebook(notebook: dict) -> dict:
     return notebook
 
 
+def site_notebook_text(source: Path) -> str:
+    """The site's page of a course notebook (`site_notebook`), as `prepare` writes it."""
+    notebook = site_notebook(json.loads(source.read_text(encoding="utf-8")))
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
 def prepare_notebooks() -> None:
     target = SITE / "notebooks"
     sources = sorted((ROOT / "notebooks").glob("*.ipynb"))
     for source in sources:
-        notebook = site_notebook(json.loads(source.read_text(encoding="utf-8")))
-        _write(target / source.name, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+        _write(target / source.name, site_notebook_text(source))
     readme = (ROOT / "notebooks" / "README.md").read_text(encoding="utf-8")
     _write(target / "README.md", _outside_links(readme, ("../docs/",)) + COURSE_TOC)
     for stale in target.glob("*.ipynb"):
@@ -179,6 +187,56 @@ def prepare_notebooks() -> None:
     link = SITE / "scenarios"
     if not link.exists():
         link.symlink_to(Path("..") / "scenarios", target_is_directory=True)
+
+
+JUPYTER_CACHE = SITE / "_build" / ".jupyter_cache"
+"""MyST-NB's execution cache (`nb_execution_cache_path` in conf.py)."""
+
+BUILD_LOCK = SITE / "_build" / ".build-lock"
+"""Held while the site builds (`make site`, the site's test), so two never write at once."""
+
+
+def keep_executed(source: Path, executed: Any, seconds: float | None = None) -> bool:
+    """Put a course notebook executed elsewhere at the site's sizes into MyST-NB's cache, as
+    MyST-NB keeps a notebook it executed itself: the site's page of `source`
+    (`site_notebook_text`) with the outputs of `executed` (an nbformat notebook, run from the
+    same page's code), so that the next build shows them instead of executing the notebook
+    again. The notebooks' test (tests/interface/test_notebooks.py) executes each page this
+    way before the site's test builds. False, keeping nothing, while a build holds the lock
+    (it executes what it needs itself)."""
+    import fcntl
+
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    page = nbformat.reads(site_notebook_text(source), as_version=4)
+    code = [cell for cell in page.cells if cell.cell_type == "code"]
+    ran = [cell for cell in executed.cells if cell.cell_type == "code"]
+    if [cell.source for cell in code] != [cell.source for cell in ran]:
+        raise ValueError(f"{source.name}: the executed notebook is not the site's page")
+    for cell, done in zip(code, ran, strict=True):
+        cell.outputs = done.outputs
+        cell.execution_count = done.execution_count
+    for key in ("kernelspec", "language_info"):
+        if key in executed.metadata:
+            page.metadata[key] = executed.metadata[key]
+    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(BUILD_LOCK, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        get_cache(str(JUPYTER_CACHE)).cache_notebook_bundle(
+            CacheBundleIn(
+                page,
+                str(SITE / "notebooks" / source.name),
+                data={"execution_seconds": seconds},
+            ),
+            check_validity=False,
+            overwrite=True,
+        )
+    return True
 
 
 def gallery_horizon(name: str) -> str | None:
@@ -248,13 +306,11 @@ def prepare_gallery(log: bool = True) -> None:
         try:
             scenario = load_scenario(path, overrides=overrides)
             result = run(scenario, seed=GALLERY_SEED)
-            written = save_run_charts(result, charts_dir)
+            written = save_run_charts(result, charts_dir, svg=False)  # the page shows PNGs
         except ScenarioError as error:
             # A preset meant to be extended, not run: listed, with why it has no charts.
             entries.append((name, scenario_description(path), horizon, [], str(error)))
             continue
-        for svg in charts_dir.glob("*.svg"):
-            svg.unlink()  # the page shows the PNGs; the command writes both
         pngs = sorted(p.name for p in written if p.suffix == ".png")
         entries.append((name, scenario.description, horizon, pngs, ""))
         if log:

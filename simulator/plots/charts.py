@@ -8,6 +8,7 @@ opens a window, and a notebook still shows a returned figure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,13 +19,16 @@ from .theme import save_figure, slide_theme
 from .utilisation import utilisation_over_time
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ..results import Result
 
 __all__ = ["latency_cdf", "save_run_charts", "utilisation_over_time"]
 
 
-def save_run_charts(result: Result, directory: Path | str) -> list[Path]:
-    """Write the charts of a run into `directory` (PNG and SVG each): with services,
+def save_run_charts(result: Result, directory: Path | str, svg: bool = True) -> list[Path]:
+    """Write the charts of a run into `directory` (PNG and SVG each, or with `svg=False` the
+    PNGs alone, as the website's gallery shows them): with services,
     latency-cdf, latency-over-time and utilisation, and call-graph when services call each
     other; with the scheduling model, cluster-heatmap and failure-timeline; with endpoint
     changes, discovery-convergence and stale-errors; with a leaked credential, blast-radius;
@@ -34,19 +38,23 @@ def save_run_charts(result: Result, directory: Path | str) -> list[Path]:
     from .timeline import latency_over_time
 
     directory = Path(directory)
+
+    def save(fig: Figure, name: str) -> list[Path]:
+        return save_figure(fig, directory / name, svg=svg)
+
     written: list[Path] = []
     scenario = result.scenario
     with slide_theme():
         if scenario.services or not (has_scheduling(result) or has_delivery(result)):
-            written += save_figure(latency_cdf(result), directory / "latency-cdf")
-            written += save_figure(latency_over_time(result), directory / "latency-over-time")
-            written += save_figure(utilisation_over_time(result), directory / "utilisation")
+            written += save(latency_cdf(result), "latency-cdf")
+            written += save(latency_over_time(result), "latency-over-time")
+            written += save(utilisation_over_time(result), "utilisation")
         calls = any(service.calls() for service in scenario.services.values())
         if calls and len(scenario.services) <= 60:  # a thousand nodes is no picture
-            written += save_figure(call_graph_chart(result), directory / "call-graph")
+            written += save(call_graph_chart(result), "call-graph")
         if has_scheduling(result):
-            written += save_figure(cluster_heatmap(result), directory / "cluster-heatmap")
-            written += save_figure(failure_timeline(result), directory / "failure-timeline")
+            written += save(cluster_heatmap(result), "cluster-heatmap")
+            written += save(failure_timeline(result), "failure-timeline")
         if has_delivery(result):
             from .delivery import (
                 cumulative_flow,
@@ -57,19 +65,19 @@ def save_run_charts(result: Result, directory: Path | str) -> list[Path]:
             )
 
             name = {scenario.name: result}
-            written += save_figure(cumulative_flow(result), directory / "cumulative-flow")
-            written += save_figure(lead_time_distribution(name), directory / "lead-time")
-            written += save_figure(operator_time(name), directory / "operator-time")
+            written += save(cumulative_flow(result), "cumulative-flow")
+            written += save(lead_time_distribution(name), "lead-time")
+            written += save(operator_time(name), "operator-time")
             if not result.tables["lead_time_breakdown"].empty:
-                written += save_figure(value_stream(name), directory / "value-stream")
+                written += save(value_stream(name), "value-stream")
             if not result.tables["incident_timeline"].empty:
                 chart = incident_timeline_chart(result)
-                written += save_figure(chart, directory / "incident-timeline")
-        written += _discovery_charts(result, directory)
+                written += save(chart, "incident-timeline")
+        written += _discovery_charts(result, save)
     return written
 
 
-def _discovery_charts(result: Result, directory: Path) -> list[Path]:
+def _discovery_charts(result: Result, save: Callable[[Figure, str], list[Path]]) -> list[Path]:
     """discovery-convergence and stale-errors with endpoint changes; blast-radius with a leak."""
     from .discovery import (
         blast_radius_chart,
@@ -81,9 +89,9 @@ def _discovery_charts(result: Result, directory: Path) -> list[Path]:
 
     written: list[Path] = []
     if has_discovery(result):
-        written += save_figure(convergence_curves(result), directory / "discovery-convergence")
+        written += save(convergence_curves(result), "discovery-convergence")
         if result.scenario.services:
-            written += save_figure(stale_errors_over_time(result), directory / "stale-errors")
+            written += save(stale_errors_over_time(result), "stale-errors")
     if has_leaks(result):
-        written += save_figure(blast_radius_chart(result), directory / "blast-radius")
+        written += save(blast_radius_chart(result), "blast-radius")
     return written

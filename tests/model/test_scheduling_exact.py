@@ -252,19 +252,42 @@ def test_a_return_that_does_not_match_the_unlocks_is_written_node_by_node():
     assert cells[0].finish(3.0).tolist() == cells[1].finish(3.0).tolist()
 
 
-@pytest.mark.parametrize("carry", [0, 1, 5, 64, 10**6])
+MOST_NODES = 80
+"""The largest cell the next test draws."""
+
+ALWAYS = MOST_NODES**2
+"""A budget of steps `_carry` never runs out of on such a cell when it has room for every
+task: each node's left-over tasks find their room within one turn round the cell, and at
+most every node has left-over tasks. Without room for every task it spends any budget, and
+leaves them to the waves (so a larger one, such as a million, only takes longer: at these
+sizes most draws have more tasks than room, each then spending all of it)."""
+
+
+@pytest.mark.parametrize("carry", [0, 1, 5, 64, ALWAYS])
 @settings(max_examples=300, deadline=None)
 @given(
-    slots=st.lists(st.integers(0, 3), min_size=1, max_size=80).map(np.array),
+    slots=st.lists(st.integers(0, 3), min_size=1, max_size=MOST_NODES).map(np.array),
     count=st.integers(0, 200),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_left_over_tasks_moved_on_one_by_one_count_as_the_scan(carry, slots, count, seed):
-    # a budget of 0 steps always leaves it to the waves; a large one always scans one by one
+    # a budget of 0 steps always leaves it to the waves; ALWAYS, whenever every task has
+    # room, scans one by one (checked: `_carry` gives up only on a cell without that room)
     draws = np.random.default_rng(seed).random(max(count, 1))
+    carried: list[bool] = []
+    scan = placement._carry
+
+    def spy(*args):
+        done = scan(*args)
+        carried.append(done is not None)
+        return done
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(placement, "CARRY", carry)
+        patch.setattr(placement, "_carry", spy)
         unique, counts = random_first_fit_claims(slots, count, draws)
+    if carry == ALWAYS and count <= slots.sum():
+        assert all(carried), "with room for every task, `_carry` gave up within ALWAYS steps"
     placed = np.array(_one_by_one(slots, count, draws), dtype=np.int64)
     expected = np.unique(placed, return_counts=True)
     assert (unique.tolist(), counts.tolist()) == (expected[0].tolist(), expected[1].tolist())

@@ -1,7 +1,9 @@
 """The website, built as `make site` builds it and read in a real browser.
 
 The build runs Sphinx on `site/` (the notebooks execute at the site's small sizes, reusing
-MyST-NB's cache in site/_build/.jupyter_cache, so a second run re-executes nothing); a local
+MyST-NB's cache in site/_build/.jupyter_cache, so a second run re-executes nothing; in a
+whole run the notebooks' test, tests/interface/test_notebooks.py, has just executed every
+page but the first into that cache, in this xdist group, so the course runs once); a local
 http.server serves the result; headless Chromium (Debian's `chromium`, driven by Playwright)
 loads every page and checks that it renders, that every image loads, that every link inside
 the site leads to a page and anchor that exist, that no page loads anything from outside the
