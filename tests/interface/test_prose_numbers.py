@@ -34,8 +34,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "9": "16:9, the slide format of simulator.plots.save_figure",
     },
     "01": {
-        "59": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "66": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "49": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "56": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "2013": "Dean & Barroso, 'The Tail at Scale', Communications of the ACM, 2013",
     },
     "02": {
@@ -49,7 +49,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "2.7": "e ≈ 2.7, a mathematical constant",
     },
     "03": {
-        "67": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "58": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "77": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "2013": "Schwarzkopf et al., Omega, EuroSys 2013",
         "2011": "Ghodsi et al., DRF, NSDI 2011",
     },
@@ -57,9 +58,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "34": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
     },
     "07": {
-        "72": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "40": "its growth sweep's share of that time, measured (cell 0; re-measure on change)",
-        "17": "the eras' runs' share of that time, measured (cell 0; re-measure on change)",
+        "49": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "55": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "6": "the number of section 6 in the notebook's table of its sections",
     },
     "09": {
