@@ -82,15 +82,23 @@ docs: $(VENV)/.installed-dev
 validation-figures: $(VENV)/.installed
 	MPLBACKEND=Agg $(BIN)/python docs/validation_figures.py
 
+# Each benchmark prints its own tables and appends its headline figures to BENCH_RESULTS;
+# benchmarks/targets.py prints them last, one row per target (a benchmark that fails leaves
+# its rows "not measured", and the others still run: the "-").
+bench: export BENCH_RESULTS := $(abspath $(DEMO_OUT)/bench-results.jsonl)
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_mmc.py
-	$(BIN)/python benchmarks/bench_chain.py
-	$(BIN)/python benchmarks/bench_omega.py
-	$(BIN)/python benchmarks/bench_sweep.py
-	$(BIN)/python benchmarks/bench_analytic.py
-	$(BIN)/python benchmarks/bench_analytic.py --fleet --repeats 1
-	$(BIN)/python benchmarks/bench_one_world.py
-	$(BIN)/python benchmarks/bench_notebooks.py
+	@mkdir -p $(DEMO_OUT) && rm -f "$$BENCH_RESULTS"
+	-$(BIN)/python benchmarks/bench_startup.py
+	-$(BIN)/python benchmarks/bench_mmc.py
+	-$(BIN)/python benchmarks/bench_chain.py
+	-$(BIN)/python benchmarks/bench_omega.py
+	-$(BIN)/python benchmarks/bench_sweep.py
+	-$(BIN)/python benchmarks/bench_analytic.py
+	-$(BIN)/python benchmarks/bench_analytic.py --fleet --repeats 1
+	-$(BIN)/python benchmarks/bench_one_world.py
+	-$(BIN)/python benchmarks/bench_notebooks.py
+	@echo
+	@$(BIN)/python benchmarks/targets.py "$$BENCH_RESULTS"
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache site/_build

@@ -19,17 +19,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
 HEAVY = ("matplotlib", "pandas", "scipy")
 
 
-def once(checkout: Path, folder: str) -> tuple[float, float, float, list[str]]:
-    """Wall s, CPU s, import s and the heavy libraries imported by one `chart --list`, run
-    in an empty `folder` (`-m` puts the working folder first on the path)."""
+def once(
+    checkout: Path, folder: str, arguments: Sequence[str] = ("chart", "--list")
+) -> tuple[float, float, float, list[str]]:
+    """Wall s, CPU s, import s and the heavy libraries imported by one `sresim ARGUMENTS`
+    (`chart --list`), run in an empty `folder` (`-m` puts the working folder first on the
+    path)."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    command = [sys.executable, "-X", "importtime", "-m", "simulator", "chart", "--list"]
+    command = [sys.executable, "-X", "importtime", "-m", "simulator", *arguments]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=folder, capture_output=True, text=True, check=True)

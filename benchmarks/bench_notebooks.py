@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import papermill
+from targets import record
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -57,11 +58,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for path in paths:
             before = os.getloadavg()[0]
-            wall = run(path, Path(scratch))
+            try:
+                wall = run(path, Path(scratch))
+            except papermill.PapermillExecutionError as error:
+                print(f"{path.stem:<40}  FAILED: {error.ename}: {error.evalue}", flush=True)
+                record(f"notebook.{path.stem}", None, f"failed: {error.ename}")
+                continue
             load = f"{before:.1f}-{os.getloadavg()[0]:.1f}"
             verdict = "met" if wall <= TARGET_S else "NOT met"
             met += wall <= TARGET_S
             print(f"{path.stem:<40}{wall:>8.1f}{load:>11}  {verdict}", flush=True)
+            record(f"notebook.{path.stem}", wall, f"load {load} over the run")
     print(f"{met} of {len(paths)} notebooks within {TARGET_S:.0f} s")
     return 0
 

@@ -40,6 +40,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from targets import record
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "scenarios/omega/example.yaml"
 ARCHITECTURES = ("monolithic-single-path", "monolithic-multi-path", "two-level", "shared-state")
@@ -65,6 +67,12 @@ WORKLOADS: dict[str, tuple[list[str], float]] = {
         for n in (1, 2, 4)
     },
 }
+
+KEYS = {
+    **{f"example, {a}": f"omega.example.{a}" for a in ARCHITECTURES},
+    **{f"16× batch, shared-state, {n} batch sched.": f"omega.x16.{n}" for n in (1, 2, 4)},
+}
+"""The workloads whose figures go to benchmarks/targets.py's table."""
 
 CHILD = """
 import hashlib, json, sys, time
@@ -194,6 +202,9 @@ def main() -> None:
             same = "-   "
         line = f"{name:<42}{compared}{wall:>8.2f}  {same}  {verdict} (≤ {target:g} s)"
         print(f"{line:<100}{os.getloadavg()[0]:.1f}", flush=True)
+        if name in KEYS:
+            note = f"median of {args.repeats}, wall {wall:.2f} s"
+            record(KEYS[name], this, note + ("" if same != "NO  " else "; NOT the same numbers"))
     print("same: the summary and every table hash equal on both sides (and across repeats)")
 
 

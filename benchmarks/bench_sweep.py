@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from targets import record
 
 import simulator
 from simulator.experiments.sweep import prepare
@@ -130,6 +131,12 @@ def main() -> None:
     if dask_note:
         print(dask_note)
     best = max(r[2] for r in rows[1:])
+    runs = f"{plan.runs} runs × {args.horizon}, {args.jobs} workers"
+    for key, row in zip(("sweep.local", "sweep.dask"), rows[1:], strict=False):
+        same = "" if row[4] == "yes" else "; NOT the serial numbers"
+        record(key, row[2] if row[4] == "yes" else None, f"{runs}{same}")
+    if len(rows) < 3:
+        record("sweep.dask", None, dask_note or "--no-dask")
     verdict = "met" if best >= TARGET else "not met"
     print(f"target: speed-up ≥ {TARGET} on {args.jobs} workers: {verdict} (best {best:.2f})")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")

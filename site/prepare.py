@@ -382,8 +382,12 @@ def presenter_arguments(command: str, image: Path) -> list[str]:
 def prepare_presenters(log: bool = True) -> None:
     """Draw each chart of the presenters' page by running the command its caption shows (the
     file it writes replaced by the page's image): what the page shows is what the command
-    makes. Cached like the gallery, by the code, the scenarios and the commands."""
+    makes. The commands run in one `eras.shared_runs` block, so two era charts of the same
+    runs (the comparison and the lead times, both three weeks) share one set of them, with
+    the same images as when each command runs alone. Cached like the gallery, by the code,
+    the scenarios and the commands."""
     from simulator.cli import main
+    from simulator.experiments.eras import shared_runs
 
     charts = presenter_charts(PRESENTERS.read_text(encoding="utf-8"))
     folder = SITE / "gallery" / "presenters"
@@ -396,12 +400,14 @@ def prepare_presenters(log: bool = True) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     started = time.perf_counter()
-    for image, command in zip(images, (command for _, command in charts), strict=True):
-        status = main(presenter_arguments(command, image))
-        if status != 0:
-            raise RuntimeError(f"the presenters' page shows a command that fails: {command}")
-        if log:
-            print(f"presenters: {image.name} ({time.perf_counter() - started:.0f} s)", flush=True)
+    with shared_runs():  # the era charts that need the same runs share one set of them
+        for image, command in zip(images, (command for _, command in charts), strict=True):
+            status = main(presenter_arguments(command, image))
+            if status != 0:
+                raise RuntimeError(f"the presenters' page shows a command that fails: {command}")
+            if log:
+                seconds = time.perf_counter() - started
+                print(f"presenters: {image.name} ({seconds:.0f} s)", flush=True)
     stamp.write_text(digest)
 
 

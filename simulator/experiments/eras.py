@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from ..scenario.files import SHIPPED
 from ..scenario.loader import load_scenario
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, HOUR
-from .executor import RunTask, execute
+from .executor import RunTask, execute, run_key
 from .growth import (
     ONE_WORLD_HORIZON,
     TICKS_PER_SERVICE,
@@ -149,14 +150,42 @@ def run_eras_at(
         for era in ERAS:
             scenario = load_scenario(directory / f"{era}.yaml", common)
             tasks.append(RunTask(scenario, seed, keep=True))
-    order = sorted(range(len(tasks)), key=lambda i: -_weight(tasks[i].scenario))
-    execution = execute([tasks[i] for i in order], run_task, jobs=jobs, label="eras")
-    by_task = {i: _kept(execution.outcomes[rank].result) for rank, i in enumerate(order)}
+    shared = _SHARED[-1] if _SHARED else None
+    keys = [run_key(task) for task in tasks] if shared is not None else []
+    by_task = {i: shared[k] for i, k in enumerate(keys) if shared is not None and k in shared}
+    todo = [i for i in range(len(tasks)) if i not in by_task]
+    order = sorted(todo, key=lambda i: -_weight(tasks[i].scenario))
+    if order:
+        execution = execute([tasks[i] for i in order], run_task, jobs=jobs, label="eras")
+        for rank, i in enumerate(order):
+            by_task[i] = _kept(execution.outcomes[rank].result)
+            if shared is not None:
+                shared[keys[i]] = by_task[i]
     results = [by_task[i] for i in range(len(tasks))]
     return [
         dict(zip(ERAS, results[k * len(ERAS) : (k + 1) * len(ERAS)], strict=True))
         for k in range(len(sizes))
     ]
+
+
+_SHARED: list[dict[str, Result]] = []
+"""The runs kept by the innermost open `shared_runs` block, by `run_key`."""
+
+
+@contextmanager
+def shared_runs() -> Iterator[None]:
+    """Within the block, `run_eras` and `run_eras_at` keep each era run's Result and hand it
+    to a later call that asks for the same run (the same scenario, every setting and the
+    data it reads, the same seed and package version: the run store's key,
+    `executor.run_key`) instead of running it again. Runs are reproducible bit for bit, so
+    the numbers are those of a fresh run; the Result is the same object, which callers read
+    and do not change. The site's build draws the presenters' page's era comparison and
+    lead-time charts (`sresim chart --eras ...`, the same three runs) inside one block."""
+    _SHARED.append({})
+    try:
+        yield
+    finally:
+        _SHARED.pop()
 
 
 def _weight(scenario: Scenario) -> float:

@@ -95,6 +95,18 @@ Work = Callable[[RunTask], RunOutcome]
 # ---------------------------------------------------------------------------- the store
 
 
+def run_key(task: RunTask) -> str:
+    """A run's identity: the scenario's content (every setting, and the data read from
+    files such as replayed rates), the seed and the package version. The store's key, and
+    the era runs' when they are shared (`eras.shared_runs`)."""
+    digest = hashlib.sha256()
+    digest.update(f"sre-sandbox {__version__}\nseed {task.seed}\n".encode())
+    digest.update(task.scenario.model_dump_json().encode())
+    for name, value in _private_state(task.scenario):
+        digest.update(f"\n{name}={value!r}".encode())
+    return digest.hexdigest()[:40]
+
+
 class Store:
     """Finished runs on disk, one JSON file of KPIs (and one Parquet file per table asked
     for) per run, keyed by a hash of the resolved scenario, the seed and the package
@@ -106,14 +118,8 @@ class Store:
         self.directory = Path(directory)
 
     def key(self, task: RunTask) -> str:
-        """The run's identity: the scenario's content (every setting, and the data read
-        from files such as replayed rates), the seed and the package version."""
-        digest = hashlib.sha256()
-        digest.update(f"sre-sandbox {__version__}\nseed {task.seed}\n".encode())
-        digest.update(task.scenario.model_dump_json().encode())
-        for name, value in _private_state(task.scenario):
-            digest.update(f"\n{name}={value!r}".encode())
-        return digest.hexdigest()[:40]
+        """The run's identity (`run_key`)."""
+        return run_key(task)
 
     def _path(self, key: str, suffix: str) -> Path:
         return self.directory / key[:2] / f"{key}{suffix}"
