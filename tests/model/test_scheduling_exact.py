@@ -1,7 +1,8 @@
 """The scheduler model's shortcuts give the numbers of the computations they replace, bit for
 bit: the minimum taken before flooring in `fit_slots`, claim sums without a pass, random
 first-fit's draws scaled without a wrap, placement draws taken in blocks, the two-level
-offer of everything kept as a blanket rather than written into `locked` node by node,
+offer of everything kept as a blanket rather than written into `locked` node by node (and
+sharing the free arrays, their sums kept exactly from one offer to the next),
 slots of an offer updated when next read, integers truncated before the cap in `fit_slots`,
 random first-fit's left-over tasks moved on one by one (`_carry`) rather than in waves, and
 the compiled kernels (`kernels`) against the numpy computations they replace."""
@@ -132,10 +133,16 @@ def _cell(n: int, overhead: float = 0.0) -> CellState:
     )
 
 
-def _drive(cell: CellState, seed: int, blanket: bool) -> list[object]:
+def _drive(
+    cell: CellState, seed: int, blanket: bool, shared: list[bool] | None = None
+) -> list[object]:
     """Random claims, ends, failures and two-level offers with decisions on them; an offer
     goes through `offer_all`/`return_offer` (blanket) or is written into `locked` node by
-    node as before (`lock`). What every step leaves is recorded."""
+    node as before (`lock`). What every step leaves is recorded. `shared`: the blanket
+    offers may share the cell's free arrays (`CellState.share_offers`), as the allocator
+    lets them, with their takes recorded and copies made before a take off the grid; whether
+    each offer did is appended there."""
+    cell.share_offers = shared is not None
     rng = np.random.default_rng(seed)
     n = cell.n
     shape = (1.0, 2.0) if seed % 2 else (0.3, 0.7)
@@ -172,12 +179,17 @@ def _drive(cell: CellState, seed: int, blanket: bool) -> list[object]:
                     continue
                 cell.lock(now, cpu, mem, cpu_sum=cpu_sum)
             seen.append((cpu_sum, mem_sum))
-            taken = []
+            taken, sharing = cell.offer_takes(cpu) if blanket else ([], False)
+            if shared is not None:
+                shared.append(sharing)
             slots = cell.slots(cpu, mem, *shape, False)
             for _ in range(int(rng.integers(0, 3))):  # decisions take from the offer
                 nodes, counts = claims(np.flatnonzero(slots > 0)[:3])
                 if not len(nodes):
                     break
+                if sharing and cell.claim_sums(int(counts.sum()), *shape) is None:
+                    cpu, mem = cell.unshare_offer()  # off the grid: on copies from here on
+                    sharing = False
                 dcpu, dmem = cell.deltas(nodes, counts, *shape)
                 cpu[nodes] -= dcpu
                 mem[nodes] -= dmem
@@ -209,6 +221,20 @@ def _drive(cell: CellState, seed: int, blanket: bool) -> list[object]:
 @pytest.mark.parametrize("seed", range(8))
 def test_an_offer_of_everything_as_a_blanket_leaves_what_locking_node_by_node_does(seed):
     assert _drive(_cell(40), seed, blanket=True) == _drive(_cell(40), seed, blanket=False)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_an_offer_sharing_the_free_arrays_leaves_what_locking_node_by_node_does(seed):
+    """Shared offers (the free resources' arrays themselves, their sums kept exactly from
+    one offer to the next, the lock-time values rebuilt from the takes when read while
+    out): claims of (1, 2) stay on the grid, claims of (0.3, 0.7) leave it, so that an
+    offer made on the grid is copied before its first take, and later ones are not shared."""
+    shared: list[bool] = []
+    got = _drive(_cell(40), seed, blanket=True, shared=shared)
+    assert got == _drive(_cell(40), seed, blanket=False)
+    assert any(shared)  # on the grid at least at first
+    if seed % 2 == 0:
+        assert not all(shared)  # off the grid after the first claims
 
 
 def test_a_blanket_offer_is_written_into_locked_when_read_while_out():
@@ -596,3 +622,109 @@ def test_compiled_decision_on_an_offer_is_place_deltas_and_take(overheads):
         assert got[4] == int(counts.sum())
         assert _bits(offer_cpu) == _bits(expected_cpu) and _bits(offer_mem) == _bits(expected_mem)
         assert not scratch.any()
+
+
+def _on_grid_values(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Multiples of 2^-10 in [0, 2^20): whole numbers, quarters and finer, and zeros."""
+    return rng.integers(0, 1 << 12, n) / rng.choice([1.0, 4.0, 1024.0], n)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_exact_sums_tell_the_grid_and_give_numpys_sums(seed):
+    """`exact_sums`: true for values on the 2^-10 grid in [+0, 2^20), with numpy's pairwise
+    sums (the exact sums then) and `np.maximum(free, 0.0)` equal to `free`; false for a
+    single value below zero, −0, NaN, infinite, 2^20 or more, or off the grid."""
+    rng = np.random.default_rng(seed)
+    for n in [0, 1, 7, 8, 129, 1000, 10_000, *rng.integers(0, 20_000, 4).tolist()]:
+        free_cpu, free_mem = _on_grid_values(rng, n), _on_grid_values(rng, n)
+        exact, cpu_sum, mem_sum = kernels.exact_sums(free_cpu, free_mem)
+        assert exact
+        assert _bits(cpu_sum) == _bits(np.add.reduce(free_cpu))
+        assert _bits(mem_sum) == _bits(np.add.reduce(free_mem))
+        assert cpu_sum == math.fsum(free_cpu.tolist())  # exact
+        clipped = kernels.clipped_sums(free_cpu, free_mem)
+        assert _bits(clipped[0]) == _bits(free_cpu) and _bits(clipped[1]) == _bits(free_mem)
+        if not n:
+            continue
+        at = int(rng.integers(0, n))
+        for bad in (-1.0, -0.0, -5e-324, np.nan, np.inf, 1048576.0, 0.1, 1.0 + 2.0**-11):
+            for which in (0, 1):
+                arrays = [free_cpu.copy(), free_mem.copy()]
+                arrays[which][at] = bad
+                assert not kernels.exact_sums(*arrays)[0], (bad, which)
+    assert kernels.exact_sums(np.array([1048575.0 + 1023 / 1024]), np.array([0.0]))[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 60), st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
+def test_compiled_refresh_keeping_exact_sums_is_refresh_one_and_the_sums_changes(
+    n, seed, check_up, density_limited
+):
+    """`refresh_one_exact`: what `refresh_one` writes (free resources and slots, nothing
+    locked), node by node, and, with values on the grid, how much the sums of the free
+    resources changed (repeated nodes once); off the grid, false."""
+    rng = np.random.default_rng(seed)
+    cap_cpu, cap_mem = rng.choice([4.0, 8.0], n), rng.choice([16.0, 32.0], n)
+    grid = rng.integers(0, 2) == 1
+    unit = 1.0 if grid else 0.3
+    used_cpu = np.minimum(rng.integers(0, 9, n) * unit, cap_cpu)
+    used_mem = np.minimum(rng.integers(0, 33, n) * unit, cap_mem)
+    up = rng.random(n) < 0.8
+    density = np.where(rng.random(n) < 0.5, rng.integers(1, 6, n), 1 << 30).astype(np.int64)
+    instances = rng.integers(0, 4, n).astype(np.int64)
+    nodes = rng.integers(0, n, int(rng.integers(0, 2 * n + 1))).astype(np.int64)
+    old_cpu, old_mem = _on_grid_values(rng, n), _on_grid_values(rng, n)
+    cpu, mem = (1.0, 2.0) if grid else (0.7, 1.3)
+    need_cpu, need_mem = np.full(n, cpu), np.full(n, mem)
+    expected = [old_cpu.copy(), old_mem.copy(), rng.integers(0, 5, n).astype(np.int64)]
+    got = [a.copy() for a in expected]
+    kernels.refresh_one(
+        nodes, cap_cpu, cap_mem, used_cpu, used_mem, used_cpu, used_mem, False, up, check_up,
+        expected[0], expected[1], need_cpu, need_mem, density, instances, density_limited,
+        expected[2],
+    )  # fmt: skip
+    for same_need in (False, True):
+        written = [a.copy() for a in got]
+        exact, dcpu, dmem = kernels.refresh_one_exact(
+            nodes, cap_cpu, cap_mem, used_cpu, used_mem, up, check_up, written[0],
+            written[1], need_cpu, need_mem, density, instances, density_limited, written[2],
+            same_need,
+        )  # fmt: skip
+        assert [_bits(a) for a in written[:2]] == [_bits(a) for a in expected[:2]]
+        assert written[2].tolist() == expected[2].tolist()
+        changed = np.unique(nodes)
+        on_grid = (
+            grid
+            or not len(changed)
+            or bool(
+                np.all(expected[0][changed] * 1024 % 1 == 0)
+                and np.all(expected[1][changed] * 1024 % 1 == 0)
+            )
+        )
+        assert exact == on_grid
+        if exact:
+            assert dcpu == math.fsum((expected[0][changed] - old_cpu[changed]).tolist())
+            assert dmem == math.fsum((expected[1][changed] - old_mem[changed]).tolist())
+            assert np.add.reduce(old_cpu) + dcpu == np.add.reduce(expected[0])
+
+
+def test_compiled_decision_on_an_offer_without_overheads_is_place_takes():
+    """`place_take_bare`: `place_take` with overheads of zero (or −0), the same numbers."""
+    rng = np.random.default_rng(9)
+    n = 300
+    for count in (0, 1, 20, 200, 1000):
+        for zero in (0.0, -0.0):
+            slots = rng.integers(0, 3, n)
+            draws = rng.random(max(count, 1))
+            offer = [rng.random(n) * 8, rng.random(n) * 32]
+            bare = [a.copy() for a in offer]
+            overhead = np.full(n, zero)
+            scratch = np.zeros(n, dtype=np.int64)
+            expected = kernels.place_take(
+                slots, count, draws, scratch, 0.7, 2.3, overhead, overhead, *offer
+            )
+            got = kernels.place_take_bare(slots, count, draws, scratch, 0.7, 2.3, *bare)
+            assert [_bits(a) for a in got[:4]] == [_bits(a) for a in expected[:4]]
+            assert got[4] == expected[4]
+            assert _bits(bare[0]) == _bits(offer[0]) and _bits(bare[1]) == _bits(offer[1])
+            assert not scratch.any()

@@ -21,6 +21,11 @@ locked (`offer_all`, the usual two-level offer) is not written into `locked` nod
 cell keeps what it locked and the unlocks since, writes them in only if something reads
 `locked` meanwhile, and at the return knows that nothing stays locked when the unlocks were
 what the offer's decisions took; while nothing is locked, free resources skip the locked term.
+Under the two-level allocator (`share_offers`) such an offer is the free resources' own arrays
+rather than a copy when every value is on the 2^-10 grid (then no clip changes a value and
+every sum is exact): its sums are kept from one offer to the next, updated where nodes change
+(`_exact`), what is left at the return adds up to the offer less the unlocks, and the
+lock-time values are the arrays plus the takes, should `locked` be read while it is out.
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ GRID = 1024.0
 """Sizes that are multiples of 1/GRID (and below 2^20) add up exactly: see `_on_grid`."""
 
 
+EXACT_SUMS = 2.0**42
+"""Sums of multiples of 2^-10 whose magnitudes add up to less than this are exact, whatever
+the order of the additions (each partial sum is a multiple of 2^-10 below 2^43)."""
+
+
 def _on_grid(size: float) -> bool:
     """Whether counts (below 2^20) times `size` and any sum of such products are exact
     floats: true for a multiple of 2^-10 below 2^20, whose products and sums are multiples
@@ -63,15 +73,37 @@ class _Held:
     everything: bool = False  # the lock took all free resources (`offer_all`)
 
 
+Takes = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""What decisions took from an offer's arrays, or unlocked, in order: (nodes, cpu, mem)."""
+
+
 @dataclass(slots=True)
 class _Blanket:
-    """An offer of all free resources (`offer_all`), not yet written into `locked`."""
+    """An offer of all free resources (`offer_all`), not yet written into `locked`.
 
-    free_cpu: np.ndarray  # the free resources it locked (clipped at zero), unchanged
-    free_mem: np.ndarray
+    Shared (`CellState.share_offers`): the offer's arrays are the free resources it locked
+    themselves, not a copy, when those are all on the 2^-10 grid, at or above +0 and below
+    2^20 (`kernels.exact_sums`): then `max(free, 0)` is `free` bit for bit, and the
+    decisions' takes, all of claims on the grid, leave every value and every sum exact, so
+    the free resources at the lock are the arrays plus the takes again (`_settle`) and what
+    is left adds up to the offer less the unlocks (`return_offer`), with no pass."""
+
+    free_cpu: np.ndarray  # the free resources it locked (clipped at zero), unchanged unless
+    free_mem: np.ndarray  # `in_free` is set
     offer_cpu: np.ndarray  # the offer's own arrays, which its decisions take from
     offer_mem: np.ndarray
-    unlocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    offered_cpu: float  # what was offered, in all
+    offered_mem: float
+    unlocks: Takes = field(default_factory=list)
+    shared: bool = False  # `offer_cpu` is `free_cpu` (and `offer_mem` `free_mem`)
+    takes: Takes = field(default_factory=list)  # what the offer's decisions took, in order
+    in_free: Takes | None = None  # the takes in `free_cpu`/`free_mem` (None: unchanged)
+    unlocked_cpu: float = 0.0  # the unlocks' CPU and memory, added up in order (exact
+    unlocked_mem: float = 0.0  # when shared)
+
+
+_Exact = tuple[np.ndarray, np.ndarray, float, float]
+"""Free CPU and memory arrays on the grid and their exact sums (`CellState._exact`)."""
 
 
 @dataclass(slots=True)
@@ -166,6 +198,18 @@ class CellState:
         # `locked` only if something reads it meanwhile (`_settle`): the same numbers.
         self._blanket: _Blanket | None = None
         self._wanted: set[tuple[float, float]] = set()  # shapes to keep from the next return
+        # slots arrays (and their read-only views) no longer live, for `_hold` to reuse
+        # rather than allocate: whatever they hold is written over before it is read
+        self._spares: list[tuple[np.ndarray, np.ndarray]] = []
+        self.share_offers = False
+        # the free resources' arrays, when every value is on the 2^-10 grid at or above +0
+        # and below 2^20, with their sums (exact, so numpy's pairwise sums to the last bit):
+        # kept from a shared offer's return to the next offer (`offer_all`), so that it
+        # needs no pass; valid while `_free_cpu` is the array here
+        self._exact: _Exact | None = None
+        """Whether a blanket offer may share the free resources' arrays (`_Blanket`): set
+        by a caller that records every take from the offer's arrays in `offer_takes`' list
+        and calls `unshare_offer` before a take of claims off the grid."""
         self._kernels = load_kernels()
 
     # -- time integrals ------------------------------------------------------------------
@@ -294,6 +338,8 @@ class CellState:
         kernels, locked = self._kernels, not self._locked_zero
         if locked and self._blanket is not None:
             self._settle()
+        if self._exact is not None and self._refresh_exact(nodes, locked):
+            return
         if len(self._shapes) == 1 and not self._slots_stale:
             # one shape kept (shared-state's usual case): both steps in one call
             shape = next(iter(self._shapes.values()))
@@ -350,6 +396,44 @@ class CellState:
                 self.density_limited,
                 shape.slots,
             )
+
+    def _refresh_exact(self, nodes: np.ndarray, locked: bool) -> bool:
+        """`_refresh` at `nodes` keeping the free resources' exact sums (`_exact`) up to
+        date, if it can (one shape kept, nothing locked: `kernels.refresh_one_exact`); else
+        False, with the sums forgotten, for `_refresh` to go on."""
+        exact, self._exact = self._exact, None
+        if (
+            exact is None
+            or exact[0] is not self._free_cpu
+            or locked
+            or len(self._shapes) != 1
+            or self._slots_stale
+        ):
+            return False
+        shape = next(iter(self._shapes.values()))
+        if shape.sharers:
+            self._unshare(shape, True)
+        on_grid, dcpu, dmem = self._kernels.refresh_one_exact(
+            nodes,
+            self.cap_cpu,
+            self.cap_mem,
+            self.used_cpu,
+            self.used_mem,
+            self.up,
+            self._ever_down,
+            self._free_cpu,
+            self._free_mem,
+            shape.need_cpu,
+            shape.need_mem,
+            self.density,
+            self.instances,
+            self.density_limited,
+            shape.slots,
+            self.no_overhead and shape.cpu > 0.0 and shape.mem > 0.0,  # cpu + 0.0 is cpu
+        )
+        if on_grid:
+            self._exact = (exact[0], exact[1], exact[2] + dcpu, exact[3] + dmem)
+        return True
 
     def _fresh_slots(self) -> None:
         """The kept shapes' slots from the free resources (after `_refresh`): the same
@@ -644,11 +728,15 @@ class CellState:
         if self._slots_stale:
             self._fresh_slots()
         slots = {}
+        spares = self._spares
         for key, shape in self._shapes.items():
             slots[key] = (shape.slots, shape.view, shape.sharers)
-            shape.slots = np.empty(self.n, dtype=np.int64)
-            shape.view = shape.slots.view()
-            shape.view.flags.writeable = False
+            if spares:  # the live slots of an earlier offer's time, not read since
+                shape.slots, shape.view = spares.pop()
+            else:
+                shape.slots = np.empty(self.n, dtype=np.int64)
+                shape.view = shape.slots.view()
+                shape.view.flags.writeable = False
             shape.sharers = 0
         self._held = _Held(self._free_cpu, self._free_mem, slots)
 
@@ -661,7 +749,10 @@ class CellState:
         if held is None or held.slots.keys() != self._shapes.keys():
             return False
         self._free_cpu, self._free_mem = held.free_cpu, held.free_mem
+        spares = self._spares
         for key, shape in self._shapes.items():
+            if not shape.sharers and len(spares) < SHAPES:
+                spares.append((shape.slots, shape.view))  # for the next `_hold`
             shape.slots, shape.view, shape.sharers = held.slots[key]
         self._stale = False
         self._slots_stale = False  # held as they were at the lock, fresh
@@ -700,31 +791,67 @@ class CellState:
             if math.fsum(np.maximum(free_cpu, 0.0).tolist()) * (1.0 + 1e-9) < min_cpu:
                 return None
         self._refresh()
-        # np.maximum(free, 0.0) of each (new arrays) and np.add.reduce of those, compiled
-        cpu, mem, cpu_sum, mem_sum = self._kernels.clipped_sums(self._free_cpu, self._free_mem)
+        free_cpu, free_mem = self._free_cpu, self._free_mem  # `_hold` keeps them unchanged
+        blanket = not self._locks and self._locked_zero
+        shared = False
+        if blanket and self.share_offers:
+            exact = self._exact
+            if exact is not None and exact[0] is free_cpu:
+                shared, cpu_sum, mem_sum = True, exact[2], exact[3]
+            else:
+                shared, cpu_sum, mem_sum = self._kernels.exact_sums(free_cpu, free_mem)
+        if shared:
+            cpu, mem = free_cpu, free_mem  # max(free, 0) is free: the same numbers
+        else:
+            # np.maximum(free, 0.0) of each (new arrays) and np.add.reduce of those, compiled
+            cpu, mem, cpu_sum, mem_sum = self._kernels.clipped_sums(free_cpu, free_mem)
         if cpu_sum < min_cpu or mem_sum <= EPS:
             return None  # too little to offer: wait for more to free up
         self._no_offer = None
-        if self._locks or not self._locked_zero:
+        if not blanket:
             self.lock(now, cpu, mem, cpu_sum=cpu_sum)  # over another offer: node by node
             return cpu, mem, cpu_sum, mem_sum
-        free_cpu, free_mem = self._free_cpu, self._free_mem  # `_hold` keeps them unchanged
+        self._exact = None  # the arrays are the offer's now, or held unchanged
         self._hold()
         assert self._held is not None
         self._held.everything = True
-        self._blanket = _Blanket(free_cpu, free_mem, cpu, mem)
+        self._blanket = _Blanket(free_cpu, free_mem, cpu, mem, cpu_sum, mem_sum)
+        if shared:
+            self._blanket.shared = True
+            self._blanket.in_free = self._blanket.takes
         self._locks = 1
         self._shift(now, 2, cpu_sum)
         self._locked_zero = False
         self._invalidate()
         return cpu, mem, cpu_sum, mem_sum
 
+    def offer_takes(self, cpu: np.ndarray) -> tuple[Takes, bool]:
+        """The list to record the takes from the offer just made (`cpu`: its CPU array) in,
+        as `return_offer` is given them, and whether its arrays are shared (`_Blanket`):
+        then each take is recorded before the next one, and only takes of claims on the
+        grid (`claim_sums` not None) are made before `unshare_offer`."""
+        blanket = self._blanket
+        if blanket is not None and blanket.offer_cpu is cpu:
+            return blanket.takes, blanket.shared
+        return [], False
+
+    def unshare_offer(self) -> tuple[np.ndarray, np.ndarray]:
+        """New arrays for the shared offer out (`offer_takes`), copies of what is left of
+        it, for its decisions to take from from now on."""
+        blanket = self._blanket
+        assert blanket is not None and blanket.shared
+        blanket.shared = False
+        blanket.in_free = list(blanket.takes)  # the takes in the free arrays: these only
+        blanket.offer_cpu = blanket.free_cpu.copy()
+        blanket.offer_mem = blanket.free_mem.copy()
+        return blanket.offer_cpu, blanket.offer_mem
+
     def return_offer(
         self,
         now: float,
         cpu: np.ndarray,
         mem: np.ndarray,
-        taken: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        taken: Takes,
     ) -> None:
         """Two-level: an offer's answer is in; `cpu` and `mem` (what is left of it) go back.
         `taken`: the (nodes, cpu, mem) its decisions took from those arrays, in order.
@@ -746,12 +873,23 @@ class CellState:
         ):
             self.lock(now, cpu, mem, sign=-1.0)
             return
-        self._shift(now, 2, -float(np.add.reduce(cpu)))
+        # shared, what is left adds up exactly to the offer less the unlocks: the pairwise
+        # sum, with no pass (each partial sum a multiple of 2^-10 below 2^43)
+        exact = blanket.shared and (
+            blanket.offered_cpu + blanket.unlocked_cpu < EXACT_SUMS
+            and blanket.offered_mem + blanket.unlocked_mem < EXACT_SUMS
+        )
+        left_cpu = blanket.offered_cpu - blanket.unlocked_cpu
+        left_mem = blanket.offered_mem - blanket.unlocked_mem
+        self._shift(now, 2, -(left_cpu if exact else float(np.add.reduce(cpu))))
         self._blanket = None
         self._locks = 0
         self._locked_zero = True  # `locked` was never written: still all zero
+        if exact:  # if `_restore` takes the offer's arrays back as the free resources
+            self._exact = (blanket.free_cpu, blanket.free_mem, left_cpu, left_mem)
         if self._restore():
             return
+        self._exact = None
         self._invalidate()
 
     def _settle(self) -> None:
@@ -760,8 +898,17 @@ class CellState:
         blanket, self._blanket = self._blanket, None
         if blanket is None:
             return
-        self._locked_cpu = np.maximum(blanket.free_cpu, 0.0)
-        self._locked_mem = np.maximum(blanket.free_mem, 0.0)
+        if blanket.in_free is None:
+            self._locked_cpu = np.maximum(blanket.free_cpu, 0.0)
+            self._locked_mem = np.maximum(blanket.free_mem, 0.0)
+        else:
+            # shared: the free resources at the lock are what is in the arrays plus the
+            # takes, exactly (all on the grid), and at or above +0: their own maximum with 0
+            self._locked_cpu = blanket.free_cpu.copy()
+            self._locked_mem = blanket.free_mem.copy()
+            for nodes, cpu, mem in blanket.in_free:
+                self._locked_cpu[nodes] += cpu
+                self._locked_mem[nodes] += mem
         for nodes, cpu, mem in blanket.unlocks:
             self._locked_cpu[nodes] -= cpu
             self._locked_mem[nodes] -= mem
@@ -801,19 +948,28 @@ class CellState:
         cpu: np.ndarray,
         mem: np.ndarray,
         cpu_sum: float | None = None,
+        mem_sum: float | None = None,
+        touch: bool = True,
     ) -> None:
         """Return part of an offer's locked resources (distinct `nodes`), e.g. as its
-        accepted tasks start (`cpu_sum`: what `cpu` adds up to, if the caller has it)."""
+        accepted tasks start (`cpu_sum`, `mem_sum`: what `cpu` and `mem` add up to, if the
+        caller has them; `touch` False: the caller marks these nodes changed itself before
+        anything reads the cell, as `apply` does)."""
         if cpu_sum is None:
             cpu_sum = float(np.add.reduce(cpu))
         self._shift(now, 2, -cpu_sum)
-        if self._blanket is not None:
-            self._blanket.unlocks.append((nodes, cpu, mem))
+        blanket = self._blanket
+        if blanket is not None:
+            blanket.unlocks.append((nodes, cpu, mem))
+            blanket.unlocked_cpu += cpu_sum
+            if blanket.shared:
+                blanket.unlocked_mem += float(np.add.reduce(mem)) if mem_sum is None else mem_sum
         else:
             self._locked_cpu[nodes] -= cpu
             self._locked_mem[nodes] -= mem
             self._locked_zero = False  # perhaps not zero any more
-        self._touch(nodes)
+        if touch:
+            self._touch(nodes)
 
     @property
     def ever_down(self) -> bool:

@@ -19,6 +19,8 @@ per process (docs/performance.md).
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -481,6 +483,137 @@ def clipped_sums(
         cpu[i] = _clip(free_cpu[i])
         mem[i] = _clip(free_mem[i])
     return cpu, mem, _pairwise(cpu, n), _pairwise(mem, n)
+
+
+GRID_LIMIT = 1048576.0
+"""`cell._on_grid`'s bound, 2^20 (a literal here for the kernels)."""
+
+ROUNDER = 4398046511104.0
+"""2^42: x + 2^42 − 2^42 rounds x ∈ [0, 2^20) to a multiple of 2^-10 (`exact_sums`)."""
+
+
+@numba.njit(cache=True)
+def exact_sums(free_cpu: np.ndarray, free_mem: np.ndarray) -> tuple[bool, float, float]:
+    """Whether every value of both arrays is a multiple of 2^-10 in [+0, 2^20) over fewer
+    than 2^21 nodes, and `np.add.reduce` of each (`_pairwise`, read from the arrays as they
+    are). When true, `np.maximum(free, 0.0)` is each array itself, bit for bit (no value
+    below zero, no −0, no NaN), and every sum of those values, or of them less claims on
+    the grid, is exact (`CellState.offer_all`'s shared offers). When false, the sums are
+    not computed (0.0)."""
+    n = free_cpu.shape[0]
+    if n >= 2097152:
+        return False, 0.0, 0.0
+    cpu_bits = free_cpu.view(np.int64)
+    mem_bits = free_mem.view(np.int64)
+    off = 0  # values found off the grid (counted rather than tested: a loop without exits)
+    for i in range(n):
+        c = free_cpu[i]
+        m = free_mem[i]
+        # the sign bit clear (no negative, no −0), below 2^20 (no NaN, no infinity) and a
+        # multiple of 2^-10: adding 2^42, whose neighbours are 2^-10 apart up to 2^43,
+        # rounds to the nearest multiple, and taking it off again is exact
+        off += (
+            ((cpu_bits[i] | mem_bits[i]) < 0)
+            + (max(c, m) >= GRID_LIMIT)
+            + ((c + ROUNDER) - ROUNDER != c)
+            + ((m + ROUNDER) - ROUNDER != m)
+        )
+    if off:
+        return False, 0.0, 0.0
+    return True, _pairwise(free_cpu, n), _pairwise(free_mem, n)
+
+
+@numba.njit(cache=True)
+def _off_grid(x: float) -> bool:
+    """Whether `x` is not a multiple of 2^-10 in [+0, 2^20) (`exact_sums`' test, −0 and
+    NaN included)."""
+    if not (0.0 <= x < GRID_LIMIT) or (x == 0.0 and math.copysign(1.0, x) < 0.0):
+        return True
+    return (x + ROUNDER) - ROUNDER != x
+
+
+@numba.njit(cache=True)
+def refresh_one_exact(
+    nodes: np.ndarray,
+    cap_cpu: np.ndarray,
+    cap_mem: np.ndarray,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+    up: np.ndarray,
+    check_up: bool,
+    free_cpu: np.ndarray,
+    free_mem: np.ndarray,
+    need_cpu: np.ndarray,
+    need_mem: np.ndarray,
+    density: np.ndarray,
+    instances: np.ndarray,
+    density_limited: bool,
+    slots: np.ndarray,
+    same_need: bool,
+) -> tuple[bool, float, float]:
+    """`refresh_one` with nothing locked, and what it changes in the free resources:
+    whether every value written is on the grid (`exact_sums`' test) and, if so, the sums
+    of new − old (exact when the old values are on the grid too; a node given twice
+    changes nothing the second time). `same_need`: every node needs what the first does
+    (no overheads), read from there rather than from each node's entry, which costs a
+    cache miss per node."""
+    off = False
+    dcpu = 0.0
+    dmem = 0.0
+    for k in range(nodes.shape[0]):
+        n = nodes[k]
+        cpu = cap_cpu[n] - used_cpu[n]
+        mem = cap_mem[n] - used_mem[n]
+        if check_up and not up[n]:
+            cpu = 0.0
+            mem = 0.0
+        off = off or _off_grid(cpu) or _off_grid(mem)
+        dcpu += cpu - free_cpu[n]
+        dmem += mem - free_mem[n]
+        free_cpu[n] = cpu
+        free_mem[n] = mem
+        # `slots_at` at this node, now (it reads only this node's entries)
+        by_cpu = cpu / (need_cpu[0] if same_need else need_cpu[n])
+        by_mem = mem / (need_mem[0] if same_need else need_mem[n])
+        ratio = by_cpu if by_cpu <= by_mem else by_mem
+        whole = int(ratio + EPS)
+        if density_limited:
+            room = density[n] - instances[n]
+            if room < whole:
+                whole = room
+        slots[n] = whole if whole > 0 else 0
+    if off:
+        return False, 0.0, 0.0
+    return True, dcpu, dmem
+
+
+@numba.njit(cache=True)
+def place_take_bare(
+    slots: np.ndarray,
+    count: int,
+    draws: np.ndarray,
+    scratch: np.ndarray,
+    cpu: float,
+    mem: float,
+    offer_cpu: np.ndarray,
+    offer_mem: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """`place_take` without overheads, for sizes above 0: the deltas are counts × size
+    (size + 0.0, or + −0.0, is size), so the overheads' arrays are not read (a cache miss
+    per node each)."""
+    nodes, counts = random_first_fit_claims(slots, count, draws, scratch)
+    size = nodes.shape[0]
+    dcpu = np.empty(size)
+    dmem = np.empty(size)
+    placed = 0
+    for k in range(size):
+        n = nodes[k]
+        dcpu[k] = counts[k] * cpu
+        dmem[k] = counts[k] * mem
+        offer_cpu[n] = offer_cpu[n] - dcpu[k]
+        offer_mem[n] = offer_mem[n] - dmem[k]
+        placed += counts[k]
+    return nodes, counts, dcpu, dmem, placed
 
 
 @numba.njit(cache=True)

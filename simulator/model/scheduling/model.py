@@ -331,6 +331,12 @@ class SchedulingModel:
             return unique, counts, dcpu, dmem, int(np.add.reduce(counts)), False
         draws = self._draws(scheduler).take(max(job.unscheduled, 1))
         cell = self.cell
+        if cell.no_overhead and job.cpu > 0.0 and job.memory > 0.0:  # size + 0.0 is size
+            unique, counts, dcpu, dmem, placed = self._kernels.place_take_bare(
+                slots, job.unscheduled, draws, self._scratch, job.cpu, job.memory,
+                offer_cpu, offer_mem,
+            )  # fmt: skip
+            return unique, counts, dcpu, dmem, placed, True
         unique, counts, dcpu, dmem, placed = self._kernels.place_take(
             slots, job.unscheduled, draws, self._scratch, job.cpu, job.memory,
             cell.overhead_cpu, cell.overhead_mem, offer_cpu, offer_mem,
@@ -426,10 +432,11 @@ class SchedulingModel:
         locked). Tasks on nodes that failed meanwhile go back to the job: how many."""
         job, nodes, counts, dcpu, dmem, total, sums = taken
         cell, now = self.cell, self.env.now
-        cell.unlock(now, nodes, dcpu, dmem, sums[0])
+        up = cell.up_among(nodes)
+        # every node up: the start below marks the same nodes changed, right after
+        cell.unlock(now, nodes, dcpu, dmem, sums[0], sums[1], touch=up is not None)
         job.promised -= total
         job.unscheduled += total  # `_apply` moves the started ones to `placed`
-        up = cell.up_among(nodes)
         if up is None:  # every node is up: the claims start whole, as added up when taken
             self._apply(scheduler.index, job, nodes, counts, dcpu, dmem, total, sums)
             return 0

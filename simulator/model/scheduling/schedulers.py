@@ -27,7 +27,7 @@ import simpy
 
 from ...records.scheduling import Handles
 from ...scenario.cluster import Scheduler as SchedulerSettings
-from .cell import CellState, Snapshot
+from .cell import CellState, Snapshot, Takes
 from .jobs import UNPLACED_ATTEMPTS, Job
 from .placement import EPS, drf_pick
 
@@ -211,7 +211,17 @@ node, the tasks in all and the CPU and memory in all."""
 class Offer:
     """Resources the allocator locked for one framework: a private view it decides on."""
 
-    __slots__ = ("accepted", "cpu", "framework", "made_at", "mem", "offered_cpu", "offered_mem")
+    __slots__ = (
+        "accepted",
+        "cpu",
+        "framework",
+        "made_at",
+        "mem",
+        "offered_cpu",
+        "offered_mem",
+        "shared",
+        "takes",
+    )
 
     def __init__(
         self,
@@ -220,6 +230,8 @@ class Offer:
         mem: np.ndarray,
         now: float,
         sums: tuple[float, float] | None = None,
+        takes: Takes | None = None,
+        shared: bool = False,
     ) -> None:
         self.framework = framework
         self.cpu = cpu  # what is left of the offer as the framework's decisions take from it
@@ -229,17 +241,28 @@ class Offer:
             sums = (float(np.add.reduce(cpu)), float(np.add.reduce(mem)))
         self.offered_cpu, self.offered_mem = sums
         self.accepted: list[Taken] = []
+        # (nodes, cpu, mem) of each take, in order: the cell's own list when it made the
+        # offer (`CellState.offer_takes`), and whether the arrays are the cell's free ones
+        self.takes: Takes = [] if takes is None else takes
+        self.shared = shared
 
     def take(self, taken: Taken, written: bool = False) -> None:
         """Accept claims of a job: what they cost leaves the offer's arrays (`written`: it
         has left them already, `SchedulingModel.place_on_offer`). Every change to those
-        arrays is recorded here, so `accepted` says all that was taken, in order
+        arrays is recorded here, so `takes` says all that was taken, in order
         (`CellState.return_offer` relies on it)."""
+        _, nodes, _, dcpu, dmem, _, _ = taken
         if not written:
-            _, nodes, _, dcpu, dmem, _, _ = taken
             self.cpu[nodes] -= dcpu
             self.mem[nodes] -= dmem
         self.accepted.append(taken)
+        self.takes.append((nodes, dcpu, dmem))
+
+    def unshare(self, cell: CellState) -> None:
+        """Decide from now on on copies of the arrays shared with the cell (before a take
+        of claims off the 2^-10 grid, `CellState.offer_takes`)."""
+        self.cpu, self.mem = cell.unshare_offer()
+        self.shared = False
 
     def room(self) -> tuple[float, float]:
         """What is left of the offer, in all (before any decision: what was offered)."""
@@ -300,6 +323,7 @@ class Framework(SchedulerAgent):
         think = 0.0
         room_cpu, room_mem = offer.room()
         no_room: set[tuple[float, float]] = set()  # task shapes no node of the offer can hold
+        exact: set[tuple[float, float]] = set()  # shapes whose claims are on the grid
         # slots per task shape on what is left of the offer, updated where it shrinks (the
         # live cell's instances, which bound them with a density limit, stay as they are
         # until the answer), when next read: the nodes taken from since (per shape), which
@@ -341,6 +365,11 @@ class Framework(SchedulerAgent):
                     slots[nodes] = cell.slots_at(
                         nodes, offer.cpu[nodes], offer.mem[nodes], job.cpu, job.memory
                     )
+                if offer.shared and shape not in exact:
+                    if cell.claim_sums(job.unscheduled, job.cpu, job.memory) is None:
+                        offer.unshare(cell)  # claims off the grid: the cell's arrays kept
+                    else:
+                        exact.add(shape)
                 unique, counts, dcpu, dmem, placed, written = model.place_on_offer(
                     self, job, slots, offer.cpu, offer.mem
                 )
@@ -419,6 +448,7 @@ class Allocator:
         self.next_rr = 0
         self.requesting = [False] * len(frameworks)
         self.min_cpu = MIN_OFFER_CPU_SHARE * model.cell.total_cpu
+        model.cell.share_offers = True  # `Offer` records its takes, `Framework` unshares
         self._round_due = False
 
     def request(self, framework: Framework) -> None:
@@ -447,14 +477,14 @@ class Allocator:
         cpu, mem, cpu_sum, mem_sum = offered
         pick = offer_pick(self.policy, self.model.shares(), self.requesting, self.next_rr)
         self.next_rr = (pick + 1) % len(self.frameworks)
-        offer = Offer(self.frameworks[pick], cpu, mem, now, (cpu_sum, mem_sum))
+        takes, shared = self.model.cell.offer_takes(cpu)
+        offer = Offer(self.frameworks[pick], cpu, mem, now, (cpu_sum, mem_sum), takes, shared)
         self.frameworks[pick].receive(offer)
 
     def returned(self, offer: Offer) -> None:
         """The answer is in: what the framework did not take goes back to the pool."""
         model, now = self.model, self.model.env.now
-        taken = [(nodes, dcpu, dmem) for _, nodes, _, dcpu, dmem, _, _ in offer.accepted]
-        model.cell.return_offer(now, offer.cpu, offer.mem, taken)
+        model.cell.return_offer(now, offer.cpu, offer.mem, offer.takes)
         offer.framework.locked_cpu_s += model.clip_period(offer.made_at, now) * offer.offered_cpu
         self.wake()
 
