@@ -415,16 +415,22 @@ class Lattice:
 
         Past the last point where some row's level still changes, every mass is
         (2c − c − c)/h = 0 exactly: those are not computed (a queue's wait is short beside a
-        request's lattice, so that is most of it)."""
+        request's lattice, so that is most of it), and a row's total is summed over the
+        block of it that holds the others (`_pairwise_block`: the same sum)."""
         h = self.step
-        masses = np.zeros((*lev.shape[:-1], self.points))
-        flat = lev.reshape(-1, lev.shape[-1])
-        changing = np.flatnonzero((flat != flat[:, -1:]).any(axis=0))
-        m = min(int(changing[-1]) + 2, self.points) if changing.size else 1
+        n = self.points
+        masses = np.zeros((*lev.shape[:-1], n))
+        if lev.ndim == 1:  # a fixed piece: one row
+            changing = np.flatnonzero(lev != lev[-1])
+        else:
+            flat = lev.reshape(-1, lev.shape[-1])
+            changing = np.flatnonzero((flat != flat[:, -1:]).any(axis=0))
+        m = min(int(changing[-1]) + 2, n) if changing.size else 1
         masses[..., 0] = 1.0 - lev[..., 1] / h
         masses[..., 1:m] = (2 * lev[..., 1:m] - lev[..., : m - 1] - lev[..., 2 : m + 1]) / h
-        np.maximum(masses, 0.0, out=masses)  # in place: the same numbers, no second array
-        rest = 1.0 - masses.sum(axis=-1)
+        head = masses[..., :m]  # past it every mass is 0 (and max(0, 0) is 0)
+        np.maximum(head, 0.0, out=head)  # in place: the same numbers, no second array
+        rest = 1.0 - masses[..., : _pairwise_block(m, n)].sum(axis=-1)  # the whole row's sum
         masses[..., -1] += np.where(rest > 0.0, rest, 0.0)
         return masses
 
@@ -449,31 +455,168 @@ class Lattice:
 
     def gamma_levels(self, shape: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """`gamma_limited` at the lattice's points, one row per (shape, scale): the far tail
-        (exactly kθ, see there) is filled in, not evaluated, past the last row's cut.
+        (exactly kθ, see there) is filled in, not evaluated, past the last row's cut
+        (`gamma_head`)."""
+        head, fill = self.gamma_head(shape, scale)
+        return _widened(head, fill, self.x.size)
+
+    def gamma_head(self, shape: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`gamma_limited` at the lattice's first points, one row per (shape, scale), and
+        each row's value at every later point (kθ): the rows' head, as wide as the last
+        row's cut (or every point).
 
         A row's cut is `gamma_limited`'s, or sooner where the density term is surely below
         2⁻⁵⁴: y^k e^(−y) / Γ(k + 1) < e^(−DENSITY_Y) once y ≥ DENSITY_Y + k ln y₀ −
         ln Γ(k + 1), for y up to that cut y₀ (beyond y₀ > k it only falls): a wait's shape
         is about 1, where that is some 15% fewer points. The cut is checked as there (P
         exactly 1.0 and the density at most 2⁻⁵⁴ at the first point past it, else the whole
-        row is evaluated), so the numbers are the same bits either way."""
+        row is evaluated), so the numbers are the same bits either way. Each row's cut (the
+        points with y = x/θ below its limit) is found by a search of x, not by dividing
+        every point (`_count_below`)."""
         x = self.x
-        y = x[None, :] / scale[:, None]
         limit = shape + TAIL_Y + 10.0 * np.sqrt(shape)
         limit = np.minimum(limit, DENSITY_Y + shape * np.log(limit) - special.gammaln(shape + 1))
-        # each row's searchsorted(row, limit), at once: a row of y ascends (x does, θ > 0)
-        cut = int((y < limit[:, None]).sum(axis=1).max())
+        fill = shape * scale
+        counts = _count_below(x, scale, limit)
+        if counts is None:  # not finite: every point divided, as a row of y ascends
+            counts = (x[None, :] / scale[:, None] < limit[:, None]).sum(axis=1)
+        cut = int(counts.max())
         if cut >= x.size - 1:
-            return _gamma_limited(shape[:, None], scale[:, None], x, y)[0]
+            y = x[None, :] / scale[:, None]
+            return _gamma_limited(shape[:, None], scale[:, None], x, y)[0], fill
         head, lower, density = _gamma_limited(
-            shape[:, None], scale[:, None], x[: cut + 1], y[:, : cut + 1]
+            shape[:, None], scale[:, None], x[: cut + 1], x[None, : cut + 1] / scale[:, None]
         )
-        levels = np.empty((len(shape), x.size))
-        levels[:, : cut + 1] = head
-        levels[:, cut + 1 :] = (shape * scale)[:, None]
-        for r in np.flatnonzero((lower[:, -1] != 1.0) | (density[:, -1] > 2.0**-54)):
-            levels[r] = _gamma_limited(shape[r], scale[r], x, y[r])[0]
-        return levels
+        failed = np.flatnonzero((lower[:, -1] != 1.0) | (density[:, -1] > 2.0**-54))
+        if not failed.size:
+            return head, fill
+        levels = _widened(head, fill, x.size)
+        for r in failed:
+            levels[r] = _gamma_limited(shape[r], scale[r], x, x / scale[r])[0]
+        return levels, fill
+
+    def wait_masses(self, waiting: np.ndarray, shape: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """The masses of gamma waits (a row per queue: P(wait) > 0 in `waiting`, shape k,
+        scale θ > 0) with an atom of 1 − P(wait) at 0: the numbers of `from_levels` of
+        every row's levels at every point, scaled (`LatticeEvaluator.wait`), from the
+        levels up to the rows' cuts only (`wait_heads`)."""
+        return self.spread(*self.wait_heads(waiting, shape, scale))
+
+    def wait_heads(
+        self, waiting: np.ndarray, shape: np.ndarray, scale: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """`wait_masses` as `queue_heads` gives them (exponential rows, k = 1, in closed
+        form, `_exponential_head`; the others `gamma_head`)."""
+        exponential = shape == 1.0  # E[min(W, x)] in closed form
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        if exponential.any():
+            theta = scale[exponential][:, None]
+            parts.append((exponential, _exponential_head(theta, self.x), theta[:, 0]))
+        if not exponential.all():
+            gamma = ~exponential
+            parts.append((gamma, *self.gamma_head(shape[gamma], scale[gamma])))
+        widest = max(head.shape[1] for _, head, _ in parts)
+        width = min(widest + 2, self.x.size)  # every row ends on its last level, repeated
+        levels = np.empty((shape.size, width))
+        for rows, head, fill in parts:
+            levels[rows] = _widened(head, fill, width)
+        return self.queue_heads(levels, waiting[:, None])
+
+    def queue_masses(self, levels: np.ndarray, waiting: np.ndarray) -> np.ndarray:
+        """`waiting · from_levels(levels)` plus an atom of 1 − `waiting` at 0, a row per
+        queue (a column of `waiting`, each in (0, 1]), from the rows' levels at the first
+        points only: every later point's level is the row's last one (`levels` at least
+        two points, at most every point); see `queue_heads`."""
+        return self.spread(*self.queue_heads(levels, waiting))
+
+    def queue_heads(
+        self, levels: np.ndarray, waiting: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """`queue_masses` as the rows' first points (a block of them: every later one but
+        the last is 0) and their last points (None where the block is every point).
+
+        The same numbers as computed at every point: past the last point where a level
+        changes the masses are 0 exactly, and so stay (0 times a finite positive number);
+        each row's total is summed over the smallest power-of-two block from the start (at
+        least 128 points) that holds them, which is a subtree of numpy's pairwise sum of
+        the whole row (blocks of 128, halves upwards) whose other subtrees add exact
+        zeros; what is left (1 − the total, if positive) goes to the last point, 0 before,
+        then scaled as the others. Each row's numbers are its own, whichever rows are
+        evaluated beside it (only how many points are computed depends on them)."""
+        rows, width = levels.shape
+        n = self.points
+        h = self.step
+        changing = np.flatnonzero((levels != levels[:, -1:]).any(axis=0))
+        m = min(int(changing[-1]) + 2, n) if changing.size else 1
+        if m + 1 > width:  # the levels past the given points: each row's last one
+            levels = _widened(levels, levels[:, -1], m + 1)
+        block = _pairwise_block(m, n)
+        masses = np.zeros((rows, block))
+        masses[:, 0] = 1.0 - levels[:, 1] / h
+        masses[:, 1:m] = (2 * levels[:, 1:m] - levels[:, : m - 1] - levels[:, 2 : m + 1]) / h
+        head = masses[:, :m]
+        np.maximum(head, 0.0, out=head)
+        rest = 1.0 - masses.sum(axis=-1)  # the block's sum: the whole row's
+        left = np.where(rest > 0.0, rest, 0.0)
+        last = None
+        if block == n:
+            masses[:, -1] += left
+        else:  # 0 + left is left (≥ +0), then scaled
+            last = np.multiply(left, waiting[:, 0])
+        np.multiply(waiting, head, out=head)
+        if block == n and m < n:
+            masses[:, -1] *= waiting[:, 0]
+        masses[:, 0] += 1 - waiting[:, 0]
+        return masses, last
+
+    def spread(self, head: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+        """Rows of masses at every point from `queue_heads`' form."""
+        if last is None:
+            return head
+        masses = np.zeros((head.shape[0], self.points))
+        masses[:, : head.shape[1]] = head
+        masses[:, -1] = last
+        return masses
+
+
+def _widened(head: np.ndarray, fill: np.ndarray, width: int) -> np.ndarray:
+    """Rows of `head` continued with their `fill` up to `width` points."""
+    if head.shape[-1] >= width:
+        return head
+    levels = np.empty((head.shape[0], width))
+    levels[:, : head.shape[-1]] = head
+    levels[:, head.shape[-1] :] = fill[:, None]
+    return levels
+
+
+def _pairwise_block(m: int, n: int) -> int:
+    """The smallest block from a row's start, of at least `m` of its `n` values, whose sum
+    numpy's pairwise summation of the row adds as one subtree: a power of two from 128
+    (its unrolled leaf) up, when `n` is one (else the whole row)."""
+    if n < 128 or n & (n - 1):
+        return n
+    block = 128
+    while block < m:
+        block *= 2
+    return min(block, n)
+
+
+def _count_below(x: np.ndarray, scale: np.ndarray, limit: np.ndarray) -> np.ndarray | None:
+    """For each row, how many of the ascending points x have x / θ < limit (θ > 0): the
+    same integers as dividing every point, from a search of x for limit·θ corrected by the
+    divisions either side of it (x / θ does not decrease along x). None where θ or the
+    limit is not finite, or the correction does not settle."""
+    if not (np.isfinite(scale).all() and np.isfinite(limit).all() and (scale > 0).all()):
+        return None
+    n = x.size
+    count = np.searchsorted(x, limit * scale)
+    for _ in range(8):
+        down = (count > 0) & (x[np.maximum(count - 1, 0)] / scale >= limit)
+        up = (count < n) & (x[np.minimum(count, n - 1)] / scale < limit)
+        if not (down.any() or up.any()):
+            return count
+        count = count - down + up
+    return None
 
 
 class LatticeEvaluator:
@@ -484,8 +627,10 @@ class LatticeEvaluator:
     steps takes the rows it needs. `users[key]` counts who still needs a visit (callers not
     yet done, and the caller of `visit` for an entry point): at zero it is dropped, so a
     large fleet's visits are not all held at once. A station's wait is kept only while the
-    visit that uses it is evaluated. `shared` keeps the spectra of fixed pieces (work and
-    network distributions) across evaluators, by lattice: they do not depend on the step.
+    visit that uses it is evaluated; the masses of the queues' waits the lattice needs are
+    computed ahead, together (`_prepare`, at most PREPARED_BYTES of them). `shared` keeps
+    the spectra of fixed pieces (work and network distributions) across evaluators, by
+    lattice: they do not depend on the step.
     Fixed pieces are single rows that broadcast against the steps' rows.
 
     Products of spectra are `np.multiply(a, b)`, never `a * b`: on arrays past 256 KiB
@@ -519,6 +664,13 @@ class LatticeEvaluator:
         """A network or work distribution's key among the fixed spectra, by its id (its
         repr, a pydantic model's, is slow, and a fleet's trees hold the same few thousands
         of times)."""
+        self._prepared: dict[int, tuple[np.ndarray, int, int]] | None = None
+        """Per station, the steps (ascending) and first row of its waits among the rows
+        computed ahead (`_prepare`), and the one group that holds them all (−1: several;
+        −2: not every row computed ahead)."""
+        self._heads: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._row_head = np.zeros(0, dtype=np.intp)
+        self._row_index = np.zeros(0, dtype=np.intp)
 
     def visit(self, service: str, queued_first: bool, at: np.ndarray) -> np.ndarray:
         key = (service, queued_first)
@@ -574,8 +726,14 @@ class LatticeEvaluator:
                 return value
             case Seq():
                 result = self.lattice.ones()
+                owned = False  # a product made here (not `ones`, nor a part's own array)
                 for part in node.parts:
-                    result = np.multiply(result, self.of(part, at))
+                    spectrum = self.of(part, at)
+                    if owned and _fits(spectrum.shape, result.shape):
+                        np.multiply(result, spectrum, out=result)  # the same product, in place
+                    else:
+                        result = np.multiply(result, spectrum)
+                        owned = True
                 return result
             case Repeat():
                 made = self.of(node.part, at)
@@ -622,11 +780,20 @@ class LatticeEvaluator:
         if station in self._waits:
             return self._waits[station]
         s, lattice = self.steps, self.lattice
+        prepared = self._prepared_masses(station, at)
+        if prepared is not None:
+            value = self._waits[station] = lattice.spectrum(prepared)
+            return value
         c_wait = s.p_wait_stationary[at, station]
         shape, scale = s.wait_shape[at, station], s.wait_scale[at, station]
+        queued = np.flatnonzero((c_wait > 0) & (scale > 0))
+        share = s.delay_share[at, station]
+        if queued.size == at.size and not (share > 0).any() and np.isfinite(c_wait).all():
+            masses = lattice.wait_masses(c_wait, shape, scale)  # the same numbers, sooner
+            value = self._waits[station] = lattice.spectrum(masses)
+            return value
         queue = np.zeros((at.size, lattice.points))
         queue[:, 0] = 1.0  # no queue: an atom at 0
-        queued = np.flatnonzero((c_wait > 0) & (scale > 0))
         if queued.size:
             levels = np.empty((queued.size, lattice.x.size))
             exponential = shape[queued] == 1.0  # E[min(W, x)] in closed form
@@ -644,13 +811,109 @@ class LatticeEvaluator:
             else:
                 queue[queued] = c * lattice.from_levels(levels)
                 queue[queued, 0] += 1 - c[:, 0]
-        share = s.delay_share[at, station]
         for r in np.flatnonzero(share > 0):  # behind the backlog, else the stationary queue
             low, high = float(s.delay_low[at[r], station]), float(s.delay_high[at[r], station])
             delay = lattice.from_levels(uniform_limited(low, high, lattice.x))
             queue[r] = (1 - float(share[r])) * queue[r] + float(share[r]) * delay
         value = self._waits[station] = lattice.spectrum(queue)
         return value
+
+    def _prepared_masses(self, station: int, at: np.ndarray) -> np.ndarray | None:
+        """The masses of a station's wait at the steps `at` from the rows computed ahead,
+        if every one of the station's was (else None: `wait` computes them)."""
+        if self._prepared is None:
+            self._prepare()
+            assert self._prepared is not None
+        found = self._prepared.get(station)
+        if found is None:
+            return None
+        steps, first, group = found
+        if group == -2:  # not every row computed ahead
+            return None
+        if at.size == steps.size and np.array_equal(at, steps):
+            index = self._row_index[first : first + steps.size]
+            heads = self._row_head[first : first + steps.size]
+        else:
+            place = np.searchsorted(steps, at)
+            inside = np.minimum(place, steps.size - 1)
+            if (place >= steps.size).any() or (steps[inside] != at).any():
+                return None
+            index = self._row_index[first + place]
+            heads = self._row_head[first + place]
+        if group >= 0:  # all in one group
+            head, last = self._heads[group]
+            return self.lattice.spread(head[index], None if last is None else last[index])
+        masses = np.zeros((at.size, self.lattice.points))
+        for h in np.unique(heads).tolist():
+            mine = np.flatnonzero(heads == h)
+            head, last = self._heads[h]
+            masses[mine, : head.shape[1]] = head[index[mine]]
+            if last is not None:
+                masses[mine, -1] = last[index[mine]]
+        return masses
+
+    def _prepare(self) -> None:
+        """The masses of the waits this evaluator will need (the stations of each visit's
+        own tree, at the visit's steps) that take `wait`'s way for queues (every row
+        queued, none behind a backlog), computed ahead, all at once: rows grouped by how
+        many points their levels need (`_wait_reach`), a few numpy calls per group instead of
+        some dozens per station. Each row's numbers are its own, whichever rows are
+        evaluated beside it (`Lattice.queue_heads`, `gamma_head`), so the same bits as
+        computed station by station. At most PREPARED_BYTES of them (the shortest
+        first); the others are computed by `wait` as it goes."""
+        s = self.steps
+        wanted: dict[int, list[np.ndarray]] = {}
+        seen: dict[int, list[int]] = {}
+        for (service, queued_first), at in self.rows.items():
+            trees = self.model.visits if queued_first else self.model.unqueued_visits
+            tree = trees[service]
+            if id(tree) not in seen:
+                seen[id(tree)] = _own_stations(tree)
+            for station in seen[id(tree)]:
+                wanted.setdefault(station, []).append(at)
+        self._prepared = {}
+        if not wanted:
+            return
+        steps_of = [np.unique(np.concatenate(a)) if len(a) > 1 else a[0] for a in wanted.values()]
+        sizes = np.array([steps.size for steps in steps_of])
+        firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        stations = np.repeat(np.array(list(wanted), dtype=np.intp), sizes)
+        steps = np.concatenate(steps_of)
+        waiting = s.p_wait_stationary[steps, stations]
+        shape, scale = s.wait_shape[steps, stations], s.wait_scale[steps, stations]
+        share = s.delay_share[steps, stations]
+        ready = (waiting > 0) & (scale > 0) & ~(share > 0) & np.isfinite(waiting)
+        self._row_head = np.full(steps.size, -1, dtype=np.intp)
+        self._row_index = np.zeros(steps.size, dtype=np.intp)
+        rows = np.flatnonzero(ready)
+        if rows.size:
+            self._compute_ahead(waiting, shape, scale, rows)
+        for station, at, first in zip(wanted, steps_of, firsts.tolist(), strict=True):
+            heads = self._row_head[first : first + at.size]
+            group = -2 if (heads < 0).any() else int(heads[0]) if (heads == heads[0]).all() else -1
+            self._prepared[station] = (at, first, group)
+
+    def _compute_ahead(
+        self, waiting: np.ndarray, shape: np.ndarray, scale: np.ndarray, rows: np.ndarray
+    ) -> None:
+        """`Lattice.wait_heads` of the `rows`, grouped by reach (`_wait_reach`), up to
+        PREPARED_BYTES of them, the shortest first."""
+        lattice = self.lattice
+        reach = _wait_reach(lattice, shape[rows], scale[rows])
+        budget = PREPARED_BYTES
+        for points in np.unique(reach).tolist():
+            group = rows[reach == points]
+            block = _pairwise_block(points, lattice.points)
+            chunk = max(1, PREPARED_CHUNK // block)
+            for begin in range(0, group.size, chunk):
+                part = group[begin : begin + chunk]
+                budget -= part.size * block * 8
+                if budget < 0:
+                    return
+                head = lattice.wait_heads(waiting[part], shape[part], scale[part])
+                self._row_head[part] = len(self._heads)
+                self._row_index[part] = np.arange(part.size)
+                self._heads.append(head)
 
     def _cdf(self, spectrum: np.ndarray) -> np.ndarray:
         return np.cumsum(self.lattice.masses(spectrum), axis=-1)
@@ -679,6 +942,64 @@ class LatticeEvaluator:
         return none + np.multiply(self.wait(node.station, at), after - none)
 
 
+PREPARED_BYTES = 64 * 2**20
+"""At most this many bytes of waits' masses computed ahead by one `LatticeEvaluator`."""
+
+GROUP_POINTS = 32
+"""Waits computed ahead together reach within this many points of each other."""
+
+PREPARED_CHUNK = 2**18
+"""Points (rows × block) of the waits computed ahead in one go (a few MB a temporary)."""
+
+
+def _own_stations(tree: Node) -> list[int]:
+    """The stations whose waits a visit's own tree reads (not those of the visits it
+    calls), in order, once each."""
+    found: dict[int, None] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        match node:
+            case WorkNode():
+                if node.queued:
+                    found[node.station] = None
+                stack.append(node.service)
+            case SharedWait():
+                found[node.station] = None
+                stack.extend(node.members)
+            case Seq():
+                stack.extend(node.parts)
+            case Repeat():
+                stack.append(node.part)
+            case Fanout():
+                stack.extend(node.branches)
+    return list(found)
+
+
+def _wait_reach(lattice: Lattice, shape: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """For each wait, about how many points its levels need (its cut, as
+    `_exponential_head` or `gamma_head` finds it, rounded up to a multiple of
+    GROUP_POINTS), to evaluate waits of about the same length together: only how much is
+    computed depends on it, not the numbers."""
+    x, n = lattice.x, lattice.points
+    cut = np.searchsorted(x, 40.0 * scale)  # exponential
+    gamma = shape != 1.0
+    if gamma.any():
+        k = shape[gamma]
+        limit = k + TAIL_Y + 10.0 * np.sqrt(k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            limit = np.minimum(limit, DENSITY_Y + k * np.log(limit) - special.gammaln(k + 1))
+        counts = _count_below(x, scale[gamma], limit)
+        cut[gamma] = n if counts is None else counts
+    return np.minimum(-(-(cut + 3) // GROUP_POINTS) * GROUP_POINTS, n)
+
+
+def _fits(shape: tuple[int, ...], into: tuple[int, ...]) -> bool:
+    """Whether an array of `shape` broadcasts against one of shape `into` without
+    changing it (the rows and the spectrum's length, or one row)."""
+    return shape == into or shape == into[-1:] or (len(into) == 2 and shape == (1, into[1]))
+
+
 def _made_once(made: np.ndarray) -> np.ndarray:
     """`_first_power(1 - 1.0 + 1.0 * made)` (a call made once, for certain), the same bits
     in one pass instead of four: for finite numbers 1.0·z is z and adding 0 + 0j turns a
@@ -699,15 +1020,19 @@ def _first_power(base: np.ndarray) -> np.ndarray:
 def _exponential_levels(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
     """θ·(1 − e^(−x/θ)) (E[min(W, x)], exponential W) for a column of θ; past x = 40θ of
     every row (where e^(−x/θ) < 2⁻⁵⁷ and the expression is θ·1.0 exactly, checked at the
-    first point skipped) the rows are filled with θ, not evaluated."""
+    first point skipped) the rows are filled with θ, not evaluated (`_exponential_head`)."""
+    head = _exponential_head(theta, x)
+    return _widened(head, theta[:, 0], x.size)
+
+
+def _exponential_head(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`_exponential_levels` at the first points only, past which every row's level is
+    its θ (or at every point)."""
     cut = int(np.searchsorted(x, 40.0 * float(theta.max())))
     if cut < x.size - 1:
         head = -np.expm1(-x[: cut + 1] / theta)
         if (head[:, -1] == 1.0).all():
-            levels = np.empty((len(theta), x.size))
-            levels[:, : cut + 1] = theta * head
-            levels[:, cut + 1 :] = theta
-            return levels
+            return theta * head
     return theta * -np.expm1(-x / theta)
 
 

@@ -15,6 +15,7 @@ from simulator.analytic.flows import compile_model, visits_per_request
 from simulator.analytic.run import _distinct_rows
 from simulator.errors import ScenarioError
 from simulator.scenario import loader
+from simulator.scenario.distributions import Exponential, Gamma, LogNormal, Uniform
 from simulator.scenario.graph import call_graph, expected_visits
 from simulator.scenario.limits import Limits, check_yaml_shape
 from tests.helpers import SCENARIOS
@@ -189,3 +190,146 @@ def test_the_first_power_of_a_spectrum_is_numpys():
     assert same_bits(latency._first_power(base), base**1)
     rows = base[:3000].reshape(3, 1000)
     assert same_bits(latency._first_power(rows), rows**1)
+
+
+def general_wait_masses(lattice, waiting, shape, scale):
+    """A wait's masses the general way: every row's levels at every point, `from_levels`."""
+    levels = np.empty((shape.size, lattice.x.size))
+    exponential = shape == 1.0
+    if exponential.any():
+        levels[exponential] = latency._exponential_levels(scale[exponential][:, None], lattice.x)
+    if not exponential.all():
+        levels[~exponential] = lattice.gamma_levels(shape[~exponential], scale[~exponential])
+    masses = lattice.from_levels(levels)
+    np.multiply(waiting[:, None], masses, out=masses)
+    masses[:, 0] += 1 - waiting
+    return masses
+
+
+@pytest.mark.parametrize("span", [0.25, 2.0, 64.0])
+@pytest.mark.parametrize("seed", range(4))
+def test_a_waits_masses_from_the_levels_head_are_those_of_every_point(span, seed):
+    """`Lattice.wait_masses` (each row's levels only up to its cut, masses summed over a
+    block of the row) against the levels at every point and `from_levels`: exponential and
+    gamma rows, waits short and long beside the lattice (up to rows evaluated at every
+    point), one row or many."""
+    rng = np.random.default_rng(seed)
+    lattice = latency.Lattice(span)
+    for rows in (1,) * 100 + (3, 17):  # alone, a row's rounding may leave mass for the end
+        shape = np.where(rng.random(rows) < 0.5, 1.0, rng.uniform(0.2, 3.0, rows))
+        scale = lattice.step * 10.0 ** rng.uniform(-1.0, 3.5 if rows > 1 else 2.5, rows)
+        waiting = rng.uniform(1e-6, 1.0, rows)
+        waiting[0] = 1.0 if rows > 1 else waiting[0]
+        fast = lattice.wait_masses(waiting, shape, scale)
+        assert same_bits(fast, general_wait_masses(lattice, waiting, shape, scale)), rows
+
+
+def test_a_rows_cut_found_by_search_is_the_count_of_divided_points():
+    """`_count_below` (a search of x for limit·θ, corrected) against dividing every point,
+    also for limits that fall exactly on a point's quotient; None where not finite."""
+    rng = np.random.default_rng(3)
+    x = latency.Lattice(2.0).x
+    scale = x[1] * 10.0 ** rng.uniform(-2.0, 4.0, 2000)
+    limit = rng.uniform(0.0, 80.0, 2000)
+    exact = rng.integers(0, x.size, 500)
+    limit[:500] = x[exact] / scale[:500]  # on a quotient: that point is not below
+    limit[500:510] = np.nextafter(limit[:10], np.inf)
+    expected = (x[None, :] / scale[:, None] < limit[:, None]).sum(axis=1)
+    found = latency._count_below(x, scale, limit)
+    assert found is not None
+    assert (found == expected).all()
+    assert latency._count_below(x, np.array([1.0, np.inf]), np.array([1.0, 2.0])) is None
+
+
+def every_point_from_levels(lattice, lev):
+    """`Lattice.from_levels` as it was: the maximum and the total over every point."""
+    h = lattice.step
+    masses = np.zeros((*lev.shape[:-1], lattice.points))
+    flat = lev.reshape(-1, lev.shape[-1])
+    changing = np.flatnonzero((flat != flat[:, -1:]).any(axis=0))
+    m = min(int(changing[-1]) + 2, lattice.points) if changing.size else 1
+    masses[..., 0] = 1.0 - lev[..., 1] / h
+    masses[..., 1:m] = (2 * lev[..., 1:m] - lev[..., : m - 1] - lev[..., 2 : m + 1]) / h
+    np.maximum(masses, 0.0, out=masses)
+    rest = 1.0 - masses.sum(axis=-1)
+    masses[..., -1] += np.where(rest > 0.0, rest, 0.0)
+    return masses
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_masses_from_levels_are_those_summed_over_every_point(seed):
+    """Work and network distributions of every kind (one row), and rows of them, short and
+    long beside the lattice: `from_levels` sums a row over a block of it, the same bits."""
+    rng = np.random.default_rng(seed)
+    lattice = latency.Lattice(1.0)
+    kinds = [
+        lambda mean, cv: Exponential(mean=mean),
+        lambda mean, cv: Gamma(mean=mean, cv=cv),
+        lambda mean, cv: LogNormal(mean=mean, cv=cv),
+        lambda mean, cv: Uniform(mean=mean, cv=min(cv, 0.5)),
+    ]
+    rows = []
+    for _ in range(200):
+        make = kinds[int(rng.integers(len(kinds)))]
+        dist = make(float(lattice.step * 10.0 ** rng.uniform(-0.5, 3.0)), rng.uniform(0.1, 2.0))
+        rows.append(latency.limited_expectation(dist, lattice.x))
+        assert same_bits(lattice.from_levels(rows[-1]), every_point_from_levels(lattice, rows[-1]))
+    for group in (np.array(rows[:5]), np.array(rows[5:6]), np.array(rows[::7])):
+        assert same_bits(lattice.from_levels(group), every_point_from_levels(lattice, group))
+
+
+@pytest.mark.parametrize(
+    "shape", [(1025,), (1, 1025), (7, 1025), (1, 5), (7, 1), (3, 7, 1025), (), (2, 1024)]
+)
+@pytest.mark.parametrize("into", [(1025,), (1, 1025), (7, 1025)])
+def test_a_product_is_made_in_place_only_where_it_keeps_its_shape(shape, into):
+    """`_fits` (a sequence's product taken in place) never says yes where numpy's
+    broadcasting would change the shape, or fail."""
+    try:
+        keeps = np.broadcast_shapes(into, shape) == into
+    except ValueError:
+        keeps = False
+    assert not latency._fits(shape, into) or keeps
+    if shape in ((1025,), into):
+        assert latency._fits(shape, into)
+
+
+@pytest.fixture(scope="module")
+def lattice_jobs():
+    """The model, steps and lattice jobs of the fan-out scenario and of sre-1000 over two
+    days, as `run` hands them to `lattice_distributions`."""
+    found = {}
+    original = latency.lattice_distributions
+    for source in ("fan-out", "scale/sre-1000.yaml"):
+        if source == "fan-out":
+            scenario = simulator.load_scenario(fan_out_scenario())
+        else:
+            scenario = simulator.load_scenario(SCENARIOS / source, ["horizon=2d"])
+
+        def spy(model, steps, jobs, source=source):
+            found[source] = (model, steps, jobs)
+            return original(model, steps, jobs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("simulator.analytic.run.lattice_distributions", spy)
+            simulator.run(scenario)
+    return found
+
+
+@pytest.mark.parametrize("budget", [2**20, latency.PREPARED_BYTES])
+@pytest.mark.parametrize("source", ["fan-out", "scale/sre-1000.yaml"], ids=["fan-out", "sre-1000"])
+def test_waits_computed_ahead_are_those_computed_station_by_station(lattice_jobs, source, budget):
+    """`LatticeEvaluator._prepare` (every wait a lattice needs, grouped by reach) against
+    each station's wait computed as its visit asks (no bytes for computing ahead), and
+    with a budget that holds only some of them: the same masses, bit for bit."""
+    model, steps, jobs = lattice_jobs[source]
+    original = latency.lattice_distributions
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(latency, "PREPARED_BYTES", budget)
+        ahead = original(model, steps, jobs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(latency, "PREPARED_BYTES", -1)
+        one_by_one = original(model, steps, jobs)
+    assert ahead.keys() == one_by_one.keys()
+    for job, (points, masses) in one_by_one.items():
+        assert same_bits(ahead[job][0], points) and same_bits(ahead[job][1], masses), job
