@@ -74,16 +74,16 @@ def test_shared_state_decisions_as_before(scenario, overrides, monkeypatch):
     """Snapshots copied at once and the decision's end in four calls (`place`, then
     `commit`), against shared snapshots and one call: the same summary and tables."""
     calls = {"fused": 0, "conflicted": 0, "shared": 0, "copied on write": 0}
-    place_fine, snapshot, unshare = (
-        CellState.place_fine,
+    place_commit, snapshot, unshare = (
+        CellState.place_commit,
         CellState.snapshot_slots,
         CellState._unshare,
     )
 
     def counted_place(self: CellState, *args: Any) -> Any:
         calls["fused"] += 1
-        done = place_fine(self, *args)
-        calls["conflicted"] += done[4] is not None
+        done = place_commit(self, *args)
+        calls["conflicted"] += done[5] > 0
         return done
 
     def counted_snapshot(self: CellState, cpu: float, mem: float) -> object:
@@ -95,7 +95,7 @@ def test_shared_state_decisions_as_before(scenario, overrides, monkeypatch):
         unshare(self, shape, copy)
 
     with monkeypatch.context() as patch:
-        patch.setattr(CellState, "place_fine", counted_place)
+        patch.setattr(CellState, "place_commit", counted_place)
         patch.setattr(CellState, "snapshot_slots", counted_snapshot)
         patch.setattr(CellState, "_unshare", counted_unshare)
         new = simulator.run(scenario, overrides=overrides)
@@ -115,12 +115,12 @@ def test_shared_state_decisions_as_before(scenario, overrides, monkeypatch):
         self._fused = False
 
     monkeypatch.setattr(SchedulingModel, "__init__", unfused_init)
-    monkeypatch.setattr(CellState, "place_fine", _never)
+    monkeypatch.setattr(CellState, "place_commit", _never)
     assert _digest(new) == _digest(simulator.run(scenario, overrides=overrides))
 
 
 def _never(self: CellState, *args: object) -> None:
-    raise AssertionError("the old way does not call place_fine")
+    raise AssertionError("the old way does not call place_commit")
 
 
 def _cell(rng: np.random.Generator, n: int) -> CellState:
@@ -291,3 +291,138 @@ def test_the_fork_server_preloads_the_kernels_for_scheduling_sweeps_only():
         ]
         executor._context(False)
         assert forkserver._forkserver._preload_modules == ["simulator.runner"]
+
+
+def _crowded(rng: np.random.Generator, plain: bool) -> dict[str, Any]:
+    """A cell's arrays for the decision-end kernels, crowded, and a snapshot of its slots
+    from a little earlier (so that claims conflict now and then); `plain`: without
+    overheads, density limits, locked resources or sequence numbers."""
+    n = int(rng.integers(5, 200))
+    cap_cpu = rng.choice([2.0, 4.0], n)
+    used_cpu = cap_cpu * rng.choice([0.0, 0.5, 0.75, 1.0], n)
+    cap_mem = rng.choice([8.0, 16.0], n)
+    count = 0 if rng.random() < 0.1 else int(rng.integers(1, 3 * n))
+    overhead = np.zeros(n) if plain else rng.choice([0.0, 0.25], n)
+    cpu, mem = float(rng.choice([0.5, 1.0])), float(rng.choice([1.0, 2.0]))
+    if rng.random() < 0.4:  # a snapshot of the cell as it is: (nearly) no conflicts
+        room = np.minimum((cap_cpu - used_cpu) / cpu, (cap_mem - used_cpu * 2.5) / mem)
+        slots = np.maximum(np.floor(room), 0).astype(np.int64)
+    else:
+        slots = np.maximum(rng.integers(-1, 4, n), 0).astype(np.int64)
+    return {
+        "slots": slots,
+        "count": count,
+        "draws": rng.random(max(count, 1)),
+        "scratch": np.zeros(n, dtype=np.int64),
+        "cpu": cpu,
+        "mem": mem,
+        "overhead_cpu": overhead,
+        "overhead_mem": overhead * 2,
+        "cap_cpu": cap_cpu,
+        "cap_mem": cap_mem,
+        "used_cpu": used_cpu,
+        "used_mem": used_cpu * 2.5,
+        "locked_cpu": np.zeros(n) if plain else rng.choice([0.0, 0.0, 1.0], n),
+        "locked_mem": np.zeros(n) if plain else rng.choice([0.0, 0.0, 2.0], n),
+        "subtract_locked": not plain and bool(rng.integers(2)),
+        "density": np.full(n, 1 << 30, dtype=np.int64)
+        if plain
+        else rng.choice([1 << 30, 3], n).astype(np.int64),
+        "instances": rng.integers(0, 4, n).astype(np.int64),
+        "density_limited": not plain and bool(rng.integers(2)),
+        "up": rng.random(n) < 0.9,
+        "check_up": bool(rng.integers(2)),
+        "seq": rng.integers(0, 9, n).astype(np.int64),
+        "count_seq": not plain and bool(rng.integers(2)),
+    }
+
+
+WRITTEN = ("used_cpu", "used_mem", "instances", "seq")
+"""The cell's arrays a decision's end writes."""
+
+
+def _copy(cell: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in cell.items()}
+
+
+@pytest.mark.parametrize("incremental", [True, False])
+@pytest.mark.parametrize("seed", range(30))
+def test_the_compiled_commit_is_place_fine_then_the_claims_kept(seed, incremental):
+    """`kernels.place_commit` against what the model did with `place_fine`'s answer in
+    numpy: on a conflict with incremental commits, `keep = ~bad`, the four arrays indexed
+    by it and `add_claims` of those; all-or-nothing, nothing. The same claims started,
+    tasks, outcome and cell afterwards."""
+    cell = _crowded(np.random.default_rng(seed), plain=False)
+    before = _copy(cell)
+    nodes, counts, dcpu, dmem, bad, started = kernels.place_fine(*before.values())
+    placed, outcome = int(np.add.reduce(counts)) if started else 0, 0 if started else -1
+    if len(nodes) and not started:
+        outcome = 1
+        keep = ~bad if incremental else np.zeros(len(nodes), dtype=bool)
+        nodes, counts, dcpu, dmem = nodes[keep], counts[keep], dcpu[keep], dmem[keep]
+        placed = int(np.add.reduce(counts))
+        kernels.add_claims(
+            nodes, counts, dcpu, dmem, True, before["used_cpu"], before["used_mem"],
+            before["instances"], before["density_limited"], before["seq"], before["count_seq"],
+        )  # fmt: skip
+    got = kernels.place_commit(*cell.values(), incremental)
+    assert got[4:] == (placed, outcome)
+    if outcome >= 0:
+        assert [a.tolist() for a in got[:4]] == [a.tolist() for a in (nodes, counts, dcpu, dmem)]
+    assert [cell[k].tolist() for k in WRITTEN] == [before[k].tolist() for k in WRITTEN]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_plain_kernels_are_the_general_ones_on_a_plain_cell(seed):
+    """On a cell without overheads, density limits, locks or sequence numbers (failed
+    nodes or not): `place_commit_plain` is `place_commit`, `refresh_plain` is `refresh_one`
+    and `release_plain` is `add_claims(..., start=False, ...)`, bit for bit."""
+    rng = np.random.default_rng(seed)
+    cell = _crowded(rng, plain=True)
+    incremental = bool(seed % 2)
+    general, plain = _copy(cell), _copy(cell)
+    want = kernels.place_commit(*general.values(), incremental)
+    got = kernels.place_commit_plain(
+        plain["slots"], plain["count"], plain["draws"], plain["scratch"], plain["cpu"],
+        plain["mem"], plain["cap_cpu"], plain["cap_mem"], plain["used_cpu"], plain["used_mem"],
+        plain["up"], plain["check_up"], incremental,
+    )  # fmt: skip
+    assert got[4:] == want[4:]
+    assert [a.tolist() for a in got[:4]] == [a.tolist() for a in want[:4]]
+    assert [plain[k].tolist() for k in WRITTEN] == [general[k].tolist() for k in WRITTEN]
+
+    n = len(cell["slots"])
+    nodes = rng.integers(0, n, 20).astype(np.int64)
+    need_cpu, need_mem = cell["cpu"] + cell["overhead_cpu"], cell["mem"] + cell["overhead_mem"]
+    free, slots = [np.full(n, -1.0), np.full(n, -1.0)], np.full(n, -7, dtype=np.int64)
+    kernels.refresh_one(
+        nodes, cell["cap_cpu"], cell["cap_mem"], general["used_cpu"], general["used_mem"],
+        cell["locked_cpu"], cell["locked_mem"], False, cell["up"], cell["check_up"], free[0],
+        free[1],
+        need_cpu, need_mem, cell["density"], general["instances"], False, slots,
+    )  # fmt: skip
+    got_free, got_slots = [np.full(n, -1.0), np.full(n, -1.0)], np.full(n, -7, dtype=np.int64)
+    kernels.refresh_plain(
+        nodes, cell["cap_cpu"], cell["cap_mem"], plain["used_cpu"], plain["used_mem"],
+        cell["up"], cell["check_up"], got_free[0], got_free[1], cell["cpu"], cell["mem"],
+        got_slots,
+    )  # fmt: skip
+    assert [f.tolist() for f in got_free] == [f.tolist() for f in free]
+    assert got_slots.tolist() == slots.tolist()
+
+    if len(want[0]):  # the claims started, ended again
+        kernels.add_claims(
+            want[0], want[1], want[2], want[3], False, general["used_cpu"], general["used_mem"],
+            general["instances"], False, general["seq"], False,
+        )  # fmt: skip
+        kernels.release_plain(want[0], want[2], want[3], plain["used_cpu"], plain["used_mem"])
+    assert [plain[k].tolist() for k in WRITTEN] == [general[k].tolist() for k in WRITTEN]
+
+
+def test_the_plain_kernels_meet_conflicts():
+    """The generated plain cells above take the conflict path of both commit modes."""
+    outcomes = set()
+    for seed in range(40):
+        cell = _crowded(np.random.default_rng(seed), plain=True)
+        outcomes.add(kernels.place_commit(*cell.values(), bool(seed % 2))[5])
+    assert outcomes == {-1, 0, 1}

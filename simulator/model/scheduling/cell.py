@@ -211,6 +211,11 @@ class CellState:
         by a caller that records every take from the offer's arrays in `offer_takes`' list
         and calls `unshare_offer` before a take of claims off the grid."""
         self._kernels = load_kernels()
+        # A plain cell (no overheads, no density limit, no sequence numbers) lets the hot
+        # paths call the kernels without those terms (`kernels.place_commit_plain`,
+        # `refresh_plain`, `release_plain`) while nothing is locked.
+        self._plain_release = not self.density_limited and not sequence_numbers
+        self._plain = self._plain_release and self.no_overhead
 
     # -- time integrals ------------------------------------------------------------------
     def _advance(self, now: float) -> None:
@@ -345,6 +350,22 @@ class CellState:
             shape = next(iter(self._shapes.values()))
             if shape.sharers:
                 self._unshare(shape, True)
+            if self._plain and not locked:
+                kernels.refresh_plain(
+                    nodes,
+                    self.cap_cpu,
+                    self.cap_mem,
+                    self.used_cpu,
+                    self.used_mem,
+                    self.up,
+                    self._ever_down,
+                    self._free_cpu,
+                    self._free_mem,
+                    shape.cpu,
+                    shape.mem,
+                    shape.slots,
+                )
+                return
             kernels.refresh_one(
                 nodes,
                 self.cap_cpu,
@@ -565,6 +586,68 @@ class CellState:
         )
         return nodes, counts, dcpu, dmem, None if started or not len(nodes) else bad, started
 
+    def place_commit(
+        self,
+        slots: np.ndarray,
+        count: int,
+        draws: np.ndarray,
+        scratch: np.ndarray,
+        cpu: float,
+        mem: float,
+        incremental: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+        """`place_fine` and, when claims conflict and commits are `incremental`, the start
+        of those that do not, in one compiled call (`kernels.place_commit`): the nodes,
+        tasks, CPU and memory of the claims started in the cell's arrays (then `apply(...,
+        written=True)` does the rest of the start), the tasks started in all, and −1 if
+        nothing was placed, 0 if nothing conflicted, 1 if something did."""
+        locked = not self._locked_zero
+        if not locked and self._plain:
+            nodes, counts, dcpu, dmem, placed, outcome = self._kernels.place_commit_plain(
+                slots,
+                count,
+                draws,
+                scratch,
+                cpu,
+                mem,
+                self.cap_cpu,
+                self.cap_mem,
+                self.used_cpu,
+                self.used_mem,
+                self.up,
+                self._ever_down,
+                incremental,
+            )
+            return nodes, counts, dcpu, dmem, placed, outcome
+        if locked and self._blanket is not None:
+            self._settle()
+        nodes, counts, dcpu, dmem, placed, outcome = self._kernels.place_commit(
+            slots,
+            count,
+            draws,
+            scratch,
+            cpu,
+            mem,
+            self.overhead_cpu,
+            self.overhead_mem,
+            self.cap_cpu,
+            self.cap_mem,
+            self.used_cpu,
+            self.used_mem,
+            self._locked_cpu,
+            self._locked_mem,
+            locked,
+            self.density,
+            self.instances,
+            self.density_limited,
+            self.up,
+            self._ever_down,
+            self.seq,
+            self.sequence_numbers,
+            incremental,
+        )
+        return nodes, counts, dcpu, dmem, placed, outcome
+
     def conflicts(
         self,
         nodes: np.ndarray,
@@ -665,6 +748,10 @@ class CellState:
         self._advance(now)
         self._levels[0] += -sums[0]
         self._levels[1] += -sums[1]
+        if self._plain_release:
+            self._kernels.release_plain(nodes, dcpu, dmem, self.used_cpu, self.used_mem)
+            self._touch(nodes)
+            return
         self._kernels.add_claims(
             nodes,
             counts,

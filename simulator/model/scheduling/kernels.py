@@ -645,3 +645,232 @@ def place_take(
         offer_mem[n] = offer_mem[n] - dmem[k]
         placed += counts[k]
     return nodes, counts, dcpu, dmem, placed
+
+
+@numba.njit(cache=True)
+def place_commit(
+    slots: np.ndarray,
+    count: int,
+    draws: np.ndarray,
+    scratch: np.ndarray,
+    cpu: float,
+    mem: float,
+    overhead_cpu: np.ndarray,
+    overhead_mem: np.ndarray,
+    cap_cpu: np.ndarray,
+    cap_mem: np.ndarray,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+    locked_cpu: np.ndarray,
+    locked_mem: np.ndarray,
+    subtract_locked: bool,
+    density: np.ndarray,
+    instances: np.ndarray,
+    density_limited: bool,
+    up: np.ndarray,
+    check_up: bool,
+    seq: np.ndarray,
+    count_seq: bool,
+    incremental: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """A shared-state decision's end with its commit, whatever the conflicts: `place_fine`
+    and then, if some claims conflict and commits are `incremental`, the others kept (in
+    their order) and started with `add_claims`, which is what the model did with
+    `place_fine`'s answer in numpy (`keep = ~bad`, the four arrays indexed by it, then
+    `add_claims` of what is left). The nodes, tasks, CPU and memory of the claims started
+    (those placed if none was), the tasks started in all (an exact integer sum) and the
+    outcome: −1 nothing placed, 0 started without conflict, 1 some claim conflicted."""
+    nodes, counts, dcpu, dmem, bad, started = place_fine(
+        slots,
+        count,
+        draws,
+        scratch,
+        cpu,
+        mem,
+        overhead_cpu,
+        overhead_mem,
+        cap_cpu,
+        cap_mem,
+        used_cpu,
+        used_mem,
+        locked_cpu,
+        locked_mem,
+        subtract_locked,
+        density,
+        instances,
+        density_limited,
+        up,
+        check_up,
+        seq,
+        count_seq,
+    )
+    size = nodes.shape[0]
+    if size == 0:
+        return nodes, counts, dcpu, dmem, 0, -1
+    placed = 0
+    if started:
+        for k in range(size):
+            placed += counts[k]
+        return nodes, counts, dcpu, dmem, placed, 0
+    if not incremental:
+        none = np.empty(0, np.int64)
+        return none, none, np.empty(0), np.empty(0), 0, 1
+    kept = 0
+    for k in range(size):
+        if not bad[k]:
+            kept += 1
+    keep_nodes = np.empty(kept, np.int64)
+    keep_counts = np.empty(kept, np.int64)
+    keep_cpu = np.empty(kept)
+    keep_mem = np.empty(kept)
+    j = 0
+    for k in range(size):
+        if not bad[k]:
+            keep_nodes[j] = nodes[k]
+            keep_counts[j] = counts[k]
+            keep_cpu[j] = dcpu[k]
+            keep_mem[j] = dmem[k]
+            placed += counts[k]
+            j += 1
+    add_claims(
+        keep_nodes,
+        keep_counts,
+        keep_cpu,
+        keep_mem,
+        True,
+        used_cpu,
+        used_mem,
+        instances,
+        density_limited,
+        seq,
+        count_seq,
+    )
+    return keep_nodes, keep_counts, keep_cpu, keep_mem, placed, 1
+
+
+# -- a plain cell ----------------------------------------------------------------------------
+# Shared-state's usual cell: no per-instance overheads, no density limit, nothing locked and
+# no sequence numbers kept. The kernels below are the ones above with those terms left out
+# (x + 0.0 is x, x − 0.0 is x, an unlimited room never binds): the same operations on what
+# is left, in the same order, so the same numbers, with fewer arrays to pass (each costs the
+# dispatcher a type check per call) and to read. Like their general versions, they write
+# into the cell's arrays (`used_cpu`, `used_mem`; `refresh_plain` the free resources and the
+# slots) and `place_commit_plain` borrows the scratch array of `random_first_fit_claims`.
+
+
+@numba.njit(cache=True)
+def place_commit_plain(
+    slots: np.ndarray,
+    count: int,
+    draws: np.ndarray,
+    scratch: np.ndarray,
+    cpu: float,
+    mem: float,
+    cap_cpu: np.ndarray,
+    cap_mem: np.ndarray,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+    up: np.ndarray,
+    check_up: bool,
+    incremental: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """`place_commit` on a plain cell: the deltas are counts × size, a claim conflicts
+    where it no longer fits its node's free resources (+ EPS) or the node is down (if
+    `check_up`), and a start adds the deltas to the used resources."""
+    nodes, counts = random_first_fit_claims(slots, count, draws, scratch)
+    size = nodes.shape[0]
+    dcpu = np.empty(size)
+    dmem = np.empty(size)
+    if size == 0:
+        return nodes, counts, dcpu, dmem, 0, -1
+    bad = np.empty(size, np.bool_)
+    anything = False
+    for k in range(size):
+        n = nodes[k]
+        dcpu[k] = counts[k] * cpu
+        dmem[k] = counts[k] * mem
+        free_cpu = cap_cpu[n] - used_cpu[n]
+        free_mem = cap_mem[n] - used_mem[n]
+        bad[k] = free_cpu + EPS < dcpu[k] or free_mem + EPS < dmem[k]
+        if check_up and not up[n]:
+            bad[k] = True
+        anything = anything or bad[k]
+    placed = 0
+    if not anything:
+        for k in range(size):
+            n = nodes[k]
+            used_cpu[n] = used_cpu[n] + dcpu[k]
+            used_mem[n] = used_mem[n] + dmem[k]
+            placed += counts[k]
+        return nodes, counts, dcpu, dmem, placed, 0
+    none = np.empty(0, np.int64)
+    if not incremental:
+        return none, none, np.empty(0), np.empty(0), 0, 1
+    kept = 0
+    for k in range(size):
+        if not bad[k]:
+            kept += 1
+    keep_nodes = np.empty(kept, np.int64)
+    keep_counts = np.empty(kept, np.int64)
+    keep_cpu = np.empty(kept)
+    keep_mem = np.empty(kept)
+    j = 0
+    for k in range(size):
+        if not bad[k]:
+            n = nodes[k]
+            keep_nodes[j] = n
+            keep_counts[j] = counts[k]
+            keep_cpu[j] = dcpu[k]
+            keep_mem[j] = dmem[k]
+            used_cpu[n] = used_cpu[n] + dcpu[k]
+            used_mem[n] = used_mem[n] + dmem[k]
+            placed += counts[k]
+            j += 1
+    return keep_nodes, keep_counts, keep_cpu, keep_mem, placed, 1
+
+
+@numba.njit(cache=True)
+def refresh_plain(
+    nodes: np.ndarray,
+    cap_cpu: np.ndarray,
+    cap_mem: np.ndarray,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+    up: np.ndarray,
+    check_up: bool,
+    free_cpu: np.ndarray,
+    free_mem: np.ndarray,
+    cpu: float,
+    mem: float,
+    slots: np.ndarray,
+) -> None:
+    """`refresh_one` on a plain cell, the shape's need per node being its size."""
+    for k in range(nodes.shape[0]):
+        n = nodes[k]
+        f_cpu = cap_cpu[n] - used_cpu[n]
+        f_mem = cap_mem[n] - used_mem[n]
+        if check_up and not up[n]:
+            f_cpu = 0.0
+            f_mem = 0.0
+        free_cpu[n] = f_cpu
+        free_mem[n] = f_mem
+        by_cpu = f_cpu / cpu
+        by_mem = f_mem / mem
+        ratio = by_cpu if by_cpu <= by_mem else by_mem
+        whole = int(ratio + EPS)
+        slots[n] = whole if whole > 0 else 0
+
+
+@numba.njit(cache=True)
+def release_plain(
+    nodes: np.ndarray,
+    dcpu: np.ndarray,
+    dmem: np.ndarray,
+    used_cpu: np.ndarray,
+    used_mem: np.ndarray,
+) -> None:
+    """`add_claims(..., start=False, ...)` without instances or sequence numbers kept."""
+    for k in range(nodes.shape[0]):
+        n = nodes[k]
+        used_cpu[n] = used_cpu[n] - dcpu[k]
+        used_mem[n] = used_mem[n] - dmem[k]

@@ -88,6 +88,7 @@ class SchedulingModel:
         self.policy = POLICIES[self.scheduler.placement]
         # optimistic decisions place and check in one compiled call (`decide`)
         self._fused = self.policy is random_first_fit and self.scheduler.conflict_mode == "fine"
+        self._incremental = self.scheduler.commit_mode != "all-or-nothing"
         self._placement_draws: dict[str, _Draws] = {}
         self._decision_times: dict[str, float] = {}
         self.jobs: list[Job] = []
@@ -353,29 +354,24 @@ class SchedulingModel:
     ) -> bool | None:
         """`place` and, if anything was placed, `commit`: whether any claim conflicted
         (None if nothing was placed). An optimistic decision with random first-fit and fine
-        conflicts (shared-state's) does both in one compiled call, `CellState.place_fine`:
-        the same kernels in the same order, so the same numbers."""
+        conflicts (shared-state's) does both in one compiled call, `CellState.place_commit`
+        (the start of the claims that do not conflict included): the same kernels in the
+        same order, so the same numbers."""
         if not (optimistic and self._fused) or job.anti_affinity:
             unique, counts = self.place(scheduler, job, slots)
             if not len(unique):
                 return None
             return self.commit(scheduler, job, unique, counts, optimistic, seen)
         draws = self._draws(scheduler).take(max(job.unscheduled, 1))
-        unique, counts, dcpu, dmem, bad, started = self.cell.place_fine(
-            slots, job.unscheduled, draws, self._scratch, job.cpu, job.memory
+        cell = self.cell
+        # with incremental commits the claims that do not conflict start in the same call
+        unique, counts, dcpu, dmem, placed, outcome = cell.place_commit(
+            slots, job.unscheduled, draws, self._scratch, job.cpu, job.memory, self._incremental
         )
-        if started:
-            self._apply(scheduler.index, job, unique, counts, dcpu, dmem, written=True)
-            return False
-        if bad is None:
-            return None  # nothing placed
-        if self.scheduler.commit_mode == "all-or-nothing":
-            return True
-        keep = ~bad
-        unique, counts, dcpu, dmem = unique[keep], counts[keep], dcpu[keep], dmem[keep]
-        if len(unique):
-            self._apply(scheduler.index, job, unique, counts, dcpu, dmem)
-        return True
+        if placed:
+            sums = cell.claim_sums(placed, job.cpu, job.memory)
+            self._apply(scheduler.index, job, unique, counts, dcpu, dmem, placed, sums, True)
+        return None if outcome < 0 else outcome > 0
 
     def _draws(self, scheduler: SchedulerAgent) -> _Draws:
         draws = self._placement_draws.get(scheduler.name)
@@ -458,7 +454,7 @@ class SchedulingModel:
         written: bool = False,
     ) -> None:
         """Start claims (`placed`, `sums`: their tasks and CPU and memory in all, if known;
-        `written`: the cell's arrays have them already, `CellState.place_fine`)."""
+        `written`: the cell's arrays have them already, `CellState.place_commit`)."""
         now = self.env.now
         if placed is None:
             placed = int(np.add.reduce(counts))
