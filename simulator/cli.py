@@ -619,8 +619,8 @@ def _non_negative_int(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    with _output(args), _fewer_collections():
-        return _run_and_print(args)
+    with _fewer_collections(), _output(args):  # the collector's thresholds first: the
+        return _run_and_print(args)  # imports the command needs make many objects too
 
 
 @contextlib.contextmanager
@@ -631,15 +631,31 @@ def _fewer_collections() -> Any:
     (the scenario, the call graph, the imported libraries). At Python's default thresholds the
     oldest generation is scanned again and again: about a tenth of sre-1000's CPU time
     (`docs/performance.md`, "Session 11"). Collections change no number, only when memory is
-    given back; the thresholds are restored afterwards, for callers of `main` in-process."""
-    from .engine.loop import FEWER_COLLECTIONS
+    given back; the thresholds are restored afterwards, for callers of `main` in-process.
 
+    What is alive when the command starts (the libraries, their classes) is moved out of
+    the collector's reach for the command (`gc.freeze`, unless a caller froze objects
+    already): a full collection scans what the command made, not the libraries. The engine's
+    import, pandas included, runs with the collector paused: young collections of objects
+    that are all kept (modules, classes) free nothing."""
     thresholds = gc.get_threshold()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from .engine.loop import FEWER_COLLECTIONS
+    finally:
+        if enabled:
+            gc.enable()
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     gc.set_threshold(*FEWER_COLLECTIONS)
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
+        if freeze:
+            gc.unfreeze()
 
 
 def _output(args: argparse.Namespace) -> Any:

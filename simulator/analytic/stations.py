@@ -343,11 +343,12 @@ def batch_queue(
     immediate += served_now[0]
     n = 0
     service_rate = 1.0 / np.where(mean > 0, mean, 1.0)
+    drain = [service_rate * k for k in range(1, servers + 1)]  # at n + 1 = k busy workers
     while True:
         up = batch_rate * np.einsum("tw,tw->t", window, tail)
-        following = up / (service_rate * min(n + 1, servers))
+        following = up / drain[min(n, servers - 1)]
         n += 1
-        window = np.roll(window, -1, axis=1)
+        window[:, :-1] = window[:, 1:]  # shifted in place (np.roll's copy, less overhead)
         window[:, -1] = following
         total += following
         if n > servers:

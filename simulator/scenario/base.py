@@ -50,10 +50,9 @@ class ScenarioModel(BaseModel):
     @classmethod
     def _reject_unknown_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            known = list(cls.model_fields)
-            known += [f.alias for f in cls.model_fields.values() if f.alias]
+            known, known_set, numbers = _keys_of(cls)
             for key in data:
-                if key not in known:
+                if key not in known_set:
                     raise PydanticCustomError(
                         "unknown_key",
                         "unknown key; {hint}",
@@ -63,14 +62,29 @@ class ScenarioModel(BaseModel):
                         },
                     )
             for key, value in data.items():  # pydantic would read true as 1 for a number
-                field = cls.model_fields.get(key)
-                if isinstance(value, bool) and field is not None and _takes_no_bool(field):
+                if isinstance(value, bool) and key in numbers:
                     raise PydanticCustomError(
                         "bool_for_number",
                         "expected a number, got {value}",
                         {"key": str(key), "value": str(value).lower()},
                     )
         return data
+
+
+_KEYS: dict[type, tuple[list[str], frozenset[str], frozenset[str]]] = {}
+"""Per model class, once (a large scenario validates thousands of parts): its keys (field
+names, then aliases: the order of the "did you mean" choices), the same as a set, and the
+names of its number fields that refuse a bool."""
+
+
+def _keys_of(cls: type[ScenarioModel]) -> tuple[list[str], frozenset[str], frozenset[str]]:
+    keys = _KEYS.get(cls)
+    if keys is None:
+        fields = cls.model_fields
+        known = list(fields) + [f.alias for f in fields.values() if f.alias]
+        numbers = frozenset(name for name, field in fields.items() if _takes_no_bool(field))
+        keys = _KEYS[cls] = (known, frozenset(known), numbers)
+    return keys
 
 
 def _takes_no_bool(field: Any) -> bool:

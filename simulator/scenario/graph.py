@@ -12,7 +12,7 @@ schema or the loader: the schema itself uses this module.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .base import suggest
@@ -120,33 +120,29 @@ def build_call_graph(
             rate=float(traffic[service_name].rate) if service_name in traffic else 0.0,
         )
     for caller, service in services.items():
-        for step in service.handler or []:
-            if isinstance(step, Work):
-                continue
-            in_parallel = isinstance(step, Parallel)
-            for call in step.parallel if isinstance(step, Parallel) else [step]:
-                if not isinstance(call, Call):
-                    continue
-                per_visit = call.count * call.probability
-                if graph.has_edge(caller, call.call):
-                    edge = graph.edges[caller, call.call]
-                    edge["calls_per_visit"] += per_visit
-                    edge["parallel"] = edge["parallel"] or in_parallel
-                else:
-                    graph.add_edge(
-                        caller,
-                        call.call,
-                        calls_per_visit=per_visit,
-                        parallel=in_parallel,
-                        timeout=call.timeout,
-                        retries=call.retries,
-                        optional=call.optional,
-                    )
+        for call, in_parallel in _calls(service):
+            per_visit = call.count * call.probability
+            if graph.has_edge(caller, call.call):
+                edge = graph.edges[caller, call.call]
+                edge["calls_per_visit"] += per_visit
+                edge["parallel"] = edge["parallel"] or in_parallel
+            else:
+                graph.add_edge(
+                    caller,
+                    call.call,
+                    calls_per_visit=per_visit,
+                    parallel=in_parallel,
+                    timeout=call.timeout,
+                    retries=call.retries,
+                    optional=call.optional,
+                )
     return graph
 
 
 def find_call_cycle(services: Mapping[str, ServiceLike]) -> list[str]:
     """The services of a call cycle, first one repeated at the end, or [] when there is none."""
+    if _acyclic(services):  # the usual case, told without building the graph
+        return []
     import networkx as nx
 
     try:
@@ -154,6 +150,41 @@ def find_call_cycle(services: Mapping[str, ServiceLike]) -> list[str]:
     except nx.NetworkXNoCycle:
         return []
     return [edges[0][0], *(target for _, target in edges)]
+
+
+def _calls(service: ServiceLike) -> Iterator[tuple[Call, bool]]:
+    """The calls of a service's handler, in order, each with whether it is made in parallel."""
+    for step in service.handler or []:
+        if isinstance(step, Work):
+            continue
+        parallel = isinstance(step, Parallel)
+        for call in step.parallel if isinstance(step, Parallel) else [step]:
+            if isinstance(call, Call):
+                yield call, parallel
+
+
+def _acyclic(services: Mapping[str, ServiceLike]) -> bool:
+    """Whether the calls between `services` (those of `build_call_graph`'s edges) make no
+    cycle: every service is removed, callers before callees (Kahn). A callee that is not
+    among `services` calls nothing, so it is in no cycle."""
+    callees = {
+        caller: {call.call for call, _ in _calls(service)} for caller, service in services.items()
+    }
+    callers = dict.fromkeys(callees, 0)
+    for targets in callees.values():
+        for target in targets:
+            if target in callers:
+                callers[target] += 1
+    free = [name for name, count in callers.items() if count == 0]
+    removed = 0
+    while free:
+        removed += 1
+        for target in callees[free.pop()]:
+            if target in callers:
+                callers[target] -= 1
+                if callers[target] == 0:
+                    free.append(target)
+    return removed == len(callees)
 
 
 def expected_visits(graph: nx.DiGraph, entry: str | None = None) -> dict[str, float]:
