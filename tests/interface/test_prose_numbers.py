@@ -34,8 +34,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "9": "16:9, the slide format of simulator.plots.save_figure",
     },
     "01": {
-        "49": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "56": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "50": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "70": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "2013": "Dean & Barroso, 'The Tail at Scale', Communications of the ACM, 2013",
     },
     "02": {
@@ -59,7 +59,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     },
     "07": {
         "49": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "55": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "59": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "6": "the number of section 6 in the notebook's table of its sections",
     },
     "09": {
