@@ -36,6 +36,7 @@ from ..errors import ScenarioError
 from ..results import Result, write_file_atomically
 from ..scenario.limits import Limits
 from ..scenario.schema import Scenario
+from .memo import current as _memory
 from .pool import context as _context
 
 BACKENDS = ("local", "dask")
@@ -79,7 +80,8 @@ class Execution:
     """The outcomes in the tasks' order, and what they took: runs done, runs read from the
     store, wall-clock seconds, the seconds the runs done took inside their workers (summed;
     against wall × workers it shows the overhead, or a machine that gave fewer cores than
-    workers) and the backend that did them."""
+    workers), the backend that did them and the runs handed back by the session's memory
+    of finished runs (`memo.remember_runs`)."""
 
     outcomes: list[RunOutcome]
     runs: int
@@ -87,6 +89,7 @@ class Execution:
     seconds: float
     backend: str
     run_seconds: float = 0.0
+    remembered: int = 0
 
 
 Work = Callable[[RunTask], RunOutcome]
@@ -98,7 +101,8 @@ Work = Callable[[RunTask], RunOutcome]
 def run_key(task: RunTask) -> str:
     """A run's identity: the scenario's content (every setting, and the data read from
     files such as replayed rates), the seed and the package version. The store's key, and
-    the era runs' when they are shared (`eras.shared_runs`)."""
+    the era runs' when they are shared (`eras.shared_runs`), and the memory of finished runs'
+    (`memo.remember_runs`)."""
     digest = hashlib.sha256()
     digest.update(f"sre-sandbox {__version__}\nseed {task.seed}\n".encode())
     digest.update(task.scenario.model_dump_json().encode())
@@ -242,6 +246,9 @@ def execute(
     runs are read back instead of run again (unless `force`) and every new run is written
     the moment it finishes. `progress` shows a bar over the runs with the time left (a
     widget in a notebook, text on a terminal, nothing when the output is a file or pipe).
+    While a memory of finished runs is open (`memo.remember_runs`), a task that asks for the
+    summary only and was done before in this process is handed back from it (the same
+    numbers: `memo`'s docstring says why), and every such task done is remembered.
     """
     jobs = _whole("jobs", jobs)
     if workers is not None:
@@ -260,20 +267,38 @@ def execute(
             keys[index] = key = store.key(task)
             if not force:
                 outcomes[index] = store.load(key, task.tables)
+    cached = sum(outcome is not None for outcome in outcomes)
+    memory = _memory()
+    identities: list[tuple[Any, ...] | None] = [None] * len(tasks)
+    if memory is not None:
+        for index, task in enumerate(tasks):
+            if task.tables or task.keep:
+                continue  # only summaries are remembered, and only for tasks asking no more
+            identities[index] = identity = (work, keys[index] or run_key(task), task.limits)
+            if outcomes[index] is None and not force:
+                known = memory.get(identity)
+                stored_as = keys[index]
+                if known is not None:
+                    outcomes[index] = _copy(known)
+                    if store is not None and stored_as is not None:
+                        store.save(stored_as, known, task.tables)  # the store lacked it
     pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
-    cached = len(tasks) - len(pending)
-    bar = _bar(len(tasks), cached, label, progress and len(tasks) > 1)
+    recalled = len(tasks) - len(pending) - cached
+    bar = _bar(len(tasks), len(tasks) - len(pending), label, progress and len(tasks) > 1)
 
     def record(index: int, outcome: RunOutcome) -> None:
         key = keys[index]
         if store is not None and key is not None:
             store.save(key, outcome, tasks[index].tables)
+        identity = identities[index]
+        if memory is not None and identity is not None:
+            memory.put(identity, _copy(outcome))
         outcomes[index] = outcome
         bar.update(1)
 
     try:
         if not pending:
-            name = "store"
+            name = "store" if cached else "memory"
         elif backend == "dask":
             name = _on_dask(tasks, pending, work, record, scheduler, workers or jobs)
         elif jobs == 1 or len(pending) == 1:
@@ -294,7 +319,14 @@ def execute(
         seconds=time.perf_counter() - began,
         backend=name,
         run_seconds=sum(done[i].seconds for i in pending),
+        remembered=recalled,
     )
+
+
+def _copy(outcome: RunOutcome) -> RunOutcome:
+    """A summary-only outcome with a summary of its own (a caller may change the one it
+    gets; the memory's must stay as the run sent it)."""
+    return RunOutcome(seed=outcome.seed, summary=dict(outcome.summary), seconds=outcome.seconds)
 
 
 def _whole(name: str, value: object) -> int:
