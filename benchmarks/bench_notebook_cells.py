@@ -7,7 +7,13 @@
 Target (issue 16, point 5): every notebook at full size in at most 60 s on the 2-core machine.
 `bench_notebooks.py` times every notebook of this checkout as a student runs it; this one is
 for a change to a notebook's speed: both sides in the same session, the CPU of the experiment
-engine's workers counted, and the cells that take the time named.
+engine's workers counted, and the cells that take the time named. Both report the same wall
+time, the cells' (here their sum; there from the first cell's start to the last's end,
+papermill's record), without the kernel's start and shutdown (since session 14: before, the
+other counted those and papermill's writes of the notebook at every cell, about 4 s more for
+notebook 01 on a quiet machine). This one's short pauses between cells (its CPU samples)
+are not counted either, which lets a background process (the fork server's start) gain a
+little.
 
 Each notebook runs from top to bottom at its full size (no parameters injected), in a fresh
 kernel started by a child process of the checkout being measured: the child puts that

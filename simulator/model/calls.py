@@ -459,7 +459,27 @@ class OutgoingCall:
             self._outcome(visit, status)
 
     def _answer_arrived(self, event: Event) -> None:
-        self._outcome(*event._value)
+        """An answer back over the network: `_outcome`, inlined (one Python call less for
+        every network call)."""
+        answer: tuple[Visit, int] = event._value
+        visit, status = answer
+        spans = self.runtime.spans
+        if visit is not self.visit or self.done or spans.live_outcome[visit.row] != PENDING:
+            return  # an answer after the caller gave up on this attempt
+        spans.live_responded[visit.row] = self.runtime.env._now
+        spans.live_outcome[visit.row] = status
+        spec = self.spec
+        if spec.pools is not None:
+            self._release()
+        breaker = spec.breaker
+        if breaker is not None:
+            change = breaker.record(self.runtime.env._now, status == OK)
+            if change is not None and spec.on_breaker_change is not None:
+                spec.on_breaker_change(change)
+        if status == OK:
+            self._complete(OK)
+        else:
+            self._failed(status)
 
     def _timed_out(self, event: Event) -> None:
         visit: Visit = event._value
@@ -471,6 +491,8 @@ class OutgoingCall:
             self._outcome(visit, TIMEOUT)
 
     def _outcome(self, visit: Visit, status: int) -> None:
+        """The attempt's outcome, as the caller sees it (`_answer_arrived` repeats this body
+        for answers over the network: a change here belongs there too)."""
         spans = self.runtime.spans
         if visit is not self.visit or self.done or spans.live_outcome[visit.row] != PENDING:
             return  # an answer after the caller gave up on this attempt
