@@ -668,7 +668,6 @@ def _output(args: argparse.Namespace) -> Any:
 
 def _run_and_print(args: argparse.Namespace) -> int:
     from .budget import check_budget
-    from .model import fastpath
     from .results import json_ready
     from .runner import run, run_replications
 
@@ -695,9 +694,10 @@ def _run_and_print(args: argparse.Namespace) -> int:
         return 0
     check_budget(scenario, limits, args.replications)
     if args.replications == 1:
-        # without --out only the events are read (was the fast path taken?): the rest of the
-        # tables, seconds and hundreds of MiB for a large analytic fleet, are not built
-        wanted = None if args.out else ("events",)
+        # without --out no table is read: an analytic run builds none (seconds and hundreds
+        # of MiB for a large fleet) and does not import pandas; whether the fast path ran
+        # is the engine's word (`Result.fast_path`), not the events table's
+        wanted = None if args.out else ()
         result = run(scenario, args.seed, progress=True, limits=limits, tables=wanted)
         if args.out:
             _save_run(result, Path(args.out), args.tables, charts=not args.no_charts)
@@ -706,7 +706,9 @@ def _run_and_print(args: argparse.Namespace) -> int:
         else:
             kpis = {k: (v, math.nan) for k, v in result.summary.items()}
             print(_summary_table(scenario, kpis, show_all=args.all))
-            if fastpath.ran(result.tables["events"]):
+            if result.fast_path:
+                from .model import fastpath
+
                 print(f"\n  {fastpath.NOTE}")
         return 0
     reps = run_replications(

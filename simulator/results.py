@@ -16,10 +16,12 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE_FORMATS = ("parquet", "csv")
 
@@ -43,13 +45,18 @@ class Result:
     `changes`, `deploys`, `incidents`, `operator_work`, `delivery_timeseries`,
     `change_stages`, `lead_time_breakdown` and `incident_timeline`; every run has `scaling`
     (the autoscalers' decisions: time, target, kind, from, to, reason); the analytic
-    fidelity adds `entry_timeseries` and leaves `requests` and `spans` empty.
+    fidelity adds `entry_timeseries` and leaves `requests` and `spans` empty. A run asked
+    for some tables only (`simulator.run(..., tables=...)`) may hold only those.
+
+    `fast_path`: whether the request-level fast path ran it (`simulator.model.fastpath`;
+    its decision log says so too), read from the engine, not from a table.
     """
 
     scenario: Scenario
     seed: int
     summary: dict[str, float]
     tables: dict[str, pd.DataFrame] = field(repr=False)
+    fast_path: bool = False
 
     @property
     def requests(self) -> pd.DataFrame:

@@ -6,11 +6,9 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from tqdm import tqdm
 
 from .budget import check_budget
 from .engine.recorder import SpanLog
@@ -40,15 +38,18 @@ from .metrics.requests import unrecorded_request_kpis
 from .metrics.rollout import rollout_tables
 from .metrics.scaling import scaling_table
 from .metrics.statistics import mean_ci
-from .model import fastpath
 from .model.context import RunContext
-from .model.world import World
 from .records.run import RunRecords
 from .results import Comparison, Replications, Result
 from .scenario.limits import Limits
 from .scenario.loader import load_scenario
 from .scenario.schema import Scenario
 from .subsystems import build_subsystems, collect
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .model.world import World
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
 
@@ -105,7 +106,8 @@ def run(
     the run simulates the workload copied until every delivery service has one
     (`served_world`); the Result's scenario is that world. With `tables` (names) the Result
     may leave out other tables, those that take seconds to build in a large fleet (a
-    sweep's run sends back only the tables asked for); the KPIs are the same.
+    sweep's run sends back only the tables asked for); the KPIs are the same. An analytic
+    run asked for no table (`tables=()`) builds none and does not import pandas.
     """
     wanted = None if tables is None else frozenset([tables] if isinstance(tables, str) else tables)
     seed = _seed(seed)
@@ -114,9 +116,14 @@ def run(
     seed = scenario.seed if seed is None else seed
     if scenario.fidelity == "analytic":
         return _run_analytic(scenario, seed, wanted)
+    from tqdm import tqdm
+
+    from .model import fastpath
+    from .model.world import World  # the request level's: an analytic run needs none of it
+
     world = World(scenario, seed, build_subsystems)
     if fastpath.simulate(world):  # simple stations: the same numbers without the event loop
-        return _result(world, wanted)
+        return _result(world, wanted, fast_path=True)
     if progress:
         with tqdm(
             total=scenario.horizon,
@@ -150,7 +157,8 @@ def _run_analytic(scenario: Scenario, seed: int, tables: frozenset[str] | None) 
     services.connect(subsystems)  # node failures: who pages, who repairs
     context.env.run(until=scenario.horizon)
     summary, built = services.results(tables)
-    built["events"] = context.events.table()
+    if tables is None or "events" in tables:
+        built["events"] = context.events.table()
     records = RunRecords(scenario, seed, {}, {}, tables)
     more_summary, more_tables = collect(subsystems, records)
     return Result(
@@ -161,7 +169,7 @@ def _run_analytic(scenario: Scenario, seed: int, tables: frozenset[str] | None) 
     )
 
 
-def _result(world: World, wanted: frozenset[str] | None = None) -> Result:
+def _result(world: World, wanted: frozenset[str] | None = None, fast_path: bool = False) -> Result:
     scenario = world.scenario
     warmup, horizon = scenario.warmup, scenario.horizon
     record = scenario.metrics.record
@@ -214,7 +222,9 @@ def _result(world: World, wanted: frozenset[str] | None = None) -> Result:
     }
     summary.update(more_summary)
     tables.update(more_tables)
-    return Result(scenario=scenario, seed=world.seed, summary=summary, tables=tables)
+    return Result(
+        scenario=scenario, seed=world.seed, summary=summary, tables=tables, fast_path=fast_path
+    )
 
 
 def run_task(task: RunTask) -> RunOutcome:
@@ -345,6 +355,8 @@ def _auto_replications(
 def _replications(
     scenario: Scenario, outcomes: Sequence[RunOutcome], keep_results: bool
 ) -> Replications:
+    import pandas as pd
+
     table = pd.DataFrame(
         [{"replication": i, "seed": o.seed, **o.summary} for i, o in enumerate(outcomes)]
     )
@@ -360,6 +372,8 @@ def _replications(
 
 def summarise(table: pd.DataFrame, kpis: Sequence[str]) -> pd.DataFrame:
     """Mean and 95% confidence interval of each KPI column over the rows (replications)."""
+    import pandas as pd
+
     rows = []
     for kpi in kpis:
         mean, half = mean_ci(table[kpi].to_numpy(dtype=float))
@@ -399,6 +413,8 @@ def compare(
     With `keep_results`, each scenario's `Replications.results` holds its whole Results, so
     a notebook can run several variants on two workers and still read their tables.
     """
+    import pandas as pd
+
     if len(scenarios) < 1:
         raise ScenarioError("<arguments>", "scenarios", "expected at least one scenario to compare")
     replications = _count(replications, limits)

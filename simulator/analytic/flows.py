@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-import networkx as nx
 import numpy as np
 
 from ..scenario.calls import Call, Parallel
@@ -36,7 +35,7 @@ from ..scenario.distributions import (
     LogNormal,
     Uniform,
 )
-from ..scenario.graph import call_graph, expected_visits
+from ..scenario.graph import CallLists, call_graph, call_lists, expected_visits
 from ..scenario.schema import Scenario, Service
 
 # ----------------------------------------------------------------------------- latency trees
@@ -174,8 +173,8 @@ class Model:
             network call (and so carries serialisation work).
         loads: 4 × entries × stations; loads[k, e, s] is, per request at entry e, the expected
             sum over its work steps at station s of E[S^k] (k = 0 counts the work steps).
-        call_graph: the scenario's shared, frozen `scenario.graph.call_graph` (edges carry
-            calls_per_visit).
+        calls: the scenario's calls (`scenario.graph.call_lists`: the call graph's nodes and
+            edges with their calls_per_visit, without networkx).
         monolith: whether the services run as one process (one station, no network).
         serialisation: CPU time per network call at the callee (a work step there).
         batches: the fan-outs that send several calls to one service at once.
@@ -191,7 +190,7 @@ class Model:
     visits_per_request: np.ndarray
     called_per_request: np.ndarray
     loads: np.ndarray
-    call_graph: nx.DiGraph = field(repr=False)
+    calls: CallLists = field(repr=False)
     monolith: bool = False
     serialisation: float = 0.0
     batches: tuple[Batch, ...] = ()
@@ -206,7 +205,7 @@ def _work_distribution(spec: Service, step: WorkStep) -> Distribution:
     return step.work or spec.service_time
 
 
-def visits_per_request(scenario: Scenario, graph: nx.DiGraph | None = None) -> np.ndarray:
+def visits_per_request(scenario: Scenario, graph: CallLists | None = None) -> np.ndarray:
     """entries × services: expected visits to each service per request at each entry point.
 
     Rows in traffic order, columns in scenario order; each row is `expected_visits` at that
@@ -214,20 +213,20 @@ def visits_per_request(scenario: Scenario, graph: nx.DiGraph | None = None) -> n
     All entries are propagated at once, one vector per service in the same topological
     order and with the same additions as `expected_visits` (so the same numbers to the
     bit): one walk of the graph instead of one per entry point (200 walks of 10,000
-    services for a large fleet).
+    services for a large fleet). `graph`: the scenario's `call_lists`, if at hand.
     """
-    graph = graph if graph is not None else call_graph(scenario)
+    graph = graph if graph is not None else call_lists(scenario.services)
     entries = list(scenario.traffic)
     for entry in entries:
         if entry not in graph:
-            expected_visits(graph, entry)  # raises its KeyError, with a suggestion
-    column = {name: i for i, name in enumerate(graph)}
+            expected_visits(call_graph(scenario), entry)  # raises its KeyError, with a suggestion
+    column = {name: i for i, name in enumerate(graph.calls)}
     visits = np.zeros((len(column), len(entries)))  # one row per service: contiguous
     for row, entry in enumerate(entries):
         visits[column[entry], row] = 1.0
-    for name in nx.topological_sort(graph):
+    for name in graph.topological_order():
         source = visits[column[name]]
-        for _, callee, per_visit in graph.out_edges(name, data="calls_per_visit"):
+        for callee, per_visit in graph.calls[name].items():
             visits[column[callee]] += source * per_visit
     return np.ascontiguousarray(visits[[column[name] for name in scenario.services]].T)
 
@@ -305,7 +304,7 @@ def raw_moments(cumulants: tuple[float, float, float]) -> tuple[float, float, fl
 
 def compile_model(scenario: Scenario) -> Model:
     """The stations, latency trees and flows of a scenario (microservices or monolith)."""
-    graph = call_graph(scenario)
+    graph = call_lists(scenario.services)
     services = tuple(scenario.services)
     entries = tuple(scenario.traffic)
     visits = visits_per_request(scenario, graph)
@@ -319,7 +318,7 @@ def compile_model(scenario: Scenario) -> Model:
 
 def _microservices(
     scenario: Scenario,
-    graph: nx.DiGraph,
+    graph: CallLists,
     services: tuple[str, ...],
     entries: tuple[str, ...],
     visits_per_request: np.ndarray,
@@ -423,7 +422,7 @@ def _microservices(
         visits_per_request=visits_per_request,
         called_per_request=called,
         loads=loads,
-        call_graph=graph,
+        calls=graph,
         serialisation=serialisation,
         batches=tuple(batches),
         batches_per_request=visits_per_request[:, [b.owner for b in batches]],
@@ -443,7 +442,7 @@ def binomial_sizes(parts: list[tuple[int, float]]) -> np.ndarray:
 
 def _monolith(
     scenario: Scenario,
-    graph: nx.DiGraph,
+    graph: CallLists,
     services: tuple[str, ...],
     entries: tuple[str, ...],
     visits_per_request: np.ndarray,
@@ -458,7 +457,7 @@ def _monolith(
     concurrency = sizing.concurrency or max(1, round(workers / replicas))
     station = FlowStation("monolith", replicas, concurrency, sizing.load_balancer)
     trees: dict[str, Node] = {}
-    for name in reversed(list(nx.topological_sort(graph))):
+    for name in reversed(graph.topological_order()):
         spec = specs[name]
         parts: list[Node] = []
         for step in _handler(spec):
@@ -482,7 +481,7 @@ def _monolith(
         visits_per_request=visits_per_request,
         called_per_request=called,
         loads=loads,
-        call_graph=graph,
+        calls=graph,
         monolith=True,
     )
 

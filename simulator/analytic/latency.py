@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import cast
 
 import numpy as np
-from scipy import special
 
 from ..scenario.distributions import (
     Constant,
@@ -36,6 +35,7 @@ from ..scenario.distributions import (
     LogNormal,
     Uniform,
 )
+from . import special
 from .flows import (
     Delay,
     Fanout,

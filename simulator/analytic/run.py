@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from ..engine import RandomStreams
 from ..engine.recorder import RequestLog, SpanLog
 from ..metrics.columns import FAILURE_CAUSES, frame
 from ..metrics.cost import cost_kpis, costs_table
 from ..metrics.requests import requests_table, spans_table
-from ..metrics.rollout import rollout_tables
+from ..metrics.rollout import ROLLOUT_TABLES, rollout_tables
 from ..metrics.scaling import scaling_table
 from ..model.context import AnalyticHandles, Organisation, RunContext, Subsystem
 from ..model.delivery import DeliveryModel
@@ -73,6 +72,7 @@ from .stations import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     import simpy
 
 DEFAULT_STEPS = 1000
@@ -726,7 +726,9 @@ class AnalyticServices:
         self, wanted: frozenset[str] | None = None
     ) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
         """KPIs and tables over the measured period; `_tables`' (TABLES) only if one of
-        them is `wanted` (None: every table): a fleet's take seconds, the KPIs none."""
+        them is `wanted` (None: every table): a fleet's take seconds, the KPIs none. The
+        scaling and rollout tables only if wanted too (an empty `wanted`: no table at all,
+        and no pandas imported)."""
         scenario, model, steps = self.scenario, self.model, self.steps
         moments, timeline, billing = self.moments, self.timeline, self.billing
         failures = bool(self.failures)
@@ -736,12 +738,15 @@ class AnalyticServices:
         if wanted is None or not wanted.isdisjoint(TABLES):
             tables = _tables(scenario, model, steps, moments, timeline, entries, failures, billing)
         fleet = self.fleet
-        tables["scaling"] = scaling_table(fleet.scaling if fleet is not None else ScalingLog())
+        if wanted is None or "scaling" in wanted:
+            tables["scaling"] = scaling_table(fleet.scaling if fleet is not None else ScalingLog())
         summary = _summary(scenario, model, steps, moments, timeline, entries, failures, billing)
         failed_by: dict[str, float] = {}
         if self._sli is not None:
             failed_by.update(self._versions_failed())
-            if self._sli.rollouts is not None:
+            if self._sli.rollouts is not None and (
+                wanted is None or not wanted.isdisjoint(ROLLOUT_TABLES)
+            ):
                 tables.update(rollout_tables(self._sli.rollouts.records()))
         failing = self.nodes if self.nodes is not None else fleet
         if failing is not None:
@@ -1581,6 +1586,8 @@ def _tables(
     failures: bool,
     billing: Billing,
 ) -> dict[str, pd.DataFrame]:
+    import pandas as pd
+
     period = scenario.measured_period
     names = [station.name for station in model.stations]
     rate, latency = _visit_latency(model, steps, moments, timeline.state_arrivals)

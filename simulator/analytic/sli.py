@@ -37,12 +37,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-import networkx as nx
 import numpy as np
 
 from ..model.context import Scrape
 from ..scenario.calls import Call, Parallel
-from ..scenario.graph import call_graph
+from ..scenario.graph import call_lists
 from .latency import LEVELS, interp_rows
 
 if TYPE_CHECKING:
@@ -254,8 +253,7 @@ class CallTree:
         for q in quorums:
             callees[q.caller].update(c[0] for c in q.calls)
         level = np.zeros(len(names), dtype=np.int64)
-        graph = call_graph(scenario)
-        for name in reversed(list(nx.topological_sort(graph))):
+        for name in reversed(call_lists(scenario.services).topological_order()):
             below = [int(level[t]) + 1 for t in callees[index[name]]]
             level[index[name]] = max(below, default=0)
         callers: list[list[int]] = [[] for _ in names]

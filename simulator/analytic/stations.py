@@ -39,8 +39,8 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import numpy as np
-from scipy import special
 
+from . import special
 from .flows import Batch, Model
 
 RHO_CAP = 0.98

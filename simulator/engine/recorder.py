@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PENDING = 0
 OK = 1
@@ -348,6 +350,8 @@ class EventLog:
 
     def table(self) -> pd.DataFrame:
         """The log in time order (components may announce what they will do in advance)."""
+        import pandas as pd
+
         rows = sorted(self.rows, key=lambda row: row[0])
         return pd.DataFrame(rows, columns=["time", "component", "kind", "detail"])
 

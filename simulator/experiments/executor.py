@@ -26,9 +26,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import BaseModel
 
 from .. import __version__
@@ -38,6 +37,9 @@ from ..scenario.limits import Limits
 from ..scenario.schema import Scenario
 from .memo import current as _memory
 from .pool import context as _context
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BACKENDS = ("local", "dask")
 """`local`: this process (one job) or worker processes on this machine; `dask`: a Dask
@@ -130,6 +132,8 @@ class Store:
 
     def load(self, key: str, tables: Sequence[str]) -> RunOutcome | None:
         """The stored run, or None if it is missing (or lacks a table asked for now)."""
+        import pandas as pd
+
         path = self._path(key, ".json")
         try:
             stored = json.loads(path.read_text())

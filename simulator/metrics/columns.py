@@ -10,11 +10,12 @@ step model can state.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..engine.recorder import STATUSES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FAILURE_CAUSES: tuple[str, ...] = STATUSES[2:]
 """Every way a request can fail: the statuses after `pending` and `ok`."""
@@ -57,6 +58,8 @@ def frame(
     """The table from columns (a mapping, or a DataFrame that already holds them: not
     copied) or rows (a list of mappings), in the declared order; a column missing or not
     declared is a bug in the model, not in the user's input."""
+    import pandas as pd
+
     columns = COLUMNS[table, fidelity]
     built = pd.DataFrame(data)
     if len(built.columns) and set(built.columns) != set(columns):

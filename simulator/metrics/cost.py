@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 COST_DESCRIPTIONS = {
     "nodes_mean": "time-average number of nodes billed (booting ones included)",
@@ -27,6 +30,8 @@ def cost_kpis(
 
 def costs_table(samples: list[tuple[float, int]], price_per_hour: float) -> pd.DataFrame:
     """Nodes and spend rate at each sampling instant, and the cumulative cost since warm-up."""
+    import pandas as pd
+
     frame = pd.DataFrame(samples, columns=["time", "nodes"])
     frame["cost_usd_per_hour"] = frame["nodes"] * price_per_hour
     step = frame["time"].diff().shift(-1).fillna(0.0)

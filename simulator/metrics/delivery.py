@@ -29,14 +29,17 @@ in words.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..engine.recorder import OK, PENDING
 from ..records.delivery import NO_STAGE, STAGES, ChangeStages, DeliveryRecords
 from ..records.run import RunRecords
 from ..scenario.units import DAY, HOUR, WEEK
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SHIFT = 12 * HOUR
 """An on-call shift, as the SRE book counts pages (at most two incidents per 12 h shift)."""
@@ -291,6 +294,8 @@ def failed_while_open(
 def delivery_tables(records: DeliveryRecords) -> dict[str, pd.DataFrame]:
     """`changes`, `deploys`, `incidents`, `operator_work`, `delivery_timeseries`, and where
     the time went: `change_stages`, `lead_time_breakdown` and `incident_timeline`."""
+    import pandas as pd
+
     changes = pd.DataFrame(
         {
             "service": [c.service for c in records.changes],
@@ -375,6 +380,8 @@ def change_stages_table(stages: ChangeStages, services: np.ndarray) -> pd.DataFr
     """One row per stretch of one change in one stage: change, service, stage, start, end,
     seconds, ahead (work items ahead of it in a queue it joined, else -1) and deploy (the
     deploy it was part of, else -1). `services` maps a change's id to its service."""
+    import pandas as pd
+
     change = stages.change.astype(np.int64)
     return pd.DataFrame(
         {
@@ -395,6 +402,8 @@ def lead_time_breakdown(changes: pd.DataFrame, stages: pd.DataFrame) -> pd.DataF
     change, service, committed, deployed, lead_time_s, and the seconds it spent in each
     stage (`<stage>_s`, STAGES order). A change's stretches tile [committed, deployed], so
     its stage columns sum to its lead time (to rounding: under a microsecond)."""
+    import pandas as pd
+
     ids = np.flatnonzero(changes["deployed"].notna().to_numpy())
     per_stage = np.zeros((len(changes), len(STAGES)))
     if len(stages):
@@ -430,6 +439,8 @@ def incident_timeline(records: DeliveryRecords) -> pd.DataFrame:
     `first_bad_request` is NaN unless a model that simulates requests reported it;
     `requests_failed` is NaN here; at request level `delivery_results` fills it with the
     requests that failed while the incident was open."""
+    import pandas as pd
+
     incidents = records.incidents
     n = len(incidents)
     table = pd.DataFrame(
@@ -485,6 +496,8 @@ def _services_touched(incidents: pd.DataFrame, records: DeliveryRecords) -> np.n
 
 def hours_in_window(work: pd.DataFrame, start: float, end: float) -> pd.Series:
     """Each work row's hours that fall in [start, end), pro rata of its wall-clock span."""
+    import pandas as pd
+
     if work.empty:
         return pd.Series(dtype=float)
     span = (work["end"] - work["start"]).to_numpy()
@@ -498,6 +511,8 @@ def hours_in_window(work: pd.DataFrame, start: float, end: float) -> pd.Series:
 def delivery_kpis(records: DeliveryRecords, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     """The summary KPIs of a run (see DELIVERY_KPI_DESCRIPTIONS) from its records and the
     tables `delivery_tables` made of them."""
+    import pandas as pd
+
     start, end = records.warmup, records.horizon
     period = records.period
     weeks = records.weeks

@@ -8,8 +8,9 @@ share is drifted host-time over measured host-time, both clipped to [warmup, hor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ..engine.recorder import MISCONFIGURED, STALE_ENDPOINT, UNAUTHORIZED
 from ..records import discovery as why
@@ -22,7 +23,10 @@ from ..records.discovery import (
 )
 from ..records.run import RunRecords
 
-Results = tuple[dict[str, float], dict[str, pd.DataFrame]]
+if TYPE_CHECKING:
+    import pandas as pd
+
+Results = tuple[dict[str, float], dict[str, "pd.DataFrame"]]
 
 DISCOVERY_KPI_DESCRIPTIONS: dict[str, str] = {
     "discovery_changes": "endpoint changes after warm-up (failures, scale-in/out, moves, joins)",
@@ -116,6 +120,8 @@ def _change_row(index: int, change: EndpointChange, kind: str) -> tuple[object, 
 
 
 def _curve(index: int, change: EndpointChange, kind: str) -> pd.DataFrame:
+    import pandas as pd
+
     delay, share = quantile_curve(change.delays)
     return pd.DataFrame(
         {
@@ -132,6 +138,8 @@ def discovery_results(records: DiscoveryRecords, run: RunRecords) -> Results:
     """Changes after warm-up, how fast they converged, and what stale addresses cost: the
     `discovery_changes` table (one row per change) and `discovery_convergence` (each
     change's share of clients that know against the time since it)."""
+    import pandas as pd
+
     warmup = run.scenario.warmup
     changes = records.changes
     measured = [change for change in changes if change.time >= warmup]
@@ -165,6 +173,8 @@ def discovery_results(records: DiscoveryRecords, run: RunRecords) -> Results:
 def configuration_results(records: ConfigurationRecords, run: RunRecords) -> Results:
     """Drift episodes after warm-up, the share of host-time drifted, the visits drifted hosts
     failed and the hours spent writing configuration; the `config_drift` table."""
+    import pandas as pd
+
     warmup, horizon = run.scenario.warmup, run.scenario.horizon
     episodes = records.episodes
     drifted = sum(max(0.0, min(e.end, horizon) - max(e.start, warmup)) for e in episodes)
@@ -194,6 +204,8 @@ def audit_detail(entry: AuditEntry) -> str:
 def secrets_results(records: SecretsRecords, run: RunRecords) -> Results:
     """Leaks (how long exposed, how many services changed), expiries, rotations, refused
     visits and hours spent; the `secret_audit` trail and the `secret_leaks` table."""
+    import pandas as pd
+
     leaks = records.leaks
     exposure = [leak.revoked - leak.at for leak in leaks]
     summary = {

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..records.monitoring import ENTRY_POINT, OPENED, SCOPES, SERVICE, MonitoringRecords
 from ..records.run import RunRecords
 from ..scenario.units import HOUR
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MONITORING_KPI_DESCRIPTIONS: dict[str, str] = {
     "alerts_fired": "alerts that fired after warm-up (every rule and target)",
@@ -41,6 +43,8 @@ def sli_table(records: MonitoringRecords) -> pd.DataFrame:
     visits at a service; expectations at the analytic fidelity), `bad` (failed or too slow;
     failed visits), `bad_ratio`,
     `saturation` (busy share of the workers; NaN at entry points) and `replicas`."""
+    import pandas as pd
+
     # a fleet's log has millions of rows: its columns are read in place (views of the log's
     # buffers), each column of the table is allocated once, and the table takes them
     # without consolidating them into a second copy (`copy=False`)
@@ -106,6 +110,8 @@ def _by_lookup(
     """`values[index]` as the column the table would make of it (pandas' strings for
     names: taken from the few names', not converted row by row from an object array; an
     empty column stays an object array, as the table keeps it)."""
+    import pandas as pd
+
     if not len(index):
         return values[index]
     return pd.Series(values).array.take(index)
@@ -119,6 +125,8 @@ def alerts_table(records: MonitoringRecords) -> pd.DataFrame:
     `remedied` (replicas added by hand, or a replaced node's, serving), `resolved` as
     `incident_resolved`, and
     `replicas_added`."""
+    import pandas as pd
+
     rows = []
     for alert in records.alerts:
         if alert.fired < records.warmup:

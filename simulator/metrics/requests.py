@@ -10,13 +10,15 @@ that arrived earlier or are still running.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pandas as pd
 
 from ..engine.recorder import OK, PENDING, STATUS_CODE, STATUSES, Samples
 from .columns import COLUMNS, FAILURE_CAUSES, frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LATENCY_PERCENTILES = {
     "latency_p50_s": 50,
@@ -189,6 +191,8 @@ def station_kpis(
 
 def _categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
     # The dtype `categories=list(names)` builds (pandas-stubs take `categories` only as an Index).
+    import pandas as pd
+
     dtype = pd.CategoricalDtype(list(names))
     return pd.Categorical.from_codes(codes.astype(np.int32), dtype=dtype)
 
@@ -197,6 +201,8 @@ def requests_table(
     columns: Mapping[str, np.ndarray], services: list[str], warmup: float
 ) -> pd.DataFrame:
     """One row per end-to-end request sent after warm-up that finished (ok or failed)."""
+    import pandas as pd
+
     keep = columns["arrival"] >= warmup
     return pd.DataFrame(
         {
@@ -219,6 +225,8 @@ def spans_table(
     columns: Mapping[str, np.ndarray], stations: list[str], warmup: float
 ) -> pd.DataFrame:
     """One row per visit of a request to a service (each attempt of each call)."""
+    import pandas as pd
+
     keep = ~(columns["arrival"] < warmup)  # keeps NaN: sent but not arrived at the horizon
     frame = {
         "service": _categorical(columns["service"][keep], stations),
@@ -287,6 +295,8 @@ def entry_points_table(
     slo_latency: float | None,
 ) -> pd.DataFrame:
     """Per entry point, the end-to-end KPIs its clients saw."""
+    import pandas as pd
+
     rows = []
     for index, name in enumerate(services):
         mine = requests["service"] == index

@@ -3,10 +3,14 @@ version each replica ran when), and the version that served each request."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ..records.rollout import ReplicaLives, RolloutLog, RolloutRecords
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROLLOUT_COLUMNS = (
     "time", "service", "rollout", "kind", "strategy", "step", "from_version", "to_version",
@@ -24,6 +28,8 @@ version it ran, when it started serving (s) and when it stopped taking work (NaN
 
 def rollouts_table(log: RolloutLog) -> pd.DataFrame:
     """The steps in time order, with the declared columns even when nothing rolled out."""
+    import pandas as pd
+
     frame = pd.DataFrame(
         {
             "time": np.asarray(log.time, dtype=float),
@@ -45,6 +51,8 @@ def rollouts_table(log: RolloutLog) -> pd.DataFrame:
 
 def replica_versions_table(lives: ReplicaLives) -> pd.DataFrame:
     """One row per replica of a service whose versions were in play."""
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "service": pd.Series(lives.service, dtype=object),
@@ -55,6 +63,10 @@ def replica_versions_table(lives: ReplicaLives) -> pd.DataFrame:
         },
         columns=list(REPLICA_VERSION_COLUMNS),
     )
+
+
+ROLLOUT_TABLES = ("rollouts", "replica_versions")
+"""The names of `rollout_tables`' tables."""
 
 
 def rollout_tables(records: RolloutRecords) -> dict[str, pd.DataFrame]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ..records.scaling import ScalingLog
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCALING_COLUMNS = ("time", "target", "kind", "from", "to", "reason")
 """time (s), target (a service or a node type), kind ("replicas" or "nodes"), the count
@@ -15,6 +19,8 @@ before (`from`) and after (`to`) the decision, and reason (a code, see
 
 def scaling_table(log: ScalingLog) -> pd.DataFrame:
     """The decisions in time order, with the declared columns even when nothing scaled."""
+    import pandas as pd
+
     frame = pd.DataFrame(
         {
             "time": np.asarray(log.time, dtype=float),

@@ -19,10 +19,9 @@ Measurement rules (the Omega paper's metrics, §4):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..records.run import RunRecords
 from ..records.scheduling import (
@@ -37,6 +36,9 @@ from ..records.scheduling import (
     UtilisationSamples,
 )
 from ..scenario.units import DAY
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEDULING_KPI_DESCRIPTIONS: dict[str, str] = {
     "busyness_batch": "share of time the batch scheduler(s) spend deciding (median daily value)",
@@ -146,6 +148,8 @@ def jobs_table(records: SchedulingRecords, warmup: float) -> pd.DataFrame:
     delay), wait_s (submit to first attempt), wait_full_s (submit to fully scheduled),
     measured (submitted after warm-up).
     """
+    import pandas as pd
+
     jobs: JobRecords = records.jobs
     names = [s.name for s in records.schedulers]
     labels = np.empty(len(names) + 2, dtype=object)  # NO_SCHEDULER and PREFILL index from the end
@@ -194,6 +198,8 @@ def schedulers_table(
     (two-level: CPU-seconds offered to it and so hidden from the others), queued (jobs in its
     queue at the horizon).
     """
+    import pandas as pd
+
     rows = []
     for s in schedulers:
         start, end = s.busy_start, s.busy_end
@@ -241,6 +247,8 @@ def cluster_utilisation_table(samples: UtilisationSamples) -> pd.DataFrame:
 def failures_table(failures: tuple[FailureRecord, ...]) -> pd.DataFrame:
     """One row per failure: time, scope (node, rack or power), first_node, nodes, down_s
     (repair plus boot), cpu_lost (cores down), tasks_killed and jobs_hit (resubmitted)."""
+    import pandas as pd
+
     return pd.DataFrame(list(failures), columns=list(FAILURES_COLUMNS))
 
 
@@ -287,6 +295,8 @@ def scheduling_kpis(
 
 def _frame(columns: tuple[str, ...], data: dict[str, Any]) -> pd.DataFrame:
     """A table whose columns are exactly the declared ones, in their order."""
+    import pandas as pd
+
     assert tuple(data) == columns, f"columns {tuple(data)} differ from {columns}"
     return pd.DataFrame(data)
 

@@ -26,10 +26,9 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..engine import RandomStreams
 from ..engine.recorder import OK, PENDING
@@ -42,6 +41,9 @@ from .failures import simulates_node_failures
 from .profiles import arrival_stream, rate_function
 from .services import chooser
 from .world import World
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NOTE = (
     "fast path: simple FCFS stations run by a sequential recursion, with the same numbers "

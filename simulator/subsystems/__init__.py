@@ -8,13 +8,15 @@ One list serves both fidelities. Adding a subsystem means adding one `SubsystemS
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..model.context import RunContext, Subsystem
 from ..records.run import RunRecords
 from . import delivery, discovery, monitoring, scheduling
 from .spec import Results, SubsystemSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPECS: tuple[SubsystemSpec, ...] = (
     scheduling.SPEC,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..model.context import RunContext, Subsystem
 from ..records.run import RunRecords
 from ..scenario.schema import Scenario
 
-Results = tuple[dict[str, float], dict[str, pd.DataFrame]]
+if TYPE_CHECKING:
+    import pandas as pd
+
+Results = tuple[dict[str, float], dict[str, "pd.DataFrame"]]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from simulator.analytic.run import _distinct_rows
 from simulator.errors import ScenarioError
 from simulator.scenario import loader
 from simulator.scenario.distributions import Exponential, Gamma, LogNormal, Uniform
-from simulator.scenario.graph import call_graph, expected_visits
+from simulator.scenario.graph import call_graph, call_lists, expected_visits
 from simulator.scenario.limits import Limits, check_yaml_shape
 from tests.helpers import SCENARIOS
 
@@ -140,7 +140,8 @@ def test_flows_for_every_entry_at_once_equal_expected_visits():
     graph = call_graph(scenario)
     rows = [expected_visits(graph, entry) for entry in scenario.traffic]
     expected = np.array([[row[name] for name in scenario.services] for row in rows])
-    assert same_bits(visits_per_request(scenario, graph), expected)
+    assert same_bits(visits_per_request(scenario), expected)
+    assert same_bits(visits_per_request(scenario, call_lists(scenario.services)), expected)
     assert same_bits(compile_model(scenario).visits_per_request, expected)
 
 

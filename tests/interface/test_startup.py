@@ -55,3 +55,34 @@ def test_the_probe_would_see_them():  # the check above can fail: a run loads pa
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pandas" in done.stdout.split()
+
+
+ANALYTIC = ["run", str(MMC), "--set", "fidelity=analytic", "--set", "horizon=2h"]
+
+
+@pytest.mark.parametrize("output", [[], ["--format", "json"]])
+def test_an_analytic_run_that_writes_no_tables_does_not_import_pandas(output):
+    """`sresim run` without --out reads no table: an analytic run builds none, so pandas
+    (some 0.25 s of an sre-1000 run) is not imported; nor is scipy.special's package (its
+    ufuncs are loaded alone: `simulator.analytic.special`) or networkx."""
+    heavy = ("pandas", "matplotlib", "networkx", "scipy.special", "numpy.f2py")
+    code = PROBE.format(args=[*ANALYTIC, *output], heavy=heavy)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    status, *loaded = done.stdout.split()
+    assert status == "0"
+    assert loaded == []
+
+
+def test_an_analytic_run_that_writes_tables_imports_pandas(tmp_path):  # the check can fail
+    code = PROBE.format(
+        args=[*ANALYTIC, "--out", str(tmp_path / "out"), "--no-charts"], heavy=HEAVY
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pandas" in done.stdout.split()
+    assert (tmp_path / "out" / "entry_points.parquet").exists()

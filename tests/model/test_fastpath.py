@@ -25,7 +25,9 @@ def general(scenario: simulator.Scenario, seed: int) -> simulator.Result:
 
 
 def used_fast_path(result: simulator.Result) -> bool:
-    return fastpath.ran(result.tables["events"])
+    ran = fastpath.ran(result.tables["events"])
+    assert result.fast_path == ran  # the engine's word (what `sresim run` reads) and the log's
+    return ran
 
 
 def assert_same_run(expected: simulator.Result, got: simulator.Result) -> None:

@@ -38,7 +38,6 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import simpy
 
@@ -427,6 +426,8 @@ class MonitoringModel:
         by_name = {name: index for index, name in enumerate(self.station_names)}
         if MONOLITH in by_name and self.scenario.deployment == "monolith":
             return {entry: [by_name[MONOLITH]] for entry in self.entries}
+        import networkx as nx  # here: an analytic run without monitoring needs none of it
+
         graph = call_graph(self.scenario)
         trees: dict[int, list[int]] = {}
         for entry in self.entries:
