@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import cast
 
 import numpy as np
@@ -1315,14 +1315,97 @@ HASHED_COLUMNS = 24
 compares whole rows)."""
 
 
+class StackedRows:
+    """Rows of quantile functions stacked from parts (each entry point's distinct rows),
+    read a block at a time, never stacked whole: the rows of `np.vstack(parts)`, the same
+    floats, each block a view of its part where it lies in one and else a copy of its own
+    rows only. A fleet's entry points' rows stacked are entries × load states × LEVELS
+    (327 MiB for 10,000 services over 25 hours), and its copied entry points share one
+    array a part (`_entries`). An array is the one part of itself."""
+
+    def __init__(self, parts: list[np.ndarray]) -> None:
+        width = parts[0].shape[1] if parts else LEVELS.size
+        self.parts = parts
+        sizes = np.array([len(p) for p in self.parts], dtype=np.intp)
+        self.ends = np.cumsum(sizes)
+        self.starts = self.ends - sizes
+        self.shape = (int(self.ends[-1]) if sizes.size else 0, width)
+
+    @classmethod
+    def of(cls, quantiles: np.ndarray | StackedRows) -> StackedRows:
+        if isinstance(quantiles, StackedRows):
+            return quantiles
+        return cls([quantiles])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def block(self, begin: int, end: int) -> np.ndarray:
+        """Rows begin to end (as a slice of the stacked rows)."""
+        end = min(end, self.shape[0])
+        first = int(np.searchsorted(self.ends, begin, side="right"))
+        if first < len(self.parts) and end <= self.ends[first]:  # in one part: a view
+            start = int(self.starts[first])
+            return self.parts[first][begin - start : end - start]
+        pieces = []
+        k = first
+        while k < len(self.parts) and self.starts[k] < end:
+            start = int(self.starts[k])
+            pieces.append(self.parts[k][max(begin - start, 0) : end - start])
+            k += 1
+        if not pieces:
+            return np.zeros((0, self.shape[1]))
+        return np.concatenate(pieces)
+
+    def blocks(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
+        for begin in range(0, self.shape[0], size):
+            yield begin, self.block(begin, begin + size)
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """Rows at `index` (positions in the stacked rows), as `np.vstack(parts)[index]`."""
+        index = np.asarray(index, dtype=np.intp)
+        if len(self.parts) == 1:
+            return self.parts[0][index]
+        out = np.empty((index.size, self.shape[1]), dtype=np.result_type(*self.parts))
+        part = np.searchsorted(self.ends, index, side="right")
+        for k in np.unique(part):
+            at = part == k
+            out[at] = self.parts[k][index[at] - self.starts[k]]
+        return out
+
+    def select(self, keep: np.ndarray) -> StackedRows:
+        """The rows where `keep` (a mask of every row), a part kept whole not copied."""
+        parts = []
+        for part, start, end in zip(self.parts, self.starts, self.ends, strict=True):
+            mine = keep[start:end]
+            parts.append(part if mine.all() else part[mine])
+        return StackedRows(parts)
+
+    def column(self, j: int) -> np.ndarray:
+        if not self.parts:
+            return np.zeros(0)
+        return np.concatenate([p[:, j] for p in self.parts])
+
+    def all_equal(self) -> bool:
+        """Whether every row is the first one (`np.all(rows == rows[0])`)."""
+        first = self.block(0, 1)[0]
+        return all(bool(np.all(p == first)) for p in self.parts)
+
+    def bounds(self) -> tuple[float, float]:
+        """The smallest and largest value of rows that are all finite and not empty."""
+        parts = [p for p in self.parts if p.size]
+        return float(min(p.min() for p in parts)), float(max(p.max() for p in parts))
+
+
 def mixture_cdf(
-    quantiles: np.ndarray,
+    quantiles: np.ndarray | StackedRows,
     weights: np.ndarray,
     x: np.ndarray,
     chunk: int = MIXTURE_CHUNK,
     repeats: RepeatedRows | None = None,
 ) -> np.ndarray:
-    """Σ_r w_r F_r(x) / Σ w for rows of quantile functions at LEVELS (rows × LEVELS).
+    """Σ_r w_r F_r(x) / Σ w for rows of quantile functions at LEVELS (rows × LEVELS, or
+    `StackedRows`: the same rows).
 
     Each row's CDF interpolates its quantile function linearly; all rows are searched at
     once (rows offset so that they form one sorted array), `chunk` rows at a time. Rows
@@ -1331,27 +1414,30 @@ def mixture_cdf(
     same array, bit for bit, as its own `_rows_cdf`, so the same sums. `repeats`: those
     of `quantiles`, if already found.
     """
+    rows = StackedRows.of(quantiles)
     if repeats is None:
-        repeats = RepeatedRows.of(quantiles)
-    return _mixture_cdf(quantiles, weights, x, chunk, repeats)
+        repeats = RepeatedRows.of(rows)
+    return _mixture_cdf(rows, weights, x, chunk, repeats)
 
 
 def _mixture_cdf(
-    quantiles: np.ndarray,
+    quantiles: np.ndarray | StackedRows,
     weights: np.ndarray,
     x: np.ndarray,
     chunk: int,
     repeats: RepeatedRows | None,
 ) -> np.ndarray:
+    rows = StackedRows.of(quantiles)
     x = np.asarray(x, dtype=float)
     total = np.zeros(x.size)
-    distinct = repeats.cdfs(quantiles, x, chunk) if repeats is not None else None
-    for begin in range(0, quantiles.shape[0], chunk):
-        block, w = quantiles[begin : begin + chunk], weights[begin : begin + chunk]
+    distinct = repeats.cdfs(x, chunk) if repeats is not None else None
+    for begin in range(0, rows.shape[0], chunk):
+        end = begin + chunk
+        w = weights[begin:end]
         if distinct is not None:
-            total += w @ distinct.block(begin, block, x)
+            total += w @ distinct.block(begin, end, rows, x)
         else:
-            total += w @ _rows_cdf(block, x)
+            total += w @ _rows_cdf(rows.block(begin, end), x)
     return total / weights.sum()
 
 
@@ -1374,43 +1460,47 @@ class RepeatedRows:
 
     DELTA_ULPS = 4.0
 
-    def __init__(self, quantiles: np.ndarray, first: np.ndarray, inverse: np.ndarray) -> None:
-        self.rows = quantiles[first]
+    def __init__(self, quantiles: StackedRows, first: np.ndarray, inverse: np.ndarray) -> None:
+        self.rows = quantiles.take(first)
         self.inverse = inverse
-        self.low = float(quantiles.min())
-        self.high = float(quantiles.max())
+        self.low, self.high = quantiles.bounds()
 
     @classmethod
-    def of(cls, quantiles: np.ndarray) -> RepeatedRows | None:
+    def of(cls, quantiles: np.ndarray | StackedRows) -> RepeatedRows | None:
         """The repeated rows of `quantiles`; None when they do not repeat enough, or are
-        not finite and non-decreasing."""
-        if quantiles.ndim != 2 or quantiles.dtype != np.float64:
+        not finite and non-decreasing. Read a block of rows at a time (`StackedRows`)."""
+        stacked = StackedRows.of(quantiles)
+        if any(p.ndim != 2 or p.dtype != np.float64 for p in stacked.parts):
             return None
-        rows, count = quantiles.shape
+        rows, count = stacked.shape
         if rows < 4 or count < 2:
             return None
-        if not (np.isfinite(quantiles).all() and (quantiles[:, 1:] >= quantiles[:, :-1]).all()):
-            return None
-        bits = np.ascontiguousarray(quantiles).view(np.uint64)
         columns = np.unique(np.linspace(0, count - 1, HASHED_COLUMNS).astype(np.intp))
         weights = np.random.default_rng(0).integers(1, 2**63, columns.size, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            hashes = (bits[:, columns] * weights).sum(axis=1, dtype=np.uint64)
+        hashes = np.empty(rows, dtype=np.uint64)
+        for begin, block in stacked.blocks(MIXTURE_CHUNK):
+            if not (np.isfinite(block).all() and (block[:, 1:] >= block[:, :-1]).all()):
+                return None
+            bits = np.ascontiguousarray(block).view(np.uint64)
+            with np.errstate(over="ignore"):
+                hashes[begin : begin + len(block)] = (bits[:, columns] * weights).sum(
+                    axis=1, dtype=np.uint64
+                )
         _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
         if len(first) > rows // 2:
             return None
         inverse = inverse.ravel()
-        distinct = bits[first]
-        for begin in range(0, rows, MIXTURE_CHUNK):  # every row the same as its first, bit for bit
-            part = slice(begin, begin + MIXTURE_CHUNK)
-            if not np.array_equal(bits[part], distinct[inverse[part]]):
+        distinct = stacked.take(first).view(np.uint64)
+        for begin, block in stacked.blocks(MIXTURE_CHUNK):  # every row its first's, bit for bit
+            bits = np.ascontiguousarray(block).view(np.uint64)
+            if not np.array_equal(bits, distinct[inverse[begin : begin + len(block)]]):
                 return None  # rows that differ in columns not hashed: not used
         order = np.argsort(first, kind="stable")
         rank = np.empty(len(first), dtype=np.intp)
         rank[order] = np.arange(len(first))
-        return cls(quantiles, first[order], rank[inverse])
+        return cls(stacked, first[order], rank[inverse])
 
-    def cdfs(self, quantiles: np.ndarray, x: np.ndarray, chunk: int) -> DistinctCdfs | None:
+    def cdfs(self, x: np.ndarray, chunk: int) -> DistinctCdfs | None:
         """The distinct rows' CDFs at x (`_rows_cdf`, `chunk` rows at a time) and which are
         sure; None where x is not finite, or the keys are so large that their rounding
         could unsort them."""
@@ -1442,15 +1532,17 @@ class DistinctCdfs:
         self.sure = sure
         self.inverse = inverse
 
-    def block(self, begin: int, block: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """`_rows_cdf(block, x)` of the rows from `begin` on: gathered, but a row that is
-        not sure computed as that block's call computes it (its `low`, `span` and place in
-        the block: the same keys and probes, so the same counts; the other rows' keys lie
-        more than 1 − 2 ulp away from its probes, and do not change them)."""
-        rows = self.inverse[begin : begin + len(block)]
+    def block(self, begin: int, end: int, stacked: StackedRows, x: np.ndarray) -> np.ndarray:
+        """`_rows_cdf(block, x)` of the rows `begin` to `end` of `stacked` (read only if a
+        row is not sure): gathered, but a row that is not sure computed as that block's
+        call computes it (its `low`, `span` and place in the block: the same keys and
+        probes, so the same counts; the other rows' keys lie more than 1 − 2 ulp away from
+        its probes, and do not change them)."""
+        rows = self.inverse[begin:end]
         values = self.values[rows]
         unsure = np.flatnonzero(~self.sure[rows])
         if unsure.size:
+            block = stacked.block(begin, end)
             low = float(block.min())
             span = float(block.max()) - low + 1.0 + float(np.abs(x).max(initial=0.0))
             values[unsure] = _rows_cdf(block[unsure], x, (low, span, unsure))
@@ -1535,7 +1627,7 @@ def _search(keys: np.ndarray, probes: np.ndarray, x: np.ndarray, ordered: bool) 
 
 
 def mixture_quantiles(
-    quantiles: np.ndarray,
+    quantiles: np.ndarray | StackedRows,
     weights: np.ndarray,
     probabilities: list[float],
     rounds: int = 3,
@@ -1547,25 +1639,27 @@ def mixture_quantiles(
     round evaluates the mixture CDF at 64 points of every bracket and keeps the cell where
     it crosses p; the last round interpolates linearly in that cell.
     """
+    rows = StackedRows.of(quantiles)
     keep = weights > 0
     if not keep.all():  # else the same rows, not copied (a fleet's are large)
-        quantiles, weights = quantiles[keep], weights[keep]
+        rows, weights = rows.select(keep), weights[keep]
         repeats = None  # those of all the rows
     if not len(weights):
         return [math.nan] * len(probabilities)
-    if len(weights) == 1 or np.all(quantiles == quantiles[0]):
-        return [float(np.interp(p, LEVELS, quantiles[0])) for p in probabilities]
+    if len(weights) == 1 or rows.all_equal():
+        first = rows.block(0, 1)[0]
+        return [float(np.interp(p, LEVELS, first)) for p in probabilities]
     brackets = []
     for p in probabilities:
         j = int(np.clip(np.searchsorted(LEVELS, p), 1, LEVELS.size - 1))
-        brackets.append((float(quantiles[:, j - 1].min()), float(quantiles[:, j].max())))
+        brackets.append((float(rows.column(j - 1).min()), float(rows.column(j).max())))
     grid = np.linspace(0.0, 1.0, 64)
     found = [math.nan] * len(probabilities)
     if repeats is None:
-        repeats = RepeatedRows.of(quantiles)
+        repeats = RepeatedRows.of(rows)
     for round_ in range(rounds):
         xs = np.concatenate([low + (high - low) * grid for low, high in brackets])
-        cdf = _mixture_cdf(quantiles, weights, xs, MIXTURE_CHUNK, repeats)
+        cdf = _mixture_cdf(rows, weights, xs, MIXTURE_CHUNK, repeats)
         cdf = cdf.reshape(len(brackets), grid.size)
         for b, p in enumerate(probabilities):
             low, high = brackets[b]

@@ -49,6 +49,7 @@ from .latency import (
     LEVELS,
     Moments,
     RepeatedRows,
+    StackedRows,
     interp_rows,
     lattice_distributions,
     mixture_cdf,
@@ -1419,16 +1420,16 @@ def _summary(
             "latency_mean_s": average("mean"),
         }
     )
-    quantiles = np.vstack([i.quantiles for i in infos]) if infos else np.zeros((0, LEVELS.size))
+    # Every entry point's rows, as stacked but read a block at a time (a fleet's stacked
+    # would be entries × load states × LEVELS: about 155 MiB for 10,000 services over 2 days).
+    quantiles = StackedRows([i.quantiles for i in infos])
     weights = np.concatenate([i.row_weights for i in infos]) if infos else np.zeros(0)
     repeats = RepeatedRows.of(quantiles)  # a fleet's copied entry points' rows, found once
     found = mixture_quantiles(quantiles, weights, list(PERCENTILES.values()), repeats=repeats)
     summary.update(dict(zip(PERCENTILES, found, strict=True)))
     failed = sum(info.failed for info in infos)
     summary.update(_failure_kpis(scenario, quantiles, weights, failures, failed, repeats))
-    # Every entry point's rows, stacked (a fleet's: entries × load states × LEVELS, 150 MiB
-    # for 10,000 services over 2 days), let go before the stations' states × stations sums.
-    del quantiles, weights, repeats
+    del quantiles, weights, repeats  # the distinct rows' CDFs, before the stations' sums
     summary.update(_station_summary(model, steps, moments, timeline, period))
     node_seconds = billing.node_seconds(scenario.warmup, scenario.horizon)
     summary.update(
@@ -1439,7 +1440,7 @@ def _summary(
 
 def _failure_kpis(
     scenario: Scenario,
-    quantiles: np.ndarray,
+    quantiles: np.ndarray | StackedRows,
     weights: np.ndarray,
     failures: bool,
     failed: float = 0.0,
@@ -1475,12 +1476,12 @@ def _wait_total(
     states as `wait_mean_s`, by the requests that succeed."""
     if not weight:
         return math.nan
-    rate, _ = _visit_rates(model, timeline.state_arrivals)
+    rate = _visit_rates(model, timeline.state_arrivals)[0]  # the calls' array let go
     sent = timeline.state_arrivals.sum(axis=1)
     succeeded = np.vstack([info.weights for info in infos]).sum(axis=0)
     used = succeeded > 0
-    if used.all():  # the same rows, without copying them
-        per_request = (rate * steps.wait_mean).sum(axis=1) / sent
+    if used.all():  # the same rows, without copying them; the product in place
+        per_request = np.multiply(rate, steps.wait_mean, out=rate).sum(axis=1) / sent
     else:
         per_request = (rate[used] * steps.wait_mean[used]).sum(axis=1) / sent[used]
     return float(succeeded[used] @ per_request / weight)
@@ -1529,13 +1530,19 @@ def _visit_latency(
     else:
         latency = np.column_stack([moments.visit(name)[0] for name in model.services])
     if model.serialisation > 0:  # in place: a fleet's states × stations arrays are large
-        extra = steps.wait_mean + model.serialisation
-        np.multiply(called, extra, out=extra)
+        wait = steps.wait_mean
+        for rows in range(0, len(called), SUMMARY_ROWS):  # `called` × (wait + serialisation)
+            part = slice(rows, rows + SUMMARY_ROWS)
+            called[part] *= wait[part] + model.serialisation
         with np.errstate(divide="ignore", invalid="ignore"):
-            np.divide(extra, total, out=extra)
-        extra[~(total > 0)] = 0.0
-        latency += extra
+            np.divide(called, total, out=called)
+        called[~(total > 0)] = 0.0
+        latency += called
     return total, latency
+
+
+SUMMARY_ROWS = 64
+"""Load states a fleet's summary computes a temporary for at once (`_visit_latency`)."""
 
 
 def _station_summary(

@@ -572,8 +572,26 @@ def stationary(
         {at[s]: column for s, column in coupled.sigma.items() if s in at},
         {at[s]: parts for s, parts in coupled.batched.items() if s in at},
     )
-    queue = _stationary_columns(model, work[:, :, first], replicas[:, first], distinct, first)
-    return {name: np.take(values, inverse, axis=1) for name, values in queue.items()}, coupled
+    chosen = (
+        np.broadcast_to(replicas[0, first], (replicas.shape[0], first.size))
+        if _row_constant(replicas)
+        else replicas[:, first]
+    )
+    queue = _stationary_columns(model, work[:, :, first], chosen, distinct, first)
+    return {name: _spread(values, inverse) for name, values in queue.items()}, coupled
+
+
+def _row_constant(values: np.ndarray) -> bool:
+    """Whether `values` is one row broadcast over the steps (the scenario's replicas)."""
+    return values.ndim == 2 and values.shape[0] > 1 and values.strides[0] == 0
+
+
+def _spread(values: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """The distinct columns' values at every station (`np.take(values, inverse, axis=1)`);
+    one row broadcast over the steps stays one row."""
+    if _row_constant(values):
+        return np.broadcast_to(np.take(values[0], inverse), (values.shape[0], inverse.size))
+    return np.take(values, inverse, axis=1)
 
 
 COMPARED_ROWS = 64
@@ -588,7 +606,7 @@ def _distinct_columns(
     by a key (their settings, coupled parts and sums of their columns), and a group's
     columns are then compared, bit for bit, with its first one's (split off if not equal)."""
     bits = work.view(np.uint64)
-    counts = replicas.astype(np.int64)
+    counts = replicas.astype(np.int64, copy=False)  # no copy of the scenario's, broadcast
     sums = np.concatenate([work.sum(axis=1), counts.sum(axis=0, dtype=np.float64)[None, :]])
     absent = np.zeros(0)
     groups: dict[bytes, list[int]] = {}
@@ -639,16 +657,16 @@ def _stationary_columns(
     if columns is not None:
         stations = [model.stations[s] for s in columns]
     concurrency = np.array([s.concurrency for s in stations])
-    policies = [s.load_balancer for s in stations]
-    per_replica = np.array([p in PER_REPLICA for p in policies])
-    workers = replicas * concurrency
+    if _row_constant(replicas):  # the scenario's replicas at every step: one row of workers
+        workers = np.broadcast_to(replicas[0] * concurrency, replicas.shape)
+    else:
+        workers = replicas * concurrency
     third = work[3]
     rate, mean, scv, utilisation, rho, servers, arrival_scv = _queue_inputs(
         model, work, replicas, columns
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         third_mean = np.where(rate > 0, third / rate, 0.0)
-    queues = np.where(per_replica, replicas, 1)
     load = rho * servers  # Erlangs offered to one queue
     c_wait = np.where(rate > 0, erlang_c(servers, load), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -700,11 +718,10 @@ def _stationary_columns(
         del variance, mg1
     shape = np.clip(np.nan_to_num(shape, nan=1.0), 1e-3, 1e6)
     scale = np.where(shape > 0, conditional / shape, 0.0)
-    return {
+    del utilisation
+    return {  # what `_steps` keeps (a fleet's states × stations arrays are large)
         "workers": workers,
-        "queues": queues,
         "mean": mean,
-        "utilisation": utilisation,
         "p_wait": np.nan_to_num(p_wait),
         "wait": np.nan_to_num(np.maximum(wait, 0.0)),
         "shape": shape,
@@ -820,9 +837,13 @@ def fluid_backlog(
     steps, count = offered.shape
     end, average, share, low, high = (np.zeros((steps, count)) for _ in range(5))
     backlog = np.asarray(start, dtype=float).copy()
-    excess = (offered - workers) * dt[:, None]
-    if not backlog.any() and not (excess > 0).any():
+    each = np.broadcast_to(workers, offered.shape)
+    if not backlog.any() and not any(  # a block of steps at a time: the same cells
+        ((offered[rows] - each[rows]) * dt[rows, None] > 0).any()
+        for rows in _row_blocks(steps, count)
+    ):
         return end, average, share, low, high  # never overloaded: the fast, common case
+    excess = (offered - workers) * dt[:, None]
     for t in range(steps):
         change = excess[t]
         if not backlog.any() and not (change > 0).any():
@@ -859,8 +880,8 @@ def simulate_stations(
     """
     steps = arrivals.shape[0]
     base = np.array([s.replicas for s in model.stations])
-    if replicas is None:
-        replicas = np.broadcast_to(base, (steps, len(base))).copy()
+    if replicas is None:  # read only, one row for every step (no steps × stations copy)
+        replicas = np.broadcast_to(base, (steps, len(base)))
     work, batches = station_work(model, arrivals)
     work = slowed_work(work, slow)
     if autoscaler is not None:
@@ -957,11 +978,27 @@ def _served(
     """The fluid backlog's five arrays (see `fluid_backlog`) and the utilisation: work
     served (backlog included) over worker time."""
     end, average, share, low, high = fluid_backlog(offered, workers, dt, backlog)
-    start = np.vstack([backlog[None, :], end[:-1]])
-    done = offered * dt[:, None] + start - end  # work-seconds served in the step
-    capacity = workers * dt[:, None]
-    utilisation = np.clip(np.where(capacity > 0, done / np.maximum(capacity, 1e-300), 0.0), 0, 1)
+    workers = np.broadcast_to(workers, offered.shape)
+    utilisation = np.empty(offered.shape)
+    for rows in _row_blocks(*offered.shape):  # cell by cell: the same numbers, less at once
+        before = end[rows.start - 1 : rows.stop - 1] if rows.start else end[: rows.stop - 1]
+        start = before if rows.start else np.vstack([backlog[None, :], before])
+        done = offered[rows] * dt[rows, None] + start - end[rows]  # work-seconds served
+        capacity = workers[rows] * dt[rows, None]
+        share_done = np.where(capacity > 0, done / np.maximum(capacity, 1e-300), 0.0)
+        utilisation[rows] = np.clip(share_done, 0, 1)
     return end, average, share, low, high, utilisation
+
+
+ROW_BLOCK_CELLS = 1 << 20
+"""Cells (steps × stations) computed at once by the cell-by-cell steps of `_steps`: a
+fleet's whole arrays are tens of MiB each, and a formula's temporaries as many again."""
+
+
+def _row_blocks(rows: int, columns: int) -> list[slice]:
+    """Consecutive blocks of `rows` (of `columns` cells) of about ROW_BLOCK_CELLS cells."""
+    size = max(ROW_BLOCK_CELLS // max(columns, 1), 1)
+    return [slice(begin, min(begin + size, rows)) for begin in range(0, rows, size)]
 
 
 def _steps(
@@ -978,10 +1015,12 @@ def _steps(
     workers = queue["workers"]
     offered = work[1]
     end, average, share, low, high, utilisation = _served(offered, workers, dt, backlog)
-    mean = queue["mean"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        backlog_queue = np.where(mean > 0, average / mean, 0.0)
-    queued = (1.0 - share) * work[0] * queue["wait"] + backlog_queue
+    mean, wait = queue["mean"], queue["wait"]
+    queued = np.empty(offered.shape)
+    for rows in _row_blocks(*queued.shape):  # cell by cell: the same numbers, less at once
+        with np.errstate(divide="ignore", invalid="ignore"):
+            backlog_queue = np.where(mean[rows] > 0, average[rows] / mean[rows], 0.0)
+        queued[rows] = (1.0 - share[rows]) * work[0][rows] * wait[rows] + backlog_queue
     return StationSteps(
         replicas=replicas,
         workers=workers,

@@ -103,7 +103,7 @@ def test_repeated_rows_give_the_mixture_of_every_row(monkeypatch) -> None:
     x = np.sort(np.concatenate([on, np.nextafter(on, 0.0), np.nextafter(on, np.inf)]))
     repeats = latency.RepeatedRows.of(quantiles)
     assert repeats is not None and len(repeats.rows) == len(distinct)
-    cdfs = repeats.cdfs(quantiles, x, 16)
+    cdfs = repeats.cdfs(x, 16)
     assert cdfs is not None and not cdfs.sure.all()  # rows an ulp from a probe: unsure
     monkeypatch.setattr(latency, "_rows_cdf", _patched_rows_cdf)
     for chunk in (16, 64, 2048):
@@ -112,6 +112,50 @@ def test_repeated_rows_give_the_mixture_of_every_row(monkeypatch) -> None:
     got = latency.mixture_quantiles(quantiles, weights, [0.5, 0.95, 0.99, 0.999])
     monkeypatch.setattr(latency.RepeatedRows, "of", classmethod(lambda cls, q: None))
     assert got == latency.mixture_quantiles(quantiles, weights, [0.5, 0.95, 0.99, 0.999])
+
+
+def test_stacked_rows_give_the_stacked_arrays_mixture(monkeypatch) -> None:
+    """The summary's rows read a block at a time from each entry point's array
+    (`StackedRows`, copied entry points sharing one), blocks straddling parts of uneven
+    sizes (one empty), with and without weightless rows, repeated or not: the same
+    repeated rows, CDFs and quantiles, bit for bit, as the rows stacked."""
+    rng = np.random.default_rng(11)
+    shape = np.sort(rng.lognormal(size=LEVELS.size))
+    base = np.maximum.accumulate(np.outer(rng.lognormal(-1.0, 1.0, 9), shape), axis=1)
+    near = base[:3].copy()
+    near[:, 100:] = np.nextafter(near[:, 100:], np.inf)  # unsure rows: blocks computed
+    pool = np.vstack([base, near])
+    shared = [pool[rng.integers(0, len(pool), size)] for size in (7, 13, 0, 5)]
+    parts = [shared[k % 4] for k in range(12)] + [pool[rng.integers(0, len(pool), 9)] * 3.0]
+    stacked = np.vstack(parts)
+    on = base[:3, [0, 99, 100, 150, -1]].ravel()
+    x = np.sort(np.concatenate([on, np.nextafter(on, 0.0), np.nextafter(on, np.inf)]))
+    levels = [0.5, 0.95, 0.99, 0.999]
+    weightless = rng.exponential(size=len(stacked))
+    weightless[rng.random(len(stacked)) < 0.3] = 0.0
+    for weights in (rng.exponential(size=len(stacked)), weightless):
+        rows = latency.StackedRows(parts)
+        mine, theirs = latency.RepeatedRows.of(rows), latency.RepeatedRows.of(stacked)
+        assert mine is not None and theirs is not None
+        assert mine.rows.tobytes() == theirs.rows.tobytes()
+        assert mine.inverse.tobytes() == theirs.inverse.tobytes()
+        assert (mine.low, mine.high) == (theirs.low, theirs.high)
+        for chunk in (4, 16, 2048):
+            got = latency._mixture_cdf(rows, weights, x, chunk, mine)
+            assert (
+                got.tobytes() == latency._mixture_cdf(stacked, weights, x, chunk, theirs).tobytes()
+            )
+            got = latency._mixture_cdf(rows, weights, x, chunk, None)
+            assert got.tobytes() == latency._mixture_cdf(stacked, weights, x, chunk, None).tobytes()
+        got = latency.mixture_quantiles(rows, weights, levels, repeats=mine)
+        assert got == latency.mixture_quantiles(stacked, weights, levels, repeats=theirs)
+        with monkeypatch.context() as patch:  # the rows' own CDFs, every block by itself
+            patch.setattr(latency.RepeatedRows, "of", classmethod(lambda cls, q: None))
+            assert latency.mixture_quantiles(rows, weights, levels) == (
+                latency.mixture_quantiles(stacked, weights, levels)
+            )
+    index = rng.integers(0, len(stacked), 50)
+    assert latency.StackedRows(parts).take(index).tobytes() == stacked[index].tobytes()
 
 
 _rows_cdf = latency._rows_cdf
