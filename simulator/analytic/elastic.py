@@ -319,9 +319,9 @@ class ElasticFleet:
         last = self._recommended
         if (
             last is not None
-            and (last[0] == self.ready).all()
-            and (last[1] == on_the_way).all()
-            and (last[2] == busy).all()
+            and np.count_nonzero(last[0] != self.ready) == 0
+            and np.count_nonzero(last[1] != on_the_way) == 0
+            and np.count_nonzero(last[2] != busy) == 0
         ):
             return last[3]
         settings = self.settings
@@ -349,7 +349,8 @@ class ElasticFleet:
             return
         more = np.maximum(new - current, 0)
         fewer = np.maximum(current - new, 0)
-        up, down = bool(more.any()), bool(fewer.any())  # each asked once: a sync a minute
+        # each asked once (a sync a minute), as counts: `any()` without numpy's Python wrapper
+        up, down = np.count_nonzero(more) > 0, np.count_nonzero(fewer) > 0
         if up or down:
             self.scale_events.append((now, more, fewer))
         if up:
@@ -397,7 +398,8 @@ class ElasticFleet:
 
     def _place(self, now: float) -> None:
         """Waiting replicas onto free slots, in service order."""
-        if not self.waiting.any():  # the common case, asked first: no sums over the fleet
+        # the common case, asked first (`waiting.any()` as a count): no sums over the fleet
+        if not np.count_nonzero(self.waiting):
             return
         free = self._free_slots()
         if free <= 0:

@@ -314,7 +314,7 @@ class AnalyticRollouts:
         `start`); the others fail nothing."""
         ratios: dict[int, float] = {}
         if among is None:
-            among = np.flatnonzero(self._clean_since > start)
+            among = (self._clean_since > start).nonzero()[0]  # `flatnonzero` of a 1-d array
         for slot in among.tolist():
             state = self._order[slot]
             index = state.ref.index

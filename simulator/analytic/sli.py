@@ -453,6 +453,8 @@ class AnalyticSli:
         """Whether a rollout has begun (it stays so: a station's ramps are never all gone)."""
         self._last: tuple[tuple[object, object], tuple[np.ndarray, np.ndarray]] | None = None
         """The last survivals and what they were of (the same ratios step after step)."""
+        self._ones: np.ndarray | None = None
+        """`_survivals` without errors: ones per entry point (read-only, shared)."""
         self._grid: dict[float, int] = {}
         """The scrapes' ends monitoring announced (`expect_scrapes`), by their index."""
         self._grid_ends = np.zeros(0)
@@ -627,7 +629,7 @@ class AnalyticSli:
             errors = rollouts.error_ratios(start, now)
             if errors:
                 defects = rollouts.error_ratios(start, now, outages=False)
-        failed = np.zeros_like(visits)
+        failed = np.zeros(visits.shape, dtype=visits.dtype)  # `zeros_like`, without its wrapper
         down = [k for k in range(max(first, 0), last + 1) if k in got.down] if got.down else []
         if not down:
             survive = self._survival(errors, defects)
@@ -753,8 +755,11 @@ class AnalyticSli:
         self, errors: Mapping[int, float], defects: Mapping[int, float]
     ) -> tuple[np.ndarray, np.ndarray]:
         """`_survival`, and the same with the defects only."""
-        if not errors:
-            ones = np.ones(len(self._entry_station))
+        if not errors:  # every request survives: one read-only array of ones, made once
+            ones = self._ones
+            if ones is None or len(ones) != len(self._entry_station):
+                ones = self._ones = np.ones(len(self._entry_station))
+                ones.flags.writeable = False
             return ones, ones
         if self.tree is None:  # a monolith: one visit of its one station per request
             survive = np.full(len(self._entry_station), 1.0 - errors.get(0, 0.0))
