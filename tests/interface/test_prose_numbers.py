@@ -49,7 +49,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "2.7": "e ≈ 2.7, a mathematical constant",
     },
     "03": {
-        "58": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "56": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "77": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "2013": "Schwarzkopf et al., Omega, EuroSys 2013",
         "2011": "Ghodsi et al., DRF, NSDI 2011",
@@ -59,7 +59,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     },
     "07": {
         "49": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "59": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "68": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "6": "the number of section 6 in the notebook's table of its sections",
     },
     "09": {
