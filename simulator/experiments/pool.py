@@ -11,8 +11,9 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 
-PRELOAD = "simulator.runner"
-"""What the fork server imports before it forks any worker."""
+PRELOAD = "simulator.experiments.preload"
+"""What the fork server imports before it forks any worker: the run and everything a
+request-level run imports at its first call (see that module)."""
 
 SCHEDULING_PRELOAD = "simulator.model.scheduling.warm"
 """And, when the first sweep that starts it has scheduling runs: the scheduler model's

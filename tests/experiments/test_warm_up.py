@@ -76,8 +76,35 @@ def test_the_fork_server_started_early_serves_the_later_pools_with_the_same_numb
     )
     assert found == {
         "started": True,
-        "preload": ["simulator.runner"],
+        "preload": ["simulator.experiments.preload"],
         "same_server": True,
         "same_numbers": True,
         "again": True,
     }
+
+
+def test_a_worker_forked_after_the_preload_imports_nothing_heavy_at_its_first_run():
+    """What `preload` is for: a worker's first request-level run, kept whole or summary
+    only, finds the request level and the libraries of its tables already imported."""
+    found = fresh(
+        f"""
+        import json, sys
+        import simulator.experiments.preload
+        import simulator
+        from simulator.experiments.executor import RunTask
+        from simulator.runner import run_task
+
+        paths = [{str(MMC)!r}, {str(ROOT / "scenarios/what-if/cascading-failure.yaml")!r}]
+        heavy = ("pandas", "networkx", "scipy", "tqdm", "simulator.model", "simulator.metrics")
+        new = []
+        size = {{"horizon": "60s", "warmup": "10s"}}
+        for path in paths:
+            scenario = simulator.load_scenario(path, overrides=size)
+            for keep in (True, False):
+                before = set(sys.modules)
+                run_task(RunTask(scenario, 1, keep=keep))
+                new += sorted(set(sys.modules) - before)
+        print(json.dumps({{"heavy": [name for name in new if name.startswith(heavy)]}}))
+        """
+    )
+    assert found == {"heavy": []}

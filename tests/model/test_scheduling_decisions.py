@@ -286,11 +286,11 @@ def test_the_fork_server_preloads_the_kernels_for_scheduling_sweeps_only():
         from multiprocessing import forkserver
 
         assert forkserver._forkserver._preload_modules == [
-            "simulator.runner",
+            "simulator.experiments.preload",
             "simulator.model.scheduling.warm",
         ]
         executor._context(False)
-        assert forkserver._forkserver._preload_modules == ["simulator.runner"]
+        assert forkserver._forkserver._preload_modules == ["simulator.experiments.preload"]
 
 
 def _crowded(rng: np.random.Generator, plain: bool) -> dict[str, Any]:
