@@ -1,7 +1,7 @@
 """What the experiment engine's fork server imports before it forks any worker: the run
-(`simulator.runner`), the request level's engine and fast path, and the libraries its
-summaries and tables use (pandas, networkx, tqdm), all of which a run would otherwise
-import lazily at its first call.
+(`simulator.runner`), the request level's engine and fast path, the analytic fidelity, and
+the libraries their summaries and tables use (pandas, networkx, tqdm), all of which a run
+would otherwise import lazily at its first call.
 
 Why here and not in the run: a worker is forked from the fork server for each pool (each
 `compare`, `run_replications` or sweep with `jobs` ≥ 2) and ends with it, so what the
@@ -9,8 +9,8 @@ server has not imported, every worker of every pool imports again: about 0.5 s o
 worker for a request-level run (pandas and networkx most of it), some 23 worker starts in
 notebook 01. Imported once here, it is in every worker from the fork, and the server pays
 it in the background (a notebook starts it with `warm_up()` before its own imports). An
-analytic run needs none of this but `simulator.runner`; its first pool waits about half a
-second longer for the server, once per process.
+analytic run needs little of it (its own modules, about 0.06 s); its first pool waits
+about half a second longer for the server, once per process.
 
 Importing this module changes no number: it only imports.
 """
@@ -21,6 +21,7 @@ import networkx  # noqa: F401
 import pandas  # noqa: F401
 import tqdm  # noqa: F401
 
+import simulator.analytic.run
 import simulator.model.fastpath
 import simulator.model.world
 import simulator.runner  # noqa: F401

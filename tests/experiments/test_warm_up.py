@@ -84,8 +84,8 @@ def test_the_fork_server_started_early_serves_the_later_pools_with_the_same_numb
 
 
 def test_a_worker_forked_after_the_preload_imports_nothing_heavy_at_its_first_run():
-    """What `preload` is for: a worker's first request-level run, kept whole or summary
-    only, finds the request level and the libraries of its tables already imported."""
+    """What `preload` is for: a worker's first run, request level or analytic, kept whole or
+    summary only, finds its modules and the libraries of its tables already imported."""
     found = fresh(
         f"""
         import json, sys
@@ -94,11 +94,17 @@ def test_a_worker_forked_after_the_preload_imports_nothing_heavy_at_its_first_ru
         from simulator.experiments.executor import RunTask
         from simulator.runner import run_task
 
-        paths = [{str(MMC)!r}, {str(ROOT / "scenarios/what-if/cascading-failure.yaml")!r}]
-        heavy = ("pandas", "networkx", "scipy", "tqdm", "simulator.model", "simulator.metrics")
+        small = {{"horizon": "60s", "warmup": "10s"}}
+        era = {{"horizon": "1d", "warmup": "1h", "delivery.services": 2}}
+        runs = [
+            ({str(MMC)!r}, small),
+            ({str(ROOT / "scenarios/what-if/cascading-failure.yaml")!r}, small),
+            ({str(ROOT / "simulator/scenarios/eras/sre.yaml")!r}, era),
+        ]
+        heavy = ("pandas", "networkx", "scipy", "tqdm", "simulator.model", "simulator.metrics",
+                 "simulator.analytic")
         new = []
-        size = {{"horizon": "60s", "warmup": "10s"}}
-        for path in paths:
+        for path, size in runs:
             scenario = simulator.load_scenario(path, overrides=size)
             for keep in (True, False):
                 before = set(sys.modules)
