@@ -46,7 +46,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine import RandomStreams
-from ..model.autoscaling import forget, hpa_decision, hpa_recommendation, memory_horizon
+from ..model.autoscaling import (
+    forget,
+    hpa_decision,
+    hpa_recommendation,
+    hpa_settled,
+    memory_horizon,
+)
 from ..model.failures import RACK, failure_domains, first_fit, in_domain, simulates_node_failures
 from ..records.scaling import (
     BY_HAND,
@@ -121,9 +127,10 @@ class ElasticFleet:
         self.scaling = ScalingLog()
         self._next_sync = settings.sync_period
         self._memory = memory_horizon(settings.behavior)
-        self._recommended: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        """The last sync's inputs (ready, on the way, busy) and recommendation."""
         """How far back recommendations and scale events matter (`memory_horizon`)."""
+        self._recommended: tuple[tuple[bytes, bytes, bytes], np.ndarray, bool] | None = None
+        """The last sync's inputs (the bytes of ready, on the way, busy), recommendation
+        and whether it left the HPA settled (`_recommendation`)."""
         self._next_scan = settings.nodes.scan_interval
         self.hand: list[tuple[float, int, int]] = []
         """Replicas a person added: (time, station, count), in time order (`add_by_hand`)."""
@@ -271,6 +278,7 @@ class ElasticFleet:
         more = np.zeros_like(self.ready)
         more[station] = count
         self.maximum[station] += count
+        self._recommended = None  # (its `hpa_settled` read the old ceiling)
         self._start(now, more)
         self._log(now, "scaled_by_hand", more, current, BY_HAND)
 
@@ -291,6 +299,7 @@ class ElasticFleet:
         for later in [k for k in self.empty_steps if k > kept]:
             del self.empty_steps[later]
         self._backlog = checkpoint.backlog
+        self._recommended = None  # (the ceiling may be the one before a person raised it)
         return kept, checkpoint.backlog.copy()
 
     def _checkpoint(self) -> _Checkpoint:
@@ -310,37 +319,41 @@ class ElasticFleet:
             return self.waiting.copy()
         return self.waiting + sum((c for _, c in self.starting), np.zeros_like(self.ready))
 
-    def _recommendation(self, on_the_way: np.ndarray, busy: np.ndarray) -> np.ndarray:
-        """`hpa_recommendation` of the replicas and `busy`, the last one again when they are
-        those of the sync before (the syncs of a step see the same load: most of them, once
-        no replica is starting). A pure function of equal inputs: the same numbers (its
-        whole-number answer is the same for 0.0 and −0.0, the only equal floats with other
-        bits)."""
+    def _recommendation(
+        self, on_the_way: np.ndarray, busy: np.ndarray, current: np.ndarray
+    ) -> tuple[np.ndarray, bool]:
+        """`hpa_recommendation` of the replicas and `busy`, and whether it leaves the HPA
+        settled (`hpa_settled` of `current`, the ready replicas and those on the way); the
+        last ones again when the inputs have the bits of the sync before (the syncs of a
+        step see the same load: most of them, once no replica is starting). Pure functions
+        of equal inputs: the same answers (inputs equal in value but not in bits, 0.0 and
+        −0.0, are computed again). The bounds are the fleet's (`_by_hand` and `resume`
+        forget the last answer)."""
+        key = (self.ready.tobytes(), on_the_way.tobytes(), busy.tobytes())
         last = self._recommended
-        if (
-            last is not None
-            and np.count_nonzero(last[0] != self.ready) == 0
-            and np.count_nonzero(last[1] != on_the_way) == 0
-            and np.count_nonzero(last[2] != busy) == 0
-        ):
-            return last[3]
+        if last is not None and last[0] == key:
+            return last[1], last[2]
         settings = self.settings
         desired = hpa_recommendation(
             self.ready, on_the_way, busy, settings.target_utilisation, settings.tolerance
         )
-        self._recommended = (self.ready.copy(), on_the_way.copy(), busy.copy(), desired)
-        return desired
+        settled = hpa_settled(current, desired, self.minimum, self.maximum)
+        self._recommended = (key, desired, settled)
+        return desired, settled
 
     def _sync(self, now: float, busy: np.ndarray) -> None:
         settings = self.settings
         behavior = settings.behavior
         on_the_way = self._on_the_way()
         current = self.ready + on_the_way
-        desired = self._recommendation(on_the_way, busy)
-        new = hpa_decision(
-            current, desired, self.minimum, self.maximum, now, behavior,
-            self.recommendations, self.scale_events,
-        )  # fmt: skip
+        desired, settled = self._recommendation(on_the_way, busy, current)
+        if settled:  # what `hpa_decision` returns then, without asking it
+            new = current
+        else:
+            new = hpa_decision(
+                current, desired, self.minimum, self.maximum, now, behavior,
+                self.recommendations, self.scale_events,
+            )  # fmt: skip
         windows, periods = self._memory
         self.recommendations.append((now, desired))
         forget(self.recommendations, now, windows)

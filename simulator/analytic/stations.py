@@ -964,12 +964,31 @@ def autoscaled_from(
     concurrency = np.array([s.concurrency for s in model.stations])
     for t in range(first, len(dt)):
         schedule[t] = current
-        workers = (current * concurrency)[None, :]
-        load = offered[t - first : t - first + 1]
-        end, *_, utilisation = _served(load, workers, dt[t : t + 1], backlog)
-        backlog = end[0]
-        seen = StepLoad(current[None, :], workers, load, utilisation, end)
+        workers = current * concurrency
+        load = offered[t - first]
+        end, utilisation = _served_step(load, workers, dt[t], backlog)
+        backlog = end
+        seen = StepLoad(
+            current[None, :], workers[None, :], load[None, :], utilisation[None, :], end[None, :]
+        )
         current = np.maximum(np.asarray(autoscaler(t, seen), dtype=np.int64), 1)
+
+
+def _served_step(
+    offered: np.ndarray, workers: np.ndarray, dt: np.float64, backlog: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_served` of one step (its rows as 1-d arrays, `dt` the step's length): the backlog
+    at its end and the utilisation. The same operations cell by cell, so the same bits;
+    in a step without a backlog that stays so (the usual one: a step every few minutes
+    of a run of weeks), without `fluid_backlog`'s five arrays and its wrappers' cost."""
+    if np.count_nonzero(backlog) or np.count_nonzero((offered - workers) * dt > 0):
+        end, *_, utilisation = _served(offered[None, :], workers[None, :], np.full(1, dt), backlog)
+        return end[0], utilisation[0]
+    end = np.zeros(offered.shape)
+    done = offered * dt + backlog - end  # work-seconds served
+    capacity = workers * dt
+    share_done = np.where(capacity > 0, done / np.maximum(capacity, 1e-300), 0.0)
+    return end, np.clip(share_done, 0, 1)
 
 
 def _served(

@@ -70,8 +70,10 @@ from .rules import (
     FIRED,
     RESOLVED,
     AlertState,
+    burn_rate_fires,
     burn_rates_fire,
     burn_thresholds,
+    error_ratio_exceeds,
     error_ratios_exceed,
     evaluate,
     most_saturated,
@@ -143,16 +145,29 @@ class _EntryPoint:
 class _EntryPoints:
     """Every entry point's running totals and health, in arrays (one column per entry
     point): the rules read them all at once. The running totals start with 0, one more per
-    scrape, and only the last `window` + 1 are kept (a ring), as far back as a rule looks."""
+    scrape, and only the last `window` + 1 are kept (a ring), as far back as a rule looks.
+
+    With one entry point (`one`) the ring is two lists of Python floats instead, read by
+    `trailing_one`: the same sums and differences (IEEE doubles either way), without
+    numpy's cost per call on arrays of one element, a scrape and an evaluation a minute."""
 
     def __init__(self, entries: list[int], window: int) -> None:
         self.column = {entry: column for column, entry in enumerate(entries)}
         self._ring = window + 1
-        self._total = np.zeros((self._ring, len(entries)))
-        self._bad = np.zeros((self._ring, len(entries)))
+        self.one = len(entries) == 1
+        rows = 0 if self.one else self._ring
+        self._total = np.zeros((rows, len(entries)))
+        self._bad = np.zeros((rows, len(entries)))
+        self._total_one = [0.0] * self._ring if self.one else []
+        self._bad_one = [0.0] * self._ring if self.one else []
         self.scrapes = 0
         self.unhealthy_since = np.full(len(entries), math.nan)
         self.first_bad = np.full(len(entries), math.nan)
+        self.clean = True
+        """Whether `unhealthy_since` and `first_bad` are all NaN (nothing to clear)."""
+        self._firsts: dict[bytes, np.ndarray] = {}
+        """Per window set `trailing` is asked for (its bytes), the ring positions its sums
+        start at, for each position of the last sum (`trailing`)."""
 
     def __getitem__(self, entry: int) -> _EntryPoint:
         column = self.column[entry]
@@ -161,19 +176,43 @@ class _EntryPoints:
     def add(self, total: np.ndarray, bad: np.ndarray) -> None:
         """One more scrape's requests and bad ones, per entry point."""
         last, ring = self.scrapes, self._ring
-        self._total[(last + 1) % ring] = self._total[last % ring] + total
-        self._bad[(last + 1) % ring] = self._bad[last % ring] + bad
+        if self.one:
+            self._total_one[(last + 1) % ring] = self._total_one[last % ring] + float(total[0])
+            self._bad_one[(last + 1) % ring] = self._bad_one[last % ring] + float(bad[0])
+        else:
+            self._total[(last + 1) % ring] = self._total[last % ring] + total
+            self._bad[(last + 1) % ring] = self._bad[last % ring] + bad
         self.scrapes += 1
 
     def trailing(self, scrapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Bad and all requests of the last `scrapes[k]` samples (`rules.trailing`), one row
         per window k."""
+        if self.one:
+            pairs = self.trailing_one(np.asarray(scrapes).tolist())
+            return np.array([[b] for b, _ in pairs]), np.array([[t] for _, t in pairs])
         last, ring = self.scrapes, self._ring
-        first = np.maximum(0, last - scrapes) % ring
+        if last >= ring - 1:  # every window within the run (a rule looks back `ring` - 1 at most)
+            key = scrapes.tobytes()
+            table = self._firsts.get(key)
+            if table is None:  # each ring position's first positions, made once
+                table = self._firsts[key] = (np.arange(ring)[:, None] - scrapes[None, :]) % ring
+            first = table[last % ring]  # `(last - scrapes) % ring`, without three ufuncs
+        else:
+            first = np.maximum(0, last - scrapes) % ring
         return (
             self._bad[last % ring] - self._bad[first],
             self._total[last % ring] - self._total[first],
         )
+
+    def trailing_one(self, scrapes: list[int]) -> list[tuple[float, float]]:
+        """`trailing` of the one entry point (`one`): (bad, all) of each window."""
+        last, ring = self.scrapes, self._ring
+        bad, total = self._bad_one, self._total_one
+        bad_now, total_now = bad[last % ring], total[last % ring]
+        return [
+            (bad_now - bad[max(0, last - k) % ring], total_now - total[max(0, last - k) % ring])
+            for k in scrapes
+        ]
 
 
 @dataclass(frozen=True)
@@ -201,6 +240,9 @@ class _Services:
         self.down_since = np.full(size, math.nan)
         self.saturated = np.zeros(size, dtype=bool)
         """Busy over the saturation rule's threshold in the last scrape interval."""
+        self.any_saturated = False
+        self.clean = True
+        """Whether `unhealthy_since` is all NaN (nothing to clear)."""
 
     def __len__(self) -> int:
         return len(self.busy)
@@ -388,6 +430,8 @@ class MonitoringModel:
             dtype=np.int64,
         )
         """The burn-rate rules (their indices) and their windows: long, short, long, ..."""
+        self._burn_rules = [self.rules[i] for i in self._burn]
+        self._window_list: list[int] = self._windows.tolist()
         self._thresholds = burn_thresholds([self.rules[i].burn for i in self._burn], self.slo)
         self._open: dict[int, int] = {}
         """Delivery service index → the monitoring incident open on it."""
@@ -486,16 +530,23 @@ class MonitoringModel:
         bad = np.asarray(scrape.bads, dtype=float)[self._entry_index]
         self._log_entries(now, total, bad)
         entries.add(total, bad)
-        holds = error_ratios_exceed(bad, total, 1.0 - self.slo)
-        if np.count_nonzero(holds):  # `holds.any()`, without its Python wrapper (a scrape a minute)
+        if entries.one:  # the same test on the one entry point's floats
+            exceeds = error_ratio_exceeds(float(bad[0]), float(total[0]), 1.0 - self.slo)
+            holds = np.full(1, exceeds)
+        else:
+            holds = error_ratios_exceed(bad, total, 1.0 - self.slo)
+            exceeds = bool(np.count_nonzero(holds))  # `holds.any()` without its Python wrapper
+        if exceeds:
+            entries.clean = False
             was = entries.unhealthy_since
             entries.unhealthy_since = unhealthy_since_each(was, holds, start)
             entries.first_bad[~holds] = math.nan
             for column in np.flatnonzero(holds & np.isnan(was)).tolist():
                 entries.first_bad[column] = scrape.first_bad.get(self.entries[column], math.nan)
-        else:  # healthy everywhere (the usual case)
+        elif not entries.clean:  # healthy everywhere (the usual case): NaN, once
             entries.unhealthy_since.fill(math.nan)
             entries.first_bad.fill(math.nan)
+            entries.clean = True
         self._log_services(now, scrape)
         seen = self._service
         seen.busy = np.asarray(scrape.busy, dtype=float)
@@ -503,10 +554,13 @@ class MonitoringModel:
         if self._nodes is not None:
             seen.watch(self._nodes)
         seen.saturated = saturated_each(seen.busy, seen.capacity, self.saturation_threshold)
-        if np.count_nonzero(seen.saturated):
+        seen.any_saturated = bool(np.count_nonzero(seen.saturated))
+        if seen.any_saturated:
             seen.unhealthy_since = unhealthy_since_each(seen.unhealthy_since, seen.saturated, start)
-        else:
+            seen.clean = False
+        elif not seen.clean:
             seen.unhealthy_since.fill(math.nan)
+            seen.clean = True
         self._last_scrape = now
         self._scrapes += 1
 
@@ -603,7 +657,16 @@ class MonitoringModel:
         from the last scrapes (the burn-rate rules' windows all at once); None where it
         holds on none (the usual case, which an evaluation skips at once)."""
         conditions: list[np.ndarray | None] = [None] * len(self.rules)
-        if self._burn:
+        if self._burn and self._entry.one:  # the same tests on the one entry point's floats
+            windows = self._entry.trailing_one(self._window_list)
+            each = [
+                burn_rate_fires(*windows[2 * row], *windows[2 * row + 1], rule.burn, self.slo)
+                for row, rule in enumerate(self._burn_rules)
+            ]
+            if any(each):
+                for row, index in enumerate(self._burn):
+                    conditions[index] = np.full(1, each[row])
+        elif self._burn:
             bad, total = self._entry.trailing(self._windows)
             fires = burn_rates_fire(bad, total, self._thresholds)
             if np.count_nonzero(fires):
@@ -611,9 +674,14 @@ class MonitoringModel:
                     conditions[index] = fires[row]
         for index, rule in enumerate(self.rules):
             if rule.kind == SATURATION:  # its threshold is the one the scrape applied
-                holds = self._service.saturated
-            elif rule.kind == NODE_DOWN:
+                if self._service.any_saturated:  # (counted by the scrape)
+                    conditions[index] = self._service.saturated
+                continue
+            if rule.kind == NODE_DOWN:
                 holds = nodes_down(self._service.lost)
+            elif rule.kind == THRESHOLD and self._entry.one:
+                ((bad_one, total_one),) = self._entry.trailing_one([1])
+                holds = np.full(1, error_ratio_exceeds(bad_one, total_one, rule.threshold))
             elif rule.kind == THRESHOLD:
                 bad, total = self._entry.trailing(np.ones(1, dtype=np.int64))
                 holds = error_ratios_exceed(bad[0], total[0], rule.threshold)
