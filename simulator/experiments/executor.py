@@ -37,6 +37,7 @@ from ..scenario.limits import Limits
 from ..scenario.schema import Scenario
 from .memo import current as _memory
 from .pool import context as _context
+from .pool import worker_memory
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -367,7 +368,9 @@ def _on_processes(
     queue = iter(pending)
     running: dict[concurrent.futures.Future[RunOutcome | _Failure], int] = {}
     scheduling = any(tasks[index].scenario.scheduler is not None for index in pending)
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=_context(scheduling))
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_context(scheduling), initializer=worker_memory
+    )
     try:
 
         def submit() -> None:

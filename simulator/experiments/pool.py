@@ -8,8 +8,11 @@ instead of after them, when the first runs are asked for.
 
 from __future__ import annotations
 
+import ctypes
+import importlib
 import multiprocessing
 import multiprocessing.context
+import sys
 
 PRELOAD = "simulator.experiments.preload"
 """What the fork server imports before it forks any worker: the run and everything a
@@ -32,6 +35,46 @@ def context(scheduling: bool = False) -> multiprocessing.context.BaseContext:
         forking.set_forkserver_preload([PRELOAD, SCHEDULING_PRELOAD] if scheduling else [PRELOAD])
         return forking
     return multiprocessing.get_context("spawn")
+
+
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+"""glibc's `mallopt` parameters (malloc.h)."""
+
+
+def worker_memory() -> None:
+    """How a worker process uses memory, set as it starts (the pool's initializer); no
+    number changes, only where arrays live.
+
+    * numpy's large arrays on ordinary pages: numpy asks the kernel for huge pages
+      (`madvise(MADV_HUGEPAGE)`) for every array of 4 MiB or more, and where a fault of
+      one is dear (this project's machine, a virtual machine: about 1,000 huge-page faults
+      were 4-6 s of system time in notebook 07's SRE × 1,000, a fifth of its CPU) that
+      costs more than the huge pages save;
+    * with glibc (Linux): large blocks freed stay in the process for the next allocation
+      (`mallopt`: no `mmap` of its own per large block, no trim of the heap's top), so an
+      analytic run of a large fleet, which makes and frees many arrays of steps ×
+      stations, faults fewer pages in again. The worker keeps its peak until its pool
+      ends (about 5% more resident memory there).
+
+    Measured in docs/performance.md (session 15, helper `nb07c`). The calling process (a
+    notebook's kernel, `jobs=1`) is left as it is."""
+    try:
+        multiarray = importlib.import_module("numpy._core.multiarray")
+    except ImportError:  # numpy 1.x
+        multiarray = importlib.import_module("numpy.core.multiarray")
+    hugepages = getattr(multiarray, "_set_madvise_hugepage", None)
+    if hugepages is not None:
+        hugepages(False)
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # glibc's, not musl's  # noqa: B018
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(M_MMAP_MAX, 0)
+    mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
 
 
 def warm_up(scheduling: bool = False) -> bool:
