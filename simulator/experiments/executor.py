@@ -436,6 +436,7 @@ def _on_dask(
                 )
             )
             client = stack.enter_context(Client(cluster))
+            client.run(worker_memory)  # as local workers start (a cluster of ours only)
             name = f"dask local ×{workers}"
         slots = 2 * max(1, len(client.scheduler_info().get("workers", {})) or workers)
         queue = iter(pending)
