@@ -1,34 +1,23 @@
 """What a run will take, estimated before it starts, and a clear refusal above the limits.
 
-The estimate reads only the scenario, and what the caller will ask of the run: which tables
-it builds (`tables`, as `simulator.run` takes them) and whether charts are drawn. External
-requests are the integral of each entry point's rate profile over the horizon; visits follow
-the call graph (`expected_visits`, without retries); the analytic fidelity's work is its
-distinct load states × services (steps with the same arrival rates are computed once; with
-autoscaling every step is a state); samples are horizon / sample interval × services.
-
-Memory is peak resident memory, the interpreter included, from costs measured on this code
-(docs/reliability.md, docs/performance.md "Session 15, helper `anmem`"): a fixed 90 MiB for
-the interpreter, numpy and the simulator (an analytic run that builds no table); 80 MiB
-more for pandas and the file writers when tables are built (every request-level run builds
-them), 100 MiB more when charts are drawn. Then per item: 100 B per request plus 100 B per
-visit at request level (250 B when the M/M/c fast path may run it); at the analytic
-fidelity 150 B per load state and service, 30 kB per service (the scenario as loaded, the
-compiled flows), 16 B per step and entry point and 40 B per step (the timeline), the
-latency lattices' waits computed ahead (at most `latency.PREPARED_BYTES` and 16 MiB beside
-them: 256 kB per service or entry point below that), and, only when its tables are built,
-60 B per kept row of its per-step tables (steps × services, at most about
-`MAX_TIMESERIES_CELLS` of them: longer runs merge steps; 60 B more per row when charted);
-100 B per sample and service. Tables switched off (`metrics.record.spans` / `.requests`)
-cost nothing per visit or per request; a memory refusal driven by them names those
-switches. The refusal names the knob that drives the estimate, the estimate and the limit,
-and how to raise the limit.
+The estimate reads only the scenario: external requests are the integral of each entry
+point's rate profile over the horizon; visits follow the call graph (`expected_visits`,
+without retries); the analytic fidelity's work is its distinct load states × services
+(steps with the same arrival rates are computed once; with autoscaling every step is a
+state); samples are horizon / sample interval × services. Memory uses per-item costs
+measured on this code (docs/reliability.md, docs/analytic.md): about 80 B per request plus
+170 B per visit at request level; at the analytic fidelity 150 B per load state and
+service, 100 B per kept row of its per-step tables (steps × services, at most about
+`MAX_TIMESERIES_CELLS` of them: longer runs merge steps), 60 B per step and entry point
+60 kB per service (the scenario, the compiled flows) and 2 MB per run; 100 B per sample and service.
+Tables switched off (`metrics.record.spans` / `.requests`) cost nothing per visit or per
+request; a memory refusal driven by them names those switches. The refusal names the knob
+that drives the estimate, the estimate and the limit, and how to raise the limit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from .errors import BudgetError, ScenarioError
@@ -36,36 +25,18 @@ from .experiments.fleet import served_world
 from .scenario.limits import Limits, human_bytes
 from .scenario.schema import Scenario
 
-MiB = 2**20
-BYTES_PER_PROCESS = 90 * MiB
-"""The interpreter, numpy and the simulator's modules: an analytic run that builds no
-table (measured 70 to 83 MiB peak for two services)."""
-BYTES_FOR_TABLES = 80 * MiB
-"""pandas and the file writers, for a run that builds tables (every request-level run)."""
-BYTES_FOR_CHARTS = 100 * MiB
-"""matplotlib and the figures, for a run whose charts are drawn (`sresim run --out`)."""
-BYTES_PER_REQUEST = 100.0
-BYTES_PER_VISIT = 100.0
-BYTES_PER_FAST_VISIT = 150.0
-"""More per visit when the M/M/c fast path may run it (`fastpath.blocker`): its arrays
-beside the logs they fill."""
-BYTES_PER_ANALYTIC_STEP = 16.0
-"""Per time step and entry point (the timeline's arrival rates, their temporaries)."""
-BYTES_PER_ANALYTIC_STEP_ALONE = 40.0
-"""Per time step (its start, length, state, measured or not)."""
+BYTES_PER_REQUEST = 80.0
+BYTES_PER_VISIT = 170.0
+BYTES_PER_ANALYTIC_STEP = 60.0
+"""Per time step and entry point (the timeline: rates, states, latency per step)."""
 BYTES_PER_ANALYTIC_CELL = 150.0
 """Per load state and service (the stations' arrays, latency moments)."""
-BYTES_PER_ANALYTIC_ROW = 60.0
-"""Per kept row of the per-step tables (timeseries, entry_timeseries), when built..."""
-BYTES_PER_CHARTED_ROW = 60.0
-"""...and as much again when the run's charts are drawn from them."""
-BYTES_PER_ANALYTIC_SERVICE = 30_000.0
+BYTES_PER_ANALYTIC_ROW = 100.0
+"""Per kept row of the per-step tables (timeseries, entry_timeseries)."""
+BYTES_PER_ANALYTIC_SERVICE = 60_000.0
 """Per service (the scenario as loaded, the compiled flows and latency trees)."""
-BYTES_PER_LATTICE_ROW = 16 * 2048 * 8.0
-"""Per service or entry point: its waits' masses at the REPRESENTATIVE_STEPS (16) steps on
-the lattice's 2,048 points; in all at most `latency.PREPARED_BYTES` + BYTES_BESIDE_LATTICE."""
-BYTES_BESIDE_LATTICE = 16 * MiB
-"""The entry points' distributions and the lattice's temporaries beside the waits."""
+BYTES_PER_ANALYTIC_RUN = 2_000_000.0
+"""Whatever the size (latency lattices, the tables' fixed parts)."""
 MAX_FOLDED_STEPS = 2_000_000
 """Above this many steps the budget does not fold them (it would take seconds): it counts
 every step as a state, the most there can be."""
@@ -88,33 +59,21 @@ class Estimate:
     memory: float = 0.0
     drivers: dict[str, str] = field(default_factory=dict)
     """For each quantity, the scenario key that contributes most to it."""
-    fixed: float = 0.0
-    """The part of `memory` that no scenario key drives: the interpreter, its libraries."""
 
-    def describe(self, written: Estimate | None = None) -> str:
-        """One line, for `sresim validate` (`written`: the same run with its tables
-        written and charts drawn, shown beside when it needs more memory)."""
+    def describe(self) -> str:
+        """One line, for `sresim validate`."""
         parts = []
         if self.visits:
             parts.append(f"about {self.requests:.2g} requests ({self.visits:.2g} visits)")
         if self.analytic_cells:
             parts.append(f"{self.analytic_cells:.2g} analytic load state × service cells")
         if self.memory >= 1e6:
-            memory = f"~{human_bytes(self.memory)} of memory"
-            if written is not None and human_bytes(written.memory) != human_bytes(self.memory):
-                memory += f" (~{human_bytes(written.memory)} with --out's tables and charts)"
-            parts.append(memory)
+            parts.append(f"~{human_bytes(self.memory)} of memory")
         return ", ".join(parts) or "no requests to simulate"
 
 
-def estimate(
-    scenario: Scenario, tables: Collection[str] | None = None, charts: bool = False
-) -> Estimate:
-    """The work and memory of one run, from rates, horizons, call graphs and settings.
-
-    `tables`: those the run is asked for, as `simulator.run` takes them (None: every table,
-    the most memory; empty: none, as `sresim run` without --out); `charts`: the run's
-    charts drawn as well (`sresim run --out`). Only the memory depends on them."""
+def estimate(scenario: Scenario) -> Estimate:
+    """The work and memory of one run, from rates, horizons, call graphs and settings."""
     from .model.profiles import rate_function
     from .scenario.graph import call_graph, expected_visits
 
@@ -132,29 +91,24 @@ def estimate(
         if most * service.concurrency >= workers / 2:
             drivers["workers"] = f"services.{name}.replicas"
     requests = visits = 0.0
-    fast = False
-    analytic_cells = analytic_bytes = 0.0
-    analytic = scenario.fidelity == "analytic"
-    if analytic:
+    analytic_cells = analytic_steps = 0.0
+    analytic_rows = analytic_fixed = 0.0
+    if scenario.fidelity == "analytic":
+        from .analytic import MAX_TIMESERIES_CELLS
+
         steps, states = _analytic_states(scenario)
         entries = len(scenario.traffic)
+        analytic_steps = steps * max(entries, 1)
         analytic_cells = states * (services + entries)
-        rows = _analytic_rows(scenario, steps, services, entries, tables)
-        analytic_bytes = (
-            analytic_cells * BYTES_PER_ANALYTIC_CELL
-            + rows * (BYTES_PER_ANALYTIC_ROW + (BYTES_PER_CHARTED_ROW if charts else 0.0))
-            + steps * (max(entries, 1) * BYTES_PER_ANALYTIC_STEP + BYTES_PER_ANALYTIC_STEP_ALONE)
-            + services * BYTES_PER_ANALYTIC_SERVICE
-            + _lattice_bytes(services + entries)
+        analytic_rows = min(steps * services, MAX_TIMESERIES_CELLS) + min(
+            steps * entries, MAX_TIMESERIES_CELLS
         )
+        analytic_fixed = services * BYTES_PER_ANALYTIC_SERVICE + BYTES_PER_ANALYTIC_RUN
         drivers["analytic_cells"] = (
             "analytic.time_step" if scenario.analytic.time_step else "horizon"
         )
     elif scenario.traffic:
-        from .model.fastpath import blocker
-
         graph = call_graph(scenario)
-        fast = blocker(scenario) is None
         heaviest = 0.0
         for entry, traffic in scenario.traffic.items():
             count = float(rate_function(traffic.profile, traffic.rate).expected_count(0, horizon))
@@ -175,57 +129,40 @@ def estimate(
     record = scenario.metrics.record
     request_bytes = BYTES_PER_REQUEST if record.requests else 0.0
     visit_bytes = BYTES_PER_VISIT if record.spans else 0.0
-    if requests and fast:
-        visit_bytes += BYTES_PER_FAST_VISIT
-    # A request-level run builds its tables whatever is asked (pandas imported); an
-    # analytic one only those asked for.
-    builds_tables = not analytic or tables is None or bool(tables)
-    fixed = (
-        BYTES_PER_PROCESS
-        + (BYTES_FOR_TABLES if builds_tables else 0.0)
-        + (BYTES_FOR_CHARTS if charts else 0.0)
+    memory = (
+        requests * request_bytes
+        + visits * visit_bytes
+        + analytic_memory(analytic_cells, analytic_rows, analytic_steps, analytic_fixed)
+        + samples * BYTES_PER_SAMPLE
+        + workers * BYTES_PER_WORKER
+        + replicas * BYTES_PER_REPLICA
     )
     shares = {
         "visits": visits * visit_bytes + requests * request_bytes,
-        "analytic_cells": analytic_bytes,
+        "analytic_cells": analytic_memory(
+            analytic_cells, analytic_rows, analytic_steps, analytic_fixed
+        ),
         "samples": samples * BYTES_PER_SAMPLE,
         "workers": workers * BYTES_PER_WORKER + replicas * BYTES_PER_REPLICA,
     }
-    memory = fixed + sum(shares.values())
     biggest = max(shares, key=lambda key: shares[key])
     drivers["memory"] = drivers.get(biggest, "horizon")
     if biggest == "visits":
         switches = [f"metrics.record.{t}" for t in ("spans", "requests") if getattr(record, t)]
         if switches:
             drivers["memory"] += ", or set " + " or ".join(f"{s}=false" for s in switches)
-    return Estimate(requests, visits, analytic_cells, samples, workers, memory, drivers, fixed)
+    return Estimate(requests, visits, analytic_cells, samples, workers, memory, drivers)
 
 
-def _analytic_rows(
-    scenario: Scenario,
-    steps: float,
-    services: int,
-    entries: int,
-    tables: Collection[str] | None,
-) -> float:
-    """Rows of an analytic run's per-step tables (none unless one of `_tables`' is asked
-    for: they are built together), merged steps kept to about MAX_TIMESERIES_CELLS each."""
-    from .analytic import MAX_TIMESERIES_CELLS
-    from .analytic.run import TABLES
-
-    if tables is not None and not any(name in TABLES for name in tables):
-        return 0.0
-    return min(steps * services, MAX_TIMESERIES_CELLS + services) + min(
-        steps * entries, MAX_TIMESERIES_CELLS + entries
+def analytic_memory(cells: float, rows: float, step_entries: float, fixed: float) -> float:
+    """Bytes of an analytic run: load states × services, kept table rows, steps × entry
+    points, and what every service costs whatever the horizon."""
+    return (
+        cells * BYTES_PER_ANALYTIC_CELL
+        + rows * BYTES_PER_ANALYTIC_ROW
+        + step_entries * BYTES_PER_ANALYTIC_STEP
+        + fixed
     )
-
-
-def _lattice_bytes(rows: int) -> float:
-    """The latency lattices' waits computed ahead (`latency.PREPARED_BYTES` at most) and
-    what lies beside them."""
-    from .analytic.latency import PREPARED_BYTES
-
-    return min(rows * BYTES_PER_LATTICE_ROW, PREPARED_BYTES + BYTES_BESIDE_LATTICE)
 
 
 def _analytic_states(scenario: Scenario) -> tuple[float, float]:
@@ -241,18 +178,13 @@ def _analytic_states(scenario: Scenario) -> tuple[float, float]:
 
 
 def check_budget(
-    scenario: Scenario,
-    limits: Limits | None = None,
-    replications: int = 1,
-    tables: Collection[str] | None = None,
-    charts: bool = False,
+    scenario: Scenario, limits: Limits | None = None, replications: int = 1
 ) -> Estimate:
     """The estimate of `replications` runs, or a BudgetError (one line) above `limits`: runs
-    of the world the run simulates (`served_world`: every delivery service served), each
-    asked for `tables` (None: every table) and, with `charts`, its charts (see `estimate`)."""
+    of the world the run simulates (`served_world`: every delivery service served)."""
     limits = limits if limits is not None else Limits.from_environment()
     check_replications(replications, limits, scenario.source)
-    found = estimate(served_world(scenario, limits), tables, charts)
+    found = estimate(served_world(scenario, limits))
     runs = f" in {replications:,} replications" if replications > 1 else ""
     how = "or raise it with --limit {name}=N (or SRESIM_LIMITS={name}=N)"
     checks = [

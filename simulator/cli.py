@@ -692,14 +692,12 @@ def _run_and_print(args: argparse.Namespace) -> int:
             print(_summary_table(scenario, kpis, len(reps.table), show_all=args.all))
             print(f"\n{line}")
         return 0
-    # without --out no table is read: an analytic run builds none (seconds and hundreds
-    # of MiB for a large fleet) and does not import pandas; whether the fast path ran
-    # is the engine's word (`Result.fast_path`), not the events table's
-    single = args.replications == 1
-    wanted = None if args.out and single else ()
-    charts = bool(args.out) and single and not args.no_charts
-    check_budget(scenario, limits, args.replications, tables=wanted, charts=charts)
-    if single:
+    check_budget(scenario, limits, args.replications)
+    if args.replications == 1:
+        # without --out no table is read: an analytic run builds none (seconds and hundreds
+        # of MiB for a large fleet) and does not import pandas; whether the fast path ran
+        # is the engine's word (`Result.fast_path`), not the events table's
+        wanted = None if args.out else ()
         result = run(scenario, args.seed, progress=True, limits=limits, tables=wanted)
         if args.out:
             _save_run(result, Path(args.out), args.tables, charts=not args.no_charts)
@@ -757,19 +755,14 @@ def _save_replications(reps: Replications, directory: Path, table_format: str) -
 
 def _validate(args: argparse.Namespace) -> int:
     from .budget import check_budget
-    from .budget import estimate as estimated
-    from .experiments.fleet import served_world
 
     scenario = _load(args, args.scenario)
-    limits = _limits(args)
-    # what `sresim run` asks of it: no table without --out; with --out its tables and charts
-    estimate = check_budget(scenario, limits, tables=())
-    written = estimated(served_world(scenario, limits), charts=True)
+    estimate = check_budget(scenario, _limits(args))
     services = len(scenario.services)
     print(
         f"{args.scenario}: valid ({scenario.name}: {services} services, "
         f"horizon {scenario.horizon:g}s, warm-up {scenario.warmup:g}s; "
-        f"{estimate.describe(written)})"
+        f"{estimate.describe()})"
     )
     return 0
 
@@ -794,8 +787,8 @@ def _compare_and_print(args: argparse.Namespace) -> int:
 
     scenarios = [_load(args, path) for path in args.scenarios]
     limits = _limits(args)
-    for scenario in scenarios:  # its runs send back their KPIs: no table built
-        check_budget(scenario, limits, args.replications, tables=())
+    for scenario in scenarios:
+        check_budget(scenario, limits, args.replications)
     comparison = compare(
         *scenarios,
         seed=args.seed,
@@ -1069,7 +1062,7 @@ def _run_drawing(args: argparse.Namespace, source: str, name: str) -> tuple[Any,
 
     scenario = _load(args, source)
     limits = _limits(args)
-    check_budget(scenario, limits, charts=True)
+    check_budget(scenario, limits)
     result = run(scenario, args.seed, progress=True, limits=limits)
     return lambda: draw_chart(name, result), f"{name} of {scenario.name}"
 
@@ -1162,7 +1155,7 @@ def _era_drawing(args: argparse.Namespace, name: str) -> tuple[Any, str]:
     seed = 1 if args.seed is None else args.seed
     paths = [ERAS_DIR / f"{era}.yaml" for era in ERAS]
     for path in paths:
-        check_budget(load_scenario(path, args.set, limits=limits), limits, charts=True)
+        check_budget(load_scenario(path, args.set, limits=limits), limits)
     overrides: dict[str, Any] = {}
     for item in args.set:  # read as the loader reads --set (checked above)
         key, _, text = item.partition("=")

@@ -112,7 +112,7 @@ def run(
     wanted = None if tables is None else frozenset([tables] if isinstance(tables, str) else tables)
     seed = _seed(seed)
     scenario = served_world(_scenario(scenario, overrides, limits), limits)
-    check_budget(scenario, limits, tables=wanted)
+    check_budget(scenario, limits)
     seed = scenario.seed if seed is None else seed
     if scenario.fidelity == "analytic":
         return _run_analytic(scenario, seed, wanted)
@@ -288,7 +288,7 @@ def run_replications(
     n = _count(n, limits)
     seed = _seed(seed, n)
     scenario = _scenario(scenario, overrides, limits)
-    check_budget(scenario, limits, n, tables=None if keep_results else ())
+    check_budget(scenario, limits, n)
     first = scenario.seed if seed is None else seed
     _seed(first, n)
     tasks = [
@@ -324,7 +324,7 @@ def _auto_replications(
     high = _count(high, limits)
     seed = _seed(seed, high)
     scenario = _scenario(scenario, overrides, limits)
-    check_budget(scenario, limits, high, tables=None if keep_results else ())
+    check_budget(scenario, limits, high)
     first = scenario.seed if seed is None else seed
     _seed(first, high)
     done = execute_until_precise(
@@ -421,7 +421,7 @@ def compare(
     seed = _seed(seed, replications)
     loaded = [_scenario(s, overrides, limits) for s in scenarios]
     for each in loaded:
-        check_budget(each, limits, replications, tables=None if keep_results else ())
+        check_budget(each, limits, replications)
     first_seed = loaded[0].seed if seed is None else seed
     _seed(first_seed, replications)
     if names is not None and len(names) != len(loaded):

@@ -270,7 +270,7 @@ def prepare(
     from ..budget import check_budget
 
     for each in scenarios:
-        check_budget(each, limits, replications, tables=[str(t) for t in tables])
+        check_budget(each, limits, replications)
     first = base.seed if seed is None else seed
     _seed(first, replications)
     if kpis is not None and (isinstance(kpis, str) or not all(isinstance(k, str) for k in kpis)):

@@ -81,7 +81,7 @@ def test_without_requests_the_request_kpis_are_nan_and_the_rest_unchanged():
 
 
 def test_a_run_refused_for_memory_with_spans_fits_without_them():
-    limits = Limits(max_memory=400e6)
+    limits = Limits(max_memory=100e6)
     with pytest.raises(BudgetError) as caught:
         check_budget(load_scenario(MMC, ["horizon=200000s"]), limits)
     assert "metrics.record.spans=false" in str(caught.value)
