@@ -17,8 +17,10 @@ side in one process: speed-up, overhead per run and the parent's memory.
    it at its imports: the row is then what every sweep after the first pays. This process
    takes the workers' memory settings (`pool.worker_memory`) before the serial sweep, so
    that the speed-up is the parallelism's alone (with numpy's huge pages the serial runs
-   took 0.93 s each against 0.69 s in a worker, a speed-up of 2.62 on two workers); a
-   local Dask cluster's workers get them too (`executor._on_dask`).
+   took 0.93 s each against 0.69 s in a worker, a speed-up of 2.62 on two workers). The Dask
+   cluster's workers are started as docs/experiments.md tells a cluster's operator to:
+   with `--preload simulator.experiments.preload` (the simulator imported, the same memory
+   settings).
 2. Overhead per run: `--tiny` runs of 50 simulated seconds on each backend; the overhead is
    the worker-seconds not spent inside runs, (wall × workers − Σ run seconds) / runs.
 3. Memory: the parent's resident memory after sweeps of `--tiny` and 4 × `--tiny` tiny runs
@@ -136,6 +138,7 @@ def main() -> None:
                     processes=True,
                     dashboard_address=":0",
                     silence_logs=logging.ERROR,
+                    preload=["simulator.experiments.preload"],  # as docs/experiments.md says
                 ) as cluster,
                 Client(cluster),
             ):

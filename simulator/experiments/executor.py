@@ -46,6 +46,10 @@ BACKENDS = ("local", "dask")
 """`local`: this process (one job) or worker processes on this machine; `dask`: a Dask
 cluster (a scheduler's address, or a local cluster started for the call)."""
 
+DASK_PRELOAD = "simulator.experiments.preload"
+"""What the engine's local Dask cluster imports in each worker as it starts (its
+`dask_setup` sets the workers' memory as `pool.worker_memory` does); the docs tell a
+cluster's operator to pass it to `dask worker --preload`."""
 DASK_HINT = "the dask backend needs the dask extra: pip install 'sre-sandbox[dask]'"
 
 DASK_CONNECT_TIMEOUT = "20s"
@@ -433,10 +437,10 @@ def _on_dask(
                     processes=True,
                     dashboard_address=":0",  # any free port: never a clash
                     silence_logs=logging.ERROR,
+                    preload=[DASK_PRELOAD],  # as the local workers' fork server
                 )
             )
             client = stack.enter_context(Client(cluster))
-            client.run(worker_memory)  # as local workers start (a cluster of ours only)
             name = f"dask local ×{workers}"
         slots = 2 * max(1, len(client.scheduler_info().get("workers", {})) or workers)
         queue = iter(pending)

@@ -12,6 +12,11 @@ it in the background (a notebook starts it with `warm_up()` before its own impor
 analytic run needs little of it (its own modules, about 0.06 s); its first pool waits
 about half a second longer for the server, once per process.
 
+Dask workers take the same module: `dask worker ... --preload simulator.experiments.preload`
+imports it as the worker starts and calls `dask_setup`, which gives the worker the memory
+settings of the engine's local workers (`pool.worker_memory`); the local cluster the
+engine starts itself (`--backend dask --workers N`) preloads it too.
+
 Importing this module changes no number: it only imports.
 """
 
@@ -25,3 +30,10 @@ import simulator.analytic.run
 import simulator.model.fastpath
 import simulator.model.world
 import simulator.runner  # noqa: F401
+from simulator.experiments.pool import worker_memory
+
+
+def dask_setup(worker: object) -> None:
+    """Dask's hook for a `--preload` module, called as a worker starts: the memory settings
+    of the engine's local workers."""
+    worker_memory()

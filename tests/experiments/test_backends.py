@@ -122,3 +122,34 @@ def test_an_address_with_no_scheduler_is_one_line(monkeypatch):
         simulator.run_replications(
             MMC, 2, overrides=SHORT, backend="dask", scheduler="tcp://127.0.0.1:9"
         )
+
+
+def _worker_state() -> dict:
+    import sys
+
+    from numpy._core import multiarray
+
+    return {
+        "hugepages": bool(multiarray._get_madvise_hugepage()),
+        "world": "simulator.model.world" in sys.modules,
+    }
+
+
+def test_a_worker_started_with_the_preload_has_the_simulator_and_the_memory_settings():
+    """`dask worker --preload simulator.experiments.preload`, as docs/experiments.md tells
+    an operator (and the engine's own local cluster does): the simulator imported, numpy's
+    huge pages off (`dask_setup`)."""
+    from simulator.experiments.executor import DASK_PRELOAD
+
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            preload=[DASK_PRELOAD],
+        ) as local,
+        distributed.Client(local) as client,
+    ):
+        states = list(client.run(_worker_state).values())
+    assert states == [{"hugepages": False, "world": True}]
