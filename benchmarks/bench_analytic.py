@@ -79,6 +79,11 @@ FLEET_LIMITS = ("--limit", "max_nodes=2e6", "--limit", "max_file_bytes=2e7")
 CHILD = r"""
 import contextlib, hashlib, io, json, sys, time
 wall0, cpu0 = time.perf_counter(), time.process_time()
+try:  # the process settings of the `sresim` command (a baseline before them has none)
+    from simulator.__main__ import own_process
+    own_process()
+except ImportError:
+    pass
 from simulator.cli import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
     code = main(["run", *sys.argv[1:]])

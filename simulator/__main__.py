@@ -6,6 +6,7 @@ line and the usual status (130, 143), as it does later in `cli.main`.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Any
@@ -17,6 +18,20 @@ WHILE_LOADING = {
 """What a signal that arrives while the libraries load ends the command with."""
 
 
+def own_process() -> None:
+    """What the command sets for the process it runs in, before numpy loads (a user's own
+    setting kept): numpy's large arrays on ordinary pages (`NUMPY_MADVISE_HUGEPAGE=0`).
+
+    numpy asks the kernel for huge pages for every array of 4 MiB or more; where a fault of
+    one is dear, as on this project's virtual machine, that costs more than it saves: an
+    M/M/4 run of 200,000 s took 1.1-1.5 s of system time with them, 0.3-0.4 s without, the
+    same peak memory (docs/performance.md, session 16). The pool's workers do the same
+    (`experiments.pool.worker_memory`); a process that imports the simulator as a library
+    (a notebook) is left as it is. Children the command starts (workers, kernels) inherit
+    the setting."""
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+
 def entry() -> int:
     """Load the command, then run it: its exit status.
 
@@ -24,6 +39,7 @@ def entry() -> int:
     inside a C extension's import comes out as that library's ImportError (numpy's "Importing
     the numpy C-extensions failed"), not as the Ctrl-C it was. The load goes on to its end,
     under a second, and the command then stops with its one line."""
+    own_process()
     received: list[int] = []
 
     def note(signum: int, frame: Any) -> None:
