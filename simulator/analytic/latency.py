@@ -327,6 +327,46 @@ def limited_expectation(dist: Distribution, x: np.ndarray) -> np.ndarray:
     raise TypeError(f"no closed form for {dist!r}")
 
 
+BATCHED = (Exponential, Gamma, LogNormal)
+"""The distributions whose lattice masses `limited_rows` gives for many at once."""
+
+
+def limited_rows(lattice: Lattice, dists: list[Distribution]) -> np.ndarray:
+    """`limited_expectation(dist, lattice.x)` of each distribution (each of a type in
+    BATCHED), a row each: the same bits, a few numpy calls per type instead of some ten
+    per distribution. Every element is computed by the same operations from the same
+    operands (a distribution's parameters, the same Python floats, as a column instead of
+    a scalar; the same x; every array contiguous, as the one row's is, so that numpy's
+    vectorised expm1 and log take the same path); a gamma's rows are `Lattice.gamma_levels`,
+    which gives `gamma_limited`'s bits."""
+    x = lattice.x
+    out = np.empty((len(dists), x.size))
+    kinds = np.array([BATCHED.index(type(dist)) for dist in dists], dtype=np.intp)
+    means = np.array([float(dist.mean_s) for dist in dists])
+    for kind in np.unique(kinds).tolist():
+        rows = np.flatnonzero(kinds == kind)
+        group = [dists[r] for r in rows.tolist()]
+        mean = means[rows][:, None]
+        if BATCHED[kind] is Exponential:
+            out[rows] = mean * -np.expm1(-x / mean)
+        elif BATCHED[kind] is Gamma:
+            cvs = [cast(Gamma, dist).cv for dist in group]
+            shape = np.array([1.0 / cv**2 for cv in cvs])
+            scale = np.array([float(d.mean_s) * cv**2 for d, cv in zip(group, cvs, strict=True)])
+            out[rows] = lattice.gamma_levels(shape, scale)
+        else:
+            sigmas = [math.sqrt(math.log1p(cast(LogNormal, dist).cv ** 2)) for dist in group]
+            mus = [
+                math.log(float(d.mean_s)) - sigma**2 / 2
+                for d, sigma in zip(group, sigmas, strict=True)
+            ]
+            sigma, mu = np.array(sigmas)[:, None], np.array(mus)[:, None]
+            with np.errstate(divide="ignore"):
+                z = (np.log(x) - mu) / sigma
+            out[rows] = mean * special.ndtr(z - sigma) + x * special.ndtr(-z)
+    return out
+
+
 def gamma_limited(shape: float, scale: float, x: np.ndarray) -> np.ndarray:
     """E[min(X, x)] = kθ·P(k + 1, x/θ) + x·(1 − P(k, x/θ)), with P(k + 1, y) = P(k, y) −
     y^k e^(−y) / Γ(k + 1), so one regularised incomplete gamma serves both terms.
@@ -396,11 +436,15 @@ class Lattice:
         return np.fft.rfft(masses, axis=-1)
 
     def masses(self, spectrum: np.ndarray) -> np.ndarray:
+        """Masses from a spectrum: negative ones (rounding) made 0, then normalised (a row
+        of total 0 kept as it is). In place in the inverse FFT's own array: the maximum and
+        the division of `np.where(total > 0, values / total, values)` element by element,
+        the same numbers without two temporaries."""
         values = np.fft.irfft(spectrum, self.points, axis=-1)
-        values = np.maximum(values, 0.0)
+        np.maximum(values, 0.0, out=values)
         total = values.sum(axis=-1, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(total > 0, values / total, values)
+        np.divide(values, total, out=values, where=total > 0)
+        return values
 
     def ones(self) -> np.ndarray:
         """The spectrum of an atom at 0 (read-only: shared)."""
@@ -650,6 +694,7 @@ class LatticeEvaluator:
         children: dict[tuple[str, bool], frozenset[tuple[str, bool]]],
         shared: dict[object, np.ndarray] | None = None,
         names: dict[int, object] | None = None,
+        parts: dict[int, TreeParts] | None = None,
     ) -> None:
         self.model = model
         self.steps = steps
@@ -664,6 +709,10 @@ class LatticeEvaluator:
         """A network or work distribution's key among the fixed spectra, by its id (its
         repr, a pydantic model's, is slow, and a fleet's trees hold the same few thousands
         of times)."""
+        self._parts = {} if parts is None else parts
+        """Each tree's own stations and distributions (`_own_parts`), by its id: the same
+        trees on every lattice."""
+        self._fixed_ready = False
         self._prepared: dict[int, tuple[np.ndarray, int, int]] | None = None
         """Per station, the steps (ascending) and first row of its waits among the rows
         computed ahead (`_prepare`), and the one group that holds them all (−1: several;
@@ -683,8 +732,8 @@ class LatticeEvaluator:
             self._memo[key] = value
             for child in self.children[key]:
                 self.release(child)
-        if value.ndim == 2 and value.shape[0] != at.size:
-            value = value[np.searchsorted(self.rows[key], at)]
+        if value.ndim == 2 and value.shape[0] != at.size:  # its rows at `at` (a copy)
+            value = value.take(np.searchsorted(self.rows[key], at), axis=0)
         return value
 
     def release(self, key: tuple[str, bool]) -> None:
@@ -699,11 +748,7 @@ class LatticeEvaluator:
                 return self.visit(node.service, node.queued_first, at)
             case Delay():
                 dist = node.dist  # equal distributions (by their fields) share a spectrum
-                key = self._names.get(id(dist))
-                if key is None:
-                    key = id(dist) if isinstance(dist, Empirical) else repr(dist)
-                    self._names[id(dist)] = key
-                return self._fixed(key, lambda: self.lattice.distribution(dist))
+                return self._fixed(self._name(dist), lambda: self.lattice.distribution(dist))
             case Fixed():
                 return self._fixed(
                     ("fixed", node.value),
@@ -731,21 +776,32 @@ class LatticeEvaluator:
                     spectrum = self.of(part, at)
                     if owned and _fits(spectrum.shape, result.shape):
                         np.multiply(result, spectrum, out=result)  # the same product, in place
+                    elif _fits(result.shape, spectrum.shape) and self._own_array(part, spectrum):
+                        result = np.multiply(result, spectrum, out=spectrum)  # into the part's
                     else:
                         result = np.multiply(result, spectrum)
-                        owned = True
+                    owned = True
                 return result
             case Repeat():
                 made = self.of(node.part, at)
                 if node.count == 1 and node.probability == 1.0:
-                    return _made_once(made)
-                base = 1 - node.probability + node.probability * made
-                return _first_power(base) if node.count == 1 else base**node.count
+                    return _made_once(made, _fresh(node.part))
+                if node.count == 1:
+                    return _made_with(node.probability, made)
+                return (1 - node.probability + node.probability * made) ** node.count
             case Fanout():
                 return self._fanout(node, at)
             case SharedWait():
                 return self._shared(node, at)
         raise TypeError(f"unknown node {node!r}")
+
+    def _own_array(self, node: Node, spectrum: np.ndarray) -> bool:
+        """Whether `spectrum`, what `of(node)` just returned, is the caller's own to
+        overwrite (`_fresh`; a visit's rows taken for fewer steps are a copy, not its
+        memoised array)."""
+        if isinstance(node, VisitOf):
+            return spectrum is not self._memo.get((node.service, node.queued_first))
+        return _fresh(node)
 
     def _slowed(self, station: int, service: np.ndarray, at: np.ndarray) -> dict[int, np.ndarray]:
         """A work step's spectrum at the rows of `at` where a share x of the station's work
@@ -769,11 +825,62 @@ class LatticeEvaluator:
             out[r] = self.lattice.spectrum((1.0 - x[r]) * masses + x[r] * scaled)
         return out
 
+    def _name(self, dist: Distribution) -> object:
+        """A distribution's key among the fixed spectra (see `_names`)."""
+        key = self._names.get(id(dist))
+        if key is None:
+            key = id(dist) if isinstance(dist, Empirical) else repr(dist)
+            self._names[id(dist)] = key
+        return key
+
     def _fixed(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
         key = (key, self.lattice.step, self.lattice.points)
-        if key not in self._fixed_spectra:
-            self._fixed_spectra[key] = self.lattice.spectrum(make())
-        return self._fixed_spectra[key]
+        found = self._fixed_spectra.get(key)
+        if found is None and not self._fixed_ready:
+            self._prepare_fixed()
+            found = self._fixed_spectra.get(key)
+        if found is None:
+            found = self._fixed_spectra[key] = self.lattice.spectrum(make())
+        return found
+
+    def _prepare_fixed(self) -> None:
+        """The spectra of the network and work distributions of every tree this evaluator
+        will evaluate (of the types `limited_rows` takes), computed ahead, all at once:
+        their levels (`limited_rows`), masses (`Lattice.from_levels` of the rows) and
+        spectra (one FFT of the rows) instead of some twenty numpy calls each. Each row's
+        numbers are its own, as one distribution's alone: `limited_rows` gives the bits of
+        `limited_expectation`; `from_levels` computes each row from its own levels (a row
+        past its last change gets masses of exactly 0, and its total is summed over a
+        block whose other points are those zeros: the same sum); the FFT transforms each
+        row by itself, as the steps' rows of a wait are."""
+        self._fixed_ready = True
+        lattice = self.lattice
+        wanted: dict[tuple[object, float, int], Distribution] = {}
+        for tree in self._trees():
+            for dist in self._own(tree)[1]:
+                if type(dist) in BATCHED:
+                    key = (self._name(dist), lattice.step, lattice.points)
+                    if key not in self._fixed_spectra:
+                        wanted.setdefault(key, dist)
+        keys, dists = list(wanted), list(wanted.values())
+        for begin in range(0, len(keys), FIXED_CHUNK):
+            chunk = dists[begin : begin + FIXED_CHUNK]
+            spectra = lattice.spectrum(lattice.from_levels(limited_rows(lattice, chunk)))
+            for key, row in zip(keys[begin : begin + FIXED_CHUNK], spectra, strict=True):
+                self._fixed_spectra[key] = row
+
+    def _trees(self) -> Iterator[Node]:
+        """The trees of the visits this evaluator evaluates."""
+        for service, queued_first in self.rows:
+            trees = self.model.visits if queued_first else self.model.unqueued_visits
+            yield trees[service]
+
+    def _own(self, tree: Node) -> TreeParts:
+        """`_own_parts` of a tree, found once for every lattice (`_parts`)."""
+        found = self._parts.get(id(tree))
+        if found is None:
+            found = self._parts[id(tree)] = _own_parts(tree)
+        return found
 
     def wait(self, station: int, at: np.ndarray) -> np.ndarray:
         """The wait at a station, one row per step of `at` (kept for the visit evaluated)."""
@@ -842,7 +949,8 @@ class LatticeEvaluator:
             heads = self._row_head[first + place]
         if group >= 0:  # all in one group
             head, last = self._heads[group]
-            return self.lattice.spread(head[index], None if last is None else last[index])
+            rows = head.take(index, axis=0)  # a copy, as `head[index]`, sooner
+            return self.lattice.spread(rows, None if last is None else last[index])
         masses = np.zeros((at.size, self.lattice.points))
         for h in np.unique(heads).tolist():
             mine = np.flatnonzero(heads == h)
@@ -863,13 +971,8 @@ class LatticeEvaluator:
         first); the others are computed by `wait` as it goes."""
         s = self.steps
         wanted: dict[int, list[np.ndarray]] = {}
-        seen: dict[int, list[int]] = {}
-        for (service, queued_first), at in self.rows.items():
-            trees = self.model.visits if queued_first else self.model.unqueued_visits
-            tree = trees[service]
-            if id(tree) not in seen:
-                seen[id(tree)] = _own_stations(tree)
-            for station in seen[id(tree)]:
+        for tree, at in zip(self._trees(), self.rows.values(), strict=True):
+            for station in self._own(tree)[0]:
                 wanted.setdefault(station, []).append(at)
         self._prepared = {}
         if not wanted:
@@ -886,8 +989,11 @@ class LatticeEvaluator:
         self._row_head = np.full(steps.size, -1, dtype=np.intp)
         self._row_index = np.zeros(steps.size, dtype=np.intp)
         rows = np.flatnonzero(ready)
-        if rows.size:
-            self._compute_ahead(waiting, shape, scale, rows)
+        if rows.size:  # rows of the same bits (a queue in the same state) computed once
+            first, inverse = _distinct_waits(waiting[rows], shape[rows], scale[rows])
+            self._compute_ahead(waiting, shape, scale, rows[first])
+            self._row_head[rows] = self._row_head[rows[first]][inverse]
+            self._row_index[rows] = self._row_index[rows[first]][inverse]
         for station, at, first in zip(wanted, steps_of, firsts.tolist(), strict=True):
             heads = self._row_head[first : first + at.size]
             group = -2 if (heads < 0).any() else int(heads[0]) if (heads == heads[0]).all() else -1
@@ -952,14 +1058,24 @@ PREPARED_CHUNK = 2**18
 """Points (rows × block) of the waits computed ahead in one go (a few MB a temporary)."""
 
 
-def _own_stations(tree: Node) -> list[int]:
+TreeParts = tuple[list[int], list[Distribution]]
+
+FIXED_CHUNK = 128
+"""Distributions whose spectra `LatticeEvaluator._prepare_fixed` computes in one go (a few
+MB a temporary)."""
+
+
+def _own_parts(tree: Node) -> TreeParts:
     """The stations whose waits a visit's own tree reads (not those of the visits it
-    calls), in order, once each."""
+    calls), in order, once each; and the distributions of its network and work steps."""
     found: dict[int, None] = {}
+    dists: list[Distribution] = []
     stack = [tree]
     while stack:
         node = stack.pop()
         match node:
+            case Delay():
+                dists.append(node.dist)
             case WorkNode():
                 if node.queued:
                     found[node.station] = None
@@ -973,7 +1089,23 @@ def _own_stations(tree: Node) -> list[int]:
                 stack.append(node.part)
             case Fanout():
                 stack.extend(node.branches)
-    return list(found)
+    return list(found), dists
+
+
+def _distinct_waits(
+    waiting: np.ndarray, shape: np.ndarray, scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The waits whose (P(wait), shape, scale) differ in some bit (the first of each, in
+    order) and, for every wait, the place of its own among them. A wait's masses are a
+    function of those three numbers alone (`Lattice.wait_heads`: each row's numbers are
+    its own, whichever rows are evaluated beside it), so a station at several steps in the
+    same state, or stations alike, are computed once: the same bits."""
+    bits = np.ascontiguousarray(np.stack([waiting, shape, scale], axis=1)).view(np.uint64)
+    _, first, inverse = np.unique(bits, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(first.size, dtype=np.intp)
+    rank[order] = np.arange(first.size)
+    return first[order], rank[inverse.ravel()]
 
 
 def _wait_reach(lattice: Lattice, shape: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -1000,20 +1132,61 @@ def _fits(shape: tuple[int, ...], into: tuple[int, ...]) -> bool:
     return shape == into or shape == into[-1:] or (len(into) == 2 and shape == (1, into[1]))
 
 
-def _made_once(made: np.ndarray) -> np.ndarray:
+def _made_once(made: np.ndarray, in_place: bool = False) -> np.ndarray:
     """`_first_power(1 - 1.0 + 1.0 * made)` (a call made once, for certain), the same bits
     in one pass instead of four: for finite numbers 1.0·z is z and adding 0 + 0j turns a
-    zero's sign to +0, as `_first_power` does (a spectrum is finite: |φ| ≤ 1)."""
-    if not np.isfinite(made).all():  # not a spectrum: the formula itself
+    zero's sign to +0, as `_first_power` does (a spectrum is finite: |φ| ≤ 1). `in_place`:
+    `made` is the caller's own (a product just made), overwritten instead of copied."""
+    if not _finite(made):  # not a spectrum: the formula itself
         return _first_power(1 - 1.0 + 1.0 * made)
-    return np.add(made, 0.0)
+    return np.add(made, 0.0, out=made) if in_place else np.add(made, 0.0)
 
 
-def _first_power(base: np.ndarray) -> np.ndarray:
+def _made_with(probability: float, made: np.ndarray) -> np.ndarray:
+    """`_first_power(1 - probability + probability * made)` (a call made once with that
+    chance), the same operations in fewer passes and no temporaries: `p * made` is numpy's
+    `multiply(p, made)` (the operands in that order) and `(1 - p) + …` its `add`, here
+    into the product itself, whose zeros are then made +0 + 0j in place."""
+    base = np.multiply(probability, made)
+    np.add(1 - probability, base, out=base)
+    return _first_power(base, in_place=True)
+
+
+def _finite(values: np.ndarray) -> bool:
+    """`np.isfinite(values).all()`: of complex numbers as their real and imaginary parts
+    (numpy's complex `isfinite` is an element-by-element loop, its float one vectorised)."""
+    if values.dtype == np.complex128 and values.flags.c_contiguous:
+        values = values.view(np.float64)
+    return bool(np.isfinite(values).all())
+
+
+def _fresh(node: Node) -> bool:
+    """Whether `LatticeEvaluator.of` returns an array of its own for `node`, made for that
+    call and held nowhere else: a sequence of parts makes its product anew (its first
+    part's product is a new array or a part's own one), a queued work step its wait's
+    product with the service time, a call its power (`_made_once`, `_first_power` or
+    numpy's), a parallel step or shared wait its spectrum from a CDF. Not so a network or
+    work distribution (a fixed spectrum, shared), an unqueued work step (its service
+    time's, if not slowed), nor a visit (its memoised spectrum, unless rows are taken)."""
+    match node:
+        case Seq():
+            return len(node.parts) > 0
+        case WorkNode():
+            return node.queued
+        case Repeat() | Fanout() | SharedWait():
+            return True
+    return False
+
+
+def _first_power(base: np.ndarray, in_place: bool = False) -> np.ndarray:
     """`base ** 1` of complex numbers, as numpy's power gives it (its `nc_pow`: the number
-    itself, except that a complex zero becomes +0 + 0j), without its per-element call."""
-    out = base.copy()
-    out[(base.real == 0) & (base.imag == 0)] = 0
+    itself, except that a complex zero becomes +0 + 0j), without its per-element call.
+    A complex number equals 0 exactly where both its parts do (`==` compares both).
+    `in_place`: `base` is the caller's own, overwritten instead of copied."""
+    out = base if in_place else base.copy()
+    zero = base == 0
+    if zero.any():
+        out[zero] = 0
     return out
 
 
@@ -1100,6 +1273,7 @@ def lattice_distributions(
     """
     shared: dict[object, np.ndarray] = {}
     names: dict[int, object] = {}  # the model's distributions: alive while this runs
+    parts: dict[int, TreeParts] = {}  # the model's trees: alive while this runs
     children = visit_children(model)
     reach: dict[VisitKey, list[VisitKey]] = {}
     groups: dict[float, list[tuple[str, int]]] = {}
@@ -1120,7 +1294,7 @@ def lattice_distributions(
     for span, members in groups.items():
         lattice = Lattice(span)
         for (service, step), masses in _evaluate(
-            model, steps, lattice, members, children, reach, shared, names
+            model, steps, lattice, members, children, reach, shared, names, parts
         ).items():
             if masses[-lattice.points // 20 :].sum() <= TAIL_MASS:
                 found[service, step] = (points(span, masses.size), masses)
@@ -1132,7 +1306,7 @@ def lattice_distributions(
             wider *= 2
             bigger = Lattice(wider)
             masses = _evaluate(
-                model, steps, bigger, [(service, step)], children, reach, shared, names
+                model, steps, bigger, [(service, step)], children, reach, shared, names, parts
             )[service, step]
             if masses[-bigger.points // 20 :].sum() <= TAIL_MASS:
                 break
@@ -1251,6 +1425,7 @@ def _evaluate(
     reach: dict[VisitKey, list[VisitKey]],
     shared: dict[object, np.ndarray],
     names: dict[int, object] | None = None,
+    parts: dict[int, TreeParts] | None = None,
 ) -> dict[tuple[str, int], np.ndarray]:
     """Masses of visits to entry services at steps, on one lattice, all steps at once."""
     needed: dict[VisitKey, set[int]] = {}
@@ -1265,7 +1440,7 @@ def _evaluate(
     tops = list(dict.fromkeys((service, True) for service, _ in jobs))
     for key in tops:
         users[key] += 1
-    evaluator = LatticeEvaluator(model, steps, lattice, rows, users, children, shared, names)
+    evaluator = LatticeEvaluator(model, steps, lattice, rows, users, children, shared, names, parts)
     result: dict[tuple[str, int], np.ndarray] = {}
     for key in tops:
         wanted = np.array(sorted({step for service, step in jobs if service == key[0]}))
