@@ -167,6 +167,11 @@ class _Plan:
     started: float = math.nan
 
 
+_DEFAULT_SETTINGS = RolloutSettings()
+"""The settings of a station that has seen no rollout: one value for all (a frozen model),
+not one validated per station (a thousand in a fleet)."""
+
+
 @dataclass(eq=False)
 class _Station:
     ref: StationRef
@@ -177,7 +182,7 @@ class _Station:
     defined: dict[int, Defect] = field(default_factory=dict)
     deployed: tuple[int, int] | None = None
     deployed_at: float = math.nan
-    last: RolloutSettings = field(default_factory=RolloutSettings)
+    last: RolloutSettings = field(default_factory=lambda: _DEFAULT_SETTINGS)
     plans: RolloutQueue[_Plan] = field(init=False)
 
     def ramp_at(self, time: float) -> Ramp | None:

@@ -33,10 +33,8 @@ from ..metrics.requests import requests_table, spans_table
 from ..metrics.rollout import ROLLOUT_TABLES, rollout_tables
 from ..metrics.scaling import scaling_table
 from ..model.context import AnalyticHandles, Organisation, RunContext, Subsystem
-from ..model.delivery import DeliveryModel
 from ..model.failures import simulates_node_failures
 from ..model.handscale import HandNodes
-from ..model.monitoring import MonitoringModel
 from ..model.profiles import RateFunction, rate_function
 from ..model.rollout import replica_start, scripted
 from ..records.scaling import ScalingLog
@@ -658,6 +656,9 @@ class AnalyticServices:
         nodes = self.nodes
         if nodes is None:
             return
+        from ..model.delivery import DeliveryModel  # imported by runs with node failures only
+        from ..model.monitoring import MonitoringModel
+
         monitoring = subsystems.get("monitoring")
         delivery = subsystems.get("delivery")
         if isinstance(monitoring, MonitoringModel):

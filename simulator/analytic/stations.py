@@ -53,6 +53,10 @@ RECURSION_MAX = 256
 PER_REPLICA = ("random", "round-robin")
 """Load balancers whose replicas each keep their own queue in this model."""
 
+WHOLE_VARIANCE_CELLS = 1 << 21
+"""`StationSteps.wait_variance_at` computes the whole rows × stations array (elementwise:
+the same numbers as column by column) when it has at most this many cells (16 MiB)."""
+
 
 # ----------------------------------------------------------------------------- Erlang C
 
@@ -209,9 +213,11 @@ class StationSteps:
 
     def wait_variance_at(self, station: int) -> np.ndarray:
         """`wait_variance`'s column of one station, the same numbers, without the whole
-        array (a fleet's latency moments read the stations one at a time)."""
-        if "wait_variance" in self.__dict__:
-            return self.wait_variance[:, station]
+        array when it is large (a fleet's latency moments read the stations one at a
+        time); up to WHOLE_VARIANCE_CELLS the whole array is computed once, at the first
+        column asked for (sre-1000: 48 states × 1,000 stations, read some 1,300 times)."""
+        if "wait_variance" in self.__dict__ or self.delay_share.size <= WHOLE_VARIANCE_CELLS:
+            return np.ascontiguousarray(self.wait_variance[:, station])
         return self._wait_variance(station)
 
     def _wait_variance(self, columns: int | slice) -> np.ndarray:

@@ -1,8 +1,10 @@
 """The registry: which subsystems a scenario switches on, how each is built from the run
 context and its dependencies, and which metrics turn its records into KPIs and tables.
 
-One list serves both fidelities. Adding a subsystem means adding one `SubsystemSpec` to `SPECS`
-(see docs/architecture.md, "How to add a subsystem").
+One list serves both fidelities. Adding a subsystem means adding one `SubsystemSpec` to
+`SPECS` (see docs/architecture.md, "How to add a subsystem"). A spec's module imports its
+model where it builds it, so that a run loads only the models its scenario switches on (an
+analytic fleet: none of them; the metrics, which describe every KPI, are loaded by all).
 """
 
 from __future__ import annotations

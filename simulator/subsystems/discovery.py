@@ -9,9 +9,6 @@ from typing import cast
 
 from ..metrics.discovery import configuration_results, discovery_results, secrets_results
 from ..model.context import Organisation, RunContext, Subsystem
-from ..model.discovery.configuration import ConfigurationModel
-from ..model.discovery.model import DiscoveryModel, is_active
-from ..model.discovery.secrets import SecretsModel
 from ..scenario.schema import Scenario
 from .spec import SubsystemSpec
 
@@ -26,22 +23,35 @@ def _microservices(scenario: Scenario) -> bool:
     return scenario.deployment == "microservices"
 
 
+def _discovery_wanted(scenario: Scenario) -> bool:
+    from ..model.discovery.model import is_active
+
+    return _microservices(scenario) and is_active(scenario)
+
+
+# The models are imported when a scenario builds them (see `simulator.subsystems`).
 def _build_discovery(context: RunContext, needed: Mapping[str, Subsystem]) -> Subsystem:
+    from ..model.discovery.model import DiscoveryModel
+
     return DiscoveryModel(context, _delivery(needed))
 
 
 def _build_configuration(context: RunContext, needed: Mapping[str, Subsystem]) -> Subsystem:
+    from ..model.discovery.configuration import ConfigurationModel
+
     return ConfigurationModel(context)
 
 
 def _build_secrets(context: RunContext, needed: Mapping[str, Subsystem]) -> Subsystem:
+    from ..model.discovery.secrets import SecretsModel
+
     return SecretsModel(context, _delivery(needed))
 
 
 SPECS = [
     SubsystemSpec(
         name="discovery",
-        wanted=lambda s: _microservices(s) and is_active(s),
+        wanted=_discovery_wanted,
         build=_build_discovery,
         collect=discovery_results,
         needs=("delivery",),

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..metrics.monitoring import monitoring_results
 from ..model.context import RunContext, SliSource, Subsystem
-from ..model.delivery import DeliveryModel
-from ..model.monitoring import MonitoringModel
-from ..model.monitoring.sources import RequestSli
 from ..scenario.schema import Scenario
 from .spec import SubsystemSpec
+
+if TYPE_CHECKING:
+    from ..model.monitoring import MonitoringModel
 
 
 def _wanted(scenario: Scenario) -> bool:
@@ -26,6 +27,8 @@ def _source(context: RunContext) -> SliSource:
     """The samples of the fidelity that runs the services."""
     handles = context.services
     if handles is not None:
+        from ..model.monitoring.sources import RequestSli
+
         latency = context.scenario.slo.latency
         return RequestSli(
             handles.stations,
@@ -40,6 +43,9 @@ def _source(context: RunContext) -> SliSource:
 
 
 def _build(context: RunContext, needed: Mapping[str, Subsystem]) -> MonitoringModel:
+    from ..model.delivery import DeliveryModel  # the models, when a scenario monitors
+    from ..model.monitoring import MonitoringModel
+
     delivery = needed.get("delivery")
     # The delivery model, typed, so that the type checker holds it to monitoring's Protocol.
     organisation = delivery if isinstance(delivery, DeliveryModel) else None

@@ -12,6 +12,7 @@ import pytest
 
 import simulator
 import simulator.analytic.run as analytic_run
+import simulator.analytic.stations as stations
 from simulator.budget import estimate
 from simulator.scenario.loader import load_scenario
 
@@ -184,13 +185,19 @@ def test_the_per_step_tables_take_their_columns_without_a_second_copy(monkeypatc
         assert allocated < 0.1 * size
 
 
-def test_a_stations_wait_variance_alone_is_its_column_of_the_whole():
+def test_a_stations_wait_variance_alone_is_its_column_of_the_whole(monkeypatch):
     """The latency moments read a station's wait variance by itself (a fleet's whole
-    array is hundreds of MB): the same bits as the column of the whole, with a backlog."""
+    array is hundreds of MB): the same bits as the column of the whole, with a backlog.
+    Up to `WHOLE_VARIANCE_CELLS` the whole is computed at the first column instead."""
     scenario = load_scenario(fleet())
     model = analytic_run.compile_model(scenario)
     _, steps = analytic_run._simulate(scenario, model, None)
     assert steps.delay_share.any() and (steps.p_wait_stationary > 0).any()
+    assert steps.delay_share.size <= stations.WHOLE_VARIANCE_CELLS
+    steps.wait_variance_at(0)
+    assert "wait_variance" in steps.__dict__  # small: the whole array, once
+    _, steps = analytic_run._simulate(scenario, model, None)
+    monkeypatch.setattr(stations, "WHOLE_VARIANCE_CELLS", steps.delay_share.size - 1)
     alone = [steps.wait_variance_at(s) for s in range(len(model.stations))]
     assert "wait_variance" not in steps.__dict__
     whole = steps.wait_variance

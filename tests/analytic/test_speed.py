@@ -169,6 +169,56 @@ def test_libyaml_reads_the_same_data_and_errors_stay_the_pure_python_ones():
         check_yaml_shape(deep, "deep.yaml", Limits())
 
 
+def test_one_pass_over_the_events_reads_the_same_data_or_leaves_the_text_to_the_full_path():
+    text = (SCENARIOS / "scale/sre-1000.yaml").read_text()
+    limits = Limits()
+    plain = [
+        text,
+        "a: 1\nb: [1, 2.5, .inf, -.nan, yes, no, ~, null, 0x1f, 1_000, 2026-01-01, 3.6/s]\n",
+        "a: 'x'\nb: \"y\"\nc: |\n  text\nd: >\n  folded\ne:\n",
+        "a:\n  - b: 1\n    c: [x, {y: z}]\n  - []\n  - {}\n",
+        "just a scalar",
+    ]
+    for case in plain:
+        got = loader._load_plain(case, limits)
+        assert got is not loader._FULL, case
+        assert repr(got) == repr(loader._load_yaml(case)), case
+    full = [
+        "a: &x 1\nb: *x\n",  # anchors and aliases
+        "a: !!str 1\n",  # tags
+        "<<: {a: 1}\n",  # merge keys
+        "a: 1\na: 2\n",  # duplicate keys: the full path says where
+        "1: a\ntrue: b\n",
+        "? [a]\n: 1\n",  # a collection as a key
+        "a: [1, 2\n",  # malformed
+        "---\na: 1\n---\nb: 2\n",
+        "",
+        "a: " + "[" * 70 + "]" * 70 + "\n",  # deeper than max_depth
+        "a: \x07\n",
+    ]
+    for case in full:
+        assert loader._load_plain(case, limits) is loader._FULL, case
+    few = Limits(max_nodes=5)
+    assert loader._load_plain("[1, 2, 3, 4]", few) is not loader._FULL
+    assert loader._load_plain("[1, 2, 3, 4, 5]", few) is loader._FULL
+
+
+def test_one_pass_reads_every_shipped_yaml_file_as_the_full_path_does():
+    """Every YAML file of the project (scenarios, presets, the site's): the same data from
+    the one pass, or the text left to the full path."""
+    files = sorted(SCENARIOS.parent.glob("**/*.yaml"))
+    files = [f for f in files if ".venv" not in f.parts and "node_modules" not in f.parts]
+    assert len(files) > 40
+    read = 0
+    for path in files:
+        text = path.read_text()
+        got = loader._load_plain(text, Limits())
+        if got is not loader._FULL:
+            read += 1
+            assert repr(got) == repr(loader._load_yaml(text)), path
+    assert read > 40
+
+
 def test_a_call_made_once_is_the_formula_to_the_bit():
     rng = np.random.default_rng(6)
     made = rng.normal(size=4000) + 1j * rng.normal(size=4000)

@@ -86,3 +86,45 @@ def test_an_analytic_run_that_writes_tables_imports_pandas(tmp_path):  # the che
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pandas" in done.stdout.split()
     assert (tmp_path / "out" / "entry_points.parquet").exists()
+
+
+MODELS = ("simulator.model.delivery", "simulator.model.monitoring", "simulator.model.scheduling")
+
+
+@pytest.mark.parametrize(
+    ("more", "loaded"),
+    [
+        ([], []),
+        (
+            ["--set", "monitoring.enabled=true"],
+            ["simulator.model.delivery", "simulator.model.monitoring"],
+        ),
+    ],
+)
+def test_a_run_imports_only_the_subsystem_models_its_scenario_switches_on(more, loaded):
+    """The registry's specs import their models where they build them: an analytic run
+    without delivery, monitoring or a scheduler loads none of them (some 30 ms of an
+    sre-1000 run); with monitoring on, its model (which reads delivery's: the check can fail)."""
+    code = PROBE.format(args=[*ANALYTIC, *more], heavy=MODELS)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    status, *found = done.stdout.split()
+    assert status == "0"
+    assert found == loaded
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_the_scenario_package_leaves_the_collector_as_it_found_it(before):
+    """`simulator.scenario` is imported with the collector paused (its models' schemas
+    make many objects and free none); it is on again afterwards, unless it was off."""
+    code = (
+        f"import gc\nif not {before}: gc.disable()\n"
+        "import simulator.scenario\nprint(gc.isenabled())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [str(before)]
