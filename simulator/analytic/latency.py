@@ -49,7 +49,7 @@ from .flows import (
     WorkNode,
     static_cumulants,
 )
-from .stations import StationSteps
+from .stations import StationColumns, StationSteps
 
 GRID_POINTS = 2048
 """Lattice points of a latency distribution (a power of two, for the FFT)."""
@@ -1341,7 +1341,7 @@ def _copied_jobs(
     by_entry = {e: found for e, found in by_entry.items() if alike[sizes[e]] > 1}
     if not by_entry:
         return {}
-    read = [
+    read: list[np.ndarray | StationColumns] = [
         steps.p_wait_stationary,
         steps.wait_shape,
         steps.wait_scale,

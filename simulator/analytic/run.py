@@ -60,6 +60,7 @@ from .sli import AnalyticSli
 from .stations import (
     RHO_CAP,
     Autoscaler,
+    StationColumns,
     StationSteps,
     autoscaled_from,
     coupled_parts,
@@ -1049,8 +1050,8 @@ def _serving(steps: StationSteps, down: np.ndarray | None, timeline: Timeline) -
         steps,
         replicas=zero(steps.replicas),
         workers=zero(steps.workers),
-        utilisation=zero(steps.utilisation),
-        queued_mean=zero(steps.queued_mean),
+        utilisation=StationColumns(zero(steps.utilisation.array())),
+        queued_mean=StationColumns(zero(steps.queued_mean.array())),
     )
     shown.__dict__["saturated"] = steps.saturated & ~gone  # its cached property, set
     return shown
@@ -1482,7 +1483,11 @@ def _wait_total(
     succeeded = np.vstack([info.weights for info in infos]).sum(axis=0)
     used = succeeded > 0
     if used.all():  # the same rows, without copying them; the product in place
-        per_request = np.multiply(rate, steps.wait_mean, out=rate).sum(axis=1) / sent
+        wait = steps.wait_mean
+        for rows in range(0, len(rate), SUMMARY_ROWS):  # the waits gathered a block at a time
+            part = slice(rows, rows + SUMMARY_ROWS)
+            np.multiply(rate[part], wait[part], out=rate[part])
+        per_request = rate.sum(axis=1) / sent
     else:
         per_request = (rate[used] * steps.wait_mean[used]).sum(axis=1) / sent[used]
     return float(succeeded[used] @ per_request / weight)
@@ -1559,13 +1564,13 @@ def _station_summary(
     in_system_sum = float(in_system.sum() / period)
     del in_system, latency
     capacity = float((steps.workers * seconds).sum())
-    busy = steps.utilisation * steps.workers
+    busy = np.multiply(steps.utilisation.array(), steps.workers)
     busy *= seconds
     busy_sum = float(busy.sum())
     del busy
     return {
         "utilisation": busy_sum / capacity if capacity else math.nan,
-        "queue_length_mean": float((steps.queued_mean * seconds).sum() / period),
+        "queue_length_mean": float((steps.queued_mean.array() * seconds).sum() / period),
         "in_system_mean": in_system_sum,
     }
 
@@ -1602,11 +1607,14 @@ def _tables(
     seconds = timeline.state_dt[:, None]
     seen = timeline.state_dt > 0
     visits = (rate * seconds).sum(axis=0)
-    work = (steps.work_rate * seconds).sum(axis=0)
+    work_rate = steps.work_rate.array()  # whole arrays made where read (a fleet's are large)
+    work = (work_rate * seconds).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        wait = (steps.work_rate * steps.wait_mean * seconds).sum(0)
+        wait = (work_rate * steps.wait_mean.array() * seconds).sum(0)
         wait = np.where(work > 0, wait / work, 0.0)
         visit_latency = np.where(visits > 0, (rate * latency * seconds).sum(0) / visits, np.nan)
+    del work_rate
+    utilisation, queued = steps.utilisation.array(), steps.queued_mean.array()
     saturated = steps.saturated
     services = frame(
         "services",
@@ -1619,11 +1627,11 @@ def _tables(
             "throughput_rps": visits / period,
             "arrival_rate_mean": visits / period,
             "arrival_rate_max": rate[seen].max(axis=0, initial=0.0),
-            "utilisation": (steps.utilisation * seconds).sum(0) / period,
-            "utilisation_max": steps.utilisation[seen].max(axis=0, initial=0.0),
+            "utilisation": (utilisation * seconds).sum(0) / period,
+            "utilisation_max": utilisation[seen].max(axis=0, initial=0.0),
             "wait_mean_s": wait,
             "latency_mean_s": visit_latency,
-            "queue_length_mean": (steps.queued_mean * seconds).sum(0) / period,
+            "queue_length_mean": (queued * seconds).sum(0) / period,
             "in_system_mean": (rate * latency * seconds).sum(0) / period,
             "saturated_s": (saturated * seconds).sum(0),
         },
@@ -1649,8 +1657,8 @@ def _tables(
                 "workers": bins.most(steps.workers).astype(np.int32).ravel(),
                 "replicas": bins.most(steps.replicas).astype(np.int32).ravel(),
                 "arrival_rate": bins.mean(rate).ravel(),
-                "utilisation": bins.mean(steps.utilisation).ravel(),
-                "queued_mean": bins.mean(steps.queued_mean).ravel(),
+                "utilisation": bins.mean(utilisation).ravel(),
+                "queued_mean": bins.mean(queued).ravel(),
                 "in_system_mean": bins.mean(rate * latency).ravel(),
                 "latency_mean_s": bins.mean(latency).ravel(),
                 "saturated": bins.most(saturated).ravel(),

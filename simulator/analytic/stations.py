@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -126,6 +127,78 @@ def erlang_c(servers: np.ndarray, load: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- stations
 
 
+Index = int | slice | np.ndarray | tuple[int | slice | np.ndarray, ...]
+"""An index of a rows × stations array: rows, or (rows, stations)."""
+
+
+@dataclass(frozen=True)
+class StationColumns:
+    """A rows × stations array kept as its distinct columns: `values` (rows × distinct)
+    and, per station, its column among them (`inverse`; None: each station its own).
+
+    A fleet of copied services has a tenth as many distinct columns as stations, and
+    `stationary` computes each once: kept so, its arrays take a tenth of the memory of
+    the same numbers copied to every station. Indexing gathers the cells asked for, the
+    numbers of the spread array at those cells (copies, no arithmetic: the same bits);
+    `array()` is the whole spread array, for a reader of every cell at once."""
+
+    values: np.ndarray
+    inverse: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        rows, columns = self.values.shape
+        return rows, columns if self.inverse is None else self.inverse.size
+
+    def __getitem__(self, key: Index) -> np.ndarray:
+        """`self.array()[key]`, with only the cells of `key` gathered."""
+        if self.inverse is None:
+            return self.values[key]
+        if not isinstance(key, tuple):
+            return np.take(self.values[key], self.inverse, axis=-1)
+        rows, stations = key
+        if isinstance(stations, slice):  # a block: as numpy's (positions, slice), not pairs
+            return np.take(self.values[rows], self.inverse[stations], axis=-1)
+        return self.values[rows, self.inverse[stations]]
+
+    def array(self) -> np.ndarray:
+        """The whole rows × stations array (one row broadcast over the steps stays so)."""
+        return self.values if self.inverse is None else _spread(self.values, self.inverse)
+
+    @classmethod
+    def gathered(
+        cls, parts: list[tuple[StationColumns, np.ndarray | slice, np.ndarray | slice]], count: int
+    ) -> StationColumns:
+        """`count` rows taken from several arrays: `parts` are (columns, the rows taken,
+        the rows they fill). Parts whose stations are grouped alike keep their grouping;
+        else a station's column is the distinct combination of its columns in the parts."""
+        inverse = parts[0][0].inverse
+        picks: list[np.ndarray | slice] = [slice(None)] * len(parts)  # each part's columns
+        if not all(_same_inverse(inverse, c.inverse) for c, _, _ in parts[1:]):
+            stations = parts[0][0].shape[1]
+            own = np.arange(stations)
+            keys = [c.inverse if c.inverse is not None else own for c, _, _ in parts]
+            _, first, combined = np.unique(
+                np.stack(keys), axis=1, return_index=True, return_inverse=True
+            )
+            inverse, picks = combined.ravel(), [key[first] for key in keys]
+        width = parts[0][0].values[:, picks[0]].shape[1]
+        out = np.empty((count, width), dtype=parts[0][0].values.dtype)
+        for (columns, taken, rows), pick in zip(parts, picks, strict=True):
+            block = columns.values[taken]
+            if isinstance(pick, slice) or np.array_equal(pick, np.arange(block.shape[1])):
+                out[rows] = block  # its own columns, in order: a copy of the block
+            else:
+                out[rows] = np.take(block, pick, axis=1)  # np.take: faster than [:, pick]
+        return cls(out, inverse)
+
+
+def _same_inverse(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a is b or np.array_equal(a, b)
+
+
 @dataclass
 class StationSteps:
     """Per time step (rows) and station (columns), what the queues do.
@@ -134,24 +207,25 @@ class StationSteps:
     `wait_*` describe the wait of one work step: for an arrival while there is a backlog (a
     share `delay_share` of the step), uniform between `delay_low` and `delay_high`; else,
     with probability `p_wait_stationary`, a gamma(`wait_shape`, `wait_scale`) wait (the
-    stationary queue).
+    stationary queue). The arrays of `COLUMNS` are `StationColumns` (each distinct column
+    once: a fleet of copies); read them by index or `array()`.
     """
 
     replicas: np.ndarray
     workers: np.ndarray
-    work_rate: np.ndarray
-    service_mean: np.ndarray
-    offered: np.ndarray
-    utilisation: np.ndarray
-    p_wait_stationary: np.ndarray
-    wait_stationary_mean: np.ndarray
-    wait_shape: np.ndarray
-    wait_scale: np.ndarray
+    work_rate: StationColumns
+    service_mean: StationColumns
+    offered: StationColumns
+    utilisation: StationColumns
+    p_wait_stationary: StationColumns
+    wait_stationary_mean: StationColumns
+    wait_shape: StationColumns
+    wait_scale: StationColumns
     delay_share: np.ndarray
     delay_low: np.ndarray
     delay_high: np.ndarray
     backlog: np.ndarray
-    queued_mean: np.ndarray
+    queued_mean: StationColumns
     slow: np.ndarray | None = None
     """Latency regressions (rows × stations × 2): a share x of the work steps takes f times
     as long (`slowed_work`); None when every version is as fast as the first."""
@@ -168,10 +242,14 @@ class StationSteps:
     ) -> StationSteps:
         """`count` rows taken from several steps: `parts` are (steps, the rows taken, the
         rows they fill)."""
-        values = {}
+        values: dict[str, Any] = {}  # arrays, and StationColumns (`COLUMNS`)
         cuts = [(steps, _as_slice(taken), _as_slice(rows)) for steps, taken, rows in parts]
         for f in fields(cls):
             if f.name in ("coupled", "slow"):
+                continue
+            if f.name in COLUMNS:  # their distinct columns, not every station's
+                pieces = [(getattr(steps, f.name), taken, rows) for steps, taken, rows in cuts]
+                values[f.name] = StationColumns.gathered(pieces, count)
                 continue
             first = getattr(parts[0][0], f.name)
             out = np.empty((count, *first.shape[1:]), dtype=first.dtype)
@@ -183,12 +261,12 @@ class StationSteps:
     @cached_property
     def saturated(self) -> np.ndarray:
         """Steps in which a station had unserved work (a backlog) or more load than workers."""
-        return (self.delay_share > 0) | (self.offered >= self.workers)
+        return (self.delay_share > 0) | (self.offered.array() >= self.workers)
 
     @cached_property
     def p_wait(self) -> np.ndarray:
         share = self.delay_share
-        return (1.0 - share) * self.p_wait_stationary + share
+        return (1.0 - share) * self.p_wait_stationary.array() + share
 
     @property
     def delay_mean(self) -> np.ndarray:
@@ -201,11 +279,26 @@ class StationSteps:
         return (low * low + low * high + high * high) / 3
 
     @cached_property
-    def wait_mean(self) -> np.ndarray:
+    def wait_mean(self) -> StationColumns:
         """Mean wait of a work step for a worker: behind the backlog while there is one
-        (a share `delay_share` of the step), else in the stationary queue."""
+        (a share `delay_share` of the step), else in the stationary queue.
+
+        Without any backlog (the share and delays +0.0 in every cell, the usual run), the
+        same formula on the stationary wait's distinct columns, with zeros for those:
+        each cell's operations and operands are the spread array's, so the same bits."""
+        stationary = self.wait_stationary_mean
+        if stationary.inverse is not None and not self._backlogged:
+            zero = np.zeros(stationary.values.shape)
+            mean = (1.0 - zero) * stationary.values + zero * ((zero + zero) / 2)
+            return StationColumns(mean, stationary.inverse)
         share = self.delay_share
-        return (1.0 - share) * self.wait_stationary_mean + share * self.delay_mean
+        return StationColumns((1.0 - share) * stationary.array() + share * self.delay_mean)
+
+    @cached_property
+    def _backlogged(self) -> bool:
+        """Whether any cell's backlog share or delays is other than +0.0 (its bits)."""
+        arrays = (self.delay_share, self.delay_low, self.delay_high)
+        return any(bool(np.any(a.view(np.uint64))) for a in arrays)
 
     @cached_property
     def wait_variance(self) -> np.ndarray:
@@ -548,7 +641,7 @@ def stationary(
     replicas: np.ndarray,
     batch_rates: np.ndarray | None = None,
     coupled: Coupled | None = None,
-) -> tuple[dict[str, np.ndarray], Coupled]:
+) -> tuple[dict[str, StationColumns], Coupled]:
     """The steady-state queue of every cell (step × station), at most at RHO_CAP.
 
     `work` is 4 × steps × stations: the rate of work steps and the rates of their first
@@ -566,13 +659,15 @@ def stationary(
 
     Every other operation is cell by cell, so a station whose column of inputs (work,
     replicas, concurrency, balancing, coupled parts) repeats another's, bit for bit, is
-    computed once and copied (`_distinct_columns`: a fleet of copies of a few services).
+    computed once (`_distinct_columns`: a fleet of copies of a few services) and, with
+    many copies (`KEPT_SHARE`), kept once (`StationColumns`).
     """
     if coupled is None:
         coupled = coupled_parts(model, work, replicas, batch_rates)
     first, inverse = _distinct_columns(model, work, replicas, coupled)
     if first.size == inverse.size:
-        return _stationary_columns(model, work, replicas, coupled, None), coupled
+        queue = _stationary_columns(model, work, replicas, coupled, None)
+        return {name: StationColumns(values) for name, values in queue.items()}, coupled
     at = {int(s): j for j, s in enumerate(first)}
     distinct = Coupled(
         {at[s]: column for s, column in coupled.sigma.items() if s in at},
@@ -584,7 +679,9 @@ def stationary(
         else replicas[:, first]
     )
     queue = _stationary_columns(model, work[:, :, first], chosen, distinct, first)
-    return {name: _spread(values, inverse) for name, values in queue.items()}, coupled
+    if first.size > KEPT_SHARE * inverse.size:  # few copies: spread, read without gathers
+        return {name: StationColumns(_spread(v, inverse)) for name, v in queue.items()}, coupled
+    return {name: StationColumns(values, inverse) for name, values in queue.items()}, coupled
 
 
 def _row_constant(values: np.ndarray) -> bool:
@@ -599,6 +696,25 @@ def _spread(values: np.ndarray, inverse: np.ndarray) -> np.ndarray:
         return np.broadcast_to(np.take(values[0], inverse), (values.shape[0], inverse.size))
     return np.take(values, inverse, axis=1)
 
+
+COLUMNS = (
+    "work_rate",
+    "service_mean",
+    "offered",
+    "utilisation",
+    "p_wait_stationary",
+    "wait_stationary_mean",
+    "wait_shape",
+    "wait_scale",
+    "queued_mean",
+)
+"""`StationSteps`' fields kept as `StationColumns`."""
+
+KEPT_SHARE = 0.5
+"""Stations' arrays are kept as their distinct columns (`StationColumns`) when these are at
+most this share of the stations (a fleet of copies: a tenth); with fewer copies (sre-1000's
+thousand services drawn at random: 94% distinct) each station's column is spread, as the
+gathers of every reader would cost more time than the memory they save."""
 
 COMPARED_ROWS = 64
 """Steps compared at a time by `_distinct_columns` (a block of a fleet's columns in cache)."""
@@ -1037,31 +1153,61 @@ def _steps(
     slow: np.ndarray | None = None,
 ) -> StationSteps:
     queue, coupled = stationary(model, work, replicas, batches, coupled)
-    workers = queue["workers"]
-    offered = work[1]
-    end, average, share, low, high, utilisation = _served(offered, workers, dt, backlog)
-    mean, wait = queue["mean"], queue["wait"]
+    inverse = queue["mean"].inverse
+    if inverse is not None and not _grouped_alike(backlog, inverse):
+        queue = {name: StationColumns(values.array()) for name, values in queue.items()}
+        inverse = None  # a backlog that differs between copies: every station its own
+    # The distinct columns only (a fleet's copies): the fluid backlog and the queue carry
+    # each station's column by itself, cell by cell, from its work, workers and backlog,
+    # which are its column's, so the same bits at every station.
+    columns = slice(None) if inverse is None else _firsts(inverse)
+    workers = queue["workers"].values
+    offered = work[1][:, columns]
+    end, average, share, low, high, utilisation = _served(offered, workers, dt, backlog[columns])
+    mean, wait, rate = queue["mean"].values, queue["wait"].values, work[0][:, columns]
     queued = np.empty(offered.shape)
     for rows in _row_blocks(*queued.shape):  # cell by cell: the same numbers, less at once
         with np.errstate(divide="ignore", invalid="ignore"):
             backlog_queue = np.where(mean[rows] > 0, average[rows] / mean[rows], 0.0)
-        queued[rows] = (1.0 - share[rows]) * work[0][rows] * wait[rows] + backlog_queue
+        queued[rows] = (1.0 - share[rows]) * rate[rows] * wait[rows] + backlog_queue
+    if inverse is None:  # copies: the moments' rows of `work` can then go
+        rate, offered = rate.copy(), offered.copy()
     return StationSteps(
         replicas=replicas,
-        workers=workers,
-        work_rate=work[0].copy(),  # copies: the moments' rows of `work` can then go
-        service_mean=mean,
-        offered=offered.copy(),
-        utilisation=utilisation,
+        workers=queue["workers"].array(),  # read whole by many (one row without an autoscaler)
+        work_rate=StationColumns(rate, inverse),
+        service_mean=queue["mean"],
+        offered=StationColumns(offered, inverse),
+        utilisation=StationColumns(utilisation, inverse),
         p_wait_stationary=queue["p_wait"],
         wait_stationary_mean=queue["wait"],
         wait_shape=queue["shape"],
         wait_scale=queue["scale"],
-        delay_share=share,
-        delay_low=low,
-        delay_high=high,
-        backlog=end,
-        queued_mean=queued,
+        delay_share=_fluid(share, inverse),
+        delay_low=_fluid(low, inverse),
+        delay_high=_fluid(high, inverse),
+        backlog=_fluid(end, inverse),
+        queued_mean=StationColumns(queued, inverse),
         slow=slow,
         coupled=coupled,
     )
+
+
+def _grouped_alike(values: np.ndarray, inverse: np.ndarray) -> bool:
+    """Whether a value per station is, bit for bit, the first of its group's (`inverse`)."""
+    return np.array_equal(values[_firsts(inverse)][inverse].view(np.uint64), values.view(np.uint64))
+
+
+def _firsts(inverse: np.ndarray) -> np.ndarray:
+    """The first station of each group of `inverse` (its distinct columns' order)."""
+    return np.unique(inverse, return_index=True)[1]
+
+
+def _fluid(values: np.ndarray, inverse: np.ndarray | None) -> np.ndarray:
+    """A fluid backlog array of the distinct columns at every station: fresh zeros when
+    all are +0.0 (the usual run, never overloaded: pages never written, not resident)."""
+    if inverse is None:
+        return values
+    if not np.any(values.view(np.uint64)):
+        return np.zeros((values.shape[0], inverse.size))
+    return _spread(values, inverse)

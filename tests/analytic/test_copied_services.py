@@ -14,7 +14,7 @@ from simulator.analytic import latency, stations
 from simulator.analytic import run as analytic_run
 from simulator.analytic.flows import Model
 from simulator.analytic.latency import LEVELS, Moments, lattice_distributions
-from simulator.analytic.stations import StationSteps
+from simulator.analytic.stations import StationColumns, StationSteps
 from simulator.experiments.eras import ERAS_DIR
 from simulator.experiments.fleet import fleet_scenario
 from simulator.scenario.loader import load_scenario
@@ -71,9 +71,9 @@ def test_a_station_moved_by_an_ulp_is_not_a_copy(copies, monkeypatch) -> None:
     model, steps, jobs = copies
     entry, step = jobs[-1][0], jobs[-1][1]
     station = model.services.index(entry)
-    scale = steps.wait_scale.copy()
+    scale = steps.wait_scale.array().copy()
     scale[step, station] = np.nextafter(scale[step, station], np.inf)
-    moved = replace(steps, wait_scale=scale)
+    moved = replace(steps, wait_scale=StationColumns(scale))
     found = latency._copied_jobs(model, moved, jobs, {}, latency.visit_children(model), {})
     assert (entry, step) not in found
     _same(lattice_distributions(model, moved, jobs), _each(model, moved, jobs, monkeypatch))

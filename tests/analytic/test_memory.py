@@ -192,7 +192,7 @@ def test_a_stations_wait_variance_alone_is_its_column_of_the_whole(monkeypatch):
     scenario = load_scenario(fleet())
     model = analytic_run.compile_model(scenario)
     _, steps = analytic_run._simulate(scenario, model, None)
-    assert steps.delay_share.any() and (steps.p_wait_stationary > 0).any()
+    assert steps.delay_share.any() and (steps.p_wait_stationary.array() > 0).any()
     assert steps.delay_share.size <= stations.WHOLE_VARIANCE_CELLS
     steps.wait_variance_at(0)
     assert "wait_variance" in steps.__dict__  # small: the whole array, once
