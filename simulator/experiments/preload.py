@@ -1,5 +1,7 @@
 """What the experiment engine's fork server imports before it forks any worker: the run
-(`simulator.runner`), the request level's engine and fast path, the analytic fidelity, and
+(`simulator.runner`), the request level's engine and fast path, the subsystems' models
+(which `simulator.subsystems` imports only when a scenario builds them), the analytic
+fidelity, and
 the libraries their summaries and tables use (pandas, networkx, tqdm), all of which a run
 would otherwise import lazily at its first call.
 
@@ -27,7 +29,14 @@ import pandas  # noqa: F401
 import tqdm  # noqa: F401
 
 import simulator.analytic.run
+import simulator.model.delivery
+import simulator.model.discovery.configuration
+import simulator.model.discovery.model
+import simulator.model.discovery.secrets
 import simulator.model.fastpath
+import simulator.model.monitoring
+import simulator.model.monitoring.sources
+import simulator.model.scheduling
 import simulator.model.world
 import simulator.runner  # noqa: F401
 from simulator.experiments.pool import worker_memory
