@@ -58,8 +58,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "34": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
     },
     "07": {
-        "49": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
-        "68": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "45": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "43": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "44": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "6": "the number of section 6 in the notebook's table of its sections",
     },
     "09": {
