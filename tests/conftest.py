@@ -4,6 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.golden import pin_kernels
+
+pin_kernels()  # before any test module imports numpy: the golden results need it
+
 
 @pytest.fixture
 def write_yaml(tmp_path: Path):

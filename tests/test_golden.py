@@ -6,9 +6,15 @@ import math
 
 import pytest
 
+from tests import golden
 from tests.golden.cases import load, measure, shipped
 
 GOLDEN = load()
+
+
+def test_the_kernels_are_pinned_before_numpy_loads():
+    """Else numpy reads no setting and an AVX-512 machine computes other last bits."""
+    assert golden.pinned_before_numpy, "numpy was imported before tests/conftest.py ran"
 
 
 def test_every_shipped_scenario_has_golden_results():

@@ -1,0 +1,36 @@
+"""The golden results (`cases`), computed with the same CPU kernels on every x86-64 machine.
+
+numpy and OpenBLAS pick their kernels at run time from the CPU: on a machine with AVX-512,
+numpy's exp, log, sorts and OpenBLAS's products take other code paths than on one with
+AVX2 only, and a result can differ in its last bits (the eras and sre-1000 differed between
+an Intel Xeon and an AMD EPYC host of this project's machines, the same code and
+libraries). Each machine is reproducible on its own; the golden KPIs, kept bit for bit, are
+computed with AVX-512 paths turned off, so that they hold on either (`pin_kernels`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+PINNED_KERNELS = {
+    # OpenBLAS's AVX2 kernels (Haswell), whatever newer core it finds (Zen uses them too)
+    "OPENBLAS_CORETYPE": "Haswell",
+    # numpy 2.4's dispatch targets beyond X86_V3 (AVX2, FMA3), as `np.show_config()` names
+    # them; on a CPU without them this changes nothing
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+}
+
+pinned_before_numpy = False
+"""Whether `pin_kernels` ran before numpy was imported, so that numpy read the setting."""
+
+
+def pin_kernels() -> None:
+    """Set `PINNED_KERNELS` in this process's environment (its workers inherit it); numpy
+    reads it when imported, so call this first (tests/conftest.py does)."""
+    global pinned_before_numpy
+    os.environ.update(PINNED_KERNELS)
+    pinned_before_numpy = pinned_before_numpy or "numpy" not in sys.modules
+
+
+pin_kernels()
