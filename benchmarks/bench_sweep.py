@@ -48,6 +48,7 @@ from targets import record
 
 import simulator
 from simulator.experiments import warm_up
+from simulator.experiments.executor import DASK_LOCAL_CONFIG
 from simulator.experiments.pool import worker_memory
 from simulator.experiments.sweep import prepare
 
@@ -126,12 +127,14 @@ def main() -> None:
     dask_note = ""
     if args.dask:
         try:
+            import dask
             from distributed import Client, LocalCluster
         except ImportError:
             dask_note = "dask: not installed (pip install 'sre-sandbox[dask]')"
         else:
             began = time.perf_counter()
             with (
+                dask.config.set(DASK_LOCAL_CONFIG),  # as the engine's own cluster
                 LocalCluster(
                     n_workers=args.jobs,
                     threads_per_worker=1,

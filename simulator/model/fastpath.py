@@ -163,10 +163,14 @@ def fcfs(
     Kiefer–Wolfowitz with a heap of (free at, order): the request takes the worker free
     first, which is the one idle longest when any is idle (the station's idle queue), or the
     one whose work ends first (ties in the order the ends were scheduled, i.e. started).
-    Unstarted: NaN, −1; unfinished at `until`: end NaN."""
-    start: list[float] = []
-    end: list[float] = []
-    replica: list[int] = []
+    Unstarted: NaN, −1; unfinished at `until`: end NaN.
+
+    Starts and ends are kept as C doubles (`array`), not as float objects: a run's
+    floats then never fill the interpreter's arenas, which it would hand back to the
+    kernel at the run's end and fault in again at the next (docs/performance.md)."""
+    start = array("d")
+    end = array("d")
+    replica = array("i")
     if len(workers) == 1:  # Lindley: one worker, no heap
         free = -math.inf
         for arrived, needed in zip(arrival, work, strict=False):
@@ -176,7 +180,7 @@ def fcfs(
             free = began + needed
             start.append(began)
             end.append(free)
-        replica = [workers[0]] * len(start)
+        replica = array("i", [workers[0]]) * len(start)
     else:
         heap = [(-math.inf, position - len(workers), r) for position, r in enumerate(workers)]
         replace = heapq.heapreplace
@@ -193,12 +197,12 @@ def fcfs(
             serve(r)
     count, started = len(arrival), len(start)
     starts = np.full(count, math.nan)
-    starts[:started] = start
+    starts[:started] = np.frombuffer(start, dtype=np.float64)
     ends = np.full(count, math.nan)
-    ends[:started] = end
+    ends[:started] = np.frombuffer(end, dtype=np.float64)
     ends[ends >= until] = math.nan
     replicas = np.full(count, -1, dtype=np.int32)
-    replicas[:started] = replica
+    replicas[:started] = np.frombuffer(replica, dtype=np.intc)
     return starts, ends, replicas
 
 
@@ -220,10 +224,10 @@ def per_replica(
     sorted arrivals. An end at the very instant of an arrival raises `Simultaneous` (the
     order of the two decides the snapshot and the draws)."""
     count = len(arrival)
-    start = [math.nan] * count
-    end = [math.nan] * count
-    started_as = [-1] * count
-    chosen = [0] * count
+    start = _doubles(np.full(count, math.nan))  # C doubles, as in `fcfs`
+    end = _doubles(np.full(count, math.nan))
+    started_as = array("q", [-1]) * count
+    chosen = array("i", [0]) * count
     in_flight = [0] * replicas
     idle = [concurrency] * replicas
     waiting: list[deque[int]] = [deque() for _ in range(replicas)]
@@ -267,22 +271,27 @@ def per_replica(
         else:
             waiting[r].append(k)
     finish_before(until, False)
-    starts = np.array(start, dtype=np.float64)
-    ended_at = np.array(end, dtype=np.float64)
+    starts = np.frombuffer(start, dtype=np.float64)
+    ended_at = np.frombuffer(end, dtype=np.float64)
     ended_at[ended_at >= until] = math.nan
-    replica = np.where(np.isnan(starts), -1, np.array(chosen, dtype=np.int32)).astype(np.int32)
-    return starts, ended_at, replica, np.array(started_as, dtype=np.int64)
+    replica = np.where(np.isnan(starts), -1, np.frombuffer(chosen, dtype=np.intc)).astype(np.int32)
+    return starts, ended_at, replica, np.frombuffer(started_as, dtype=np.int64)
 
 
-def work_times(distribution: Distribution, rng: np.random.Generator, count: int) -> list[float]:
+def _doubles(values: np.ndarray) -> array[float]:
+    """`values` as C doubles that a loop reads as floats, made one at a time (`fcfs`)."""
+    return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+
+
+def work_times(distribution: Distribution, rng: np.random.Generator, count: int) -> Sequence[float]:
     """The first `count` values the station's sampler (`distribution.sampler(rng)`) hands
     out: whole blocks of `draw` for the families whose sampler draws blocks of `draw` (the
     same numpy calls, so the same numbers), the sampler itself for the others."""
     if type(distribution).sampler is Exponential.sampler:  # the base class's block sampler
         blocks = max(1, math.ceil(count / BLOCK))
-        return np.concatenate([distribution.draw(rng, BLOCK) for _ in range(blocks)]).tolist()
+        return _doubles(np.concatenate([distribution.draw(rng, BLOCK) for _ in range(blocks)]))
     sampler = distribution.sampler(rng)
-    return [sampler() for _ in range(count)]
+    return array("d", (sampler() for _ in range(count)))
 
 
 def _worker_order(service: Service) -> list[int]:
@@ -413,12 +422,12 @@ def _queue(index: int, name: str, service: Service, arrival: np.ndarray, seed: i
     if service.load_balancer == "central-queue" or service.replicas == 1:
         # One FCFS queue (a single replica's own queue is one too): start order is arrival
         # order; the balancer's draws, which only pick among one replica, change nothing.
-        start, end, replica = fcfs(arrival.tolist(), work, _worker_order(service), until)
+        start, end, replica = fcfs(_doubles(arrival), work, _worker_order(service), until)
         order = np.arange(len(arrival))
     else:
         choose = chooser(service.load_balancer, streams.get(f"service/{name}/load_balancer"))
         start, end, replica, order = per_replica(
-            arrival.tolist(), work, choose, service.replicas, service.concurrency, until
+            _doubles(arrival), work, choose, service.replicas, service.concurrency, until
         )
     return _Queue(index, arrival, start, end, replica, order)
 

@@ -12,7 +12,7 @@ from simulator.errors import BudgetError, ScenarioError
 from simulator.experiments.executor import RunTask, execute
 from simulator.experiments.sweep import prepare
 from simulator.runner import run_task
-from tests.experiments.workers import late_first
+from tests.experiments.workers import dask_settings, late_first
 from tests.helpers import MMC
 
 SHORT = {"horizon": "600s", "warmup": "100s"}
@@ -114,6 +114,14 @@ def test_a_local_dask_cluster_of_its_own(serial):
     assert result.backend == "dask local ×2"
     pd.testing.assert_frame_equal(serial.table, result.table, check_exact=True)
     assert np.isfinite(result.table["wait_mean_s"]).all()
+
+
+def test_the_engines_own_dask_workers_have_one_malloc_arena_and_no_profiler():
+    """Set before each worker process starts (`DASK_LOCAL_CONFIG`): a run in a Dask
+    worker's thread then reuses freed memory as one in a local worker does."""
+    task = RunTask(simulator.load_scenario(MMC, overrides=SHORT), 1)
+    done = execute([task], dask_settings, backend="dask", workers=1)
+    assert done.outcomes[0].summary == {"arenas": 1.0, "profiler": 0.0}
 
 
 def test_an_address_with_no_scheduler_is_one_line(monkeypatch):

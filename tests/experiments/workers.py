@@ -15,3 +15,14 @@ def late_first(task: RunTask) -> RunOutcome:
     time.sleep(0.25 * max(0, 6 - task.seed))
     outcome = run_task(task)
     return replace(outcome, summary={**outcome.summary, "finished_at": time.time()})
+
+
+def dask_settings(task: RunTask) -> RunOutcome:
+    """What the Dask worker it runs on was started with: one malloc arena, the profiler."""
+    import os
+
+    import dask
+
+    enabled = dask.config.get("distributed.worker.profile.enabled")
+    arenas = float(os.environ.get("MALLOC_ARENA_MAX", "nan"))
+    return RunOutcome(seed=task.seed, summary={"arenas": arenas, "profiler": float(enabled)})
