@@ -8,19 +8,22 @@ side in one process: speed-up, overhead per run and the parent's memory.
    (runs of about two CPU seconds at 200,000 simulated seconds: issue 12's "runs of a few
    seconds"; since the M/M/c fast path a run of the scenario's own 60,000 s takes a quarter
    of a second, and a sweep of eight of those is decided by the pool's fixed costs),
-   serially in this process, then on `--jobs` local workers, then on a local Dask cluster
-   of as many workers (its start-up timed apart). Every backend's tidy table must equal the
-   serial one bit for bit. A tiny sweep runs first, untimed, so that the serial side does
-   not pay the imports (the summary's scipy.stats) that the others then find done; the
-   local workers' fork server is started before their row (`warm_up` and a pool of tiny
-   runs, timed apart and printed, as the Dask cluster's start-up is), as a notebook starts
-   it at its imports: the row is then what every sweep after the first pays. This process
-   takes the workers' memory settings (`pool.worker_memory`) before the serial sweep, so
-   that the speed-up is the parallelism's alone (with numpy's huge pages the serial runs
-   took 0.93 s each against 0.69 s in a worker, a speed-up of 2.62 on two workers). The Dask
-   cluster's workers are started as docs/experiments.md tells a cluster's operator to:
-   with `--preload simulator.experiments.preload` (the simulator imported, the same memory
-   settings).
+   serially in this process, then on `--jobs` local workers, then on a local Dask cluster of
+   as many workers (its start-up timed apart), in `--rounds` rounds of the three in turn;
+   each round's speed-ups are against that round's serial sweep, and the median round is the
+   figure (one serial sweep varied by ±15% from one minute to the next here). Every
+   backend's tidy table must equal the serial one bit for bit. A tiny sweep runs first,
+   untimed, so that the serial side does not pay the imports (the summary's scipy.stats)
+   that the others then find done; the local workers' fork server is started before their
+   row (`warm_up` and a pool of tiny runs, timed apart and printed, as the Dask cluster's
+   start-up is), as a notebook starts it at its imports: the row is then what every sweep
+   after the first pays. This process takes the workers' memory settings
+   (`pool.worker_memory`) before the serial sweep, so that the speed-up is the parallelism's
+   alone (with numpy's huge pages the serial runs took 0.93 s each against 0.69 s in a
+   worker, a speed-up of 2.62 on two workers). The Dask cluster's workers are started as
+   docs/experiments.md tells a cluster's operator to and as the engine's own local cluster
+   is: `--preload simulator.experiments.preload` (the simulator imported, the same memory
+   settings), one malloc arena and no profiler (`executor.DASK_LOCAL_CONFIG`).
 2. Overhead per run: `--tiny` runs of 50 simulated seconds on each backend; the overhead is
    the worker-seconds not spent inside runs, (wall × workers − Σ run seconds) / runs.
 3. Memory: the parent's resident memory after sweeps of `--tiny` and 4 × `--tiny` tiny runs
@@ -37,9 +40,11 @@ each run at half speed and there is no speed-up to be had.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -79,6 +84,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--tiny", type=int, default=40, help="tiny runs for the overhead")
     parser.add_argument("--dask", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--rounds", type=int, default=3, help="serial, local, Dask in turn")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     axes = {"traffic.api.rate": rates}
@@ -101,9 +107,6 @@ def main() -> None:
     # the imports of a run and of a sweep's summary (its confidence intervals), untimed
     prepare(SCENARIO, {"traffic.api.rate": rates[:1]}, replications=2, overrides=tiny).run()
 
-    rows = []
-    serial, serial_wall = timed(plan)
-    rows.append(("serial", serial_wall, 1.0, serial.run_seconds / plan.runs, "yes"))
     # The local workers' fork server starts (and imports the simulator) once per process,
     # timed apart as the Dask cluster's start-up is: a notebook starts it at its imports
     # (`warm_up`); every pool after it forks its workers from it.
@@ -112,66 +115,71 @@ def main() -> None:
     prepare(SCENARIO, {"traffic.api.rate": rates[:1]}, replications=args.jobs, overrides=tiny).run(
         jobs=args.jobs
     )
-    local_note = f"local fork server start-up and a first pool: {time.perf_counter() - began:.1f} s"
-    local, local_wall = timed(plan, jobs=args.jobs)
-    same = "yes" if local.table.equals(serial.table) else "NO"
-    rows.append(
-        (
-            f"local, {args.jobs} workers",
-            local_wall,
-            serial_wall / local_wall,
-            local.run_seconds / plan.runs,
-            same,
-        )
-    )
-    dask_note = ""
-    if args.dask:
-        try:
-            import dask
-            from distributed import Client, LocalCluster
-        except ImportError:
-            dask_note = "dask: not installed (pip install 'sre-sandbox[dask]')"
-        else:
-            began = time.perf_counter()
-            with (
-                dask.config.set(DASK_LOCAL_CONFIG),  # as the engine's own cluster
-                LocalCluster(
-                    n_workers=args.jobs,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",
-                    silence_logs=logging.ERROR,
-                    preload=["simulator.experiments.preload"],  # as docs/experiments.md says
-                ) as cluster,
-                Client(cluster),
-            ):
-                started = time.perf_counter() - began
-                address = cluster.scheduler_address
-                on_dask, dask_wall = timed(plan, backend="dask", scheduler=address)
-            same = "yes" if on_dask.table.equals(serial.table) else "NO"
-            rows.append(
-                (
-                    f"dask local, {args.jobs} workers",
-                    dask_wall,
-                    serial_wall / dask_wall,
-                    on_dask.run_seconds / plan.runs,
-                    same,
+    notes = [f"local fork server start-up and a first pool: {time.perf_counter() - began:.1f} s"]
+    backends: dict[str, dict] = {"serial": {}, f"local, {args.jobs} workers": {"jobs": args.jobs}}
+    with contextlib.ExitStack() as stack:
+        if args.dask:
+            try:
+                import dask
+                from distributed import Client, LocalCluster
+            except ImportError:
+                notes.append("dask: not installed (pip install 'sre-sandbox[dask]')")
+            else:
+                began = time.perf_counter()
+                stack.enter_context(dask.config.set(DASK_LOCAL_CONFIG))  # as the engine's own
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=args.jobs,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                        silence_logs=logging.ERROR,
+                        preload=["simulator.experiments.preload"],  # as docs/experiments.md says
+                    )
                 )
-            )
-            dask_note = f"dask local cluster start-up: {started:.1f} s (not in the row above)"
-    columns = ["backend", "wall s", "speed-up", "s inside a run", "same numbers"]
+                stack.enter_context(Client(cluster))
+                notes.append(f"dask local cluster start-up: {time.perf_counter() - began:.1f} s")
+                where = {"backend": "dask", "scheduler": cluster.scheduler_address}
+                backends[f"dask local, {args.jobs} workers"] = where
+        # Rounds of every backend in turn: each round's speed-up is against its own serial
+        # sweep, a minute apart at most, so that a slower or faster phase of a shared machine
+        # moves both sides; the median round is reported.
+        walls: dict[str, list[float]] = {name: [] for name in backends}
+        inside: dict[str, list[float]] = {name: [] for name in backends}
+        same = dict.fromkeys(backends, "yes")
+        reference = None
+        for _ in range(args.rounds):
+            for name, where in backends.items():
+                result, wall = timed(plan, **where)
+                reference = result.table if reference is None else reference
+                if not result.table.equals(reference):
+                    same[name] = "NO"
+                walls[name].append(wall)
+                inside[name].append(result.run_seconds / plan.runs)
+    serial_walls = walls["serial"]
+    ups = {name: [s / w for s, w in zip(serial_walls, walls[name], strict=True)] for name in walls}
+    rows = [
+        (
+            name,
+            statistics.median(walls[name]),
+            statistics.median(ups[name]),
+            ", ".join(f"{u:.2f}" for u in ups[name]),
+            statistics.median(inside[name]),
+            same[name],
+        )
+        for name in backends
+    ]
+    columns = ["backend", "wall s", "speed-up", "each round", "s inside a run", "same numbers"]
     table = pd.DataFrame(rows, columns=columns)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"{local_note} (not in the rows above)")
-    if dask_note:
-        print(dask_note)
+    print("\n".join(f"{note} (not in the rows above)" for note in notes))
     best = max(r[2] for r in rows[1:])
-    runs = f"{plan.runs} runs × {args.horizon}, {args.jobs} workers"
+    runs = f"{plan.runs} runs × {args.horizon}, {args.jobs} workers, median of {args.rounds} rounds"
     for key, row in zip(("sweep.local", "sweep.dask"), rows[1:], strict=False):
-        same = "" if row[4] == "yes" else "; NOT the serial numbers"
-        record(key, row[2] if row[4] == "yes" else None, f"{runs}{same}")
+        same_note = "" if row[5] == "yes" else "; NOT the serial numbers"
+        record(key, row[2] if row[5] == "yes" else None, f"{runs}{same_note}")
     if len(rows) < 3:
-        record("sweep.dask", None, dask_note or "--no-dask")
+        record("sweep.dask", None, notes[-1] if len(notes) > 1 else "--no-dask")
     verdict = "met" if best >= TARGET else "not met"
     print(f"target: speed-up ≥ {TARGET} on {args.jobs} workers: {verdict} (best {best:.2f})")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
@@ -192,7 +200,7 @@ def main() -> None:
         ("serial", {}, 1),
         ("local", {"jobs": args.jobs}, args.jobs),
     ]
-    if args.dask and not dask_note.startswith("dask: not"):
+    if len(backends) > 2:  # the Dask cluster started above
         ways.append(
             ("dask local (start-up included)", {"backend": "dask", "workers": args.jobs}, args.jobs)
         )
