@@ -40,7 +40,6 @@ each run at half speed and there is no speed-up to be had.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import logging
 import os
@@ -103,71 +102,79 @@ def main() -> None:
     # off, freed blocks kept: `pool.worker_memory`), which make the fast path's large
     # arrays cheaper on this machine: otherwise the speed-up would count them as well.
     worker_memory()
-    tiny = {"horizon": "100s", "warmup": "10s"}
+    tiny_size = {"horizon": "100s", "warmup": "10s"}
     # the imports of a run and of a sweep's summary (its confidence intervals), untimed
-    prepare(SCENARIO, {"traffic.api.rate": rates[:1]}, replications=2, overrides=tiny).run()
+    prepare(SCENARIO, {"traffic.api.rate": rates[:1]}, replications=2, overrides=tiny_size).run()
 
     # The local workers' fork server starts (and imports the simulator) once per process,
     # timed apart as the Dask cluster's start-up is: a notebook starts it at its imports
     # (`warm_up`); every pool after it forks its workers from it.
     began = time.perf_counter()
     warm_up()
-    prepare(SCENARIO, {"traffic.api.rate": rates[:1]}, replications=args.jobs, overrides=tiny).run(
-        jobs=args.jobs
-    )
+    prepare(
+        SCENARIO, {"traffic.api.rate": rates[:1]}, replications=args.jobs, overrides=tiny_size
+    ).run(jobs=args.jobs)
     notes = [f"local fork server start-up and a first pool: {time.perf_counter() - began:.1f} s"]
-    backends: dict[str, dict] = {"serial": {}, f"local, {args.jobs} workers": {"jobs": args.jobs}}
-    with contextlib.ExitStack() as stack:
-        if args.dask:
-            try:
-                import dask
-                from distributed import Client, LocalCluster
-            except ImportError:
-                notes.append("dask: not installed (pip install 'sre-sandbox[dask]')")
-            else:
-                began = time.perf_counter()
-                stack.enter_context(dask.config.set(DASK_LOCAL_CONFIG))  # as the engine's own
-                cluster = stack.enter_context(
-                    LocalCluster(
-                        n_workers=args.jobs,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=":0",
-                        silence_logs=logging.ERROR,
-                        preload=["simulator.experiments.preload"],  # as docs/experiments.md says
-                    )
-                )
-                stack.enter_context(Client(cluster))
+    # Each backend in rounds of (serial, backend): a round's speed-up is against its own
+    # serial sweep, seconds apart, so that a slower or faster phase of a shared machine
+    # moves both sides; the median round is reported. Local rounds come before the Dask
+    # cluster starts: in between Dask's sweeps, the memory a local pool's workers gave back
+    # went back to the virtual machine's host, and the next pool's workers, new processes,
+    # took 0.1-0.3 s more system time per run to fault it in again.
+    walls: dict[str, list[float]] = {"serial": []}
+    ups: dict[str, list[float]] = {"serial": []}
+    per_run: dict[str, list[float]] = {"serial": []}
+    same = {"serial": "yes"}
+    tables: list[pd.DataFrame] = []  # the first sweep's: the numbers every backend must give
+
+    def rounds(name: str, where: dict) -> None:
+        walls[name], ups[name], per_run[name], same[name] = [], [], [], "yes"
+        for _ in range(args.rounds):
+            for side, options in (("serial", {}), (name, where)):
+                result, wall = timed(plan, **options)
+                if not tables:
+                    tables.append(result.table)
+                if not result.table.equals(tables[0]):
+                    same[side] = "NO"
+                walls[side].append(wall)
+                per_run[side].append(result.run_seconds / plan.runs)
+            ups[name].append(walls["serial"][-1] / wall)
+            ups["serial"].append(1.0)
+
+    rounds(f"local, {args.jobs} workers", {"jobs": args.jobs})
+    if args.dask:
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+        except ImportError:
+            notes.append("dask: not installed (pip install 'sre-sandbox[dask]')")
+        else:
+            began = time.perf_counter()
+            with (
+                dask.config.set(DASK_LOCAL_CONFIG),  # as the engine's own cluster
+                LocalCluster(
+                    n_workers=args.jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=logging.ERROR,
+                    preload=["simulator.experiments.preload"],  # as docs/experiments.md says
+                ) as cluster,
+                Client(cluster),
+            ):
                 notes.append(f"dask local cluster start-up: {time.perf_counter() - began:.1f} s")
                 where = {"backend": "dask", "scheduler": cluster.scheduler_address}
-                backends[f"dask local, {args.jobs} workers"] = where
-        # Rounds of every backend in turn: each round's speed-up is against its own serial
-        # sweep, a minute apart at most, so that a slower or faster phase of a shared machine
-        # moves both sides; the median round is reported.
-        walls: dict[str, list[float]] = {name: [] for name in backends}
-        inside: dict[str, list[float]] = {name: [] for name in backends}
-        same = dict.fromkeys(backends, "yes")
-        reference = None
-        for _ in range(args.rounds):
-            for name, where in backends.items():
-                result, wall = timed(plan, **where)
-                reference = result.table if reference is None else reference
-                if not result.table.equals(reference):
-                    same[name] = "NO"
-                walls[name].append(wall)
-                inside[name].append(result.run_seconds / plan.runs)
-    serial_walls = walls["serial"]
-    ups = {name: [s / w for s, w in zip(serial_walls, walls[name], strict=True)] for name in walls}
+                rounds(f"dask local, {args.jobs} workers", where)
     rows = [
         (
             name,
             statistics.median(walls[name]),
             statistics.median(ups[name]),
             ", ".join(f"{u:.2f}" for u in ups[name]),
-            statistics.median(inside[name]),
+            statistics.median(per_run[name]),
             same[name],
         )
-        for name in backends
+        for name in walls
     ]
     columns = ["backend", "wall s", "speed-up", "each round", "s inside a run", "same numbers"]
     table = pd.DataFrame(rows, columns=columns)
@@ -200,7 +207,7 @@ def main() -> None:
         ("serial", {}, 1),
         ("local", {"jobs": args.jobs}, args.jobs),
     ]
-    if len(backends) > 2:  # the Dask cluster started above
+    if len(walls) > 2:  # Dask ran above
         ways.append(
             ("dask local (start-up included)", {"backend": "dask", "workers": args.jobs}, args.jobs)
         )

@@ -310,54 +310,56 @@ def _work(name: str, service: Service) -> tuple[Distribution, str]:
     return step.work or service.service_time, f"service/{name}/handler/0/work"
 
 
-@dataclass
-class _Integrals:
-    """A station's time integrals just after each instant it is touched (sorted)."""
-
-    times: np.ndarray
-    busy: np.ndarray
-    queued: np.ndarray
-    in_flight: np.ndarray
-    capacity: np.ndarray
-
-
 def integrals(
     arrival: np.ndarray,
     start: np.ndarray,
     end: np.ndarray,
     touches: np.ndarray,
     workers: int,
-) -> _Integrals:
+    samples: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Busy, queued, in-flight and capacity integrals as `Station.touch` sums them: at each
     instant the station is touched (every arrival and end, and `touches`), count × time
     since the last touch, added in time order (cumsum adds in sequence, as the station
     does); the counts over an interval are those after every event at its left end.
-    `start` and `end` hold NaN for what did not happen."""
+    `start` and `end` hold NaN for what did not happen.
+
+    Returned just after the first instant at or after each of the sorted `samples` (one
+    row each), and at the last instant: each running sum is made whole, read there and
+    let go before the next, so that a run of 720,000 requests holds a few of its
+    2-million-long arrays at a time rather than a dozen (a peak of 289 MiB before)."""
     starts = np.sort(start[~np.isnan(start)])
     ends = np.sort(end[~np.isnan(end)])
     times = np.concatenate((arrival, starts, ends, touches))  # four sorted runs
     order = np.argsort(times, kind="stable")
     times = times[order]
     last = np.flatnonzero(np.append(times[1:] != times[:-1], True))  # each instant's last
+    instants = times[last]
+    del times
     first_start, first_end = len(arrival), len(arrival) + len(starts)
     first_touch = first_end + len(ends)
     arrived = np.cumsum(order < first_start, dtype=np.int64)[last]
     began = np.cumsum(order < first_end, dtype=np.int64)[last]  # arrivals and starts
     finished = np.cumsum(order < first_touch, dtype=np.int64)[last]  # and ends
+    del order, last
     started = began - arrived
     ended = finished - began
-    instants = times[last]
+    del began, finished
     elapsed = instants - np.concatenate(([0.0], instants[:-1]))
-    busy = np.concatenate(([0], (started - ended)[:-1]))  # over (previous instant, instant]
-    queued = np.concatenate(([0], (arrived - started)[:-1]))
-    in_flight = np.concatenate(([0], (arrived - ended)[:-1]))
-    return _Integrals(
-        instants,
-        np.cumsum(busy * elapsed),
-        np.cumsum(queued * elapsed),
-        np.cumsum(in_flight * elapsed),
-        np.cumsum(workers * elapsed),
-    )
+    at = np.searchsorted(instants, samples)
+    del instants
+    sampled = np.empty((len(samples), 4))
+    final = np.empty(4)
+    for column, (after, before) in enumerate(
+        ((started, ended), (arrived, started), (arrived, ended))  # busy, queued, in flight
+    ):
+        # the count over (previous instant, instant]
+        count = np.concatenate(([0], (after - before)[:-1]))
+        running = np.cumsum(count * elapsed)
+        sampled[:, column], final[column] = running[at], running[-1]
+    running = np.cumsum(workers * elapsed)  # capacity
+    sampled[:, 3], final[3] = running[at], running[-1]
+    return sampled, final
 
 
 def sample_times(warmup: float, interval: float, horizon: float) -> np.ndarray:
@@ -464,17 +466,14 @@ def _compute(world: World) -> _Run:
     final_areas = np.zeros((len(services), 4))
     for queue, (_, service) in zip(queues, services, strict=True):
         index = queue.index
-        found = integrals(
+        areas[:, index], final_areas[index] = integrals(
             queue.arrival,
             queue.start,
             queue.end,
             touches,
             service.replicas * service.concurrency,
+            samples,
         )
-        at = np.searchsorted(found.times, samples)
-        stacked = np.stack((found.busy, found.queued, found.in_flight, found.capacity), axis=1)
-        areas[:, index] = stacked[at]
-        final_areas[index] = stacked[-1]
         starts = np.sort(_happened(queue.start))
         ends = np.sort(_happened(queue.end))
         arrived = np.searchsorted(queue.arrival, samples, side="left")

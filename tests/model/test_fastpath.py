@@ -282,16 +282,19 @@ def test_fcfs_by_hand():
 
 def test_integrals_by_hand():
     """One worker: a request in service over [1, 3), another waiting over [2, 3) and then
-    in service to 4; touched at 2.5 and at the horizon 5."""
-    found = fastpath.integrals(
+    in service to 4; touched at 2.5 and at the horizon 5. Read at every instant, and at
+    2.2, which takes the first instant after it (2.5)."""
+    sampled, final = fastpath.integrals(
         np.array([1.0, 2.0]),
         np.array([1.0, 3.0]),
         np.array([3.0, 4.0]),
         np.array([2.5, 5.0]),
         1,
+        np.array([1.0, 2.0, 2.2, 2.5, 3.0, 4.0, 5.0]),
     )
-    assert found.times.tolist() == [1.0, 2.0, 2.5, 3.0, 4.0, 5.0]
-    assert found.busy.tolist() == [0.0, 1.0, 1.5, 2.0, 3.0, 3.0]
-    assert found.queued.tolist() == [0.0, 0.0, 0.5, 1.0, 1.0, 1.0]
-    assert found.in_flight.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 4.0]
-    assert found.capacity.tolist() == [1.0, 2.0, 2.5, 3.0, 4.0, 5.0]
+    busy, queued, in_flight, capacity = sampled.T.tolist()
+    assert busy == [0.0, 1.0, 1.5, 1.5, 2.0, 3.0, 3.0]
+    assert queued == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0, 1.0]
+    assert in_flight == [0.0, 1.0, 2.0, 2.0, 3.0, 4.0, 4.0]
+    assert capacity == [1.0, 2.0, 2.5, 2.5, 3.0, 4.0, 5.0]
+    assert final.tolist() == [3.0, 1.0, 4.0, 5.0]
