@@ -118,9 +118,8 @@ def main() -> None:
     # Each backend in rounds of (serial, backend): a round's speed-up is against its own
     # serial sweep, seconds apart, so that a slower or faster phase of a shared machine
     # moves both sides; the median round is reported. Local rounds come before the Dask
-    # cluster starts: in between Dask's sweeps, the memory a local pool's workers gave back
-    # went back to the virtual machine's host, and the next pool's workers, new processes,
-    # took 0.1-0.3 s more system time per run to fault it in again.
+    # cluster starts: right after Dask's sweeps, a local pool's new workers took 0.1-0.3 s
+    # more system time per run for the same page faults (docs/performance.md, session 17).
     walls: dict[str, list[float]] = {"serial": []}
     ups: dict[str, list[float]] = {"serial": []}
     per_run: dict[str, list[float]] = {"serial": []}
