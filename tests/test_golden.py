@@ -14,6 +14,8 @@ GOLDEN = load()
 
 def test_the_kernels_are_pinned_before_numpy_loads():
     """Else numpy reads no setting and an AVX-512 machine computes other last bits."""
+    if not golden.pinnable():
+        pytest.skip("the kernels are pinned on x86-64 with AVX2 and FMA only")
     assert golden.pinned_before_numpy, "numpy was imported before tests/conftest.py ran"
 
 

@@ -11,7 +11,9 @@ computed with AVX-512 paths turned off, so that they hold on either (`pin_kernel
 from __future__ import annotations
 
 import os
+import platform
 import sys
+from pathlib import Path
 
 PINNED_KERNELS = {
     # OpenBLAS's AVX2 kernels (Haswell), whatever newer core it finds (Zen uses them too)
@@ -26,11 +28,23 @@ pinned_before_numpy = False
 
 
 def pin_kernels() -> None:
-    """Set `PINNED_KERNELS` in this process's environment (its workers inherit it); numpy
-    reads it when imported, so call this first (tests/conftest.py does)."""
+    """Set `PINNED_KERNELS` in this process's environment (its workers inherit it) on an
+    x86-64 CPU with AVX2 and FMA, the machines the golden results are kept for (elsewhere
+    Haswell's kernels would not run); numpy reads it when imported, so call this first
+    (tests/conftest.py and `python -m tests.golden.cases` do)."""
     global pinned_before_numpy
+    if not pinnable():
+        return
     os.environ.update(PINNED_KERNELS)
     pinned_before_numpy = pinned_before_numpy or "numpy" not in sys.modules
 
 
-pin_kernels()
+def pinnable() -> bool:
+    """Whether this machine is one the kernels are pinned on: x86-64 with AVX2 and FMA."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: cannot tell, so the kernels are left as they are
+        return False
+    return " avx2" in flags and " fma" in flags

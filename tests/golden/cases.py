@@ -13,6 +13,8 @@ import math
 import sys
 from pathlib import Path
 
+from tests.golden import pin_kernels
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 STORE = Path(__file__).with_name("kpis.json")
@@ -84,6 +86,7 @@ def load() -> dict[str, dict]:
 
 
 def main(names: list[str]) -> None:
+    pin_kernels()  # before `measure` imports numpy
     stored = json.loads(STORE.read_text()) if STORE.exists() else {}
     for name in names or shipped():
         print(name, flush=True)
