@@ -108,7 +108,8 @@ def main() -> None:
 
     # The local workers' fork server starts (and imports the simulator) once per process,
     # timed apart as the Dask cluster's start-up is: a notebook starts it at its imports
-    # (`warm_up`); every pool after it forks its workers from it.
+    # (`warm_up`). The first pool's workers are kept for the later sweeps of as many jobs
+    # (`pool.workers`), as a notebook's later cells find them.
     began = time.perf_counter()
     warm_up()
     prepare(

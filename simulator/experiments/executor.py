@@ -36,8 +36,7 @@ from ..results import Result, write_file_atomically
 from ..scenario.limits import Limits
 from ..scenario.schema import Scenario
 from .memo import current as _memory
-from .pool import context as _context
-from .pool import worker_memory
+from .pool import workers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -379,15 +378,13 @@ def _on_processes(
     record: Callable[[int, RunOutcome], None],
     jobs: int,
 ) -> None:
-    """Local worker processes; at most two tasks per worker are in flight, so a sweep of a
-    million runs holds a few scenarios in memory, not a million."""
+    """Local worker processes (kept for the next sweep: `pool.workers`); at most two tasks
+    per worker are in flight, so a sweep of a million runs holds a few scenarios in memory,
+    not a million."""
     queue = iter(pending)
     running: dict[concurrent.futures.Future[RunOutcome | _Failure], int] = {}
     scheduling = any(tasks[index].scenario.scheduler is not None for index in pending)
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=_context(scheduling), initializer=worker_memory
-    )
-    try:
+    with workers(jobs, scheduling) as pool:
 
         def submit() -> None:
             index = next(queue, None)
@@ -404,14 +401,6 @@ def _on_processes(
                 index = running.pop(future)
                 record(index, _unwrap(future.result()))
                 submit()
-    except BaseException:
-        # Ctrl-C, SIGTERM or bad input: stop the workers now rather than let their runs
-        # finish (what finished is in the store already)
-        for process in list(pool._processes.values()):
-            process.terminate()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _on_dask(

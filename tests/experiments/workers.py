@@ -26,3 +26,11 @@ def dask_settings(task: RunTask) -> RunOutcome:
     enabled = dask.config.get("distributed.worker.profile.enabled")
     arenas = float(os.environ.get("MALLOC_ARENA_MAX", "nan"))
     return RunOutcome(seed=task.seed, summary={"arenas": arenas, "profiler": float(enabled)})
+
+
+def worker_pid(task: RunTask) -> RunOutcome:
+    """`run_task`, with the worker process it ran in."""
+    import os
+
+    outcome = run_task(task)
+    return replace(outcome, summary={**outcome.summary, "pid": float(os.getpid())})

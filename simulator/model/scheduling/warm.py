@@ -1,5 +1,5 @@
 """The scheduler model's compiled kernels, loaded and ready: imported by the experiment
-engine's fork server (`executor._context`) when a sweep has scheduling runs, so that every
+engine's fork server (`pool.context`) when a sweep has scheduling runs, so that every
 worker forked from it starts with numba imported and the kernels' machine code loaded,
 instead of paying about 0.4 s (numba's import, the kernels' dispatchers, loading the cached
 code at each kernel's first call) in each worker of each sweep.
