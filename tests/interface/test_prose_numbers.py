@@ -34,7 +34,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "9": "16:9, the slide format of simulator.plots.save_figure",
     },
     "01": {
-        "50": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "36": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "70": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "2013": "Dean & Barroso, 'The Tail at Scale', Communications of the ACM, 2013",
     },
@@ -49,7 +49,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "2.7": "e ≈ 2.7, a mathematical constant",
     },
     "03": {
-        "56": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
+        "33": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "77": "the notebook's own run time at full size, measured (cell 0; re-measure on change)",
         "2013": "Schwarzkopf et al., Omega, EuroSys 2013",
         "2011": "Ghodsi et al., DRF, NSDI 2011",
