@@ -277,11 +277,11 @@ def test_the_compiled_refresh_of_one_shape_is_the_two_kernels_in_turn(seed):
 
 
 def test_the_fork_server_preloads_the_kernels_for_scheduling_sweeps_only():
-    from simulator.experiments import executor
+    from simulator.experiments import pool
     from simulator.model.scheduling import warm
 
     assert warm.warm()  # the warm-up goes through (a failure would be swallowed)
-    context = executor._context(True)
+    context = pool.context(True)
     if context.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
@@ -289,7 +289,7 @@ def test_the_fork_server_preloads_the_kernels_for_scheduling_sweeps_only():
             "simulator.experiments.preload",
             "simulator.model.scheduling.warm",
         ]
-        executor._context(False)
+        pool.context(False)
         assert forkserver._forkserver._preload_modules == ["simulator.experiments.preload"]
 
 
